@@ -1,0 +1,127 @@
+# poolguard: one non-recursive Makefile. Local overrides go in config.mk (not committed).
+#   make            build build/libpoolguard.so and build/poolguard
+#   make check      unit and end-to-end tests (installs missing Debian packages first)
+#   make demo       run the bundled examples under `poolguard run` and show the report
+#   make bench      overhead benchmarks, written to docs/performance.md
+-include config.mk
+
+CC       ?= cc
+CXX      ?= c++
+PREFIX   ?= /usr/local
+BUILD    ?= build
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror
+CFLAGS_COMMON := $(OPT) -g -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ishim -Ianalyzer -Iinclude
+
+# pkg-config is consulted lazily (recursive '='), when a recipe runs, so that the dependency
+# installer below has already run on a fresh machine.
+UNWIND_CFLAGS = $(shell pkg-config --cflags libunwind)
+UNWIND_LIBS   = $(shell pkg-config --libs libunwind)
+ANALYZER_PKGS := jansson libdw
+ANALYZER_CFLAGS = $(shell pkg-config --cflags $(ANALYZER_PKGS))
+# libstdc++ only for __cxa_demangle (C++ names in stacks).
+ANALYZER_LIBS   = $(shell pkg-config --libs $(ANALYZER_PKGS)) -lstdc++
+CHECK_CFLAGS  = $(shell pkg-config --cflags check)
+CHECK_LIBS    = $(shell pkg-config --libs check)
+
+SHIM_SRC      := $(wildcard shim/*.c)
+# Shim modules with no interposition and no global state: also linked into the unit tests.
+SHIM_PURE     := shim/graph.c shim/config.c shim/jsonw.c
+ANALYZER_SRC  := $(wildcard analyzer/*.c)
+ANALYZER_LIB  := $(filter-out analyzer/main.c,$(ANALYZER_SRC))
+TEST_SRC      := $(wildcard tests/check_*.c) tests/runner.c
+PROG_C        := $(wildcard tests/progs/*.c)
+PROG_CXX      := $(wildcard tests/progs/*.cpp)
+
+SHIM_OBJ      := $(SHIM_SRC:%.c=$(BUILD)/%.o)
+ANALYZER_OBJ  := $(ANALYZER_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ      := $(TEST_SRC:%.c=$(BUILD)/%.o) $(SHIM_PURE:%.c=$(BUILD)/t/%.o) $(ANALYZER_LIB:%.c=$(BUILD)/%.o)
+PROGS         := $(PROG_C:tests/progs/%.c=$(BUILD)/progs/%) $(PROG_CXX:tests/progs/%.cpp=$(BUILD)/progs/%)
+
+SHIM     := $(BUILD)/libpoolguard.so
+ANALYZER := $(BUILD)/poolguard
+RUNNER   := $(BUILD)/check_poolguard
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all check demo bench clean install deps
+all: $(SHIM) $(ANALYZER)
+
+deps: $(DEPS_OK)
+$(DEPS_OK): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	./scripts/deps.sh
+	@touch $@
+
+$(BUILD)/shim/%.o: shim/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -fPIC -fvisibility=hidden -fexceptions -fasynchronous-unwind-tables $(UNWIND_CFLAGS) -c $< -o $@
+
+# The pure shim modules again, for the unit-test executable.
+$(BUILD)/t/shim/%.o: shim/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+$(SHIM): $(SHIM_OBJ) shim/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,--no-undefined $(UNWIND_LIBS) -ldl -lpthread
+
+$(BUILD)/analyzer/%.o: analyzer/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(ANALYZER_CFLAGS) -c $< -o $@
+
+$(ANALYZER): $(ANALYZER_OBJ)
+	$(CC) -o $@ $^ $(ANALYZER_LIBS) -lm
+
+$(BUILD)/suites.inc: $(TEST_SRC) Makefile
+	@mkdir -p $(@D)
+	@printf 'SUITE(%s)\n' $(patsubst tests/check_%.c,%,$(filter tests/check_%.c,$(TEST_SRC))) > $@
+
+$(BUILD)/tests/runner.o: $(BUILD)/suites.inc
+$(BUILD)/tests/%.o: tests/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -I$(BUILD) $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
+
+$(RUNNER): $(TEST_OBJ)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
+
+# Test programs keep frame info and symbols so that stacks name their functions.
+$(BUILD)/progs/%: tests/progs/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -fno-omit-frame-pointer -fno-inline -o $@ $< -lpthread
+
+$(BUILD)/progs/%: tests/progs/%.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -std=c++17 $(WARN) -Iinclude -fno-omit-frame-pointer -fno-inline -o $@ $< -lpthread
+
+# Analyzer test fixtures: a PIE program linked to a C++ shared library (symbolizer tests), a copy
+# of that library without DWARF (symbol-table fallback), and a fake program for the `run` gate.
+FIXTURES := $(BUILD)/fixtures/symtest $(BUILD)/fixtures/libsymlib-nodebug.so $(BUILD)/fixtures/fakeapp
+$(BUILD)/fixtures/libsymlib.so: tests/fixtures/symlib.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -fPIC -shared $(WARN) -o $@ $<
+$(BUILD)/fixtures/libsymlib-nodebug.so: $(BUILD)/fixtures/libsymlib.so
+	strip --strip-debug -o $@ $<
+$(BUILD)/fixtures/symtest: tests/fixtures/symtest.c $(BUILD)/fixtures/libsymlib.so
+	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -fPIE -pie -o $@ $< -L$(BUILD)/fixtures -lsymlib -Wl,-rpath,'$$ORIGIN'
+$(BUILD)/fixtures/fakeapp: tests/fixtures/fakeapp.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -o $@ $<
+
+check: all $(RUNNER) $(PROGS) $(FIXTURES)
+	POOLGUARD_BUILD=$(BUILD) ./$(RUNNER)
+
+demo: all $(PROGS)
+	./scripts/demo.sh $(BUILD)
+
+bench: all
+	./scripts/bench.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/poolguard $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(ANALYZER) $(DESTDIR)$(PREFIX)/bin/poolguard
+	install -m 755 $(SHIM) $(DESTDIR)$(PREFIX)/lib/poolguard/libpoolguard.so
+	install -m 644 include/poolguard.h $(DESTDIR)$(PREFIX)/include/poolguard.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

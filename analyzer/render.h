@@ -1,0 +1,59 @@
+/*
+ * Renderers: each turns an analysed report (symbolized, deduplicated, filtered) into one output
+ * format on a stream. They only read the model; what is shown was decided before (analyze.h).
+ */
+#ifndef POOLGUARD_RENDER_H
+#define POOLGUARD_RENDER_H
+
+#include <stdio.h>
+
+#include "model.h"
+#include "report.h"
+
+typedef enum pg_format {
+    PG_FMT_TEXT, PG_FMT_JSON, PG_FMT_SARIF, PG_FMT_JUNIT, PG_FMT_DOT, PG_FMT_SVG, PG_FMT_HTML,
+} pg_format;
+
+typedef struct render_opts {
+    pg_format format;
+    bool color;            /* ANSI colours (text only) */
+    bool all_frames;       /* do not fold shim/libc frames */
+    pg_severity min_severity; /* findings below are not shown (they still count as hidden) */
+    bool timed_out;        /* `run` stopped the program at its time-out */
+} render_opts;
+
+#define PG_VERSION "0.1.0"
+#define PG_JSON_VERSION 1
+
+/* Returns 0 or -errno (-EIO when the stream failed, -ENOENT when `dot` is missing for svg). */
+int render(pg_report *r, const render_opts *o, FILE *out);
+int render_text(pg_report *r, const render_opts *o, FILE *out);
+int render_json(pg_report *r, const render_opts *o, FILE *out);
+int render_sarif(pg_report *r, const render_opts *o, FILE *out);
+int render_junit(pg_report *r, const render_opts *o, FILE *out);
+int render_dot(pg_report *r, const render_opts *o, FILE *out);
+int render_svg(pg_report *r, const render_opts *o, FILE *out);
+int render_html(pg_report *r, const render_opts *o, FILE *out);
+
+int pg_format_parse(const char *s, pg_format *out);
+
+/* Shared helpers (render_common.c). */
+bool render_finding_visible(const pg_finding *f, const render_opts *o);
+/* A stable, readable name for a thread: "worker-1 (tid 11)". buf must hold 128 bytes. */
+const char *render_thread_label(const pg_thread *t, char *buf, size_t len);
+/* The first frame in the program's own code, else the first unfolded frame, else NULL. */
+const pg_frame *render_first_own_frame(const pg_thread *t);
+const pg_frame *render_finding_location(const pg_finding *f);
+/* file shortened relative to the current directory when below it. */
+const char *render_short_path(const char *file);
+const char *render_exe_name(const pg_process *p);
+/* Human words for a wait kind: "mutex", "condition variable", ... */
+const char *render_wait_words(const char *kind);
+
+/* The rendered-JSON pieces (render_json.c), reused by other machine formats. */
+json_t *render_json_frame(const pg_frame *f);
+json_t *render_json_thread(const pg_thread *t);
+json_t *render_json_document(pg_report *r, const render_opts *o);
+char *render_hex(uint64_t x, char buf[20]);
+
+#endif

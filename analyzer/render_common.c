@@ -1,0 +1,123 @@
+/*
+ * Helpers shared by the renderers, and the dispatch from format to renderer. Read-only over the
+ * model.
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+int pg_format_parse(const char *s, pg_format *out)
+{
+    static const struct { const char *name; pg_format f; } names[] = {
+        { "text", PG_FMT_TEXT }, { "json", PG_FMT_JSON }, { "sarif", PG_FMT_SARIF },
+        { "junit", PG_FMT_JUNIT }, { "dot", PG_FMT_DOT }, { "svg", PG_FMT_SVG },
+        { "html", PG_FMT_HTML },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].f;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+int render(pg_report *r, const render_opts *o, FILE *out)
+{
+    int ret;
+    switch (o->format) {
+    case PG_FMT_TEXT: ret = render_text(r, o, out); break;
+    case PG_FMT_JSON: ret = render_json(r, o, out); break;
+    case PG_FMT_SARIF: ret = render_sarif(r, o, out); break;
+    case PG_FMT_JUNIT: ret = render_junit(r, o, out); break;
+    case PG_FMT_DOT: ret = render_dot(r, o, out); break;
+    case PG_FMT_SVG: ret = render_svg(r, o, out); break;
+    case PG_FMT_HTML: ret = render_html(r, o, out); break;
+    default: return -EINVAL;
+    }
+    if (ret == 0 && (fflush(out) != 0 || ferror(out)))
+        ret = -EIO;
+    return ret;
+}
+
+bool render_finding_visible(const pg_finding *f, const render_opts *o)
+{
+    return pg_finding_shown(f) && f->sev >= o->min_severity;
+}
+
+const char *render_thread_label(const pg_thread *t, char *buf, size_t len)
+{
+    if (t->name && *t->name)
+        snprintf(buf, len, "%s (tid %ld)", t->name, t->tid);
+    else
+        snprintf(buf, len, "%s (tid %ld)", t->is_main ? "main thread" : "thread", t->tid);
+    return buf;
+}
+
+const pg_frame *render_first_own_frame(const pg_thread *t)
+{
+    for (size_t i = 0; i < t->stack.nframes; i++)
+        if (t->stack.frames[i].own)
+            return &t->stack.frames[i];
+    for (size_t i = 0; i < t->stack.nframes; i++)
+        if (!t->stack.frames[i].folded)
+            return &t->stack.frames[i];
+    return NULL;
+}
+
+const pg_frame *render_finding_location(const pg_finding *f)
+{
+    for (size_t i = 0; i < f->nthreads; i++) {
+        const pg_frame *fr = render_first_own_frame(&f->threads[i]);
+        if (fr && fr->own && fr->file)
+            return fr;
+    }
+    for (size_t i = 0; i < f->nthreads; i++) {
+        const pg_frame *fr = render_first_own_frame(&f->threads[i]);
+        if (fr)
+            return fr;
+    }
+    return NULL;
+}
+
+const char *render_short_path(const char *file)
+{
+    static char cwd[PATH_MAX];
+    static bool have_cwd;
+    if (!file)
+        return NULL;
+    if (!have_cwd) {
+        if (!getcwd(cwd, sizeof cwd))
+            cwd[0] = '\0';
+        have_cwd = true;
+    }
+    size_t n = strlen(cwd);
+    if (n > 1 && strncmp(file, cwd, n) == 0 && file[n] == '/')
+        return file + n + 1;
+    return file;
+}
+
+const char *render_exe_name(const pg_process *p)
+{
+    if (!p || !p->exe)
+        return "?";
+    const char *s = strrchr(p->exe, '/');
+    return s ? s + 1 : p->exe;
+}
+
+const char *render_wait_words(const char *kind)
+{
+    static const struct { const char *kind, *words; } w[] = {
+        { "mutex", "mutex" }, { "rwlock_read", "read lock" }, { "rwlock_write", "write lock" },
+        { "join", "thread join" }, { "cond", "condition variable" }, { "sem", "semaphore" },
+        { "futex", "futex" }, { "barrier", "barrier" }, { "task", "task" }, { "future", "future" },
+    };
+    if (!kind)
+        return "unknown object";
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        if (strcmp(kind, w[i].kind) == 0)
+            return w[i].words;
+    return kind;
+}

@@ -1,0 +1,197 @@
+/*
+ * Rendered JSON: the versioned, documented schema for machines (docs/report-format.md, "Rendered
+ * JSON"). Unlike the text report, stacks keep every frame and say which ones are folded, so a
+ * consumer decides what to hide. Field names only ever get added within a version.
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+char *render_hex(uint64_t x, char buf[20])
+{
+    snprintf(buf, 20, "0x%" PRIx64, x);
+    return buf;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *hexj(uint64_t x)
+{
+    char b[20];
+    return json_string(render_hex(x, b));
+}
+
+json_t *render_json_frame(const pg_frame *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "function", str_or_null(f->function));
+    json_object_set_new(o, "file", str_or_null(f->file));
+    json_object_set_new(o, "line", f->line ? json_integer(f->line) : json_null());
+    json_object_set_new(o, "module", str_or_null(f->module));
+    json_object_set_new(o, "offset", f->module ? hexj(f->offset) : json_null());
+    json_object_set_new(o, "address", hexj(f->pc));
+    json_object_set_new(o, "inlined", json_boolean(f->inlined));
+    json_object_set_new(o, "folded", json_boolean(f->folded));
+    json_object_set_new(o, "own", json_boolean(f->own));
+    return o;
+}
+
+static json_t *stack_json(const pg_stack *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->nframes; i++)
+        json_array_append_new(a, render_json_frame(&s->frames[i]));
+    return a;
+}
+
+json_t *render_json_thread(const pg_thread *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "tid", json_integer(t->tid));
+    json_object_set_new(o, "name", str_or_null(t->name));
+    json_object_set_new(o, "role", str_or_null(t->role));
+    json_object_set_new(o, "main", json_boolean(t->is_main));
+    json_object_set_new(o, "start_function",
+                        t->start.nframes ? str_or_null(t->start.frames[t->start.nframes - 1].function)
+                                         : json_null());
+    if (t->blocked.present) {
+        const pg_wait *w = &t->blocked;
+        json_t *b = json_object();
+        json_object_set_new(b, "kind", str_or_null(w->kind));
+        json_object_set_new(b, "address", hexj(w->address));
+        json_object_set_new(b, "timed", json_boolean(w->timed));
+        json_object_set_new(b, "since_ms", w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
+        if (w->owner >= 0)
+            json_object_set_new(b, "owner", json_integer(w->owner));
+        if (w->target >= 0)
+            json_object_set_new(b, "target", json_integer(w->target));
+        json_object_set_new(o, "blocked_on", b);
+    } else {
+        json_object_set_new(o, "blocked_on", json_null());
+    }
+    json_t *holds = json_array();
+    for (size_t i = 0; i < t->nholds; i++) {
+        const pg_lock *l = &t->holds[i];
+        json_t *h = json_object();
+        json_object_set_new(h, "kind", str_or_null(l->kind));
+        json_object_set_new(h, "address", hexj(l->address));
+        json_object_set_new(h, "taken_at", l->where.nframes ? render_json_frame(&l->where.frames[0])
+                                                            : json_null());
+        json_array_append_new(holds, h);
+    }
+    json_object_set_new(o, "holds", holds);
+    json_object_set_new(o, "stack", stack_json(&t->stack));
+    if (t->stack.dropped)
+        json_object_set_new(o, "stack_frames_dropped", json_integer((json_int_t)t->stack.dropped));
+    json_object_set_new(o, "create_stack", stack_json(&t->create_stack));
+    return o;
+}
+
+static json_t *threads_json(const pg_thread *t, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, render_json_thread(&t[i]));
+    return a;
+}
+
+static json_t *finding_json(const pg_finding *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(f->kind));
+    json_object_set_new(o, "severity", json_string(pg_severity_name(f->sev)));
+    json_object_set_new(o, "summary", str_or_null(f->summary));
+    json_object_set_new(o, "signature", str_or_null(f->signature));
+    json_object_set_new(o, "count", json_integer(f->count));
+    json_t *pids = json_array();
+    for (size_t i = 0; i < f->npids; i++)
+        json_array_append_new(pids, json_integer(f->pids[i]));
+    json_object_set_new(o, "pids", pids);
+    json_object_set_new(o, "pid", json_integer(f->proc ? f->proc->pid : -1));
+    json_object_set_new(o, "exe", str_or_null(f->proc ? f->proc->exe : NULL));
+    json_object_set_new(o, "source", str_or_null(f->proc ? f->proc->source : NULL));
+    json_object_set_new(o, "seq", json_integer(f->seq));
+    json_object_set_new(o, "time_unix_ms", json_integer(f->time_unix_ms));
+    const pg_frame *loc = render_finding_location(f);
+    json_object_set_new(o, "location", loc ? render_json_frame(loc) : json_null());
+    if (f->ncycle) {
+        json_t *c = json_array();
+        for (size_t i = 0; i < f->ncycle; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "tid", json_integer(f->cycle[i].tid));
+            json_object_set_new(e, "waits_for", json_integer(f->cycle[i].waits_for));
+            json_object_set_new(e, "kind", str_or_null(f->cycle[i].kind));
+            json_object_set_new(e, "address", hexj(f->cycle[i].address));
+            json_array_append_new(c, e);
+        }
+        json_object_set_new(o, "cycle", c);
+    }
+    if (f->hang)
+        json_object_set_new(o, "hang", json_true());
+    if (f->pool)
+        json_object_set(o, "pool", f->pool);
+    json_object_set_new(o, "threads", threads_json(f->threads, f->nthreads));
+    if (f->threads_dropped)
+        json_object_set_new(o, "threads_dropped", json_integer((json_int_t)f->threads_dropped));
+    return o;
+}
+
+json_t *render_json_document(pg_report *r, const render_opts *o)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "version", json_integer(PG_JSON_VERSION));
+    json_t *tool = json_object();
+    json_object_set_new(tool, "name", json_string("poolguard"));
+    json_object_set_new(tool, "version", json_string(PG_VERSION));
+    json_object_set_new(doc, "tool", tool);
+    json_t *findings = json_array();
+    size_t n, dup = 0, supp = 0, base = 0, below = 0;
+    pg_finding **f = report_findings(r, &n);
+    for (size_t i = 0; i < n; i++) {
+        dup += f[i]->duplicate;
+        supp += !f[i]->duplicate && f[i]->suppressed;
+        base += !f[i]->duplicate && !f[i]->suppressed && f[i]->baselined;
+        below += pg_finding_shown(f[i]) && f[i]->sev < o->min_severity;
+        if (render_finding_visible(f[i], o))
+            json_array_append_new(findings, finding_json(f[i]));
+    }
+    json_object_set_new(doc, "findings", findings);
+    size_t ns;
+    pg_snapshot **s = report_snapshots(r, &ns);
+    if (ns) {
+        json_t *snaps = json_array();
+        for (size_t i = 0; i < ns; i++) {
+            json_t *so = json_object();
+            json_object_set_new(so, "pid", json_integer(s[i]->proc ? s[i]->proc->pid : -1));
+            json_object_set_new(so, "exe", str_or_null(s[i]->proc ? s[i]->proc->exe : NULL));
+            json_object_set_new(so, "time_unix_ms", json_integer(s[i]->time_unix_ms));
+            json_object_set_new(so, "reason", str_or_null(s[i]->reason));
+            json_object_set_new(so, "threads", threads_json(s[i]->threads, s[i]->nthreads));
+            json_array_append_new(snaps, so);
+        }
+        json_object_set_new(doc, "snapshots", snaps);
+    }
+    json_t *hidden = json_object();
+    json_object_set_new(hidden, "duplicates", json_integer((json_int_t)dup));
+    json_object_set_new(hidden, "suppressed", json_integer((json_int_t)supp));
+    json_object_set_new(hidden, "baseline", json_integer((json_int_t)base));
+    json_object_set_new(hidden, "below_min_severity", json_integer((json_int_t)below));
+    json_object_set_new(doc, "hidden", hidden);
+    json_object_set_new(doc, "timed_out", json_boolean(o->timed_out));
+    return doc;
+}
+
+int render_json(pg_report *r, const render_opts *o, FILE *out)
+{
+    json_t *doc = render_json_document(r, o);
+    if (!doc)
+        return -ENOMEM;
+    int ret = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
+    fputc('\n', out);
+    json_decref(doc);
+    return ret;
+}

@@ -1,0 +1,285 @@
+/*
+ * The text report, for people, read top-down like a kernel lockdep splat: a headline in the
+ * user's words, the cycle drawn as a chain, then each thread: what it waits on and for how long,
+ * what it holds and where it took it, its stack with file:line (shim/libc frames folded away).
+ * Colour is decided by the caller (terminal and NO_COLOR); here it is only applied.
+ */
+#include "render.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+typedef struct tctx {
+    FILE *out;
+    const render_opts *o;
+} tctx;
+
+static const char *C(const tctx *c, const char *code)
+{
+    return c->o->color ? code : "";
+}
+#define RESET "\033[0m"
+#define BOLD "\033[1m"
+#define DIM "\033[2m"
+#define RED "\033[31m"
+#define YELLOW "\033[33m"
+#define CYAN "\033[36m"
+
+static const char *sev_colour(pg_severity s)
+{
+    return s == PG_SEV_ERROR ? RED BOLD : s == PG_SEV_WARNING ? YELLOW BOLD : CYAN;
+}
+
+static void print_frame(tctx *c, size_t idx, const pg_frame *f, const char *indent)
+{
+    fprintf(c->out, "%s#%-2zu ", indent, idx);
+    if (f->function)
+        fprintf(c->out, "%s%s%s", C(c, BOLD), f->function, C(c, RESET));
+    else if (f->module)
+        fprintf(c->out, "%s+0x%" PRIx64, f->module, f->offset);
+    else
+        fprintf(c->out, "0x%" PRIx64, f->pc);
+    if (f->file)
+        fprintf(c->out, " at %s:%u", render_short_path(f->file), f->line);
+    else if (f->function && f->module) {
+        const char *b = strrchr(f->module, '/');
+        fprintf(c->out, " in %s", b ? b + 1 : f->module);
+    }
+    if (f->inlined)
+        fprintf(c->out, " (inlined)");
+    fputc('\n', c->out);
+}
+
+/* Consecutive folded frames become one line naming their modules. */
+static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *indent)
+{
+    char mods[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        const char *b = fr[i].module ? strrchr(fr[i].module, '/') : NULL;
+        b = b ? b + 1 : fr[i].module ? fr[i].module : "?";
+        if (!strstr(mods, b) && strlen(mods) + strlen(b) + 3 < sizeof mods) {
+            if (*mods)
+                strcat(mods, ", ");
+            strcat(mods, b);
+        }
+    }
+    fprintf(c->out, "%s%s... %zu frame%s in %s%s\n", indent, C(c, DIM), n, n == 1 ? "" : "s",
+            mods, C(c, RESET));
+}
+
+static void print_stack(tctx *c, const pg_stack *s, const char *indent)
+{
+    if (s->nframes == 0) {
+        fprintf(c->out, "%s(no stack recorded)\n", indent);
+        return;
+    }
+    size_t i = 0, shown = 0;
+    while (i < s->nframes) {
+        if (!c->o->all_frames && s->frames[i].folded) {
+            size_t j = i;
+            while (j < s->nframes && s->frames[j].folded)
+                j++;
+            print_folded(c, &s->frames[i], j - i, indent);
+            i = j;
+            continue;
+        }
+        print_frame(c, shown++, &s->frames[i], indent);
+        i++;
+    }
+    if (s->dropped)
+        fprintf(c->out, "%s... %zu more frames not recorded\n", indent, s->dropped);
+}
+
+static const char *role_words(const char *role)
+{
+    if (!role)
+        return NULL;
+    if (strcmp(role, "cycle") == 0)
+        return "in the cycle";
+    if (strcmp(role, "blocked") == 0)
+        return "stuck behind the cycle";
+    if (strcmp(role, "hang") == 0)
+        return "blocked, like every thread";
+    return role;
+}
+
+static void print_wait(tctx *c, const pg_wait *w)
+{
+    if (!w->present) {
+        fprintf(c->out, "    running (not blocked)\n");
+        return;
+    }
+    fprintf(c->out, "    waits");
+    if (w->since_ms >= 0)
+        fprintf(c->out, " %s%" PRId64 " ms%s", C(c, BOLD), w->since_ms, C(c, RESET));
+    fprintf(c->out, " %s %s 0x%" PRIx64, w->timed ? "(timed, retrying) on" : "on",
+            render_wait_words(w->kind), w->address);
+    if (w->owner >= 0)
+        fprintf(c->out, ", held by tid %ld", w->owner);
+    if (w->target >= 0)
+        fprintf(c->out, ", for thread %ld to finish", w->target);
+    fputc('\n', c->out);
+}
+
+static void print_thread(tctx *c, const pg_thread *t, bool with_stack_when_running)
+{
+    char label[128];
+    render_thread_label(t, label, sizeof label);
+    const char *role = role_words(t->role);
+    fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
+            role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
+    if (t->start.nframes && t->start.frames[0].function)
+        fprintf(c->out, "    started at %s\n", t->start.frames[t->start.nframes - 1].function);
+    print_wait(c, &t->blocked);
+    for (size_t i = 0; i < t->nholds; i++) {
+        const pg_lock *l = &t->holds[i];
+        fprintf(c->out, "    holds %s 0x%" PRIx64, render_wait_words(l->kind), l->address);
+        /* The innermost frame of the taking call is the line the user wrote. */
+        const pg_frame *f = l->where.nframes ? &l->where.frames[0] : NULL;
+        if (f && f->function && f->file)
+            fprintf(c->out, ", taken in %s at %s:%u", f->function, render_short_path(f->file), f->line);
+        else if (f && f->function)
+            fprintf(c->out, ", taken in %s", f->function);
+        else if (f && f->module)
+            fprintf(c->out, ", taken at %s+0x%" PRIx64, f->module, f->offset);
+        fputc('\n', c->out);
+    }
+    if (t->blocked.present || with_stack_when_running) {
+        fprintf(c->out, "    stack:\n");
+        print_stack(c, &t->stack, "      ");
+    }
+}
+
+static const pg_thread *find_thread(const pg_finding *f, long tid)
+{
+    for (size_t i = 0; i < f->nthreads; i++)
+        if (f->threads[i].tid == tid)
+            return &f->threads[i];
+    return NULL;
+}
+
+static void print_cycle(tctx *c, const pg_finding *f)
+{
+    fprintf(c->out, "\n  the cycle:\n");
+    char label[128];
+    for (size_t i = 0; i < f->ncycle; i++) {
+        const pg_edge *e = &f->cycle[i];
+        const pg_thread *t = find_thread(f, e->tid);
+        if (t)
+            render_thread_label(t, label, sizeof label);
+        else
+            snprintf(label, sizeof label, "tid %ld", e->tid);
+        fprintf(c->out, "    %s%s%s\n", C(c, BOLD), label, C(c, RESET));
+        fprintf(c->out, "      | waits on %s 0x%" PRIx64 ", held by\n", render_wait_words(e->kind),
+                e->address);
+        fprintf(c->out, "      v\n");
+    }
+    const pg_thread *t = find_thread(f, f->cycle[0].tid);
+    if (t)
+        render_thread_label(t, label, sizeof label);
+    else
+        snprintf(label, sizeof label, "tid %ld", f->cycle[0].tid);
+    fprintf(c->out, "    %s%s%s  (back to the start)\n", C(c, BOLD), label, C(c, RESET));
+}
+
+static void print_pool(tctx *c, json_t *pool)
+{
+    fprintf(c->out, "\n  the pool:");
+    const char *key;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(pool, key, v) {
+        if (json_is_string(v))
+            fprintf(c->out, "%s %s=%s", first ? "" : ",", key, json_string_value(v));
+        else if (json_is_integer(v))
+            fprintf(c->out, "%s %s=%" JSON_INTEGER_FORMAT, first ? "" : ",", key, json_integer_value(v));
+        else if (json_is_boolean(v))
+            fprintf(c->out, "%s %s=%s", first ? "" : ",", key, json_is_true(v) ? "yes" : "no");
+        else
+            continue;
+        first = false;
+    }
+    fputc('\n', c->out);
+}
+
+static void print_finding(tctx *c, const pg_finding *f)
+{
+    const pg_process *p = f->proc;
+    fprintf(c->out, "%s%s: %s%s in %s (pid %ld): %s\n", C(c, sev_colour(f->sev)),
+            pg_severity_name(f->sev), f->kind, C(c, RESET), render_exe_name(p), p ? p->pid : -1L,
+            f->summary ? f->summary : "(no summary)");
+    if (f->count > 1) {
+        fprintf(c->out, "  seen %u times, in pid", f->count);
+        for (size_t i = 0; i < f->npids; i++)
+            fprintf(c->out, "%s %ld", i ? "," : "", f->pids[i]);
+        fputc('\n', c->out);
+    }
+    if (f->ncycle > 0)
+        print_cycle(c, f);
+    else if (f->hang)
+        fprintf(c->out, "\n  every thread is blocked and none is left to wake the others\n");
+    if (f->pool)
+        print_pool(c, f->pool);
+    for (size_t i = 0; i < f->nthreads; i++)
+        print_thread(c, &f->threads[i], true);
+    if (f->threads_dropped)
+        fprintf(c->out, "\n  ... %zu more threads not shown\n", f->threads_dropped);
+    fputc('\n', c->out);
+}
+
+static void print_snapshot(tctx *c, const pg_snapshot *s)
+{
+    size_t blocked = 0;
+    for (size_t i = 0; i < s->nthreads; i++)
+        blocked += s->threads[i].blocked.present;
+    bool timeout = s->reason && strcmp(s->reason, "request") == 0;
+    fprintf(c->out, "%s%s%s of %s (pid %ld): %zu thread%s, %zu blocked\n", C(c, CYAN BOLD),
+            timeout ? "time-out snapshot" : "snapshot", C(c, RESET), render_exe_name(s->proc),
+            s->proc ? s->proc->pid : -1L, s->nthreads, s->nthreads == 1 ? "" : "s", blocked);
+    for (size_t i = 0; i < s->nthreads; i++)
+        print_thread(c, &s->threads[i], false);
+    fputc('\n', c->out);
+}
+
+int render_text(pg_report *r, const render_opts *o, FILE *out)
+{
+    tctx c = { .out = out, .o = o };
+    size_t n, shown = 0, dup = 0, supp = 0, base = 0, below = 0;
+    unsigned errors = 0, warnings = 0;
+    pg_finding **f = report_findings(r, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (f[i]->duplicate)
+            dup++;
+        else if (f[i]->suppressed)
+            supp++;
+        else if (f[i]->baselined)
+            base++;
+        else if (f[i]->sev < o->min_severity)
+            below++;
+        if (!render_finding_visible(f[i], o))
+            continue;
+        print_finding(&c, f[i]);
+        shown++;
+        errors += f[i]->sev == PG_SEV_ERROR;
+        warnings += f[i]->sev == PG_SEV_WARNING;
+    }
+    size_t ns;
+    pg_snapshot **s = report_snapshots(r, &ns);
+    for (size_t i = 0; i < ns; i++)
+        print_snapshot(&c, s[i]);
+    if (o->timed_out)
+        fprintf(out, "poolguard: the program ran past its time-out without a proven deadlock; "
+                "the snapshot above shows where each thread was\n");
+    fprintf(out, "poolguard: %zu finding%s (%u error%s, %u warning%s)", shown, shown == 1 ? "" : "s",
+            errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    if (dup)
+        fprintf(out, ", %zu repeat%s folded", dup, dup == 1 ? "" : "s");
+    if (supp)
+        fprintf(out, ", %zu suppressed", supp);
+    if (base)
+        fprintf(out, ", %zu in the baseline", base);
+    if (below)
+        fprintf(out, ", %zu below --min-severity", below);
+    fputc('\n', out);
+    return 0;
+}

@@ -1,0 +1,412 @@
+/*
+ * Turns one JSON object of a raw report into the model (model.h). Members are read defensively:
+ * a wrong type counts as absent, strings and arrays are capped, unknown members and types are
+ * ignored (the format says so), and nothing here can fail except for memory.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *str_dup_capped(const char *s)
+{
+    if (!s)
+        return NULL;
+    return strndup(s, PG_MAX_STRING);
+}
+
+static char *get_str(json_t *o, const char *key)
+{
+    return str_dup_capped(json_string_value(json_object_get(o, key)));
+}
+
+static long get_long(json_t *o, const char *key, long dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
+}
+
+static int64_t get_i64(json_t *o, const char *key, int64_t dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* Addresses are "0x..." strings; a plain integer is accepted too. Returns false when absent/bad. */
+static bool parse_addr(json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2])
+        return false;
+    uint64_t x = 0;
+    for (const char *p = s + 2; *p; p++) {
+        int d;
+        if (*p >= '0' && *p <= '9')
+            d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            d = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            d = *p - 'A' + 10;
+        else
+            return false;
+        if (x >> 60)
+            return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *out = x;
+    return true;
+}
+
+static uint64_t get_addr(json_t *o, const char *key)
+{
+    uint64_t a = 0;
+    parse_addr(json_object_get(o, key), &a);
+    return a;
+}
+
+static int parse_stack(json_t *arr, pg_stack *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_array(arr))
+        return 0;
+    size_t n = json_array_size(arr);
+    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
+    s->dropped = n - keep;
+    if (keep == 0)
+        return 0;
+    s->pcs = calloc(keep, sizeof *s->pcs);
+    if (!s->pcs)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        uint64_t pc;
+        /* "..." or junk in a stack is skipped rather than shown as address 0. */
+        if (parse_addr(json_array_get(arr, i), &pc))
+            s->pcs[s->npcs++] = pc;
+    }
+    return 0;
+}
+
+void pg_stack_free(pg_stack *s)
+{
+    for (size_t i = 0; i < s->nframes; i++) {
+        free(s->frames[i].function);
+        free(s->frames[i].file);
+    }
+    free(s->frames);
+    free(s->pcs);
+    memset(s, 0, sizeof *s);
+}
+
+void pg_thread_free(pg_thread *t)
+{
+    free(t->name);
+    free(t->role);
+    free(t->blocked.kind);
+    for (size_t i = 0; i < t->nholds; i++) {
+        free(t->holds[i].kind);
+        pg_stack_free(&t->holds[i].where);
+    }
+    free(t->holds);
+    pg_stack_free(&t->stack);
+    pg_stack_free(&t->create_stack);
+    pg_stack_free(&t->start);
+}
+
+static int parse_thread(json_t *o, pg_thread *t)
+{
+    memset(t, 0, sizeof *t);
+    t->tid = get_long(o, "tid", -1);
+    t->name = get_str(o, "name");
+    t->role = get_str(o, "role");
+    t->is_main = json_is_true(json_object_get(o, "main"));
+    t->has_start = parse_addr(json_object_get(o, "start_routine"), &t->start_routine);
+    t->blocked.since_ms = -1;
+    t->blocked.owner = -1;
+    t->blocked.target = -1;
+    json_t *b = json_object_get(o, "blocked_on");
+    if (json_is_object(b)) {
+        t->blocked.present = true;
+        t->blocked.kind = get_str(b, "kind");
+        t->blocked.address = get_addr(b, "address");
+        t->blocked.timed = json_is_true(json_object_get(b, "timed"));
+        t->blocked.since_ms = get_i64(b, "since_ms", -1);
+        t->blocked.owner = get_long(b, "owner", -1);
+        t->blocked.target = get_long(b, "target", -1);
+    }
+    json_t *h = json_object_get(o, "holds");
+    if (json_is_array(h) && json_array_size(h) > 0) {
+        size_t n = json_array_size(h);
+        if (n > PG_MAX_HOLDS)
+            n = PG_MAX_HOLDS;
+        t->holds = calloc(n, sizeof *t->holds);
+        if (!t->holds)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(h, i);
+            if (!json_is_object(e))
+                continue;
+            pg_lock *l = &t->holds[t->nholds++];
+            l->kind = get_str(e, "kind");
+            l->address = get_addr(e, "address");
+            l->has_pc = parse_addr(json_object_get(e, "pc"), &l->pc);
+        }
+    }
+    if (parse_stack(json_object_get(o, "stack"), &t->stack) < 0 ||
+        parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int parse_threads(json_t *arr, pg_thread **out, size_t *n, size_t *dropped)
+{
+    *out = NULL;
+    *n = 0;
+    *dropped = 0;
+    if (!json_is_array(arr))
+        return 0;
+    size_t total = json_array_size(arr);
+    size_t keep = total < PG_MAX_THREADS ? total : PG_MAX_THREADS;
+    *dropped = total - keep;
+    if (keep == 0)
+        return 0;
+    *out = calloc(keep, sizeof **out);
+    if (!*out)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        int r = parse_thread(e, &(*out)[*n]);
+        (*n)++;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void pg_finding_free(pg_finding *f)
+{
+    if (!f)
+        return;
+    free(f->kind);
+    free(f->severity);
+    free(f->summary);
+    for (size_t i = 0; i < f->ncycle; i++)
+        free(f->cycle[i].kind);
+    free(f->cycle);
+    json_decref(f->pool);
+    for (size_t i = 0; i < f->nthreads; i++)
+        pg_thread_free(&f->threads[i]);
+    free(f->threads);
+    free(f->signature);
+    free(f->pids);
+    free(f);
+}
+
+void pg_snapshot_free(pg_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->reason);
+    for (size_t i = 0; i < s->nthreads; i++)
+        pg_thread_free(&s->threads[i]);
+    free(s->threads);
+    free(s);
+}
+
+void pg_process_free(pg_process *p)
+{
+    if (!p)
+        return;
+    free(p->source);
+    free(p->exe);
+    for (size_t i = 0; i < p->nargv; i++)
+        free(p->argv[i]);
+    free(p->argv);
+    for (size_t i = 0; i < p->nmodules; i++) {
+        free(p->modules[i].path);
+        free(p->modules[i].build_id);
+    }
+    free(p->modules);
+    free(p);
+}
+
+static int parse_header(parse_state *ps, json_t *o)
+{
+    const char *format = json_string_value(json_object_get(o, "format"));
+    if (!format || strcmp(format, "poolguard-report") != 0) {
+        report_diag(ps->report, true, "%s: not a poolguard report (format \"%s\")", ps->name,
+                    format ? format : "missing");
+        return -EINVAL;
+    }
+    json_t *v = json_object_get(o, "version");
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        report_diag(ps->report, true, "%s: the header has no valid version", ps->name);
+        return -EINVAL;
+    }
+    if (json_integer_value(v) > PG_REPORT_VERSION) {
+        report_diag(ps->report, true, "%s: report version %lld is newer than this poolguard reads "
+                    "(%d); update poolguard", ps->name, (long long)json_integer_value(v),
+                    PG_REPORT_VERSION);
+        return -ENOTSUP;
+    }
+    pg_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->source = strdup(ps->name);
+    p->pid = get_long(o, "pid", -1);
+    p->ppid = get_long(o, "ppid", -1);
+    p->exe = get_str(o, "exe");
+    p->start_unix_ms = get_i64(o, "start_unix_ms", 0);
+    json_t *argv = json_object_get(o, "argv");
+    if (json_is_array(argv) && json_array_size(argv) > 0) {
+        size_t n = json_array_size(argv);
+        if (n > PG_MAX_ARGV)
+            n = PG_MAX_ARGV;
+        p->argv = calloc(n, sizeof *p->argv);
+        for (size_t i = 0; p->argv && i < n; i++) {
+            const char *a = json_string_value(json_array_get(argv, i));
+            if (a)
+                p->argv[p->nargv++] = str_dup_capped(a);
+        }
+    }
+    int r = report_keep_process(ps->report, p);
+    if (r < 0)
+        return r == -E2BIG ? 0 : r;
+    ps->proc = p;
+    return 0;
+}
+
+static int parse_module(parse_state *ps, json_t *o)
+{
+    pg_process *p = ps->proc;
+    if (p->nmodules >= PG_MAX_MODULES)
+        return 0;
+    if (p->nmodules % 16 == 0) {
+        pg_module *m = realloc(p->modules, (p->nmodules + 16) * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        p->modules = m;
+    }
+    pg_module *m = &p->modules[p->nmodules];
+    memset(m, 0, sizeof *m);
+    m->path = get_str(o, "path");
+    if (!m->path)
+        return 0;
+    m->base = get_addr(o, "base");
+    m->start = get_addr(o, "start");
+    m->end = get_addr(o, "end");
+    m->build_id = get_str(o, "build_id");
+    p->nmodules++;
+    return 0;
+}
+
+static int parse_finding(parse_state *ps, json_t *o)
+{
+    pg_finding *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    f->proc = ps->proc;
+    f->seq = get_long(o, "seq", 0);
+    f->kind = get_str(o, "kind");
+    if (!f->kind)
+        f->kind = strdup("unknown");
+    f->severity = get_str(o, "severity");
+    f->sev = pg_severity_parse(f->severity);
+    if (f->sev == PG_SEV_NONE) {
+        /* An unknown severity is shown, but as the mildest: it must not fail a gate by surprise. */
+        f->sev = PG_SEV_INFO;
+    }
+    f->time_unix_ms = get_i64(o, "time_unix_ms", 0);
+    f->summary = get_str(o, "summary");
+    f->hang = json_is_true(json_object_get(o, "hang"));
+    json_t *pool = json_object_get(o, "pool");
+    if (json_is_object(pool))
+        f->pool = json_incref(pool);
+    f->count = 1;
+    json_t *cyc = json_object_get(o, "cycle");
+    if (json_is_array(cyc) && json_array_size(cyc) > 0) {
+        size_t n = json_array_size(cyc);
+        if (n > PG_MAX_CYCLE)
+            n = PG_MAX_CYCLE;
+        f->cycle = calloc(n, sizeof *f->cycle);
+        for (size_t i = 0; f->cycle && i < n; i++) {
+            json_t *e = json_array_get(cyc, i);
+            if (!json_is_object(e))
+                continue;
+            pg_edge *ed = &f->cycle[f->ncycle++];
+            ed->tid = get_long(e, "tid", -1);
+            ed->waits_for = get_long(e, "waits_for", -1);
+            ed->kind = get_str(e, "kind");
+            ed->address = get_addr(e, "address");
+        }
+    }
+    if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
+                      &f->threads_dropped) < 0) {
+        pg_finding_free(f);
+        return -ENOMEM;
+    }
+    return report_keep_finding(ps->report, f);
+}
+
+static int parse_snapshot(parse_state *ps, json_t *o)
+{
+    pg_snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->proc = ps->proc;
+    s->time_unix_ms = get_i64(o, "time_unix_ms", 0);
+    s->reason = get_str(o, "reason");
+    if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
+                      &s->threads_dropped) < 0) {
+        pg_snapshot_free(s);
+        return -ENOMEM;
+    }
+    return report_keep_snapshot(ps->report, s);
+}
+
+int report_parse_object(parse_state *ps, json_t *obj)
+{
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (!type)
+        return 0;
+    if (strcmp(type, "header") == 0)
+        return parse_header(ps, obj);
+    if (!ps->proc)
+        return 0;
+    if (strcmp(type, "module") == 0)
+        return parse_module(ps, obj);
+    if (strcmp(type, "finding") == 0)
+        return parse_finding(ps, obj);
+    if (strcmp(type, "snapshot") == 0)
+        return parse_snapshot(ps, obj);
+    return 0;
+}
+
+pg_severity pg_severity_parse(const char *s)
+{
+    if (!s)
+        return PG_SEV_NONE;
+    if (strcmp(s, "error") == 0)
+        return PG_SEV_ERROR;
+    if (strcmp(s, "warning") == 0)
+        return PG_SEV_WARNING;
+    if (strcmp(s, "info") == 0)
+        return PG_SEV_INFO;
+    return PG_SEV_NONE;
+}
+
+const char *pg_severity_name(pg_severity s)
+{
+    switch (s) {
+    case PG_SEV_ERROR: return "error";
+    case PG_SEV_WARNING: return "warning";
+    case PG_SEV_INFO: return "info";
+    default: return "none";
+    }
+}

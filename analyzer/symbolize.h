@@ -1,0 +1,35 @@
+/*
+ * Symbolization of raw addresses with libdw: function (C++ demangled), file:line, inlined calls,
+ * for executables (PIE or not) and shared libraries, from DWARF when present, the ELF symbol
+ * tables when not, and module+offset when nothing is known. Files are opened once and cached by
+ * path and build-id; a file whose build-id differs from the one the process recorded is not
+ * trusted (a warning says so) and its frames stay module+offset.
+ */
+#ifndef POOLGUARD_SYMBOLIZE_H
+#define POOLGUARD_SYMBOLIZE_H
+
+#include <stdio.h>
+
+#include "model.h"
+#include "report.h"
+
+typedef struct symbolizer symbolizer;
+
+/* Warnings go to diag (NULL: silent). */
+symbolizer *symbolizer_new(FILE *diag);
+void symbolizer_free(symbolizer *s);
+
+/* Appends the frames for one address of process p to *frames (realloc'd). is_return: pc is a
+ * return address, so the call before it is looked up (pc - 1). Returns 0 or -ENOMEM. */
+int symbolizer_lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_return,
+                      pg_frame **frames, size_t *nframes);
+/* Fills every stack of every finding and snapshot of r. */
+int symbolizer_run(symbolizer *s, pg_report *r);
+unsigned symbolizer_warnings(const symbolizer *s);
+
+/* The module of p holding pc, or NULL. */
+const pg_module *pg_module_for(const pg_process *p, uint64_t pc);
+/* True for the shim, libc and the dynamic loader: frames renderers fold away. */
+bool pg_module_is_folded(const char *path);
+
+#endif
