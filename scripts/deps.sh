@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages poolguard needs to build, test and demo, and only those that are missing.
+# Safe to run repeatedly; does nothing when everything is present.
+set -eu
+
+pkgs="gcc g++ make pkg-config libunwind-dev check libdw-dev libelf-dev libjansson-dev graphviz python3"
+# Optional extras used by tests of third-party pools; installed when available.
+extra="libuv1-dev libglib2.0-dev"
+
+missing=""
+for p in $pkgs $extra; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "poolguard: error: missing packages:$missing (run this script as root, or install them)" >&2
+    exit 1
+fi
+echo "poolguard: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,42 @@
+/*
+ * libc's syscall() hook, for futex waits made outside pthreads: C++ std::future, std::atomic::wait,
+ * std::latch and GLib call syscall(SYS_futex, ...) directly. syscall() is variadic and the callee
+ * cannot know how many arguments were passed, so the hook forwards six, as every syscall takes at
+ * most six; extra register arguments are harmless. Only untimed FUTEX_WAIT and FUTEX_WAIT_BITSET are
+ * published as waits; everything else, futex or not, goes straight through, errno and all.
+ */
+#include "pg.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+#define PG_EXPORT __attribute__((visibility("default")))
+
+PG_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    if (PG_UNLIKELY(!pg_real.syscall))
+        pg_real_resolve();
+    if (nr != SYS_futex)
+        return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
+    int op = (int)a2 & FUTEX_CMD_MASK;
+    if (op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET)
+        return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
+    struct pg_thread *t = pg_self();
+    if (!t)
+        return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
+    struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
+    PG_WAIT_BEGIN(ws, t, PG_W_FUTEX, a1, a4 != 0, a2);
+    pg_watchdog_ensure();
+    long r = pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
+    int e = errno;
+    pg_wait_end(&ws);
+    errno = e;
+    return r;
+}

@@ -1,0 +1,101 @@
+/*
+ * Start-up and fork handling. The constructor resolves the real functions, reads the
+ * configuration, maps the thread table and registers fork handlers; only then do hooks start
+ * tracking (pg_ready). Calls that arrive earlier, from other libraries' constructors, go straight
+ * to the real functions. The watchdog thread is started later, on the first thread creation or
+ * the first blocking wait, so a program that never blocks never runs it.
+ *
+ * In a secure-execution process (setuid, setgid, capabilities: AT_SECURE) the dynamic loader only
+ * preloads from trusted directories; if the shim is loaded there anyway it tracks nothing, starts
+ * no thread and writes no file.
+ */
+#include "pg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+_Atomic int pg_ready;
+int pg_disabled;
+struct pg_config pg_cfg;
+
+void pg_warn(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof buf - 2)
+        n = sizeof buf - 2;
+    buf[n++] = '\n';
+    int saved = errno;
+    const char pre[] = "poolguard: ";
+    if (strncmp(buf, pre, sizeof pre - 1) != 0)
+        (void)!write(2, pre, sizeof pre - 1);
+    (void)!write(2, buf, (size_t)n);
+    errno = saved;
+}
+
+static void warn_line(const char *msg)
+{
+    pg_warn("%s", msg);
+}
+
+static const char *get_env(const char *name)
+{
+    return getenv(name);
+}
+
+static void fork_prepare(void)
+{
+    pg_watchdog_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    pg_watchdog_fork_parent();
+}
+
+static void fork_child(void)
+{
+    pg_table_after_fork_child();
+    pg_watchdog_fork_child();
+}
+
+void pg_init(void)
+{
+    static _Atomic int once;
+    if (atomic_exchange(&once, 1))
+        return;
+    pg_real_resolve();
+    pg_config_defaults(&pg_cfg);
+    if (getauxval(AT_SECURE)) {
+        pg_disabled = 1;
+        return;
+    }
+    pg_config_parse(&pg_cfg, get_env, warn_line);
+    if (pg_cfg.disable) {
+        pg_disabled = 1;
+        return;
+    }
+    int r = pg_table_init((uint32_t)pg_cfg.max_threads);
+    if (r < 0) {
+        pg_warn("cannot map the thread table (%s); poolguard is off for this process", strerror(-r));
+        pg_disabled = 1;
+        return;
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atomic_store_explicit(&pg_ready, 1, memory_order_release);
+}
+
+__attribute__((constructor(101))) static void pg_constructor(void)
+{
+    pg_init();
+}

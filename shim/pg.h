@@ -1,0 +1,203 @@
+/*
+ * Internal declarations shared by the shim's modules (libpoolguard.so). Everything here is hidden:
+ * the library exports only the functions it interposes and the public poolguard_* API (exports.map).
+ *
+ * Threads and the watchdog meet in the thread table. Each slot is written by its own thread only
+ * (wait state, held locks) and read by the watchdog, so the hook path never writes a shared cache
+ * line and never takes a lock. The slot's wait state is published seqlock-style: wait_seq is odd
+ * while the thread is in a wait, and the wait fields never change while it is odd.
+ */
+#ifndef POOLGUARD_PG_H
+#define POOLGUARD_PG_H
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define PG_HIDDEN __attribute__((visibility("hidden")))
+#define PG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define PG_VERSION "0.1.0"
+
+/* Locks one thread can be seen holding at once; deeper nesting is counted, not recorded. */
+#define PG_MAX_HELD 32
+/* Frames kept of the stack that created a thread. */
+#define PG_CREATE_DEPTH 16
+
+enum pg_wait_kind {
+    PG_W_NONE = 0,
+    PG_W_MUTEX,
+    PG_W_RWLOCK_READ,
+    PG_W_RWLOCK_WRITE,
+    PG_W_JOIN,
+    PG_W_COND,
+    PG_W_SEM,
+    PG_W_FUTEX,
+    PG_W_BARRIER,
+};
+
+enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE };
+
+struct pg_held {
+    uintptr_t obj;
+    uintptr_t pc;   /* return address of the call that took it */
+    uint32_t kind;
+};
+
+enum pg_slot_state { PG_SLOT_FREE = 0, PG_SLOT_CLAIMED, PG_SLOT_LIVE };
+
+struct pg_thread {
+    _Atomic uint32_t state;     /* pg_slot_state; claimed by CAS */
+    _Atomic uint32_t gen;       /* bumped on every claim, so the watchdog tells reuse apart */
+    _Atomic pid_t tid;          /* 0 until the thread runs */
+    pthread_t self;
+    uintptr_t start_routine;
+    void *(*start)(void *);
+    void *arg;
+    int is_main;
+    int lazy;                   /* claimed on first use, not by our pthread_create */
+    int in_shim;                /* recursion guard: calls made by the shim itself go straight through */
+
+    /* Wait state: fields written before wait_seq turns odd, left alone until it turns even again. */
+    _Atomic uint64_t wait_seq;
+    uint32_t wkind;
+    uint32_t wtimed;
+    uintptr_t wobj;
+    uintptr_t wextra;           /* join: the pthread_t waited for */
+    uint64_t wsince_ns;         /* CLOCK_MONOTONIC */
+    unw_context_t wctx;         /* registers at the hook, so the watchdog can unwind the blocked thread */
+
+    _Atomic uint32_t nheld;
+    uint32_t held_dropped;      /* acquisitions not recorded because the array was full */
+    struct pg_held held[PG_MAX_HELD];
+
+    uint32_t ncreate;
+    uintptr_t create_stack[PG_CREATE_DEPTH];
+
+    /* Owned by the watchdog. */
+    uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */
+    uint64_t wd_seen_seq;       /* wait_seq seen stuck by the previous scan */
+    uint32_t wd_seen_gen;
+} __attribute__((aligned(64)));
+
+/* The thread table (thread_table.c). */
+PG_HIDDEN extern struct pg_thread *pg_table;
+PG_HIDDEN extern uint32_t pg_table_size;
+PG_HIDDEN extern _Atomic uint32_t pg_table_high;     /* slots [0, high) have ever been used */
+PG_HIDDEN extern __thread struct pg_thread *pg_cur __attribute__((tls_model("initial-exec")));
+#define PG_NOSLOT ((struct pg_thread *)1)
+
+PG_HIDDEN struct pg_thread *pg_self_slow(void);
+PG_HIDDEN struct pg_thread *pg_slot_claim(void);
+PG_HIDDEN void pg_slot_release(struct pg_thread *t);
+PG_HIDDEN void pg_table_after_fork_child(void);
+PG_HIDDEN int pg_table_init(uint32_t size);
+
+/* The calling thread's slot, or NULL when it is not tracked (the watchdog, a full table, shim not
+ * ready, or a call the shim itself makes). */
+static inline struct pg_thread *pg_self(void)
+{
+    struct pg_thread *t = pg_cur;
+    if (PG_UNLIKELY((uintptr_t)t <= 1)) {
+        if (t == PG_NOSLOT)
+            return NULL;
+        t = pg_self_slow();
+        if (!t)
+            return NULL;
+    }
+    return t->in_shim ? NULL : t;
+}
+
+PG_HIDDEN void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc);
+PG_HIDDEN void pg_held_drop(struct pg_thread *t, const void *obj);
+
+/* Wait bracketing (wait.c): record before calling the real function, undo after. */
+struct pg_waitscope {
+    struct pg_thread *t;
+    int saved_errno;
+};
+PG_HIDDEN uint64_t pg_now_ns(void);
+PG_HIDDEN void pg_wait_end(struct pg_waitscope *ws);
+
+/* Must stay inline in the hook: the saved context describes the hook's own frame, which stays on
+ * the stack for as long as the thread blocks below it. */
+#define PG_WAIT_BEGIN(ws, thr, kind, obj, timed, extra)                                            \
+    do {                                                                                           \
+        (ws).t = (thr);                                                                            \
+        if ((thr)) {                                                                               \
+            (ws).saved_errno = errno;                                                              \
+            uint64_t s_ = atomic_load_explicit(&(thr)->wait_seq, memory_order_relaxed);            \
+            (thr)->wkind = (kind);                                                                 \
+            (thr)->wtimed = (timed);                                                               \
+            (thr)->wobj = (uintptr_t)(obj);                                                        \
+            (thr)->wextra = (uintptr_t)(extra);                                                    \
+            (thr)->wsince_ns = pg_now_ns();                                                        \
+            unw_getcontext(&(thr)->wctx);                                                          \
+            atomic_store_explicit(&(thr)->wait_seq, s_ + 1, memory_order_release);                 \
+            errno = (ws).saved_errno;                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Real functions (real.c): every dlsym/dlvsym lives there. */
+struct pg_real {
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*pthread_join)(pthread_t, void **);
+    int (*pthread_tryjoin_np)(pthread_t, void **);
+    int (*pthread_timedjoin_np)(pthread_t, void **, const struct timespec *);
+    int (*pthread_clockjoin_np)(pthread_t, void **, clockid_t, const struct timespec *);
+    int (*mutex_lock)(pthread_mutex_t *);
+    int (*mutex_trylock)(pthread_mutex_t *);
+    int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+    int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+    int (*mutex_unlock)(pthread_mutex_t *);
+    int (*rw_rdlock)(pthread_rwlock_t *);
+    int (*rw_wrlock)(pthread_rwlock_t *);
+    int (*rw_tryrdlock)(pthread_rwlock_t *);
+    int (*rw_trywrlock)(pthread_rwlock_t *);
+    int (*rw_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
+    int (*rw_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
+    int (*rw_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+    int (*rw_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+    int (*rw_unlock)(pthread_rwlock_t *);
+    int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+    int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+    int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+    int (*cond_signal)(pthread_cond_t *);
+    int (*cond_broadcast)(pthread_cond_t *);
+    int (*sem_wait)(sem_t *);
+    int (*sem_trywait)(sem_t *);
+    int (*sem_timedwait)(sem_t *, const struct timespec *);
+    int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+    int (*sem_post)(sem_t *);
+    int (*barrier_wait)(pthread_barrier_t *);
+    long (*syscall)(long, ...);
+};
+PG_HIDDEN extern struct pg_real pg_real;
+PG_HIDDEN void pg_real_resolve(void);
+
+/* Life cycle (init.c). */
+PG_HIDDEN extern _Atomic int pg_ready;       /* the table exists and hooks may track */
+PG_HIDDEN extern int pg_disabled;            /* secure execution or POOLGUARD_DISABLE: pass through */
+PG_HIDDEN extern struct pg_config pg_cfg;
+PG_HIDDEN void pg_init(void);
+PG_HIDDEN void pg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The watchdog (watchdog.c). */
+PG_HIDDEN void pg_watchdog_ensure(void);
+PG_HIDDEN void pg_watchdog_fork_prepare(void);
+PG_HIDDEN void pg_watchdog_fork_parent(void);
+PG_HIDDEN void pg_watchdog_fork_child(void);
+PG_HIDDEN extern _Atomic pid_t pg_watchdog_tid;
+
+/* Stacks (stack.c). */
+PG_HIDDEN int pg_stack_here(uintptr_t *pcs, int max, int skip);
+PG_HIDDEN int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max);
+
+#endif

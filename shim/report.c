@@ -1,0 +1,399 @@
+/*
+ * Writes the raw report (docs/report-format.md). Runs in the watchdog thread only, so it may take
+ * its time, but it allocates nothing and uses no stdio: a finding must reach the disk even when the
+ * program's heap or stdio locks are the thing that is stuck. Each line goes out with write(2) as
+ * soon as it is complete.
+ *
+ * The file is created with O_EXCL | O_NOFOLLOW and mode 0600, so a planted file or symlink is never
+ * followed or overwritten; it is reopened for every finding (and checked to be the same inode), so a
+ * program that closes all descriptors or dup2()s over ours loses nothing and corrupts nothing. The
+ * default directory, ${TMPDIR:-/tmp}/poolguard-<uid>, must be ours and closed to others.
+ */
+#include "report.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char path[PG_PATH_MAX + 128];
+static int have_file;
+static int broken;             /* gave up on the file: said so once */
+static dev_t file_dev;
+static ino_t file_ino;
+static int fd = -1;
+static char jbuf[64 * 1024];
+static struct pg_jw jw;
+
+#define MAX_MODULES 1024
+static uintptr_t written_modules[MAX_MODULES];
+static int nwritten_modules;
+
+const char *pg_report_path(void)
+{
+    return have_file ? path : NULL;
+}
+
+uint64_t pg_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *pg_wait_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case PG_W_MUTEX: return "mutex";
+    case PG_W_RWLOCK_READ: return "rwlock_read";
+    case PG_W_RWLOCK_WRITE: return "rwlock_write";
+    case PG_W_JOIN: return "join";
+    case PG_W_COND: return "cond";
+    case PG_W_SEM: return "sem";
+    case PG_W_FUTEX: return "futex";
+    case PG_W_BARRIER: return "barrier";
+    default: return "none";
+    }
+}
+
+static const char *held_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case PG_H_RWLOCK_READ: return "rwlock_read";
+    case PG_H_RWLOCK_WRITE: return "rwlock_write";
+    default: return "mutex";
+    }
+}
+
+static ssize_t read_file(const char *p, char *buf, size_t cap)
+{
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    size_t len = 0;
+    while (len < cap) {
+        ssize_t n = read(f, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(f);
+    return (ssize_t)len;
+}
+
+/* The default directory must be a real directory owned by us and closed to group and others. */
+static int check_private_dir(const char *d)
+{
+    struct stat st;
+    if (lstat(d, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return -EPERM;
+    return 0;
+}
+
+static int choose_dir(char *out, size_t cap)
+{
+    if (pg_cfg.dir[0]) {
+        const char *d = pg_cfg.dir;
+        if (d[0] != '/') {
+            /* Made absolute once, so a later chdir() does not move the reports. */
+            char cwd[PG_PATH_MAX];
+            if (!getcwd(cwd, sizeof cwd))
+                return -errno;
+            if ((size_t)snprintf(out, cap, "%s/%s", cwd, d) >= cap)
+                return -ENAMETOOLONG;
+        } else {
+            snprintf(out, cap, "%s", d);
+        }
+        if (mkdir(out, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        struct stat st;
+        if (stat(out, &st) != 0)
+            return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 512)
+        tmp = "/tmp";
+    snprintf(out, cap, "%s/poolguard-%u", tmp, (unsigned)geteuid());
+    if (mkdir(out, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return check_private_dir(out);
+}
+
+static void exe_name(char *out, size_t cap)
+{
+    char exe[PG_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *base = "process";
+    if (n > 0) {
+        exe[n] = 0;
+        const char *s = strrchr(exe, '/');
+        base = s ? s + 1 : exe;
+    }
+    size_t k = 0;
+    for (; *base && k + 1 < cap && k < 64; base++) {
+        char c = *base;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_';
+        out[k++] = ok ? c : '_';
+    }
+    out[k] = 0;
+    if (!k)
+        snprintf(out, cap, "process");
+}
+
+static void write_header(void)
+{
+    pg_jw_obj(&jw);
+    pg_jw_key(&jw, "type"), pg_jw_str(&jw, "header");
+    pg_jw_key(&jw, "format"), pg_jw_str(&jw, "poolguard-report");
+    pg_jw_key(&jw, "version"), pg_jw_int(&jw, 1);
+    pg_jw_key(&jw, "pid"), pg_jw_int(&jw, getpid());
+    pg_jw_key(&jw, "ppid"), pg_jw_int(&jw, getppid());
+    static char exe[PG_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    pg_jw_key(&jw, "exe");
+    if (n > 0)
+        pg_jw_strn(&jw, exe, (size_t)n);
+    else
+        pg_jw_null(&jw);
+    static char cmd[32 * 1024];
+    ssize_t len = read_file("/proc/self/cmdline", cmd, sizeof cmd);
+    pg_jw_key(&jw, "argv");
+    pg_jw_arr(&jw);
+    for (ssize_t i = 0; i < len;) {
+        size_t k = strnlen(cmd + i, (size_t)(len - i));
+        pg_jw_strn(&jw, cmd + i, k);
+        i += (ssize_t)k + 1;
+    }
+    pg_jw_arr_end(&jw);
+    pg_jw_key(&jw, "start_unix_ms"), pg_jw_int(&jw, (long long)pg_unix_ms());
+    pg_jw_key(&jw, "shim"), pg_jw_str(&jw, PG_VERSION);
+    pg_jw_key(&jw, "interval_ms"), pg_jw_int(&jw, pg_cfg.interval_ms);
+    pg_jw_key(&jw, "stall_ms"), pg_jw_int(&jw, pg_cfg.stall_ms);
+    pg_jw_obj_end(&jw);
+    pg_jw_line(&jw);
+}
+
+static int open_report(void)
+{
+    if (broken)
+        return -EIO;
+    if (have_file) {
+        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == file_dev && st.st_ino == file_ino)
+            return 0;
+        int e = fd < 0 ? errno : EEXIST;
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        broken = 1;
+        pg_warn("the report %s was removed or replaced (%s); no further findings are written", path,
+                strerror(e));
+        return -e;
+    }
+    char dir[PG_PATH_MAX + 16];
+    int r = choose_dir(dir, sizeof dir);
+    if (r < 0) {
+        broken = 1;
+        pg_warn("cannot use the report directory %s (%s); set POOLGUARD_DIR to a directory of yours",
+                pg_cfg.dir[0] ? pg_cfg.dir : dir, strerror(-r));
+        return r;
+    }
+    char name[80];
+    exe_name(name, sizeof name);
+    for (int k = 0; k < 100; k++) {
+        if (k == 0)
+            snprintf(path, sizeof path, "%s/poolguard.%s.%d.jsonl", dir, name, (int)getpid());
+        else
+            snprintf(path, sizeof path, "%s/poolguard.%s.%d.%d.jsonl", dir, name, (int)getpid(), k);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        broken = 1;
+        pg_warn("cannot create a report in %s (%s)", dir, strerror(errno));
+        return -errno;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    file_dev = st.st_dev;
+    file_ino = st.st_ino;
+    have_file = 1;
+    pg_jw_init(&jw, fd, jbuf, sizeof jbuf);
+    write_header();
+    return 0;
+}
+
+static void build_id_hex(const struct dl_phdr_info *info, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const unsigned char *name = p + sizeof *nh;
+            const unsigned char *desc = name + ((nh->n_namesz + 3) & ~3u);
+            const unsigned char *next = desc + ((nh->n_descsz + 3) & ~3u);
+            if (next > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4)) {
+                static const char hex[] = "0123456789abcdef";
+                size_t k = 0;
+                for (unsigned j = 0; j < nh->n_descsz && k + 2 < cap; j++) {
+                    out[k++] = hex[desc[j] >> 4];
+                    out[k++] = hex[desc[j] & 15];
+                }
+                out[k] = 0;
+                return;
+            }
+            p = next;
+        }
+    }
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (hi == 0)
+        return 0;
+    for (int i = 0; i < nwritten_modules; i++)
+        if (written_modules[i] == lo)
+            return 0;
+    if (nwritten_modules < MAX_MODULES)
+        written_modules[nwritten_modules++] = lo;
+
+    static char exe[PG_PATH_MAX];
+    const char *name = info->dlpi_name;
+    if (!name || !name[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        name = exe;
+    }
+    char bid[128];
+    build_id_hex(info, bid, sizeof bid);
+    pg_jw_obj(&jw);
+    pg_jw_key(&jw, "type"), pg_jw_str(&jw, "module");
+    pg_jw_key(&jw, "path"), pg_jw_str(&jw, name);
+    pg_jw_key(&jw, "base"), pg_jw_hex(&jw, info->dlpi_addr);
+    pg_jw_key(&jw, "start"), pg_jw_hex(&jw, lo);
+    pg_jw_key(&jw, "end"), pg_jw_hex(&jw, hi);
+    if (bid[0])
+        pg_jw_key(&jw, "build_id"), pg_jw_str(&jw, bid);
+    pg_jw_obj_end(&jw);
+    pg_jw_line(&jw);
+    return 0;
+}
+
+struct pg_jw *pg_report_begin(void)
+{
+    if (open_report() < 0)
+        return NULL;
+    pg_jw_init(&jw, fd, jbuf, sizeof jbuf);
+    dl_iterate_phdr(module_cb, NULL);
+    return &jw;
+}
+
+int pg_report_end(void)
+{
+    int r = pg_jw_line(&jw);
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+    return r;
+}
+
+static void stack_array(struct pg_jw *w, const char *key, const uintptr_t *pcs, int n)
+{
+    pg_jw_key(w, key);
+    pg_jw_arr(w);
+    for (int i = 0; i < n; i++)
+        pg_jw_hex(w, pcs[i]);
+    pg_jw_arr_end(w);
+}
+
+void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
+{
+    pg_jw_obj(w);
+    pg_jw_key(w, "tid"), pg_jw_int(w, rt->tid);
+    char p[64], name[32];
+    snprintf(p, sizeof p, "/proc/self/task/%d/comm", (int)rt->tid);
+    ssize_t n = read_file(p, name, sizeof name - 1);
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
+        n--;
+    pg_jw_key(w, "name");
+    if (n > 0)
+        pg_jw_strn(w, name, (size_t)n);
+    else
+        pg_jw_null(w);
+    pg_jw_key(w, "role"), pg_jw_str(w, rt->role);
+    pg_jw_key(w, "main"), pg_jw_bool(w, rt->is_main);
+    if (rt->start_routine)
+        pg_jw_key(w, "start_routine"), pg_jw_hex(w, rt->start_routine);
+    pg_jw_key(w, "blocked_on");
+    if (rt->blocked) {
+        pg_jw_obj(w);
+        pg_jw_key(w, "kind"), pg_jw_str(w, pg_wait_kind_name(rt->wkind));
+        pg_jw_key(w, "address"), pg_jw_hex(w, rt->wobj);
+        pg_jw_key(w, "timed"), pg_jw_bool(w, rt->timed);
+        pg_jw_key(w, "since_ms"), pg_jw_int(w, (long long)rt->since_ms);
+        if (rt->owner)
+            pg_jw_key(w, "owner"), pg_jw_int(w, rt->owner);
+        if (rt->target)
+            pg_jw_key(w, "target"), pg_jw_int(w, rt->target);
+        pg_jw_obj_end(w);
+    } else {
+        pg_jw_null(w);
+    }
+    pg_jw_key(w, "holds");
+    pg_jw_arr(w);
+    for (uint32_t i = 0; i < rt->nheld; i++) {
+        pg_jw_obj(w);
+        pg_jw_key(w, "kind"), pg_jw_str(w, held_kind_name(rt->held[i].kind));
+        pg_jw_key(w, "address"), pg_jw_hex(w, rt->held[i].obj);
+        pg_jw_key(w, "pc"), pg_jw_hex(w, rt->held[i].pc);
+        pg_jw_obj_end(w);
+    }
+    pg_jw_arr_end(w);
+    stack_array(w, "stack", rt->stack, rt->nstack);
+    if (rt->ncreate > 0)
+        stack_array(w, "create_stack", rt->create, rt->ncreate);
+    pg_jw_obj_end(w);
+}
+
+void pg_report_fork_child(void)
+{
+    have_file = 0;
+    broken = 0;
+    fd = -1;
+    nwritten_modules = 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * The report file (report.c): one JSON Lines file per process, written by the watchdog only.
+ */
+#ifndef POOLGUARD_REPORT_H
+#define POOLGUARD_REPORT_H
+
+#include "jsonw.h"
+#include "pg.h"
+
+/* What the report says about one thread. */
+struct pg_rthread {
+    pid_t tid;
+    int is_main;
+    uintptr_t start_routine;
+    const char *role;          /* "cycle", "blocked", "hang", "snapshot" */
+    int blocked;               /* 0: running (snapshots only) */
+    uint32_t wkind;
+    uintptr_t wobj;
+    int timed;
+    uint64_t since_ms;
+    pid_t owner;               /* mutex/rwlock owner, 0 if unknown */
+    pid_t target;              /* joined thread, 0 if unknown */
+    uint32_t nheld;
+    const struct pg_held *held;
+    int nstack;
+    const uintptr_t *stack;
+    int ncreate;
+    const uintptr_t *create;
+};
+
+/* Opens the report (creating it and writing the header the first time) and writes the module
+ * map lines not yet written. Returns the writer positioned at the start of a new line, or NULL. */
+struct pg_jw *pg_report_begin(void);
+/* Ends the line started after pg_report_begin and closes the file. Returns 0 or -errno. */
+int pg_report_end(void);
+void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt);
+const char *pg_report_path(void);
+const char *pg_wait_kind_name(uint32_t kind);
+uint64_t pg_unix_ms(void);
+void pg_report_fork_child(void);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * Stack capture with libunwind. Two uses: the creating thread's own stack in pthread_create (cheap
+ * enough there: thread creation already costs tens of microseconds), and the watchdog unwinding a
+ * blocked thread from the register context its hook saved. The second works because the hook's
+ * frame and every frame above it stay untouched while the thread sleeps below them; the watchdog
+ * re-checks the wait sequence afterwards and discards a stack that raced with a wake-up.
+ */
+#include "pg.h"
+
+int pg_stack_here(uintptr_t *pcs, int max, int skip)
+{
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+        return 0;
+    int n = 0;
+    while (n < max && unw_step(&cur) > 0) {
+        unw_word_t ip;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        pcs[n++] = (uintptr_t)ip;
+    }
+    return n;
+}
+
+int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max)
+{
+    unw_cursor_t cur;
+    if (unw_init_local(&cur, ctx) != 0)
+        return 0;
+    int n = 0;
+    do {
+        unw_word_t ip;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        pcs[n++] = (uintptr_t)ip;
+    } while (n < max && unw_step(&cur) > 0);
+    return n;
+}

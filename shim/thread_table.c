@@ -1,0 +1,179 @@
+/*
+ * The thread table: one fixed array of slots, mapped once at start-up and never resized, so that
+ * hooks and the watchdog can use it without allocation or locks. A slot belongs to one thread from
+ * claim to release; only that thread writes its wait and held-lock fields. Claiming is a CAS on
+ * the slot state, starting from a rotating hint, and happens at thread creation (or at a thread's
+ * first hooked call), never on a lock's fast path.
+ *
+ * When the table is full the shim says so once and leaves further threads untracked: they run
+ * normally, and the watchdog, which then cannot see every thread, proves no whole-program hang.
+ */
+#include "pg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct pg_thread *pg_table;
+uint32_t pg_table_size;
+_Atomic uint32_t pg_table_high;
+__thread struct pg_thread *pg_cur __attribute__((tls_model("initial-exec")));
+
+static _Atomic uint32_t claim_hint;
+static _Atomic int full_warned;
+static pthread_key_t lazy_key;
+static int lazy_key_ok;
+
+static void lazy_release(void *p)
+{
+    struct pg_thread *t = p;
+    if (t && t == pg_cur)
+        pg_slot_release(t);
+}
+
+int pg_table_init(uint32_t size)
+{
+    size_t bytes = (size_t)size * sizeof(struct pg_thread);
+    /* Untouched pages cost nothing: memory grows with the number of threads actually seen. */
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    pg_table = p;
+    pg_table_size = size;
+    if (pthread_key_create(&lazy_key, lazy_release) == 0)
+        lazy_key_ok = 1;
+    return 0;
+}
+
+struct pg_thread *pg_slot_claim(void)
+{
+    if (!pg_table)
+        return NULL;
+    uint32_t start = atomic_fetch_add_explicit(&claim_hint, 1, memory_order_relaxed) % pg_table_size;
+    for (uint32_t i = 0; i < pg_table_size; i++) {
+        uint32_t k = (start + i) % pg_table_size;
+        struct pg_thread *t = &pg_table[k];
+        uint32_t expect = PG_SLOT_FREE;
+        if (atomic_load_explicit(&t->state, memory_order_relaxed) != PG_SLOT_FREE)
+            continue;
+        if (!atomic_compare_exchange_strong(&t->state, &expect, PG_SLOT_CLAIMED))
+            continue;
+        atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+        atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
+        t->self = 0;
+        t->start_routine = 0;
+        t->start = NULL;
+        t->arg = NULL;
+        t->is_main = 0;
+        t->lazy = 0;
+        t->in_shim = 0;
+        atomic_store_explicit(&t->wait_seq, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
+        t->held_dropped = 0;
+        t->ncreate = 0;
+        t->wd_reported_seq = 0;
+        t->wd_seen_seq = 0;
+        uint32_t high = atomic_load_explicit(&pg_table_high, memory_order_relaxed);
+        while (k + 1 > high &&
+               !atomic_compare_exchange_weak(&pg_table_high, &high, k + 1))
+            ;
+        atomic_thread_fence(memory_order_release);
+        return t;
+    }
+    if (!atomic_exchange(&full_warned, 1))
+        pg_warn("the thread table is full (%u threads; POOLGUARD_MAX_THREADS raises it): "
+                "further threads are not tracked", pg_table_size);
+    return NULL;
+}
+
+void pg_slot_release(struct pg_thread *t)
+{
+    if (pg_cur == t)
+        pg_cur = PG_NOSLOT;
+    atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->state, PG_SLOT_FREE, memory_order_release);
+}
+
+/* First hooked call of a thread the shim did not create: the main thread, threads started before
+ * the shim was ready. */
+struct pg_thread *pg_self_slow(void)
+{
+    if (!atomic_load_explicit(&pg_ready, memory_order_acquire) || pg_disabled)
+        return NULL;   /* pg_cur stays NULL: try again once ready */
+    struct pg_thread *t = pg_slot_claim();
+    if (!t) {
+        pg_cur = PG_NOSLOT;
+        return NULL;
+    }
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    t->self = pthread_self();
+    t->is_main = tid == getpid();
+    t->lazy = 1;
+    atomic_store_explicit(&t->tid, tid, memory_order_relaxed);
+    atomic_store_explicit(&t->state, PG_SLOT_LIVE, memory_order_release);
+    pg_cur = t;
+    if (!t->is_main && lazy_key_ok) {
+        t->in_shim = 1;
+        pthread_setspecific(lazy_key, t);
+        t->in_shim = 0;
+    }
+    return t;
+}
+
+void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc)
+{
+    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
+    if (PG_UNLIKELY(n >= PG_MAX_HELD)) {
+        t->held_dropped++;
+        return;
+    }
+    t->held[n].obj = (uintptr_t)obj;
+    t->held[n].pc = pc;
+    t->held[n].kind = kind;
+    atomic_store_explicit(&t->nheld, n + 1, memory_order_release);
+}
+
+/* Locks are usually released in reverse order, so the search starts at the top. */
+void pg_held_drop(struct pg_thread *t, const void *obj)
+{
+    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
+    for (uint32_t i = n; i-- > 0;) {
+        if (t->held[i].obj != (uintptr_t)obj)
+            continue;
+        for (uint32_t j = i; j + 1 < n; j++)
+            t->held[j] = t->held[j + 1];
+        atomic_store_explicit(&t->nheld, n - 1, memory_order_release);
+        return;
+    }
+    if (t->held_dropped)
+        t->held_dropped--;
+}
+
+/* After fork only the calling thread exists. Its slot keeps its held locks (they stay held in the
+ * child); every other slot is freed. */
+void pg_table_after_fork_child(void)
+{
+    if (!pg_table)
+        return;
+    struct pg_thread *me = (uintptr_t)pg_cur > 1 ? pg_cur : NULL;
+    uint32_t high = atomic_load(&pg_table_high);
+    for (uint32_t i = 0; i < high; i++) {
+        struct pg_thread *t = &pg_table[i];
+        if (t == me)
+            continue;
+        atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
+        atomic_store_explicit(&t->state, PG_SLOT_FREE, memory_order_relaxed);
+    }
+    if (me) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        atomic_store(&me->tid, tid);
+        me->is_main = tid == getpid();
+        me->self = pthread_self();
+        me->wd_reported_seq = 0;
+        me->wd_seen_seq = 0;
+    }
+}
