@@ -106,6 +106,23 @@ $(BUILD)/fixtures/fakeapp: tests/fixtures/fakeapp.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -o $@ $<
 
+# The analyzer's own tests, in a runner of their own (they need no shim), plainly and under
+# AddressSanitizer/UndefinedBehaviorSanitizer: make check-analyzer, make check-asan.
+ATEST_SRC  := $(wildcard tests/check_report*.c tests/check_symbolize*.c tests/check_render*.c tests/check_run*.c tests/check_cli*.c)
+ATEST_CMD   = $(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -I$(BUILD)/atest $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -o $@ $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
+$(BUILD)/atest/suites.inc: $(ATEST_SRC) Makefile
+	@mkdir -p $(@D)
+	@printf 'SUITE(%s)\n' $(patsubst tests/check_%.c,%,$(ATEST_SRC)) > $@
+$(BUILD)/check_analyzer: $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(wildcard analyzer/*.h tests/fixtures/*.h) $(BUILD)/atest/suites.inc
+	$(ATEST_CMD)
+$(BUILD)/check_analyzer_asan: $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(wildcard analyzer/*.h tests/fixtures/*.h) $(BUILD)/atest/suites.inc
+	$(ATEST_CMD) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: check-analyzer check-asan
+check-analyzer: $(BUILD)/check_analyzer $(ANALYZER) $(FIXTURES)
+	POOLGUARD_BUILD=$(BUILD) ./$(BUILD)/check_analyzer
+check-asan: $(BUILD)/check_analyzer_asan $(ANALYZER) $(FIXTURES)
+	POOLGUARD_BUILD=$(BUILD) ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/check_analyzer_asan
+
 check: all $(RUNNER) $(PROGS) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(RUNNER)
 

@@ -33,7 +33,7 @@ void cli_opts_init(cli_opts *o)
 
 static int parse_level(const char *arg, const char *opt, bool allow_none, int *out)
 {
-    pg_severity s = pg_severity_parse(arg);
+    pg_severity s = severity_parse(arg);
     if (s != PG_SEV_NONE) {
         *out = (int)s;
         return 1;
@@ -50,7 +50,7 @@ int cli_handle_common(cli_opts *o, int c, const char *arg)
 {
     switch (c) {
     case 'f':
-        if (pg_format_parse(arg, &o->render.format) < 0) {
+        if (format_parse(arg, &o->render.format) < 0) {
             cli_error("--format: unknown format '%s' (text, json, sarif, junit, dot, svg, html)", arg);
             return -1;
         }

@@ -150,7 +150,7 @@ static inline bool pg_finding_shown(const pg_finding *f)
     return !f->duplicate && !f->suppressed && !f->baselined;
 }
 
-pg_severity pg_severity_parse(const char *s);
-const char *pg_severity_name(pg_severity s);
+pg_severity severity_parse(const char *s);
+const char *severity_name(pg_severity s);
 
 #endif

@@ -35,7 +35,7 @@ int render_dot(pg_report *r, const render_opts *o, FILE *out);
 int render_svg(pg_report *r, const render_opts *o, FILE *out);
 int render_html(pg_report *r, const render_opts *o, FILE *out);
 
-int pg_format_parse(const char *s, pg_format *out);
+int format_parse(const char *s, pg_format *out);
 
 /* Shared helpers (render_common.c). */
 bool render_finding_visible(const pg_finding *f, const render_opts *o);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int pg_format_parse(const char *s, pg_format *out)
+int format_parse(const char *s, pg_format *out)
 {
     static const struct { const char *name; pg_format f; } names[] = {
         { "text", PG_FMT_TEXT }, { "json", PG_FMT_JSON }, { "sarif", PG_FMT_SARIF },

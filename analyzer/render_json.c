@@ -103,7 +103,7 @@ static json_t *finding_json(const pg_finding *f)
 {
     json_t *o = json_object();
     json_object_set_new(o, "kind", json_string(f->kind));
-    json_object_set_new(o, "severity", json_string(pg_severity_name(f->sev)));
+    json_object_set_new(o, "severity", json_string(severity_name(f->sev)));
     json_object_set_new(o, "summary", str_or_null(f->summary));
     json_object_set_new(o, "signature", str_or_null(f->signature));
     json_object_set_new(o, "count", json_integer(f->count));

@@ -112,8 +112,10 @@ static void print_wait(tctx *c, const pg_wait *w)
     fprintf(c->out, "    waits");
     if (w->since_ms >= 0)
         fprintf(c->out, " %s%" PRId64 " ms%s", C(c, BOLD), w->since_ms, C(c, RESET));
-    fprintf(c->out, " %s %s 0x%" PRIx64, w->timed ? "(timed, retrying) on" : "on",
-            render_wait_words(w->kind), w->address);
+    fprintf(c->out, " %s %s", w->timed ? "(timed, retrying) on" : "on", render_wait_words(w->kind));
+    /* A join is identified by its target thread, not by an address. */
+    if (!w->kind || strcmp(w->kind, "join") != 0)
+        fprintf(c->out, " 0x%" PRIx64, w->address);
     if (w->owner >= 0)
         fprintf(c->out, ", held by tid %ld", w->owner);
     if (w->target >= 0)
@@ -206,7 +208,7 @@ static void print_finding(tctx *c, const pg_finding *f)
 {
     const pg_process *p = f->proc;
     fprintf(c->out, "%s%s: %s%s in %s (pid %ld): %s\n", C(c, sev_colour(f->sev)),
-            pg_severity_name(f->sev), f->kind, C(c, RESET), render_exe_name(p), p ? p->pid : -1L,
+            severity_name(f->sev), f->kind, C(c, RESET), render_exe_name(p), p ? p->pid : -1L,
             f->summary ? f->summary : "(no summary)");
     if (f->count > 1) {
         fprintf(c->out, "  seen %u times, in pid", f->count);

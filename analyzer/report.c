@@ -44,11 +44,11 @@ void report_free(pg_report *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->nfindings; i++)
-        pg_finding_free(r->findings[i]);
+        model_finding_free(r->findings[i]);
     for (size_t i = 0; i < r->nsnaps; i++)
-        pg_snapshot_free(r->snaps[i]);
+        model_snapshot_free(r->snaps[i]);
     for (size_t i = 0; i < r->nprocs; i++)
-        pg_process_free(r->procs[i]);
+        model_process_free(r->procs[i]);
     free(r->findings);
     free(r->snaps);
     free(r->procs);
@@ -104,11 +104,11 @@ int report_keep_finding(pg_report *r, pg_finding *f)
     if (r->nfindings >= PG_MAX_FINDINGS) {
         if (r->findings_dropped++ == 0)
             report_diag(r, false, "more than %d findings; the rest are not shown", PG_MAX_FINDINGS);
-        pg_finding_free(f);
+        model_finding_free(f);
         return 0;
     }
     if (grow(&r->findings, &r->findings_cap, r->nfindings) < 0) {
-        pg_finding_free(f);
+        model_finding_free(f);
         return -ENOMEM;
     }
     r->findings[r->nfindings++] = f;
@@ -118,7 +118,7 @@ int report_keep_finding(pg_report *r, pg_finding *f)
 int report_keep_snapshot(pg_report *r, pg_snapshot *s)
 {
     if (r->nsnaps >= PG_MAX_SNAPSHOTS || grow(&r->snaps, &r->snaps_cap, r->nsnaps) < 0) {
-        pg_snapshot_free(s);
+        model_snapshot_free(s);
         return r->nsnaps >= PG_MAX_SNAPSHOTS ? 0 : -ENOMEM;
     }
     r->snaps[r->nsnaps++] = s;
@@ -128,7 +128,7 @@ int report_keep_snapshot(pg_report *r, pg_snapshot *s)
 int report_keep_process(pg_report *r, pg_process *p)
 {
     if (r->nprocs >= PG_MAX_PROCESSES || grow(&r->procs, &r->procs_cap, r->nprocs) < 0) {
-        pg_process_free(p);
+        model_process_free(p);
         return r->nprocs >= PG_MAX_PROCESSES ? -E2BIG : -ENOMEM;
     }
     r->procs[r->nprocs++] = p;

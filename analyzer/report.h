@@ -37,11 +37,11 @@ unsigned report_warnings(const pg_report *r);
 
 /* Used by the parser (report_parse.c). */
 void report_diag(pg_report *r, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void pg_stack_free(pg_stack *s);
-void pg_thread_free(pg_thread *t);
-void pg_finding_free(pg_finding *f);
-void pg_snapshot_free(pg_snapshot *s);
-void pg_process_free(pg_process *p);
+void model_stack_free(pg_stack *s);
+void model_thread_free(pg_thread *t);
+void model_finding_free(pg_finding *f);
+void model_snapshot_free(pg_snapshot *s);
+void model_process_free(pg_process *p);
 
 /* One JSON line of a report, already parsed. */
 typedef struct parse_state {

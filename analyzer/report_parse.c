@@ -91,7 +91,7 @@ static int parse_stack(json_t *arr, pg_stack *s)
     return 0;
 }
 
-void pg_stack_free(pg_stack *s)
+void model_stack_free(pg_stack *s)
 {
     for (size_t i = 0; i < s->nframes; i++) {
         free(s->frames[i].function);
@@ -102,19 +102,19 @@ void pg_stack_free(pg_stack *s)
     memset(s, 0, sizeof *s);
 }
 
-void pg_thread_free(pg_thread *t)
+void model_thread_free(pg_thread *t)
 {
     free(t->name);
     free(t->role);
     free(t->blocked.kind);
     for (size_t i = 0; i < t->nholds; i++) {
         free(t->holds[i].kind);
-        pg_stack_free(&t->holds[i].where);
+        model_stack_free(&t->holds[i].where);
     }
     free(t->holds);
-    pg_stack_free(&t->stack);
-    pg_stack_free(&t->create_stack);
-    pg_stack_free(&t->start);
+    model_stack_free(&t->stack);
+    model_stack_free(&t->create_stack);
+    model_stack_free(&t->start);
 }
 
 static int parse_thread(json_t *o, pg_thread *t)
@@ -189,7 +189,7 @@ static int parse_threads(json_t *arr, pg_thread **out, size_t *n, size_t *droppe
     return 0;
 }
 
-void pg_finding_free(pg_finding *f)
+void model_finding_free(pg_finding *f)
 {
     if (!f)
         return;
@@ -201,25 +201,25 @@ void pg_finding_free(pg_finding *f)
     free(f->cycle);
     json_decref(f->pool);
     for (size_t i = 0; i < f->nthreads; i++)
-        pg_thread_free(&f->threads[i]);
+        model_thread_free(&f->threads[i]);
     free(f->threads);
     free(f->signature);
     free(f->pids);
     free(f);
 }
 
-void pg_snapshot_free(pg_snapshot *s)
+void model_snapshot_free(pg_snapshot *s)
 {
     if (!s)
         return;
     free(s->reason);
     for (size_t i = 0; i < s->nthreads; i++)
-        pg_thread_free(&s->threads[i]);
+        model_thread_free(&s->threads[i]);
     free(s->threads);
     free(s);
 }
 
-void pg_process_free(pg_process *p)
+void model_process_free(pg_process *p)
 {
     if (!p)
         return;
@@ -317,7 +317,7 @@ static int parse_finding(parse_state *ps, json_t *o)
     if (!f->kind)
         f->kind = strdup("unknown");
     f->severity = get_str(o, "severity");
-    f->sev = pg_severity_parse(f->severity);
+    f->sev = severity_parse(f->severity);
     if (f->sev == PG_SEV_NONE) {
         /* An unknown severity is shown, but as the mildest: it must not fail a gate by surprise. */
         f->sev = PG_SEV_INFO;
@@ -348,7 +348,7 @@ static int parse_finding(parse_state *ps, json_t *o)
     }
     if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
                       &f->threads_dropped) < 0) {
-        pg_finding_free(f);
+        model_finding_free(f);
         return -ENOMEM;
     }
     return report_keep_finding(ps->report, f);
@@ -364,7 +364,7 @@ static int parse_snapshot(parse_state *ps, json_t *o)
     s->reason = get_str(o, "reason");
     if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
                       &s->threads_dropped) < 0) {
-        pg_snapshot_free(s);
+        model_snapshot_free(s);
         return -ENOMEM;
     }
     return report_keep_snapshot(ps->report, s);
@@ -388,7 +388,7 @@ int report_parse_object(parse_state *ps, json_t *obj)
     return 0;
 }
 
-pg_severity pg_severity_parse(const char *s)
+pg_severity severity_parse(const char *s)
 {
     if (!s)
         return PG_SEV_NONE;
@@ -401,7 +401,7 @@ pg_severity pg_severity_parse(const char *s)
     return PG_SEV_NONE;
 }
 
-const char *pg_severity_name(pg_severity s)
+const char *severity_name(pg_severity s)
 {
     switch (s) {
     case PG_SEV_ERROR: return "error";

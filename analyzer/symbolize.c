@@ -168,7 +168,7 @@ static modfile *get_modfile(symbolizer *s, const pg_module *m)
     return mf;
 }
 
-const pg_module *pg_module_for(const pg_process *p, uint64_t pc)
+const pg_module *module_for_pc(const pg_process *p, uint64_t pc)
 {
     if (!p)
         return NULL;
@@ -185,7 +185,7 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-bool pg_module_is_folded(const char *path)
+bool module_is_folded(const char *path)
 {
     if (!path)
         return false;
@@ -203,7 +203,7 @@ bool pg_module_is_folded(const char *path)
 /* System libraries are not "the program's own code"; the executable always is. */
 static bool is_own(const pg_process *p, const char *path)
 {
-    if (!path || pg_module_is_folded(path))
+    if (!path || module_is_folded(path))
         return false;
     if (p && p->exe && strcmp(p->exe, path) == 0)
         return true;
@@ -320,12 +320,12 @@ int symbolizer_lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_r
                       pg_frame **frames, size_t *nframes)
 {
     pg_frame tmpl = { .pc = pc };
-    const pg_module *m = pg_module_for(p, pc);
+    const pg_module *m = module_for_pc(p, pc);
     modfile *mf = NULL;
     if (m) {
         tmpl.module = m->path;
         tmpl.offset = pc - m->base;
-        tmpl.folded = pg_module_is_folded(m->path);
+        tmpl.folded = module_is_folded(m->path);
         tmpl.own = is_own(p, m->path);
         mf = get_modfile(s, m);
     }

@@ -28,8 +28,8 @@ int symbolizer_run(symbolizer *s, pg_report *r);
 unsigned symbolizer_warnings(const symbolizer *s);
 
 /* The module of p holding pc, or NULL. */
-const pg_module *pg_module_for(const pg_process *p, uint64_t pc);
+const pg_module *module_for_pc(const pg_process *p, uint64_t pc);
 /* True for the shim, libc and the dynamic loader: frames renderers fold away. */
-bool pg_module_is_folded(const char *path);
+bool module_is_folded(const char *path);
 
 #endif
