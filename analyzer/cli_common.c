@@ -29,6 +29,7 @@ void cli_opts_init(cli_opts *o)
     o->render.min_severity = PG_SEV_WARNING;
     o->fail_on = PG_SEV_ERROR;
     o->color = -1;
+    o->default_out = stdout;
 }
 
 static int parse_level(const char *arg, const char *opt, bool allow_none, int *out)
@@ -94,13 +95,15 @@ static bool want_color(const cli_opts *o, FILE *out)
     const char *nc = getenv("NO_COLOR");
     if (nc && *nc)
         return false;
-    return out == stdout && isatty(STDOUT_FILENO);
+    return isatty(fileno(out));
 }
 
 static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_opts *o)
 {
-    FILE *out = stdout;
-    if (path && strcmp(path, "-") != 0) {
+    FILE *out = o->default_out;
+    if (path && strcmp(path, "-") == 0)
+        out = stdout;
+    else if (path) {
         out = fopen(path, "we");
         if (!out) {
             cli_error("cannot write '%s': %s", path, strerror(errno));
@@ -109,13 +112,14 @@ static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_
     }
     ro->color = ro->format == PG_FMT_TEXT && want_color(o, out);
     int ret = render(r, ro, out);
-    if (out != stdout && fclose(out) != 0 && ret == 0)
+    if (out != stdout && out != stderr && fclose(out) != 0 && ret == 0)
         ret = -EIO;
     if (ret == -ENOENT && (ro->format == PG_FMT_SVG || ro->format == PG_FMT_HTML))
         cli_error("cannot render %s: Graphviz 'dot' was not found (install graphviz, or use "
                   "--format dot)", ro->format == PG_FMT_SVG ? "SVG" : "HTML");
     else if (ret < 0)
-        cli_error("cannot write the report to %s: %s", path ? path : "stdout", strerror(-ret));
+        cli_error("cannot write the report to %s: %s", path ? path : out == stderr ? "stderr" : "stdout",
+                  strerror(-ret));
     return ret;
 }
 

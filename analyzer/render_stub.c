@@ -5,4 +5,3 @@ int render_junit(pg_report *r, const render_opts *o, FILE *out) { (void)r; (void
 int render_dot(pg_report *r, const render_opts *o, FILE *out) { (void)r; (void)o; (void)out; return -ENOSYS; }
 int render_svg(pg_report *r, const render_opts *o, FILE *out) { (void)r; (void)o; (void)out; return -ENOSYS; }
 int render_html(pg_report *r, const render_opts *o, FILE *out) { (void)r; (void)o; (void)out; return -ENOSYS; }
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; return 125; }

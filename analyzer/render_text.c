@@ -269,9 +269,12 @@ int render_text(pg_report *r, const render_opts *o, FILE *out)
     pg_snapshot **s = report_snapshots(r, &ns);
     for (size_t i = 0; i < ns; i++)
         print_snapshot(&c, s[i]);
-    if (o->timed_out)
+    if (o->timed_out && ns > 0)
         fprintf(out, "poolguard: the program ran past its time-out without a proven deadlock; "
                 "the snapshot above shows where each thread was\n");
+    else if (o->timed_out)
+        fprintf(out, "poolguard: the program ran past its time-out and no process answered the "
+                "snapshot request (was the shim loaded?)\n");
     fprintf(out, "poolguard: %zu finding%s (%u error%s, %u warning%s)", shown, shown == 1 ? "" : "s",
             errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
     if (dup)

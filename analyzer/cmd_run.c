@@ -1,0 +1,405 @@
+/*
+ * `poolguard run [options] -- CMD [ARGS...]`: the CI gate. Runs CMD in its own process group with
+ * the shim preloaded and POOLGUARD_DIR set (children inherit both, so forks and execs are
+ * followed), watches the directory, and stops the whole group as soon as a deadlock or pool
+ * exhaustion is proven, or when --timeout expires (after asking every process for a snapshot).
+ * Then it renders what was found and exits with a fixed code (cli.h).
+ *
+ * The program keeps poolguard's stdin, stdout and stderr; the report goes to stderr (or
+ * --output), so the program's stdout stays the program's.
+ */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run_watch.h"
+
+enum { POLL_MS = 50, SNAPSHOT_WAIT_MS = 1000 };
+
+static const char usage[] =
+    "usage: poolguard run [options] -- CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD with the poolguard shim preloaded (LD_PRELOAD) and follows its children. As soon\n"
+    "as a deadlock or a pool exhaustion is proven, the whole process group is killed and the\n"
+    "report is shown. The report goes to stderr unless --output is given.\n"
+    "\n"
+    "Options:\n"
+    "  -t, --timeout SECS      stop CMD after SECS seconds (fractions allowed), showing a\n"
+    "                          snapshot of every thread; exit status 124\n"
+    "  -d, --dir DIR           keep raw reports in DIR (created if missing) instead of a\n"
+    "                          private temporary directory\n"
+    "  -k, --keep              keep the temporary directory and say where it is\n" CLI_COMMON_HELP
+    "  -h, --help              show this help\n"
+    "\n"
+    "Environment:\n"
+    "  POOLGUARD_SHIM          the shim to preload (default: libpoolguard.so next to poolguard)\n"
+    "  LD_PRELOAD              kept; the shim is put in front of it\n"
+    "  POOLGUARD_DIR           set for CMD to the directory of raw reports\n"
+    "\n" CLI_EXIT_HELP;
+
+static volatile sig_atomic_t forwarded_signal;
+static volatile pid_t child_group;
+
+static void forward_signal(int sig)
+{
+    forwarded_signal = sig;
+    if (child_group > 0)
+        kill(-child_group, sig);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static char *find_shim(void)
+{
+    const char *env = getenv("POOLGUARD_SHIM");
+    if (env && *env)
+        return strdup(env);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    /* Installed layout first (bin/ and lib/poolguard/), then the build tree (side by side). */
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/../lib/poolguard/libpoolguard.so", self);
+    if (access(path, R_OK) == 0)
+        return realpath(path, NULL);
+    snprintf(path, sizeof path, "%s/libpoolguard.so", self);
+    return strdup(path);
+}
+
+/* Removes the files of a directory poolguard created, then the directory. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+typedef struct run_opts {
+    cli_opts cli;
+    double timeout_s;        /* 0: none */
+    const char *dir;
+    bool keep;
+} run_opts;
+
+static int parse_args(int argc, char **argv, run_opts *o)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        { "timeout", required_argument, NULL, 't' },
+        { "dir", required_argument, NULL, 'd' },
+        { "keep", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:o:t:d:kh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(usage, stdout);
+            return 1;
+        case 't': {
+            char *end;
+            errno = 0;
+            o->timeout_s = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 1e7) {
+                cli_error("--timeout: expected a number of seconds, not '%s'", optarg);
+                return -1;
+            }
+            break;
+        }
+        case 'd': o->dir = optarg; break;
+        case 'k': o->keep = true; break;
+        case '?':
+        case ':':
+            cli_error("run: %s '%s' (see poolguard run --help)",
+                      c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+            return -1;
+        default:
+            if (cli_handle_common(&o->cli, c, optarg) <= 0)
+                return -1;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("run: no command given (usage: poolguard run [options] -- CMD [ARGS...])");
+        return -1;
+    }
+    return 0;
+}
+
+static int prepare_dir(run_opts *o, char **dir_out)
+{
+    if (o->dir) {
+        if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
+            cli_error("cannot create '%s': %s", o->dir, strerror(errno));
+            return -1;
+        }
+        struct stat st;
+        if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            cli_error("'%s' is not a directory", o->dir);
+            return -1;
+        }
+        *dir_out = realpath(o->dir, NULL);
+        return *dir_out ? 0 : -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/poolguard.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    /* mkdtemp creates it 0700: reports hold addresses and argv, private to the user. */
+    if (!mkdtemp(tmpl)) {
+        cli_error("cannot create a temporary directory in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                  strerror(errno));
+        return -1;
+    }
+    *dir_out = strdup(tmpl);
+    return *dir_out ? 0 : -1;
+}
+
+/* Forks CMD into its own process group with the shim's environment. Returns the pid, or a
+ * negative exit code (-126/-127) when CMD cannot be executed. */
+static pid_t spawn(char **cmd, const char *shim, const char *dir)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return -PG_EXIT_ERROR;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -PG_EXIT_ERROR;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGTTOU, SIG_DFL);
+        const char *old = getenv("LD_PRELOAD");
+        char *preload = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
+        if (preload) {
+            strcpy(preload, shim);
+            if (old && *old) {
+                strcat(preload, ":");
+                strcat(preload, old);
+            }
+            setenv("LD_PRELOAD", preload, 1);
+        }
+        setenv("POOLGUARD_DIR", dir, 1);
+        execvp(cmd[0], cmd);
+        int e = errno;
+        if (write(pipefd[1], &e, sizeof e) < 0)
+            _exit(PG_EXIT_ERROR);
+        _exit(e == ENOENT ? PG_EXIT_NOTFOUND : PG_EXIT_NOEXEC);
+    }
+    close(pipefd[1]);
+    setpgid(pid, pid); /* also here: no window where a kill of the group misses the child */
+    int e = 0;
+    ssize_t n;
+    do
+        n = read(pipefd[0], &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (n == (ssize_t)sizeof e) {
+        waitpid(pid, NULL, 0);
+        cli_error("cannot run '%s': %s", cmd[0], strerror(e));
+        return e == ENOENT ? -PG_EXIT_NOTFOUND : -PG_EXIT_NOEXEC;
+    }
+    return pid;
+}
+
+typedef enum { END_EXITED, END_FINDING, END_TIMEOUT, END_SIGNAL } run_end;
+
+/* Supervises the group until the program ends, a finding stops it, or the time-out. */
+static run_end supervise(pid_t pid, const char *dir, double timeout_s, bool stop_on_finding,
+                         int *status)
+{
+    run_watch *w = run_watch_new(dir);
+    long long start = now_ms(), requested = 0;
+    run_end end = END_EXITED;
+    bool exited = false;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            exited = true;
+        if (w)
+            run_watch_poll(w);
+        if (w && stop_on_finding && run_watch_stop_finding(w)) {
+            end = END_FINDING;
+            break;
+        }
+        if (exited) {
+            end = forwarded_signal ? END_SIGNAL : END_EXITED;
+            break;
+        }
+        long long t = now_ms();
+        if (timeout_s > 0 && !requested && t - start >= (long long)(timeout_s * 1000)) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/snapshot.request", dir);
+            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd >= 0)
+                close(fd);
+            requested = t;
+        }
+        if (requested) {
+            /* Every process that has a report answers within a scan or two; the deaf get 1 s. */
+            bool all = w && run_watch_processes(w) > 0 &&
+                       run_watch_snapshots(w) == run_watch_processes(w);
+            if (all || t - requested >= SNAPSHOT_WAIT_MS) {
+                end = END_TIMEOUT;
+                break;
+            }
+        }
+        sleep_ms(POLL_MS);
+    }
+    /* The rest of the group (children the program left behind, or everyone) goes too. */
+    kill(-pid, SIGKILL);
+    if (!exited)
+        waitpid(pid, status, 0);
+    run_watch_free(w);
+    return end;
+}
+
+static bool has_reports(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        found = n > 6 && strcmp(de->d_name + n - 6, ".jsonl") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+static int status_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return PG_EXIT_ERROR;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o = { 0 };
+    cli_opts_init(&o.cli);
+    o.cli.default_out = stderr;
+    int pr = parse_args(argc, argv, &o);
+    if (pr != 0)
+        return pr > 0 ? 0 : PG_EXIT_ERROR;
+    char **cmd = argv + optind;
+
+    char *shim = find_shim();
+    if (!shim || access(shim, R_OK) != 0) {
+        cli_error("cannot find the shim%s%s (build it, or set POOLGUARD_SHIM)", shim ? " at " : "",
+                  shim ? shim : "");
+        free(shim);
+        return PG_EXIT_ERROR;
+    }
+    char *abs = realpath(shim, NULL);
+    if (abs) {
+        free(shim);
+        shim = abs;
+    }
+    char *dir = NULL;
+    if (prepare_dir(&o, &dir) < 0) {
+        free(shim);
+        return PG_EXIT_ERROR;
+    }
+    bool keep = o.keep || o.dir;
+
+    struct sigaction sa = { .sa_handler = forward_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    /* An interactive program needs the terminal: give its group the foreground while it runs. */
+    bool tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+    pid_t pid = spawn(cmd, shim, dir);
+    free(shim);
+    if (pid < 0) {
+        if (!keep)
+            remove_dir(dir);
+        free(dir);
+        return (int)-pid;
+    }
+    child_group = pid;
+    if (tty) {
+        signal(SIGTTOU, SIG_IGN);
+        tcsetpgrp(STDIN_FILENO, pid);
+    }
+    int status = 0;
+    /* With --fail-on none the gate is off: findings are reported, the program is not stopped. */
+    run_end end = supervise(pid, dir, o.timeout_s, o.cli.fail_on <= PG_SEV_ERROR, &status);
+    if (tty)
+        tcsetpgrp(STDIN_FILENO, getpgrp());
+    child_group = 0;
+
+    pg_report *r = report_new();
+    int code = PG_EXIT_ERROR;
+    if (r) {
+        /* No report file at all is normal: the shim writes one only when it has something
+         * to say, or after a snapshot request. */
+        if (has_reports(dir))
+            report_add_path(r, dir);
+        o.cli.render.timed_out = end == END_TIMEOUT;
+        code = cli_finish(r, &o.cli);
+        report_free(r);
+    }
+    if (end == END_FINDING)
+        fprintf(stderr, "poolguard: stopped the program: it can no longer make progress\n");
+    if (keep)
+        fprintf(stderr, "poolguard: raw reports kept in %s\n", dir);
+    else
+        remove_dir(dir);
+    free(dir);
+
+    if (code != 0)
+        return code;               /* poolguard's own error, or findings */
+    if (end == END_TIMEOUT)
+        return PG_EXIT_TIMEOUT;
+    if (end == END_FINDING)
+        return PG_EXIT_FINDINGS;   /* stopped for a finding that --fail-on does not count */
+    if (end == END_SIGNAL && forwarded_signal)
+        return 128 + forwarded_signal;
+    return status_code(status);
+}

@@ -1,0 +1,167 @@
+/*
+ * Directory watcher for `poolguard run` (see run_watch.h). Polling, not inotify: it must work on
+ * any file system the temp dir lives on, and 50 ms is fast enough next to the shim's own scan.
+ * Cheap on the hot path: a line is parsed as JSON only when it can be a header, finding or
+ * snapshot.
+ */
+#include "run_watch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lines.h"
+#include "model.h"
+
+typedef struct watched {
+    char *name;
+    int fd;
+    lines *l;
+    bool header, snapshot;
+} watched;
+
+struct run_watch {
+    char *dir;
+    watched *files;
+    size_t n, cap;
+    bool stop;
+};
+
+bool run_finding_stops(const char *kind, const char *severity)
+{
+    return kind && severity && strcmp(severity, "error") == 0 &&
+           (strcmp(kind, "deadlock") == 0 || strcmp(kind, "pool_exhaustion") == 0);
+}
+
+run_watch *run_watch_new(const char *dir)
+{
+    run_watch *w = calloc(1, sizeof *w);
+    if (w && !(w->dir = strdup(dir))) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void run_watch_free(run_watch *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->files[i].name);
+        lines_free(w->files[i].l);
+        close(w->files[i].fd);
+    }
+    free(w->files);
+    free(w->dir);
+    free(w);
+}
+
+bool run_watch_stop_finding(const run_watch *w) { return w->stop; }
+
+size_t run_watch_processes(const run_watch *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++)
+        k += w->files[i].header;
+    return k;
+}
+
+size_t run_watch_snapshots(const run_watch *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++)
+        k += w->files[i].header && w->files[i].snapshot;
+    return k;
+}
+
+static bool known(const run_watch *w, const char *name)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->files[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_new_files(run_watch *w)
+{
+    DIR *d = opendir(w->dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 6, ".jsonl") != 0 || known(w, de->d_name))
+            continue;
+        if (w->n >= PG_MAX_PROCESSES)
+            break;
+        if (w->n == w->cap) {
+            size_t ncap = w->cap ? w->cap * 2 : 8;
+            watched *f = realloc(w->files, ncap * sizeof *f);
+            if (!f)
+                break;
+            w->files = f;
+            w->cap = ncap;
+        }
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", w->dir, de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        watched *f = &w->files[w->n];
+        memset(f, 0, sizeof *f);
+        f->fd = fd;
+        f->name = strdup(de->d_name);
+        f->l = lines_new(fd, PG_MAX_LINE);
+        if (!f->name || !f->l) {
+            free(f->name);
+            lines_free(f->l);
+            close(fd);
+            continue;
+        }
+        w->n++;
+    }
+    closedir(d);
+}
+
+static void read_new_lines(run_watch *w, watched *f)
+{
+    char *line;
+    size_t len;
+    int flags;
+    while (lines_next(f->l, false, &line, &len, &flags) > 0) {
+        if (flags & LINES_TOO_LONG)
+            continue;
+        bool finding = strstr(line, "\"finding\"") != NULL;
+        bool snapshot = strstr(line, "\"snapshot\"") != NULL;
+        bool header = !f->header && strstr(line, "\"header\"") != NULL;
+        if (!finding && !snapshot && !header)
+            continue;
+        json_t *o = json_loadb(line, len, 0, NULL);
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && strcmp(type, "header") == 0)
+            f->header = true;
+        else if (type && strcmp(type, "snapshot") == 0 &&
+                 json_string_value(json_object_get(o, "reason")) &&
+                 strcmp(json_string_value(json_object_get(o, "reason")), "request") == 0)
+            f->snapshot = true;
+        else if (type && strcmp(type, "finding") == 0 &&
+                 run_finding_stops(json_string_value(json_object_get(o, "kind")),
+                                   json_string_value(json_object_get(o, "severity"))))
+            w->stop = true;
+        json_decref(o);
+    }
+}
+
+int run_watch_poll(run_watch *w)
+{
+    add_new_files(w);
+    for (size_t i = 0; i < w->n; i++)
+        read_new_lines(w, &w->files[i]);
+    return 0;
+}

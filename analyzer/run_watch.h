@@ -1,0 +1,28 @@
+/*
+ * Watching a POOLGUARD_DIR while the program runs: new report files are picked up as they
+ * appear, each is read incrementally (a partial last line waits for the rest), and the watcher
+ * says whether a finding that stops the program has been written and how many processes have
+ * answered a snapshot request. Only what the gate needs is kept; the full reading happens after.
+ */
+#ifndef POOLGUARD_RUN_WATCH_H
+#define POOLGUARD_RUN_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct run_watch run_watch;
+
+run_watch *run_watch_new(const char *dir);
+void run_watch_free(run_watch *w);
+/* Reads what is new. Returns 0 or -errno (the directory is gone or unreadable). */
+int run_watch_poll(run_watch *w);
+/* A deadlock or pool_exhaustion finding of severity error has been written. */
+bool run_watch_stop_finding(const run_watch *w);
+/* Report files with a header, and of those, how many wrote a snapshot after the request. */
+size_t run_watch_processes(const run_watch *w);
+size_t run_watch_snapshots(const run_watch *w);
+
+/* Does this raw-report finding stop the program? (kind and severity as written by the shim) */
+bool run_finding_stops(const char *kind, const char *severity);
+
+#endif
