@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -246,6 +247,8 @@ static void run_start(struct run *r, const char *path, char *const argv[], bool 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(126);
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);   /* POOLGUARD_ON_FINDING=abort must not leave a core */
         int in = open("/dev/null", O_RDONLY);
         int out = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -632,6 +635,14 @@ static const struct dl_case fork_child = {
     .cycle_len = 2, .kinds = "mutex,mutex",
     .stacks = { { "child_thread_a", "child_lock_second" }, { "child_thread_b", "child_lock_second" } },
     .main_role = "blocked", .forks = true,
+};
+
+static const struct dl_case after_churn = {
+    .label = "after_churn", .prog = "dl_after_churn",
+    .first_line = "dl_after_churn: start\nchurned 3000 threads\n",
+    .cycle_len = 2, .kinds = "mutex,mutex",
+    .stacks = { { "churn_thread_a", "churn_lock_second" }, { "churn_thread_b", "churn_lock_second" } },
+    .main_role = "blocked",
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -1264,6 +1275,63 @@ START_TEST(test_deadlock_in_forked_child_is_reported_in_childs_report)
 }
 END_TEST
 
+START_TEST(test_deadlock_after_3000_ended_threads_is_still_found)
+{
+    run_deadlock_case(&after_churn, NULL);
+}
+END_TEST
+
+/*
+ * POOLGUARD_ON_FINDING=exit:N / abort: the program ends by itself once the finding is on disk.
+ * Returns the program's wait status; the report must hold the (complete) deadlock finding.
+ */
+static int run_until_shim_ends_it(const char *setting, const char *label)
+{
+    char var[64];
+    snprintf(var, sizeof var, "POOLGUARD_ON_FINDING=%s", setting);
+    const char *const env[] = { var, NULL };
+    struct run r;
+    run_init(&r, label);
+    char path[PATH_MAX];
+    prog_path(path, sizeof path, lock_inversion.prog);
+    char *argv[] = { (char *)lock_inversion.prog, NULL };
+    run_start(&r, path, argv, true, env);
+    bool ended = run_wait(&r, DEADLOCK_REPORT_MS);
+    run_kill(&r);
+
+    char *err = run_stderr(&r);
+    ck_assert_msg(ended, "%s: the program was still running %d ms after start; stderr: %.500s",
+                  var, DEADLOCK_REPORT_MS, err);
+    struct reports rs;
+    reports_load(&rs, r.reports);
+    struct report *rp = reports_with_finding(&rs);
+    ck_assert_msg(rp != NULL, "%s: the program ended (status 0x%x) without a finding on disk; "
+                  "stderr: %.500s", var, r.status, err);
+    const char *kind = json_string_value(json_object_get(json_array_get(rp->findings, 0), "kind"));
+    ck_assert_msg(kind && strcmp(kind, "deadlock") == 0, "%s: finding kind %s", var, kind ? kind : "?");
+    ck_assert_msg(rp->bad_lines == 0, "%s: the report has %d broken lines", var, rp->bad_lines);
+    reports_free(&rs);
+    free(err);
+    remove_tree(r.work);
+    return r.status;
+}
+
+START_TEST(test_on_finding_exit_code_ends_program_with_that_code)
+{
+    int status = run_until_shim_ends_it("exit:42", "on_finding_exit");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 42, "POOLGUARD_ON_FINDING=exit:42: "
+                  "wait status 0x%x, expected exit 42", status);
+}
+END_TEST
+
+START_TEST(test_on_finding_abort_aborts_after_writing_report)
+{
+    int status = run_until_shim_ends_it("abort", "on_finding_abort");
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "POOLGUARD_ON_FINDING=abort: "
+                  "wait status 0x%x, expected death by SIGABRT", status);
+}
+END_TEST
+
 START_TEST(test_bad_interval_warns_and_still_detects)
 {
     /* A bad value gets a warning and the default, 100 ms (DESIGN.md), which the header shows. */
@@ -1284,6 +1352,7 @@ END_TEST
 static const struct ok_case healthy[] = {
     { "ok_contended", 0 }, { "ok_prodcons", 0 }, { "ok_timed_poll", 0 }, { "ok_rwlock", 0 },
     { "ok_barrier", 3 },   { "ok_future", 0 },   { "ok_long_wait", 0 },  { "ok_cancel", 0 },
+    { "ok_syscall", 5 },   { "ok_errno", 0 },    { "ok_ctor", 4 },
 };
 
 #define HEALTHY_TEST(name, index)                                                               \
@@ -1298,6 +1367,9 @@ HEALTHY_TEST(test_barrier_phases_give_no_finding_and_keep_exit_status, 4)
 HEALTHY_TEST(test_completing_futures_give_no_finding_and_same_output, 5)
 HEALTHY_TEST(test_long_wait_for_live_producer_gives_no_finding, 6)
 HEALTHY_TEST(test_cancelled_waits_give_no_finding_and_same_output, 7)
+HEALTHY_TEST(test_syscall_passes_other_calls_and_futex_results_through, 8)
+HEALTHY_TEST(test_errno_and_eintr_are_preserved, 9)
+HEALTHY_TEST(test_threads_in_constructors_and_at_exit_work, 10)
 
 /*
  * The shim exports only what it interposes and its public API (STYLE.md). Version-definition
@@ -1378,6 +1450,7 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, test_future_wait_through_futex_syscall_reports_deadlock);
     tcase_add_test(tc, test_async_future_wait_reports_join_mutex_cycle);
     tcase_add_test(tc, test_deadlock_in_forked_child_is_reported_in_childs_report);
+    tcase_add_test(tc, test_deadlock_after_3000_ended_threads_is_still_found);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("healthy");
@@ -1390,6 +1463,9 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, test_completing_futures_give_no_finding_and_same_output);
     tcase_add_test(tc, test_long_wait_for_live_producer_gives_no_finding);
     tcase_add_test(tc, test_cancelled_waits_give_no_finding_and_same_output);
+    tcase_add_test(tc, test_syscall_passes_other_calls_and_futex_results_through);
+    tcase_add_test(tc, test_errno_and_eintr_are_preserved);
+    tcase_add_test(tc, test_threads_in_constructors_and_at_exit_work);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("contract");
@@ -1397,6 +1473,8 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, test_shim_exports_only_hooks_and_public_api);
     tcase_add_test(tc, test_bad_interval_warns_and_still_detects);
     tcase_add_test(tc, test_bad_interval_warns_and_healthy_program_runs_normally);
+    tcase_add_test(tc, test_on_finding_exit_code_ends_program_with_that_code);
+    tcase_add_test(tc, test_on_finding_abort_aborts_after_writing_report);
     suite_add_tcase(s, tc);
     return s;
 }
