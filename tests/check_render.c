@@ -1,0 +1,168 @@
+/*
+ * Renderers, checked by structure: the text report's parts in order (headline, cycle, threads,
+ * folded frames, colour only when asked), the rendered JSON read back with jansson.
+ */
+#include <check.h>
+
+#include "fixtures/testutil.h"
+#include "../analyzer/analyze.h"
+#include "../analyzer/render.h"
+#include "../analyzer/symbolize.h"
+
+static pg_report *load(const char *path)
+{
+    pg_report *r = report_new();
+    report_set_diagnostics(r, NULL);
+    ck_assert_int_eq(report_add_path(r, path), 0);
+    symbolizer *s = symbolizer_new(NULL);
+    ck_assert_int_eq(symbolizer_run(s, r), 0);
+    symbolizer_free(s);
+    ck_assert_int_eq(analyze_dedup(r), 0);
+    return r;
+}
+
+static char *render_str(pg_report *r, pg_format fmt, bool color)
+{
+    render_opts o = { .format = fmt, .color = color, .min_severity = PG_SEV_WARNING };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ck_assert_int_eq(render(r, &o, m), 0);
+    fclose(m);
+    return buf;
+}
+
+/* Asserts that the needles occur in this order. */
+static void assert_in_order(const char *hay, const char *const *needles)
+{
+    const char *p = hay;
+    for (size_t i = 0; needles[i]; i++) {
+        const char *q = strstr(p, needles[i]);
+        ck_assert_msg(q != NULL, "missing (in order) \"%s\" in:\n%s", needles[i], hay);
+        p = q + strlen(needles[i]);
+    }
+}
+
+START_TEST(test_render_text_reads_top_down)
+{
+    pg_report *r = load("tests/data/deadlock.jsonl");
+    char *t = render_str(r, PG_FMT_TEXT, false);
+    assert_in_order(t, (const char *[]){
+        "error: deadlock in app (pid 4242): 2 threads wait on each other through 2 mutexes",
+        "the cycle:", "worker-1 (tid 11)", "waits on mutex 0x55d0c0a04040, held by",
+        "worker-2 (tid 12)", "waits on mutex 0x55d0c0a04080, held by", "worker-1 (tid 11)  (back to the start)",
+        "worker-1 (tid 11), in the cycle", "waits 812 ms on mutex 0x55d0c0a04040, held by tid 12",
+        "holds mutex 0x55d0c0a04080, taken at /nonexistent/app+0x1300", "stack:",
+        "... 2 frames in libpoolguard.so, libc.so.6", "#0  /nonexistent/app+0x130f",
+        "#1  /nonexistent/app+0x1400", "... 1 frame in libc.so.6",
+        "worker-2 (tid 12)", "1 finding (1 error, 0 warnings)", NULL });
+    ck_assert_ptr_null(strchr(t, '\033'));
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+START_TEST(test_render_text_colours_only_when_asked)
+{
+    pg_report *r = load("tests/data/deadlock.jsonl");
+    char *t = render_str(r, PG_FMT_TEXT, true);
+    ck_assert_ptr_nonnull(strstr(t, "\033[31m"));
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+START_TEST(test_render_text_hides_info_by_default_and_shows_pool)
+{
+    pg_report *r = load("tests/data/badlines.jsonl");
+    char *t = render_str(r, PG_FMT_TEXT, false);
+    ck_assert_ptr_nonnull(strstr(t, "error: pool_exhaustion"));
+    ck_assert_ptr_nonnull(strstr(t, "the pool: name=io, workers=4, queued=3"));
+    ck_assert_ptr_null(strstr(t, "stall"));
+    ck_assert_ptr_nonnull(strstr(t, "1 below --min-severity"));
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+START_TEST(test_render_text_snapshot_shows_every_thread)
+{
+    pg_report *r = load("tests/data/snapshot.jsonl");
+    char *t = render_str(r, PG_FMT_TEXT, false);
+    assert_in_order(t, (const char *[]){ "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
+                                         "server (tid 900)", "waits 29000 ms on thread join, for thread 901 to finish",
+                                         "busy (tid 901)", "running (not blocked)", NULL });
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+START_TEST(test_render_json_schema)
+{
+    pg_report *r = load("tests/data/deadlock.jsonl");
+    char *t = render_str(r, PG_FMT_JSON, false);
+    json_error_t err;
+    json_t *doc = json_loads(t, 0, &err);
+    ck_assert_msg(doc != NULL, "%s", err.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), 1);
+    json_t *f = json_array_get(json_object_get(doc, "findings"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "deadlock");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "error");
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "pid")), 4242);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "exe")), "/nonexistent/app");
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "count")), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(f, "cycle")), 2);
+    json_t *t0 = json_array_get(json_object_get(f, "threads"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(t0, "tid")), 11);
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "role")), "cycle");
+    json_t *b = json_object_get(t0, "blocked_on");
+    ck_assert_str_eq(json_string_value(json_object_get(b, "kind")), "mutex");
+    ck_assert_str_eq(json_string_value(json_object_get(b, "address")), "0x55d0c0a04040");
+    ck_assert(json_is_false(json_object_get(b, "timed")));
+    ck_assert_int_eq(json_integer_value(json_object_get(b, "since_ms")), 812);
+    ck_assert_int_eq(json_integer_value(json_object_get(b, "owner")), 12);
+    ck_assert_uint_eq(json_array_size(json_object_get(t0, "holds")), 1);
+    json_t *stack = json_object_get(t0, "stack");
+    ck_assert_uint_eq(json_array_size(stack), 5);
+    json_t *fr0 = json_array_get(stack, 0);
+    ck_assert(json_is_true(json_object_get(fr0, "folded")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 2), "offset")), "0x130f");
+    ck_assert(json_is_null(json_object_get(json_array_get(stack, 2), "function")));
+    ck_assert_ptr_null(json_object_get(doc, "snapshots"));
+    json_decref(doc);
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+START_TEST(test_render_json_includes_snapshots)
+{
+    pg_report *r = load("tests/data/snapshot.jsonl");
+    char *t = render_str(r, PG_FMT_JSON, false);
+    json_t *doc = json_loads(t, 0, NULL);
+    json_t *s = json_array_get(json_object_get(doc, "snapshots"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(s, "reason")), "request");
+    json_t *th = json_object_get(s, "threads");
+    ck_assert_uint_eq(json_array_size(th), 2);
+    ck_assert(json_is_null(json_object_get(json_array_get(th, 1), "blocked_on")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(th, 0), "blocked_on"), "target")), 901);
+    json_decref(doc);
+    free(t);
+    report_free(r);
+}
+END_TEST
+
+Suite *render_suite(void)
+{
+    Suite *s = suite_create("render");
+    TCase *tc = tcase_create("text_json");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_render_text_reads_top_down);
+    tcase_add_test(tc, test_render_text_colours_only_when_asked);
+    tcase_add_test(tc, test_render_text_hides_info_by_default_and_shows_pool);
+    tcase_add_test(tc, test_render_text_snapshot_shows_every_thread);
+    tcase_add_test(tc, test_render_json_schema);
+    tcase_add_test(tc, test_render_json_includes_snapshots);
+    suite_add_tcase(s, tc);
+    return s;
+}
