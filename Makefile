@@ -129,7 +129,18 @@ check: all $(RUNNER) $(PROGS) $(FIXTURES)
 demo: all $(PROGS)
 	./scripts/demo.sh $(BUILD)
 
-bench: all
+# Benchmark programs: optimized as a user's build would be, with symbols for perf and callgrind.
+BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c)) \
+               $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -o $@ $< -lpthread
+
+$(BUILD)/bench/%: bench/%.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -std=c++17 $(WARN) -o $@ $< -lpthread
+
+bench: all $(BENCH_PROGS)
 	./scripts/bench.sh $(BUILD)
 
 install: all
