@@ -40,7 +40,8 @@
 extern char **environ;
 
 enum {
-    DEADLOCK_REPORT_MS = 3000,   /* a finding must be on disk this soon after the program starts */
+    STARTUP_MS = 10000,          /* a deadlocking program must print its first lines this soon */
+    DEADLOCK_REPORT_MS = 3000,   /* then a finding must be on disk this soon */
     SETTLE_MS = 500,             /* then we watch this long for duplicate findings */
     HEALTHY_EXIT_MS = 10000,     /* a healthy program must exit by itself this soon */
     ANALYZER_MS = 10000,
@@ -430,6 +431,25 @@ static void describe_findings(const struct reports *rs, char *buf, size_t size)
                 return;
             used += (size_t)w;
         }
+    }
+}
+
+/*
+ * Waits until the program's stdout is `text` (it prints and flushes it just before deadlocking),
+ * so that a slow start on a loaded machine does not eat into the detection deadline.
+ */
+static bool wait_for_output(struct run *r, const char *text, long ms)
+{
+    long deadline = now_ms() + ms;
+    for (;;) {
+        char *out = slurp(r->out, NULL);
+        bool seen = out && strcmp(out, text) == 0;
+        free(out);
+        if (seen)
+            return true;
+        if (now_ms() >= deadline || run_wait(r, 0))
+            return false;
+        sleep_ms(10);
     }
 }
 
@@ -1116,7 +1136,8 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
     char *argv[] = { (char *)c->prog, (char *)c->arg, NULL };
     run_start(&r, path, argv, true, o ? o->env : NULL);
 
-    bool found = wait_for_finding(&r, DEADLOCK_REPORT_MS);
+    bool started = wait_for_output(&r, c->first_line, STARTUP_MS);
+    bool found = started && wait_for_finding(&r, DEADLOCK_REPORT_MS);
     bool exited_early = r.exited;
     if (found)
         sleep_ms(SETTLE_MS);    /* any duplicate would be written by now */
@@ -1128,8 +1149,10 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
     char *out = run_stdout(&r), *err = run_stderr(&r);
     ck_assert_msg(!exited_early, "%s: the program exited (status 0x%x) instead of deadlocking; "
                   "stderr: %.500s", c->label, r.status, err);
-    ck_assert_msg(found, "%s: no finding within %d ms (reports in %s); stderr: %.500s", c->label,
-                  DEADLOCK_REPORT_MS, r.reports, err);
+    ck_assert_msg(started, "%s: the program did not print \"%s\" within %d ms; stdout: \"%s\"",
+                  c->label, c->first_line, STARTUP_MS, out);
+    ck_assert_msg(found, "%s: no finding within %d ms of the deadlock (reports in %s); stderr: %.500s",
+                  c->label, DEADLOCK_REPORT_MS, r.reports, err);
     ck_assert_msg(!exited_after, "%s: the program exited after the finding (the shim must keep it "
                   "running by default)", c->label);
     ck_assert_msg(strcmp(out, c->first_line) == 0, "%s: stdout is \"%s\", expected \"%s\"", c->label,
@@ -1296,12 +1319,12 @@ static int run_until_shim_ends_it(const char *setting, const char *label)
     prog_path(path, sizeof path, lock_inversion.prog);
     char *argv[] = { (char *)lock_inversion.prog, NULL };
     run_start(&r, path, argv, true, env);
-    bool ended = run_wait(&r, DEADLOCK_REPORT_MS);
+    bool ended = run_wait(&r, STARTUP_MS + DEADLOCK_REPORT_MS);
     run_kill(&r);
 
     char *err = run_stderr(&r);
     ck_assert_msg(ended, "%s: the program was still running %d ms after start; stderr: %.500s",
-                  var, DEADLOCK_REPORT_MS, err);
+                  var, STARTUP_MS + DEADLOCK_REPORT_MS, err);
     struct reports rs;
     reports_load(&rs, r.reports);
     struct report *rp = reports_with_finding(&rs);
