@@ -50,6 +50,13 @@ const char *render_exe_name(const pg_process *p);
 /* Human words for a wait kind: "mutex", "condition variable", ... */
 const char *render_wait_words(const char *kind);
 
+/* One finding or snapshot as the text report shows it (used inside JUnit and HTML). */
+void render_text_finding(const pg_finding *f, const render_opts *o, FILE *out);
+void render_text_snapshot(const pg_snapshot *s, const render_opts *o, FILE *out);
+/* The DOT graph as a string (render_dot.c), and dot(1) run on it: 0, -ENOENT (no dot), -errno. */
+char *render_dot_string(pg_report *r, const render_opts *o);
+int render_svg_string(pg_report *r, const render_opts *o, char **svg);
+
 /* The rendered-JSON pieces (render_json.c), reused by other machine formats. */
 json_t *render_json_frame(const pg_frame *f);
 json_t *render_json_thread(const pg_thread *t);

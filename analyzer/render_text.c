@@ -14,6 +14,9 @@ typedef struct tctx {
     const render_opts *o;
 } tctx;
 
+static void print_finding(tctx *c, const pg_finding *f);
+static void print_snapshot(tctx *c, const pg_snapshot *s);
+
 static const char *C(const tctx *c, const char *code)
 {
     return c->o->color ? code : "";
@@ -204,6 +207,12 @@ static void print_pool(tctx *c, json_t *pool)
     fputc('\n', c->out);
 }
 
+void render_text_finding(const pg_finding *f, const render_opts *o, FILE *out)
+{
+    tctx c = { .out = out, .o = o };
+    print_finding(&c, f);
+}
+
 static void print_finding(tctx *c, const pg_finding *f)
 {
     const pg_process *p = f->proc;
@@ -227,6 +236,12 @@ static void print_finding(tctx *c, const pg_finding *f)
     if (f->threads_dropped)
         fprintf(c->out, "\n  ... %zu more threads not shown\n", f->threads_dropped);
     fputc('\n', c->out);
+}
+
+void render_text_snapshot(const pg_snapshot *s, const render_opts *o, FILE *out)
+{
+    tctx c = { .out = out, .o = o };
+    print_snapshot(&c, s);
 }
 
 static void print_snapshot(tctx *c, const pg_snapshot *s)

@@ -1,0 +1,242 @@
+/*
+ * The wait-for graph in Graphviz DOT, and as SVG by running `dot -Tsvg` on it. Threads are boxes,
+ * locks and other objects ellipses; an edge from a thread to an object says it waits there, an
+ * edge from an object to a thread says that thread holds it (or is who would wake it). The edges
+ * of a deadlock's cycle are red and bold. Each finding (and time-out snapshot) is one cluster.
+ * The number of findings drawn is capped: a graph nobody can read helps nobody.
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { MAX_DRAWN = 50 };
+
+static void dot_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', out);
+        if (*s == '\n')
+            fputs("\\n", out);
+        else if ((unsigned char)*s >= 0x20)
+            fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static bool in_cycle_wait(const pg_edge *cyc, size_t n, long tid, uint64_t addr)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cyc[i].tid == tid && cyc[i].address == addr)
+            return true;
+    return false;
+}
+
+static bool in_cycle_hold(const pg_edge *cyc, size_t n, long holder, uint64_t addr)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cyc[i].waits_for == holder && cyc[i].address == addr)
+            return true;
+    return false;
+}
+
+static void draw_threads(FILE *out, int k, const pg_thread *t, size_t nt, const pg_edge *cyc,
+                         size_t ncyc)
+{
+    char label[1024], name[128];
+    for (size_t i = 0; i < nt; i++) {
+        render_thread_label(&t[i], name, sizeof name);
+        const pg_frame *fr = render_first_own_frame(&t[i]);
+        if (fr && fr->function && fr->file)
+            snprintf(label, sizeof label, "%s\n%s\n%s:%u", name, fr->function,
+                     render_short_path(fr->file), fr->line);
+        else if (fr && fr->function)
+            snprintf(label, sizeof label, "%s\n%s", name, fr->function);
+        else
+            snprintf(label, sizeof label, "%s", name);
+        bool cyc_thread = false;
+        for (size_t c = 0; c < ncyc; c++)
+            cyc_thread |= cyc[c].tid == t[i].tid;
+        fprintf(out, "    t%d_%ld [shape=box, style=\"rounded,filled\", fillcolor=%s, label=", k,
+                t[i].tid, cyc_thread ? "\"#ffe0e0\"" : t[i].blocked.present ? "\"#fff4d0\"" : "white");
+        dot_str(out, label);
+        fprintf(out, "];\n");
+    }
+    /* Objects: every address waited on or held, once. */
+    for (size_t i = 0; i < nt; i++) {
+        const pg_wait *w = &t[i].blocked;
+        if (w->present && !(w->kind && strcmp(w->kind, "join") == 0)) {
+            snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(w->kind), w->address);
+            fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, w->address);
+            dot_str(out, label);
+            fprintf(out, "];\n");
+        }
+        for (size_t h = 0; h < t[i].nholds; h++) {
+            snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(t[i].holds[h].kind),
+                     t[i].holds[h].address);
+            fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, t[i].holds[h].address);
+            dot_str(out, label);
+            fprintf(out, "];\n");
+        }
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const pg_wait *w = &t[i].blocked;
+        if (w->present) {
+            char el[64] = "waits";
+            if (w->since_ms >= 0)
+                snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms, w->timed ? " (timed)" : "");
+            bool hot = in_cycle_wait(cyc, ncyc, t[i].tid, w->address);
+            if (w->kind && strcmp(w->kind, "join") == 0 && w->target >= 0)
+                fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k, w->target,
+                        hot ? ", color=red, penwidth=2.5" : "");
+            else
+                fprintf(out, "    t%d_%ld -> o%d_%" PRIx64 " [label=\"%s\"%s];\n", k, t[i].tid, k,
+                        w->address, el, hot ? ", color=red, penwidth=2.5, fontcolor=red" : "");
+        }
+        for (size_t h = 0; h < t[i].nholds; h++) {
+            const pg_lock *l = &t[i].holds[h];
+            bool hot = in_cycle_hold(cyc, ncyc, t[i].tid, l->address);
+            char el[512] = "held by";
+            const pg_frame *fr = l->where.nframes ? &l->where.frames[0] : NULL;
+            if (fr && fr->function)
+                snprintf(el, sizeof el, "held by (taken in %s)", fr->function);
+            fprintf(out, "    o%d_%" PRIx64 " -> t%d_%ld [label=", k, l->address, k, t[i].tid);
+            dot_str(out, el);
+            fprintf(out, "%s];\n", hot ? ", color=red, penwidth=2.5, fontcolor=red" : "");
+        }
+    }
+}
+
+static void draw(FILE *out, pg_report *r, const render_opts *o)
+{
+    fprintf(out, "digraph poolguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+                 "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    size_t n, drawn = 0;
+    pg_finding **f = report_findings(r, &n);
+    for (size_t i = 0; i < n && drawn < MAX_DRAWN; i++) {
+        if (!render_finding_visible(f[i], o))
+            continue;
+        int k = (int)drawn++;
+        char label[PG_MAX_STRING + 256];
+        snprintf(label, sizeof label, "%s: %s in %s (pid %ld): %s", severity_name(f[i]->sev),
+                 f[i]->kind, render_exe_name(f[i]->proc), f[i]->proc ? f[i]->proc->pid : -1L,
+                 f[i]->summary ? f[i]->summary : "");
+        fprintf(out, "  subgraph cluster_%d {\n    label=", k);
+        dot_str(out, label);
+        fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR ? "red" : "orange");
+        draw_threads(out, k, f[i]->threads, f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
+        fprintf(out, "  }\n");
+    }
+    size_t ns;
+    pg_snapshot **s = report_snapshots(r, &ns);
+    for (size_t i = 0; i < ns && drawn < MAX_DRAWN; i++) {
+        int k = (int)drawn++;
+        char label[256];
+        snprintf(label, sizeof label, "snapshot of %s (pid %ld)", render_exe_name(s[i]->proc),
+                 s[i]->proc ? s[i]->proc->pid : -1L);
+        fprintf(out, "  subgraph cluster_%d {\n    label=", k);
+        dot_str(out, label);
+        fprintf(out, ";\n    color=gray;\n");
+        draw_threads(out, k, s[i]->threads, s[i]->nthreads, NULL, 0);
+        fprintf(out, "  }\n");
+    }
+    if (drawn == 0)
+        fprintf(out, "  empty [shape=plaintext, label=\"no findings\"];\n");
+    fprintf(out, "}\n");
+}
+
+char *render_dot_string(pg_report *r, const render_opts *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    draw(m, r, o);
+    fclose(m);
+    return buf;
+}
+
+int render_dot(pg_report *r, const render_opts *o, FILE *out)
+{
+    draw(out, r, o);
+    return ferror(out) ? -EIO : 0;
+}
+
+/* Runs `dot -Tsvg` with the graph on its stdin (a temporary file, so no pipe deadlock). */
+int render_svg_string(pg_report *r, const render_opts *o, char **svg)
+{
+    *svg = NULL;
+    char *graph = render_dot_string(r, o);
+    if (!graph)
+        return -ENOMEM;
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/poolguard-dot.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int in = mkstemp(path);
+    if (in < 0) {
+        free(graph);
+        return -errno;
+    }
+    unlink(path);
+    size_t len = strlen(graph);
+    bool ok = write(in, graph, len) == (ssize_t)len && lseek(in, 0, SEEK_SET) == 0;
+    free(graph);
+    int p[2];
+    if (!ok || pipe2(p, O_CLOEXEC) < 0) {
+        close(in);
+        return -EIO;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in, 0);
+        dup2(p[1], 1);
+        execlp("dot", "dot", "-Tsvg", (char *)NULL);
+        _exit(127);
+    }
+    close(in);
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        return -errno;
+    }
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *m = open_memstream(&buf, &blen);
+    char chunk[65536];
+    ssize_t k;
+    while ((k = read(p[0], chunk, sizeof chunk)) > 0 || (k < 0 && errno == EINTR))
+        if (k > 0 && m)
+            fwrite(chunk, 1, (size_t)k, m);
+    close(p[0]);
+    if (m)
+        fclose(m);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(buf);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
+    }
+    *svg = buf;
+    return 0;
+}
+
+int render_svg(pg_report *r, const render_opts *o, FILE *out)
+{
+    char *svg;
+    int ret = render_svg_string(r, o, &svg);
+    if (ret < 0)
+        return ret;
+    fputs(svg, out);
+    free(svg);
+    return ferror(out) ? -EIO : 0;
+}

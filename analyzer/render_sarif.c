@@ -1,0 +1,167 @@
+/*
+ * SARIF 2.1.0 for code-scanning tools: one result per shown finding, located at the first frame
+ * in the program's own code, with each thread's stack as a threadFlow of one codeFlow. The
+ * signature is the result's partial fingerprint, so tools track a finding across runs the way
+ * baselines do.
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *const rule_text[][2] = {
+    { "deadlock", "Threads wait on each other (or every thread is blocked) and nothing can wake them." },
+    { "pool_exhaustion", "Every worker of a thread pool is blocked, with work queued behind them." },
+    { "queue_growth", "A pool's backlog keeps growing while every worker is busy." },
+    { "lock_order", "Locks taken in inconsistent orders: a deadlock that did not happen this run." },
+    { "stall", "A thread has been blocked for a long time." },
+};
+
+static const char *level(pg_severity s)
+{
+    return s == PG_SEV_ERROR ? "error" : s == PG_SEV_WARNING ? "warning" : "note";
+}
+
+/* A SARIF location for one frame: physical when there is a file, logical always. */
+static json_t *location(const pg_frame *f, const char *message)
+{
+    json_t *loc = json_object();
+    if (f && f->file) {
+        json_t *phys = json_object(), *art = json_object(), *region = json_object();
+        json_object_set_new(art, "uri", json_string(render_short_path(f->file)));
+        json_object_set_new(phys, "artifactLocation", art);
+        if (f->line) {
+            json_object_set_new(region, "startLine", json_integer(f->line));
+            json_object_set_new(phys, "region", region);
+        } else {
+            json_decref(region);
+        }
+        json_object_set_new(loc, "physicalLocation", phys);
+    }
+    if (f && (f->function || f->module)) {
+        json_t *ll = json_array(), *l = json_object();
+        char buf[PG_MAX_STRING + 32];
+        if (f->function)
+            snprintf(buf, sizeof buf, "%s", f->function);
+        else
+            snprintf(buf, sizeof buf, "%s+0x%llx", f->module, (unsigned long long)f->offset);
+        json_object_set_new(l, "fullyQualifiedName", json_string(buf));
+        json_object_set_new(l, "kind", json_string(f->function ? "function" : "module"));
+        json_array_append_new(ll, l);
+        json_object_set_new(loc, "logicalLocations", ll);
+    }
+    if (message) {
+        json_t *m = json_object();
+        json_object_set_new(m, "text", json_string(message));
+        json_object_set_new(loc, "message", m);
+    }
+    return loc;
+}
+
+static json_t *thread_flow(const pg_thread *t, const render_opts *o)
+{
+    json_t *tf = json_object(), *locs = json_array();
+    char label[128], msg[512];
+    render_thread_label(t, label, sizeof label);
+    json_object_set_new(tf, "id", json_string(label));
+    if (t->blocked.present)
+        snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
+                 (unsigned long long)t->blocked.address);
+    else
+        snprintf(msg, sizeof msg, "%s is running", label);
+    json_t *m = json_object();
+    json_object_set_new(m, "text", json_string(msg));
+    json_object_set_new(tf, "message", m);
+    for (size_t i = 0; i < t->stack.nframes; i++) {
+        const pg_frame *f = &t->stack.frames[i];
+        if (f->folded && !o->all_frames)
+            continue;
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(f, f->function));
+        json_object_set_new(tfl, "importance", json_string(f->own ? "important" : "unimportant"));
+        json_array_append_new(locs, tfl);
+    }
+    /* A threadFlow needs at least one location: a thread with no stack gets its message. */
+    if (json_array_size(locs) == 0) {
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(NULL, msg));
+        json_array_append_new(locs, tfl);
+    }
+    json_object_set_new(tf, "locations", locs);
+    return tf;
+}
+
+static json_t *result(const pg_finding *f, const render_opts *o)
+{
+    json_t *res = json_object();
+    json_object_set_new(res, "ruleId", json_string(f->kind));
+    json_object_set_new(res, "level", json_string(level(f->sev)));
+    char msg[PG_MAX_STRING + 256];
+    snprintf(msg, sizeof msg, "%s (in %s, pid %ld%s)", f->summary ? f->summary : f->kind,
+             f->proc && f->proc->exe ? f->proc->exe : "?", f->proc ? f->proc->pid : -1L,
+             f->count > 1 ? ", and more" : "");
+    json_t *m = json_object();
+    json_object_set_new(m, "text", json_string(msg));
+    json_object_set_new(res, "message", m);
+    json_t *locs = json_array();
+    json_array_append_new(locs, location(render_finding_location(f), NULL));
+    json_object_set_new(res, "locations", locs);
+    if (f->signature) {
+        json_t *fp = json_object();
+        json_object_set_new(fp, "poolguardSignature/v1", json_string(f->signature));
+        json_object_set_new(res, "partialFingerprints", fp);
+    }
+    if (f->nthreads) {
+        json_t *flows = json_array();
+        for (size_t i = 0; i < f->nthreads; i++)
+            json_array_append_new(flows, thread_flow(&f->threads[i], o));
+        json_t *cf = json_object();
+        json_object_set_new(cf, "threadFlows", flows);
+        json_t *cfs = json_array();
+        json_array_append_new(cfs, cf);
+        json_object_set_new(res, "codeFlows", cfs);
+    }
+    json_t *props = json_object();
+    json_object_set_new(props, "count", json_integer(f->count));
+    json_t *pids = json_array();
+    for (size_t i = 0; i < f->npids; i++)
+        json_array_append_new(pids, json_integer(f->pids[i]));
+    json_object_set_new(props, "pids", pids);
+    json_object_set_new(res, "properties", props);
+    return res;
+}
+
+int render_sarif(pg_report *r, const render_opts *o, FILE *out)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "$schema", json_string("https://json.schemastore.org/sarif-2.1.0.json"));
+    json_object_set_new(doc, "version", json_string("2.1.0"));
+    json_t *driver = json_object(), *rules = json_array();
+    json_object_set_new(driver, "name", json_string("poolguard"));
+    json_object_set_new(driver, "version", json_string(PG_VERSION));
+    for (size_t i = 0; i < sizeof rule_text / sizeof *rule_text; i++) {
+        json_t *rule = json_object(), *sd = json_object();
+        json_object_set_new(rule, "id", json_string(rule_text[i][0]));
+        json_object_set_new(sd, "text", json_string(rule_text[i][1]));
+        json_object_set_new(rule, "shortDescription", sd);
+        json_array_append_new(rules, rule);
+    }
+    json_object_set_new(driver, "rules", rules);
+    json_t *tool = json_object();
+    json_object_set_new(tool, "driver", driver);
+    json_t *run = json_object(), *results = json_array();
+    json_object_set_new(run, "tool", tool);
+    size_t n;
+    pg_finding **f = report_findings(r, &n);
+    for (size_t i = 0; i < n; i++)
+        if (render_finding_visible(f[i], o))
+            json_array_append_new(results, result(f[i], o));
+    json_object_set_new(run, "results", results);
+    json_t *runs = json_array();
+    json_array_append_new(runs, run);
+    json_object_set_new(doc, "runs", runs);
+    int ret = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : -EIO;
+    fputc('\n', out);
+    json_decref(doc);
+    return ret;
+}
