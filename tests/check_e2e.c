@@ -14,30 +14,20 @@
  * Healthy programs (ok_*): run once natively and once under the shim; they must exit by themselves,
  * with the same stdout and exit status, and leave no finding.
  *
- * Process hygiene: every program runs in its own process group with PR_SET_PDEATHSIG, so that a
- * failed assertion (which ends the forked test process) never leaves a deadlocked program behind.
- * Processes are always reaped before any assertion runs. Report directories of failed tests are
+ * Helpers (running programs, reading reports, symbolizing) are in check_e2e_util.c. Processes are
+ * always killed and reaped before any assertion runs. Report directories of failed tests are
  * left in /tmp for inspection; their paths are in the failure messages.
  */
+#include "check_e2e_util.h"
+
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-extern char **environ;
 
 enum {
     STARTUP_MS = 10000,          /* a deadlocking program must print its first lines this soon */
@@ -45,528 +35,8 @@ enum {
     SETTLE_MS = 500,             /* then we watch this long for duplicate findings */
     HEALTHY_EXIT_MS = 10000,     /* a healthy program must exit by itself this soon */
     ANALYZER_MS = 10000,
-    POLL_MS = 50,
-    MAX_REPORTS = 16,
     MAX_GROUP = 4,
 };
-
-/* ------------------------------------------------------------------------------------------ */
-/* Small utilities                                                                            */
-
-static const char *build_dir(void)
-{
-    const char *b = getenv("POOLGUARD_BUILD");
-    return b && *b ? b : "build";
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* The whole file, NUL-terminated, or NULL when it cannot be read. The caller frees it. */
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/*
- * Does a symbol name (as nm -C or the analyzer prints it) name the function `want`? C names match
- * exactly; C++ names come demangled with their parameters ("waits_on_future(std::future<int>&)");
- * GCC clones carry a suffix (".isra.0").
- */
-static bool names_function(const char *sym, const char *want)
-{
-    size_t n = strlen(want);
-    if (!sym || strncmp(sym, want, n) != 0)
-        return false;
-    return sym[n] == '\0' || sym[n] == '(' || sym[n] == '.';
-}
-
-/* Does `text` have a line that starts with "poolguard:" and contains `needle`? */
-static bool has_poolguard_line(const char *text, const char *needle)
-{
-    for (const char *line = text; *line;) {
-        size_t len = strcspn(line, "\n");
-        if (starts_with(line, "poolguard:") && memmem(line, len, needle, strlen(needle)))
-            return true;
-        line += len;
-        if (*line == '\n')
-            line++;
-    }
-    return false;
-}
-
-static bool parse_addr(json_t *v, unsigned long *out)
-{
-    const char *s = json_string_value(v);
-    if (!s || !starts_with(s, "0x"))
-        return false;
-    char *end;
-    errno = 0;
-    *out = strtoul(s + 2, &end, 16);
-    return errno == 0 && end != s + 2 && *end == '\0';
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Running a program                                                                          */
-
-struct run {
-    char work[256];           /* our scratch directory, under /tmp */
-    char reports[300];        /* POOLGUARD_DIR: only the shim writes here */
-    char out[300];
-    char err[300];
-    pid_t pid;
-    bool exited;
-    int status;
-};
-
-static void run_init(struct run *r, const char *label)
-{
-    memset(r, 0, sizeof *r);
-    snprintf(r->work, sizeof r->work, "/tmp/poolguard-e2e-%s-XXXXXX", label);
-    ck_assert_msg(mkdtemp(r->work) != NULL, "mkdtemp: %s", strerror(errno));
-    snprintf(r->reports, sizeof r->reports, "%s/reports", r->work);
-    ck_assert_msg(mkdir(r->reports, 0700) == 0, "mkdir %s: %s", r->reports, strerror(errno));
-    snprintf(r->out, sizeof r->out, "%s/stdout", r->work);
-    snprintf(r->err, sizeof r->err, "%s/stderr", r->work);
-}
-
-/*
- * Starts `path` with `argv` in its own process group, stdin from /dev/null, stdout and stderr to
- * r->out and r->err. The environment is ours without LD_PRELOAD and POOLGUARD_* (so that the
- * caller's settings cannot change a test), plus LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`,
- * plus `extra_env` ("NAME=value" strings, NULL-terminated, may be NULL).
- */
-static void run_start(struct run *r, const char *path, char *const argv[], bool preload,
-                      const char *const extra_env[])
-{
-    static char shim_abs[PATH_MAX];
-    char shim[PATH_MAX];
-
-    snprintf(shim, sizeof shim, "%s/libpoolguard.so", build_dir());
-    if (preload)
-        ck_assert_msg(realpath(shim, shim_abs) != NULL, "the shim is not built: %s: %s", shim,
-                      strerror(errno));
-    ck_assert_msg(access(path, X_OK) == 0, "test program not built: %s", path);
-
-    /* The child's environment is built before fork: after fork only async-signal-safe calls. */
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    size_t extra = 0;
-    while (extra_env && extra_env[extra])
-        extra++;
-    char **envp = calloc(n + extra + 3, sizeof *envp);
-    ck_assert(envp != NULL);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!starts_with(environ[i], "LD_PRELOAD=") && !starts_with(environ[i], "POOLGUARD_"))
-            envp[k++] = environ[i];
-    char preload_var[PATH_MAX + 16], dir_var[PATH_MAX + 16];
-    if (preload) {
-        snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", shim_abs);
-        snprintf(dir_var, sizeof dir_var, "POOLGUARD_DIR=%s", r->reports);
-        envp[k++] = preload_var;
-        envp[k++] = dir_var;
-    }
-    for (size_t i = 0; i < extra; i++)
-        envp[k++] = (char *)extra_env[i];
-    envp[k] = NULL;
-
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
-        struct rlimit no_core = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no_core);   /* POOLGUARD_ON_FINDING=abort must not leave a core */
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execve(path, argv, envp);
-        _exit(127);
-    }
-    setpgid(pid, pid);   /* also here, so that the group exists before we might kill it */
-    free(envp);
-    r->pid = pid;
-    r->exited = false;
-}
-
-/* Waits up to `ms` for the program to exit; true when it did (r->status then holds its status). */
-static bool run_wait(struct run *r, long ms)
-{
-    long deadline = now_ms() + ms;
-    for (;;) {
-        if (r->exited)
-            return true;
-        pid_t w = waitpid(r->pid, &r->status, WNOHANG);
-        if (w == r->pid) {
-            r->exited = true;
-            return true;
-        }
-        if (now_ms() >= deadline)
-            return false;
-        sleep_ms(10);
-    }
-}
-
-/* Kills the program's whole process group (a forked child too) and reaps the program. */
-static void run_kill(struct run *r)
-{
-    kill(-r->pid, SIGKILL);
-    if (!r->exited) {
-        kill(r->pid, SIGKILL);
-        while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
-            ;
-        r->exited = true;
-    }
-}
-
-static char *run_stdout(const struct run *r)
-{
-    char *s = slurp(r->out, NULL);
-    return s ? s : strdup("");
-}
-
-static char *run_stderr(const struct run *r)
-{
-    char *s = slurp(r->err, NULL);
-    return s ? s : strdup("");
-}
-
-static void prog_path(char *buf, size_t size, const char *prog)
-{
-    snprintf(buf, size, "%s/progs/%s", build_dir(), prog);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Raw reports                                                                                */
-
-struct report {
-    char path[PATH_MAX];
-    mode_t mode;
-    json_t *header;        /* the first line, when it is a header */
-    json_t *modules;       /* array of module objects */
-    json_t *findings;      /* array of finding objects */
-    int bad_lines;         /* complete lines that are not JSON objects with a "type" */
-    int headers;           /* header lines seen (must be exactly 1, the first) */
-    bool first_is_header;
-};
-
-struct reports {
-    int n;
-    struct report r[MAX_REPORTS];
-};
-
-static void reports_free(struct reports *rs)
-{
-    for (int i = 0; i < rs->n; i++) {
-        json_decref(rs->r[i].header);
-        json_decref(rs->r[i].modules);
-        json_decref(rs->r[i].findings);
-    }
-    rs->n = 0;
-}
-
-/*
- * Reads every poolguard.*.jsonl file in `dir`. Only complete lines count: the shim may be writing
- * the last one while we read.
- */
-static void reports_load(struct reports *rs, const char *dir)
-{
-    memset(rs, 0, sizeof *rs);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && rs->n < MAX_REPORTS) {
-        size_t len = strlen(e->d_name);
-        if (!starts_with(e->d_name, "poolguard.") || len < 6 ||
-            strcmp(e->d_name + len - 6, ".jsonl") != 0)
-            continue;
-        struct report *rp = &rs->r[rs->n++];
-        snprintf(rp->path, sizeof rp->path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        rp->mode = lstat(rp->path, &st) == 0 ? st.st_mode : 0;
-        rp->modules = json_array();
-        rp->findings = json_array();
-        char *text = slurp(rp->path, NULL);
-        if (!text)
-            continue;
-        char *line = text, *nl;
-        int lineno = 0;
-        while ((nl = strchr(line, '\n')) != NULL) {
-            *nl = '\0';
-            json_error_t jerr;
-            json_t *obj = json_loads(line, 0, &jerr);
-            const char *type = json_string_value(json_object_get(obj, "type"));
-            if (!json_is_object(obj) || !type) {
-                rp->bad_lines++;
-            } else if (strcmp(type, "header") == 0) {
-                rp->headers++;
-                if (lineno == 0) {
-                    rp->first_is_header = true;
-                    rp->header = json_incref(obj);
-                }
-            } else if (strcmp(type, "module") == 0) {
-                json_array_append(rp->modules, obj);
-            } else if (strcmp(type, "finding") == 0) {
-                json_array_append(rp->findings, obj);
-            }
-            json_decref(obj);
-            line = nl + 1;
-            lineno++;
-        }
-        free(text);
-    }
-    closedir(d);
-}
-
-static size_t reports_count_findings(const struct reports *rs)
-{
-    size_t n = 0;
-    for (int i = 0; i < rs->n; i++)
-        n += json_array_size(rs->r[i].findings);
-    return n;
-}
-
-/* The first report that holds a finding, or NULL. */
-static struct report *reports_with_finding(struct reports *rs)
-{
-    for (int i = 0; i < rs->n; i++)
-        if (json_array_size(rs->r[i].findings) > 0)
-            return &rs->r[i];
-    return NULL;
-}
-
-/* A one-line description of every finding, for failure messages. */
-static void describe_findings(const struct reports *rs, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < rs->n; i++) {
-        size_t j;
-        json_t *f;
-        json_array_foreach(rs->r[i].findings, j, f) {
-            const char *kind = json_string_value(json_object_get(f, "kind"));
-            const char *sum = json_string_value(json_object_get(f, "summary"));
-            int w = snprintf(buf + used, size - used, "[%s: %s: %s] ", base_name(rs->r[i].path),
-                             kind ? kind : "?", sum ? sum : "?");
-            if (w < 0 || (size_t)w >= size - used)
-                return;
-            used += (size_t)w;
-        }
-    }
-}
-
-/*
- * Waits until the program's stdout is `text` (it prints and flushes it just before deadlocking),
- * so that a slow start on a loaded machine does not eat into the detection deadline.
- */
-static bool wait_for_output(struct run *r, const char *text, long ms)
-{
-    long deadline = now_ms() + ms;
-    for (;;) {
-        char *out = slurp(r->out, NULL);
-        bool seen = out && strcmp(out, text) == 0;
-        free(out);
-        if (seen)
-            return true;
-        if (now_ms() >= deadline || run_wait(r, 0))
-            return false;
-        sleep_ms(10);
-    }
-}
-
-/* Polls the report directory until a finding appears, the program exits, or `ms` pass. */
-static bool wait_for_finding(struct run *r, long ms)
-{
-    long deadline = now_ms() + ms;
-    for (;;) {
-        struct reports rs;
-        reports_load(&rs, r->reports);
-        size_t n = reports_count_findings(&rs);
-        reports_free(&rs);
-        if (n > 0)
-            return true;
-        if (now_ms() >= deadline || run_wait(r, 0))
-            return false;
-        sleep_ms(POLL_MS);
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Symbolizing raw stacks against the binary (independent of the analyzer)                    */
-
-struct sym {
-    unsigned long addr, size;
-    char *name;
-};
-
-struct symtab {
-    struct sym *v;
-    size_t n;
-};
-
-/* Function symbols of `binary`, demangled, from `nm -C -S --defined-only`. */
-static void symtab_load(struct symtab *st, const char *binary)
-{
-    char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "nm -C -S --defined-only '%s' 2>/dev/null", binary);
-    st->v = NULL;
-    st->n = 0;
-    FILE *p = popen(cmd, "r");
-    ck_assert_msg(p != NULL, "popen nm: %s", strerror(errno));
-    char line[4096];
-    size_t cap = 0;
-    while (fgets(line, sizeof line, p)) {
-        unsigned long addr, size;
-        char type;
-        int off = 0;
-        line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%lx %lx %c %n", &addr, &size, &type, &off) != 3 || off == 0)
-            continue;
-        if (type != 't' && type != 'T' && type != 'w' && type != 'W')
-            continue;
-        if (st->n == cap) {
-            cap = cap ? cap * 2 : 256;
-            st->v = realloc(st->v, cap * sizeof *st->v);
-            ck_assert(st->v != NULL);
-        }
-        st->v[st->n++] = (struct sym){ addr, size, strdup(line + off) };
-    }
-    pclose(p);
-    ck_assert_msg(st->n > 0, "nm found no function symbols in %s", binary);
-}
-
-static void symtab_free(struct symtab *st)
-{
-    for (size_t i = 0; i < st->n; i++)
-        free(st->v[i].name);
-    free(st->v);
-    st->v = NULL;
-    st->n = 0;
-}
-
-static const char *symtab_lookup(const struct symtab *st, unsigned long addr)
-{
-    for (size_t i = 0; i < st->n; i++)
-        if (addr >= st->v[i].addr && addr < st->v[i].addr + st->v[i].size)
-            return st->v[i].name;
-    return NULL;
-}
-
-/*
- * The program's own functions in a raw stack: each address inside the module whose path names the
- * program is looked up at pc - base - 1 (a return address points after its call). Returns a JSON
- * array of names (the other frames are left out).
- */
-static json_t *raw_stack_functions(json_t *modules, json_t *stack, const char *prog,
-                                   const struct symtab *st)
-{
-    json_t *names = json_array();
-    size_t i;
-    json_t *pcv;
-    json_array_foreach(stack, i, pcv) {
-        unsigned long pc;
-        if (!parse_addr(pcv, &pc))
-            continue;
-        size_t j;
-        json_t *m;
-        json_array_foreach(modules, j, m) {
-            unsigned long base, start, end;
-            const char *path = json_string_value(json_object_get(m, "path"));
-            if (!path || !parse_addr(json_object_get(m, "base"), &base) ||
-                !parse_addr(json_object_get(m, "start"), &start) ||
-                !parse_addr(json_object_get(m, "end"), &end))
-                continue;
-            if (pc < start || pc >= end)
-                continue;
-            if (strcmp(base_name(path), prog) == 0) {
-                const char *name = symtab_lookup(st, pc - base - 1);
-                if (name)
-                    json_array_append_new(names, json_string(name));
-            }
-            break;
-        }
-    }
-    return names;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* What a deadlock test expects                                                               */
@@ -707,7 +177,7 @@ static bool array_has_name(json_t *names, const char *want)
     size_t i;
     json_t *v;
     json_array_foreach(names, i, v)
-        if (names_function(json_string_value(v), want))
+        if (e2e_names_function(json_string_value(v), want))
             return true;
     return false;
 }
@@ -783,7 +253,7 @@ static void check_main_role(const struct dl_case *c, json_t *threads, const char
 /* ------------------------------------------------------------------------------------------ */
 /* Checking a raw report against docs/report-format.md                                          */
 
-static void check_raw_header(const struct dl_case *c, const struct report *rp, pid_t pid,
+static void check_raw_header(const struct dl_case *c, const struct e2e_report *rp, pid_t pid,
                              pid_t ppid_or_0, const char *dir)
 {
     json_t *h = rp->header;
@@ -808,13 +278,13 @@ static void check_raw_header(const struct dl_case *c, const struct report *rp, p
                       (long long)json_integer_value(json_object_get(h, "ppid")), (int)ppid_or_0);
     }
     const char *exe = json_string_value(json_object_get(h, "exe"));
-    ck_assert_msg(exe && strcmp(base_name(exe), c->prog) == 0, "%s: header exe is %s", c->label,
+    ck_assert_msg(exe && strcmp(e2e_base_name(exe), c->prog) == 0, "%s: header exe is %s", c->label,
                   exe ? exe : "(none)");
     json_t *argv = json_object_get(h, "argv");
     ck_assert_msg(json_is_array(argv) && json_array_size(argv) == (c->arg ? 2u : 1u),
                   "%s: header argv should have %d elements", c->label, c->arg ? 2 : 1);
     const char *argv0 = json_string_value(json_array_get(argv, 0));
-    ck_assert_msg(argv0 && strcmp(base_name(argv0), c->prog) == 0, "%s: header argv[0] is %s",
+    ck_assert_msg(argv0 && strcmp(e2e_base_name(argv0), c->prog) == 0, "%s: header argv[0] is %s",
                   c->label, argv0 ? argv0 : "(none)");
     if (c->arg) {
         const char *argv1 = json_string_value(json_array_get(argv, 1));
@@ -829,8 +299,8 @@ static void check_raw_header(const struct dl_case *c, const struct report *rp, p
     /* poolguard.<exe-name>.<pid>.jsonl, owner-only. */
     char want[PATH_MAX];
     snprintf(want, sizeof want, "poolguard.%s.%lld.", c->prog, (long long)hpid);
-    ck_assert_msg(starts_with(base_name(rp->path), want), "%s: report file is named %s, expected %s...",
-                  c->label, base_name(rp->path), want);
+    ck_assert_msg(e2e_starts_with(e2e_base_name(rp->path), want), "%s: report file is named %s, expected %s...",
+                  c->label, e2e_base_name(rp->path), want);
     ck_assert_msg(S_ISREG(rp->mode) && (rp->mode & 077) == 0,
                   "%s: report file %s has mode %o: must be a regular file readable only by the user",
                   c->label, rp->path, (unsigned)(rp->mode & 07777));
@@ -841,11 +311,11 @@ static void check_raw_header(const struct dl_case *c, const struct report *rp, p
     json_array_foreach(rp->modules, i, m) {
         unsigned long base, start, end;
         const char *path = json_string_value(json_object_get(m, "path"));
-        ck_assert_msg(path && parse_addr(json_object_get(m, "base"), &base) &&
-                      parse_addr(json_object_get(m, "start"), &start) &&
-                      parse_addr(json_object_get(m, "end"), &end) && start < end,
+        ck_assert_msg(path && e2e_parse_addr(json_object_get(m, "base"), &base) &&
+                      e2e_parse_addr(json_object_get(m, "start"), &start) &&
+                      e2e_parse_addr(json_object_get(m, "end"), &end) && start < end,
                       "%s: malformed module line (path, base, start, end as \"0x..\" strings)", c->label);
-        if (strcmp(base_name(path), c->prog) == 0)
+        if (strcmp(e2e_base_name(path), c->prog) == 0)
             have_prog = true;
     }
     ck_assert_msg(have_prog, "%s: no module line for the program itself (%s) in %s", c->label, c->prog,
@@ -863,7 +333,7 @@ static void check_raw_thread(const struct dl_case *c, json_t *t, const char *dir
     json_t *b = json_object_get(t, "blocked_on");
     unsigned long addr;
     ck_assert_msg(json_is_object(b) && json_string_value(json_object_get(b, "kind")) &&
-                  parse_addr(json_object_get(b, "address"), &addr),
+                  e2e_parse_addr(json_object_get(b, "address"), &addr),
                   "%s: thread %lld: blocked_on needs kind and an \"0x..\" address", c->label,
                   (long long)tid);
     ck_assert_msg(json_is_false(json_object_get(b, "timed")), "%s: thread %lld: blocked_on.timed "
@@ -877,7 +347,7 @@ static void check_raw_thread(const struct dl_case *c, json_t *t, const char *dir
     size_t i;
     json_t *pc;
     json_array_foreach(stack, i, pc)
-        ck_assert_msg(parse_addr(pc, &addr), "%s: thread %lld: stack[%zu] is not an \"0x..\" string",
+        ck_assert_msg(e2e_parse_addr(pc, &addr), "%s: thread %lld: stack[%zu] is not an \"0x..\" string",
                       c->label, (long long)tid, i);
     json_t *holds = json_object_get(t, "holds");
     ck_assert_msg(holds == NULL || json_is_array(holds), "%s: thread %lld: holds is not an array",
@@ -950,7 +420,7 @@ static void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *threads,
                           "blocked_on.target is %lld, expected %lld", c->label, (long long)tid,
                           (long long)json_integer_value(target), (long long)waits_for);
         }
-        if (strcmp(kind, "mutex") == 0 || starts_with(kind, "rwlock")) {
+        if (strcmp(kind, "mutex") == 0 || e2e_starts_with(kind, "rwlock")) {
             ck_assert_msg(holds_address(holder, address), "%s: thread %lld waits on %s %s held by "
                           "thread %lld, whose holds[] does not list it (reports in %s)", c->label,
                           (long long)tid, kind, address, (long long)waits_for, dir);
@@ -958,16 +428,16 @@ static void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *threads,
     }
 }
 
-static void check_raw_report(const struct dl_case *c, struct reports *rs, pid_t pid, const char *dir)
+static void check_raw_report(const struct dl_case *c, struct e2e_reports *rs, pid_t pid, const char *dir)
 {
-    struct report *rp = reports_with_finding(rs);
+    struct e2e_report *rp = e2e_reports_with_finding(rs);
     ck_assert_msg(rp != NULL, "%s: no finding in the raw reports (in %s)", c->label, dir);
     check_raw_header(c, rp, c->forks ? 0 : pid, c->forks ? pid : 0, dir);
 
     char all[4096];
-    describe_findings(rs, all, sizeof all);
-    ck_assert_msg(reports_count_findings(rs) == 1, "%s: expected exactly one finding (reported "
-                  "once), got %zu: %s", c->label, reports_count_findings(rs), all);
+    e2e_describe_findings(rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: expected exactly one finding (reported "
+                  "once), got %zu: %s", c->label, e2e_reports_count_findings(rs), all);
 
     json_t *f = json_array_get(rp->findings, 0);
     const char *kind = json_string_value(json_object_get(f, "kind"));
@@ -1009,36 +479,36 @@ static void check_raw_report(const struct dl_case *c, struct reports *rs, pid_t 
 
     /* The program's function names, symbolized from the module map and the binary's symbols. */
     char binary[PATH_MAX];
-    prog_path(binary, sizeof binary, c->prog);
-    struct symtab st;
-    symtab_load(&st, binary);
+    e2e_prog_path(binary, sizeof binary, c->prog);
+    struct e2e_symtab st;
+    e2e_symtab_load(&st, binary);
     json_t *per_thread = json_array();
     json_array_foreach(threads, i, t)
-        json_array_append_new(per_thread, raw_stack_functions(rp->modules, json_object_get(t, "stack"),
+        json_array_append_new(per_thread, e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"),
                                                               c->prog, &st));
     check_stack_groups(c, per_thread, "raw stacks", dir);
     json_decref(per_thread);
-    symtab_free(&st);
+    e2e_symtab_free(&st);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Checking the analyzer's rendering                                                          */
 
 /* Runs `poolguard report --format json <dir>` and returns its parsed output. */
-static json_t *run_analyzer(const struct dl_case *c, const struct run *prog_run)
+static json_t *run_analyzer(const struct dl_case *c, const struct e2e_run *prog_run)
 {
     char analyzer[PATH_MAX];
-    snprintf(analyzer, sizeof analyzer, "%s/poolguard", build_dir());
-    struct run a;
+    snprintf(analyzer, sizeof analyzer, "%s/poolguard", e2e_build_dir());
+    struct e2e_run a;
     memset(&a, 0, sizeof a);
     snprintf(a.out, sizeof a.out, "%s/analyzer.out", prog_run->work);
     snprintf(a.err, sizeof a.err, "%s/analyzer.err", prog_run->work);
     char *argv[] = { "poolguard", "report", "--format", "json", (char *)prog_run->reports, NULL };
-    run_start(&a, analyzer, argv, false, NULL);
-    bool done = run_wait(&a, ANALYZER_MS);
+    e2e_run_start(&a, analyzer, argv, false, NULL);
+    bool done = e2e_run_wait(&a, ANALYZER_MS);
     if (!done)
-        run_kill(&a);
-    char *err = run_stderr(&a);
+        e2e_run_kill(&a);
+    char *err = e2e_run_stderr(&a);
     ck_assert_msg(done, "%s: `poolguard report` did not finish in %d ms", c->label, ANALYZER_MS);
     json_error_t jerr;
     json_t *doc = json_load_file(a.out, 0, &jerr);
@@ -1049,7 +519,7 @@ static json_t *run_analyzer(const struct dl_case *c, const struct run *prog_run)
     return doc;
 }
 
-static void check_rendered(const struct dl_case *c, pid_t pid, const struct run *r)
+static void check_rendered(const struct dl_case *c, pid_t pid, const struct e2e_run *r)
 {
     json_t *doc = run_analyzer(c, r);
     json_t *findings = json_object_get(doc, "findings");
@@ -1077,7 +547,7 @@ static void check_rendered(const struct dl_case *c, pid_t pid, const struct run 
                       "expected %d", c->label, (long long)json_integer_value(json_object_get(f, "pid")),
                       (int)pid);
     const char *exe = json_string_value(json_object_get(f, "exe"));
-    ck_assert_msg(exe && strcmp(base_name(exe), c->prog) == 0, "%s: analyzer: exe %s", c->label,
+    ck_assert_msg(exe && strcmp(e2e_base_name(exe), c->prog) == 0, "%s: analyzer: exe %s", c->label,
                   exe ? exe : "(none)");
 
     json_t *threads = json_object_get(f, "threads");
@@ -1129,24 +599,24 @@ struct dl_opts {
 /* Runs a deadlocking program under the shim and checks its raw report and the analyzer's view. */
 static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
 {
-    struct run r;
-    run_init(&r, c->label);
+    struct e2e_run r;
+    e2e_run_init(&r, c->label);
     char path[PATH_MAX];
-    prog_path(path, sizeof path, c->prog);
+    e2e_prog_path(path, sizeof path, c->prog);
     char *argv[] = { (char *)c->prog, (char *)c->arg, NULL };
-    run_start(&r, path, argv, true, o ? o->env : NULL);
+    e2e_run_start(&r, path, argv, true, o ? o->env : NULL);
 
-    bool started = wait_for_output(&r, c->first_line, STARTUP_MS);
-    bool found = started && wait_for_finding(&r, DEADLOCK_REPORT_MS);
+    bool started = e2e_wait_for_output(&r, c->first_line, STARTUP_MS);
+    bool found = started && e2e_wait_for_finding(&r, DEADLOCK_REPORT_MS);
     bool exited_early = r.exited;
     if (found)
-        sleep_ms(SETTLE_MS);    /* any duplicate would be written by now */
-    bool exited_after = run_wait(&r, 0);
-    run_kill(&r);
+        e2e_sleep_ms(SETTLE_MS);    /* any duplicate would be written by now */
+    bool exited_after = e2e_run_wait(&r, 0);
+    e2e_run_kill(&r);
     pid_t pid = r.pid;
 
     /* Only now, with the program gone, may assertions end the test. */
-    char *out = run_stdout(&r), *err = run_stderr(&r);
+    char *out = e2e_run_stdout(&r), *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited_early, "%s: the program exited (status 0x%x) instead of deadlocking; "
                   "stderr: %.500s", c->label, r.status, err);
     ck_assert_msg(started, "%s: the program did not print \"%s\" within %d ms; stdout: \"%s\"",
@@ -1157,27 +627,27 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
                   "running by default)", c->label);
     ck_assert_msg(strcmp(out, c->first_line) == 0, "%s: stdout is \"%s\", expected \"%s\"", c->label,
                   out, c->first_line);
-    ck_assert_msg(has_poolguard_line(err, ""), "%s: no \"poolguard:\" line on stderr for the "
+    ck_assert_msg(e2e_has_poolguard_line(err, ""), "%s: no \"poolguard:\" line on stderr for the "
                   "finding; stderr: %.500s", c->label, err);
     if (o && o->warning)
-        ck_assert_msg(has_poolguard_line(err, o->warning), "%s: no \"poolguard:\" warning mentioning "
+        ck_assert_msg(e2e_has_poolguard_line(err, o->warning), "%s: no \"poolguard:\" warning mentioning "
                       "%s on stderr: %.500s", c->label, o->warning, err);
     free(out);
     free(err);
 
-    struct reports rs;
-    reports_load(&rs, r.reports);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, r.reports);
     check_raw_report(c, &rs, pid, r.reports);
     if (o && o->interval_ms) {
-        json_t *h = reports_with_finding(&rs)->header;
+        json_t *h = e2e_reports_with_finding(&rs)->header;
         ck_assert_msg(json_integer_value(json_object_get(h, "interval_ms")) == o->interval_ms,
                       "%s: header interval_ms is %lld, expected %ld", c->label,
                       (long long)json_integer_value(json_object_get(h, "interval_ms")), o->interval_ms);
     }
-    reports_free(&rs);
+    e2e_reports_free(&rs);
 
     check_rendered(c, pid, &r);
-    remove_tree(r.work);
+    e2e_remove_tree(r.work);
 }
 
 struct ok_case {
@@ -1190,49 +660,49 @@ static void run_healthy_case(const struct ok_case *c, const char *const extra_en
                              const char *expect_warning)
 {
     char path[PATH_MAX];
-    prog_path(path, sizeof path, c->prog);
+    e2e_prog_path(path, sizeof path, c->prog);
     char *argv[] = { (char *)c->prog, NULL };
 
-    struct run native;
-    run_init(&native, c->prog);
-    run_start(&native, path, argv, false, NULL);
-    bool native_done = run_wait(&native, HEALTHY_EXIT_MS);
-    run_kill(&native);
+    struct e2e_run native;
+    e2e_run_init(&native, c->prog);
+    e2e_run_start(&native, path, argv, false, NULL);
+    bool native_done = e2e_run_wait(&native, HEALTHY_EXIT_MS);
+    e2e_run_kill(&native);
 
-    struct run shim;
-    run_init(&shim, c->prog);
-    run_start(&shim, path, argv, true, extra_env);
-    bool shim_done = run_wait(&shim, HEALTHY_EXIT_MS);
-    run_kill(&shim);
+    struct e2e_run shim;
+    e2e_run_init(&shim, c->prog);
+    e2e_run_start(&shim, path, argv, true, extra_env);
+    bool shim_done = e2e_run_wait(&shim, HEALTHY_EXIT_MS);
+    e2e_run_kill(&shim);
 
-    char *nout = run_stdout(&native), *sout = run_stdout(&shim), *serr = run_stderr(&shim);
+    char *nout = e2e_run_stdout(&native), *sout = e2e_run_stdout(&shim), *serr = e2e_run_stderr(&shim);
     ck_assert_msg(native_done, "%s: did not finish in %d ms even without the shim", c->prog,
                   HEALTHY_EXIT_MS);
     ck_assert_msg(WIFEXITED(native.status) && WEXITSTATUS(native.status) == c->status,
                   "%s: without the shim: status 0x%x, expected exit %d", c->prog, native.status, c->status);
 
-    struct reports rs;
-    reports_load(&rs, shim.reports);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, shim.reports);
     char all[4096];
-    describe_findings(&rs, all, sizeof all);
+    e2e_describe_findings(&rs, all, sizeof all);
     ck_assert_msg(shim_done, "%s: under the shim it did not finish in %d ms (findings: %s; stderr: "
                   "%.500s)", c->prog, HEALTHY_EXIT_MS, all, serr);
-    ck_assert_msg(reports_count_findings(&rs) == 0, "%s: healthy program got %zu findings: %s "
-                  "(reports in %s)", c->prog, reports_count_findings(&rs), all, shim.reports);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: healthy program got %zu findings: %s "
+                  "(reports in %s)", c->prog, e2e_reports_count_findings(&rs), all, shim.reports);
     ck_assert_msg(WIFEXITED(shim.status) && WEXITSTATUS(shim.status) == WEXITSTATUS(native.status),
                   "%s: exit status under the shim 0x%x, without it 0x%x; stderr: %.500s", c->prog,
                   shim.status, native.status, serr);
     ck_assert_msg(strcmp(nout, sout) == 0, "%s: stdout differs under the shim:\n--- native\n%s--- "
                   "shim\n%s", c->prog, nout, sout);
     if (expect_warning)
-        ck_assert_msg(has_poolguard_line(serr, expect_warning), "%s: no \"poolguard:\" warning "
+        ck_assert_msg(e2e_has_poolguard_line(serr, expect_warning), "%s: no \"poolguard:\" warning "
                       "mentioning %s on stderr: %.500s", c->prog, expect_warning, serr);
-    reports_free(&rs);
+    e2e_reports_free(&rs);
     free(nout);
     free(sout);
     free(serr);
-    remove_tree(native.work);
-    remove_tree(shim.work);
+    e2e_remove_tree(native.work);
+    e2e_remove_tree(shim.work);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1313,29 +783,29 @@ static int run_until_shim_ends_it(const char *setting, const char *label)
     char var[64];
     snprintf(var, sizeof var, "POOLGUARD_ON_FINDING=%s", setting);
     const char *const env[] = { var, NULL };
-    struct run r;
-    run_init(&r, label);
+    struct e2e_run r;
+    e2e_run_init(&r, label);
     char path[PATH_MAX];
-    prog_path(path, sizeof path, lock_inversion.prog);
+    e2e_prog_path(path, sizeof path, lock_inversion.prog);
     char *argv[] = { (char *)lock_inversion.prog, NULL };
-    run_start(&r, path, argv, true, env);
-    bool ended = run_wait(&r, STARTUP_MS + DEADLOCK_REPORT_MS);
-    run_kill(&r);
+    e2e_run_start(&r, path, argv, true, env);
+    bool ended = e2e_run_wait(&r, STARTUP_MS + DEADLOCK_REPORT_MS);
+    e2e_run_kill(&r);
 
-    char *err = run_stderr(&r);
+    char *err = e2e_run_stderr(&r);
     ck_assert_msg(ended, "%s: the program was still running %d ms after start; stderr: %.500s",
                   var, STARTUP_MS + DEADLOCK_REPORT_MS, err);
-    struct reports rs;
-    reports_load(&rs, r.reports);
-    struct report *rp = reports_with_finding(&rs);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, r.reports);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
     ck_assert_msg(rp != NULL, "%s: the program ended (status 0x%x) without a finding on disk; "
                   "stderr: %.500s", var, r.status, err);
     const char *kind = json_string_value(json_object_get(json_array_get(rp->findings, 0), "kind"));
     ck_assert_msg(kind && strcmp(kind, "deadlock") == 0, "%s: finding kind %s", var, kind ? kind : "?");
     ck_assert_msg(rp->bad_lines == 0, "%s: the report has %d broken lines", var, rp->bad_lines);
-    reports_free(&rs);
+    e2e_reports_free(&rs);
     free(err);
-    remove_tree(r.work);
+    e2e_remove_tree(r.work);
     return r.status;
 }
 
@@ -1403,7 +873,7 @@ static bool export_allowed(const char *name)
     static const char *const prefixes[] = { "pthread_", "sem_", "poolguard_" };
     static const char *const exact[] = { "syscall" };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (starts_with(name, prefixes[i]))
+        if (e2e_starts_with(name, prefixes[i]))
             return true;
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(name, exact[i]) == 0)
@@ -1414,7 +884,7 @@ static bool export_allowed(const char *name)
 START_TEST(test_shim_exports_only_hooks_and_public_api)
 {
     char shim[PATH_MAX], cmd[PATH_MAX + 64];
-    snprintf(shim, sizeof shim, "%s/libpoolguard.so", build_dir());
+    snprintf(shim, sizeof shim, "%s/libpoolguard.so", e2e_build_dir());
     ck_assert_msg(access(shim, R_OK) == 0, "the shim is not built: %s", shim);
     snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", shim);
     FILE *p = popen(cmd, "r");
