@@ -13,6 +13,8 @@ typedef struct res {
     char *out, *err;
 } res;
 
+static char *extra_env;
+
 static res pg(const char *const *args)
 {
     char *dir = tu_tmpdir();
@@ -25,7 +27,7 @@ static res pg(const char *const *args)
     for (size_t i = 0; args[i] && n < 30; i++)
         argv[n++] = strdup(args[i]);
     argv[n] = NULL;
-    char *env[] = { "NO_COLOR=1", NULL };
+    char *env[] = { "NO_COLOR=1", extra_env, NULL };
     res r = { .code = tu_run(argv, out, err, env, 20) };
     r.out = tu_slurp(out);
     r.err = tu_slurp(err);
@@ -175,6 +177,36 @@ START_TEST(test_cli_help_everywhere)
 }
 END_TEST
 
+START_TEST(test_cli_svg_without_graphviz_is_a_clear_error)
+{
+    extra_env = "PATH=/nonexistent";
+    res r = pg((const char *[]){ "report", "--format", "svg", "tests/data/deadlock.jsonl", NULL });
+    extra_env = NULL;
+    ck_assert_int_eq(r.code, 125);
+    ck_assert_ptr_nonnull(strstr(r.err, "poolguard: error: cannot render SVG: Graphviz 'dot' was not found"));
+    res_free(&r);
+}
+END_TEST
+
+START_TEST(test_cli_svg_file_beside_the_text_report)
+{
+    if (access("/usr/bin/dot", X_OK) != 0)
+        return;
+    char *dir = tu_tmpdir();
+    char svg[4200];
+    snprintf(svg, sizeof svg, "%s/graph.svg", dir);
+    res r = pg((const char *[]){ "report", "--svg", svg, "tests/data/deadlock.jsonl", NULL });
+    ck_assert_int_eq(r.code, 66);
+    ck_assert_ptr_nonnull(strstr(r.out, "error: deadlock in app"));
+    char *text = tu_slurp(svg);
+    ck_assert_ptr_nonnull(strstr(text, "<svg"));
+    free(text);
+    res_free(&r);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -189,6 +221,8 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_baseline_round_trip);
     tcase_add_test(tc, test_cli_repeats_are_counted);
     tcase_add_test(tc, test_cli_help_everywhere);
+    tcase_add_test(tc, test_cli_svg_without_graphviz_is_a_clear_error);
+    tcase_add_test(tc, test_cli_svg_file_beside_the_text_report);
     suite_add_tcase(s, tc);
     return s;
 }
