@@ -18,6 +18,7 @@ void pg_config_defaults(struct pg_config *c)
     c->stall_ms = 3000;
     c->max_threads = 4096;
     c->stack_depth = 32;
+    c->queue_limit = 10000;
     c->on_finding = PG_ON_CONTINUE;
     c->exit_code = 0;
 }
@@ -90,6 +91,7 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
     bad += int_var(get, warn, "POOLGUARD_STALL_MS", 100, 3600000, &c->stall_ms);
     bad += int_var(get, warn, "POOLGUARD_MAX_THREADS", 16, 1 << 20, &c->max_threads);
     bad += int_var(get, warn, "POOLGUARD_STACK_DEPTH", 1, 128, &c->stack_depth);
+    bad += int_var(get, warn, "POOLGUARD_QUEUE_LIMIT", 1, 1 << 30, &c->queue_limit);
     bad += bool_var(get, warn, "POOLGUARD_QUIET", &c->quiet);
     bad += bool_var(get, warn, "POOLGUARD_DISABLE", &c->disable);
 

@@ -15,7 +15,8 @@ struct pg_config {
     int interval_ms;           /* POOLGUARD_INTERVAL_MS: watchdog scan period */
     int stall_ms;              /* POOLGUARD_STALL_MS: how long a pool may sit stuck unproven */
     int max_threads;           /* POOLGUARD_MAX_THREADS: thread table size */
-    int stack_depth;           /* POOLGUARD_STACK_DEPTH: frames kept per stack */
+    int stack_depth;
+    int queue_limit;           /* POOLGUARD_QUEUE_LIMIT: backlog that makes growth a finding */           /* POOLGUARD_STACK_DEPTH: frames kept per stack */
     enum pg_on_finding on_finding;  /* POOLGUARD_ON_FINDING: continue | abort | exit:N */
     int exit_code;
     int quiet;                 /* POOLGUARD_QUIET: no stderr line per finding */

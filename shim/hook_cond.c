@@ -70,10 +70,21 @@ PG_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
     return cond_wait_any(c, m, MODE_CLOCK, clk, ts, CALLER);
 }
 
+/* A signal with no waiter is lost: for a pool's "work available" condition it means the work was
+ * queued while every worker was busy. glibc counts a condition variable's waiters in __wrefs above
+ * its three flag bits; the C library reads the same word to decide whether to wake anyone. */
+static inline void note_if_lost(pthread_cond_t *c)
+{
+    struct pg_thread *t = pg_self();
+    if (t && (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) == 0)
+        pg_lost_note(t, (uintptr_t)c, PG_W_COND);
+}
+
 PG_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
     if (PG_UNLIKELY(!pg_real.cond_signal))
         pg_real_resolve();
+    note_if_lost(c);
     return pg_real.cond_signal(c);
 }
 
@@ -81,5 +92,6 @@ PG_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
     if (PG_UNLIKELY(!pg_real.cond_broadcast))
         pg_real_resolve();
+    note_if_lost(c);
     return pg_real.cond_broadcast(c);
 }

@@ -26,6 +26,18 @@ PG_EXPORT long syscall(long nr, ...)
     if (nr != SYS_futex)
         return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
     int op = (int)a2 & FUTEX_CMD_MASK;
+    if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET) {
+        long r = pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
+        if (r == 0) {
+            /* Nobody woken: a wake-up for work queued while every waiter was busy. */
+            int e = errno;
+            struct pg_thread *t = pg_self();
+            if (t)
+                pg_lost_note(t, (uintptr_t)a1, PG_W_FUTEX);
+            errno = e;
+        }
+        return r;
+    }
     if (op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET)
         return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
     struct pg_thread *t = pg_self();

@@ -28,6 +28,9 @@
 
 /* Locks one thread can be seen holding at once; deeper nesting is counted, not recorded. */
 #define PG_MAX_HELD 32
+/* Objects remembered per thread for pool inference. */
+#define PG_HIST 4
+#define PG_LOST 2
 /* Frames kept of the stack that created a thread. */
 #define PG_CREATE_DEPTH 16
 
@@ -81,6 +84,15 @@ struct pg_thread {
     uint32_t ncreate;
     uintptr_t create_stack[PG_CREATE_DEPTH];
 
+    /* Pool inference, written by the thread itself on blocking paths only. hist: the condition
+     * variables, semaphores and futex words it has waited on, most used kept. lost: the last
+     * objects it signalled or posted while nobody waited on them (work queued for a busy pool). */
+    struct { uintptr_t obj; uint32_t count; uint32_t kind; } hist[PG_HIST];
+    struct { uintptr_t obj; uint32_t count; uint32_t kind; uint64_t seq; } lost[PG_LOST];
+
+    /* Annotations (poolguard.h): the task this thread runs, and the task it waits for. */
+    uintptr_t ann_pool, ann_task, ann_wait_task;
+
     /* Owned by the watchdog. */
     uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */
     uint64_t wd_seen_seq;       /* wait_seq seen stuck by the previous scan */
@@ -115,6 +127,8 @@ static inline struct pg_thread *pg_self(void)
     return t->in_shim ? NULL : t;
 }
 
+PG_HIDDEN void pg_hist_note(struct pg_thread *t, uintptr_t obj, uint32_t kind);
+PG_HIDDEN void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind);
 PG_HIDDEN void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc);
 PG_HIDDEN void pg_held_drop(struct pg_thread *t, const void *obj);
 
@@ -140,6 +154,8 @@ PG_HIDDEN void pg_wait_end(struct pg_waitscope *ws);
             (thr)->wextra = (uintptr_t)(extra);                                                    \
             (thr)->wsince_ns = pg_now_ns();                                                        \
             unw_getcontext(&(thr)->wctx);                                                          \
+            if ((kind) >= PG_W_COND && (kind) <= PG_W_FUTEX)                                       \
+                pg_hist_note((thr), (uintptr_t)(obj), (kind));                                             \
             atomic_store_explicit(&(thr)->wait_seq, s_ + 1, memory_order_release);                 \
             errno = (ws).saved_errno;                                                              \
         }                                                                                          \

@@ -384,6 +384,20 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
         pg_jw_obj_end(w);
     }
     pg_jw_arr_end(w);
+    if (rt->task)
+        pg_jw_key(w, "task"), pg_jw_hex(w, rt->task);
+    if (rt->wait_task) {
+        pg_jw_key(w, "waits_for_task");
+        pg_jw_obj(w);
+        pg_jw_key(w, "address"), pg_jw_hex(w, rt->wait_task);
+        pg_jw_key(w, "state");
+        pg_jw_str(w, rt->wait_task_queued_in ? "queued" : rt->wait_task_runner ? "running" : "unknown");
+        if (rt->wait_task_queued_in)
+            pg_jw_key(w, "pool"), pg_jw_hex(w, rt->wait_task_queued_in);
+        if (rt->wait_task_runner)
+            pg_jw_key(w, "runner"), pg_jw_int(w, rt->wait_task_runner);
+        pg_jw_obj_end(w);
+    }
     stack_array(w, "stack", rt->stack, rt->nstack);
     if (rt->ncreate > 0)
         stack_array(w, "create_stack", rt->create, rt->ncreate);

@@ -26,6 +26,9 @@ struct pg_rthread {
     const uintptr_t *stack;
     int ncreate;
     const uintptr_t *create;
+    /* Annotated pools: the task it runs, the task it waits for and where that task is. */
+    uintptr_t task, wait_task, wait_task_queued_in;
+    pid_t wait_task_runner;
 };
 
 /* Opens the report (creating it and writing the header the first time) and writes the module

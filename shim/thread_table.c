@@ -75,6 +75,9 @@ struct pg_thread *pg_slot_claim(void)
         atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
         t->held_dropped = 0;
         t->ncreate = 0;
+        memset(t->hist, 0, sizeof t->hist);
+        memset(t->lost, 0, sizeof t->lost);
+        t->ann_pool = t->ann_task = t->ann_wait_task = 0;
         t->wd_reported_seq = 0;
         t->wd_seen_seq = 0;
         uint32_t high = atomic_load_explicit(&pg_table_high, memory_order_relaxed);
@@ -176,4 +179,46 @@ void pg_table_after_fork_child(void)
         me->wd_reported_seq = 0;
         me->wd_seen_seq = 0;
     }
+}
+
+/* A wait on a condition variable, semaphore or futex word: counted, and the least used entry
+ * makes room, so a pool's idle object (waited on between every two tasks) stays. */
+void pg_hist_note(struct pg_thread *t, uintptr_t obj, uint32_t kind)
+{
+    int victim = 0;
+    for (int i = 0; i < PG_HIST; i++) {
+        if (t->hist[i].obj == obj) {
+            __atomic_store_n(&t->hist[i].count, t->hist[i].count + 1, __ATOMIC_RELAXED);
+            return;
+        }
+        if (t->hist[i].count < t->hist[victim].count)
+            victim = i;
+    }
+    __atomic_store_n(&t->hist[victim].count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->hist[victim].obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->hist[victim].kind, kind, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->hist[victim].count, 1, __ATOMIC_RELAXED);
+}
+
+/* A signal or post that found no waiter: work queued for a pool whose workers are all busy (or an
+ * event nobody waits for yet). Remembered with the thread's wait sequence, so the watchdog can tell
+ * "submitted, then waited" apart from older history. */
+void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind)
+{
+    uint64_t seq = atomic_load_explicit(&t->wait_seq, memory_order_relaxed);
+    int slot = 0;
+    for (int i = 0; i < PG_LOST; i++) {
+        if (t->lost[i].obj == obj) {
+            slot = i;
+            goto found;
+        }
+    }
+    /* Replace the older entry. */
+    slot = t->lost[0].seq <= t->lost[1].seq ? 0 : 1;
+    __atomic_store_n(&t->lost[slot].count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->lost[slot].obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->lost[slot].kind, kind, __ATOMIC_RELAXED);
+found:
+    __atomic_store_n(&t->lost[slot].seq, seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->lost[slot].count, t->lost[slot].count + 1, __ATOMIC_RELEASE);
 }

@@ -12,8 +12,7 @@
  * only for waits that began at least half a scan earlier, when the waiter is certainly still inside
  * the lock call and the object is alive.
  */
-#include "graph.h"
-#include "report.h"
+#include "scan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,26 +31,15 @@ _Atomic pid_t pg_watchdog_tid;
 static _Atomic int wd_state;          /* 0 not started, 1 starting/running */
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Per-scan snapshot of one live slot. */
-struct snap {
-    struct pg_thread *slot;
-    uint32_t gen;
-    uint64_t seq;
-    pid_t tid;
-    int waiting;
-    uint32_t wkind;
-    int timed;
-    uintptr_t wobj, wextra;
-    uint64_t since_ns;
-    pid_t owner, target;
-};
-
-static struct snap *snaps;
-static struct pg_gnode *nodes;
+struct snap *pg_snaps;
+struct pg_gnode *pg_nodes;
+#define snaps pg_snaps
+#define nodes pg_nodes
 static int *tid_hash;           /* open addressing: tid -> node index + 1 */
 static uint32_t hash_cap;
 #define MAX_FINDINGS 64
-static struct pg_gfinding findings[MAX_FINDINGS];
+struct pg_gfinding pg_findings[MAX_FINDINGS];
+#define findings pg_findings
 static uintptr_t stackbuf[128];
 static struct timespec snapshot_mtime;
 
@@ -68,7 +56,7 @@ static int alloc_scan_arrays(void)
     snaps = (struct snap *)p;
     nodes = (struct pg_gnode *)(p + n * sizeof(struct snap));
     tid_hash = (int *)(p + n * sizeof(struct snap) + n * sizeof(struct pg_gnode));
-    return 0;
+    return pg_pool_init((uint32_t)n);
 }
 
 static void hash_put(pid_t tid, int idx)
@@ -321,7 +309,7 @@ static int async_handlers_installed(void)
     return caught != 0;
 }
 
-static void fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now)
+void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now)
 {
     struct snap *s = &snaps[i];
     struct pg_thread *t = s->slot;
@@ -408,7 +396,7 @@ static void summarize(char *out, size_t cap, const struct pg_gfinding *f, int n)
     }
 }
 
-static void act_on_finding(void)
+void pg_act_on_finding(void)
 {
     if (pg_cfg.on_finding == PG_ON_ABORT)
         abort();
@@ -458,7 +446,7 @@ static void report_finding(int fi, int n, uint64_t now)
             int x = f->start;
             do {
                 struct pg_rthread rt;
-                fill_rthread(&rt, x, "cycle", now);
+                pg_fill_rthread(&rt, x, "cycle", now);
                 pg_report_thread(w, &rt);
                 x = nodes[x].cycle_next;
             } while (x != f->start);
@@ -467,24 +455,29 @@ static void report_finding(int fi, int n, uint64_t now)
             if (!nodes[i].stuck || nodes[i].finding != fi || nodes[i].cycle_next >= 0)
                 continue;
             struct pg_rthread rt;
-            fill_rthread(&rt, i, f->kind == PG_GF_HANG ? "hang" : "blocked", now);
+            pg_fill_rthread(&rt, i, f->kind == PG_GF_HANG ? "hang" : "blocked", now);
             pg_report_thread(w, &rt);
         }
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
         pg_report_end();
     }
-    if (!pg_cfg.quiet) {
-        const char *p = pg_report_path();
-        pg_warn("deadlock: %s%s%s%s", summary, p ? " (report: " : "", p ? p : "", p ? ")" : "");
-    }
+    pg_note_finding("deadlock", summary);
     for (int i = 0; i < n; i++)
         if (nodes[i].stuck && nodes[i].finding == fi)
             snaps[i].slot->wd_reported_seq = snaps[i].seq;
-    act_on_finding();
+    pg_act_on_finding();
 }
 
-static int node_confirmed(int i)
+void pg_note_finding(const char *kind, const char *summary)
+{
+    if (pg_cfg.quiet)
+        return;
+    const char *p = pg_report_path();
+    pg_warn("%s: %s%s%s%s", kind, summary, p ? " (report: " : "", p ? p : "", p ? ")" : "");
+}
+
+int pg_node_confirmed(int i)
 {
     struct pg_thread *t = snaps[i].slot;
     return t->wd_seen_seq == snaps[i].seq && t->wd_seen_gen == snaps[i].gen;
@@ -502,7 +495,7 @@ static void consider(int fi, int n, uint64_t now)
         int core = f->kind == PG_GF_HANG || nodes[i].cycle_next >= 0 || i == f->start;
         if (!core)
             continue;
-        if (!node_confirmed(i))
+        if (!pg_node_confirmed(i))
             confirmed = 0;
         if (snaps[i].slot->wd_reported_seq != snaps[i].seq)
             fresh = 1;
@@ -524,7 +517,7 @@ static void write_snapshot(int n, uint64_t now)
     pg_jw_arr(w);
     for (int i = 0; i < n; i++) {
         struct pg_rthread rt;
-        fill_rthread(&rt, i, "snapshot", now);
+        pg_fill_rthread(&rt, i, "snapshot", now);
         pg_report_thread(w, &rt);
     }
     pg_jw_arr_end(w);
@@ -568,9 +561,14 @@ static void scan(void)
         if (any_blocked && nblocked == n)
             all_tracked = count_tasks() == n && !async_handlers_installed();
         nf = pg_graph_solve(nodes, n, all_tracked, findings, MAX_FINDINGS);
-        for (int fi = 0; fi < nf; fi++)
-            consider(fi, n, now);
+    } else {
+        for (int i = 0; i < n; i++)
+            nodes[i].stuck = 0, nodes[i].finding = -1, nodes[i].cycle_next = -1;
     }
+    /* Pools first: an exhausted pool explains a hang better than "every thread is blocked". */
+    pg_pool_scan(n, now);
+    for (int fi = 0; fi < nf; fi++)
+        consider(fi, n, now);
     for (int i = 0; i < n; i++) {
         struct pg_thread *t = snaps[i].slot;
         int stuck = nblocked > 0 && nodes[i].stuck;

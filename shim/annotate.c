@@ -1,0 +1,209 @@
+/*
+ * The public annotation API (include/poolguard.h). Called on every task a pool runs, so it is
+ * built like the hooks: no allocation, no locks, fixed tables. Pools live in a small open-addressed
+ * table keyed by their handle; queued tasks in a larger one, inserted on submit and removed on
+ * start, so the watchdog can say of a task a worker waits for whether it is still in the queue.
+ * When a table is full the shim says so once and the pool's counters (exact queue depth) go on.
+ */
+#include "annotate.h"
+
+#include <string.h>
+
+#define PG_EXPORT __attribute__((visibility("default")))
+#define TASK_TOMB ((uintptr_t)1)
+
+struct pg_apool pg_apools[PG_MAX_APOOLS];
+static struct {
+    _Atomic uintptr_t task;
+    _Atomic uintptr_t pool;
+} tasks[PG_TASKSET];
+static _Atomic int pools_full_warned, tasks_full_warned;
+
+static uint32_t hash_ptr(uintptr_t p)
+{
+    uint64_t x = (uint64_t)p * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> 32);
+}
+
+struct pg_apool *pg_apool_find(uintptr_t handle)
+{
+    uint32_t h = hash_ptr(handle) % PG_MAX_APOOLS;
+    for (int i = 0; i < PG_MAX_APOOLS; i++) {
+        struct pg_apool *p = &pg_apools[(h + (uint32_t)i) % PG_MAX_APOOLS];
+        uintptr_t v = atomic_load_explicit(&p->handle, memory_order_acquire);
+        if (v == handle)
+            return p;
+        if (v == 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+static struct pg_apool *pool_get(uintptr_t handle, int create)
+{
+    if (handle <= PG_APOOL_TOMB)
+        return NULL;
+    struct pg_apool *p = pg_apool_find(handle);
+    if (p || !create)
+        return p;
+    uint32_t h = hash_ptr(handle) % PG_MAX_APOOLS;
+    for (int i = 0; i < PG_MAX_APOOLS; i++) {
+        p = &pg_apools[(h + (uint32_t)i) % PG_MAX_APOOLS];
+        uintptr_t v = atomic_load_explicit(&p->handle, memory_order_acquire);
+        if (v == handle)
+            return p;
+        if (v != 0 && v != PG_APOOL_TOMB)
+            continue;
+        if (atomic_compare_exchange_strong(&p->handle, &v, handle)) {
+            p->name[0] = 0;
+            p->workers = 0;
+            atomic_store(&p->submitted, 0);
+            atomic_store(&p->started, 0);
+            atomic_store(&p->done, 0);
+            p->ncreate = 0;
+            return p;
+        }
+    }
+    if (!atomic_exchange(&pools_full_warned, 1))
+        pg_warn("more than %d annotated pools; further pools are not tracked", PG_MAX_APOOLS);
+    return NULL;
+}
+
+static void task_insert(uintptr_t task, uintptr_t pool)
+{
+    uint32_t h = hash_ptr(task) % PG_TASKSET;
+    for (int i = 0; i < 64; i++) {
+        uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
+        uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
+        if (v != 0 && v != TASK_TOMB)
+            continue;
+        if (atomic_compare_exchange_strong(&tasks[k].task, &v, task)) {
+            atomic_store_explicit(&tasks[k].pool, pool, memory_order_release);
+            return;
+        }
+    }
+    if (!atomic_exchange(&tasks_full_warned, 1))
+        pg_warn("too many queued annotated tasks to track each one; queue depths stay exact");
+}
+
+static void task_remove(uintptr_t task)
+{
+    uint32_t h = hash_ptr(task) % PG_TASKSET;
+    for (int i = 0; i < 64; i++) {
+        uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
+        uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
+        if (v == task) {
+            atomic_store_explicit(&tasks[k].pool, 0, memory_order_relaxed);
+            atomic_store_explicit(&tasks[k].task, TASK_TOMB, memory_order_release);
+            return;
+        }
+        if (v == 0)
+            return;
+    }
+}
+
+uintptr_t pg_task_queued_in(uintptr_t task)
+{
+    if (task <= TASK_TOMB)
+        return 0;
+    uint32_t h = hash_ptr(task) % PG_TASKSET;
+    for (int i = 0; i < 64; i++) {
+        uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
+        uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
+        if (v == task)
+            return atomic_load_explicit(&tasks[k].pool, memory_order_acquire);
+        if (v == 0)
+            return 0;
+    }
+    return 0;
+}
+
+static struct pg_thread *me(void)
+{
+    return atomic_load_explicit(&pg_ready, memory_order_acquire) ? pg_self() : NULL;
+}
+
+PG_EXPORT void poolguard_pool_create(const void *pool, const char *name, int workers)
+{
+    if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
+        return;
+    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
+    if (!p)
+        return;
+    if (name) {
+        size_t n = strnlen(name, sizeof p->name - 1);
+        memcpy(p->name, name, n);
+        p->name[n] = 0;
+    }
+    p->workers = workers > 0 ? workers : 0;
+    struct pg_thread *t = me();
+    if (t)
+        t->in_shim = 1;
+    uintptr_t pcs[9];
+    int n = pg_stack_here(pcs, 9, 0);
+    p->ncreate = n > 1 ? n - 1 : 0;
+    memcpy(p->create_stack, pcs + 1, sizeof(uintptr_t) * (size_t)p->ncreate);
+    if (t)
+        t->in_shim = 0;
+}
+
+PG_EXPORT void poolguard_pool_destroy(const void *pool)
+{
+    struct pg_apool *p = pg_apool_find((uintptr_t)pool);
+    if (p)
+        atomic_store_explicit(&p->handle, PG_APOOL_TOMB, memory_order_release);
+}
+
+PG_EXPORT void poolguard_task_submit(const void *pool, const void *task)
+{
+    if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
+        return;
+    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
+    if (!p)
+        return;
+    atomic_fetch_add_explicit(&p->submitted, 1, memory_order_relaxed);
+    task_insert((uintptr_t)task, (uintptr_t)pool);
+}
+
+PG_EXPORT void poolguard_task_start(const void *pool, const void *task)
+{
+    if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
+        return;
+    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
+    if (p)
+        atomic_fetch_add_explicit(&p->started, 1, memory_order_relaxed);
+    task_remove((uintptr_t)task);
+    struct pg_thread *t = me();
+    if (t) {
+        __atomic_store_n(&t->ann_pool, (uintptr_t)pool, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->ann_task, (uintptr_t)task, __ATOMIC_RELEASE);
+    }
+}
+
+PG_EXPORT void poolguard_task_done(const void *pool, const void *task)
+{
+    (void)task;
+    struct pg_apool *p = pg_apool_find((uintptr_t)pool);
+    if (p)
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_relaxed);
+    struct pg_thread *t = me();
+    if (t) {
+        __atomic_store_n(&t->ann_task, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->ann_pool, 0, __ATOMIC_RELEASE);
+    }
+}
+
+PG_EXPORT void poolguard_task_wait(const void *task)
+{
+    struct pg_thread *t = me();
+    if (t)
+        __atomic_store_n(&t->ann_wait_task, (uintptr_t)task, __ATOMIC_RELEASE);
+}
+
+PG_EXPORT void poolguard_task_wait_done(const void *task)
+{
+    (void)task;
+    struct pg_thread *t = me();
+    if (t)
+        __atomic_store_n(&t->ann_wait_task, 0, __ATOMIC_RELEASE);
+}

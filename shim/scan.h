@@ -1,0 +1,38 @@
+/*
+ * One watchdog scan's snapshot of the thread table, shared by the deadlock analysis (watchdog.c)
+ * and the pool analysis (pool.c). Owned by the watchdog thread: nothing else touches it.
+ */
+#ifndef POOLGUARD_SCAN_H
+#define POOLGUARD_SCAN_H
+
+#include "graph.h"
+#include "report.h"
+
+struct snap {
+    struct pg_thread *slot;
+    uint32_t gen;
+    uint64_t seq;
+    pid_t tid;
+    int waiting;
+    uint32_t wkind;
+    int timed;
+    uintptr_t wobj, wextra;
+    uint64_t since_ns;
+    pid_t owner, target;
+};
+
+PG_HIDDEN extern struct snap *pg_snaps;
+PG_HIDDEN extern struct pg_gnode *pg_nodes;
+PG_HIDDEN extern struct pg_gfinding pg_findings[];
+
+PG_HIDDEN void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now);
+PG_HIDDEN int pg_node_confirmed(int i);
+PG_HIDDEN void pg_act_on_finding(void);
+PG_HIDDEN void pg_note_finding(const char *kind, const char *summary);
+
+/* pool.c: finds exhausted and growing pools in this scan; reports them and marks the threads it
+ * reported, so the deadlock analysis does not report the same threads again. */
+PG_HIDDEN int pg_pool_init(uint32_t size);
+PG_HIDDEN void pg_pool_scan(int n, uint64_t now);
+
+#endif

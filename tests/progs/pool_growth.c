@@ -1,0 +1,39 @@
+/*
+ * Queue growth: one slow worker, and a producer submitting far faster than it can run tasks, for
+ * three seconds; then the program exits normally. Nothing deadlocks: the only finding is the
+ * growing queue.
+ */
+#include <time.h>
+#include <unistd.h>
+
+#include "minipool.h"
+
+static struct pool pool;
+
+long slow_task(void *p, long arg)
+{
+    (void)p;
+    usleep(2000);
+    return arg;
+}
+
+__attribute__((noinline)) static void produce_forever(void)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long n = 0;
+    do {
+        pool_submit(&pool, slow_task, n++);   /* results never collected: a leak, as in the problem */
+        usleep(100);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 3);
+    printf("pool_growth: submitted %s\n", n > 1000 ? "many" : "few");
+}
+
+int main(void)
+{
+    pool_start(&pool, 1, 1);
+    produce_forever();
+    fflush(stdout);
+    _exit(0);
+}
