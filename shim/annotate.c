@@ -7,6 +7,7 @@
  */
 #include "annotate.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define PG_EXPORT __attribute__((visibility("default")))
@@ -139,8 +140,10 @@ PG_EXPORT void poolguard_pool_create(const void *pool, const char *name, int wor
     struct pg_thread *t = me();
     if (t)
         t->in_shim = 1;
+    int saved = errno;
     uintptr_t pcs[9];
     int n = pg_stack_here(pcs, 9, 0);
+    errno = saved;
     p->ncreate = n > 1 ? n - 1 : 0;
     memcpy(p->create_stack, pcs + 1, sizeof(uintptr_t) * (size_t)p->ncreate);
     if (t)

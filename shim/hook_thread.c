@@ -45,8 +45,11 @@ PG_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
     t->start_routine = (uintptr_t)fn;
     if (me)
         me->in_shim = 1;
+    /* Unwinding and starting the watchdog may leave errno changed; the program must not see it. */
+    int saved = errno;
     t->ncreate = (uint32_t)pg_stack_here(t->create_stack, PG_CREATE_DEPTH, 0);
     pg_watchdog_ensure();
+    errno = saved;
     int r = pg_real.pthread_create(th, attr, trampoline, t);
     if (me)
         me->in_shim = 0;
