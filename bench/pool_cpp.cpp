@@ -1,6 +1,7 @@
 // Two C++ pools of std::thread running std::packaged_task, as pool_c.c does in C: each outer
 // task submits CHILDREN tasks to the inner pool and waits on their std::futures (libstdc++ waits
 // on a future with syscall(SYS_futex), which the shim hooks). Usage: pool_cpp [tasks] [workers]
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -68,14 +69,14 @@ private:
     std::vector<std::thread> workers_;
 };
 
-volatile unsigned long sink;
+std::atomic<unsigned long> sink;
 
 void child()
 {
     unsigned long x = 0;
     for (int i = 0; i < 200; i++)
         x += (unsigned long)i * 2654435761u;
-    sink = sink + x;
+    sink.fetch_add(x, std::memory_order_relaxed);
 }
 
 }  // namespace

@@ -292,7 +292,12 @@ class Bench:
         ratios, tv, nv = [], [], []
         for _ in range(3 if self.quick else 5):
             a = self.run(base)["ns_per_task"]
-            b = self.run([tsan, str(tasks)], extra_env={"TSAN_OPTIONS": "report_bugs=1"})["ns_per_task"]
+            try:
+                b = self.run([tsan, str(tasks)])["ns_per_task"]
+            except RuntimeError as e:
+                self.add("tools", "ThreadSanitizer build (%s)" % cc, "", "", "n/a", "", "", "failed")
+                self.notes.append("ThreadSanitizer run failed: %s" % str(e)[:300])
+                return
             nv.append(a)
             tv.append(b)
             ratios.append(b / a)
@@ -317,7 +322,16 @@ class Bench:
         except (ValueError, OSError):
             libc = "unknown"
         load = open("/proc/loadavg").read().split()[:3]
-        return [("nproc", str(os.cpu_count())), ("CPU", model),
+        rev = os.environ.get("POOLGUARD_BENCH_REV")
+        if not rev:
+            g = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %s", "--", "shim"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "shim"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            rev = g.stdout.strip() or "unknown"
+            if d.stdout.strip():
+                rev += " (with uncommitted changes in shim/)"
+        return [("shim measured", rev), ("nproc", str(os.cpu_count())), ("CPU", model),
                 ("load average at the end (other work on the machine)", " ".join(load)),
                 ("kernel", platform.release()), ("C library", libc),
                 ("compiler", subprocess.run(["cc", "--version"], stdout=subprocess.PIPE,
@@ -360,6 +374,10 @@ class Bench:
         else:
             notes.append("No healthy workload produced a finding under poolguard.")
         lines += ["- " + n for n in notes]
+        # The profiling notes are written by people (bench/analysis.md) and carried along verbatim.
+        analysis = os.path.join(ROOT, "bench", "analysis.md")
+        if os.path.exists(analysis):
+            lines += ["", open(analysis).read().rstrip()]
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
