@@ -82,6 +82,11 @@ static struct {
     Py_ssize_t (*Set_Size)(PyObject *);
     int (*GC_Disable)(void);                         /* optional: 3.10+ */
     int (*GC_Enable)(void);
+    void *(*Type_GetSlot)(PyObject *, int);
+    PyObject *(*Tuple_Pack)(Py_ssize_t, ...);
+    PyObject *(*Init_gc)(void);                      /* 3.8, 3.9: a module; later a module def */
+    PyObject *(*(*CFunction_GetFunction)(PyObject *))(PyObject *, PyObject *);
+    int (*CFunction_GetFlags)(PyObject *);
     /* Built-in types and singletons: addresses of data symbols. */
     PyObject *t_frame, *t_code, *t_function, *t_method, *t_cfunction, *t_str, *t_int, *t_dict;
     PyObject *t_set, *t_list, *t_tuple, *t_weakref, *t_type, *t_module;
@@ -201,6 +206,11 @@ static int resolve(void)
     NEED(Set_Size, "PySet_Size");
     MAYBE(GC_Disable, "PyGC_Disable");
     MAYBE(GC_Enable, "PyGC_Enable");
+    NEED(Type_GetSlot, "PyType_GetSlot");
+    NEED(Tuple_Pack, "PyTuple_Pack");
+    NEED(Init_gc, "PyInit_gc");
+    NEED(CFunction_GetFunction, "PyCFunction_GetFunction");
+    NEED(CFunction_GetFlags, "PyCFunction_GetFlags");
     NEED(t_frame, "PyFrame_Type");
     NEED(t_code, "PyCode_Type");
     NEED(t_function, "PyFunction_Type");
@@ -252,7 +262,7 @@ struct ctx {
     int nkept;
     PyObject *code[K_COUNT];
     PyObject *thread_cls, *mainthread_cls, *dummythread_cls, *active, *tpe_cls, *workitem_cls, *future_cls, *squeue_cls;
-    PyObject *worker_fn, *partial_cls, *get_referents;
+    PyObject *worker_fn, *partial_cls;
     PyObject *ex_obj[PG_PY_MAX_EXECUTORS];
     PyObject *ex_queue[PG_PY_MAX_EXECUTORS];
     /* Waited futures, for placing them in queues and on running workers afterwards. */
@@ -409,9 +419,6 @@ static void load_known(struct ctx *c)
     PyObject *ft = module_dict("functools");
     if (ft)
         c->partial_cls = dget(ft, "partial");
-    PyObject *gc = module_dict("gc");
-    if (gc)
-        c->get_referents = dget(gc, "get_referents");
 }
 
 /* Copies a str; a too long one keeps its end when tail is set (paths), its start otherwise. */
@@ -892,60 +899,129 @@ static int place_item(struct ctx *c, PyObject *item, int ex, long pos)
 
 /*
  * Finds the work items of waited PENDING futures in the executors' queues. SimpleQueue offers no
- * way to list its entries, but its GC traversal (gc.get_referents, all C) visits them: up to 3.12
- * it visits its internal list (entries before lst_pos are already taken and set to None), from
- * 3.13 each entry of its ring buffer, oldest first. The scan goes from the newest entry back,
- * because the futures a task waits on were usually submitted last, and stops when every waited
- * future is placed or after QUEUE_SCAN_MAX entries.
+ * way to list its entries, but its GC traversal (its tp_traverse, C code: what gc.get_referents
+ * calls) visits them: up to 3.12 it visits its internal list, whose entries before lst_pos are
+ * already taken (and set to None); from 3.13 each entry of its ring buffer, oldest first, then
+ * its type. A list is scanned from the newest entry back, because the futures a task waits on
+ * were usually submitted last; the scan stops when every waited future is placed or after
+ * QUEUE_SCAN_MAX entries.
  */
+struct qscan {
+    struct ctx *c;
+    int ex;
+    long qlen;
+    long pos;
+    long scanned;
+    int want;
+    PyObject *list;
+};
+
+static int queue_visit(PyObject *o, void *arg)
+{
+    struct qscan *s = arg;
+    if (py_hexversion < 0x030d0000) {
+        if (!s->list && is(o, py.t_list))
+            s->list = o;
+        return 0;
+    }
+    if (s->pos >= s->qlen || s->want <= 0 || s->scanned >= QUEUE_SCAN_MAX)
+        return 1;          /* stops the traversal */
+    s->scanned++;
+    s->want -= place_item(s->c, o, s->ex, s->pos++);
+    return 0;
+}
+
+/* 3.8 and 3.9 have neither PyGC_Disable nor PyType_GetSlot for static types: the C functions of
+ * the gc module are taken from a module object made once by PyInit_gc (never put in sys.modules)
+ * and called directly; they are static functions of libpython, valid for the process's life. */
+typedef PyObject *(*cfunc)(PyObject *, PyObject *);
+static cfunc gc_isenabled_c, gc_disable_c, gc_enable_c, gc_referents_c;
+
+static cfunc gc_func(PyObject *dict, const char *name, int flags)
+{
+    PyObject *f = dget(dict, name);
+    if (!is(f, py.t_cfunction) || py.CFunction_GetFlags(f) != flags)
+        return NULL;
+    return py.CFunction_GetFunction(f);
+}
+
+static int gc_funcs_3_8(void)
+{
+    if (gc_isenabled_c)
+        return 0;
+    PyObject *m = py.Init_gc();
+    if (!m || !is(m, py.t_module)) {
+        py.Err_Clear();
+        if (m)
+            py.DecRef(m);
+        return -1;
+    }
+    PyObject *d = py.Module_GetDict(m);
+    enum { METH_VARARGS = 1, METH_NOARGS = 4 };
+    cfunc dis = gc_func(d, "disable", METH_NOARGS), en = gc_func(d, "enable", METH_NOARGS);
+    cfunc refs = gc_func(d, "get_referents", METH_VARARGS);
+    cfunc isen = gc_func(d, "isenabled", METH_NOARGS);
+    py.DecRef(m);
+    if (!dis || !en || !refs || !isen)
+        return -1;
+    gc_disable_c = dis, gc_enable_c = en, gc_referents_c = refs;
+    gc_isenabled_c = isen;
+    return 0;
+}
+
 static void scan_queues(struct ctx *c, struct pg_py_state *st)
 {
     int want = 0;
     for (int i = 0; i < c->npend; i++)
         want += c->pend[i]->state == PG_PY_F_PENDING;
-    fprintf(stderr, "DBG want=%d npend=%d gr=%p wi=%p\n", want, c->npend, (void*)c->get_referents, (void*)c->workitem_cls);
-    if (!want || !c->get_referents || !c->workitem_cls)
+    if (!want || !c->workitem_cls || !c->squeue_cls)
         return;
+    typedef int (*visitproc)(PyObject *, void *);
+    typedef int (*traverseproc)(PyObject *, visitproc, void *);
+    traverseproc trav = NULL;
+    if (py_hexversion >= 0x030a0000) {
+        enum { Py_tp_traverse = 71 };
+        trav = (traverseproc)py.Type_GetSlot(c->squeue_cls, Py_tp_traverse);
+        py.Err_Clear();
+        if (!trav)
+            return;
+    } else if (!gc_referents_c) {
+        return;
+    }
     for (int e = 0; e < st->nexecutors && want > 0; e++) {
         struct pg_py_executor *ex = &st->executors[e];
         PyObject *q = c->ex_queue[e];
-        if (!c->squeue_cls || !is(q, c->squeue_cls))
+        if (!is(q, c->squeue_cls) || ex->queue_len <= 0)
             continue;
-        PyObject *refs = py.CallFunctionObjArgs(c->get_referents, q, NULL);
-        if (!refs || !is(refs, py.t_list)) {
-            py.Err_Clear();
-            if (refs)
-                py.DecRef(refs);
-            continue;
-        }
-        /* Up to 3.12 the entries are [lst_pos, len) of the one list referent; from 3.13 the first
-         * qsize() referents (the type comes after them). */
-        PyObject *items = NULL;
-        Py_ssize_t n = 0;
-        long first = 0;
-        if (py_hexversion < 0x030d0000) {
-            Py_ssize_t nref = py.List_Size(refs);
-            for (Py_ssize_t i = 0; i < nref && !items; i++)
+        struct qscan s = {.c = c, .ex = e, .qlen = ex->queue_len, .want = want};
+        PyObject *refs = NULL;
+        if (trav) {
+            trav(q, queue_visit, &s);
+        } else {
+            PyObject *args = py.Tuple_Pack(1, q);
+            refs = args ? gc_referents_c(NULL, args) : NULL;
+            if (args)
+                py.DecRef(args);
+            for (Py_ssize_t i = 0; refs && is(refs, py.t_list) && i < py.List_Size(refs); i++)
                 if (is(py.List_GetItem(refs, i), py.t_list))
-                    items = py.List_GetItem(refs, i);
-            n = items ? py.List_Size(items) : 0;
-            first = ex->queue_len >= 0 && ex->queue_len <= n ? (long)(n - ex->queue_len) : 0;
-        } else if (ex->queue_len >= 0) {
-            items = refs;
-            n = py.List_Size(refs);
-            if (n > ex->queue_len)
-                n = ex->queue_len;
+                    s.list = py.List_GetItem(refs, i);
         }
-        long scanned = 0;
-        for (Py_ssize_t i = n - 1; i >= first && want > 0 && scanned < QUEUE_SCAN_MAX; i--) {
-            scanned++;
-            want -= place_item(c, py.List_GetItem(items, i), e, (long)i - first);
+        if (s.list) {
+            /* Entries [len - qsize, len) are queued; index len - qsize is the next to run. */
+            Py_ssize_t n = py.List_Size(s.list);
+            long first = s.qlen <= n ? (long)(n - s.qlen) : 0;
+            for (Py_ssize_t i = n - 1; i >= first && s.want > 0 && s.scanned < QUEUE_SCAN_MAX; i--) {
+                s.scanned++;
+                s.want -= place_item(c, py.List_GetItem(s.list, i), e, (long)i - first);
+            }
         }
-        ex->queue_scanned = scanned;
-        ex->queue_scan_complete = scanned >= n - first;
-        py.DecRef(refs);
+        if (refs)
+            py.DecRef(refs);
+        py.Err_Clear();
+        want = s.want;
+        ex->queue_scanned = s.scanned;
+        ex->queue_scan_complete = s.scanned >= s.qlen;
     }
-    py.Err_Clear();
 }
 
 static void link_running(struct pg_py_state *st, struct ctx *c)
@@ -963,20 +1039,21 @@ static void link_running(struct pg_py_state *st, struct ctx *c)
     }
 }
 
-/* Switches the cyclic collector off for the inspection; returns whether it was on. */
+/* Switches the cyclic collector off for the inspection (see the file comment); returns whether
+ * it was on, or -1 if it cannot be switched off. */
 static int gc_off(void)
 {
     if (py.GC_Disable)
         return py.GC_Disable();
-    PyObject *gc = module_dict("gc");
-    PyObject *isen = dget(gc, "isenabled"), *dis = dget(gc, "disable");
-    if (!is(isen, py.t_cfunction) || !is(dis, py.t_cfunction))
+    /* 3.8, 3.9. The first time, making the gc module allocates a few dozen objects while the
+     * collector is still on: the one moment a collection (and finalizers) could run here. */
+    if (gc_funcs_3_8() < 0)
         return -1;
-    PyObject *r = py.CallObject(isen, NULL);
+    PyObject *r = gc_isenabled_c(NULL, NULL);
     int was = r == py.py_true;
     if (r)
         py.DecRef(r);
-    if (was && (r = py.CallObject(dis, NULL)))
+    if (was && (r = gc_disable_c(NULL, NULL)))
         py.DecRef(r);
     py.Err_Clear();
     return was;
@@ -990,8 +1067,7 @@ static void gc_restore(int was)
         py.GC_Enable();
         return;
     }
-    PyObject *en = dget(module_dict("gc"), "enable");
-    PyObject *r = is(en, py.t_cfunction) ? py.CallObject(en, NULL) : NULL;
+    PyObject *r = gc_enable_c(NULL, NULL);
     if (r)
         py.DecRef(r);
     py.Err_Clear();

@@ -1,0 +1,23 @@
+# PROBLEM.md's fix 1: parents on one executor, children on another.
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+parents = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parents")
+children = ThreadPoolExecutor(max_workers=2, thread_name_prefix="children")
+
+
+def dependent_task(i):
+    time.sleep(0.002)
+    return i * 2
+
+
+def parent_task(i):
+    return children.submit(dependent_task, i).result()
+
+
+print("ok_two_executors: start", flush=True)
+total = 0
+end = time.monotonic() + 2.5
+while time.monotonic() < end:
+    total += sum(f.result() for f in [parents.submit(parent_task, i) for i in range(50)])
+print("ok_two_executors:", total)
