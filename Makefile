@@ -86,11 +86,16 @@ $(RUNNER): $(TEST_OBJ)
 # Test programs keep frame info and symbols so that stacks name their functions.
 $(BUILD)/progs/%: tests/progs/%.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -fno-omit-frame-pointer -fno-inline -o $@ $< -lpthread
+	$(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Iinclude -fno-omit-frame-pointer -fno-inline $(PROG_CFLAGS) -o $@ $< -lpthread $(PROG_LIBS)
 
 $(BUILD)/progs/%: tests/progs/%.cpp | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CXX) -O1 -g -std=c++17 $(WARN) -Iinclude -fno-omit-frame-pointer -fno-inline -o $@ $< -lpthread
+	$(CXX) -O1 -g -std=c++17 $(WARN) -MMD -MP -Iinclude -fno-omit-frame-pointer -fno-inline -o $@ $< -lpthread
+
+# Programs on third-party pools.
+$(BUILD)/progs/pool_uv: PROG_LIBS = $(shell pkg-config --libs libuv)
+$(BUILD)/progs/pool_glib: PROG_CFLAGS = $(shell pkg-config --cflags glib-2.0)
+$(BUILD)/progs/pool_glib: PROG_LIBS = $(shell pkg-config --libs glib-2.0)
 
 # Analyzer test fixtures: a PIE program linked to a C++ shared library (symbolizer tests), a copy
 # of that library without DWARF (symbol-table fallback), and a fake program for the `run` gate.
@@ -122,6 +127,21 @@ check-analyzer: $(BUILD)/check_analyzer $(ANALYZER) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(BUILD)/check_analyzer
 check-asan: $(BUILD)/check_analyzer_asan $(ANALYZER) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/check_analyzer_asan
+
+# libFuzzer target for the raw-report reader (needs clang). `make check` runs it briefly when
+# clang is installed; `make fuzz` runs it for FUZZ_SECONDS. New inputs go to build/fuzz/corpus.
+FUZZ         := $(BUILD)/fuzz/fuzz_report
+FUZZ_SECONDS ?= 300
+HAVE_CLANG   := $(shell command -v clang 2>/dev/null)
+$(FUZZ): tests/fuzz/fuzz_report.c $(ANALYZER_LIB) $(wildcard analyzer/*.h)
+	@mkdir -p $(@D)/corpus
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Ianalyzer $(ANALYZER_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(ANALYZER_LIB) $(ANALYZER_LIBS) -lm
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ)
+	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+fuzz-smoke: $(FUZZ)
+	$(FUZZ) -max_total_time=10 -max_len=8192 -rss_limit_mb=1024 -print_final_stats=0 tests/fuzz/corpus 2>$(BUILD)/fuzz/smoke.log || { tail -n 40 $(BUILD)/fuzz/smoke.log; exit 1; }
+check: $(if $(HAVE_CLANG),fuzz-smoke)
 
 check: all $(RUNNER) $(PROGS) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(RUNNER)

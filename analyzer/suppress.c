@@ -80,7 +80,7 @@ suppressions *suppressions_load(const char *path, FILE *diag, int *err)
     char *line;
     size_t len;
     int flags;
-    int n;
+    int n = 0;
     while (*err == 0 && (n = lines_next(l, true, &line, &len, &flags)) > 0) {
         lineno++;
         char *t = trim(line);
