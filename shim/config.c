@@ -94,6 +94,7 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
     bad += int_var(get, warn, "POOLGUARD_QUEUE_LIMIT", 1, 1 << 30, &c->queue_limit);
     bad += bool_var(get, warn, "POOLGUARD_QUIET", &c->quiet);
     bad += bool_var(get, warn, "POOLGUARD_DISABLE", &c->disable);
+    bad += bool_var(get, warn, "POOLGUARD_DEBUG", &c->debug);
 
     const char *v = get("POOLGUARD_ON_FINDING");
     if (v) {

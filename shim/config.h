@@ -21,6 +21,7 @@ struct pg_config {
     int exit_code;
     int quiet;                 /* POOLGUARD_QUIET: no stderr line per finding */
     int disable;               /* POOLGUARD_DISABLE: track nothing */
+    int debug;                 /* POOLGUARD_DEBUG: the watchdog explains its pool analysis on stderr */
     char dir[PG_PATH_MAX];     /* POOLGUARD_DIR; empty: the default, chosen at run time */
 };
 

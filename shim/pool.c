@@ -79,15 +79,17 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h;
 }
 
-/* Threads started by the same routine from the same call stack. The first frame is inside the
- * shim's pthread_create and is the same for everyone; the next ones are the program's. */
+/* Threads started by the same routine from the same call stack. Frame 0 is inside the shim's
+ * pthread_create; frame 1, the call itself, is left out because a compiler that unrolls the loop
+ * creating the workers gives each its own call instruction. Two pools started from one function
+ * by the same routine then count as one, which can hide an exhausted pool but never invents one. */
 static uint64_t group_key(const struct pg_thread *t)
 {
     if (!t->start_routine || t->ncreate < 2)
         return 0;
     uint64_t h = mix(0xcbf29ce484222325ull, t->start_routine);
     uint32_t n = t->ncreate < 8 ? t->ncreate : 8;
-    for (uint32_t k = 1; k < n; k++)
+    for (uint32_t k = 2; k < n; k++)
         h = mix(h, t->create_stack[k]);
     return h ? h : 1;
 }
@@ -507,6 +509,11 @@ static void analyze_group(int n, int g, uint64_t now)
 
     check_growth(n, g, ps, idle ? 0 : queued, exact, now);
 
+    if (pg_cfg.debug)
+        pg_warn("debug: pool %#llx: %d workers, %d idle, %d blocked (%d stuck), idle object %#lx "
+                "(kind %u), queued %ld, submit-then-wait %d", (unsigned long long)groups[g].key,
+                groups[g].n, idle, blocked, stuck, (unsigned long)ps->idle_obj, ps->idle_kind, queued,
+                submit_wait);
     if (idle > 0 || blocked < groups[g].n || groups[g].n == 0)
         return;
     /* Every worker is blocked, none in the idle wait. */
