@@ -105,7 +105,7 @@ class Bench:
         self.add(section, measure,
                  "%s %s" % (fmt(statistics.median(nat)), unit),
                  "%s %s" % (fmt(statistics.median(pg)), unit),
-                 "%.3f×" % med,
+                 "%.3f×" % med if abs(med - (limit or 0)) >= 0.0005 else "%.4f×" % med,
                  "%.3f–%.3f× (n=%d)" % (min(ratios), max(ratios), len(ratios)),
                  "≤ %.2f×" % limit if limit else "none",
                  verdict(med <= limit) if limit else "-")
@@ -359,7 +359,7 @@ class Bench:
         notes = list(self.notes)
         notes.append("Idle CPU: the native and poolguard processes run side by side (both asleep); "
                      "the 'extra' figure is poolguard's CPU share minus the native one.")
-        notes.append("Memory: maximum RSS (getrusage) with the shim minus without; the budget is "
+        notes.append("Memory: peak RSS (VmHWM from /proc/self/status, read by the program itself) with the shim minus without; the budget is "
                      "8 MiB + 4 KiB per live thread.")
         notes.append("Detection latency: bench/latency.c polls POOLGUARD_DIR every 2 ms for a report "
                      "with a finding line; the clock starts when the program writes its timestamp, "
