@@ -140,7 +140,8 @@ $(FUZZ): tests/fuzz/fuzz_report.c $(ANALYZER_LIB) $(wildcard analyzer/*.h)
 fuzz: $(FUZZ)
 	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 $(BUILD)/fuzz/corpus tests/fuzz/corpus
 fuzz-smoke: $(FUZZ)
-	$(FUZZ) -max_total_time=10 -max_len=8192 -rss_limit_mb=1024 -print_final_stats=0 tests/fuzz/corpus 2>$(BUILD)/fuzz/smoke.log || { tail -n 40 $(BUILD)/fuzz/smoke.log; exit 1; }
+	@mkdir -p $(BUILD)/fuzz/smoke-corpus
+	$(FUZZ) -max_total_time=10 -max_len=8192 -rss_limit_mb=1024 -print_final_stats=0 $(BUILD)/fuzz/smoke-corpus tests/fuzz/corpus 2>$(BUILD)/fuzz/smoke.log || { tail -n 40 $(BUILD)/fuzz/smoke.log; exit 1; }
 check: $(if $(HAVE_CLANG),fuzz-smoke)
 
 check: all $(RUNNER) $(PROGS) $(FIXTURES)

@@ -14,7 +14,7 @@ struct lines {
     int fd;
     size_t max;
     char *buf;              /* the line being assembled: at most max bytes + NUL */
-    size_t len;
+    size_t len, cap;        /* cap grows with the longest line seen, up to max + 1 */
     bool skipping;          /* inside an over-long line: drop bytes until '\n' */
     char *chunk;            /* bytes read but not yet consumed */
     size_t chunk_pos, chunk_len;
@@ -28,7 +28,8 @@ lines *lines_new(int fd, size_t max_line)
         return NULL;
     l->fd = fd;
     l->max = max_line;
-    l->buf = malloc(max_line + 1);
+    l->cap = max_line + 1 < 4096 ? max_line + 1 : 4096;
+    l->buf = malloc(l->cap);
     l->chunk = malloc(CHUNK);
     if (!l->buf || !l->chunk) {
         lines_free(l);
@@ -85,6 +86,19 @@ int lines_next(lines *l, bool final, char **line, size_t *len, int *flags)
         char *nl = memchr(start, '\n', avail);
         size_t take = nl ? (size_t)(nl - start) : avail;
         if (!l->skipping) {
+            size_t want = l->len + (take < l->max - l->len ? take : l->max - l->len) + 1;
+            if (want > l->cap) {
+                size_t ncap = l->cap;
+                while (ncap < want)
+                    ncap *= 2;
+                if (ncap > l->max + 1)
+                    ncap = l->max + 1;
+                char *nb = realloc(l->buf, ncap);
+                if (!nb)
+                    return -ENOMEM;
+                l->buf = nb;
+                l->cap = ncap;
+            }
             size_t room = l->max - l->len;
             if (take > room) {
                 memcpy(l->buf + l->len, start, room);

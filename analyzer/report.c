@@ -204,6 +204,14 @@ int report_add_fd(pg_report *r, int fd, const char *name)
                         PG_MAX_LINE);
             continue;
         }
+        /* Past the cap, findings are only counted: skip parsing them, or a runaway report of
+         * gigabytes takes minutes instead of the time to read it. */
+        if (r->nfindings >= PG_MAX_FINDINGS && strstr(line, "\"type\":\"finding\"")) {
+            if (r->findings_dropped++ == 0)
+                report_diag(r, false, "more than %d findings; the rest are not shown",
+                            PG_MAX_FINDINGS);
+            continue;
+        }
         json_error_t err;
         json_t *obj = json_loadb(line, len, 0, &err);
         if (!obj || !json_is_object(obj)) {

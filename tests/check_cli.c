@@ -207,6 +207,21 @@ START_TEST(test_cli_svg_file_beside_the_text_report)
 }
 END_TEST
 
+START_TEST(test_cli_colour_only_on_request_or_terminal)
+{
+    /* stdout is a file here: no colour by default, even without NO_COLOR... */
+    extra_env = "NO_COLOR=";
+    res r = pg((const char *[]){ "report", "tests/data/deadlock.jsonl", NULL });
+    ck_assert_ptr_null(strchr(r.out, '\033'));
+    res_free(&r);
+    /* ...and colour when asked for. */
+    r = pg((const char *[]){ "report", "--color", "always", "tests/data/deadlock.jsonl", NULL });
+    extra_env = NULL;
+    ck_assert_ptr_nonnull(strchr(r.out, '\033'));
+    res_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -221,6 +236,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_baseline_round_trip);
     tcase_add_test(tc, test_cli_repeats_are_counted);
     tcase_add_test(tc, test_cli_help_everywhere);
+    tcase_add_test(tc, test_cli_colour_only_on_request_or_terminal);
     tcase_add_test(tc, test_cli_svg_without_graphviz_is_a_clear_error);
     tcase_add_test(tc, test_cli_svg_file_beside_the_text_report);
     suite_add_tcase(s, tc);
