@@ -21,9 +21,14 @@ static char *thread_sig(const pg_thread *t)
     char buf[1024];
     size_t len = 0, taken = 0;
     buf[0] = '\0';
+    /* The program's own frames say where the bug is; library internals above them are the
+     * same for every bug that blocks the same way. Without own frames, any unfolded frame. */
+    bool have_own = false;
+    for (size_t i = 0; i < t->stack.nframes && !have_own; i++)
+        have_own = t->stack.frames[i].own;
     for (size_t i = 0; i < t->stack.nframes && taken < SIG_FRAMES; i++) {
         const pg_frame *f = &t->stack.frames[i];
-        if (f->folded)
+        if (f->folded || (have_own && !f->own))
             continue;
         const char *name = f->function ? f->function : "?";
         int n = snprintf(buf + len, sizeof buf - len, "%s%s", taken ? ">" : "", name);

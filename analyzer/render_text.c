@@ -7,6 +7,7 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct tctx {
@@ -36,7 +37,10 @@ static const char *sev_colour(pg_severity s)
 static void print_frame(tctx *c, size_t idx, const pg_frame *f, const char *indent)
 {
     fprintf(c->out, "%s#%-2zu ", indent, idx);
-    if (f->function)
+    /* C++ template names can run to kilobytes; the JSON report keeps them whole. */
+    if (f->function && strlen(f->function) > 160)
+        fprintf(c->out, "%s%.157s...%s", C(c, BOLD), f->function, C(c, RESET));
+    else if (f->function)
         fprintf(c->out, "%s%s%s", C(c, BOLD), f->function, C(c, RESET));
     else if (f->module)
         fprintf(c->out, "%s+0x%" PRIx64, f->module, f->offset);
@@ -70,17 +74,44 @@ static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *inde
             mods, C(c, RESET));
 }
 
+/* Hidden in the text report: shim/libc/loader frames always; library frames above the
+ * program's first own frame (the program's own frames come first); and longer runs of library
+ * frames between own frames. --all-frames shows everything. */
+static bool hide_frame(const tctx *c, const pg_stack *s, size_t i, size_t first_own)
+{
+    const pg_frame *f = &s->frames[i];
+    if (c->o->all_frames || f->own)
+        return false;
+    if (f->folded)
+        return true;
+    if (first_own == SIZE_MAX)
+        return false; /* no own frame at all: show what there is */
+    if (i < first_own)
+        return true;
+    size_t a = i, b = i;
+    while (a > 0 && !s->frames[a - 1].own)
+        a--;
+    while (b + 1 < s->nframes && !s->frames[b + 1].own)
+        b++;
+    return b - a + 1 > 3;
+}
+
 static void print_stack(tctx *c, const pg_stack *s, const char *indent)
 {
     if (s->nframes == 0) {
         fprintf(c->out, "%s(no stack recorded)\n", indent);
         return;
     }
+    size_t first_own = 0;
+    while (first_own < s->nframes && !s->frames[first_own].own)
+        first_own++;
+    if (first_own == s->nframes)
+        first_own = SIZE_MAX;
     size_t i = 0, shown = 0;
     while (i < s->nframes) {
-        if (!c->o->all_frames && s->frames[i].folded) {
+        if (hide_frame(c, s, i, first_own)) {
             size_t j = i;
-            while (j < s->nframes && s->frames[j].folded)
+            while (j < s->nframes && hide_frame(c, s, j, first_own))
                 j++;
             print_folded(c, &s->frames[i], j - i, indent);
             i = j;

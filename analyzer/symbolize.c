@@ -316,8 +316,32 @@ static int dwarf_frames(modfile *mf, Dwarf_Addr addr, const pg_frame *tmpl, pg_f
     return added;
 }
 
+/* Code inlined from system headers (the C++ standard library, mostly) is not the user's. */
+static bool is_system_source(const char *file)
+{
+    static const char *const dirs[] = { "/usr/include/", "/usr/lib/gcc/", "/usr/local/include/" };
+    for (size_t i = 0; file && i < sizeof dirs / sizeof *dirs; i++)
+        if (strncmp(file, dirs[i], strlen(dirs[i])) == 0)
+            return true;
+    return false;
+}
+
+static int lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_return,
+                  pg_frame **frames, size_t *nframes);
+
 int symbolizer_lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_return,
                       pg_frame **frames, size_t *nframes)
+{
+    size_t first = *nframes;
+    int r = lookup(s, p, pc, is_return, frames, nframes);
+    for (size_t i = first; i < *nframes; i++)
+        if ((*frames)[i].own && is_system_source((*frames)[i].file))
+            (*frames)[i].own = false;
+    return r;
+}
+
+static int lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_return,
+                  pg_frame **frames, size_t *nframes)
 {
     pg_frame tmpl = { .pc = pc };
     const pg_module *m = module_for_pc(p, pc);

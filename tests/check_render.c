@@ -152,6 +152,45 @@ START_TEST(test_render_json_includes_snapshots)
 }
 END_TEST
 
+START_TEST(test_render_text_shows_the_program_frames_first)
+{
+    pg_report *r = report_new();
+    report_set_diagnostics(r, NULL);
+    ck_assert_int_eq(report_add_path(r, "tests/data/deadlock.jsonl"), 0);
+    size_t n;
+    pg_finding **f = report_findings(r, &n);
+    /* Frames as the symbolizer would give them for C++: library code above and between the
+     * program's own frames. The symbolizer leaves stacks that already have frames alone. */
+    static const struct { const char *fn; const char *mod; bool own; } fr[] = {
+        { "poolguard_hook", "/x/libpoolguard.so", false }, { "std::future<long>::get()", "/x/libstdc++.so.6", false },
+        { "std::__basic_future<long>::_M_get_result() const", "/work/app", false },
+        { "parent_task(long)", "/work/app", true },
+        { "std::a", "/work/app", false }, { "std::b", "/work/app", false }, { "std::c", "/work/app", false },
+        { "std::d", "/work/app", false }, { "ThreadPool::run()", "/work/app", true },
+        { "start_thread", "/x/libc.so.6", false },
+    };
+    pg_stack *st = &f[0]->threads[0].stack;
+    st->nframes = sizeof fr / sizeof *fr;
+    st->frames = calloc(st->nframes, sizeof *st->frames);
+    for (size_t i = 0; i < st->nframes; i++) {
+        st->frames[i].function = strdup(fr[i].fn);
+        st->frames[i].module = fr[i].mod;
+        st->frames[i].own = fr[i].own;
+        st->frames[i].folded = module_is_folded(fr[i].mod);
+    }
+    analyze_dedup(r);
+    char *t = render_str(r, PG_FMT_TEXT, false);
+    assert_in_order(t, (const char *[]){ "... 3 frames in libpoolguard.so, libstdc++.so.6, app",
+                                         "#0  parent_task(long) in app", "... 4 frames in app",
+                                         "#1  ThreadPool::run() in app", "... 1 frame in libc.so.6", NULL });
+    ck_assert_ptr_null(strstr(t, "std::future<long>::get()"));
+    /* The signature is made of the program's own frames. */
+    ck_assert_ptr_nonnull(strstr(f[0]->signature, "parent_task(long)>ThreadPool::run()"));
+    free(t);
+    report_free(r);
+}
+END_TEST
+
 Suite *render_suite(void)
 {
     Suite *s = suite_create("render");
@@ -161,6 +200,7 @@ Suite *render_suite(void)
     tcase_add_test(tc, test_render_text_colours_only_when_asked);
     tcase_add_test(tc, test_render_text_hides_info_by_default_and_shows_pool);
     tcase_add_test(tc, test_render_text_snapshot_shows_every_thread);
+    tcase_add_test(tc, test_render_text_shows_the_program_frames_first);
     tcase_add_test(tc, test_render_json_schema);
     tcase_add_test(tc, test_render_json_includes_snapshots);
     suite_add_tcase(s, tc);
