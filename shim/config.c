@@ -17,7 +17,7 @@ void pg_config_defaults(struct pg_config *c)
     c->interval_ms = 100;
     c->stall_ms = 3000;
     c->max_threads = 4096;
-    c->stack_depth = 32;
+    c->stack_depth = 64;
     c->queue_limit = 10000;
     c->on_finding = PG_ON_CONTINUE;
     c->exit_code = 0;

@@ -33,8 +33,6 @@ enum {
     STARTUP_MS = 10000,          /* a deadlocking program must print its first lines this soon */
     DEADLOCK_REPORT_MS = 3000,   /* then a finding must be on disk this soon */
     SETTLE_MS = 500,             /* then we watch this long for duplicate findings */
-    HEALTHY_EXIT_MS = 10000,     /* a healthy program must exit by itself this soon */
-    ANALYZER_MS = 10000,
     MAX_GROUP = 4,
 };
 
@@ -495,33 +493,9 @@ static void check_raw_report(const struct dl_case *c, struct e2e_reports *rs, pi
 /* Checking the analyzer's rendering                                                          */
 
 /* Runs `poolguard report --format json <dir>` and returns its parsed output. */
-static json_t *run_analyzer(const struct dl_case *c, const struct e2e_run *prog_run)
-{
-    char analyzer[PATH_MAX];
-    snprintf(analyzer, sizeof analyzer, "%s/poolguard", e2e_build_dir());
-    struct e2e_run a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.out, sizeof a.out, "%s/analyzer.out", prog_run->work);
-    snprintf(a.err, sizeof a.err, "%s/analyzer.err", prog_run->work);
-    char *argv[] = { "poolguard", "report", "--format", "json", (char *)prog_run->reports, NULL };
-    e2e_run_start(&a, analyzer, argv, false, NULL);
-    bool done = e2e_run_wait(&a, ANALYZER_MS);
-    if (!done)
-        e2e_run_kill(&a);
-    char *err = e2e_run_stderr(&a);
-    ck_assert_msg(done, "%s: `poolguard report` did not finish in %d ms", c->label, ANALYZER_MS);
-    json_error_t jerr;
-    json_t *doc = json_load_file(a.out, 0, &jerr);
-    ck_assert_msg(doc != NULL, "%s: `poolguard report --format json %s` (status %d) printed no JSON: "
-                  "%s; stderr: %.500s", c->label, prog_run->reports,
-                  WIFEXITED(a.status) ? WEXITSTATUS(a.status) : -1, jerr.text, err);
-    free(err);
-    return doc;
-}
-
 static void check_rendered(const struct dl_case *c, pid_t pid, const struct e2e_run *r)
 {
-    json_t *doc = run_analyzer(c, r);
+    json_t *doc = e2e_analyzer_json(c->label, r);
     json_t *findings = json_object_get(doc, "findings");
     ck_assert_msg(json_is_array(findings), "%s: analyzer JSON has no findings[] (reports in %s)",
                   c->label, r->reports);
@@ -648,61 +622,6 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
 
     check_rendered(c, pid, &r);
     e2e_remove_tree(r.work);
-}
-
-struct ok_case {
-    const char *prog;
-    int status;             /* the exit status the program is written to return */
-};
-
-/* Runs a healthy program natively and under the shim: same stdout, same status, no finding. */
-static void run_healthy_case(const struct ok_case *c, const char *const extra_env[],
-                             const char *expect_warning)
-{
-    char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, c->prog);
-    char *argv[] = { (char *)c->prog, NULL };
-
-    struct e2e_run native;
-    e2e_run_init(&native, c->prog);
-    e2e_run_start(&native, path, argv, false, NULL);
-    bool native_done = e2e_run_wait(&native, HEALTHY_EXIT_MS);
-    e2e_run_kill(&native);
-
-    struct e2e_run shim;
-    e2e_run_init(&shim, c->prog);
-    e2e_run_start(&shim, path, argv, true, extra_env);
-    bool shim_done = e2e_run_wait(&shim, HEALTHY_EXIT_MS);
-    e2e_run_kill(&shim);
-
-    char *nout = e2e_run_stdout(&native), *sout = e2e_run_stdout(&shim), *serr = e2e_run_stderr(&shim);
-    ck_assert_msg(native_done, "%s: did not finish in %d ms even without the shim", c->prog,
-                  HEALTHY_EXIT_MS);
-    ck_assert_msg(WIFEXITED(native.status) && WEXITSTATUS(native.status) == c->status,
-                  "%s: without the shim: status 0x%x, expected exit %d", c->prog, native.status, c->status);
-
-    struct e2e_reports rs;
-    e2e_reports_load(&rs, shim.reports);
-    char all[4096];
-    e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(shim_done, "%s: under the shim it did not finish in %d ms (findings: %s; stderr: "
-                  "%.500s)", c->prog, HEALTHY_EXIT_MS, all, serr);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: healthy program got %zu findings: %s "
-                  "(reports in %s)", c->prog, e2e_reports_count_findings(&rs), all, shim.reports);
-    ck_assert_msg(WIFEXITED(shim.status) && WEXITSTATUS(shim.status) == WEXITSTATUS(native.status),
-                  "%s: exit status under the shim 0x%x, without it 0x%x; stderr: %.500s", c->prog,
-                  shim.status, native.status, serr);
-    ck_assert_msg(strcmp(nout, sout) == 0, "%s: stdout differs under the shim:\n--- native\n%s--- "
-                  "shim\n%s", c->prog, nout, sout);
-    if (expect_warning)
-        ck_assert_msg(e2e_has_poolguard_line(serr, expect_warning), "%s: no \"poolguard:\" warning "
-                      "mentioning %s on stderr: %.500s", c->prog, expect_warning, serr);
-    e2e_reports_free(&rs);
-    free(nout);
-    free(sout);
-    free(serr);
-    e2e_remove_tree(native.work);
-    e2e_remove_tree(shim.work);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -837,19 +756,19 @@ END_TEST
 START_TEST(test_bad_interval_warns_and_healthy_program_runs_normally)
 {
     static const char *const env[] = { "POOLGUARD_INTERVAL_MS=abc", NULL };
-    static const struct ok_case c = { "ok_barrier", 3 };
-    run_healthy_case(&c, env, "POOLGUARD_INTERVAL_MS");
+    static const struct e2e_ok_case c = { "ok_barrier", 3 };
+    e2e_check_healthy(&c, env, "POOLGUARD_INTERVAL_MS");
 }
 END_TEST
 
-static const struct ok_case healthy[] = {
+static const struct e2e_ok_case healthy[] = {
     { "ok_contended", 0 }, { "ok_prodcons", 0 }, { "ok_timed_poll", 0 }, { "ok_rwlock", 0 },
     { "ok_barrier", 3 },   { "ok_future", 0 },   { "ok_long_wait", 0 },  { "ok_cancel", 0 },
     { "ok_syscall", 5 },   { "ok_errno", 0 },    { "ok_ctor", 4 },
 };
 
 #define HEALTHY_TEST(name, index)                                                               \
-    START_TEST(name) { run_healthy_case(&healthy[index], NULL, NULL); }                         \
+    START_TEST(name) { e2e_check_healthy(&healthy[index], NULL, NULL); }                         \
     END_TEST
 
 HEALTHY_TEST(test_contended_mutexes_give_no_finding_and_same_output, 0)

@@ -511,6 +511,84 @@ json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog
 /* ------------------------------------------------------------------------------------------ */
 /* The helpers' own tests                                                                     */
 
+/* ------------------------------------------------------------------------------------------ */
+/* Shared checks of the end-to-end suites                                                     */
+
+json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run)
+{
+    char analyzer[PATH_MAX];
+    snprintf(analyzer, sizeof analyzer, "%s/poolguard", e2e_build_dir());
+    struct e2e_run a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.out, sizeof a.out, "%s/analyzer.out", prog_run->work);
+    snprintf(a.err, sizeof a.err, "%s/analyzer.err", prog_run->work);
+    char *argv[] = { "poolguard", "report", "--format", "json", (char *)prog_run->reports, NULL };
+    e2e_run_start(&a, analyzer, argv, false, NULL);
+    bool done = e2e_run_wait(&a, E2E_ANALYZER_MS);
+    if (!done)
+        e2e_run_kill(&a);
+    char *err = e2e_run_stderr(&a);
+    ck_assert_msg(done, "%s: `poolguard report` did not finish in %d ms", label, E2E_ANALYZER_MS);
+    json_error_t jerr;
+    json_t *doc = json_load_file(a.out, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s: `poolguard report --format json %s` (status %d) printed no JSON: "
+                  "%s; stderr: %.500s", label, prog_run->reports,
+                  WIFEXITED(a.status) ? WEXITSTATUS(a.status) : -1, jerr.text, err);
+    free(err);
+    return doc;
+}
+
+
+/* Runs a healthy program natively and under the shim: same stdout, same status, no finding. */
+void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[],
+                             const char *expect_warning)
+{
+    char path[PATH_MAX];
+    e2e_prog_path(path, sizeof path, c->prog);
+    char *argv[] = { (char *)c->prog, NULL };
+
+    struct e2e_run native;
+    e2e_run_init(&native, c->prog);
+    e2e_run_start(&native, path, argv, false, NULL);
+    bool native_done = e2e_run_wait(&native, E2E_HEALTHY_EXIT_MS);
+    e2e_run_kill(&native);
+
+    struct e2e_run shim;
+    e2e_run_init(&shim, c->prog);
+    e2e_run_start(&shim, path, argv, true, extra_env);
+    bool shim_done = e2e_run_wait(&shim, E2E_HEALTHY_EXIT_MS);
+    e2e_run_kill(&shim);
+
+    char *nout = e2e_run_stdout(&native), *sout = e2e_run_stdout(&shim), *serr = e2e_run_stderr(&shim);
+    ck_assert_msg(native_done, "%s: did not finish in %d ms even without the shim", c->prog,
+                  E2E_HEALTHY_EXIT_MS);
+    ck_assert_msg(WIFEXITED(native.status) && WEXITSTATUS(native.status) == c->status,
+                  "%s: without the shim: status 0x%x, expected exit %d", c->prog, native.status, c->status);
+
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, shim.reports);
+    char all[4096];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(shim_done, "%s: under the shim it did not finish in %d ms (findings: %s; stderr: "
+                  "%.500s)", c->prog, E2E_HEALTHY_EXIT_MS, all, serr);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: healthy program got %zu findings: %s "
+                  "(reports in %s)", c->prog, e2e_reports_count_findings(&rs), all, shim.reports);
+    ck_assert_msg(WIFEXITED(shim.status) && WEXITSTATUS(shim.status) == WEXITSTATUS(native.status),
+                  "%s: exit status under the shim 0x%x, without it 0x%x; stderr: %.500s", c->prog,
+                  shim.status, native.status, serr);
+    ck_assert_msg(strcmp(nout, sout) == 0, "%s: stdout differs under the shim:\n--- native\n%s--- "
+                  "shim\n%s", c->prog, nout, sout);
+    if (expect_warning)
+        ck_assert_msg(e2e_has_poolguard_line(serr, expect_warning), "%s: no \"poolguard:\" warning "
+                      "mentioning %s on stderr: %.500s", c->prog, expect_warning, serr);
+    e2e_reports_free(&rs);
+    free(nout);
+    free(sout);
+    free(serr);
+    e2e_remove_tree(native.work);
+    e2e_remove_tree(shim.work);
+}
+
 START_TEST(test_names_function_accepts_c_cxx_and_clone_names)
 {
     ck_assert(e2e_names_function("thread_a", "thread_a"));

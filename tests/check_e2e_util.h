@@ -113,4 +113,24 @@ const char *e2e_symtab_lookup(const struct e2e_symtab *st, unsigned long addr);
 json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog,
                                 const struct e2e_symtab *st);
 
+/* --- shared checks --- */
+enum {
+    E2E_ANALYZER_MS = 10000,      /* `poolguard report` must finish this soon */
+    E2E_HEALTHY_EXIT_MS = 10000,  /* a healthy program must exit by itself this soon */
+};
+
+/* Runs `poolguard report --format json` on the run's report directory and returns the document
+ * (asserts that it finished and printed JSON). */
+json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run);
+
+struct e2e_ok_case {
+    const char *prog;
+    int status;             /* the exit status the program is written to return */
+};
+
+/* Runs a healthy program natively and under the shim: same stdout, same status, no finding.
+ * extra_env goes to the shim run only; expect_warning, if set, must be on a poolguard: line. */
+void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[],
+                       const char *expect_warning);
+
 #endif

@@ -13,7 +13,7 @@ static struct pool pool;
 long slow_task(void *p, long arg)
 {
     (void)p;
-    usleep(2000);
+    usleep(5000);
     return arg;
 }
 
@@ -26,7 +26,7 @@ __attribute__((noinline)) static void produce_forever(void)
         pool_submit(&pool, slow_task, n++);   /* results never collected: a leak, as in the problem */
         usleep(100);
         clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (now.tv_sec - start.tv_sec < 3);
+    } while (now.tv_sec - start.tv_sec < 4);
     printf("pool_growth: submitted %s\n", n > 1000 ? "many" : "few");
 }
 
