@@ -126,7 +126,8 @@ static void print_stack(tctx *c, const pg_stack *s, const char *indent)
 
 static const char *role_words(const char *role)
 {
-    if (!role)
+    /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
+    if (!role || strcmp(role, "snapshot") == 0)
         return NULL;
     if (strcmp(role, "cycle") == 0)
         return "in the cycle";
