@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static struct pool p;
-static _Atomic int waiting;
+static _Atomic int waiting, started;
 
 static void write_stamp(void)
 {
@@ -35,6 +35,13 @@ static void child(void *arg)
 static void parent(void *arg)
 {
     (void)arg;
+    /* Both parents run before either submits its child; otherwise a worker may take a child
+     * before the second parent and the program does not deadlock at all. */
+    atomic_fetch_add(&started, 1);
+    while (atomic_load(&started) < 2) {
+        struct timespec nap = {0, 100000L};
+        nanosleep(&nap, NULL);
+    }
     struct latch l;
     latch_init(&l, 1);
     pool_submit(&p, child, &l);

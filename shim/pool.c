@@ -164,14 +164,30 @@ static int in_hist(const struct pg_thread *t, uintptr_t obj)
     return 0;
 }
 
-static int waited_by_other_group(int n, int g, uintptr_t obj)
+/* Has a thread outside the group waited on obj? Then obj is not this pool's queue. */
+static int waited_by_others(int n, int g, uintptr_t obj)
 {
     for (int i = 0; i < n; i++)
-        if (group_of[i] != g && group_of[i] >= 0 && in_hist(pg_snaps[i].slot, obj))
+        if (group_of[i] != g && in_hist(pg_snaps[i].slot, obj))
             return 1;
     return 0;
 }
 
+/* Has a thread outside the group queued work on obj while nobody waited? */
+static int lost_by_others(int n, int g, uintptr_t obj)
+{
+    for (int i = 0; i < n; i++) {
+        if (group_of[i] == g)
+            continue;
+        const struct pg_thread *t = pg_snaps[i].slot;
+        for (int k = 0; k < PG_LOST; k++)
+            if (__atomic_load_n(&t->lost[k].obj, __ATOMIC_RELAXED) == obj && t->lost[k].count)
+                return 1;
+    }
+    return 0;
+}
+
+static int in_members_hist(int g, uintptr_t obj);
 /* Member i's current wait began right after it queued work on an object nobody waited on: the
  * object, or 0. */
 static uintptr_t submitted_then_waited(int i, uint32_t *kind)
@@ -191,6 +207,14 @@ static uintptr_t submitted_then_waited(int i, uint32_t *kind)
     return 0;
 }
 
+static int in_members_hist(int g, uintptr_t obj)
+{
+    FOR_MEMBERS(g, i)
+        if (in_hist(pg_snaps[i].slot, obj))
+            return 1;
+    return 0;
+}
+
 /* The idle object: learned from the members' wait history (the object most members waited on,
  * most often), confirmed or replaced by "submit then wait" evidence. */
 static void learn_idle(int n, int g, struct pstate *ps, int *submit_wait)
@@ -199,7 +223,11 @@ static void learn_idle(int n, int g, struct pstate *ps, int *submit_wait)
     FOR_MEMBERS(g, i) {
         uint32_t kind = 0;
         uintptr_t obj = submitted_then_waited(i, &kind);
-        if (obj && !waited_by_other_group(n, g, obj)) {
+        /* A pool's queue: its own workers wait on it, or (workers that never went idle) work
+         * arrives on it from outside too. Threads that merely announce they are ready, on an
+         * object nobody else waits for, are not submitting work. */
+        if (obj && !waited_by_others(n, g, obj) &&
+            (in_members_hist(g, obj) || lost_by_others(n, g, obj))) {
             if (ps->idle_obj != obj) {
                 ps->idle_obj = obj;
                 ps->idle_kind = kind;
@@ -209,33 +237,40 @@ static void learn_idle(int n, int g, struct pstate *ps, int *submit_wait)
             return;
         }
     }
-    uintptr_t best = 0;
-    uint32_t best_kind = 0;
-    int best_members = 0;
-    uint64_t best_count = 0;
+    /* Count, for each object in the members' histories, how many members used it and how often. */
+    enum { MAXOBJ = 64 };
+    struct { uintptr_t obj; uint32_t kind; int members; uint64_t count; } objs[MAXOBJ];
+    int nobjs = 0;
     FOR_MEMBERS(g, i) {
         const struct pg_thread *t = pg_snaps[i].slot;
         for (int k = 0; k < PG_HIST; k++) {
             uintptr_t obj = __atomic_load_n(&t->hist[k].obj, __ATOMIC_RELAXED);
-            if (!obj || obj == best)
+            uint32_t c = __atomic_load_n(&t->hist[k].count, __ATOMIC_RELAXED);
+            if (!obj || !c)
                 continue;
-            int members = 0;
-            uint64_t count = 0;
-            FOR_MEMBERS(g, j) {
-                const struct pg_thread *u = pg_snaps[j].slot;
-                for (int q = 0; q < PG_HIST; q++) {
-                    if (__atomic_load_n(&u->hist[q].obj, __ATOMIC_RELAXED) == obj) {
-                        members++;
-                        count += __atomic_load_n(&u->hist[q].count, __ATOMIC_RELAXED);
-                    }
-                }
+            int j;
+            for (j = 0; j < nobjs && objs[j].obj != obj; j++)
+                ;
+            if (j == nobjs) {
+                if (nobjs == MAXOBJ)
+                    continue;
+                objs[nobjs++] = (typeof(objs[0])){obj, t->hist[k].kind, 0, 0};
             }
-            if (members > best_members || (members == best_members && count > best_count)) {
-                best = obj;
-                best_kind = t->hist[k].kind;
-                best_members = members;
-                best_count = count;
-            }
+            objs[j].members++;
+            objs[j].count += c;
+        }
+    }
+    uintptr_t best = 0;
+    uint32_t best_kind = 0;
+    int best_members = 0;
+    uint64_t best_count = 0;
+    for (int j = 0; j < nobjs; j++) {
+        if (objs[j].members > best_members ||
+            (objs[j].members == best_members && objs[j].count > best_count)) {
+            best = objs[j].obj;
+            best_kind = objs[j].kind;
+            best_members = objs[j].members;
+            best_count = objs[j].count;
         }
     }
     /* One waiter once proves nothing: it may be the task's own wait. Unless others have been
@@ -246,7 +281,7 @@ static void learn_idle(int n, int g, struct pstate *ps, int *submit_wait)
             const struct pg_thread *t = pg_snaps[i].slot;
             for (int k = 0; k < PG_HIST && !queue; k++) {
                 uintptr_t obj = __atomic_load_n(&t->hist[k].obj, __ATOMIC_RELAXED);
-                if (obj && lost_total(n, obj) > 0 && !waited_by_other_group(n, g, obj)) {
+                if (obj && lost_by_others(n, g, obj) && !waited_by_others(n, g, obj)) {
                     queue = obj;
                     best_kind = t->hist[k].kind;
                 }
@@ -376,6 +411,20 @@ static void report_pool(int n, int g, struct pstate *ps, const char *kind, const
         }
         /* Submitters and others stuck with the pool (e.g. main waiting for the results). */
         for (int i = 0; i < n; i++) {
+            const struct pg_thread *t = pg_snaps[i].slot;
+            if (group_of[i] != g && ps->idle_obj &&
+                __atomic_load_n(&t->submit_obj, __ATOMIC_ACQUIRE) == ps->idle_obj &&
+                !pg_nodes[i].stuck) {
+                struct pg_rthread rt;
+                pg_fill_rthread(&rt, i, "submitter", now);
+                if (!rt.nstack) {
+                    /* Running: its stack is the one it had when it last queued work here. */
+                    rt.stack = t->submit_stack;
+                    rt.nstack = (int)__atomic_load_n(&t->nsubmit, __ATOMIC_RELAXED);
+                }
+                pg_report_thread(w, &rt);
+                continue;
+            }
             if (group_of[i] == g || !pg_nodes[i].stuck)
                 continue;
             struct pg_rthread rt;
