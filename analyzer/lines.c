@@ -69,15 +69,15 @@ int lines_next(lines *l, bool final, char **line, size_t *len, int *flags)
             if (r < 0)
                 return r;
             if (r == 0) {
-                if (!final || (l->len == 0 && !l->skipping))
+                /* The rest of an over-long line was already handed out with its start. */
+                if (!final || l->skipping || l->len == 0)
                     return 0;
                 /* The file ends inside a line: hand it out once, marked. */
-                *flags = LINES_TRUNCATED | (l->skipping ? LINES_TOO_LONG : 0);
+                *flags = LINES_TRUNCATED;
                 l->buf[l->len] = '\0';
                 *line = l->buf;
                 *len = l->len;
                 l->len = 0;
-                l->skipping = false;
                 return 1;
             }
         }
@@ -85,38 +85,45 @@ int lines_next(lines *l, bool final, char **line, size_t *len, int *flags)
         size_t avail = l->chunk_len - l->chunk_pos;
         char *nl = memchr(start, '\n', avail);
         size_t take = nl ? (size_t)(nl - start) : avail;
-        if (!l->skipping) {
-            size_t want = l->len + (take < l->max - l->len ? take : l->max - l->len) + 1;
-            if (want > l->cap) {
-                size_t ncap = l->cap;
-                while (ncap < want)
-                    ncap *= 2;
-                if (ncap > l->max + 1)
-                    ncap = l->max + 1;
-                char *nb = realloc(l->buf, ncap);
-                if (!nb)
-                    return -ENOMEM;
-                l->buf = nb;
-                l->cap = ncap;
-            }
-            size_t room = l->max - l->len;
-            if (take > room) {
-                memcpy(l->buf + l->len, start, room);
-                l->len += room;
-                l->skipping = true;
-            } else {
-                memcpy(l->buf + l->len, start, take);
-                l->len += take;
-            }
-        }
         l->chunk_pos += take + (nl ? 1 : 0);
-        if (nl) {
-            *flags = l->skipping ? LINES_TOO_LONG : 0;
+        if (l->skipping) {
+            if (nl)
+                l->skipping = false;
+            continue;
+        }
+        size_t room = l->max - l->len;
+        size_t copy = take < room ? take : room;
+        if (l->len + copy + 1 > l->cap) {
+            size_t ncap = l->cap;
+            while (ncap < l->len + copy + 1)
+                ncap *= 2;
+            if (ncap > l->max + 1)
+                ncap = l->max + 1;
+            char *nb = realloc(l->buf, ncap);
+            if (!nb)
+                return -ENOMEM;
+            l->buf = nb;
+            l->cap = ncap;
+        }
+        memcpy(l->buf + l->len, start, copy);
+        l->len += copy;
+        if (take > room) {
+            /* Over the cap: hand out the start now, so that a line without end (a device, a
+             * binary file) is never read to its end just to be rejected; skip the rest. */
+            l->skipping = !nl;
+            *flags = LINES_TOO_LONG;
             l->buf[l->len] = '\0';
             *line = l->buf;
             *len = l->len;
             l->len = 0;
-            l->skipping = false;
+            return 1;
+        }
+        if (nl) {
+            *flags = 0;
+            l->buf[l->len] = '\0';
+            *line = l->buf;
+            *len = l->len;
+            l->len = 0;
             return 1;
         }
     }

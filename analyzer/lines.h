@@ -13,7 +13,7 @@
 typedef struct lines lines;
 
 enum {
-    LINES_TOO_LONG = 1,   /* the line was longer than the cap; its start is returned */
+    LINES_TOO_LONG = 1,   /* longer than the cap: its start, returned as soon as the cap is hit */
     LINES_TRUNCATED = 2,  /* the file ended without a newline after this line */
 };
 

@@ -222,6 +222,19 @@ START_TEST(test_cli_colour_only_on_request_or_terminal)
 }
 END_TEST
 
+START_TEST(test_cli_endless_input_is_rejected_quickly)
+{
+    /* No newline, ever: must be rejected after the first capped line, not read forever. */
+    res r = pg((const char *[]){ "report", "/dev/zero", NULL });
+    ck_assert_int_eq(r.code, 125);
+    ck_assert_ptr_nonnull(strstr(r.err, "poolguard: error: /dev/zero: not a poolguard report (binary data)"));
+    res_free(&r);
+    r = pg((const char *[]){ "report", "/dev/urandom", NULL });
+    ck_assert_int_eq(r.code, 125);
+    res_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -236,6 +249,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_baseline_round_trip);
     tcase_add_test(tc, test_cli_repeats_are_counted);
     tcase_add_test(tc, test_cli_help_everywhere);
+    tcase_add_test(tc, test_cli_endless_input_is_rejected_quickly);
     tcase_add_test(tc, test_cli_colour_only_on_request_or_terminal);
     tcase_add_test(tc, test_cli_svg_without_graphviz_is_a_clear_error);
     tcase_add_test(tc, test_cli_svg_file_beside_the_text_report);
