@@ -11,8 +11,8 @@
 static const char usage[] =
     "usage: poolguard report [options] PATH...\n"
     "\n"
-    "Reads raw poolguard reports (files, or directories of *.jsonl files, as written by the\n"
-    "shim into POOLGUARD_DIR) and renders their findings.\n"
+    "Reads raw poolguard reports (files, directories of *.jsonl files as written by the shim\n"
+    "into POOLGUARD_DIR, or - for stdin) and renders their findings.\n"
     "\n"
     "Options:\n" CLI_COMMON_HELP
     "  -h, --help              show this help\n"

@@ -161,6 +161,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
     return 0;
 }
 
+static bool has_reports(const char *dir);
+
 static int prepare_dir(run_opts *o, char **dir_out)
 {
     if (o->dir) {
@@ -171,6 +173,11 @@ static int prepare_dir(run_opts *o, char **dir_out)
         struct stat st;
         if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
             cli_error("'%s' is not a directory", o->dir);
+            return -1;
+        }
+        /* Reports of an earlier run would be taken for this run's, and stop it at once. */
+        if (has_reports(o->dir)) {
+            cli_error("'%s' already holds poolguard reports; give --dir an empty directory", o->dir);
             return -1;
         }
         *dir_out = realpath(o->dir, NULL);

@@ -301,6 +301,8 @@ static int add_dir(pg_report *r, const char *path)
 
 int report_add_path(pg_report *r, const char *path)
 {
+    if (strcmp(path, "-") == 0)
+        return report_add_fd(r, STDIN_FILENO, "stdin");
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;

@@ -21,7 +21,8 @@ void report_free(pg_report *r);
 /* Diagnostics go to this stream as "poolguard: error|warning: ..." (default stderr; NULL: silent). */
 void report_set_diagnostics(pg_report *r, FILE *f);
 
-/* Reads a raw report file, or every *.jsonl file of a directory (sorted by name). Returns 0, or
+/* Reads a raw report file, every *.jsonl file of a directory (sorted by name), or stdin for
+ * "-". Returns 0, or
  * -errno for the first problem (the problem has been described on the diagnostics stream):
  * -ENOENT/-EACCES/... unreadable, -EINVAL not a poolguard report, -ENOTSUP a newer version. */
 int report_add_path(pg_report *r, const char *path);

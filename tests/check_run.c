@@ -183,6 +183,11 @@ START_TEST(test_run_keeps_reports_in_dir)
     closedir(d);
     ck_assert_int_eq(files, 1);
     runres_free(&r);
+    /* The same directory again: its old reports would stop the new run at once. */
+    r = run_pg((const char *[]){ "run", "--dir", sub, "--", "FAKEAPP", "exit", "0", NULL }, 10);
+    ck_assert_int_eq(r.code, 125);
+    ck_assert_ptr_nonnull(strstr(r.err, "already holds poolguard reports"));
+    runres_free(&r);
     tu_rmtree(dir);
     free(dir);
 }
