@@ -77,7 +77,7 @@ static inline void note_if_lost(pthread_cond_t *c)
 {
     struct pg_thread *t = pg_self();
     if (t && (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) == 0)
-        pg_lost_note(t, (uintptr_t)c, PG_W_COND);
+        pg_lost_note(t, (uintptr_t)c, PG_W_COND, 1);
 }
 
 PG_EXPORT int pthread_cond_signal(pthread_cond_t *c)

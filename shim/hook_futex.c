@@ -33,7 +33,7 @@ PG_EXPORT long syscall(long nr, ...)
             int e = errno;
             struct pg_thread *t = pg_self();
             if (t)
-                pg_lost_note(t, (uintptr_t)a1, PG_W_FUTEX);
+                pg_lost_note(t, (uintptr_t)a1, PG_W_FUTEX, 1);
             errno = e;
         }
         return r;

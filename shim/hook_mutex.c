@@ -2,16 +2,27 @@
  * pthread_mutex_* hooks. Runs inside the program's lock calls: no allocation, no locks of its own,
  * errno untouched, the real function's return value passed through unchanged.
  *
- * The fast path is the real trylock: when it succeeds the hook only records the lock as held (a few
- * stores into the thread's own slot). Only when it fails with EBUSY does the thread publish "about
- * to wait on this mutex" and call the real lock. trylock and lock agree on every other outcome
- * (EOWNERDEAD, ENOTRECOVERABLE, EINVAL, EAGAIN for a recursion count overflow), so the program
- * sees what it would have seen without the shim; an error-checking mutex relocked by its owner
- * fails trylock with EBUSY and then lock with EDEADLK, as it should.
+ * The fast path is what makes the shim cheap enough to leave on. For the default mutex type
+ * (__kind == 0: not recursive, not error-checking, not robust, not process-shared, no elision) the
+ * hook does what the C library's own fast path does, inline: lock is a compare-and-swap of the lock
+ * word from 0 to 1 followed by recording the owner and user count; unlock clears them and swaps the
+ * word back to 0, waking one waiter if the old value said there were waiters (2). These fields are
+ * glibc's public ABI (bits/struct_mutex.h). Every other type, and every lock that is already taken,
+ * goes to the real functions. Only when a lock is taken does the thread publish "about to wait on
+ * this mutex" and call the real lock, in a separate cold function.
+ *
+ * trylock and lock agree on every outcome but EBUSY (EOWNERDEAD, ENOTRECOVERABLE, EINVAL, EAGAIN for
+ * a recursion count overflow), so for the other types trying first changes nothing the program can
+ * see; an error-checking mutex relocked by its owner fails trylock with EBUSY and then lock with
+ * EDEADLK, as it should.
  */
 #include "pg.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <sys/single_threaded.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define PG_EXPORT __attribute__((visibility("default")))
 #define CALLER ((uintptr_t)__builtin_return_address(0))
@@ -21,34 +32,77 @@ static inline int took(int r)
     return r == 0 || r == EOWNERDEAD;
 }
 
+/* The default type's lock, or EBUSY to go the long way. */
+static inline int fast_trylock(struct pg_thread *t, pthread_mutex_t *m)
+{
+    if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != 0)
+        return pg_real.mutex_trylock(m);
+    /* Like the C library, a process that has only ever had one thread needs no atomic operation. */
+    if (__libc_single_threaded) {
+        if (m->__data.__lock != 0)
+            return EBUSY;
+        m->__data.__lock = 1;
+    } else {
+        int zero = 0;
+        if (!__atomic_compare_exchange_n(&m->__data.__lock, &zero, 1, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            return EBUSY;
+    }
+    m->__data.__owner = atomic_load_explicit(&t->tid, memory_order_relaxed);
+    ++m->__data.__nusers;
+    return 0;
+}
+
+__attribute__((noinline, cold)) static int lock_untracked(pthread_mutex_t *m)
+{
+    if (PG_UNLIKELY(!pg_real.mutex_lock))
+        pg_real_resolve();
+    return pg_real.mutex_lock(m);
+}
+
+__attribute__((noinline, cold)) static int lock_wait(struct pg_thread *t, pthread_mutex_t *m,
+                                                     uintptr_t caller)
+{
+    struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
+    PG_WAIT_BEGIN(ws, t, PG_W_MUTEX, m, 0, 0);
+    pg_watchdog_ensure();
+    int r = pg_real.mutex_lock(m);
+    pg_wait_end(&ws);
+    if (took(r))
+        pg_held_push(t, m, PG_H_MUTEX, caller);
+    return r;
+}
+
 PG_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    struct pg_thread *t = pg_self();
-    if (PG_UNLIKELY(!t)) {
-        if (PG_UNLIKELY(!pg_real.mutex_lock))
-            pg_real_resolve();
-        return pg_real.mutex_lock(m);
+    struct pg_thread *t = pg_cur;
+    if (PG_UNLIKELY((uintptr_t)t <= 1 || t->in_shim)) {
+        t = pg_self();
+        if (!t)
+            return lock_untracked(m);
     }
-    int r = pg_real.mutex_trylock(m);
-    if (r == EBUSY) {
-        struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
-        PG_WAIT_BEGIN(ws, t, PG_W_MUTEX, m, 0, 0);
-        pg_watchdog_ensure();
-        r = pg_real.mutex_lock(m);
-        pg_wait_end(&ws);
-    }
-    if (took(r))
+    int r = fast_trylock(t, m);
+    if (PG_LIKELY(r == 0)) {
         pg_held_push(t, m, PG_H_MUTEX, CALLER);
-    return r;
+        return 0;
+    }
+    if (r != EBUSY) {
+        if (took(r))
+            pg_held_push(t, m, PG_H_MUTEX, CALLER);
+        return r;
+    }
+    return lock_wait(t, m, CALLER);
 }
 
 PG_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-    struct pg_thread *t = pg_self();
     if (PG_UNLIKELY(!pg_real.mutex_trylock))
         pg_real_resolve();
-    int r = pg_real.mutex_trylock(m);
-    if (t && took(r))
+    struct pg_thread *t = pg_self();
+    if (!t)
+        return pg_real.mutex_trylock(m);
+    int r = fast_trylock(t, m);
+    if (took(r))
         pg_held_push(t, m, PG_H_MUTEX, CALLER);
     return r;
 }
@@ -56,16 +110,14 @@ PG_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 static int timed_lock(pthread_mutex_t *m, int clocked, clockid_t clk, const struct timespec *ts,
                       uintptr_t caller)
 {
-    struct pg_thread *t = pg_self();
     if (PG_UNLIKELY(!pg_real.mutex_timedlock))
         pg_real_resolve();
     if (clocked && !pg_real.mutex_clocklock)
         return ENOSYS;
-    int r;
-    if (!t) {
+    struct pg_thread *t = pg_self();
+    if (!t)
         return clocked ? pg_real.mutex_clocklock(m, clk, ts) : pg_real.mutex_timedlock(m, ts);
-    }
-    r = pg_real.mutex_trylock(m);
+    int r = fast_trylock(t, m);
     if (r == EBUSY) {
         struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
         PG_WAIT_BEGIN(ws, t, PG_W_MUTEX, m, 1, 0);
@@ -88,13 +140,37 @@ PG_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const s
     return timed_lock(m, 1, clk, ts, CALLER);
 }
 
-PG_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+__attribute__((noinline, cold)) static int unlock_real(struct pg_thread *t, pthread_mutex_t *m)
 {
-    struct pg_thread *t = pg_self();
     if (PG_UNLIKELY(!pg_real.mutex_unlock))
         pg_real_resolve();
     int r = pg_real.mutex_unlock(m);
     if (t && r == 0)
         pg_held_drop(t, m);
     return r;
+}
+
+PG_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    struct pg_thread *t = pg_cur;
+    if (PG_UNLIKELY((uintptr_t)t <= 1 || t->in_shim))
+        return unlock_real(pg_self(), m);
+    /* The default type held by this thread: glibc's own unlock, inline. Anything else (another
+     * type, a mutex this thread does not own, which the default type permits) goes the real way. */
+    if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != 0 ||
+        m->__data.__owner != atomic_load_explicit(&t->tid, memory_order_relaxed))
+        return unlock_real(t, m);
+    m->__data.__owner = 0;
+    --m->__data.__nusers;
+    pg_held_drop(t, m);
+    if (__libc_single_threaded) {
+        m->__data.__lock = 0;   /* no other thread: nobody to wake */
+        return 0;
+    }
+    if (PG_UNLIKELY(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1)) {
+        int e = errno;
+        pg_real.syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        errno = e;
+    }
+    return 0;
 }

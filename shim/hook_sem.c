@@ -77,7 +77,7 @@ PG_EXPORT int sem_post(sem_t *s)
     if ((uintptr_t)t > 1 && !t->in_shim) {
         uint64_t word = __atomic_load_n((const uint64_t *)(const void *)s, __ATOMIC_RELAXED);
         if ((word >> 32) == 0)
-            pg_lost_note(t, (uintptr_t)s, PG_W_SEM);
+            pg_lost_note(t, (uintptr_t)s, PG_W_SEM, 0);
     }
     return pg_real.sem_post(s);
 }

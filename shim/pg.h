@@ -89,6 +89,11 @@ struct pg_thread {
      * objects it signalled or posted while nobody waited on them (work queued for a busy pool). */
     struct { uintptr_t obj; uint32_t count; uint32_t kind; } hist[PG_HIST];
     struct { uintptr_t obj; uint32_t count; uint32_t kind; uint64_t seq; } lost[PG_LOST];
+    /* Where it queued such work: captured at the 1st, 2nd, 4th, 8th... lost signal on an object,
+     * so a submitter flooding a pool pays for a logarithmic number of unwinds. */
+    uintptr_t submit_obj;
+    uint32_t nsubmit;
+    uintptr_t submit_stack[PG_CREATE_DEPTH];
 
     /* Annotations (poolguard.h): the task this thread runs, and the task it waits for. */
     uintptr_t ann_pool, ann_task, ann_wait_task;
@@ -128,9 +133,32 @@ static inline struct pg_thread *pg_self(void)
 }
 
 PG_HIDDEN void pg_hist_note(struct pg_thread *t, uintptr_t obj, uint32_t kind);
-PG_HIDDEN void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind);
-PG_HIDDEN void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc);
-PG_HIDDEN void pg_held_drop(struct pg_thread *t, const void *obj);
+PG_HIDDEN void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind, int may_unwind);
+PG_HIDDEN void pg_held_drop_slow(struct pg_thread *t, const void *obj);
+
+/* On every lock and unlock: inline, and only the thread's own slot is written. */
+static inline void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc)
+{
+    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
+    if (PG_UNLIKELY(n >= PG_MAX_HELD)) {
+        t->held_dropped++;
+        return;
+    }
+    t->held[n].obj = (uintptr_t)obj;
+    t->held[n].pc = pc;
+    t->held[n].kind = kind;
+    atomic_store_explicit(&t->nheld, n + 1, memory_order_release);
+}
+
+/* Locks are usually released in reverse order: the top entry first, a search otherwise. */
+static inline void pg_held_drop(struct pg_thread *t, const void *obj)
+{
+    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
+    if (PG_LIKELY(n > 0 && t->held[n - 1].obj == (uintptr_t)obj))
+        atomic_store_explicit(&t->nheld, n - 1, memory_order_release);
+    else
+        pg_held_drop_slow(t, obj);
+}
 
 /* Wait bracketing (wait.c): record before calling the real function, undo after. */
 struct pg_waitscope {

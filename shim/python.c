@@ -173,6 +173,11 @@ static int resolve(void)
 #define MAYBE(field, name) (*(void **)&py.field = sym(name))
     NEED(IsInitialized, "Py_IsInitialized");
     NEED(GetVersion, "Py_GetVersion");
+    py_hexversion = parse_version(py.GetVersion(), py_version, sizeof py_version);
+    if (py_hexversion < PY_MIN_VERSION || py_hexversion > PY_MAX_VERSION) {
+        py_resolved = -ENOTSUP;
+        return py_resolved;
+    }
     if (!MAYBE(IsFinalizing, "Py_IsFinalizing"))
         NEED(IsFinalizing, "_Py_IsFinalizing");
     NEED(GILState_Ensure, "PyGILState_Ensure");
@@ -232,11 +237,6 @@ static int resolve(void)
 #undef MAYBE
     if (!py.GC_Enable)
         py.GC_Disable = NULL;
-    py_hexversion = parse_version(py.GetVersion(), py_version, sizeof py_version);
-    if (py_hexversion < PY_MIN_VERSION || py_hexversion > PY_MAX_VERSION) {
-        py_resolved = -ENOTSUP;
-        return py_resolved;
-    }
     py_resolved = 1;
     return 0;
 }

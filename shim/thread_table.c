@@ -77,6 +77,8 @@ struct pg_thread *pg_slot_claim(void)
         t->ncreate = 0;
         memset(t->hist, 0, sizeof t->hist);
         memset(t->lost, 0, sizeof t->lost);
+        t->submit_obj = 0;
+        t->nsubmit = 0;
         t->ann_pool = t->ann_task = t->ann_wait_task = 0;
         t->wd_reported_seq = 0;
         t->wd_seen_seq = 0;
@@ -127,21 +129,8 @@ struct pg_thread *pg_self_slow(void)
     return t;
 }
 
-void pg_held_push(struct pg_thread *t, const void *obj, uint32_t kind, uintptr_t pc)
-{
-    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
-    if (PG_UNLIKELY(n >= PG_MAX_HELD)) {
-        t->held_dropped++;
-        return;
-    }
-    t->held[n].obj = (uintptr_t)obj;
-    t->held[n].pc = pc;
-    t->held[n].kind = kind;
-    atomic_store_explicit(&t->nheld, n + 1, memory_order_release);
-}
-
-/* Locks are usually released in reverse order, so the search starts at the top. */
-void pg_held_drop(struct pg_thread *t, const void *obj)
+/* An unlock out of order (or of a lock taken before tracking, or past the array's end). */
+void pg_held_drop_slow(struct pg_thread *t, const void *obj)
 {
     uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
     for (uint32_t i = n; i-- > 0;) {
@@ -203,7 +192,7 @@ void pg_hist_note(struct pg_thread *t, uintptr_t obj, uint32_t kind)
 /* A signal or post that found no waiter: work queued for a pool whose workers are all busy (or an
  * event nobody waits for yet). Remembered with the thread's wait sequence, so the watchdog can tell
  * "submitted, then waited" apart from older history. */
-void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind)
+void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind, int may_unwind)
 {
     uint64_t seq = atomic_load_explicit(&t->wait_seq, memory_order_relaxed);
     int slot = 0;
@@ -220,5 +209,15 @@ void pg_lost_note(struct pg_thread *t, uintptr_t obj, uint32_t kind)
     __atomic_store_n(&t->lost[slot].kind, kind, __ATOMIC_RELAXED);
 found:
     __atomic_store_n(&t->lost[slot].seq, seq, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->lost[slot].count, t->lost[slot].count + 1, __ATOMIC_RELEASE);
+    uint32_t count = t->lost[slot].count + 1;
+    __atomic_store_n(&t->lost[slot].count, count, __ATOMIC_RELEASE);
+    if (may_unwind && (count & (count - 1)) == 0) {
+        int saved = errno;
+        t->in_shim++;
+        int n = pg_stack_here(t->submit_stack, PG_CREATE_DEPTH, 0);
+        t->in_shim--;
+        __atomic_store_n(&t->nsubmit, (uint32_t)n, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->submit_obj, obj, __ATOMIC_RELEASE);
+        errno = saved;
+    }
 }
