@@ -30,6 +30,7 @@ typedef struct cli_opts {
     const char *baseline;
     const char *write_baseline;
     int color;               /* -1 auto, 0 never, 1 always */
+    bool min_severity_set;   /* --min-severity given; otherwise it follows a lower --fail-on */
     FILE *default_out;       /* where the report goes without --output (report: stdout; run: stderr) */
 } cli_opts;
 

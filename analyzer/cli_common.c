@@ -81,6 +81,7 @@ int cli_handle_common(cli_opts *o, int c, const char *arg)
         if (parse_level(arg, "--min-severity", false, &lvl) < 0)
             return -1;
         o->render.min_severity = (pg_severity)lvl;
+        o->min_severity_set = true;
         return 1;
     }
     }
@@ -126,6 +127,9 @@ static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_
 int cli_finish(pg_report *r, cli_opts *o)
 {
     int status = 0;
+    /* What fails the gate must be shown: --fail-on info shows info findings too. */
+    if (!o->min_severity_set && o->fail_on < (int)o->render.min_severity)
+        o->render.min_severity = (pg_severity)o->fail_on;
     symbolizer *sym = symbolizer_new(stderr);
     if (!sym || symbolizer_run(sym, r) < 0 || analyze_dedup(r) < 0) {
         cli_error("out of memory");

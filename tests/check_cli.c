@@ -65,6 +65,22 @@ START_TEST(test_cli_fail_on_levels)
     r = pg((const char *[]){ "report", "--fail-on", "warning", "tests/data/truncated.jsonl", NULL });
     ck_assert_int_eq(r.code, 66);
     res_free(&r);
+    /* info findings (stalls) are hidden by default, shown and failing with --fail-on info. */
+    char *dir = tu_tmpdir();
+    char stall[4200];
+    snprintf(stall, sizeof stall, "%s/stall.jsonl", dir);
+    tu_write(stall, "{\"type\":\"header\",\"format\":\"poolguard-report\",\"version\":1,\"pid\":3}\n"
+                    "{\"type\":\"finding\",\"kind\":\"stall\",\"severity\":\"info\",\"summary\":\"slow\"}\n");
+    r = pg((const char *[]){ "report", stall, NULL });
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_null(strstr(r.out, "info: stall"));
+    res_free(&r);
+    r = pg((const char *[]){ "report", "--fail-on", "info", stall, NULL });
+    ck_assert_int_eq(r.code, 66);
+    ck_assert_ptr_nonnull(strstr(r.out, "info: stall"));
+    res_free(&r);
+    tu_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
