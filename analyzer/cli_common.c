@@ -130,6 +130,10 @@ int cli_finish(pg_report *r, cli_opts *o)
     /* What fails the gate must be shown: --fail-on info shows info findings too. */
     if (!o->min_severity_set && o->fail_on < (int)o->render.min_severity)
         o->render.min_severity = (pg_severity)o->fail_on;
+    /* libdw would ask debuginfod servers for every library without local debug info: minutes
+     * of network in a CI job, for frames that are folded anyway. Only when asked. */
+    if (!getenv("POOLGUARD_DEBUGINFOD"))
+        unsetenv("DEBUGINFOD_URLS");
     symbolizer *sym = symbolizer_new(stderr);
     if (!sym || symbolizer_run(sym, r) < 0 || analyze_dedup(r) < 0) {
         cli_error("out of memory");

@@ -7,6 +7,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const rule_text[][2] = {
@@ -22,13 +23,41 @@ static const char *level(pg_severity s)
     return s == PG_SEV_ERROR ? "error" : s == PG_SEV_WARNING ? "warning" : "note";
 }
 
+/* SARIF wants URIs: percent-encode what is not unreserved or a path separator; absolute
+ * paths become file:// URIs. */
+static char *uri_encode(const char *path)
+{
+    size_t n = strlen(path);
+    char *out = malloc(3 * n + 8);
+    if (!out)
+        return NULL;
+    char *o = out;
+    if (path[0] == '/')
+        o += sprintf(o, "file://");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~/+", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    *o = '\0';
+    return out;
+}
+
 /* A SARIF location for one frame: physical when there is a file, logical always. */
 static json_t *location(const pg_frame *f, const char *message)
 {
     json_t *loc = json_object();
     if (f && f->file) {
         json_t *phys = json_object(), *art = json_object(), *region = json_object();
-        json_object_set_new(art, "uri", json_string(render_short_path(f->file)));
+        const char *path = render_short_path(f->file);
+        char *uri = uri_encode(path);
+        json_object_set_new(art, "uri", json_string(uri ? uri : path));
+        free(uri);
+        /* Relative paths are relative to where poolguard ran: the source root, usually. */
+        if (path[0] != '/')
+            json_object_set_new(art, "uriBaseId", json_string("%SRCROOT%"));
         json_object_set_new(phys, "artifactLocation", art);
         if (f->line) {
             json_object_set_new(region, "startLine", json_integer(f->line));
