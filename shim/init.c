@@ -91,6 +91,7 @@ void pg_init(void)
         pg_disabled = 1;
         return;
     }
+    pg_stack_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&pg_ready, 1, memory_order_release);
 }

@@ -59,6 +59,7 @@ enum pg_slot_state { PG_SLOT_FREE = 0, PG_SLOT_CLAIMED, PG_SLOT_LIVE };
 struct pg_thread {
     _Atomic uint32_t state;     /* pg_slot_state; claimed by CAS */
     _Atomic uint32_t gen;       /* bumped on every claim, so the watchdog tells reuse apart */
+    _Atomic uint32_t free_next; /* free list link: index + 1 of the next free slot, 0 at the end */
     _Atomic pid_t tid;          /* 0 until the thread runs */
     pthread_t self;
     uintptr_t start_routine;
@@ -241,6 +242,7 @@ PG_HIDDEN void pg_watchdog_fork_child(void);
 PG_HIDDEN extern _Atomic pid_t pg_watchdog_tid;
 
 /* Stacks (stack.c). */
+PG_HIDDEN void pg_stack_init(void);
 PG_HIDDEN int pg_stack_here(uintptr_t *pcs, int max, int skip);
 PG_HIDDEN int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max);
 

@@ -2,8 +2,10 @@
  * The thread table: one fixed array of slots, mapped once at start-up and never resized, so that
  * hooks and the watchdog can use it without allocation or locks. A slot belongs to one thread from
  * claim to release; only that thread writes its wait and held-lock fields. Claiming is a CAS on
- * the slot state, starting from a rotating hint, and happens at thread creation (or at a thread's
- * first hooked call), never on a lock's fast path.
+ * a lock-free free list (a Treiber stack whose head carries a tag against ABA), so freed slots are
+ * reused first and the table stays as small as the most threads alive at once: memory and the
+ * watchdog's scan follow the live threads, not the threads ever created. It happens at thread
+ * creation (or at a thread's first hooked call), never on a lock's fast path.
  *
  * When the table is full the shim says so once and leaves further threads untracked: they run
  * normally, and the watchdog, which then cannot see every thread, proves no whole-program hang.
@@ -22,7 +24,7 @@ uint32_t pg_table_size;
 _Atomic uint32_t pg_table_high;
 __thread struct pg_thread *pg_cur __attribute__((tls_model("initial-exec")));
 
-static _Atomic uint32_t claim_hint;
+static _Atomic uint64_t free_head;     /* tag << 32 | (index + 1); 0 index: empty */
 static _Atomic int full_warned;
 static pthread_key_t lazy_key;
 static int lazy_key_ok;
@@ -49,50 +51,74 @@ int pg_table_init(uint32_t size)
     return 0;
 }
 
+static struct pg_thread *pop_free(void)
+{
+    uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
+    for (;;) {
+        uint32_t idx1 = (uint32_t)head;
+        if (!idx1)
+            return NULL;
+        struct pg_thread *t = &pg_table[idx1 - 1];
+        uint32_t next = atomic_load_explicit(&t->free_next, memory_order_relaxed);
+        uint64_t want = ((head >> 32) + 1) << 32 | next;
+        if (atomic_compare_exchange_weak_explicit(&free_head, &head, want, memory_order_acquire,
+                                                  memory_order_acquire))
+            return t;
+    }
+}
+
+static void push_free(struct pg_thread *t)
+{
+    uint32_t idx1 = (uint32_t)(t - pg_table) + 1;
+    uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
+    for (;;) {
+        atomic_store_explicit(&t->free_next, (uint32_t)head, memory_order_relaxed);
+        uint64_t want = ((head >> 32) + 1) << 32 | idx1;
+        if (atomic_compare_exchange_weak_explicit(&free_head, &head, want, memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
 struct pg_thread *pg_slot_claim(void)
 {
     if (!pg_table)
         return NULL;
-    uint32_t start = atomic_fetch_add_explicit(&claim_hint, 1, memory_order_relaxed) % pg_table_size;
-    for (uint32_t i = 0; i < pg_table_size; i++) {
-        uint32_t k = (start + i) % pg_table_size;
-        struct pg_thread *t = &pg_table[k];
-        uint32_t expect = PG_SLOT_FREE;
-        if (atomic_load_explicit(&t->state, memory_order_relaxed) != PG_SLOT_FREE)
-            continue;
-        if (!atomic_compare_exchange_strong(&t->state, &expect, PG_SLOT_CLAIMED))
-            continue;
-        atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
-        atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
-        t->self = 0;
-        t->start_routine = 0;
-        t->start = NULL;
-        t->arg = NULL;
-        t->is_main = 0;
-        t->lazy = 0;
-        t->in_shim = 0;
-        atomic_store_explicit(&t->wait_seq, 0, memory_order_relaxed);
-        atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
-        t->held_dropped = 0;
-        t->ncreate = 0;
-        memset(t->hist, 0, sizeof t->hist);
-        memset(t->lost, 0, sizeof t->lost);
-        t->submit_obj = 0;
-        t->nsubmit = 0;
-        t->ann_pool = t->ann_task = t->ann_wait_task = 0;
-        t->wd_reported_seq = 0;
-        t->wd_seen_seq = 0;
-        uint32_t high = atomic_load_explicit(&pg_table_high, memory_order_relaxed);
-        while (k + 1 > high &&
-               !atomic_compare_exchange_weak(&pg_table_high, &high, k + 1))
-            ;
-        atomic_thread_fence(memory_order_release);
-        return t;
+    struct pg_thread *t = pop_free();
+    if (!t) {
+        uint32_t k = atomic_fetch_add_explicit(&pg_table_high, 1, memory_order_relaxed);
+        if (k >= pg_table_size) {
+            atomic_fetch_sub_explicit(&pg_table_high, 1, memory_order_relaxed);
+            if (!atomic_exchange(&full_warned, 1))
+                pg_warn("the thread table is full (%u threads; POOLGUARD_MAX_THREADS raises it): "
+                        "further threads are not tracked", pg_table_size);
+            return NULL;
+        }
+        t = &pg_table[k];
     }
-    if (!atomic_exchange(&full_warned, 1))
-        pg_warn("the thread table is full (%u threads; POOLGUARD_MAX_THREADS raises it): "
-                "further threads are not tracked", pg_table_size);
-    return NULL;
+    atomic_store_explicit(&t->state, PG_SLOT_CLAIMED, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
+    t->self = 0;
+    t->start_routine = 0;
+    t->start = NULL;
+    t->arg = NULL;
+    t->is_main = 0;
+    t->lazy = 0;
+    t->in_shim = 0;
+    atomic_store_explicit(&t->wait_seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
+    t->held_dropped = 0;
+    t->ncreate = 0;
+    memset(t->hist, 0, sizeof t->hist);
+    memset(t->lost, 0, sizeof t->lost);
+    t->submit_obj = 0;
+    t->nsubmit = 0;
+    t->ann_pool = t->ann_task = t->ann_wait_task = 0;
+    t->wd_reported_seq = 0;
+    t->wd_seen_seq = 0;
+    atomic_thread_fence(memory_order_release);
+    return t;
 }
 
 void pg_slot_release(struct pg_thread *t)
@@ -101,6 +127,7 @@ void pg_slot_release(struct pg_thread *t)
         pg_cur = PG_NOSLOT;
     atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
     atomic_store_explicit(&t->state, PG_SLOT_FREE, memory_order_release);
+    push_free(t);
 }
 
 /* First hooked call of a thread the shim did not create: the main thread, threads started before
@@ -153,12 +180,14 @@ void pg_table_after_fork_child(void)
         return;
     struct pg_thread *me = (uintptr_t)pg_cur > 1 ? pg_cur : NULL;
     uint32_t high = atomic_load(&pg_table_high);
-    for (uint32_t i = 0; i < high; i++) {
+    atomic_store(&free_head, 0);
+    for (uint32_t i = high; i-- > 0;) {
         struct pg_thread *t = &pg_table[i];
         if (t == me)
             continue;
         atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
         atomic_store_explicit(&t->state, PG_SLOT_FREE, memory_order_relaxed);
+        push_free(t);
     }
     if (me) {
         pid_t tid = (pid_t)syscall(SYS_gettid);
