@@ -19,15 +19,18 @@ static int cmp_str(const void *a, const void *b)
 static char *thread_sig(const pg_thread *t)
 {
     char buf[1024];
+    /* Python code, when there is any, is where the bug is: the native frames are the
+     * interpreter's and the same for every Python bug. */
+    const pg_stack *st = t->python.nframes ? &t->python : &t->stack;
     size_t len = 0, taken = 0;
     buf[0] = '\0';
     /* The program's own frames say where the bug is; library internals above them are the
      * same for every bug that blocks the same way. Without own frames, any unfolded frame. */
     bool have_own = false;
-    for (size_t i = 0; i < t->stack.nframes && !have_own; i++)
-        have_own = t->stack.frames[i].own;
-    for (size_t i = 0; i < t->stack.nframes && taken < SIG_FRAMES; i++) {
-        const pg_frame *f = &t->stack.frames[i];
+    for (size_t i = 0; i < st->nframes && !have_own; i++)
+        have_own = st->frames[i].own;
+    for (size_t i = 0; i < st->nframes && taken < SIG_FRAMES; i++) {
+        const pg_frame *f = &st->frames[i];
         if (f->folded || (have_own && !f->own))
             continue;
         const char *name = f->function ? f->function : "?";

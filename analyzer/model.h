@@ -81,6 +81,7 @@ typedef struct pg_thread {
     size_t nholds;
     pg_stack stack;
     pg_stack create_stack;
+    pg_stack python;       /* interpreter frames (no addresses), innermost first; may be empty */
 } pg_thread;
 
 typedef struct pg_edge {

@@ -58,6 +58,12 @@ const char *render_thread_label(const pg_thread *t, char *buf, size_t len)
 
 const pg_frame *render_first_own_frame(const pg_thread *t)
 {
+    /* In a Python program the Python code is the program; the native frames are the interpreter. */
+    for (size_t i = 0; i < t->python.nframes; i++)
+        if (t->python.frames[i].own)
+            return &t->python.frames[i];
+    if (t->python.nframes)
+        return &t->python.frames[0];
     for (size_t i = 0; i < t->stack.nframes; i++)
         if (t->stack.frames[i].own)
             return &t->stack.frames[i];

@@ -88,6 +88,8 @@ json_t *render_json_thread(const pg_thread *t)
     if (t->stack.dropped)
         json_object_set_new(o, "stack_frames_dropped", json_integer((json_int_t)t->stack.dropped));
     json_object_set_new(o, "create_stack", stack_json(&t->create_stack));
+    if (t->python.nframes)
+        json_object_set_new(o, "python_stack", stack_json(&t->python));
     return o;
 }
 

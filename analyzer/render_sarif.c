@@ -101,6 +101,13 @@ static json_t *thread_flow(const pg_thread *t, const render_opts *o)
     json_t *m = json_object();
     json_object_set_new(m, "text", json_string(msg));
     json_object_set_new(tf, "message", m);
+    /* Python frames (the program) before the native ones (the interpreter). */
+    for (size_t i = 0; i < t->python.nframes; i++) {
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(&t->python.frames[i], t->python.frames[i].function));
+        json_object_set_new(tfl, "importance", json_string("essential"));
+        json_array_append_new(locs, tfl);
+    }
     for (size_t i = 0; i < t->stack.nframes; i++) {
         const pg_frame *f = &t->stack.frames[i];
         if (f->folded && !o->all_frames)

@@ -62,8 +62,10 @@ static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *inde
 {
     char mods[256] = "";
     for (size_t i = 0; i < n; i++) {
-        const char *b = fr[i].module ? strrchr(fr[i].module, '/') : NULL;
-        b = b ? b + 1 : fr[i].module ? fr[i].module : "?";
+        /* Python frames have no module: their file names the library. */
+        const char *m = fr[i].module ? fr[i].module : fr[i].file;
+        const char *b = m ? strrchr(m, '/') : NULL;
+        b = b ? b + 1 : m ? m : "?";
         if (!strstr(mods, b) && strlen(mods) + strlen(b) + 3 < sizeof mods) {
             if (*mods)
                 strcat(mods, ", ");
@@ -181,8 +183,12 @@ static void print_thread(tctx *c, const pg_thread *t, bool with_stack_when_runni
             fprintf(c->out, ", taken at %s+0x%" PRIx64, f->module, f->offset);
         fputc('\n', c->out);
     }
+    if (t->python.nframes) {
+        fprintf(c->out, "    python stack:\n");
+        print_stack(c, &t->python, "      ");
+    }
     if (t->blocked.present || with_stack_when_running) {
-        fprintf(c->out, "    stack:\n");
+        fprintf(c->out, "    %s:\n", t->python.nframes ? "native stack" : "stack");
         print_stack(c, &t->stack, "      ");
     }
 }

@@ -115,6 +115,36 @@ void model_thread_free(pg_thread *t)
     model_stack_free(&t->stack);
     model_stack_free(&t->create_stack);
     model_stack_free(&t->start);
+    model_stack_free(&t->python);
+}
+
+/* Python frames come named already: {"function","file","line"}, innermost first. */
+static int parse_python_stack(json_t *arr, pg_stack *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return 0;
+    size_t n = json_array_size(arr);
+    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
+    s->dropped = n - keep;
+    s->frames = calloc(keep, sizeof *s->frames);
+    if (!s->frames)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        pg_frame *f = &s->frames[s->nframes++];
+        f->function = get_str(e, "function");
+        f->file = get_str(e, "file");
+        long line = get_long(e, "line", 0);
+        f->line = line > 0 ? (unsigned)line : 0;
+        /* The standard library and installed packages are not the program's own code. */
+        f->own = !f->file || (strncmp(f->file, "/usr/lib/python", 15) != 0 &&
+                              strncmp(f->file, "/usr/local/lib/python", 21) != 0 &&
+                              !strstr(f->file, "/site-packages/") && !strstr(f->file, "/dist-packages/"));
+    }
+    return 0;
 }
 
 static int parse_thread(json_t *o, pg_thread *t)
@@ -157,7 +187,8 @@ static int parse_thread(json_t *o, pg_thread *t)
         }
     }
     if (parse_stack(json_object_get(o, "stack"), &t->stack) < 0 ||
-        parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0)
+        parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0 ||
+        parse_python_stack(json_object_get(o, "python_stack"), &t->python) < 0)
         return -ENOMEM;
     return 0;
 }

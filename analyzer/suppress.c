@@ -154,7 +154,7 @@ bool suppressions_match(const suppressions *s, const pg_finding *f)
         if (ru->kind && strcmp(ru->kind, "*") != 0 && strcmp(ru->kind, f->kind) != 0)
             continue;
         for (size_t t = 0; t < f->nthreads; t++)
-            if (stack_matches(ru, &f->threads[t].stack))
+            if (stack_matches(ru, &f->threads[t].stack) || stack_matches(ru, &f->threads[t].python))
                 return true;
     }
     return false;

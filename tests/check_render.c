@@ -191,6 +191,34 @@ START_TEST(test_render_text_shows_the_program_frames_first)
 }
 END_TEST
 
+START_TEST(test_render_python_stacks_come_first)
+{
+    pg_report *r = load("tests/data/python.jsonl");
+    size_t n;
+    pg_finding **f = report_findings(r, &n);
+    ck_assert_uint_eq(f[0]->threads[0].python.nframes, 3);
+    ck_assert_str_eq(f[0]->threads[0].python.frames[1].function, "parent_task");
+    ck_assert_ptr_nonnull(strstr(f[0]->signature, "|parent_task"));
+    ck_assert_ptr_null(strstr(f[0]->signature, "result"));
+    const pg_frame *loc = render_finding_location(f[0]);
+    ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
+    char *t = render_str(r, PG_FMT_TEXT, false);
+    assert_in_order(t, (const char *[]){ "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
+                                         "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
+                                         "native stack:", "/nonexistent/python3.11+0x1000", NULL });
+    free(t);
+    char *j = render_str(r, PG_FMT_JSON, false);
+    json_t *doc = json_loads(j, 0, NULL);
+    json_t *th = json_array_get(json_object_get(json_array_get(json_object_get(doc, "findings"), 0), "threads"), 0);
+    json_t *py = json_object_get(th, "python_stack");
+    ck_assert_uint_eq(json_array_size(py), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(py, 1), "line")), 12);
+    json_decref(doc);
+    free(j);
+    report_free(r);
+}
+END_TEST
+
 Suite *render_suite(void)
 {
     Suite *s = suite_create("render");
@@ -201,6 +229,7 @@ Suite *render_suite(void)
     tcase_add_test(tc, test_render_text_hides_info_by_default_and_shows_pool);
     tcase_add_test(tc, test_render_text_snapshot_shows_every_thread);
     tcase_add_test(tc, test_render_text_shows_the_program_frames_first);
+    tcase_add_test(tc, test_render_python_stacks_come_first);
     tcase_add_test(tc, test_render_json_schema);
     tcase_add_test(tc, test_render_json_includes_snapshots);
     suite_add_tcase(s, tc);
