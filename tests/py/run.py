@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Runs the Python test programs under the shim and checks what pg_py_inspect reads from them.
+
+Until the watchdog calls pg_py_inspect, the shim's debugging aid does (POOLGUARD_PY_DEBUG, see
+shim/python.c): it calls it a few times and appends one JSON line per call to a file, which this
+script checks. Every program runs under a time limit; the deadlocking ones are killed by it.
+
+    tests/py/run.py [--build DIR] [--python EXE]... [--all-versions] [--verbose]
+
+Without --python: /usr/bin/python3 and the python3 found on PATH (resolved to the real binary).
+--all-versions adds every ~/.pyenv/versions/3.*/bin/python3 (3.6 and 3.7 must be refused).
+Exit status 0 when every check passes.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ENOTSUP = 95
+
+# script: (debug schedule "delay_ms,count,period_ms", time limit in s)
+PROGRAMS = {
+    "app_one_worker.py": ("1000,2,300", 3),
+    "app_flood.py": ("1000,3,300", 3),
+    "app_event.py": ("1000,2,300", 3),
+    "app_growth.py": ("700,4,500", 6),
+    "ok_two_executors.py": ("400,8,250", 6),
+    "ok_many_tasks.py": ("400,8,250", 6),
+    "ok_gil.py": ("400,8,250", 6),
+    "ok_sleep.py": ("500,8,250", 6),
+}
+
+WAITS = ("future_result", "futures_wait", "as_completed")
+
+
+def version_of(exe):
+    out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(int(x) for x in out.split("."))
+
+
+def run(exe, script, build):
+    schedule, limit = PROGRAMS[script]
+    with tempfile.TemporaryDirectory(prefix="pgpy-") as tmp:
+        out = os.path.join(tmp, "inspect.jsonl")
+        env = dict(os.environ, POOLGUARD_PY_DEBUG=schedule, POOLGUARD_PY_DEBUG_OUT=out,
+                   POOLGUARD_DIR=tmp, POOLGUARD_QUIET="1")
+        # Only the interpreter gets the shim (not timeout(1), which would log calls of its own).
+        p = subprocess.run(["timeout", "-s", "KILL", str(limit), "env",
+                            "LD_PRELOAD=" + os.path.join(build, "libpoolguard.so"),
+                            exe, os.path.join(HERE, script)],
+                           env=env, capture_output=True, text=True)
+        calls = []
+        if os.path.exists(out):
+            with open(out) as f:
+                calls = [json.loads(line) for line in f if line.strip()]
+        return p, calls
+
+
+def exhausted(state):
+    """Executors whose every worker waits, untimed, on a future queued in that same executor."""
+    found = []
+    for ex in state["executors"]:
+        workers = [t for t in state["threads"] if t.get("executor") == ex["address"]]
+        if not workers or len(workers) != ex["threads"]:
+            continue
+        if all(t["blocked"] in WAITS and not t["timed"] and
+               any(w.get("queued_in") == ex["address"] for w in t.get("waits_on", []))
+               for t in workers):
+            found.append(ex)
+    return found
+
+
+def workers_of(state, ex):
+    return [t for t in state["threads"] if t.get("executor") == ex["address"]]
+
+
+def stack_has(t, function):
+    """Before 3.11 frames carry co_name only ("result", not "Future.result")."""
+    short = function.rsplit(".", 1)[-1]
+    return any(f["function"] in (function, short) for f in t["stack"])
+
+
+class Checker:
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+
+    def check(self, cond, what):
+        if not cond:
+            self.failures.append(what)
+        return cond
+
+
+def check_one_worker(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["max_workers"] == 1, "one exhausted executor, 1 worker"):
+        return
+    (w,) = workers_of(st, ex[0])
+    c.check(w["name"] == "ThreadPoolExecutor-0_0", "worker name: %r" % w["name"])
+    c.check(w["task"]["function"] == "parent_task", "worker runs parent_task")
+    c.check(stack_has(w, "parent_task") and stack_has(w, "Future.result"), "worker stack")
+    fw = w["waits_on"][0]
+    c.check(fw["state"] == "PENDING" and fw["fn"]["function"] == "dependent_task" and
+            fw["queue_pos"] == 0, "waits on queued dependent_task: %r" % fw)
+    main = [t for t in st["threads"] if t["name"] == "MainThread"]
+    c.check(main and main[0]["waits_on"][0].get("run_by") == w["ident"],
+            "main waits on the future the worker runs")
+
+
+def check_flood(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["max_workers"] == 2, "one exhausted executor, 2 workers"):
+        return
+    ws = workers_of(st, ex[0])
+    c.check(len(ws) == 2 and all(w["task"]["function"] == "parent_task" for w in ws),
+            "both workers run parent_task")
+    c.check(all(w["waits_on"][0]["fn"]["function"] == "dependent_task" for w in ws),
+            "both wait on dependent_task")
+    c.check(ex[0]["queue_len"] >= 2, "queue holds the children")
+    c.check(any(t["name"] == "heartbeat" for t in st["threads"]), "the unrelated thread is seen")
+
+
+def check_event(c, states):
+    st = states[-1]
+    exs = st["executors"]
+    if not c.check(len(exs) == 1, "one executor"):
+        return
+    ws = workers_of(st, exs[0])
+    c.check(len(ws) == 2 and all(w["blocked"] == "event_wait" and not w["timed"] and
+                                  w["task"]["function"] == "consumer" for w in ws),
+            "both workers wait on an Event inside consumer")
+    c.check(exs[0]["queue_len"] == 1, "the producer is queued")
+    c.check(not exhausted(st), "no future-based exhaustion claimed")
+
+
+def check_growth(c, states):
+    lens = [s["executors"][0]["queue_len"] for s in states if s["executors"]]
+    c.check(len(lens) >= 3 and all(b > a for a, b in zip(lens, lens[1:])),
+            "queue grows: %r" % lens)
+    for s in states:
+        c.check(not exhausted(s), "no exhaustion")
+
+
+def check_healthy(c, states):
+    for s in states:
+        c.check(not exhausted(s), "no exhaustion in a healthy program")
+
+
+def check_two(c, states):
+    check_healthy(c, states)
+    prefixes = {e["prefix"] for s in states for e in s["executors"]}
+    c.check(prefixes == {"parents", "children"}, "both executors seen: %r" % prefixes)
+
+
+def check_sleep(c, states):
+    check_healthy(c, states)
+    st = states[0]
+    ws = [t for t in st["threads"] if t.get("executor")]
+    c.check(len(ws) == 2 and all(w["blocked"] == "none" and w["task"]["function"] == "nap"
+                                 for w in ws), "workers sleep inside nap")
+
+
+CHECKS = {
+    "app_one_worker.py": check_one_worker,
+    "app_flood.py": check_flood,
+    "app_event.py": check_event,
+    "app_growth.py": check_growth,
+    "ok_two_executors.py": check_two,
+    "ok_many_tasks.py": check_healthy,
+    "ok_gil.py": check_healthy,
+    "ok_sleep.py": check_sleep,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--python", action="append", default=[])
+    ap.add_argument("--all-versions", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("programs", nargs="*")
+    a = ap.parse_args()
+    pythons = a.python or ["/usr/bin/python3"]
+    if not a.python:
+        onpath = shutil.which("python3")
+        if onpath:
+            real = subprocess.run([onpath, "-c", "import sys; print(sys.executable)"],
+                                  capture_output=True, text=True).stdout.strip()
+            pythons.append(os.path.realpath(real))
+    if a.all_versions:
+        pythons += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+    seen = set()
+    pythons = [p for p in pythons if not (os.path.realpath(p) in seen or seen.add(os.path.realpath(p)))]
+    failed = 0
+    for exe in pythons:
+        ver = version_of(exe)
+        for script in a.programs or PROGRAMS:
+            p, calls = run(exe, script, a.build)
+            c = Checker(script)
+            rcs = [x["rc"] for x in calls]
+            if ver < (3, 8):
+                c.check(calls and all(r == -ENOTSUP for r in rcs), "refused: %r" % rcs)
+                states = []
+            else:
+                c.check(calls and all(r == 0 for r in rcs), "every call succeeds: %r" % rcs)
+                states = [x["python"] for x in calls if x["rc"] == 0]
+                if states:
+                    CHECKS[script](c, states)
+            times = [x["elapsed_us"] for x in calls]
+            holds = ["%d+%d" % (s["gil_wait_us"], s["read_us"]) for s in states]
+            status = "ok" if not c.failures else "FAIL"
+            print("%-4s %-8s %-20s exit=%-4s calls=%d elapsed_us=%s gil+read_us=%s" % (
+                status, "%d.%d" % ver, script, p.returncode, len(calls), times, holds))
+            for f in c.failures:
+                print("       - " + f)
+            if c.failures and a.verbose:
+                print(p.stdout[-2000:], p.stderr[-2000:])
+                for x in calls:
+                    print(json.dumps(x)[:3000])
+            failed += bool(c.failures)
+    print("%d failed" % failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
