@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -370,6 +371,14 @@ int cmd_run(int argc, char **argv)
         return (int)-pid;
     }
     child_group = pid;
+    /* The watcher keeps one descriptor per process that wrote a report; a program that forks
+     * hundreds would exhaust the usual soft limit of 1024. Raised only now, after the fork, so
+     * the program keeps the limits it was given. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (tty) {
         signal(SIGTTOU, SIG_IGN);
         tcsetpgrp(STDIN_FILENO, pid);

@@ -110,7 +110,13 @@ const char *render_exe_name(const pg_process *p)
     if (!p || !p->exe)
         return "?";
     const char *s = strrchr(p->exe, '/');
-    return s ? s + 1 : p->exe;
+    s = s ? s + 1 : p->exe;
+    /* For a script, the script is the program the user knows, not the interpreter. */
+    if (strncmp(s, "python", 6) == 0 && p->nargv > 1 && p->argv[1][0] && p->argv[1][0] != '-') {
+        const char *a = strrchr(p->argv[1], '/');
+        return a ? a + 1 : p->argv[1];
+    }
+    return s;
 }
 
 const char *render_wait_words(const char *kind)

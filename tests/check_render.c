@@ -203,7 +203,7 @@ START_TEST(test_render_python_stacks_come_first)
     const pg_frame *loc = render_finding_location(f[0]);
     ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
     char *t = render_str(r, PG_FMT_TEXT, false);
-    assert_in_order(t, (const char *[]){ "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
+    assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
                                          "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
                                          "native stack:", "/nonexistent/python3.11+0x1000", NULL });
     free(t);
