@@ -19,6 +19,7 @@ void pg_config_defaults(struct pg_config *c)
     c->max_threads = 4096;
     c->stack_depth = 64;
     c->queue_limit = 10000;
+    c->lock_order = 1;
     c->on_finding = PG_ON_CONTINUE;
     c->exit_code = 0;
 }
@@ -95,6 +96,8 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
     bad += bool_var(get, warn, "POOLGUARD_QUIET", &c->quiet);
     bad += bool_var(get, warn, "POOLGUARD_DISABLE", &c->disable);
     bad += bool_var(get, warn, "POOLGUARD_DEBUG", &c->debug);
+    bad += bool_var(get, warn, "POOLGUARD_LOCK_ORDER", &c->lock_order);
+    bad += bool_var(get, warn, "POOLGUARD_LOCK_ORDER_SINGLE_THREAD", &c->lock_order_single_thread);
 
     const char *v = get("POOLGUARD_ON_FINDING");
     if (v) {

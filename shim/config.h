@@ -21,6 +21,8 @@ struct pg_config {
     int exit_code;
     int quiet;                 /* POOLGUARD_QUIET: no stderr line per finding */
     int disable;               /* POOLGUARD_DISABLE: track nothing */
+    int lock_order;            /* POOLGUARD_LOCK_ORDER: validate lock orders (default on) */
+    int lock_order_single_thread;  /* POOLGUARD_LOCK_ORDER_SINGLE_THREAD: also orders seen in one thread */
     int debug;                 /* POOLGUARD_DEBUG: the watchdog explains its pool analysis on stderr */
     char dir[PG_PATH_MAX];     /* POOLGUARD_DIR; empty: the default, chosen at run time */
 };

@@ -16,6 +16,7 @@
  * see; an error-checking mutex relocked by its owner fails trylock with EBUSY and then lock with
  * EDEADLK, as it should.
  */
+#include "lockorder.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -68,8 +69,10 @@ __attribute__((noinline, cold)) static int lock_wait(struct pg_thread *t, pthrea
     pg_watchdog_ensure();
     int r = pg_real.mutex_lock(m);
     pg_wait_end(&ws);
-    if (took(r))
+    if (took(r)) {
+        pg_lo_acquired(t, m, PG_H_MUTEX, caller);
         pg_held_push(t, m, PG_H_MUTEX, caller);
+    }
     return r;
 }
 
@@ -83,12 +86,15 @@ PG_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
     }
     int r = fast_trylock(t, m);
     if (PG_LIKELY(r == 0)) {
+        pg_lo_acquired(t, m, PG_H_MUTEX, CALLER);
         pg_held_push(t, m, PG_H_MUTEX, CALLER);
         return 0;
     }
     if (r != EBUSY) {
-        if (took(r))
+        if (took(r)) {
+            pg_lo_acquired(t, m, PG_H_MUTEX, CALLER);
             pg_held_push(t, m, PG_H_MUTEX, CALLER);
+        }
         return r;
     }
     return lock_wait(t, m, CALLER);
@@ -125,8 +131,10 @@ static int timed_lock(pthread_mutex_t *m, int clocked, clockid_t clk, const stru
         r = clocked ? pg_real.mutex_clocklock(m, clk, ts) : pg_real.mutex_timedlock(m, ts);
         pg_wait_end(&ws);
     }
-    if (took(r))
+    if (took(r)) {
+        pg_lo_acquired(t, m, PG_H_MUTEX, caller);
         pg_held_push(t, m, PG_H_MUTEX, caller);
+    }
     return r;
 }
 
@@ -173,4 +181,25 @@ PG_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
         errno = e;
     }
     return 0;
+}
+
+/* A mutex made or unmade at an address: for lock-order purposes, a new lock from now on. */
+PG_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+    if (PG_UNLIKELY(!pg_real.mutex_init))
+        pg_real_resolve();
+    int r = pg_real.mutex_init(m, a);
+    if (r == 0)
+        pg_lo_forget((uintptr_t)m);
+    return r;
+}
+
+PG_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+    if (PG_UNLIKELY(!pg_real.mutex_destroy))
+        pg_real_resolve();
+    int r = pg_real.mutex_destroy(m);
+    if (r == 0)
+        pg_lo_forget((uintptr_t)m);
+    return r;
 }

@@ -4,6 +4,7 @@
  * library keeps no list of readers, and a writer blocked behind readers waits for every one of them.
  * Unlock does not say which mode it releases; the slot's own record does.
  */
+#include "lockorder.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -38,8 +39,10 @@ static int rw_acquire(pthread_rwlock_t *l, int write, int mode, clockid_t clk,
         pg_wait_end(&ws);
     }
 #undef REAL_CALL
-    if (r == 0)
+    if (r == 0) {
+        pg_lo_acquired(t, l, write ? PG_H_RWLOCK_WRITE : PG_H_RWLOCK_READ, caller);
         pg_held_push(t, l, write ? PG_H_RWLOCK_WRITE : PG_H_RWLOCK_READ, caller);
+    }
     return r;
 }
 
@@ -102,5 +105,25 @@ PG_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
     int r = pg_real.rw_unlock(l);
     if (t && r == 0)
         pg_held_drop(t, l);
+    return r;
+}
+
+PG_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a)
+{
+    if (PG_UNLIKELY(!pg_real.rw_init))
+        pg_real_resolve();
+    int r = pg_real.rw_init(l, a);
+    if (r == 0)
+        pg_lo_forget((uintptr_t)l);
+    return r;
+}
+
+PG_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
+{
+    if (PG_UNLIKELY(!pg_real.rw_destroy))
+        pg_real_resolve();
+    int r = pg_real.rw_destroy(l);
+    if (r == 0)
+        pg_lo_forget((uintptr_t)l);
     return r;
 }

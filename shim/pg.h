@@ -96,6 +96,9 @@ struct pg_thread {
     uint32_t nsubmit;
     uintptr_t submit_stack[PG_CREATE_DEPTH];
 
+    /* Lock order: the "A then B" pairs this thread has already recorded (lockorder.c). */
+    struct { uintptr_t a, b; uint32_t epoch; } lo_cache[64];
+
     /* Annotations (poolguard.h): the task this thread runs, and the task it waits for. */
     uintptr_t ann_pool, ann_task, ann_wait_task;
 
@@ -202,6 +205,10 @@ struct pg_real {
     int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
     int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
     int (*mutex_unlock)(pthread_mutex_t *);
+    int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+    int (*mutex_destroy)(pthread_mutex_t *);
+    int (*rw_init)(pthread_rwlock_t *, const pthread_rwlockattr_t *);
+    int (*rw_destroy)(pthread_rwlock_t *);
     int (*rw_rdlock)(pthread_rwlock_t *);
     int (*rw_wrlock)(pthread_rwlock_t *);
     int (*rw_tryrdlock)(pthread_rwlock_t *);

@@ -59,6 +59,10 @@ void pg_real_resolve(void)
         pg_real.mutex_trylock = r.mutex_trylock;
     }
     r.mutex_timedlock = next("pthread_mutex_timedlock");
+    r.mutex_init = next("pthread_mutex_init");
+    r.mutex_destroy = next("pthread_mutex_destroy");
+    r.rw_init = next("pthread_rwlock_init");
+    r.rw_destroy = next("pthread_rwlock_destroy");
     r.mutex_clocklock = maybe("pthread_mutex_clocklock");
     r.pthread_create = next("pthread_create");
     r.pthread_join = next("pthread_join");
