@@ -16,14 +16,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *thread_sig(const pg_thread *t)
+/* Function names of a stack's first frames that matter, joined by '>', appended to buf. */
+static void stack_sig(const pg_stack *st, char *buf, size_t size)
 {
-    char buf[1024];
-    /* Python code, when there is any, is where the bug is: the native frames are the
-     * interpreter's and the same for every Python bug. */
-    const pg_stack *st = t->python.nframes ? &t->python : &t->stack;
-    size_t len = 0, taken = 0;
-    buf[0] = '\0';
+    size_t len = strlen(buf), taken = 0;
     /* The program's own frames say where the bug is; library internals above them are the
      * same for every bug that blocks the same way. Without own frames, any unfolded frame. */
     bool have_own = false;
@@ -34,24 +30,47 @@ static char *thread_sig(const pg_thread *t)
         if (f->folded || (have_own && !f->own))
             continue;
         const char *name = f->function ? f->function : "?";
-        int n = snprintf(buf + len, sizeof buf - len, "%s%s", taken ? ">" : "", name);
-        if (n < 0 || (size_t)n >= sizeof buf - len)
+        int n = snprintf(buf + len, size - len, "%s%s", taken ? ">" : "", name);
+        if (n < 0 || (size_t)n >= size - len)
             break;
         len += (size_t)n;
         taken++;
     }
+}
+
+static char *thread_sig(const pg_thread *t)
+{
+    char buf[1024] = "";
+    /* Python code, when there is any, is where the bug is: the native frames are the
+     * interpreter's and the same for every Python bug. */
+    stack_sig(t->python.nframes ? &t->python : &t->stack, buf, sizeof buf);
+    return strdup(buf);
+}
+
+/* A lock-order edge: the function that took the first lock, '@', then where the second was
+ * taken. Edges are sorted like threads, so the same cycle found from another lock is equal. */
+static char *edge_sig(const pg_order_edge *e)
+{
+    char buf[1024] = "";
+    const pg_frame *first = stack_first_own_frame(&e->first_at);
+    if (!first && e->first_at.nframes)
+        first = &e->first_at.frames[0];
+    snprintf(buf, sizeof buf, "%s@", first && first->function ? first->function : "?");
+    stack_sig(&e->stack, buf, sizeof buf);
     return strdup(buf);
 }
 
 static char *finding_sig(const pg_finding *f)
 {
-    size_t n = f->nthreads;
+    /* A lock-order cycle has no threads (they may be long gone): its edges stand for them. */
+    bool edges = f->nthreads == 0 && f->norder > 0;
+    size_t n = edges ? f->norder : f->nthreads;
     char **parts = calloc(n ? n : 1, sizeof *parts);
     if (!parts)
         return NULL;
     size_t total = strlen(f->kind) + 2;
     for (size_t i = 0; i < n; i++) {
-        parts[i] = thread_sig(&f->threads[i]);
+        parts[i] = edges ? edge_sig(&f->order[i]) : thread_sig(&f->threads[i]);
         if (!parts[i])
             parts[i] = strdup("");
         total += (parts[i] ? strlen(parts[i]) : 0) + 1;
@@ -104,6 +123,7 @@ static unsigned long hash_str(const char *s)
 
 int analyze_dedup(pg_report *r)
 {
+    analyze_describe(r);
     size_t n;
     pg_finding **f = report_findings(r, &n);
     size_t nb = 1;

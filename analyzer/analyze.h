@@ -15,6 +15,20 @@
  * rebuilds that keep function names. Then folds findings with equal signatures into the first. */
 int analyze_dedup(pg_report *r);
 
+/* describe.c: the program's words for findings. Rewrites the summary of pool findings to name
+ * the pool by where it was created ("the pool created in pool_start() (thread routine
+ * pool_worker)") or its annotated name, and of lock_order findings to name the functions of the
+ * cycle; the shim's sentence is kept in shim_summary. Idempotent; analyze_dedup calls it. */
+int analyze_describe(pg_report *r);
+/* The first frame in the program's own code with a function name, or NULL. */
+const pg_frame *stack_first_own_frame(const pg_stack *s);
+/* "f()" for a C function, a demangled C++ name as it is. */
+const char *describe_call(const char *function, char *buf, size_t len);
+/* "the pool \"name\"", "the pool created in f() (thread routine g)", ... into buf. */
+const char *describe_pool(const pg_pool *p, char *buf, size_t len);
+/* The pool's thread routine's name, or NULL. */
+const char *describe_pool_routine(const pg_pool *p);
+
 typedef struct suppressions suppressions;
 /* Reads a suppressions file (format in docs/cli.md). On a bad line returns NULL and sets *err
  * to -EINVAL with the problem described on diag; -errno when unreadable. */

@@ -68,6 +68,16 @@ typedef struct pg_wait {
     long target;           /* -1 when unknown */
 } pg_wait;
 
+/* A task a thread waits for (annotated pools, the Python layer): known exactly, not inferred. */
+typedef struct pg_task_wait {
+    bool present;
+    uint64_t address;
+    char *state;           /* "queued", "running" or "unknown" as written */
+    bool has_pool;
+    uint64_t pool;         /* the pool whose queue holds it (state queued) */
+    long runner;           /* the tid running it (state running); -1 when unknown */
+} pg_task_wait;
+
 typedef struct pg_thread {
     long tid;
     char *name;
@@ -82,6 +92,10 @@ typedef struct pg_thread {
     pg_stack stack;
     pg_stack create_stack;
     pg_stack python;       /* interpreter frames (no addresses), innermost first; may be empty */
+    json_t *python_info;   /* the raw "python" object, passed through; NULL when absent */
+    bool has_task;
+    uint64_t task;         /* the task the thread runs (annotated pools) */
+    pg_task_wait waits_for_task;
 } pg_thread;
 
 typedef struct pg_edge {
@@ -90,6 +104,46 @@ typedef struct pg_edge {
     char *kind;
     uint64_t address;
 } pg_edge;
+
+/* The pool of a pool finding (pool_exhaustion, queue_growth), as the shim describes it. */
+typedef struct pg_pool {
+    bool present;
+    uint64_t id;
+    bool annotated;
+    char *name;            /* annotated pools only; NULL when unnamed */
+    long workers;          /* -1 when unknown */
+    long declared_workers; /* -1 when not declared */
+    bool has_start;
+    uint64_t start_routine;
+    pg_stack start;        /* start_routine symbolized (an exact address) */
+    pg_stack create_stack; /* where the pool's threads (or the annotated pool) were created */
+    bool has_idle;
+    char *idle_kind;
+    uint64_t idle_address;
+    long queued;           /* -1 when unknown */
+    bool queued_exact;
+    char *evidence;
+} pg_pool;
+
+/* How fast a pool's queue grows (queue_growth). Members are -1 when absent. */
+typedef struct pg_growth {
+    bool present;
+    int64_t per_second, depth, window_ms, rss_growth_kb;
+} pg_growth;
+
+/* One edge of a lock_order cycle: thread tid took `then` while holding `first`. */
+typedef struct pg_order_edge {
+    char *first_kind;
+    uint64_t first;
+    char *then_kind;
+    uint64_t then;
+    long tid;
+    char *name;
+    bool has_first_pc;
+    uint64_t first_pc;     /* return address of the call that took `first` */
+    pg_stack first_at;     /* first_pc symbolized */
+    pg_stack stack;        /* where `then` was taken */
+} pg_order_edge;
 
 typedef struct pg_module {
     char *path;
@@ -121,12 +175,17 @@ typedef struct pg_finding {
     pg_edge *cycle;
     size_t ncycle;
     bool hang;
-    json_t *pool;          /* passed through as written: its schema belongs to the shim */
+    json_t *pool;          /* the raw pool object: members the analyzer does not know pass through */
+    pg_pool pool_info;     /* the members it knows, parsed (present when pool is an object) */
+    pg_growth growth;
+    pg_order_edge *order;  /* lock_order: the cycle of lock orders, in order */
+    size_t norder;
     pg_thread *threads;
     size_t nthreads;
     size_t threads_dropped;
 
     /* Filled by analysis (analyze.h). */
+    char *shim_summary;    /* the shim's own sentence, when analysis rewrote summary */
     char *signature;       /* kind + blocked frames' function names; stable across runs */
     unsigned count;        /* occurrences folded into this one (1 when unique) */
     long *pids;            /* the processes it was seen in (first PG_MAX_THREADS) */

@@ -6,6 +6,8 @@
  */
 #include "render.h"
 
+#include "analyze.h"
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
@@ -126,7 +128,7 @@ static void print_stack(tctx *c, const pg_stack *s, const char *indent)
         fprintf(c->out, "%s... %zu more frames not recorded\n", indent, s->dropped);
 }
 
-static const char *role_words(const char *role)
+static const char *role_words(const char *role, bool pool)
 {
     /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
     if (!role || strcmp(role, "snapshot") == 0)
@@ -134,7 +136,11 @@ static const char *role_words(const char *role)
     if (strcmp(role, "cycle") == 0)
         return "in the cycle";
     if (strcmp(role, "blocked") == 0)
-        return "stuck behind the cycle";
+        return pool ? "stuck with the pool" : "stuck behind the cycle";
+    if (strcmp(role, "worker") == 0)
+        return "worker of the pool";
+    if (strcmp(role, "submitter") == 0)
+        return "submits work to the pool";
     if (strcmp(role, "hang") == 0)
         return "blocked, like every thread";
     return role;
@@ -160,16 +166,96 @@ static void print_wait(tctx *c, const pg_wait *w)
     fputc('\n', c->out);
 }
 
-static void print_thread(tctx *c, const pg_thread *t, bool with_stack_when_running)
+/* " at file:line" or " in module" for a frame, into buf. */
+static const char *frame_where(const pg_frame *f, char *buf, size_t len)
+{
+    if (f->file)
+        snprintf(buf, len, " at %s:%u", render_short_path(f->file), f->line);
+    else if (f->module) {
+        const char *b = strrchr(f->module, '/');
+        snprintf(buf, len, " in %s", b ? b + 1 : f->module);
+    } else
+        buf[0] = '\0';
+    return buf;
+}
+
+/*
+ * A pool worker: the task it runs is the program's own code below the frame where it blocks and
+ * above its thread routine; say which task that is and where it blocks. A task that blocks in
+ * its own frame (no helper between) is both.
+ */
+static void print_worker_task(tctx *c, const pg_thread *t, const char *routine)
+{
+    const pg_stack *st = t->python.nframes ? &t->python : &t->stack;
+    const pg_frame *own[3];
+    size_t nown = 0;
+    for (size_t i = 0; i < st->nframes && nown < 3; i++) {
+        const pg_frame *f = &st->frames[i];
+        if (!f->own || f->folded || !f->function)
+            continue;
+        if (nown > 0 && routine && strcmp(f->function, routine) == 0)
+            break;
+        own[nown++] = f;
+    }
+    if (nown == 0)
+        return;
+    char where[PG_MAX_STRING + 32], addr[40] = "";
+    if (t->has_task)
+        snprintf(addr, sizeof addr, "task 0x%" PRIx64 ": ", t->task);
+    const pg_frame *task = nown > 1 ? own[1] : own[0];
+    fprintf(c->out, "    runs %s%s%s%s%s", addr, C(c, BOLD), task->function, C(c, RESET),
+            frame_where(task, where, sizeof where));
+    if (nown > 2)
+        fprintf(c->out, ", called from %s", own[2]->function);
+    fputc('\n', c->out);
+    if (t->blocked.present)
+        fprintf(c->out, "    blocks in %s%s%s%s\n", C(c, BOLD), own[0]->function, C(c, RESET),
+                frame_where(own[0], where, sizeof where));
+}
+
+static void print_task_wait(tctx *c, const pg_task_wait *w)
+{
+    if (!w->present)
+        return;
+    fprintf(c->out, "    waits for task 0x%" PRIx64, w->address);
+    if (w->state && strcmp(w->state, "queued") == 0) {
+        fprintf(c->out, ", which is %sstill queued%s", C(c, BOLD), C(c, RESET));
+        if (w->has_pool)
+            fprintf(c->out, " (pool 0x%" PRIx64 ")", w->pool);
+        fprintf(c->out, " and has not started: it needs a free worker\n");
+    } else if (w->state && strcmp(w->state, "running") == 0) {
+        fprintf(c->out, ", which is running");
+        if (w->runner >= 0)
+            fprintf(c->out, " on tid %ld", w->runner);
+        fputc('\n', c->out);
+    } else {
+        fprintf(c->out, " (its state is not known)\n");
+    }
+}
+
+static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
+                            bool with_stack_when_running)
 {
     char label[128];
     render_thread_label(t, label, sizeof label);
-    const char *role = role_words(t->role);
+    bool pool = f && f->pool_info.present;
+    const char *role = role_words(t->role, pool);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
             role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
         fprintf(c->out, "    started at %s\n", t->start.frames[t->start.nframes - 1].function);
-    print_wait(c, &t->blocked);
+    bool worker = pool && t->role && strcmp(t->role, "worker") == 0;
+    bool submitter = pool && t->role && strcmp(t->role, "submitter") == 0;
+    if (worker) {
+        const char *routine = t->start.nframes ? t->start.frames[t->start.nframes - 1].function
+                                               : describe_pool_routine(&f->pool_info);
+        print_worker_task(c, t, routine);
+    }
+    if (submitter && !t->blocked.present)
+        fprintf(c->out, "    running; the stack below is where it last queued work\n");
+    else
+        print_wait(c, &t->blocked);
+    print_task_wait(c, &t->waits_for_task);
     for (size_t i = 0; i < t->nholds; i++) {
         const pg_lock *l = &t->holds[i];
         fprintf(c->out, "    holds %s 0x%" PRIx64, render_wait_words(l->kind), l->address);
@@ -191,6 +277,11 @@ static void print_thread(tctx *c, const pg_thread *t, bool with_stack_when_runni
         fprintf(c->out, "    %s:\n", t->python.nframes ? "native stack" : "stack");
         print_stack(c, &t->stack, "      ");
     }
+}
+
+static void print_thread(tctx *c, const pg_thread *t, bool with_stack_when_running)
+{
+    print_thread_in(c, NULL, t, with_stack_when_running);
 }
 
 static const pg_thread *find_thread(const pg_finding *f, long tid)
@@ -225,24 +316,144 @@ static void print_cycle(tctx *c, const pg_finding *f)
     fprintf(c->out, "    %s%s%s  (back to the start)\n", C(c, BOLD), label, C(c, RESET));
 }
 
-static void print_pool(tctx *c, json_t *pool)
+static void print_pool(tctx *c, const pg_finding *f)
 {
+    const pg_pool *p = &f->pool_info;
+    char desc[1200], where[PG_MAX_STRING + 32];
+    const pg_frame *created = stack_first_own_frame(&p->create_stack);
     fprintf(c->out, "\n  the pool:");
+    if (p->name)
+        fprintf(c->out, " \"%s\",", p->name);
+    if (p->workers >= 0)
+        fprintf(c->out, " %ld worker%s", p->workers, p->workers == 1 ? "" : "s");
+    if (p->declared_workers >= 0 && p->declared_workers != p->workers)
+        fprintf(c->out, " (%ld declared)", p->declared_workers);
+    if (created)
+        fprintf(c->out, ", created in %s%s%s%s", C(c, BOLD), created->function, C(c, RESET),
+                frame_where(created, where, sizeof where));
+    else if (!p->name)
+        fprintf(c->out, ", %s", describe_pool(p, desc, sizeof desc));
+    fputc('\n', c->out);
+    const char *routine = describe_pool_routine(p);
+    if (routine)
+        fprintf(c->out, "    thread routine: %s\n", routine);
+    if (p->has_idle)
+        fprintf(c->out, "    idle wait: %s 0x%" PRIx64 "\n", render_wait_words(p->idle_kind),
+                p->idle_address);
+    else if (p->annotated)
+        fprintf(c->out, "    idle wait: not needed (the pool's annotations say when tasks start)\n");
+    else
+        fprintf(c->out, "    idle wait: not known\n");
+    bool exact = p->queued_exact;
+    const char *ev = !p->evidence ? "unknown evidence"
+                     : strcmp(p->evidence, "annotation") == 0 ? "the pool's annotations"
+                     : strcmp(p->evidence, "semaphore count") == 0 ? "the semaphore's count"
+                     : p->evidence;
+    if (p->queued > 0)
+        fprintf(c->out, "    queued: %s%ld task%s, %s %s\n", exact ? "" : "about ", p->queued,
+                p->queued == 1 ? "" : "s", exact ? "counted exactly by" : "estimated from", ev);
+    else if (p->queued == 0)
+        fprintf(c->out, "    queued: nothing%s\n", exact ? "" : " seen");
+    else
+        fprintf(c->out, "    queued: not known (evidence: %s)\n", ev);
+    if (f->growth.present) {
+        const pg_growth *g = &f->growth;
+        fprintf(c->out, "    the queue grows:");
+        if (g->per_second >= 0)
+            fprintf(c->out, " %s+%" PRId64 " tasks per second%s", C(c, BOLD), g->per_second, C(c, RESET));
+        if (g->window_ms >= 0)
+            fprintf(c->out, " over %" PRId64 " ms", g->window_ms);
+        if (g->depth >= 0 && g->depth != p->queued)
+            fprintf(c->out, ", %s%" PRId64 " tasks deep", exact ? "" : "about ", g->depth);
+        fputc('\n', c->out);
+        if (g->rss_growth_kb >= 0)
+            fprintf(c->out, "    the process's memory grew by %" PRId64 " kB meanwhile\n",
+                    g->rss_growth_kb);
+    }
+    /* Other members (another layer's pool description) are shown as they are. */
     const char *key;
     json_t *v;
+    static const char *const known[] = { "id", "annotated", "name", "workers", "declared_workers",
+                                         "start_routine", "create_stack", "idle", "queued",
+                                         "queued_exact", "evidence" };
     bool first = true;
-    json_object_foreach(pool, key, v) {
-        if (json_is_string(v))
-            fprintf(c->out, "%s %s=%s", first ? "" : ",", key, json_string_value(v));
-        else if (json_is_integer(v))
-            fprintf(c->out, "%s %s=%" JSON_INTEGER_FORMAT, first ? "" : ",", key, json_integer_value(v));
-        else if (json_is_boolean(v))
-            fprintf(c->out, "%s %s=%s", first ? "" : ",", key, json_is_true(v) ? "yes" : "no");
-        else
+    json_object_foreach(f->pool, key, v) {
+        bool skip = false;
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+            skip |= strcmp(key, known[i]) == 0;
+        if (skip || !(json_is_string(v) || json_is_integer(v) || json_is_boolean(v)))
             continue;
+        fprintf(c->out, "%s %s=", first ? "    also:" : ",", key);
+        if (json_is_string(v))
+            fprintf(c->out, "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            fprintf(c->out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else
+            fprintf(c->out, "%s", json_is_true(v) ? "yes" : "no");
         first = false;
     }
-    fputc('\n', c->out);
+    if (!first)
+        fputc('\n', c->out);
+    if (p->create_stack.nframes) {
+        fprintf(c->out, "    created at:\n");
+        print_stack(c, &p->create_stack, "      ");
+    }
+}
+
+/* Lock names in a cycle of lock orders: A, B, C, ... by first appearance. */
+static void lock_name(const pg_finding *f, uint64_t addr, char *buf, size_t len)
+{
+    for (size_t i = 0; i < f->norder; i++)
+        if (f->order[i].first == addr) {
+            if (i < 26)
+                snprintf(buf, len, "lock %c", (char)('A' + i));
+            else
+                snprintf(buf, len, "lock %zu", i + 1);
+            return;
+        }
+    snprintf(buf, len, "lock 0x%" PRIx64, addr);
+}
+
+static void edge_label(const pg_order_edge *e, char *buf, size_t len)
+{
+    pg_thread t = { .tid = e->tid, .name = e->name };
+    render_thread_label(&t, buf, len);
+}
+
+static void print_order(tctx *c, const pg_finding *f)
+{
+    char a[64], b[64], label[128], where[PG_MAX_STRING + 32];
+    fprintf(c->out, "\n  the cycle of lock orders:\n");
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_order_edge *e = &f->order[i];
+        lock_name(f, e->first, a, sizeof a);
+        lock_name(f, e->then, b, sizeof b);
+        edge_label(e, label, sizeof label);
+        const pg_frame *fn = stack_first_own_frame(&e->stack);
+        fprintf(c->out, "    %s%s%s (%s 0x%" PRIx64 ")\n", C(c, BOLD), a, C(c, RESET),
+                render_wait_words(e->first_kind), e->first);
+        fprintf(c->out, "      | then %s, taken by %s%s%s\n", b, label, fn ? " in " : "",
+                fn ? fn->function : "");
+        fprintf(c->out, "      v\n");
+    }
+    lock_name(f, f->order[0].first, a, sizeof a);
+    fprintf(c->out, "    %s%s%s  (back to the start)\n", C(c, BOLD), a, C(c, RESET));
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_order_edge *e = &f->order[i];
+        lock_name(f, e->first, a, sizeof a);
+        lock_name(f, e->then, b, sizeof b);
+        edge_label(e, label, sizeof label);
+        fprintf(c->out, "\n  %s%s%s took %s, then %s\n", C(c, BOLD), label, C(c, RESET), a, b);
+        /* The innermost frame of the locking call is the line the user wrote. */
+        const pg_frame *fa = e->first_at.nframes ? &e->first_at.frames[0] : NULL;
+        if (fa && fa->function)
+            fprintf(c->out, "    took %s in %s%s%s%s\n", a, C(c, BOLD), fa->function, C(c, RESET),
+                    frame_where(fa, where, sizeof where));
+        else if (fa && fa->module)
+            fprintf(c->out, "    took %s at %s+0x%" PRIx64 "\n", a, fa->module, fa->offset);
+        fprintf(c->out, "    then took %s:\n", b);
+        print_stack(c, &e->stack, "      ");
+    }
 }
 
 void render_text_finding(const pg_finding *f, const render_opts *o, FILE *out)
@@ -267,10 +478,12 @@ static void print_finding(tctx *c, const pg_finding *f)
         print_cycle(c, f);
     else if (f->hang)
         fprintf(c->out, "\n  every thread is blocked and none is left to wake the others\n");
-    if (f->pool)
-        print_pool(c, f->pool);
+    if (f->norder > 0)
+        print_order(c, f);
+    if (f->pool_info.present)
+        print_pool(c, f);
     for (size_t i = 0; i < f->nthreads; i++)
-        print_thread(c, &f->threads[i], true);
+        print_thread_in(c, f, &f->threads[i], true);
     if (f->threads_dropped)
         fprintf(c->out, "\n  ... %zu more threads not shown\n", f->threads_dropped);
     fputc('\n', c->out);

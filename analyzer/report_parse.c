@@ -116,6 +116,8 @@ void model_thread_free(pg_thread *t)
     model_stack_free(&t->create_stack);
     model_stack_free(&t->start);
     model_stack_free(&t->python);
+    json_decref(t->python_info);
+    free(t->waits_for_task.state);
 }
 
 /* Python frames come named already: {"function","file","line"}, innermost first. */
@@ -186,6 +188,20 @@ static int parse_thread(json_t *o, pg_thread *t)
             l->has_pc = parse_addr(json_object_get(e, "pc"), &l->pc);
         }
     }
+    t->has_task = parse_addr(json_object_get(o, "task"), &t->task);
+    json_t *wt = json_object_get(o, "waits_for_task");
+    t->waits_for_task.runner = -1;
+    if (json_is_object(wt)) {
+        pg_task_wait *w = &t->waits_for_task;
+        w->present = true;
+        w->address = get_addr(wt, "address");
+        w->state = get_str(wt, "state");
+        w->has_pool = parse_addr(json_object_get(wt, "pool"), &w->pool);
+        w->runner = get_long(wt, "runner", -1);
+    }
+    json_t *py = json_object_get(o, "python");
+    if (json_is_object(py))
+        t->python_info = json_incref(py);
     if (parse_stack(json_object_get(o, "stack"), &t->stack) < 0 ||
         parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0 ||
         parse_python_stack(json_object_get(o, "python_stack"), &t->python) < 0)
@@ -231,6 +247,21 @@ void model_finding_free(pg_finding *f)
         free(f->cycle[i].kind);
     free(f->cycle);
     json_decref(f->pool);
+    pg_pool *pl = &f->pool_info;
+    free(pl->name);
+    free(pl->idle_kind);
+    free(pl->evidence);
+    model_stack_free(&pl->start);
+    model_stack_free(&pl->create_stack);
+    for (size_t i = 0; i < f->norder; i++) {
+        free(f->order[i].first_kind);
+        free(f->order[i].then_kind);
+        free(f->order[i].name);
+        model_stack_free(&f->order[i].first_at);
+        model_stack_free(&f->order[i].stack);
+    }
+    free(f->order);
+    free(f->shim_summary);
     for (size_t i = 0; i < f->nthreads; i++)
         model_thread_free(&f->threads[i]);
     free(f->threads);
@@ -337,6 +368,70 @@ static int parse_module(parse_state *ps, json_t *o)
     return 0;
 }
 
+static int parse_pool(json_t *o, pg_pool *p)
+{
+    p->present = true;
+    p->id = get_addr(o, "id");
+    p->annotated = json_is_true(json_object_get(o, "annotated"));
+    p->name = get_str(o, "name");
+    if (p->name && !*p->name) {
+        free(p->name);
+        p->name = NULL;
+    }
+    p->workers = get_long(o, "workers", -1);
+    p->declared_workers = get_long(o, "declared_workers", -1);
+    p->has_start = parse_addr(json_object_get(o, "start_routine"), &p->start_routine);
+    json_t *idle = json_object_get(o, "idle");
+    if (json_is_object(idle)) {
+        p->has_idle = true;
+        p->idle_kind = get_str(idle, "kind");
+        p->idle_address = get_addr(idle, "address");
+    }
+    p->queued = get_long(o, "queued", -1);
+    p->queued_exact = json_is_true(json_object_get(o, "queued_exact"));
+    p->evidence = get_str(o, "evidence");
+    return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
+}
+
+static void parse_growth(json_t *o, pg_growth *g)
+{
+    g->present = true;
+    g->per_second = get_i64(o, "per_second", -1);
+    g->depth = get_i64(o, "depth", -1);
+    g->window_ms = get_i64(o, "window_ms", -1);
+    g->rss_growth_kb = get_i64(o, "rss_growth_kb", -1);
+}
+
+/* lock_order: [{first:{kind,address}, then:{kind,address}, tid, name, first_pc, stack[]}...]. */
+static int parse_order(json_t *arr, pg_finding *f)
+{
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    if (n > PG_MAX_CYCLE)
+        n = PG_MAX_CYCLE;
+    f->order = calloc(n, sizeof *f->order);
+    if (!f->order)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        pg_order_edge *ed = &f->order[f->norder++];
+        json_t *a = json_object_get(e, "first"), *b = json_object_get(e, "then");
+        ed->first_kind = get_str(a, "kind");
+        ed->first = get_addr(a, "address");
+        ed->then_kind = get_str(b, "kind");
+        ed->then = get_addr(b, "address");
+        ed->tid = get_long(e, "tid", -1);
+        ed->name = get_str(e, "name");
+        ed->has_first_pc = parse_addr(json_object_get(e, "first_pc"), &ed->first_pc);
+        if (parse_stack(json_object_get(e, "stack"), &ed->stack) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int parse_finding(parse_state *ps, json_t *o)
 {
     pg_finding *f = calloc(1, sizeof *f);
@@ -357,8 +452,21 @@ static int parse_finding(parse_state *ps, json_t *o)
     f->summary = get_str(o, "summary");
     f->hang = json_is_true(json_object_get(o, "hang"));
     json_t *pool = json_object_get(o, "pool");
-    if (json_is_object(pool))
+    if (json_is_object(pool)) {
         f->pool = json_incref(pool);
+        if (parse_pool(pool, &f->pool_info) < 0) {
+            model_finding_free(f);
+            return -ENOMEM;
+        }
+    }
+    json_t *growth = json_object_get(o, "growth");
+    if (json_is_object(growth))
+        parse_growth(growth, &f->growth);
+    if (json_is_array(json_object_get(o, "order")) &&
+        parse_order(json_object_get(o, "order"), f) < 0) {
+        model_finding_free(f);
+        return -ENOMEM;
+    }
     f->count = 1;
     json_t *cyc = json_object_get(o, "cycle");
     if (json_is_array(cyc) && json_array_size(cyc) > 0) {

@@ -4,7 +4,8 @@
  *   deadlock:worker_*       a finding of this kind (or * for any) with a frame whose function
  *                           matches the glob
  *   module:*libfoo.so*      a finding with a frame in a module whose path matches the glob
- * Globs are fnmatch(3) patterns. Any thread's stack counts, including inlined frames.
+ * Globs are fnmatch(3) patterns. Any thread's stack counts, including inlined frames, and so do a
+ * lock-order cycle's acquisition stacks and the stack where a pool was created.
  */
 #include "analyze.h"
 
@@ -156,6 +157,12 @@ bool suppressions_match(const suppressions *s, const pg_finding *f)
         for (size_t t = 0; t < f->nthreads; t++)
             if (stack_matches(ru, &f->threads[t].stack) || stack_matches(ru, &f->threads[t].python))
                 return true;
+        /* A lock-order cycle's edges are its threads; a pool is also where it was created. */
+        for (size_t e = 0; e < f->norder; e++)
+            if (stack_matches(ru, &f->order[e].stack) || stack_matches(ru, &f->order[e].first_at))
+                return true;
+        if (stack_matches(ru, &f->pool_info.create_stack))
+            return true;
     }
     return false;
 }

@@ -419,6 +419,19 @@ int symbolizer_run(symbolizer *s, pg_report *r)
     pg_finding **f = report_findings(r, &n);
     for (size_t i = 0; i < n; i++) {
         int e = symbolize_threads(s, f[i]->proc, f[i]->threads, f[i]->nthreads);
+        pg_pool *pl = &f[i]->pool_info;
+        if (!e)
+            e = symbolize_stack(s, f[i]->proc, &pl->create_stack, true);
+        if (!e && pl->has_start && !pl->start.frames)
+            e = symbolizer_lookup(s, f[i]->proc, pl->start_routine, false, &pl->start.frames,
+                                  &pl->start.nframes);
+        for (size_t k = 0; !e && k < f[i]->norder; k++) {
+            pg_order_edge *ed = &f[i]->order[k];
+            e = symbolize_stack(s, f[i]->proc, &ed->stack, true);
+            if (!e && ed->has_first_pc && !ed->first_at.frames)
+                e = symbolizer_lookup(s, f[i]->proc, ed->first_pc, true, &ed->first_at.frames,
+                                      &ed->first_at.nframes);
+        }
         if (e)
             return e;
     }
