@@ -7,23 +7,29 @@
  */
 #include "pg.h"
 
-/* unw_backtrace takes libunwind's fast path (cached frame descriptions, no cursor); its first
- * entry is this function's own return address into the caller... of which we keep what is asked. */
 int pg_stack_here(uintptr_t *pcs, int max, int skip)
 {
-    void *buf[PG_CREATE_DEPTH + 8];
-    int want = max + skip + 1;
-    if (want > (int)(sizeof buf / sizeof buf[0]))
-        want = (int)(sizeof buf / sizeof buf[0]);
-    int got = unw_backtrace(buf, want);
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+        return 0;
     int n = 0;
-    for (int i = 1 + skip; i < got && n < max; i++)
-        pcs[n++] = (uintptr_t)buf[i];
+    while (n < max && unw_step(&cur) > 0) {
+        unw_word_t ip;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        pcs[n++] = (uintptr_t)ip;
+    }
     return n;
 }
 
 /* Per-thread caches: the default global cache blocks all signals around every look-up, a system
- * call pair per frame on the thread-creation path. */
+ * call pair per frame on the thread-creation path. (unw_backtrace is not used: its trace cache
+ * costs 256 KiB of memory in every thread that unwinds.) */
 void pg_stack_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
