@@ -75,6 +75,17 @@ const pg_frame *render_first_own_frame(const pg_thread *t)
 
 const pg_frame *render_finding_location(const pg_finding *f)
 {
+    /* A lock-order cycle has no threads: where its first edge took its second lock. */
+    if (f->nthreads == 0 && f->norder > 0) {
+        const pg_stack *st = &f->order[0].stack;
+        for (size_t i = 0; i < st->nframes; i++)
+            if (st->frames[i].own && !st->frames[i].folded)
+                return &st->frames[i];
+        for (size_t i = 0; i < st->nframes; i++)
+            if (!st->frames[i].folded)
+                return &st->frames[i];
+        return f->order[0].first_at.nframes ? &f->order[0].first_at.frames[0] : NULL;
+    }
     for (size_t i = 0; i < f->nthreads; i++) {
         const pg_frame *fr = render_first_own_frame(&f->threads[i]);
         if (fr && fr->own && fr->file)

@@ -2,10 +2,14 @@
  * The wait-for graph in Graphviz DOT, and as SVG by running `dot -Tsvg` on it. Threads are boxes,
  * locks and other objects ellipses; an edge from a thread to an object says it waits there, an
  * edge from an object to a thread says that thread holds it (or is who would wake it). The edges
- * of a deadlock's cycle are red and bold. Each finding (and time-out snapshot) is one cluster.
+ * of a deadlock's cycle are red and bold. A lock-order cycle is drawn as its order graph (locks
+ * as nodes, an edge per "took this, then that", labelled with thread and function); a pool is a
+ * node its workers and submitters point at. Each finding (and time-out snapshot) is one cluster.
  * The number of findings drawn is capped: a graph nobody can read helps nobody.
  */
 #include "render.h"
+
+#include "analyze.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +119,63 @@ static void draw_threads(FILE *out, int k, const pg_thread *t, size_t nt, const 
     }
 }
 
+/* A lock-order cycle: the locks are the nodes, each edge "first -> then" is labelled with the
+ * thread that took them in that order and the function where it took the second. */
+static void draw_order(FILE *out, int k, const pg_finding *f)
+{
+    char label[PG_MAX_STRING + 256], name[128];
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_order_edge *e = &f->order[i];
+        snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(e->first_kind), e->first);
+        fprintf(out, "    l%d_%" PRIx64 " [shape=ellipse, style=filled, fillcolor=\"#ffe0e0\", label=", k,
+                e->first);
+        dot_str(out, label);
+        fprintf(out, "];\n");
+    }
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_order_edge *e = &f->order[i];
+        pg_thread t = { .tid = e->tid, .name = e->name };
+        render_thread_label(&t, name, sizeof name);
+        const pg_frame *fr = stack_first_own_frame(&e->stack);
+        snprintf(label, sizeof label, "%s%s%s", name, fr ? "\n" : "", fr ? fr->function : "");
+        fprintf(out, "    l%d_%" PRIx64 " -> l%d_%" PRIx64 " [label=", k, e->first, k, e->then);
+        dot_str(out, label);
+        fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+    }
+}
+
+/* A pool: one node, its workers and submitters pointing at it. */
+static void draw_pool(FILE *out, int k, const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    char desc[1200], label[1400];
+    describe_pool(p, desc, sizeof desc);
+    int n = snprintf(label, sizeof label, "%s", desc);
+    if (p->workers >= 0 && n >= 0 && (size_t)n < sizeof label)
+        n += snprintf(label + n, sizeof label - (size_t)n, "\n%ld worker%s", p->workers,
+                      p->workers == 1 ? "" : "s");
+    if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
+        snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
+                 p->queued);
+    fprintf(out, "    p%d [shape=box3d, style=filled, fillcolor=%s, label=", k,
+            f->sev == PG_SEV_ERROR ? "\"#ffe0e0\"" : "\"#fff4d0\"");
+    dot_str(out, label);
+    fprintf(out, "];\n");
+    for (size_t i = 0; i < f->nthreads; i++) {
+        const pg_thread *t = &f->threads[i];
+        if (!t->role)
+            continue;
+        if (strcmp(t->role, "worker") == 0)
+            fprintf(out, "    t%d_%ld -> p%d [label=\"worker of\", style=dashed];\n", k, t->tid, k);
+        else if (strcmp(t->role, "submitter") == 0)
+            fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
+        if (t->waits_for_task.present && t->waits_for_task.state &&
+            strcmp(t->waits_for_task.state, "queued") == 0)
+            fprintf(out, "    t%d_%ld -> p%d [label=\"waits for a task queued here\", color=red, "
+                         "penwidth=2.5, fontcolor=red];\n", k, t->tid, k);
+    }
+}
+
 static void draw(FILE *out, pg_report *r, const render_opts *o)
 {
     fprintf(out, "digraph poolguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
@@ -133,6 +194,10 @@ static void draw(FILE *out, pg_report *r, const render_opts *o)
         dot_str(out, label);
         fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR ? "red" : "orange");
         draw_threads(out, k, f[i]->threads, f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
+        if (f[i]->norder)
+            draw_order(out, k, f[i]);
+        if (f[i]->pool_info.present)
+            draw_pool(out, k, f[i]);
         fprintf(out, "  }\n");
     }
     size_t ns;

@@ -5,6 +5,8 @@
  */
 #include "render.h"
 
+#include "analyze.h"
+
 #include <errno.h>
 #include <inttypes.h>
 
@@ -90,7 +92,69 @@ json_t *render_json_thread(const pg_thread *t)
     json_object_set_new(o, "create_stack", stack_json(&t->create_stack));
     if (t->python.nframes)
         json_object_set_new(o, "python_stack", stack_json(&t->python));
+    if (t->python_info)
+        json_object_set(o, "python", t->python_info);
+    if (t->has_task)
+        json_object_set_new(o, "task", hexj(t->task));
+    if (t->waits_for_task.present) {
+        const pg_task_wait *w = &t->waits_for_task;
+        json_t *wt = json_object();
+        json_object_set_new(wt, "address", hexj(w->address));
+        json_object_set_new(wt, "state", json_string(w->state ? w->state : "unknown"));
+        if (w->has_pool)
+            json_object_set_new(wt, "pool", hexj(w->pool));
+        if (w->runner >= 0)
+            json_object_set_new(wt, "runner", json_integer(w->runner));
+        json_object_set_new(o, "waits_for_task", wt);
+    }
     return o;
+}
+
+/* The raw pool object with what the analyzer adds: its create stack symbolized, the thread
+ * routine's name, the first own frame of the create stack and the pool's description. Members
+ * the analyzer does not know (another layer's) pass through. */
+static json_t *pool_json(const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    json_t *o = json_deep_copy(f->pool);
+    if (!o)
+        return json_null();
+    json_object_set_new(o, "create_stack", stack_json(&p->create_stack));
+    const pg_frame *created = stack_first_own_frame(&p->create_stack);
+    json_object_set_new(o, "created_in", created ? render_json_frame(created) : json_null());
+    json_object_set_new(o, "start_function", str_or_null(describe_pool_routine(p)));
+    char desc[1200];
+    json_object_set_new(o, "description", json_string(describe_pool(p, desc, sizeof desc)));
+    return o;
+}
+
+static json_t *lock_json(const char *kind, uint64_t address)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", str_or_null(kind));
+    json_object_set_new(o, "address", hexj(address));
+    return o;
+}
+
+static json_t *order_json(const pg_finding *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_order_edge *e = &f->order[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "first", lock_json(e->first_kind, e->first));
+        json_object_set_new(o, "then", lock_json(e->then_kind, e->then));
+        json_object_set_new(o, "tid", json_integer(e->tid));
+        json_object_set_new(o, "name", str_or_null(e->name));
+        json_object_set_new(o, "first_taken_at", e->first_at.nframes
+                                                     ? render_json_frame(&e->first_at.frames[0])
+                                                     : json_null());
+        json_object_set_new(o, "stack", stack_json(&e->stack));
+        if (e->stack.dropped)
+            json_object_set_new(o, "stack_frames_dropped", json_integer((json_int_t)e->stack.dropped));
+        json_array_append_new(a, o);
+    }
+    return a;
 }
 
 static json_t *threads_json(const pg_thread *t, size_t n)
@@ -107,6 +171,8 @@ static json_t *finding_json(const pg_finding *f)
     json_object_set_new(o, "kind", json_string(f->kind));
     json_object_set_new(o, "severity", json_string(severity_name(f->sev)));
     json_object_set_new(o, "summary", str_or_null(f->summary));
+    if (f->shim_summary)
+        json_object_set_new(o, "shim_summary", json_string(f->shim_summary));
     json_object_set_new(o, "signature", str_or_null(f->signature));
     json_object_set_new(o, "count", json_integer(f->count));
     json_t *pids = json_array();
@@ -134,8 +200,20 @@ static json_t *finding_json(const pg_finding *f)
     }
     if (f->hang)
         json_object_set_new(o, "hang", json_true());
-    if (f->pool)
-        json_object_set(o, "pool", f->pool);
+    if (f->pool_info.present)
+        json_object_set_new(o, "pool", pool_json(f));
+    if (f->growth.present) {
+        const pg_growth *g = &f->growth;
+        json_t *go = json_object();
+        json_object_set_new(go, "per_second", g->per_second >= 0 ? json_integer(g->per_second) : json_null());
+        json_object_set_new(go, "depth", g->depth >= 0 ? json_integer(g->depth) : json_null());
+        json_object_set_new(go, "window_ms", g->window_ms >= 0 ? json_integer(g->window_ms) : json_null());
+        json_object_set_new(go, "rss_growth_kb",
+                            g->rss_growth_kb >= 0 ? json_integer(g->rss_growth_kb) : json_null());
+        json_object_set_new(o, "growth", go);
+    }
+    if (f->norder)
+        json_object_set_new(o, "order", order_json(f));
     json_object_set_new(o, "threads", threads_json(f->threads, f->nthreads));
     if (f->threads_dropped)
         json_object_set_new(o, "threads_dropped", json_integer((json_int_t)f->threads_dropped));

@@ -6,6 +6,8 @@
  */
 #include "render.h"
 
+#include "analyze.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,49 @@ static json_t *thread_flow(const pg_thread *t, const render_opts *o)
     return tf;
 }
 
+/* A lock-order edge as a thread flow: where the first lock was taken, then the stack where the
+ * second one was taken while holding it. */
+static json_t *edge_flow(const pg_order_edge *e, size_t idx, const render_opts *o)
+{
+    json_t *tf = json_object(), *locs = json_array();
+    char label[128], msg[512], id[160];
+    pg_thread t = { .tid = e->tid, .name = e->name };
+    render_thread_label(&t, label, sizeof label);
+    snprintf(id, sizeof id, "edge %zu: %s", idx + 1, label);
+    json_object_set_new(tf, "id", json_string(id));
+    snprintf(msg, sizeof msg, "%s takes %s 0x%llx while holding %s 0x%llx", label,
+             render_wait_words(e->then_kind), (unsigned long long)e->then,
+             render_wait_words(e->first_kind), (unsigned long long)e->first);
+    json_t *m = json_object();
+    json_object_set_new(m, "text", json_string(msg));
+    json_object_set_new(tf, "message", m);
+    if (e->first_at.nframes) {
+        char took[256];
+        snprintf(took, sizeof took, "takes %s 0x%llx", render_wait_words(e->first_kind),
+                 (unsigned long long)e->first);
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(&e->first_at.frames[0], took));
+        json_object_set_new(tfl, "importance", json_string("essential"));
+        json_array_append_new(locs, tfl);
+    }
+    for (size_t i = 0; i < e->stack.nframes; i++) {
+        const pg_frame *f = &e->stack.frames[i];
+        if (f->folded && !o->all_frames)
+            continue;
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(f, f->function));
+        json_object_set_new(tfl, "importance", json_string(f->own ? "important" : "unimportant"));
+        json_array_append_new(locs, tfl);
+    }
+    if (json_array_size(locs) == 0) {
+        json_t *tfl = json_object();
+        json_object_set_new(tfl, "location", location(NULL, msg));
+        json_array_append_new(locs, tfl);
+    }
+    json_object_set_new(tf, "locations", locs);
+    return tf;
+}
+
 static json_t *result(const pg_finding *f, const render_opts *o)
 {
     json_t *res = json_object();
@@ -147,10 +192,20 @@ static json_t *result(const pg_finding *f, const render_opts *o)
         json_object_set_new(fp, "poolguardSignature/v1", json_string(f->signature));
         json_object_set_new(res, "partialFingerprints", fp);
     }
-    if (f->nthreads) {
+    /* Where a pool was created is where a reader goes next. */
+    const pg_frame *created = stack_first_own_frame(&f->pool_info.create_stack);
+    if (created) {
+        char desc[1200];
+        json_t *rel = json_array();
+        json_array_append_new(rel, location(created, describe_pool(&f->pool_info, desc, sizeof desc)));
+        json_object_set_new(res, "relatedLocations", rel);
+    }
+    if (f->nthreads || f->norder) {
         json_t *flows = json_array();
         for (size_t i = 0; i < f->nthreads; i++)
             json_array_append_new(flows, thread_flow(&f->threads[i], o));
+        for (size_t i = 0; i < f->norder; i++)
+            json_array_append_new(flows, edge_flow(&f->order[i], i, o));
         json_t *cf = json_object();
         json_object_set_new(cf, "threadFlows", flows);
         json_t *cfs = json_array();
