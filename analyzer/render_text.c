@@ -321,18 +321,24 @@ static void print_pool(tctx *c, const pg_finding *f)
     const pg_pool *p = &f->pool_info;
     char desc[1200], where[PG_MAX_STRING + 32];
     const pg_frame *created = stack_first_own_frame(&p->create_stack);
+    /* "the pool: "name", 2 workers (4 declared), created in f at file:line": what is known. */
+    const char *sep = " ";
     fprintf(c->out, "\n  the pool:");
-    if (p->name)
-        fprintf(c->out, " \"%s\",", p->name);
-    if (p->workers >= 0)
-        fprintf(c->out, " %ld worker%s", p->workers, p->workers == 1 ? "" : "s");
+    if (p->name) {
+        fprintf(c->out, "%s\"%s\"", sep, p->name);
+        sep = ", ";
+    }
+    if (p->workers >= 0) {
+        fprintf(c->out, "%s%ld worker%s", sep, p->workers, p->workers == 1 ? "" : "s");
+        sep = ", ";
+    }
     if (p->declared_workers >= 0 && p->declared_workers != p->workers)
         fprintf(c->out, " (%ld declared)", p->declared_workers);
     if (created)
-        fprintf(c->out, ", created in %s%s%s%s", C(c, BOLD), created->function, C(c, RESET),
+        fprintf(c->out, "%screated in %s%s%s%s", sep, C(c, BOLD), created->function, C(c, RESET),
                 frame_where(created, where, sizeof where));
-    else if (!p->name)
-        fprintf(c->out, ", %s", describe_pool(p, desc, sizeof desc));
+    else if (!p->name && strcmp(describe_pool(p, desc, sizeof desc), "the pool") != 0)
+        fprintf(c->out, "%s%s", sep, desc);
     fputc('\n', c->out);
     const char *routine = describe_pool_routine(p);
     if (routine)
