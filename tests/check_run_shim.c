@@ -2,7 +2,9 @@
  * `poolguard run` with the real shim (build/libpoolguard.so) on the end-to-end test programs
  * (build/progs): the gate stops a real deadlock and names the functions, lets a healthy program
  * through with its own status, and a time-out shows the shim's snapshot. Skipped (passing) while
- * the shim or the programs are not built, since they belong to another part of the tree.
+ * the shim or the programs are not built, since they belong to another part of the tree. Pool
+ * and lock-order findings of real programs: the sentences and lines a user reads, with the
+ * programs' own function names (addresses change with every build, so only here).
  */
 #include <check.h>
 #include <jansson.h>
@@ -18,7 +20,8 @@ static bool have(const char *rel)
     return ok;
 }
 
-static int run_prog(const char *prog, const char *const *opts, char **out, char **err)
+static int run_prog_env(const char *prog, const char *const *opts, char *extra_env, char **out,
+                        char **err)
 {
     char *dir = tu_tmpdir();
     char o[4200], e[4200];
@@ -36,7 +39,7 @@ static int run_prog(const char *prog, const char *const *opts, char **out, char 
     argv[n++] = tu_build_path(rel);
     argv[n] = NULL;
     /* The shim is found next to the poolguard binary: no POOLGUARD_SHIM. */
-    char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", NULL };
+    char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", extra_env, NULL };
     int code = tu_run(argv, o, e, env, 60);
     *out = tu_slurp(o);
     *err = tu_slurp(e);
@@ -46,6 +49,108 @@ static int run_prog(const char *prog, const char *const *opts, char **out, char 
     free(dir);
     return code;
 }
+
+static int run_prog(const char *prog, const char *const *opts, char **out, char **err)
+{
+    return run_prog_env(prog, opts, NULL, out, err);
+}
+
+/* The text report's finding for prog, run under the gate; NULL (test skipped) when not built. */
+static char *run_text(const char *prog, char *extra_env, int want_code)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "progs/%s", prog);
+    if (!have("libpoolguard.so") || !have(rel))
+        return NULL;
+    char *out, *err;
+    int code = run_prog_env(prog, (const char *[]){ "--timeout", "40", "--fail-on", "warning", NULL },
+                            extra_env, &out, &err);
+    ck_assert_msg(code == want_code, "%s: exit %d, wanted %d:\n%s", prog, code, want_code, err);
+    free(out);
+    return err;
+}
+
+START_TEST(test_run_shim_pool_exhaustion_names_the_pool_and_the_task)
+{
+    char *t = run_text("pool_cond_flood", NULL, 66);
+    if (!t)
+        return;
+    const char *needles[] = {
+        "error: pool_exhaustion in pool_cond_flood", "all 2 workers of the pool created in pool_start() "
+        "(thread routine pool_worker) are waiting for tasks queued behind them in the same pool",
+        "the pool: 2 workers, created in pool_start at ", "thread routine: pool_worker",
+        "idle wait: condition variable 0x", "queued: about ", "estimated from",
+        "created at:", "pool_start at ", "main at ", "worker of the pool",
+        "runs parent_task at ", "pool_cond_flood.c:", "blocks in future_get at ", NULL };
+    const char *p = t;
+    for (size_t i = 0; needles[i]; i++) {
+        const char *q = strstr(p, needles[i]);
+        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
+        p = q + strlen(needles[i]);
+    }
+    free(t);
+}
+END_TEST
+
+START_TEST(test_run_shim_annotated_pool_says_the_task_is_still_queued)
+{
+    char *t = run_text("pool_annotated", NULL, 66);
+    if (!t)
+        return;
+    ck_assert_msg(strstr(t, "of the pool \"minipool\" are waiting for tasks queued behind them"), "%s", t);
+    ck_assert_msg(strstr(t, "queued: 2 tasks, counted exactly by the pool's annotations"), "%s", t);
+    ck_assert_msg(strstr(t, "runs task 0x"), "%s", t);
+    ck_assert_msg(strstr(t, ": parent_task at "), "%s", t);
+    ck_assert_msg(strstr(t, "which is still queued (pool 0x"), "%s", t);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_run_shim_queue_growth_shows_rates_and_the_submitter)
+{
+    char *t = run_text("pool_growth", "POOLGUARD_QUEUE_LIMIT=500", 66);
+    if (!t)
+        return;
+    const char *needles[] = {
+        "warning: queue_growth in pool_growth", "tasks were queued on the pool created in pool_start() "
+        "(thread routine pool_worker), which has 1 worker, while no worker was free",
+        "queued: about ", "the queue grows: +", " tasks per second over ", "submits work to the pool",
+        "running; the stack below is where it last queued work", "pool_submit at ",
+        "produce_forever at ", NULL };
+    const char *p = t;
+    for (size_t i = 0; needles[i]; i++) {
+        const char *q = strstr(p, needles[i]);
+        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
+        p = q + strlen(needles[i]);
+    }
+    free(t);
+}
+END_TEST
+
+START_TEST(test_run_shim_lock_order_names_both_edges)
+{
+    char *t = run_text("lo_inversion", NULL, 66);
+    if (!t)
+        return;
+    const char *needles[] = {
+        "warning: lock_order in lo_inversion", "2 locks are taken in opposite orders by 2 threads (in "
+        "take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen this run",
+        "the cycle of lock orders:", "lock A (mutex 0x", "| then lock B, taken by ",
+        "in take_b_while_holding_a", "lock B (mutex 0x", "| then lock A, taken by ",
+        "in take_a_while_holding_b", "lock A  (back to the start)",
+        "took lock A, then lock B", "took lock A in take_b_while_holding_a at ", "lo_inversion.c:15",
+        "then took lock B:", "take_b_while_holding_a at ", "lo_inversion.c:16",
+        "took lock B, then lock A", "took lock B in take_a_while_holding_b at ", "lo_inversion.c:24",
+        "then took lock A:", "take_a_while_holding_b at ", "lo_inversion.c:25", NULL };
+    const char *p = t;
+    for (size_t i = 0; needles[i]; i++) {
+        const char *q = strstr(p, needles[i]);
+        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
+        p = q + strlen(needles[i]);
+    }
+    free(t);
+}
+END_TEST
 
 START_TEST(test_run_shim_stops_a_lock_inversion_and_names_the_functions)
 {
@@ -103,6 +208,10 @@ Suite *run_shim_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_run_shim_stops_a_lock_inversion_and_names_the_functions);
     tcase_add_test(tc, test_run_shim_lets_a_healthy_program_through);
+    tcase_add_test(tc, test_run_shim_pool_exhaustion_names_the_pool_and_the_task);
+    tcase_add_test(tc, test_run_shim_annotated_pool_says_the_task_is_still_queued);
+    tcase_add_test(tc, test_run_shim_queue_growth_shows_rates_and_the_submitter);
+    tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
     suite_add_tcase(s, tc);
     return s;
 }
