@@ -330,6 +330,8 @@ static void write_pool(struct pg_jw *w, int g, const struct pstate *ps, long que
     pg_jw_key(w, "id"), pg_jw_hex(w, (uintptr_t)groups[g].key);
     struct pg_apool *ap = groups[g].annotated ? &pg_apools[groups[g].annotated - 1] : NULL;
     pg_jw_key(w, "annotated"), pg_jw_bool(w, ap != NULL);
+    if (ap)
+        pg_jw_key(w, "handle"), pg_jw_hex(w, atomic_load(&ap->handle));
     if (ap && ap->name[0])
         pg_jw_key(w, "name"), pg_jw_str(w, ap->name);
     pg_jw_key(w, "workers"), pg_jw_int(w, groups[g].n);
@@ -507,6 +509,13 @@ static void analyze_group(int n, int g, uint64_t now)
     struct pstate *ps = pstate_for(groups[g].key);
     ps->last_scan = scan_no;
     struct pg_apool *ap = groups[g].annotated ? &pg_apools[groups[g].annotated - 1] : NULL;
+
+    /* Workers already explained by a finding (the Python layer's, say) in these very waits. */
+    int explained = 1;
+    FOR_MEMBERS(g, i)
+        explained &= pg_snaps[i].waiting && pg_snaps[i].slot->wd_reported_seq == pg_snaps[i].seq;
+    if (explained)
+        return;
 
     int submit_wait = 0;
     if (!ap)

@@ -351,7 +351,9 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
     while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
         n--;
     pg_jw_key(w, "name");
-    if (n > 0)
+    if (rt->name_override)
+        pg_jw_str(w, rt->name_override);
+    else if (n > 0)
         pg_jw_strn(w, name, (size_t)n);
     else
         pg_jw_null(w);
@@ -397,6 +399,20 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
         if (rt->wait_task_runner)
             pg_jw_key(w, "runner"), pg_jw_int(w, rt->wait_task_runner);
         pg_jw_obj_end(w);
+    }
+    if (rt->py) {
+        const struct pg_py_thread *pt = rt->py;
+        pg_jw_key(w, "python_stack");
+        pg_jw_arr(w);
+        for (int k = 0; k < pt->nframes; k++) {
+            pg_jw_obj(w);
+            pg_jw_key(w, "function"), pg_jw_str(w, pt->frames[k].name);
+            pg_jw_key(w, "file"), pg_jw_str(w, pt->frames[k].file);
+            pg_jw_key(w, "line"), pg_jw_int(w, pt->frames[k].line);
+            pg_jw_obj_end(w);
+        }
+        pg_jw_arr_end(w);
+        pg_jw_key(w, "python_blocked"), pg_jw_str(w, pg_py_blocked_name(pt->blocked));
     }
     stack_array(w, "stack", rt->stack, rt->nstack);
     if (rt->ncreate > 0)

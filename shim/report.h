@@ -6,6 +6,7 @@
 
 #include "jsonw.h"
 #include "pg.h"
+#include "python.h"
 
 /* What the report says about one thread. */
 struct pg_rthread {
@@ -29,6 +30,9 @@ struct pg_rthread {
     /* Annotated pools: the task it runs, the task it waits for and where that task is. */
     uintptr_t task, wait_task, wait_task_queued_in;
     pid_t wait_task_runner;
+    /* Python threads: the name threading gave it, and what the interpreter says of it. */
+    const char *name_override;
+    const struct pg_py_thread *py;
 };
 
 /* Opens the report (creating it and writing the header the first time) and writes the module

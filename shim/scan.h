@@ -35,4 +35,7 @@ PG_HIDDEN void pg_note_finding(const char *kind, const char *summary);
 PG_HIDDEN int pg_pool_init(uint32_t size);
 PG_HIDDEN void pg_pool_scan(int n, uint64_t now);
 
+/* pyscan.c: asks a Python interpreter in the process about threads that stay blocked. */
+PG_HIDDEN void pg_pyscan(int n, uint64_t now);
+
 #endif

@@ -261,7 +261,7 @@ static int count_tasks(void)
     if (d < 0)
         return -1;
     int count = 0;
-    pid_t me = (pid_t)syscall(SYS_gettid);
+    pid_t me = (pid_t)syscall(SYS_gettid), inspector = pg_py_inspector_tid();
     for (;;) {
         long nread = syscall(SYS_getdents64, d, buf, sizeof buf);
         if (nread <= 0)
@@ -274,7 +274,8 @@ static int count_tasks(void)
                 unsigned char type;
                 char name[];
             } *e = (void *)(buf + off);
-            if (e->name[0] >= '1' && e->name[0] <= '9' && atoi(e->name) != me)
+            if (e->name[0] >= '1' && e->name[0] <= '9' && atoi(e->name) != me &&
+                atoi(e->name) != inspector)
                 count++;
             off += e->reclen;
         }
@@ -568,6 +569,7 @@ static void scan(void)
     }
     /* Pools first: an exhausted pool explains a hang better than "every thread is blocked". */
     pg_pool_scan(n, now);
+    pg_pyscan(n, now);
     for (int fi = 0; fi < nf; fi++)
         consider(fi, n, now);
     for (int i = 0; i < n; i++) {

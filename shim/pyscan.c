@@ -1,0 +1,329 @@
+/*
+ * Python findings: when the native layer sees threads stay blocked, the watchdog asks the
+ * interpreter (python.c) what they are doing, and turns the answer into pool_exhaustion and
+ * queue_growth findings about ThreadPoolExecutors, with Python stacks and thread names.
+ *
+ * When to ask: the set of threads blocked without a time limit for at least PY_STABLE_MS has
+ * changed since the last reading (a program that never stalls is never read); or the process's
+ * memory grew by PY_RSS_STEP_KB since the last reading (a queue growing without bound), and then
+ * every second while some executor's queue is long. The native report path is not held up: this
+ * runs after the native analysis of the same scan, and the interpreter is given at most
+ * PY_TIMEOUT_MS.
+ *
+ * Runs in the watchdog thread only; static state, no allocation.
+ */
+#include "python.h"
+#include "scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PY_STABLE_MS 700
+#define PY_TIMEOUT_MS 500
+#define PY_RSS_STEP_KB (8 * 1024)
+#define PY_GROWTH_WINDOW_MS 2000
+
+static struct pg_py_state st;
+static int absent;
+static uint64_t last_sig, last_read_ns, last_rss_check_ns, rss_at_read;
+static int watching_growth;
+
+struct exec_state {
+    uintptr_t addr;
+    uint64_t reported_sig;
+    int growth_reported;
+    long depth0;
+    uint64_t t0;
+};
+static struct exec_state execs[PG_PY_MAX_EXECUTORS * 2];
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    return (h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2))) * 0x100000001b3ull;
+}
+
+static uint64_t rss_kb(void)
+{
+    char buf[128];
+    int f = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return 0;
+    ssize_t r = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    char *sp = strchr(buf, ' ');
+    return sp ? strtoull(sp + 1, NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024) : 0;
+}
+
+static struct exec_state *exec_state(uintptr_t addr)
+{
+    struct exec_state *free_one = NULL;
+    for (size_t i = 0; i < sizeof execs / sizeof execs[0]; i++) {
+        if (execs[i].addr == addr)
+            return &execs[i];
+        if (!execs[i].addr && !free_one)
+            free_one = &execs[i];
+    }
+    if (!free_one)
+        free_one = &execs[0];
+    memset(free_one, 0, sizeof *free_one);
+    free_one->addr = addr;
+    return free_one;
+}
+
+static const char *base(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int is_blocking(int b)
+{
+    return b != PG_PY_B_NONE && b != PG_PY_B_WORKER_IDLE;
+}
+
+/* The snapshot index of the native thread behind a Python thread, or -1. */
+static int native_of(int n, const struct pg_py_thread *pt)
+{
+    for (int i = 0; i < n; i++) {
+        if ((unsigned long)pg_snaps[i].slot->self == pt->ident)
+            return i;
+        if (pt->native_id && pg_snaps[i].tid == (pid_t)pt->native_id)
+            return i;
+    }
+    return -1;
+}
+
+static void write_thread(struct pg_jw *w, int n, const struct pg_py_thread *pt, const char *role,
+                         uint64_t now)
+{
+    int i = native_of(n, pt);
+    if (i < 0)
+        return;
+    struct pg_rthread rt;
+    pg_fill_rthread(&rt, i, role, now);
+    rt.name_override = pt->name[0] ? pt->name : NULL;
+    rt.py = pt;
+    pg_report_thread(w, &rt);
+}
+
+static void report(int n, const struct pg_py_executor *e, int ei, const char *kind,
+                   const char *severity, const char *summary, uint64_t now, double rate)
+{
+    struct pg_jw *w = pg_report_begin();
+    static unsigned seqno;
+    if (w) {
+        pg_jw_obj(w);
+        pg_jw_key(w, "type"), pg_jw_str(w, "finding");
+        pg_jw_key(w, "seq"), pg_jw_int(w, 3000 + (long long)++seqno);
+        pg_jw_key(w, "kind"), pg_jw_str(w, kind);
+        pg_jw_key(w, "severity"), pg_jw_str(w, severity);
+        pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
+        pg_jw_key(w, "summary"), pg_jw_str(w, summary);
+        if (rate > 0) {
+            pg_jw_key(w, "growth");
+            pg_jw_obj(w);
+            pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)rate);
+            pg_jw_key(w, "depth"), pg_jw_int(w, e->queue_len);
+            pg_jw_obj_end(w);
+        }
+        pg_jw_key(w, "pool");
+        pg_jw_obj(w);
+        pg_jw_key(w, "id"), pg_jw_hex(w, e->addr);
+        pg_jw_key(w, "python"), pg_jw_bool(w, 1);
+        pg_jw_key(w, "annotated"), pg_jw_bool(w, 0);
+        pg_jw_key(w, "name"), pg_jw_str(w, e->prefix);
+        pg_jw_key(w, "workers"), pg_jw_int(w, e->nthreads);
+        pg_jw_key(w, "max_workers"), pg_jw_int(w, e->max_workers);
+        pg_jw_key(w, "queued");
+        if (e->queue_len >= 0)
+            pg_jw_int(w, e->queue_len);
+        else
+            pg_jw_null(w);
+        pg_jw_key(w, "queued_exact"), pg_jw_bool(w, e->queue_len >= 0);
+        pg_jw_key(w, "evidence"), pg_jw_str(w, "python");
+        pg_jw_obj_end(w);
+        pg_jw_key(w, "python");
+        pg_py_write_json(w, &st);
+        pg_jw_key(w, "threads");
+        pg_jw_arr(w);
+        for (int k = 0; k < st.nthreads; k++)
+            if (st.threads[k].executor == ei)
+                write_thread(w, n, &st.threads[k], "worker", now);
+        for (int k = 0; k < st.nthreads; k++) {
+            const struct pg_py_thread *pt = &st.threads[k];
+            if (pt->executor != ei && is_blocking(pt->blocked) && !pt->timed)
+                write_thread(w, n, pt, "blocked", now);
+        }
+        pg_jw_arr_end(w);
+        pg_jw_obj_end(w);
+        pg_report_end();
+    }
+    pg_note_finding(kind, summary);
+}
+
+/* Marks the native threads of an executor's workers, and the blocked threads with them, as
+ * reported, so the native pool and deadlock analyses do not say the same thing again, vaguer. */
+static void mark(int n, int ei)
+{
+    for (int k = 0; k < st.nthreads; k++) {
+        const struct pg_py_thread *pt = &st.threads[k];
+        if (pt->executor != ei && !(is_blocking(pt->blocked) && !pt->timed))
+            continue;
+        int i = native_of(n, pt);
+        if (i >= 0)
+            pg_snaps[i].slot->wd_reported_seq = pg_snaps[i].seq;
+    }
+}
+
+static void check_executor(int n, int ei, uint64_t now)
+{
+    const struct pg_py_executor *e = &st.executors[ei];
+    struct exec_state *es = exec_state(e->addr);
+    int nworkers = 0, blocked = 0, natively_blocked = 0;
+    const struct pg_py_thread *own = NULL;
+    const struct pg_py_wait *own_wait = NULL;
+    uint64_t sig = 0x5a17;
+    int blocked_kind = PG_PY_B_NONE, future_waits = 0;
+    for (int k = 0; k < st.nthreads; k++) {
+        const struct pg_py_thread *pt = &st.threads[k];
+        if (pt->executor != ei)
+            continue;
+        nworkers++;
+        if (is_blocking(pt->blocked) && !pt->timed) {
+            blocked++;
+            blocked_kind = pt->blocked;
+            future_waits += pt->blocked == PG_PY_B_FUTURE_RESULT ||
+                            pt->blocked == PG_PY_B_FUTURES_WAIT || pt->blocked == PG_PY_B_AS_COMPLETED;
+        }
+        int i = native_of(n, pt);
+        if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
+            natively_blocked++;
+            sig = mix(sig, pg_snaps[i].seq * 131 + (uint64_t)pg_snaps[i].tid);
+        }
+        for (int q = 0; q < pt->nwaits && !own; q++) {
+            if (pt->waits[q].queued_in == e->addr && pt->waits[q].state == PG_PY_F_PENDING) {
+                own = pt;
+                own_wait = &pt->waits[q];
+            }
+        }
+    }
+
+    /* Growth: the queue keeps getting longer across readings. */
+    if (e->queue_len >= 0 && !es->growth_reported) {
+        if (!es->t0 || e->queue_len < es->depth0) {
+            es->t0 = now;
+            es->depth0 = e->queue_len;
+        } else if (e->queue_len > pg_cfg.queue_limit && e->queue_len > es->depth0 &&
+                   now - es->t0 >= (uint64_t)PY_GROWTH_WINDOW_MS * 1000000u) {
+            double rate = (double)(e->queue_len - es->depth0) * 1e9 / (double)(now - es->t0);
+            char summary[320];
+            snprintf(summary, sizeof summary,
+                     "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
+                     "worker was busy: submissions outpace the pool and memory grows with them",
+                     e->prefix, e->nthreads, e->nthreads == 1 ? "" : "s", e->queue_len, rate);
+            report(n, e, ei, "queue_growth", "warning", summary, now, rate > 1 ? rate : 1);
+            es->growth_reported = 1;
+        }
+    }
+    if (e->queue_len > pg_cfg.queue_limit / 2 || e->queue_len > 500)
+        watching_growth = 1;
+
+    if (!nworkers || blocked < nworkers || natively_blocked < nworkers || es->reported_sig == sig)
+        return;
+    char summary[512];
+    const char *severity = "error";
+    if (own) {
+        const struct pg_py_func *task = &own->task;
+        const struct pg_py_func *child = &own_wait->fn;
+        if (nworkers == 1)
+            snprintf(summary, sizeof summary,
+                     "worker %s, running %s (%s:%d), waits on the future of %s, which is still queued "
+                     "on the same executor; its only worker is that thread",
+                     own->name, own->has_task ? task->name : "a task", base(task->file), task->line,
+                     own_wait->has_fn ? child->name : "a task");
+        else
+            snprintf(summary, sizeof summary,
+                     "all %d workers of %s are waiting on futures of tasks still queued on the same "
+                     "executor: worker %s, running %s (%s:%d), waits on %s, queued at position %ld",
+                     nworkers, e->prefix, own->name, own->has_task ? task->name : "a task",
+                     base(task->file), task->line, own_wait->has_fn ? child->name : "a task",
+                     own_wait->queue_pos);
+    } else if (e->queue_len > 0 && !future_waits) {
+        /* (A worker waiting on a future is exactly known: if that future is not queued here, it
+         * runs or waits elsewhere, and this pool is only busy.) */
+        /* Queued work and every worker blocked; who would wake them is not named. Only when no
+         * other Python thread is running is that proof enough for an error. */
+        int others_running = 0;
+        for (int k = 0; k < st.nthreads; k++) {
+            const struct pg_py_thread *pt = &st.threads[k];
+            if (pt->executor != ei && pt->blocked == PG_PY_B_NONE)
+                others_running = 1;
+        }
+        if (others_running)
+            severity = "warning";
+        snprintf(summary, sizeof summary,
+                 "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
+                 "its queue%s", nworkers, e->prefix, pg_py_blocked_name(blocked_kind), e->queue_len,
+                 e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
+                 others_running ? "; another thread is still running and might wake them"
+                                : "; no other thread is left to wake them");
+    } else {
+        return;
+    }
+    es->reported_sig = sig;
+    report(n, e, ei, "pool_exhaustion", severity, summary, now, 0);
+    mark(n, ei);
+    if (!strcmp(severity, "error"))
+        pg_act_on_finding();
+}
+
+void pg_pyscan(int n, uint64_t now)
+{
+    if (absent)
+        return;
+    /* The threads blocked without a time limit for a while, as a signature. */
+    uint64_t sig = 0;
+    int stable = 0;
+    for (int i = 0; i < n; i++) {
+        const struct snap *s = &pg_snaps[i];
+        if (s->waiting && !s->timed && now - s->since_ns >= (uint64_t)PY_STABLE_MS * 1000000u &&
+            s->slot->wd_reported_seq != s->seq) {
+            sig = mix(sig, s->seq * 131 + (uint64_t)s->tid);
+            stable++;
+        }
+    }
+    int want = stable > 0 && sig != last_sig;
+    if (!want && now - last_rss_check_ns >= 1000000000u) {
+        last_rss_check_ns = now;
+        uint64_t rss = rss_kb();
+        if (rss > rss_at_read + PY_RSS_STEP_KB)
+            want = 1;
+        else if (watching_growth && now - last_read_ns >= 1000000000u)
+            want = 1;
+    }
+    if (!want)
+        return;
+    last_sig = sig;
+    last_read_ns = now;
+    rss_at_read = rss_kb();
+    int r = pg_py_inspect(&st, PY_TIMEOUT_MS);
+    if (r == -ENOENT)
+        absent = 1;
+    if (r == -ENOTSUP) {
+        absent = 1;
+        pg_warn("this Python's interpreter is a version poolguard has not been verified on; "
+                "Python threads are analysed as native threads only");
+    }
+    if (r < 0)
+        return;
+    watching_growth = 0;
+    for (int ei = 0; ei < st.nexecutors; ei++)
+        check_executor(n, ei, now);
+}

@@ -1,0 +1,252 @@
+/*
+ * Python programs under the shim: the problem's example and its variations must give the right
+ * finding with Python thread names, functions and lines; healthy programs that block a lot must
+ * give none, with their output and exit status unchanged. Every test runs on the Python that
+ * Debian ships (/usr/bin/python3) and again on the python3 found on the PATH when that is a
+ * different interpreter (there: PATH_PYTHON below).
+ */
+#include "check_e2e_util.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { REPORT_MS = 6000, SETTLE_MS = 400, HEALTHY_MS = 30000 };
+
+/* The interpreters to test: index 0 Debian's, 1 the PATH's if different ("" otherwise). */
+static char pythons[2][PATH_MAX];
+
+static void find_pythons(void)
+{
+    snprintf(pythons[0], sizeof pythons[0], "/usr/bin/python3");
+    pythons[1][0] = 0;
+    FILE *p = popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
+    if (!p)
+        return;
+    char buf[PATH_MAX] = "";
+    if (fgets(buf, sizeof buf, p))
+        buf[strcspn(buf, "\n")] = 0;
+    pclose(p);
+    char a[PATH_MAX], b[PATH_MAX];
+    if (buf[0] && realpath(buf, a) && realpath(pythons[0], b) && strcmp(a, b))
+        snprintf(pythons[1], sizeof pythons[1], "%s", buf);
+}
+
+static const char *python(int which)
+{
+    if (!pythons[0][0])
+        find_pythons();
+    return pythons[which];
+}
+
+static void script_path(char *buf, size_t size, const char *script)
+{
+    const char *src = getenv("POOLGUARD_SRC");
+    snprintf(buf, size, "%s/tests/py/%s", src ? src : ".", script);
+}
+
+struct py_case {
+    const char *script;
+    const char *first_line;
+    const char *kind, *severity;
+    const char *summary_has[3];
+    const char *worker_name_prefix;
+    const char *worker_fn;      /* in every worker's python_stack */
+    const char *worker_file;    /* that frame's file's base name */
+};
+
+static json_t *the_finding(const struct py_case *c, struct e2e_reports *rs, const char *dir)
+{
+    char all[4096];
+    e2e_describe_findings(rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: %zu findings, expected 1: %s (in %s)",
+                  c->script, e2e_reports_count_findings(rs), all, dir);
+    return json_array_get(e2e_reports_with_finding(rs)->findings, 0);
+}
+
+static void check_finding(const struct py_case *c, json_t *f)
+{
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), c->severity);
+    const char *summary = json_string_value(json_object_get(f, "summary"));
+    for (int k = 0; k < 3 && c->summary_has[k]; k++)
+        ck_assert_msg(summary && strstr(summary, c->summary_has[k]), "%s: summary lacks \"%s\": %s",
+                      c->script, c->summary_has[k], summary);
+    if (!c->worker_fn)
+        return;
+    int workers = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(f, "threads"), i, t) {
+        const char *role = json_string_value(json_object_get(t, "role"));
+        if (!role || strcmp(role, "worker"))
+            continue;
+        workers++;
+        const char *name = json_string_value(json_object_get(t, "name"));
+        ck_assert_msg(name && e2e_starts_with(name, c->worker_name_prefix), "%s: worker named %s",
+                      c->script, name);
+        bool found = false;
+        size_t j;
+        json_t *fr;
+        json_array_foreach(json_object_get(t, "python_stack"), j, fr) {
+            const char *fn = json_string_value(json_object_get(fr, "function"));
+            const char *file = json_string_value(json_object_get(fr, "file"));
+            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(e2e_base_name(file), c->worker_file) &&
+                json_integer_value(json_object_get(fr, "line")) > 0)
+                found = true;
+        }
+        char *dump = json_dumps(json_object_get(t, "python_stack"), JSON_COMPACT);
+        ck_assert_msg(found, "%s: worker %s's Python stack lacks %s in %s: %.1500s", c->script, name,
+                      c->worker_fn, c->worker_file, dump);
+        free(dump);
+    }
+    ck_assert_msg(workers > 0, "%s: no worker in the finding", c->script);
+}
+
+/* A program that hangs: wait for the finding, stop it, check the raw report and the analyzer. */
+static void run_hang(const struct py_case *c, int which)
+{
+    const char *py = python(which);
+    if (!py[0])
+        return;   /* no second interpreter on this machine: nothing to run, nothing claimed */
+    struct e2e_run r;
+    e2e_run_init(&r, c->script);
+    char script[PATH_MAX];
+    script_path(script, sizeof script, c->script);
+    char *argv[] = {"python3", script, NULL};
+    e2e_run_start(&r, py, argv, true, NULL);
+    bool started = e2e_wait_for_output(&r, c->first_line, 10000);
+    bool found = started && e2e_wait_for_finding(&r, REPORT_MS);
+    bool exited = r.exited;
+    if (found)
+        e2e_sleep_ms(SETTLE_MS);
+    e2e_run_kill(&r);
+    char *err = e2e_run_stderr(&r);
+    ck_assert_msg(!exited, "%s (%s): exited instead of hanging; stderr %.500s", c->script, py, err);
+    ck_assert_msg(found, "%s (%s): no finding in %d ms; stderr %.800s", c->script, py, REPORT_MS, err);
+    free(err);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, r.reports);
+    check_finding(c, the_finding(c, &rs, r.reports));
+    e2e_reports_free(&rs);
+    json_t *doc = e2e_analyzer_json(c->script, &r);
+    json_t *f = json_array_get(json_object_get(doc, "findings"), 0);
+    ck_assert_msg(f, "%s: the analyzer shows no finding", c->script);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
+    json_decref(doc);
+    e2e_remove_tree(r.work);
+}
+
+static void run_py(const char *py, const char *script, bool preload, const char *const env[],
+                   struct e2e_run *r)
+{
+    e2e_run_init(r, script);
+    char path[PATH_MAX];
+    script_path(path, sizeof path, script);
+    char *argv[] = {"python3", path, NULL};
+    e2e_run_start(r, py, argv, preload, env);
+    bool done = e2e_run_wait(r, HEALTHY_MS);
+    e2e_run_kill(r);
+    ck_assert_msg(done, "%s (%s%s): did not finish in %d ms", script, py, preload ? ", shim" : "",
+                  HEALTHY_MS);
+}
+
+/* A healthy program: same stdout and status with and without the shim, and no finding. */
+static void run_healthy(const char *script, int which)
+{
+    const char *py = python(which);
+    if (!py[0])
+        return;
+    struct e2e_run native, shim;
+    run_py(py, script, false, NULL, &native);
+    run_py(py, script, true, NULL, &shim);
+    char *a = e2e_run_stdout(&native), *b = e2e_run_stdout(&shim);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, shim.reports);
+    char all[4096];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s (%s): findings on a healthy program: %s",
+                  script, py, all);
+    ck_assert_msg(WIFEXITED(shim.status) && shim.status == native.status, "%s: status 0x%x vs 0x%x",
+                  script, shim.status, native.status);
+    ck_assert_msg(!strcmp(a, b), "%s: stdout differs:\n%s---\n%s", script, a, b);
+    free(a);
+    free(b);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(native.work);
+    e2e_remove_tree(shim.work);
+}
+
+static const struct py_case one_worker = {
+    "app_one_worker.py", "app_one_worker: submitting\n", "pool_exhaustion", "error",
+    {"worker ThreadPoolExecutor-0_0, running parent_task (app_one_worker.py:12)",
+     "waits on the future of dependent_task, which is still queued on the same executor",
+     "its only worker is that thread"},
+    "ThreadPoolExecutor-0_", "parent_task", "app_one_worker.py"};
+
+static const struct py_case flood = {
+    "app_flood.py", "app_flood: submitting 200 parents\n", "pool_exhaustion", "error",
+    {"all 2 workers of ThreadPoolExecutor-0", "running parent_task", "waits on dependent_task"},
+    "ThreadPoolExecutor-0_", "parent_task", "app_flood.py"};
+
+static const struct py_case event = {
+    "app_event.py", "app_event: submitting\n", "pool_exhaustion", "error",
+    {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
+    "ThreadPoolExecutor-0_", "consumer", "app_event.py"};
+
+#define BOTH(name, body)                                                                          \
+    START_TEST(name) { for (int which = 0; which < 2; which++) { body; } }                        \
+    END_TEST
+
+BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
+BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
+BOTH(test_python_tasks_waiting_through_an_event_exhaust_the_pool, run_hang(&event, which))
+BOTH(test_python_two_executors_are_healthy, run_healthy("ok_two_executors.py", which))
+BOTH(test_python_thousands_of_short_tasks_are_healthy, run_healthy("ok_many_tasks.py", which))
+BOTH(test_python_gil_contention_is_healthy, run_healthy("ok_gil.py", which))
+BOTH(test_python_long_sleeps_are_healthy, run_healthy("ok_sleep.py", which))
+
+/* The problem's memory section: a bounded submit loop. queue_growth and nothing else; the
+ * program's own output and exit status are kept. */
+static void growth(int which)
+{
+    const char *py = python(which);
+    if (!py[0])
+        return;
+    struct e2e_run r;
+    const char *env[] = {"POOLGUARD_QUEUE_LIMIT=2000", NULL};
+    run_py(py, "app_growth.py", true, env, &r);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status 0x%x", r.status);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, r.reports);
+    static const struct py_case c = {.script = "app_growth.py"};
+    json_t *f = the_finding(&c, &rs, r.reports);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "queue_growth");
+    const char *summary = json_string_value(json_object_get(f, "summary"));
+    ck_assert_msg(strstr(summary, "ThreadPoolExecutor-0"), "summary: %s", summary);
+    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")), 2000);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+
+BOTH(test_python_growing_queue_reports_queue_growth_only, growth(which))
+
+Suite *python_suite(void)
+{
+    Suite *s = suite_create("python");
+    TCase *tc = tcase_create("executor");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
+    tcase_add_test(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
+    tcase_add_test(tc, test_python_tasks_waiting_through_an_event_exhaust_the_pool);
+    tcase_add_test(tc, test_python_growing_queue_reports_queue_growth_only);
+    tcase_add_test(tc, test_python_two_executors_are_healthy);
+    tcase_add_test(tc, test_python_thousands_of_short_tasks_are_healthy);
+    tcase_add_test(tc, test_python_gil_contention_is_healthy);
+    tcase_add_test(tc, test_python_long_sleeps_are_healthy);
+    suite_add_tcase(s, tc);
+    return s;
+}
