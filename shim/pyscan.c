@@ -26,11 +26,13 @@
 #define PY_TIMEOUT_MS 500
 #define PY_RSS_STEP_KB (8 * 1024)
 #define PY_GROWTH_WINDOW_MS 2000
+#define PY_CONFIRM_MS 1000
 
 static struct pg_py_state st;
 static int absent;
 static uint64_t last_sig, last_read_ns, last_rss_check_ns, rss_at_read;
 static int watching_growth;
+static uint64_t recheck_at;      /* a candidate needs another look after this time */
 
 struct exec_state {
     uintptr_t addr;
@@ -186,7 +188,8 @@ static void check_executor(int n, int ei, uint64_t now)
 {
     const struct pg_py_executor *e = &st.executors[ei];
     struct exec_state *es = exec_state(e->addr);
-    int nworkers = 0, blocked = 0, natively_blocked = 0;
+    int nworkers = 0, blocked = 0, natively_blocked = 0, nown = 0;
+    uint64_t newest = 0;
     const struct pg_py_thread *own = NULL;
     const struct pg_py_wait *own_wait = NULL;
     uint64_t sig = 0x5a17;
@@ -206,13 +209,20 @@ static void check_executor(int n, int ei, uint64_t now)
         if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
             natively_blocked++;
             sig = mix(sig, pg_snaps[i].seq * 131 + (uint64_t)pg_snaps[i].tid);
+            if (pg_snaps[i].since_ns > newest)
+                newest = pg_snaps[i].since_ns;
         }
-        for (int q = 0; q < pt->nwaits && !own; q++) {
+        int waits_own = 0;
+        for (int q = 0; q < pt->nwaits; q++) {
             if (pt->waits[q].queued_in == e->addr && pt->waits[q].state == PG_PY_F_PENDING) {
-                own = pt;
-                own_wait = &pt->waits[q];
+                waits_own = 1;
+                if (!own) {
+                    own = pt;
+                    own_wait = &pt->waits[q];
+                }
             }
         }
+        nown += waits_own;
     }
 
     /* Growth: the queue keeps getting longer across readings. */
@@ -237,6 +247,12 @@ static void check_executor(int n, int ei, uint64_t now)
 
     if (!nworkers || blocked < nworkers || natively_blocked < nworkers || es->reported_sig == sig)
         return;
+    /* Every worker waiting on work queued behind it is a proof in itself: none can ever free up.
+     * When only some do, the others might still be woken from outside: the state must last. */
+    if (own && nown < nworkers && now - newest < (uint64_t)PY_CONFIRM_MS * 1000000u) {
+        recheck_at = newest + (uint64_t)PY_CONFIRM_MS * 1000000u;
+        return;
+    }
     char summary[512];
     const char *severity = "error";
     if (own) {
@@ -300,6 +316,10 @@ void pg_pyscan(int n, uint64_t now)
         }
     }
     int want = stable > 0 && sig != last_sig;
+    if (recheck_at && now >= recheck_at) {
+        want = 1;
+        recheck_at = 0;
+    }
     if (!want && now - last_rss_check_ns >= 1000000000u) {
         last_rss_check_ns = now;
         uint64_t rss = rss_kb();
