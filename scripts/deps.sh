@@ -4,8 +4,9 @@
 set -eu
 
 pkgs="gcc g++ make pkg-config libunwind-dev check libdw-dev libelf-dev libjansson-dev graphviz python3"
-# Optional extras used by tests of third-party pools; installed when available.
-extra="libuv1-dev libglib2.0-dev"
+# For the tests: third-party pools (libuv, GLib), and clang with its runtime for the fuzzer and
+# the sanitizer builds that `make check` runs.
+extra="libuv1-dev libglib2.0-dev clang libclang-rt-14-dev"
 
 missing=""
 for p in $pkgs $extra; do
