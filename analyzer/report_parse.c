@@ -120,6 +120,23 @@ void model_thread_free(pg_thread *t)
     free(t->waits_for_task.state);
 }
 
+/* Is this Python file the interpreter's library or an installed package, not the program? The
+ * standard library lives in <prefix>/lib/pythonX.Y/ wherever the interpreter is installed
+ * (/usr, /usr/local, pyenv, a virtualenv's base); frozen modules have no path at all. */
+static bool python_library_file(const char *file)
+{
+    if (file[0] == '<')
+        return true;
+    if (strstr(file, "/site-packages/") || strstr(file, "/dist-packages/"))
+        return true;
+    for (const char *p = strstr(file, "/lib/python"); p; p = strstr(p + 1, "/lib/python")) {
+        const char *v = p + strlen("/lib/python");
+        if (*v >= '0' && *v <= '9')
+            return true;
+    }
+    return false;
+}
+
 /* Python frames come named already: {"function","file","line"}, innermost first. */
 static int parse_python_stack(json_t *arr, pg_stack *s)
 {
@@ -142,9 +159,7 @@ static int parse_python_stack(json_t *arr, pg_stack *s)
         long line = get_long(e, "line", 0);
         f->line = line > 0 ? (unsigned)line : 0;
         /* The standard library and installed packages are not the program's own code. */
-        f->own = !f->file || (strncmp(f->file, "/usr/lib/python", 15) != 0 &&
-                              strncmp(f->file, "/usr/local/lib/python", 21) != 0 &&
-                              !strstr(f->file, "/site-packages/") && !strstr(f->file, "/dist-packages/"));
+        f->own = !f->file || !python_library_file(f->file);
     }
     return 0;
 }
