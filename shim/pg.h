@@ -105,6 +105,8 @@ struct pg_thread {
     /* Owned by the watchdog. */
     uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */
     uint64_t wd_seen_seq;       /* wait_seq seen stuck by the previous scan */
+    uint64_t wd_shared_seq;     /* wait_seq for which wd_shared was read */
+    int wd_shared;              /* the awaited object is process-shared (or unreadable) */
     uint32_t wd_seen_gen;
 } __attribute__((aligned(64)));
 
@@ -247,6 +249,9 @@ PG_HIDDEN void pg_watchdog_fork_prepare(void);
 PG_HIDDEN void pg_watchdog_fork_parent(void);
 PG_HIDDEN void pg_watchdog_fork_child(void);
 PG_HIDDEN extern _Atomic pid_t pg_watchdog_tid;
+
+/* Reads n bytes of the program's memory at src; -EFAULT if it is not there (peek.c). */
+PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);
 
 /* Stacks (stack.c). */
 PG_HIDDEN void pg_stack_init(void);

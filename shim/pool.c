@@ -300,7 +300,9 @@ static void learn_idle(int n, int g, struct pstate *ps, int *submit_wait)
 static long sem_value(uintptr_t sem)
 {
     /* glibc: the low half of the semaphore's 64-bit word is its value. */
-    uint64_t word = __atomic_load_n((const uint64_t *)sem, __ATOMIC_RELAXED);
+    uint64_t word;
+    if (pg_peek(&word, sem, sizeof word) < 0)
+        return -1;
     return (long)(word & 0x7fffffffu);
 }
 

@@ -117,6 +117,7 @@ struct pg_thread *pg_slot_claim(void)
     t->ann_pool = t->ann_task = t->ann_wait_task = 0;
     t->wd_reported_seq = 0;
     t->wd_seen_seq = 0;
+    t->wd_shared_seq = 0;
     atomic_thread_fence(memory_order_release);
     return t;
 }

@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,6 +159,30 @@ static int add_holders(struct pg_gnode *g, int n, uintptr_t obj, uint32_t kind)
     return found;
 }
 
+/* Is the condition variable or semaphore a wait is on process-shared? Read once per wait: it
+ * cannot change while a thread waits on it. An object that cannot be read counts as shared. */
+static int object_shared(const struct snap *s)
+{
+    struct pg_thread *t = s->slot;
+    if (t->wd_shared_seq == s->seq)
+        return t->wd_shared;
+    int shared = 1;
+    if (s->wkind == PG_W_COND) {
+        unsigned wrefs;   /* glibc: bit 0 of __wrefs marks a process-shared condition variable */
+        if (pg_peek(&wrefs, s->wobj + offsetof(pthread_cond_t, __data.__wrefs), sizeof wrefs) == 0)
+            shared = wrefs & 1;
+    } else {
+        /* glibc's sem_t: a 64-bit value word, then the futex flag to use: 0 for a private
+         * semaphore, FUTEX_PRIVATE_FLAG's value for a process-shared one. */
+        int flag;
+        if (pg_peek(&flag, s->wobj + 8, sizeof flag) == 0)
+            shared = flag != 0;
+    }
+    t->wd_shared_seq = s->seq;
+    t->wd_shared = shared;
+    return shared;
+}
+
 static void build_node(int i, int n, uint64_t now)
 {
     struct snap *s = &snaps[i];
@@ -171,7 +196,10 @@ static void build_node(int i, int n, uint64_t now)
     case PG_W_MUTEX: {
         if (!settled)
             return;
-        const pthread_mutex_t *m = (const pthread_mutex_t *)s->wobj;
+        pthread_mutex_t copy;
+        if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
+            return;       /* the mutex is gone: whatever this is, it is no proof */
+        const pthread_mutex_t *m = &copy;
         int kind = m->__data.__kind;
         pid_t owner = m->__data.__owner;
         if (kind & 128)   /* process-shared: the owner may be in another process */
@@ -190,7 +218,10 @@ static void build_node(int i, int n, uint64_t now)
     case PG_W_RWLOCK_READ: {
         if (!settled)
             return;
-        const pthread_rwlock_t *l = (const pthread_rwlock_t *)s->wobj;
+        pthread_rwlock_t copy;
+        if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
+            return;
+        const pthread_rwlock_t *l = &copy;
         if (l->__data.__shared)
             return;
         pid_t writer = l->__data.__cur_writer;
@@ -225,24 +256,13 @@ static void build_node(int i, int n, uint64_t now)
             }
         }
         break;
-    case PG_W_COND: {
-        const pthread_cond_t *c = (const pthread_cond_t *)s->wobj;
-        if (settled && (c->__data.__wrefs & 1))
-            return;       /* process-shared */
-        g->blocked = settled;
+    case PG_W_COND:
+    case PG_W_SEM:
+        if (!settled || object_shared(s))
+            return;       /* another process could wake it */
+        g->blocked = 1;
         g->any = 1;
         break;
-    }
-    case PG_W_SEM: {
-        /* glibc's sem_t: a 64-bit value word, then the futex flag to use: 0 for a private
-         * semaphore, FUTEX_PRIVATE_FLAG's value for a process-shared one. */
-        const int *shared = (const int *)(s->wobj + 8);
-        if (settled && *shared != 0)
-            return;
-        g->blocked = settled;
-        g->any = 1;
-        break;
-    }
     case PG_W_FUTEX:
     case PG_W_BARRIER:
         g->blocked = 1;
