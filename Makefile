@@ -143,6 +143,9 @@ fuzz-smoke: $(FUZZ)
 	@mkdir -p $(BUILD)/fuzz/smoke-corpus
 	$(FUZZ) -max_total_time=10 -max_len=8192 -rss_limit_mb=1024 -print_final_stats=0 $(BUILD)/fuzz/smoke-corpus tests/fuzz/corpus 2>$(BUILD)/fuzz/smoke.log || { tail -n 40 $(BUILD)/fuzz/smoke.log; exit 1; }
 check: $(if $(HAVE_CLANG),fuzz-smoke)
+# The analyzer's suites (report, render*, symbolize, cli, run, run_shim) again under ASan/UBSan.
+check: check-asan
+check-asan: $(SHIM) $(PROGS)
 
 check: all $(RUNNER) $(PROGS) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(RUNNER)
