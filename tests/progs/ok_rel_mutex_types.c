@@ -1,7 +1,8 @@
 /*
  * Healthy: every mutex type, contended, with waits long enough to be seen by the watchdog.
  *   - recursive, error-checking, priority-inheritance (PTHREAD_PRIO_INHERIT), recursive with
- *     priority inheritance, and robust mutexes hammered by four threads, each holding the lock for a while now and then;
+ *     priority inheritance, and robust mutexes hammered by four threads, each holding the lock
+ *     for a while now and then;
  *   - error numbers: EDEADLK on an error-checking relock, EPERM on unlocking a lock not held,
  *     EOWNERDEAD when a robust mutex's owner thread exits holding it, then consistent, then reuse;
  *   - process-shared mutex, condition variable and semaphore in a MAP_SHARED mapping: a forked
