@@ -1,6 +1,6 @@
 /*
- * The Python layer (python.c): when a CPython interpreter runs in the process, the watchdog can ask
- * it what the native layer cannot see: each Python thread's name and stack, each
+ * The Python layer (python_*.c): when a CPython interpreter runs in the process, the watchdog can
+ * ask it what the native layer cannot see: each Python thread's name and stack, each
  * concurrent.futures.ThreadPoolExecutor with its workers and queue, and for a worker blocked in
  * Future.result() (or concurrent.futures.wait / as_completed) which future it waits on, whether
  * that future's work item is still queued, and on which executor. docs/python.md tells how and
@@ -131,7 +131,7 @@ struct pg_py_state {
  *               from an earlier call (then it is not asked again until it comes back).
  * The work is done by an inspector thread of this module, started on the first call, which takes
  * the GIL; the caller only waits for it, at most timeout_ms. No Python code runs and no object of
- * the program is changed (see python.c).
+ * the program is changed (see python_read.c and python_object.c).
  */
 int pg_py_inspect(struct pg_py_state *out, int timeout_ms);
 

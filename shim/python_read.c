@@ -1,0 +1,425 @@
+/*
+ * One reading of the interpreter, with the GIL held (python_inspector.c takes it): finds the
+ * standard library's classes and functions the program has imported, then reads every Python
+ * thread (name, stack, what it waits on, the work item it runs, its executor) and hands the
+ * executors to python_executor.c.
+ *
+ * It runs no Python code and changes no object of the program: the only callable it calls is
+ * sys._current_frames (C code), and it reads objects only through python_object.c. The cyclic
+ * collector is off while it reads (python_gc.c), so no finalizer can run either. It imports
+ * nothing: a module the program has not imported is simply not there. Inspector thread only;
+ * static state, no allocation of its own.
+ */
+#include "python_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+static PyObject *func_code(struct pg_py_ctx *c, PyObject *fn)
+{
+    return pg_py_is(fn, pg_py_api.t_function) ? pg_py_keep(c, pg_py_attr(fn, "__code__")) : NULL;
+}
+
+static PyObject *method_code(struct pg_py_ctx *c, PyObject *cls, const char *name)
+{
+    PyObject *fn = cls ? pg_py_cattr(cls, name) : NULL;
+    PyObject *code = fn ? func_code(c, fn) : NULL;
+    if (fn)
+        pg_py_api.DecRef(fn);
+    return code;
+}
+
+static void load_known(struct pg_py_ctx *c)
+{
+    PyObject *th = pg_py_module_dict("threading");
+    if (th) {
+        c->thread_cls = pg_py_dget(th, "Thread");
+        c->mainthread_cls = pg_py_dget(th, "_MainThread");
+        c->dummythread_cls = pg_py_dget(th, "_DummyThread");
+        c->active = pg_py_dget(th, "_active");
+        if (c->active && !pg_py_is(c->active, pg_py_api.t_dict))
+            c->active = NULL;
+        c->code[K_EVENT_WAIT] = method_code(c, pg_py_dget(th, "Event"), "wait");
+        c->code[K_COND_WAIT] = method_code(c, pg_py_dget(th, "Condition"), "wait");
+        c->code[K_COND_WAIT_FOR] = method_code(c, pg_py_dget(th, "Condition"), "wait_for");
+        c->code[K_SEM_ACQUIRE] = method_code(c, pg_py_dget(th, "Semaphore"), "acquire");
+        c->code[K_BARRIER_WAIT] = method_code(c, pg_py_dget(th, "Barrier"), "wait");
+        c->code[K_JOIN] = method_code(c, c->thread_cls, "join");
+    }
+    PyObject *q = pg_py_module_dict("queue");
+    if (q)
+        c->code[K_QUEUE_GET] = method_code(c, pg_py_dget(q, "Queue"), "get");
+    PyObject *cq = pg_py_module_dict("_queue");
+    if (cq)
+        c->squeue_cls = pg_py_dget(cq, "SimpleQueue");
+    PyObject *base = pg_py_module_dict("concurrent.futures._base");
+    if (base) {
+        c->future_cls = pg_py_dget(base, "Future");
+        c->code[K_RESULT] = method_code(c, c->future_cls, "result");
+        c->code[K_EXCEPTION] = method_code(c, c->future_cls, "exception");
+        c->code[K_WAIT] = func_code(c, pg_py_dget(base, "wait"));
+        c->code[K_AS_COMPLETED] = func_code(c, pg_py_dget(base, "as_completed"));
+    }
+    PyObject *cft = pg_py_module_dict("concurrent.futures.thread");
+    if (cft) {
+        c->tpe_cls = pg_py_dget(cft, "ThreadPoolExecutor");
+        c->workitem_cls = pg_py_dget(cft, "_WorkItem");
+        c->worker_fn = pg_py_dget(cft, "_worker");
+        c->code[K_WORKER] = func_code(c, c->worker_fn);
+        c->code[K_RUN] = method_code(c, c->workitem_cls, "run");
+    }
+    PyObject *ft = pg_py_module_dict("functools");
+    if (ft)
+        c->partial_cls = pg_py_dget(ft, "partial");
+}
+
+/* A local variable of a frame blocked in a standard-library function: PyFrame_GetVarString
+ * (3.12+) reads it in place; before 3.12 f_locals, which copies the frame's fast locals into
+ * the frame's own locals dict (the same as locals() or a debugger would do). */
+static PyObject *frame_local(PyObject *frame, const char *name)
+{
+    if (pg_py_api.Frame_GetVarString) {
+        PyObject *v = pg_py_api.Frame_GetVarString(frame, name);
+        if (!v)
+            pg_py_api.Err_Clear();
+        return v;
+    }
+    PyObject *d = pg_py_attr(frame, "f_locals");
+    PyObject *v = d && pg_py_is(d, pg_py_api.t_dict) ? pg_py_api.Dict_GetItemString(d, name) : NULL;
+    if (v)
+        pg_py_api.IncRef(v);
+    if (d)
+        pg_py_api.DecRef(d);
+    return v;
+}
+
+static int future_state(struct pg_py_ctx *c, PyObject *fut)
+{
+    PyObject *s = pg_py_iattr(fut, c->future_cls, "_state");
+    char b[32];
+    pg_py_copy_str(b, sizeof b, s, 0);
+    if (s)
+        pg_py_api.DecRef(s);
+    if (!strcmp(b, "PENDING"))
+        return PG_PY_F_PENDING;
+    if (!strcmp(b, "RUNNING"))
+        return PG_PY_F_RUNNING;
+    if (!strcmp(b, "CANCELLED"))
+        return PG_PY_F_CANCELLED;
+    if (!strcmp(b, "FINISHED") || !strcmp(b, "CANCELLED_AND_NOTIFIED"))
+        return PG_PY_F_FINISHED;
+    return PG_PY_F_UNKNOWN;
+}
+
+static void add_wait(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *fut)
+{
+    if (!c->future_cls || !pg_py_is_sub(fut, c->future_cls))
+        return;
+    if (th->nwaits == PG_PY_MAX_WAITS) {
+        th->waits_dropped++;
+        return;
+    }
+    struct pg_py_wait *w = &th->waits[th->nwaits++];
+    w->future = (uintptr_t)fut;
+    w->state = future_state(c, fut);
+    w->queue_pos = -1;
+    if (c->npend < PG_PY_MAX_PENDING) {
+        pg_py_api.IncRef(fut);
+        if (pg_py_keep(c, fut)) {
+            c->pend_obj[c->npend] = fut;
+            c->pend[c->npend++] = w;
+        }
+    }
+}
+
+static void add_waits_from_set(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *set)
+{
+    if (!pg_py_is(set, pg_py_api.t_set))
+        return;
+    PyObject *it = pg_py_api.Object_GetIter(set);
+    if (!it) {
+        pg_py_api.Err_Clear();
+        return;
+    }
+    PyObject *f;
+    while ((f = pg_py_api.Iter_Next(it)) != NULL) {
+        add_wait(c, th, f);
+        pg_py_api.DecRef(f);
+    }
+    pg_py_api.Err_Clear();
+    pg_py_api.DecRef(it);
+}
+
+static enum pg_py_code_kind kind_of(struct pg_py_ctx *c, PyObject *code)
+{
+    for (int k = 1; k < K_COUNT; k++)
+        if (c->code[k] && c->code[k] == code)
+            return (enum pg_py_code_kind)k;
+    return K_NONE;
+}
+
+static int blocked_of(enum pg_py_code_kind k)
+{
+    switch (k) {
+    case K_RESULT: case K_EXCEPTION: return PG_PY_B_FUTURE_RESULT;
+    case K_WAIT: return PG_PY_B_FUTURES_WAIT;
+    case K_AS_COMPLETED: return PG_PY_B_AS_COMPLETED;
+    case K_EVENT_WAIT: return PG_PY_B_EVENT_WAIT;
+    case K_COND_WAIT: case K_COND_WAIT_FOR: return PG_PY_B_CONDITION_WAIT;
+    case K_SEM_ACQUIRE: return PG_PY_B_SEMAPHORE;
+    case K_BARRIER_WAIT: return PG_PY_B_BARRIER;
+    case K_JOIN: return PG_PY_B_THREAD_JOIN;
+    case K_QUEUE_GET: return PG_PY_B_QUEUE_GET;
+    default: return PG_PY_B_NONE;
+    }
+}
+
+/* The work item a worker runs: `self` of its innermost _WorkItem.run frame. */
+static void read_task(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *runframe)
+{
+    PyObject *item = frame_local(runframe, "self");
+    if (item && pg_py_is(item, c->workitem_cls)) {
+        th->work_item = (uintptr_t)item;
+        PyObject *fut = pg_py_attr(item, "future");
+        th->work_future = (uintptr_t)fut;
+        if (fut)
+            pg_py_api.DecRef(fut);
+        PyObject *fn = pg_py_attr(item, "fn");
+        th->has_task = pg_py_describe(c, fn, &th->task, 0);
+        if (fn)
+            pg_py_api.DecRef(fn);
+    }
+    if (item)
+        pg_py_api.DecRef(item);
+}
+
+/* The wait a thread is in: the outermost of the chain of recognised standard-library frames that
+ * starts at its innermost frame (Condition.wait called by Event.wait called by futures.wait). */
+static void read_wait(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *frame,
+                      enum pg_py_code_kind k)
+{
+    PyObject *timeout = frame_local(frame, "timeout");
+    th->timed = timeout && timeout != pg_py_api.none;
+    if (timeout)
+        pg_py_api.DecRef(timeout);
+    if (k == K_QUEUE_GET || k == K_SEM_ACQUIRE) {
+        /* get(block=False) / acquire(blocking=False) never block. */
+        PyObject *b = frame_local(frame, k == K_QUEUE_GET ? "block" : "blocking");
+        if (b == pg_py_api.py_false)
+            th->blocked = PG_PY_B_NONE;
+        if (b)
+            pg_py_api.DecRef(b);
+    }
+    if (k == K_RESULT || k == K_EXCEPTION) {
+        PyObject *fut = frame_local(frame, "self");
+        if (fut)
+            add_wait(c, th, fut), pg_py_api.DecRef(fut);
+    } else if (k == K_WAIT || k == K_AS_COMPLETED) {
+        PyObject *set = frame_local(frame, k == K_WAIT ? "not_done" : "pending");
+        if (set)
+            add_waits_from_set(c, th, set), pg_py_api.DecRef(set);
+    }
+}
+
+static void walk_stack(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *top)
+{
+    PyObject *f = top;
+    pg_py_api.IncRef(f);
+    int chain = 1;
+    PyObject *waitframe = NULL, *runframe = NULL;
+    enum pg_py_code_kind waitkind = K_NONE;
+    while (f && pg_py_is(f, pg_py_api.t_frame) && th->depth < 4096) {
+        PyObject *code = pg_py_attr(f, "f_code");
+        if (code && pg_py_is(code, pg_py_api.t_code)) {
+            if (th->nframes < PG_PY_MAX_FRAMES) {
+                struct pg_py_func *fr = &th->frames[th->nframes++];
+                pg_py_code_names(code, fr);
+                fr->line = pg_py_api.Frame_GetLineNumber(f);
+            }
+            enum pg_py_code_kind k = kind_of(c, code);
+            if (chain && blocked_of(k) != PG_PY_B_NONE) {
+                th->blocked = blocked_of(k);
+                waitkind = k;
+                if (waitframe)
+                    pg_py_api.DecRef(waitframe);
+                waitframe = f;
+                pg_py_api.IncRef(f);
+            } else if (chain && k == K_WORKER && th->depth == 0) {
+                th->blocked = PG_PY_B_WORKER_IDLE;
+                chain = 0;
+            } else {
+                chain = 0;
+            }
+            if (k == K_RUN && !runframe) {
+                runframe = f;
+                pg_py_api.IncRef(f);
+            }
+        }
+        if (code)
+            pg_py_api.DecRef(code);
+        th->depth++;
+        PyObject *back = pg_py_attr(f, "f_back");
+        pg_py_api.DecRef(f);
+        f = back;
+    }
+    if (f)
+        pg_py_api.DecRef(f);
+    if (waitframe) {
+        read_wait(c, th, waitframe, waitkind);
+        pg_py_api.DecRef(waitframe);
+    }
+    if (runframe) {
+        read_task(c, th, runframe);
+        pg_py_api.DecRef(runframe);
+    }
+}
+
+static int executor_index(struct pg_py_ctx *c, struct pg_py_state *st, PyObject *ex,
+                          PyObject *queue)
+{
+    for (int i = 0; i < st->nexecutors; i++)
+        if (c->ex_obj[i] == ex)
+            return i;
+    if (st->nexecutors == PG_PY_MAX_EXECUTORS) {
+        st->executors_dropped++;
+        return -1;
+    }
+    pg_py_api.IncRef(ex);
+    pg_py_api.IncRef(queue);
+    if (!pg_py_keep(c, ex) || !pg_py_keep(c, queue))
+        return -1;
+    int i = st->nexecutors++;
+    c->ex_obj[i] = ex;
+    c->ex_queue[i] = queue;       /* the worker's _args tuple holds it; the executor too */
+    st->executors[i].addr = (uintptr_t)ex;
+    return i;
+}
+
+/* A ThreadPoolExecutor worker: an exact threading.Thread whose target is the module's _worker;
+ * its args are (weakref to the executor, the work queue, ...). */
+static void read_worker(struct pg_py_ctx *c, struct pg_py_state *st, struct pg_py_thread *th,
+                        PyObject *t)
+{
+    th->executor = -1;
+    if (!c->worker_fn || !c->tpe_cls || !pg_py_is(t, c->thread_cls))
+        return;
+    PyObject *target = pg_py_attr(t, "_target");
+    PyObject *args = target == c->worker_fn ? pg_py_attr(t, "_args") : NULL;
+    if (pg_py_is(args, pg_py_api.t_tuple) && pg_py_api.Tuple_Size(args) >= 2) {
+        PyObject *ref = pg_py_api.Tuple_GetItem(args, 0);
+        PyObject *queue = pg_py_api.Tuple_GetItem(args, 1);
+        PyObject *ex = pg_py_is(ref, pg_py_api.t_weakref) ? pg_py_api.Weakref_GetObject(ref) : NULL;
+        if (ex && pg_py_is_sub(ex, c->tpe_cls)) {
+            th->executor = executor_index(c, st, ex, queue);
+            if (th->executor >= 0) {
+                th->executor_addr = (uintptr_t)ex;
+                st->executors[th->executor].nworkers_seen++;
+            }
+        }
+    }
+    pg_py_api.Err_Clear();
+    if (args)
+        pg_py_api.DecRef(args);
+    if (target)
+        pg_py_api.DecRef(target);
+}
+
+static void read_thread_obj(struct pg_py_ctx *c, struct pg_py_state *st, struct pg_py_thread *th,
+                            PyObject *t)
+{
+    if (!c->thread_cls || !pg_py_is_sub(t, c->thread_cls))
+        return;
+    PyObject *name = pg_py_tattr(c, t, "_name");
+    pg_py_copy_str(th->name, sizeof th->name, name, 0);
+    if (name)
+        pg_py_api.DecRef(name);
+    PyObject *nid = pg_py_tattr(c, t, "_native_id");
+    th->native_id = pg_py_long_of(nid, 0);
+    if (nid)
+        pg_py_api.DecRef(nid);
+    PyObject *d = pg_py_tattr(c, t, "_daemonic");
+    th->daemon = d == pg_py_api.py_true;
+    if (d)
+        pg_py_api.DecRef(d);
+    read_worker(c, st, th, t);
+}
+
+static unsigned long ident_of(PyObject *k)
+{
+    if (!pg_py_is(k, pg_py_api.t_int))
+        return 0;
+    unsigned long v = pg_py_api.Long_AsUnsignedLong(k);
+    if (v == (unsigned long)-1)
+        pg_py_api.Err_Clear();
+    return v;
+}
+
+static struct pg_py_thread *new_thread(struct pg_py_state *st, unsigned long ident)
+{
+    if (st->nthreads == PG_PY_MAX_THREADS) {
+        st->threads_dropped++;
+        return NULL;
+    }
+    struct pg_py_thread *th = &st->threads[st->nthreads++];
+    th->ident = ident;
+    th->executor = -1;
+    return th;
+}
+
+static void read_threads(struct pg_py_ctx *c, struct pg_py_state *st)
+{
+    PyObject *sys = pg_py_module_dict("sys");
+    PyObject *cf = pg_py_dget(sys, "_current_frames");
+    PyObject *frames = cf && pg_py_is(cf, pg_py_api.t_cfunction)
+                           ? pg_py_api.CallObject(cf, NULL) : NULL;
+    if (!frames)
+        pg_py_api.Err_Clear();
+    else if (!pg_py_is(frames, pg_py_api.t_dict))
+        pg_py_api.DecRef(frames), frames = NULL;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (frames && pg_py_api.Dict_Next(frames, &pos, &k, &v)) {
+        struct pg_py_thread *th = new_thread(st, ident_of(k));
+        if (!th)
+            continue;
+        PyObject *t = c->active ? pg_py_api.Dict_GetItem(c->active, k) : NULL;
+        if (t)
+            read_thread_obj(c, st, th, t);
+        walk_stack(c, th, v);
+    }
+    /* Threads threading knows that run no Python code now (no frame). */
+    pos = 0;
+    while (c->active && pg_py_api.Dict_Next(c->active, &pos, &k, &v)) {
+        if (frames && pg_py_api.Dict_GetItem(frames, k))
+            continue;
+        struct pg_py_thread *th = new_thread(st, ident_of(k));
+        if (th)
+            read_thread_obj(c, st, th, v);
+    }
+    if (frames)
+        pg_py_api.DecRef(frames);
+}
+
+static struct pg_py_ctx ictx;   /* inspector thread only */
+
+int pg_py_read_interpreter(struct pg_py_state *st)
+{
+    struct pg_py_ctx *c = &ictx;
+    memset(c, 0, sizeof *c);
+    int gc_was = pg_py_gc_off();
+    if (gc_was < 0)
+        return -EAGAIN;    /* cannot make sure no finalizer runs: read nothing */
+    load_known(c);
+    read_threads(c, st);
+    for (int i = 0; i < st->nexecutors; i++)
+        pg_py_read_executor(c, &st->executors[i], c->ex_obj[i], c->ex_queue[i]);
+    pg_py_scan_queues(c, st);
+    pg_py_link_running(st, c);
+    /* Dropping our references frees nothing of the program's: each of these objects is also
+     * referenced by the program, since no program thread ran while we held the GIL. */
+    for (int i = c->nkept - 1; i >= 0; i--)
+        pg_py_api.DecRef(c->kept[i]);
+    pg_py_api.Err_Clear();
+    pg_py_gc_restore(gc_was);
+    return 0;
+}
