@@ -116,18 +116,30 @@ class Bench:
     def mutexes(self):
         print("\n[locks]", flush=True)
         n = 10_000_000 if self.quick else 40_000_000
-        cmd = self.prog("mutex_uncontended", n)
         has_lock_order = LOCK_ORDER_VAR.encode() in open(self.shim, "rb").read()
         off_env = {LOCK_ORDER_VAR: "0"} if has_lock_order else None
+        cmd = self.prog("mutex_uncontended", n, 0)
         nat, pg, _, _ = self.pairs("mutex_uncontended", cmd, "ns_per_pair", shim_env=off_env)
-        self.ratio_row("locks", "uncontended mutex lock+unlock pair, lock order off", "ns",
+        self.ratio_row("locks", "uncontended mutex pair, single-threaded process, lock order off",
+                       "ns", nat, pg, 1.15)
+        self.add("locks", "  (shim's absolute cost per pair)", "", "+%s ns" %
+                 fmt(statistics.median(pg) - statistics.median(nat)), "", "", "", "")
+        cmd = self.prog("mutex_uncontended", n, 1)
+        nat, pg, _, _ = self.pairs("mutex_uncontended", cmd, "ns_per_pair", shim_env=off_env)
+        self.ratio_row("locks", "uncontended mutex pair, threaded process, lock order off", "ns",
                        nat, pg, 1.15)
         self.add("locks", "  (shim's absolute cost per pair)", "", "+%s ns" %
                  fmt(statistics.median(pg) - statistics.median(nat)), "", "", "", "")
         if has_lock_order:
             nat, pg, _, _ = self.pairs("mutex_uncontended", cmd, "ns_per_pair",
                                        shim_env={LOCK_ORDER_VAR: "1"})
-            self.ratio_row("locks", "uncontended mutex pair, lock order on", "ns", nat, pg, 1.6)
+            self.ratio_row("locks", "uncontended mutex pair, threaded process, lock order on", "ns",
+                           nat, pg, 1.6)
+            cmd = self.prog("mutex_uncontended", n // 2, 2)
+            nat, pg, _, _ = self.pairs("mutex_uncontended", cmd, "ns_per_pair",
+                                       shim_env={LOCK_ORDER_VAR: "1"})
+            self.ratio_row("locks", "nested pair (A then B), lock order on (per outer pair)", "ns",
+                           nat, pg, 1.6)
         else:
             self.add("locks", "uncontended mutex pair, lock order on", "", "", "n/a", "",
                      "≤ 1.60×", "not measured")
