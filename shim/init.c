@@ -86,6 +86,16 @@ void pg_init(void)
         pg_disabled = 1;
         return;
     }
+    /* A relative report directory is taken from where the program started, once: a later chdir()
+     * must not move the reports. */
+    if (pg_cfg.dir[0] && pg_cfg.dir[0] != '/') {
+        char cwd[PG_PATH_MAX], abs[PG_PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) &&
+            (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, pg_cfg.dir) < sizeof pg_cfg.dir)
+            memcpy(pg_cfg.dir, abs, strlen(abs) + 1);
+        else
+            pg_warn("POOLGUARD_DIR='%.64s' cannot be made absolute; it is used as it is", pg_cfg.dir);
+    }
     int r = pg_table_init((uint32_t)pg_cfg.max_threads);
     if (r < 0) {
         pg_warn("cannot map the thread table (%s); poolguard is off for this process", strerror(-r));

@@ -202,12 +202,14 @@ static void build_node(int i, int n, uint64_t now)
         const pthread_mutex_t *m = &copy;
         int kind = m->__data.__kind;
         pid_t owner = m->__data.__owner;
-        if (kind & 128)   /* process-shared: the owner may be in another process */
-            return;
         if (owner == 0 || owner == 0x7fffffff || owner == 0x7ffffffe)
             return;       /* free, or a robust mutex's special states: the lock call will return */
         s->owner = owner;
         int w = waker_of_tid(owner, n);
+        /* glibc marks robust mutexes process-shared too (bit 128). For a shared mutex an owner
+         * that is not a thread of ours may be alive in another process: no proof. */
+        if ((kind & 128) && w == PG_GW_DEAD)
+            return;
         if (w == PG_GW_DEAD && (kind & 16))
             return;       /* robust: the waiter will get EOWNERDEAD */
         g->blocked = 1;
@@ -563,6 +565,8 @@ static int snapshot_requested(void)
     return 1;
 }
 
+static void exit_if_alone(int n);
+
 static void scan(void)
 {
     uint64_t now = pg_now_ns();
@@ -601,6 +605,69 @@ static void scan(void)
     pg_lo_scan();
     if (snapshot_requested())
         write_snapshot(n, now);
+    exit_if_alone(n);
+}
+
+/* Threads of the program still alive (not zombies), ours left out; -1 if unknown. Reads every
+ * thread's state: call it only when the table says few threads are left. */
+static int live_program_threads(void)
+{
+    static char buf[4096];
+    int d = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0)
+        return -1;
+    pid_t me = (pid_t)syscall(SYS_gettid), inspector = pg_py_inspector_tid();
+    int count = 0;
+    for (;;) {
+        long nread = syscall(SYS_getdents64, d, buf, sizeof buf);
+        if (nread <= 0)
+            break;
+        for (long off = 0; off < nread;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *e = (void *)(buf + off);
+            off += e->reclen;
+            if (e->name[0] < '1' || e->name[0] > '9')
+                continue;
+            pid_t tid = atoi(e->name);
+            if (tid == me || tid == inspector)
+                continue;
+            char p[64], st[256];
+            snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
+            int f = open(p, O_RDONLY | O_CLOEXEC);
+            if (f < 0)
+                continue;
+            ssize_t r = read(f, st, sizeof st - 1);
+            close(f);
+            if (r <= 0)
+                continue;
+            st[r] = 0;
+            const char *paren = strrchr(st, ')');   /* the name may hold anything */
+            if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+                continue;
+            count++;
+        }
+    }
+    close(d);
+    return count;
+}
+
+/* The C library ends a process when its last thread ends (pthread_exit from main, then the other
+ * threads). The watchdog must not be that last thread: once it is alone, it ends the process as
+ * the C library would have, with exit(0), which runs the program's atexit handlers. */
+static void exit_if_alone(int n)
+{
+    static unsigned tick;
+    if (n > 1 || ++tick % 10 != 0)
+        return;
+    if (live_program_threads() != 0)
+        return;
+    pg_real.mutex_unlock(&wd_lock);
+    exit(0);
 }
 
 static void *watchdog_main(void *arg)
