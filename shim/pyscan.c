@@ -1,6 +1,6 @@
 /*
  * Python findings: when the native layer sees threads stay blocked, the watchdog asks the
- * interpreter (python.c) what they are doing, and turns the answer into pool_exhaustion and
+ * interpreter what they are doing (python.h), and turns the answer into pool_exhaustion and
  * queue_growth findings about ThreadPoolExecutors, with Python stacks and thread names.
  *
  * When to ask: the set of threads blocked without a time limit for at least PY_STABLE_MS has

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs the Python test programs under the shim and checks what pg_py_inspect reads from them.
 
-Until the watchdog calls pg_py_inspect, the shim's debugging aid does (POOLGUARD_PY_DEBUG, see
-shim/python.c): it calls it a few times and appends one JSON line per call to a file, which this
+Independently of the watchdog's own calls, the shim's debugging aid (POOLGUARD_PY_DEBUG, see
+shim/python_debug.c) calls pg_py_inspect a few times and appends one JSON line per call to a file, which this
 script checks. Every program runs under a time limit; the deadlocking ones are killed by it.
 
     tests/py/run.py [--build DIR] [--python EXE]... [--all-versions] [--verbose]
