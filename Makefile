@@ -150,6 +150,13 @@ check-asan: $(SHIM) $(PROGS)
 check: all $(RUNNER) $(PROGS) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(RUNNER)
 
+# The Python layer's own checks (what it reads from each test program, and its safety cases: the
+# GIL held for long, the program's own objects, exit during a reading), on Debian's python3.
+.PHONY: check-python-layer
+check-python-layer: $(SHIM)
+	/usr/bin/python3 tests/py/run.py --build $(BUILD) --python /usr/bin/python3
+check: check-python-layer
+
 demo: all $(PROGS)
 	./scripts/demo.sh $(BUILD)
 
