@@ -90,8 +90,7 @@ struct pg_thread {
      * objects it signalled or posted while nobody waited on them (work queued for a busy pool). */
     struct { uintptr_t obj; uint32_t count; uint32_t kind; } hist[PG_HIST];
     struct { uintptr_t obj; uint32_t count; uint32_t kind; uint64_t seq; } lost[PG_LOST];
-    /* Where it queued such work: captured at the 1st, 2nd, 4th, 8th... lost signal on an object,
-     * so a submitter flooding a pool pays for a logarithmic number of unwinds. */
+    /* Where it queued such work: captured at the 8th lost signal on an object, then every 4096th. */
     uintptr_t submit_obj;
     uint32_t nsubmit;
     uintptr_t submit_stack[PG_CREATE_DEPTH];

@@ -241,7 +241,10 @@ found:
     __atomic_store_n(&t->lost[slot].seq, seq, __ATOMIC_RELAXED);
     uint32_t count = t->lost[slot].count + 1;
     __atomic_store_n(&t->lost[slot].count, count, __ATOMIC_RELEASE);
-    if (may_unwind && (count & (count - 1)) == 0) {
+    /* A stack costs an unwind (and libunwind masks signals around every uncached look-up): taken
+     * once a thread has queued work on the object eight times, then every 4096 times, so a thread
+     * that signals now and then never pays, and a flooding submitter pays almost nothing. */
+    if (may_unwind && (count == 8 || count % 4096 == 0)) {
         int saved = errno;
         t->in_shim++;
         int n = pg_stack_here(t->submit_stack, PG_CREATE_DEPTH, 0);
