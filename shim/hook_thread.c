@@ -47,7 +47,12 @@ PG_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
         me->in_shim = 1;
     /* Unwinding and starting the watchdog may leave errno changed; the program must not see it. */
     int saved = errno;
-    t->ncreate = (uint32_t)pg_stack_here(t->create_stack, PG_CREATE_DEPTH, 0);
+    /* A thread that creates threads again and again (a pool manager, a thread per request) moves
+     * to the unwinder without per-frame signal masking, which costs it a cache of its own. */
+    if (me && ++me->ncreated > 8)
+        t->ncreate = (uint32_t)pg_stack_here_fast(t->create_stack, PG_CREATE_DEPTH, 0);
+    else
+        t->ncreate = (uint32_t)pg_stack_here(t->create_stack, PG_CREATE_DEPTH, 0);
     pg_watchdog_ensure();
     errno = saved;
     int r = pg_real.pthread_create(th, attr, trampoline, t);

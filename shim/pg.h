@@ -68,6 +68,7 @@ struct pg_thread {
     int is_main;
     int lazy;                   /* claimed on first use, not by our pthread_create */
     int in_shim;                /* recursion guard: calls made by the shim itself go straight through */
+    uint32_t ncreated;          /* threads this thread has created */
 
     /* Wait state: fields written before wait_seq turns odd, left alone until it turns even again. */
     _Atomic uint64_t wait_seq;
@@ -255,6 +256,7 @@ PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);
 /* Stacks (stack.c). */
 PG_HIDDEN void pg_stack_init(void);
 PG_HIDDEN int pg_stack_here(uintptr_t *pcs, int max, int skip);
+PG_HIDDEN int pg_stack_here_fast(uintptr_t *pcs, int max, int skip);
 PG_HIDDEN int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max);
 
 #endif

@@ -106,6 +106,7 @@ struct pg_thread *pg_slot_claim(void)
     t->is_main = 0;
     t->lazy = 0;
     t->in_shim = 0;
+    t->ncreated = 0;
     atomic_store_explicit(&t->wait_seq, 0, memory_order_relaxed);
     atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
     t->held_dropped = 0;
