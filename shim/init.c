@@ -13,6 +13,7 @@
 #include "pg.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,27 @@ void pg_warn(const char *fmt, ...)
     errno = saved;
 }
 
+/* Starts one of the shim's own threads: detached, with every signal blocked (signals belong to the
+ * program), and named so that people reading `top` or a debugger know it. 0 or -errno. */
+int pg_spawn(void *(*fn)(void *), size_t stack, const char *name)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack);
+    pthread_t th;
+    int r = pg_real.pthread_create(&th, &attr, fn, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0)
+        return -r;
+    pthread_setname_np(th, name);
+    return 0;
+}
+
 static void warn_line(const char *msg)
 {
     pg_warn("%s", msg);
@@ -57,15 +79,18 @@ static const char *get_env(const char *name)
 static void fork_prepare(void)
 {
     pg_watchdog_fork_prepare();
+    pg_stack_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    pg_stack_fork_done();
     pg_watchdog_fork_parent();
 }
 
 static void fork_child(void)
 {
+    pg_stack_fork_done();
     pg_table_after_fork_child();
     pg_watchdog_fork_child();
 }

@@ -354,16 +354,8 @@ static void report_cycle(const uint32_t *cyc, int len)
     snprintf(summary, sizeof summary,
              "%d locks are taken in inconsistent orders by %d thread%s: a deadlock that did not "
              "happen this run", len, nthreads, nthreads == 1 ? "" : "s");
-    struct pg_jw *w = pg_report_begin();
-    static unsigned seqno;
+    struct pg_jw *w = pg_report_finding("lock_order", "warning", summary);
     if (w) {
-        pg_jw_obj(w);
-        pg_jw_key(w, "type"), pg_jw_str(w, "finding");
-        pg_jw_key(w, "seq"), pg_jw_int(w, 2000 + (long long)++seqno);
-        pg_jw_key(w, "kind"), pg_jw_str(w, "lock_order");
-        pg_jw_key(w, "severity"), pg_jw_str(w, "warning");
-        pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
-        pg_jw_key(w, "summary"), pg_jw_str(w, summary);
         pg_jw_key(w, "order");
         pg_jw_arr(w);
         for (int i = 0; i < len; i++) {

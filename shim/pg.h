@@ -242,6 +242,7 @@ PG_HIDDEN extern int pg_disabled;            /* secure execution or POOLGUARD_DI
 PG_HIDDEN extern struct pg_config pg_cfg;
 PG_HIDDEN void pg_init(void);
 PG_HIDDEN void pg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PG_HIDDEN int pg_spawn(void *(*fn)(void *), size_t stack, const char *name);
 
 /* The watchdog (watchdog.c). */
 PG_HIDDEN void pg_watchdog_ensure(void);
@@ -255,6 +256,8 @@ PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);
 
 /* Stacks (stack.c). */
 PG_HIDDEN void pg_stack_init(void);
+PG_HIDDEN void pg_stack_fork_prepare(void);
+PG_HIDDEN void pg_stack_fork_done(void);
 PG_HIDDEN int pg_stack_here(uintptr_t *pcs, int max, int skip);
 PG_HIDDEN int pg_stack_here_fast(uintptr_t *pcs, int max, int skip);
 PG_HIDDEN int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max);

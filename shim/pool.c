@@ -306,23 +306,6 @@ static long sem_value(uintptr_t sem)
     return (long)(word & 0x7fffffffu);
 }
 
-static uint64_t rss_kb(void)
-{
-    char buf[128];
-    int f = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return 0;
-    ssize_t r = read(f, buf, sizeof buf - 1);
-    close(f);
-    if (r <= 0)
-        return 0;
-    buf[r] = 0;
-    char *sp = strchr(buf, ' ');
-    if (!sp)
-        return 0;
-    return strtoull(sp + 1, NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void write_pool(struct pg_jw *w, int g, const struct pstate *ps, long queued, int exact,
                        const char *evidence)
 {
@@ -375,23 +358,15 @@ static void report_pool(int n, int g, struct pstate *ps, const char *kind, const
                         const char *summary, long queued, int exact, const char *evidence,
                         uint64_t now, double rate)
 {
-    struct pg_jw *w = pg_report_begin();
-    static unsigned seqno;
+    struct pg_jw *w = pg_report_finding(kind, severity, summary);
     if (w) {
-        pg_jw_obj(w);
-        pg_jw_key(w, "type"), pg_jw_str(w, "finding");
-        pg_jw_key(w, "seq"), pg_jw_int(w, 1000 + (long long)++seqno);
-        pg_jw_key(w, "kind"), pg_jw_str(w, kind);
-        pg_jw_key(w, "severity"), pg_jw_str(w, severity);
-        pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
-        pg_jw_key(w, "summary"), pg_jw_str(w, summary);
         if (rate > 0) {
             pg_jw_key(w, "growth");
             pg_jw_obj(w);
             pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)rate);
             pg_jw_key(w, "depth"), pg_jw_int(w, queued);
             pg_jw_key(w, "window_ms"), pg_jw_int(w, (long long)((now - ps->win_start_ns) / 1000000u));
-            uint64_t rss = rss_kb();
+            uint64_t rss = pg_rss_kb();
             if (rss && ps->rss_start_kb)
                 pg_jw_key(w, "rss_growth_kb"), pg_jw_int(w, (long long)rss - (long long)ps->rss_start_kb);
             pg_jw_obj_end(w);
@@ -482,7 +457,7 @@ static void check_growth(int n, int g, struct pstate *ps, long depth, int exact,
         return;
     }
     if (!ps->rss_start_kb)
-        ps->rss_start_kb = rss_kb();
+        ps->rss_start_kb = pg_rss_kb();
     uint64_t span = now - ps->win_start_ns;
     if (depth <= pg_cfg.queue_limit || span < (uint64_t)GROWTH_WINDOW_MS * 1000000u ||
         depth <= ps->win_start_depth)

@@ -48,21 +48,6 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return (h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2))) * 0x100000001b3ull;
 }
 
-static uint64_t rss_kb(void)
-{
-    char buf[128];
-    int f = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return 0;
-    ssize_t r = read(f, buf, sizeof buf - 1);
-    close(f);
-    if (r <= 0)
-        return 0;
-    buf[r] = 0;
-    char *sp = strchr(buf, ' ');
-    return sp ? strtoull(sp + 1, NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024) : 0;
-}
-
 static struct exec_state *exec_state(uintptr_t addr)
 {
     struct exec_state *free_one = NULL;
@@ -118,16 +103,8 @@ static void write_thread(struct pg_jw *w, int n, const struct pg_py_thread *pt, 
 static void report(int n, const struct pg_py_executor *e, int ei, const char *kind,
                    const char *severity, const char *summary, uint64_t now, double rate)
 {
-    struct pg_jw *w = pg_report_begin();
-    static unsigned seqno;
+    struct pg_jw *w = pg_report_finding(kind, severity, summary);
     if (w) {
-        pg_jw_obj(w);
-        pg_jw_key(w, "type"), pg_jw_str(w, "finding");
-        pg_jw_key(w, "seq"), pg_jw_int(w, 3000 + (long long)++seqno);
-        pg_jw_key(w, "kind"), pg_jw_str(w, kind);
-        pg_jw_key(w, "severity"), pg_jw_str(w, severity);
-        pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
-        pg_jw_key(w, "summary"), pg_jw_str(w, summary);
         if (rate > 0) {
             pg_jw_key(w, "growth");
             pg_jw_obj(w);
@@ -322,7 +299,7 @@ void pg_pyscan(int n, uint64_t now)
     }
     if (!want && now - last_rss_check_ns >= 1000000000u) {
         last_rss_check_ns = now;
-        uint64_t rss = rss_kb();
+        uint64_t rss = pg_rss_kb();
         if (rss > rss_at_read + PY_RSS_STEP_KB)
             want = 1;
         else if (watching_growth && now - last_read_ns >= 1000000000u)
@@ -332,7 +309,7 @@ void pg_pyscan(int n, uint64_t now)
         return;
     last_sig = sig;
     last_read_ns = now;
-    rss_at_read = rss_kb();
+    rss_at_read = pg_rss_kb();
     int r = pg_py_inspect(&st, PY_TIMEOUT_MS);
     if (r == -ENOENT)
         absent = 1;

@@ -76,15 +76,5 @@ __attribute__((constructor)) static void debug_start(void)
     if (pg_disabled)
         return;
     sscanf(v, "%d,%d,%d", &dbg_delay, &dbg_count, &dbg_period);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    if (pg_real.pthread_create(&th, &attr, debug_main, NULL) == 0)
-        pthread_setname_np(th, "poolguard-pydbg");
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pg_spawn(debug_main, 512 * 1024, "poolguard-pydbg");
 }

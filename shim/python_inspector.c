@@ -99,21 +99,7 @@ static void reset_if_forked(void)
 
 static int start_inspector(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    pthread_t th;
-    int r = pg_real.pthread_create(&th, &attr, inspector_main, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0)
-        return -r;
-    pthread_setname_np(th, "poolguard-py");
-    return 0;
+    return pg_spawn(inspector_main, 512 * 1024, "poolguard-py");
 }
 
 pid_t pg_py_inspector_tid(void)

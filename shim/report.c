@@ -323,6 +323,33 @@ struct pg_jw *pg_report_begin(void)
     return &jw;
 }
 
+struct pg_jw *pg_report_finding(const char *kind, const char *severity, const char *summary)
+{
+    static unsigned seqno;
+    struct pg_jw *w = pg_report_begin();
+    if (!w)
+        return NULL;
+    pg_jw_obj(w);
+    pg_jw_key(w, "type"), pg_jw_str(w, "finding");
+    pg_jw_key(w, "seq"), pg_jw_int(w, ++seqno);
+    pg_jw_key(w, "kind"), pg_jw_str(w, kind);
+    pg_jw_key(w, "severity"), pg_jw_str(w, severity);
+    pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
+    pg_jw_key(w, "summary"), pg_jw_str(w, summary);
+    return w;
+}
+
+uint64_t pg_rss_kb(void)
+{
+    char buf[128];
+    ssize_t r = read_file("/proc/self/statm", buf, sizeof buf - 1);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    char *sp = strchr(buf, ' ');
+    return sp ? strtoull(sp + 1, NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024) : 0;
+}
+
 int pg_report_end(void)
 {
     int r = pg_jw_line(&jw);

@@ -41,6 +41,11 @@ struct pg_jw *pg_report_begin(void);
 /* Ends the line started after pg_report_begin and closes the file. Returns 0 or -errno. */
 int pg_report_end(void);
 void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt);
+/* Opens the report and starts a finding line: the object is left open after "summary", for the
+ * caller's own members; pg_jw_obj_end and pg_report_end finish it. NULL if nothing can be written. */
+struct pg_jw *pg_report_finding(const char *kind, const char *severity, const char *summary);
+/* The process's resident memory in KiB, 0 if unknown. */
+uint64_t pg_rss_kb(void);
 const char *pg_report_path(void);
 const char *pg_wait_kind_name(uint32_t kind);
 uint64_t pg_unix_ms(void);

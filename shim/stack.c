@@ -7,7 +7,43 @@
  */
 #include "pg.h"
 
-int pg_stack_here(uintptr_t *pcs, int max, int skip)
+#include <sched.h>
+
+/* fork() must not happen while a thread unwinds: libunwind's locks would stay locked in the child
+ * and its first unwind would hang. Unwinders announce themselves; the fork handler raises
+ * `forking` and waits for them to finish, and a thread that finds it raised takes no stack. */
+static _Atomic int forking, unwinding;
+
+static int enter(void)
+{
+    atomic_fetch_add(&unwinding, 1);
+    if (atomic_load(&forking)) {
+        atomic_fetch_sub(&unwinding, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static void leave(void)
+{
+    atomic_fetch_sub(&unwinding, 1);
+}
+
+void pg_stack_fork_prepare(void)
+{
+    atomic_store(&forking, 1);
+    while (atomic_load(&unwinding))
+        sched_yield();
+}
+
+void pg_stack_fork_done(void)
+{
+    atomic_store(&unwinding, 0);
+    atomic_store(&forking, 0);
+}
+
+/* Inlined into pg_stack_here, so that the frames counted from here are the caller's. */
+static inline __attribute__((always_inline)) int stack_here(uintptr_t *pcs, int max, int skip)
 {
     unw_context_t ctx;
     unw_cursor_t cur;
@@ -27,6 +63,15 @@ int pg_stack_here(uintptr_t *pcs, int max, int skip)
     return n;
 }
 
+int pg_stack_here(uintptr_t *pcs, int max, int skip)
+{
+    if (!enter())
+        return 0;
+    int n = stack_here(pcs, max, skip);
+    leave();
+    return n;
+}
+
 /* The same through unw_backtrace, libunwind's fast path: no signal masking per frame, but a trace
  * cache of 256 KiB mapped in each thread that uses it. Worth it for threads that create many
  * threads (see pthread_create), not for every thread. */
@@ -36,7 +81,10 @@ int pg_stack_here_fast(uintptr_t *pcs, int max, int skip)
     int want = max + skip + 1;
     if (want > (int)(sizeof buf / sizeof buf[0]))
         want = (int)(sizeof buf / sizeof buf[0]);
+    if (!enter())
+        return 0;
     int got = unw_backtrace(buf, want);
+    leave();
     int n = 0;
     for (int i = 1 + skip; i < got && n < max; i++)   /* buf[0] is this function's own frame */
         pcs[n++] = (uintptr_t)buf[i];
@@ -54,8 +102,12 @@ void pg_stack_init(void)
 int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max)
 {
     unw_cursor_t cur;
-    if (unw_init_local(&cur, ctx) != 0)
+    if (!enter())
         return 0;
+    if (unw_init_local(&cur, ctx) != 0) {
+        leave();
+        return 0;
+    }
     int n = 0;
     do {
         unw_word_t ip;
@@ -63,5 +115,6 @@ int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max)
             break;
         pcs[n++] = (uintptr_t)ip;
     } while (n < max && unw_step(&cur) > 0);
+    leave();
     return n;
 }

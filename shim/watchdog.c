@@ -275,15 +275,16 @@ static void build_node(int i, int n, uint64_t now)
     }
 }
 
-/* Counts the process's threads other than the watchdog, without allocating. */
-static int count_tasks(void)
+/* Calls keep(tid) for each thread of the process but the shim's own, without allocating, and
+ * counts those it keeps; -1 if the list cannot be read. */
+static int count_threads(int (*keep)(pid_t tid))
 {
     static char buf[8192];
     int d = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d < 0)
         return -1;
-    int count = 0;
     pid_t me = (pid_t)syscall(SYS_gettid), inspector = pg_py_inspector_tid();
+    int count = 0;
     for (;;) {
         long nread = syscall(SYS_getdents64, d, buf, sizeof buf);
         if (nread <= 0)
@@ -296,14 +297,28 @@ static int count_tasks(void)
                 unsigned char type;
                 char name[];
             } *e = (void *)(buf + off);
-            if (e->name[0] >= '1' && e->name[0] <= '9' && atoi(e->name) != me &&
-                atoi(e->name) != inspector)
-                count++;
             off += e->reclen;
+            if (e->name[0] < '1' || e->name[0] > '9')
+                continue;
+            pid_t tid = atoi(e->name);
+            if (tid != me && tid != inspector && keep(tid))
+                count++;
         }
     }
     close(d);
     return count;
+}
+
+static int any_thread(pid_t tid)
+{
+    (void)tid;
+    return 1;
+}
+
+/* The process's threads other than the shim's own. */
+static int count_tasks(void)
+{
+    return count_threads(any_thread);
 }
 
 /* True when a signal handler could still wake a thread: the program catches a signal that can
@@ -433,16 +448,8 @@ static void report_finding(int fi, int n, uint64_t now)
     const struct pg_gfinding *f = &findings[fi];
     char summary[256];
     summarize(summary, sizeof summary, f, n);
-    struct pg_jw *w = pg_report_begin();
-    static unsigned seqno;
+    struct pg_jw *w = pg_report_finding("deadlock", "error", summary);
     if (w) {
-        pg_jw_obj(w);
-        pg_jw_key(w, "type"), pg_jw_str(w, "finding");
-        pg_jw_key(w, "seq"), pg_jw_int(w, ++seqno);
-        pg_jw_key(w, "kind"), pg_jw_str(w, "deadlock");
-        pg_jw_key(w, "severity"), pg_jw_str(w, "error");
-        pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
-        pg_jw_key(w, "summary"), pg_jw_str(w, summary);
         if (f->kind == PG_GF_CYCLE) {
             pg_jw_key(w, "cycle");
             pg_jw_arr(w);
@@ -608,52 +615,27 @@ static void scan(void)
     exit_if_alone(n);
 }
 
+static int not_zombie(pid_t tid)
+{
+    char p[64], st[256];
+    snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return 0;
+    ssize_t r = read(f, st, sizeof st - 1);
+    close(f);
+    if (r <= 0)
+        return 0;
+    st[r] = 0;
+    const char *paren = strrchr(st, ')');   /* the thread's name may hold anything */
+    return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
 /* Threads of the program still alive (not zombies), ours left out; -1 if unknown. Reads every
  * thread's state: call it only when the table says few threads are left. */
 static int live_program_threads(void)
 {
-    static char buf[4096];
-    int d = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0)
-        return -1;
-    pid_t me = (pid_t)syscall(SYS_gettid), inspector = pg_py_inspector_tid();
-    int count = 0;
-    for (;;) {
-        long nread = syscall(SYS_getdents64, d, buf, sizeof buf);
-        if (nread <= 0)
-            break;
-        for (long off = 0; off < nread;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *e = (void *)(buf + off);
-            off += e->reclen;
-            if (e->name[0] < '1' || e->name[0] > '9')
-                continue;
-            pid_t tid = atoi(e->name);
-            if (tid == me || tid == inspector)
-                continue;
-            char p[64], st[256];
-            snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
-            int f = open(p, O_RDONLY | O_CLOEXEC);
-            if (f < 0)
-                continue;
-            ssize_t r = read(f, st, sizeof st - 1);
-            close(f);
-            if (r <= 0)
-                continue;
-            st[r] = 0;
-            const char *paren = strrchr(st, ')');   /* the name may hold anything */
-            if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
-                continue;
-            count++;
-        }
-    }
-    close(d);
-    return count;
+    return count_threads(not_zombie);
 }
 
 /* The C library ends a process when its last thread ends (pthread_exit from main, then the other
@@ -695,21 +677,9 @@ static void *watchdog_main(void *arg)
 
 static void start(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_t th;
-    int r = pg_real.pthread_create(&th, &attr, watchdog_main, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0)
-        pg_warn("cannot start the watchdog thread (%s); deadlocks will not be detected", strerror(r));
-    else
-        pthread_setname_np(th, "poolguard");
+    int r = pg_spawn(watchdog_main, 256 * 1024, "poolguard");
+    if (r < 0)
+        pg_warn("cannot start the watchdog thread (%s); deadlocks will not be detected", strerror(-r));
 }
 
 void pg_watchdog_ensure(void)
