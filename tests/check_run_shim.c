@@ -1,8 +1,8 @@
 /*
  * `poolguard run` with the real shim (build/libpoolguard.so) on the end-to-end test programs
  * (build/progs): the gate stops a real deadlock and names the functions, lets a healthy program
- * through with its own status, and a time-out shows the shim's snapshot. Skipped (passing) while
- * the shim or the programs are not built, since they belong to another part of the tree. Pool
+ * through with its own status, and a time-out shows the shim's snapshot. `make check` builds the
+ * shim and the programs first; a missing one is a failure, never a silent pass. Pool
  * and lock-order findings of real programs: the sentences and lines a user reads, with the
  * programs' own function names (addresses change with every build, so only here).
  */
@@ -16,6 +16,7 @@ static bool have(const char *rel)
 {
     char *p = tu_build_path(rel);
     bool ok = access(p, R_OK) == 0;
+    ck_assert_msg(ok, "%s is not built (make check builds it first)", p);
     free(p);
     return ok;
 }
@@ -201,6 +202,33 @@ START_TEST(test_run_shim_lets_a_healthy_program_through)
 }
 END_TEST
 
+/* A deadlock in a forked child (the parent only waits for it): the gate follows the child, stops
+ * the whole process group and names the child's functions. */
+START_TEST(test_run_shim_stops_a_deadlock_in_a_forked_child)
+{
+    char *err = run_text("dl_fork_child", NULL, 66);
+    ck_assert_msg(strstr(err, "deadlock"), "%s", err);
+    ck_assert_msg(strstr(err, "child_thread_a") && strstr(err, "child_lock_second"), "no child function in:\n%s", err);
+    free(err);
+}
+END_TEST
+
+/* A pool whose queued work the shim cannot see (libuv) gets only a warning: the gate lets it run,
+ * and at the time-out shows what every thread is blocked on, with the task in the worker's stack. */
+START_TEST(test_run_shim_timeout_snapshot_shows_blocked_threads)
+{
+    have("libpoolguard.so");
+    have("progs/pool_uv");
+    char *out, *err;
+    int code = run_prog("pool_uv", (const char *[]){ "--timeout", "2", NULL }, &out, &err);
+    ck_assert_msg(code == 124, "exit %d:\n%s", code, err);
+    ck_assert_msg(strstr(err, "wait_for_release"), "no task function in the snapshot:\n%s", err);
+    ck_assert_msg(strstr(err, "semaphore"), "no blocked wait in the snapshot:\n%s", err);
+    free(out);
+    free(err);
+}
+END_TEST
+
 Suite *run_shim_suite(void)
 {
     Suite *s = suite_create("run_shim");
@@ -212,6 +240,8 @@ Suite *run_shim_suite(void)
     tcase_add_test(tc, test_run_shim_annotated_pool_says_the_task_is_still_queued);
     tcase_add_test(tc, test_run_shim_queue_growth_shows_rates_and_the_submitter);
     tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
+    tcase_add_test(tc, test_run_shim_stops_a_deadlock_in_a_forked_child);
+    tcase_add_test(tc, test_run_shim_timeout_snapshot_shows_blocked_threads);
     suite_add_tcase(s, tc);
     return s;
 }
