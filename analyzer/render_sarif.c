@@ -89,6 +89,32 @@ static json_t *location(const pg_frame *f, const char *message)
     return loc;
 }
 
+/* One location of a thread flow. */
+static void add_flow_location(json_t *locs, json_t *location, const char *importance)
+{
+    json_t *tfl = json_object();
+    json_object_set_new(tfl, "location", location);
+    if (importance)
+        json_object_set_new(tfl, "importance", json_string(importance));
+    json_array_append_new(locs, tfl);
+}
+
+/* A native stack's frames (folded ones left out unless asked), then, if the flow is still empty,
+ * its message alone: a threadFlow needs at least one location. */
+static void add_stack_and_close(json_t *tf, json_t *locs, const pg_stack *st, const char *msg,
+                                const render_opts *o)
+{
+    for (size_t i = 0; i < st->nframes; i++) {
+        const pg_frame *f = &st->frames[i];
+        if (f->folded && !o->all_frames)
+            continue;
+        add_flow_location(locs, location(f, f->function), f->own ? "important" : "unimportant");
+    }
+    if (json_array_size(locs) == 0)
+        add_flow_location(locs, location(NULL, msg), NULL);
+    json_object_set_new(tf, "locations", locs);
+}
+
 static json_t *thread_flow(const pg_thread *t, const render_opts *o)
 {
     json_t *tf = json_object(), *locs = json_array();
@@ -104,28 +130,10 @@ static json_t *thread_flow(const pg_thread *t, const render_opts *o)
     json_object_set_new(m, "text", json_string(msg));
     json_object_set_new(tf, "message", m);
     /* Python frames (the program) before the native ones (the interpreter). */
-    for (size_t i = 0; i < t->python.nframes; i++) {
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(&t->python.frames[i], t->python.frames[i].function));
-        json_object_set_new(tfl, "importance", json_string("essential"));
-        json_array_append_new(locs, tfl);
-    }
-    for (size_t i = 0; i < t->stack.nframes; i++) {
-        const pg_frame *f = &t->stack.frames[i];
-        if (f->folded && !o->all_frames)
-            continue;
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(f, f->function));
-        json_object_set_new(tfl, "importance", json_string(f->own ? "important" : "unimportant"));
-        json_array_append_new(locs, tfl);
-    }
-    /* A threadFlow needs at least one location: a thread with no stack gets its message. */
-    if (json_array_size(locs) == 0) {
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(NULL, msg));
-        json_array_append_new(locs, tfl);
-    }
-    json_object_set_new(tf, "locations", locs);
+    for (size_t i = 0; i < t->python.nframes; i++)
+        add_flow_location(locs, location(&t->python.frames[i], t->python.frames[i].function),
+                          "essential");
+    add_stack_and_close(tf, locs, &t->stack, msg, o);
     return tf;
 }
 
@@ -149,26 +157,9 @@ static json_t *edge_flow(const pg_order_edge *e, size_t idx, const render_opts *
         char took[256];
         snprintf(took, sizeof took, "takes %s 0x%llx", render_wait_words(e->first_kind),
                  (unsigned long long)e->first);
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(&e->first_at.frames[0], took));
-        json_object_set_new(tfl, "importance", json_string("essential"));
-        json_array_append_new(locs, tfl);
+        add_flow_location(locs, location(&e->first_at.frames[0], took), "essential");
     }
-    for (size_t i = 0; i < e->stack.nframes; i++) {
-        const pg_frame *f = &e->stack.frames[i];
-        if (f->folded && !o->all_frames)
-            continue;
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(f, f->function));
-        json_object_set_new(tfl, "importance", json_string(f->own ? "important" : "unimportant"));
-        json_array_append_new(locs, tfl);
-    }
-    if (json_array_size(locs) == 0) {
-        json_t *tfl = json_object();
-        json_object_set_new(tfl, "location", location(NULL, msg));
-        json_array_append_new(locs, tfl);
-    }
-    json_object_set_new(tf, "locations", locs);
+    add_stack_and_close(tf, locs, &e->stack, msg, o);
     return tf;
 }
 
