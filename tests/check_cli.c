@@ -17,10 +17,6 @@ static char *extra_env;
 
 static res pg(const char *const *args)
 {
-    char *dir = tu_tmpdir();
-    char out[4200], err[4200];
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
     char *argv[32];
     size_t n = 0;
     argv[n++] = tu_build_path("poolguard");
@@ -28,13 +24,8 @@ static res pg(const char *const *args)
         argv[n++] = strdup(args[i]);
     argv[n] = NULL;
     char *env[] = { "NO_COLOR=1", extra_env, NULL };
-    res r = { .code = tu_run(argv, out, err, env, 20) };
-    r.out = tu_slurp(out);
-    r.err = tu_slurp(err);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    tu_rmtree(dir);
-    free(dir);
+    res r;
+    r.code = tu_run_capture(argv, env, 20, &r.out, &r.err);
     return r;
 }
 

@@ -32,22 +32,11 @@ static char *render_str(pg_report *r, pg_format fmt, bool color)
     return buf;
 }
 
-/* Asserts that the needles occur in this order. */
-static void assert_in_order(const char *hay, const char *const *needles)
-{
-    const char *p = hay;
-    for (size_t i = 0; needles[i]; i++) {
-        const char *q = strstr(p, needles[i]);
-        ck_assert_msg(q != NULL, "missing (in order) \"%s\" in:\n%s", needles[i], hay);
-        p = q + strlen(needles[i]);
-    }
-}
-
 START_TEST(test_render_text_reads_top_down)
 {
     pg_report *r = load("tests/data/deadlock.jsonl");
     char *t = render_str(r, PG_FMT_TEXT, false);
-    assert_in_order(t, (const char *[]){
+    tu_assert_in_order(t, (const char *[]){
         "error: deadlock in app (pid 4242): 2 threads wait on each other through 2 mutexes",
         "the cycle:", "worker-1 (tid 11)", "waits on mutex 0x55d0c0a04040, held by",
         "worker-2 (tid 12)", "waits on mutex 0x55d0c0a04080, held by", "worker-1 (tid 11)  (back to the start)",
@@ -90,9 +79,9 @@ START_TEST(test_render_text_snapshot_shows_every_thread)
 {
     pg_report *r = load("tests/data/snapshot.jsonl");
     char *t = render_str(r, PG_FMT_TEXT, false);
-    assert_in_order(t, (const char *[]){ "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
-                                         "server (tid 900)", "waits 29000 ms on thread join, for thread 901 to finish",
-                                         "busy (tid 901)", "running (not blocked)", NULL });
+    tu_assert_in_order(t, (const char *[]){ "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
+                                            "server (tid 900)", "waits 29000 ms on thread join, for thread 901 to finish",
+                                            "busy (tid 901)", "running (not blocked)", NULL });
     free(t);
     report_free(r);
 }
@@ -181,9 +170,9 @@ START_TEST(test_render_text_shows_the_program_frames_first)
     }
     analyze_dedup(r);
     char *t = render_str(r, PG_FMT_TEXT, false);
-    assert_in_order(t, (const char *[]){ "... 3 frames in libpoolguard.so, libstdc++.so.6, app",
-                                         "#0  parent_task(long) in app", "... 4 frames in app",
-                                         "#1  ThreadPool::run() in app", "... 1 frame in libc.so.6", NULL });
+    tu_assert_in_order(t, (const char *[]){ "... 3 frames in libpoolguard.so, libstdc++.so.6, app",
+                                            "#0  parent_task(long) in app", "... 4 frames in app",
+                                            "#1  ThreadPool::run() in app", "... 1 frame in libc.so.6", NULL });
     ck_assert_ptr_null(strstr(t, "std::future<long>::get()"));
     /* The signature is made of the program's own frames. */
     ck_assert_ptr_nonnull(strstr(f[0]->signature, "parent_task(long)>ThreadPool::run()"));
@@ -204,9 +193,9 @@ START_TEST(test_render_python_stacks_come_first)
     const pg_frame *loc = render_finding_location(f[0]);
     ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
     char *t = render_str(r, PG_FMT_TEXT, false);
-    assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
-                                         "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
-                                         "native stack:", "/nonexistent/python3.11+0x1000", NULL });
+    tu_assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
+                                            "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
+                                            "native stack:", "/nonexistent/python3.11+0x1000", NULL });
     free(t);
     char *j = render_str(r, PG_FMT_JSON, false);
     json_t *doc = json_loads(j, 0, NULL);

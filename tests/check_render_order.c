@@ -31,7 +31,7 @@ START_TEST(test_render_order_text_draws_the_cycle_and_every_edge)
 {
     pg_report *r = ru_load("tests/data/lock_order.jsonl", order_syms);
     char *t = ru_render(r, PG_FMT_TEXT);
-    ru_assert_in_order(t, (const char *[]){
+    tu_assert_in_order(t, (const char *[]){
         "warning: lock_order in server (pid 5180): 2 locks are taken in opposite orders by 2 threads "
         "(in take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen "
         "this run\n",
@@ -151,7 +151,7 @@ START_TEST(test_render_order_junit_and_dot)
     ck_assert_ptr_nonnull(strstr(j, "took lock A in take_b_while_holding_a at /src/lo.c:15"));
     free(j);
     char *d = ru_render(r, PG_FMT_DOT);
-    ru_assert_in_order(d, (const char *[]){
+    tu_assert_in_order(d, (const char *[]){
         "subgraph cluster_0", "l0_55d0c0a040c0 [shape=ellipse", "label=\"mutex\\n0x55d0c0a040c0\"",
         "l0_55d0c0a040c0 -> l0_55d0c0a04080 [label=\"writer (tid 5182)\\ntake_b_while_holding_a\", color=red",
         "l0_55d0c0a04080 -> l0_55d0c0a040c0 [label=\"thread (tid 5183)\\ntake_a_while_holding_b\", color=red",

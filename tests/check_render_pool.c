@@ -57,7 +57,7 @@ START_TEST(test_render_pool_exhaustion_names_the_pool_by_where_it_was_created)
 {
     pg_report *r = ru_load("tests/data/pool_exhaustion.jsonl", pool_syms);
     char *t = ru_render(r, PG_FMT_TEXT);
-    ru_assert_in_order(t, (const char *[]){
+    tu_assert_in_order(t, (const char *[]){
         "error: pool_exhaustion in server (pid 5150): all 2 workers of the pool created in "
         "pool_start() (thread routine pool_worker) are waiting for tasks queued behind them in the "
         "same pool (2 queued)\n",
@@ -90,7 +90,7 @@ START_TEST(test_render_pool_annotated_says_the_awaited_task_is_still_queued)
 {
     pg_report *r = ru_load("tests/data/pool_annotated.jsonl", annotated_syms);
     char *t = ru_render(r, PG_FMT_TEXT);
-    ru_assert_in_order(t, (const char *[]){
+    tu_assert_in_order(t, (const char *[]){
         "all 2 workers of the pool \"minipool\" are waiting for tasks queued behind them in the same "
         "pool (2 queued)\n",
         "the pool: \"minipool\", 2 workers, created in pool_start at /src/minipool.c:142\n",
@@ -170,7 +170,7 @@ START_TEST(test_render_queue_growth_gives_rates_depth_and_the_submitter)
 {
     pg_report *r = ru_load("tests/data/queue_growth.jsonl", growth_syms);
     char *t = ru_render(r, PG_FMT_TEXT);
-    ru_assert_in_order(t, (const char *[]){
+    tu_assert_in_order(t, (const char *[]){
         "warning: queue_growth in server (pid 5170): 9874 tasks were queued on the pool created in "
         "pool_start() (thread routine pool_worker), which has 1 worker, while no worker was free to "
         "take them (+4790 per second); its queue keeps growing\n",
@@ -235,7 +235,7 @@ START_TEST(test_render_pool_other_layers_members_pass_through)
     /* The Python layer describes an executor with members of its own: kept and shown. */
     pg_report *r = ru_load("tests/data/python.jsonl", (const ru_sym[]){ { 0 } });
     char *t = ru_render(r, PG_FMT_TEXT);
-    ru_assert_in_order(t, (const char *[]){ "the pool:", "also: executor=0x7f00aa, max_workers=1",
+    tu_assert_in_order(t, (const char *[]){ "the pool:", "also: executor=0x7f00aa, max_workers=1",
                                             "python stack:", "#0  parent_task at app.py:12", NULL });
     free(t);
     json_t *doc, *f = first_finding(r, &doc);

@@ -18,10 +18,6 @@ typedef struct runres {
 /* Runs build/poolguard with args; POOLGUARD_SHIM points at a harmless library. */
 static runres run_pg(const char *const *args, int timeout_s)
 {
-    char *dir = tu_tmpdir();
-    char out[4200], err[4200];
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
     char *argv[32];
     size_t n = 0;
     argv[n++] = tu_build_path("poolguard");
@@ -38,13 +34,7 @@ static runres run_pg(const char *const *args, int timeout_s)
     free(shim);
     char *env[] = { shim_env, "NO_COLOR=1", NULL };
     runres r;
-    r.code = tu_run(argv, out, err, env, timeout_s);
-    r.out = tu_slurp(out);
-    r.err = tu_slurp(err);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    tu_rmtree(dir);
-    free(dir);
+    r.code = tu_run_capture(argv, env, timeout_s, &r.out, &r.err);
     return r;
 }
 

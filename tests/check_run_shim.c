@@ -24,10 +24,6 @@ static bool have(const char *rel)
 static int run_prog_env(const char *prog, const char *const *opts, char *extra_env, char **out,
                         char **err)
 {
-    char *dir = tu_tmpdir();
-    char o[4200], e[4200];
-    snprintf(o, sizeof o, "%s/out", dir);
-    snprintf(e, sizeof e, "%s/err", dir);
     char *argv[32];
     size_t n = 0;
     argv[n++] = tu_build_path("poolguard");
@@ -41,14 +37,7 @@ static int run_prog_env(const char *prog, const char *const *opts, char *extra_e
     argv[n] = NULL;
     /* The shim is found next to the poolguard binary: no POOLGUARD_SHIM. */
     char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", extra_env, NULL };
-    int code = tu_run(argv, o, e, env, 60);
-    *out = tu_slurp(o);
-    *err = tu_slurp(e);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    tu_rmtree(dir);
-    free(dir);
-    return code;
+    return tu_run_capture(argv, env, 60, out, err);
 }
 
 static int run_prog(const char *prog, const char *const *opts, char **out, char **err)
@@ -83,12 +72,7 @@ START_TEST(test_run_shim_pool_exhaustion_names_the_pool_and_the_task)
         "idle wait: condition variable 0x", "queued: about ", "estimated from",
         "created at:", "pool_start at ", "main at ", "worker of the pool",
         "runs parent_task at ", "pool_cond_flood.c:", "blocks in future_get at ", NULL };
-    const char *p = t;
-    for (size_t i = 0; needles[i]; i++) {
-        const char *q = strstr(p, needles[i]);
-        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
-        p = q + strlen(needles[i]);
-    }
+    tu_assert_in_order(t, needles);
     free(t);
 }
 END_TEST
@@ -118,12 +102,7 @@ START_TEST(test_run_shim_queue_growth_shows_rates_and_the_submitter)
         "queued: about ", "the queue grows: +", " tasks per second over ", "submits work to the pool",
         "running; the stack below is where it last queued work", "pool_submit at ",
         "produce_forever at ", NULL };
-    const char *p = t;
-    for (size_t i = 0; needles[i]; i++) {
-        const char *q = strstr(p, needles[i]);
-        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
-        p = q + strlen(needles[i]);
-    }
+    tu_assert_in_order(t, needles);
     free(t);
 }
 END_TEST
@@ -143,12 +122,7 @@ START_TEST(test_run_shim_lock_order_names_both_edges)
         "then took lock B:", "take_b_while_holding_a at ", "lo_inversion.c:16",
         "took lock B, then lock A", "took lock B in take_a_while_holding_b at ", "lo_inversion.c:24",
         "then took lock A:", "take_a_while_holding_b at ", "lo_inversion.c:25", NULL };
-    const char *p = t;
-    for (size_t i = 0; needles[i]; i++) {
-        const char *q = strstr(p, needles[i]);
-        ck_assert_msg(q, "missing (in order) \"%s\" in:\n%s", needles[i], t);
-        p = q + strlen(needles[i]);
-    }
+    tu_assert_in_order(t, needles);
     free(t);
 }
 END_TEST
