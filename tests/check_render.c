@@ -4,38 +4,13 @@
  */
 #include <check.h>
 
+#include "fixtures/render_util.h"
 #include "fixtures/testutil.h"
-#include "../analyzer/analyze.h"
-#include "../analyzer/render.h"
-#include "../analyzer/symbolize.h"
-
-static pg_report *load(const char *path)
-{
-    pg_report *r = report_new();
-    report_set_diagnostics(r, NULL);
-    ck_assert_int_eq(report_add_path(r, path), 0);
-    symbolizer *s = symbolizer_new(NULL);
-    ck_assert_int_eq(symbolizer_run(s, r), 0);
-    symbolizer_free(s);
-    ck_assert_int_eq(analyze_dedup(r), 0);
-    return r;
-}
-
-static char *render_str(pg_report *r, pg_format fmt, bool color)
-{
-    render_opts o = { .format = fmt, .color = color, .min_severity = PG_SEV_WARNING };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_int_eq(render(r, &o, m), 0);
-    fclose(m);
-    return buf;
-}
 
 START_TEST(test_render_text_reads_top_down)
 {
-    pg_report *r = load("tests/data/deadlock.jsonl");
-    char *t = render_str(r, PG_FMT_TEXT, false);
+    pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
+    char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){
         "error: deadlock in app (pid 4242): 2 threads wait on each other through 2 mutexes",
         "the cycle:", "worker-1 (tid 11)", "waits on mutex 0x55d0c0a04040, held by",
@@ -53,8 +28,8 @@ END_TEST
 
 START_TEST(test_render_text_colours_only_when_asked)
 {
-    pg_report *r = load("tests/data/deadlock.jsonl");
-    char *t = render_str(r, PG_FMT_TEXT, true);
+    pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
+    char *t = ru_render_color(r, PG_FMT_TEXT, true);
     ck_assert_ptr_nonnull(strstr(t, "\033[31m"));
     free(t);
     report_free(r);
@@ -63,8 +38,8 @@ END_TEST
 
 START_TEST(test_render_text_hides_info_by_default_and_shows_pool)
 {
-    pg_report *r = load("tests/data/badlines.jsonl");
-    char *t = render_str(r, PG_FMT_TEXT, false);
+    pg_report *r = ru_load_symbolized("tests/data/badlines.jsonl");
+    char *t = ru_render_color(r, PG_FMT_TEXT, false);
     ck_assert_ptr_nonnull(strstr(t, "error: pool_exhaustion"));
     ck_assert_ptr_nonnull(strstr(t, "the pool: \"io\", 4 workers\n"));
     ck_assert_ptr_nonnull(strstr(t, "queued: about 3 tasks"));
@@ -77,8 +52,8 @@ END_TEST
 
 START_TEST(test_render_text_snapshot_shows_every_thread)
 {
-    pg_report *r = load("tests/data/snapshot.jsonl");
-    char *t = render_str(r, PG_FMT_TEXT, false);
+    pg_report *r = ru_load_symbolized("tests/data/snapshot.jsonl");
+    char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){ "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
                                             "server (tid 900)", "waits 29000 ms on thread join, for thread 901 to finish",
                                             "busy (tid 901)", "running (not blocked)", NULL });
@@ -89,8 +64,8 @@ END_TEST
 
 START_TEST(test_render_json_schema)
 {
-    pg_report *r = load("tests/data/deadlock.jsonl");
-    char *t = render_str(r, PG_FMT_JSON, false);
+    pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
+    char *t = ru_render_color(r, PG_FMT_JSON, false);
     json_error_t err;
     json_t *doc = json_loads(t, 0, &err);
     ck_assert_msg(doc != NULL, "%s", err.text);
@@ -127,8 +102,8 @@ END_TEST
 
 START_TEST(test_render_json_includes_snapshots)
 {
-    pg_report *r = load("tests/data/snapshot.jsonl");
-    char *t = render_str(r, PG_FMT_JSON, false);
+    pg_report *r = ru_load_symbolized("tests/data/snapshot.jsonl");
+    char *t = ru_render_color(r, PG_FMT_JSON, false);
     json_t *doc = json_loads(t, 0, NULL);
     json_t *s = json_array_get(json_object_get(doc, "snapshots"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(s, "reason")), "request");
@@ -169,7 +144,7 @@ START_TEST(test_render_text_shows_the_program_frames_first)
         st->frames[i].folded = module_is_folded(fr[i].mod);
     }
     analyze_dedup(r);
-    char *t = render_str(r, PG_FMT_TEXT, false);
+    char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){ "... 3 frames in libpoolguard.so, libstdc++.so.6, app",
                                             "#0  parent_task(long) in app", "... 4 frames in app",
                                             "#1  ThreadPool::run() in app", "... 1 frame in libc.so.6", NULL });
@@ -183,7 +158,7 @@ END_TEST
 
 START_TEST(test_render_python_stacks_come_first)
 {
-    pg_report *r = load("tests/data/python.jsonl");
+    pg_report *r = ru_load_symbolized("tests/data/python.jsonl");
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_uint_eq(f[0]->threads[0].python.nframes, 3);
@@ -192,12 +167,12 @@ START_TEST(test_render_python_stacks_come_first)
     ck_assert_ptr_null(strstr(f[0]->signature, "result"));
     const pg_frame *loc = render_finding_location(f[0]);
     ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
-    char *t = render_str(r, PG_FMT_TEXT, false);
+    char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
                                             "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
                                             "native stack:", "/nonexistent/python3.11+0x1000", NULL });
     free(t);
-    char *j = render_str(r, PG_FMT_JSON, false);
+    char *j = ru_render_color(r, PG_FMT_JSON, false);
     json_t *doc = json_loads(j, 0, NULL);
     json_t *th = json_array_get(json_object_get(json_array_get(json_object_get(doc, "findings"), 0), "threads"), 0);
     json_t *py = json_object_get(th, "python_stack");

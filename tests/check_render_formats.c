@@ -6,33 +6,8 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "fixtures/render_util.h"
 #include "fixtures/testutil.h"
-#include "../analyzer/analyze.h"
-#include "../analyzer/render.h"
-#include "../analyzer/symbolize.h"
-
-static pg_report *load(const char *path)
-{
-    pg_report *r = report_new();
-    report_set_diagnostics(r, NULL);
-    ck_assert_int_eq(report_add_path(r, path), 0);
-    symbolizer *s = symbolizer_new(NULL);
-    ck_assert_int_eq(symbolizer_run(s, r), 0);
-    symbolizer_free(s);
-    ck_assert_int_eq(analyze_dedup(r), 0);
-    return r;
-}
-
-static char *render_str(pg_report *r, pg_format fmt)
-{
-    render_opts o = { .format = fmt, .min_severity = PG_SEV_WARNING };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_int_eq(render(r, &o, m), 0);
-    fclose(m);
-    return buf;
-}
 
 static size_t count(const char *hay, const char *needle)
 {
@@ -52,14 +27,14 @@ static pg_report *symtest_report(char **dir)
     char *argv[] = { prog, NULL };
     ck_assert_int_eq(tu_run(argv, out, NULL, NULL, 20), 0);
     free(prog);
-    return load(out);
+    return ru_load_symbolized(out);
 }
 
 START_TEST(test_render_sarif_locates_results_in_own_code)
 {
     char *dir;
     pg_report *r = symtest_report(&dir);
-    char *t = render_str(r, PG_FMT_SARIF);
+    char *t = ru_render(r, PG_FMT_SARIF);
     json_error_t err;
     json_t *doc = json_loads(t, 0, &err);
     ck_assert_msg(doc != NULL, "%s", err.text);
@@ -106,8 +81,8 @@ static void assert_well_formed_xml(const char *text)
 
 START_TEST(test_render_junit_one_testcase_per_finding)
 {
-    pg_report *r = load("tests/data/badlines.jsonl");
-    char *t = render_str(r, PG_FMT_JUNIT);
+    pg_report *r = ru_load_symbolized("tests/data/badlines.jsonl");
+    char *t = ru_render(r, PG_FMT_JUNIT);
     assert_well_formed_xml(t);
     ck_assert_uint_eq(count(t, "<testcase "), 1);
     ck_assert_uint_eq(count(t, "<failure "), 1);
@@ -120,7 +95,7 @@ START_TEST(test_render_junit_one_testcase_per_finding)
     report_add_path(r, "tests/data/deadlock.jsonl");
     report_add_path(r, "tests/data/truncated.jsonl");
     analyze_dedup(r);
-    t = render_str(r, PG_FMT_JUNIT);
+    t = ru_render(r, PG_FMT_JUNIT);
     assert_well_formed_xml(t);
     ck_assert_uint_eq(count(t, "<testcase "), 2);
     ck_assert_uint_eq(count(t, "<failure "), 2);
@@ -131,8 +106,8 @@ END_TEST
 
 START_TEST(test_render_junit_passes_when_nothing_found)
 {
-    pg_report *r = load("tests/data/snapshot.jsonl");
-    char *t = render_str(r, PG_FMT_JUNIT);
+    pg_report *r = ru_load_symbolized("tests/data/snapshot.jsonl");
+    char *t = ru_render(r, PG_FMT_JUNIT);
     assert_well_formed_xml(t);
     ck_assert_uint_eq(count(t, "<testcase "), 1);
     ck_assert_uint_eq(count(t, "<failure"), 0);
@@ -143,8 +118,8 @@ END_TEST
 
 START_TEST(test_render_dot_highlights_the_cycle)
 {
-    pg_report *r = load("tests/data/deadlock.jsonl");
-    char *t = render_str(r, PG_FMT_DOT);
+    pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
+    char *t = ru_render(r, PG_FMT_DOT);
     ck_assert_ptr_nonnull(strstr(t, "digraph poolguard {"));
     ck_assert_ptr_nonnull(strstr(t, "t0_11 -> o0_55d0c0a04040 [label=\"waits 812 ms\", color=red"));
     ck_assert_ptr_nonnull(strstr(t, "o0_55d0c0a04040 -> t0_12 [label=\"held by\", color=red"));
@@ -159,13 +134,13 @@ START_TEST(test_render_svg_and_html_stand_alone)
 {
     if (access("/usr/bin/dot", X_OK) != 0)
         return; /* Graphviz is optional at run time; the error path is tested in check_cli */
-    pg_report *r = load("tests/data/deadlock.jsonl");
-    char *svg = render_str(r, PG_FMT_SVG);
+    pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
+    char *svg = ru_render(r, PG_FMT_SVG);
     ck_assert_ptr_nonnull(strstr(svg, "<svg"));
     ck_assert_ptr_nonnull(strstr(svg, "worker&#45;1 (tid 11)")); /* dot escapes "-" */
     ck_assert_ptr_nonnull(strstr(svg, "fill=\"red\">waits 812 ms"));
     free(svg);
-    char *html = render_str(r, PG_FMT_HTML);
+    char *html = ru_render(r, PG_FMT_HTML);
     ck_assert_ptr_nonnull(strstr(html, "<!DOCTYPE html>"));
     ck_assert_ptr_nonnull(strstr(html, "<div class=\"graph\"><svg"));
     ck_assert_ptr_nonnull(strstr(html, "waits 812 ms on mutex 0x55d0c0a04040"));

@@ -251,17 +251,9 @@ START_TEST(test_render_pool_signature_and_suppression_by_creator)
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_ptr_nonnull(strstr(f[0]->signature, "future_get>parent_task>pool_worker"));
-    char *dir = tu_tmpdir();
-    char path[4200];
-    snprintf(path, sizeof path, "%s/supp", dir);
-    tu_write(path, "pool_exhaustion:pool_start\n");
-    int err = 0;
-    suppressions *s = suppressions_load(path, NULL, &err);
-    ck_assert_ptr_nonnull(s);
+    suppressions *s = ru_suppressions("pool_exhaustion:pool_start\n");
     ck_assert(suppressions_match(s, f[0]));
     suppressions_free(s);
-    tu_rmtree(dir);
-    free(dir);
     report_free(r);
 }
 END_TEST

@@ -5,9 +5,8 @@
  */
 #include <check.h>
 
+#include "fixtures/render_util.h"
 #include "fixtures/testutil.h"
-#include "../analyzer/analyze.h"
-#include "../analyzer/symbolize.h"
 
 static char *dir;
 
@@ -30,18 +29,6 @@ static void teardown(void)
     free(dir);
 }
 
-static pg_report *load(const char *path)
-{
-    pg_report *r = report_new();
-    report_set_diagnostics(r, NULL);
-    ck_assert_int_eq(report_add_path(r, path), 0);
-    symbolizer *s = symbolizer_new(NULL);
-    ck_assert_int_eq(symbolizer_run(s, r), 0);
-    symbolizer_free(s);
-    ck_assert_int_eq(analyze_dedup(r), 0);
-    return r;
-}
-
 static size_t shown(pg_report *r, pg_finding **first)
 {
     size_t n, k = 0;
@@ -56,7 +43,7 @@ static size_t shown(pg_report *r, pg_finding **first)
 
 START_TEST(test_noise_same_finding_in_two_processes_is_shown_once)
 {
-    pg_report *r = load(dir);
+    pg_report *r = ru_load_symbolized(dir);
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_uint_eq(n, 2);
@@ -79,7 +66,7 @@ START_TEST(test_noise_different_kinds_are_not_folded)
     char *text = tu_slurp(path);
     char *changed = tu_replace(text, "\"kind\":\"deadlock\"", "\"kind\":\"lock_order\"");
     tu_write(path, changed);
-    pg_report *r = load(dir);
+    pg_report *r = ru_load_symbolized(dir);
     ck_assert_uint_eq(shown(r, NULL), 2);
     report_free(r);
     free(text);
@@ -100,7 +87,7 @@ START_TEST(test_noise_suppression_by_function_glob)
     int err;
     suppressions *s = supp("# known\n\ndeadlock:pgtest::lib_*\n", &err);
     ck_assert_ptr_nonnull(s);
-    pg_report *r = load(dir);
+    pg_report *r = ru_load_symbolized(dir);
     ck_assert_uint_eq(suppressions_apply(s, r), 2);
     ck_assert_uint_eq(shown(r, NULL), 0);
     suppressions_free(s);
@@ -113,7 +100,7 @@ START_TEST(test_noise_suppression_needs_matching_kind_and_function)
     int err;
     suppressions *s = supp("lock_order:pgtest::*\ndeadlock:no_such_function\n", &err);
     ck_assert_ptr_nonnull(s);
-    pg_report *r = load(dir);
+    pg_report *r = ru_load_symbolized(dir);
     ck_assert_uint_eq(suppressions_apply(s, r), 0);
     ck_assert_uint_eq(shown(r, NULL), 1);
     suppressions_free(s);
@@ -125,7 +112,7 @@ START_TEST(test_noise_suppression_by_module_and_any_kind)
 {
     int err;
     suppressions *s = supp("module:libsymlib*\n", &err);
-    pg_report *r = load(dir);
+    pg_report *r = ru_load_symbolized(dir);
     ck_assert_uint_eq(suppressions_apply(s, r), 2);
     suppressions_free(s);
     s = supp("*:symtest_outer\n", &err);
@@ -155,18 +142,18 @@ START_TEST(test_noise_baseline_hides_known_findings_of_another_run)
     snprintf(one, sizeof one, "%s/run0.jsonl", dir);
     snprintf(two, sizeof two, "%s/run1.jsonl", dir);
     snprintf(base, sizeof base, "%s/baseline.json", dir);
-    pg_report *r1 = load(one);
+    pg_report *r1 = ru_load_symbolized(one);
     ck_assert_int_eq(baseline_write(r1, base), 0);
     report_free(r1);
     int err;
     baseline *b = baseline_load(base, NULL, &err);
     ck_assert_ptr_nonnull(b);
-    pg_report *r2 = load(two);
+    pg_report *r2 = ru_load_symbolized(two);
     ck_assert_uint_eq(baseline_apply(b, r2), 1);
     ck_assert_uint_eq(shown(r2, NULL), 0);
     report_free(r2);
     /* A different finding is new. */
-    pg_report *r3 = load("tests/data/deadlock.jsonl");
+    pg_report *r3 = ru_load_symbolized("tests/data/deadlock.jsonl");
     ck_assert_uint_eq(baseline_apply(b, r3), 0);
     ck_assert_uint_eq(shown(r3, NULL), 1);
     report_free(r3);
