@@ -43,16 +43,6 @@ static const ru_sym growth_syms[] = {
     { 0 },
 };
 
-static json_t *first_finding(pg_report *r, json_t **doc)
-{
-    char *j = ru_render(r, PG_FMT_JSON);
-    json_error_t err;
-    *doc = json_loads(j, 0, &err);
-    ck_assert_msg(*doc != NULL, "%s", err.text);
-    free(j);
-    return json_array_get(json_object_get(*doc, "findings"), 0);
-}
-
 START_TEST(test_render_pool_exhaustion_names_the_pool_by_where_it_was_created)
 {
     pg_report *r = ru_load("tests/data/pool_exhaustion.jsonl", pool_syms);
@@ -106,7 +96,7 @@ START_TEST(test_render_pool_annotated_says_the_awaited_task_is_still_queued)
     ck_assert_ptr_null(strstr(t, "about 2"));
     free(t);
 
-    json_t *doc, *f = first_finding(r, &doc);
+    json_t *doc, *f = ru_first_finding(r, &doc);
     json_t *w0 = json_array_get(json_object_get(f, "threads"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(w0, "task")), "0x5563c0a2c6a0");
     json_t *wt = json_object_get(w0, "waits_for_task");
@@ -129,7 +119,7 @@ END_TEST
 START_TEST(test_render_pool_json_carries_the_symbolized_pool)
 {
     pg_report *r = ru_load("tests/data/pool_exhaustion.jsonl", pool_syms);
-    json_t *doc, *f = first_finding(r, &doc);
+    json_t *doc, *f = ru_first_finding(r, &doc);
     ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
                      "all 2 workers of the pool created in pool_start() (thread routine pool_worker) "
                      "are waiting for tasks queued behind them in the same pool (2 queued)");
@@ -184,7 +174,7 @@ START_TEST(test_render_queue_growth_gives_rates_depth_and_the_submitter)
         "#0  pool_submit at /src/minipool.c:96", "#1  produce_forever at /src/growth.c:26",
         "#2  main at /src/growth.c:36", "1 finding (0 errors, 1 warning)", NULL });
     free(t);
-    json_t *doc, *f = first_finding(r, &doc);
+    json_t *doc, *f = ru_first_finding(r, &doc);
     json_t *g = json_object_get(f, "growth");
     ck_assert_int_eq(json_integer_value(json_object_get(g, "per_second")), 4790);
     ck_assert_int_eq(json_integer_value(json_object_get(g, "depth")), 9874);
@@ -238,7 +228,7 @@ START_TEST(test_render_pool_other_layers_members_pass_through)
     tu_assert_in_order(t, (const char *[]){ "the pool:", "also: executor=0x7f00aa, max_workers=1",
                                             "python stack:", "#0  parent_task at app.py:12", NULL });
     free(t);
-    json_t *doc, *f = first_finding(r, &doc);
+    json_t *doc, *f = ru_first_finding(r, &doc);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "pool"), "executor")), "0x7f00aa");
     json_decref(doc);
     report_free(r);

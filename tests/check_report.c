@@ -16,11 +16,18 @@ static pg_report *load(const char *path, int *ret)
     return r;
 }
 
-START_TEST(test_report_reads_deadlock_finding)
+/* A report that must load without error. */
+static pg_report *load_ok(const char *path)
 {
     int ret;
-    pg_report *r = load("tests/data/deadlock.jsonl", &ret);
+    pg_report *r = load(path, &ret);
     ck_assert_int_eq(ret, 0);
+    return r;
+}
+
+START_TEST(test_report_reads_deadlock_finding)
+{
+    pg_report *r = load_ok("tests/data/deadlock.jsonl");
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_uint_eq(n, 1);
@@ -53,9 +60,7 @@ END_TEST
 
 START_TEST(test_report_keeps_findings_before_a_cut_short_line)
 {
-    int ret;
-    pg_report *r = load("tests/data/truncated.jsonl", &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok("tests/data/truncated.jsonl");
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_uint_eq(n, 1);
@@ -98,9 +103,7 @@ END_TEST
 
 START_TEST(test_report_skips_bad_lines_and_unknown_members)
 {
-    int ret;
-    pg_report *r = load("tests/data/badlines.jsonl", &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok("tests/data/badlines.jsonl");
     size_t n;
     pg_finding **f = report_findings(r, &n);
     ck_assert_uint_eq(n, 2);
@@ -119,9 +122,7 @@ END_TEST
 
 START_TEST(test_report_reads_directories_and_ignores_other_files)
 {
-    int ret;
-    pg_report *r = load("tests/data/dir", &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok("tests/data/dir");
     size_t n, np;
     report_findings(r, &n);
     pg_process **p = report_processes(r, &np);
@@ -145,9 +146,7 @@ END_TEST
 
 START_TEST(test_report_reads_snapshots)
 {
-    int ret;
-    pg_report *r = load("tests/data/snapshot.jsonl", &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok("tests/data/snapshot.jsonl");
     size_t n;
     pg_snapshot **s = report_snapshots(r, &n);
     ck_assert_uint_eq(n, 1);
@@ -179,9 +178,7 @@ START_TEST(test_report_skips_over_long_lines_with_bounded_memory)
     fputs("\"}\n", f);
     fputs(finding, f);
     fclose(f);
-    int ret;
-    pg_report *r = load(path, &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok(path);
     size_t n;
     report_findings(r, &n);
     ck_assert_uint_eq(n, 1);
@@ -207,9 +204,7 @@ START_TEST(test_report_caps_frames_and_findings)
     for (int i = 0; i < PG_MAX_FINDINGS + 50; i++)
         fputs(finding, f);
     fclose(f);
-    int ret;
-    pg_report *r = load(path, &ret);
-    ck_assert_int_eq(ret, 0);
+    pg_report *r = load_ok(path);
     size_t n;
     pg_finding **fs = report_findings(r, &n);
     ck_assert_uint_eq(n, PG_MAX_FINDINGS);
