@@ -234,6 +234,26 @@ static void dl_run_free(struct dl_run *d)
     e2e_remove_tree(d->r.work);
 }
 
+/* Runs a lock-inversion program (argv[0] names it) under the shim to its one finding, and checks
+ * that the finding is the two-thread mutex cycle of assert_mutex_cycle2. */
+static void check_mutex_inversion(const char *label, char *const argv[], const char *first_prefix,
+                                  const char *fn_a, const char *second_a, const char *fn_b,
+                                  const char *second_b)
+{
+    char path[PATH_MAX];
+    e2e_prog_path(path, sizeof path, argv[0]);
+    struct dl_run d;
+    run_to_finding(&d, label, path, argv, true, NULL, first_prefix, NULL, 1);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, d.r.reports);
+    ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    assert_mutex_cycle2(rp, json_array_get(rp->findings, 0), argv[0], fn_a, second_a, fn_b, second_b,
+                        label);
+    e2e_reports_free(&rs);
+    dl_run_free(&d);
+}
+
 /* Runs `prog args` under the shim (preloaded, POOLGUARD_DIR set) and, if `native`, without it. */
 struct pair {
     struct e2e_run native, shim;
@@ -584,19 +604,9 @@ END_TEST
 
 START_TEST(test_deadlock_with_thread_started_before_the_shim_is_found)
 {
-    char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "rel_preinit");
     char *argv[] = { "rel_preinit", NULL };
-    struct dl_run d;
-    run_to_finding(&d, "rel_preinit", path, argv, true, NULL, "rel_preinit: start", NULL, 1);
-    struct e2e_reports rs;
-    e2e_reports_load(&rs, d.r.reports);
-    ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
-    struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    assert_mutex_cycle2(rp, json_array_get(rp->findings, 0), "rel_preinit", "preinit_thread",
-                        "preinit_lock_second", "main", "main_lock_second", "rel_preinit");
-    e2e_reports_free(&rs);
-    dl_run_free(&d);
+    check_mutex_inversion("rel_preinit", argv, "rel_preinit: start", "preinit_thread",
+                          "preinit_lock_second", "main", "main_lock_second");
 }
 END_TEST
 
@@ -633,19 +643,9 @@ END_TEST
 
 START_TEST(test_deadlock_inside_an_atexit_handler_is_found)
 {
-    char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "rel_atexit");
     char *argv[] = { "rel_atexit", NULL };
-    struct dl_run d;
-    run_to_finding(&d, "rel_atexit", path, argv, true, NULL, "rel_atexit: start", NULL, 1);
-    struct e2e_reports rs;
-    e2e_reports_load(&rs, d.r.reports);
-    ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
-    struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    assert_mutex_cycle(rp, json_array_get(rp->findings, 0), "rel_atexit", "atexit_worker",
-                       "exit_handler", "atexit_lock_second", "rel_atexit");
-    e2e_reports_free(&rs);
-    dl_run_free(&d);
+    check_mutex_inversion("rel_atexit", argv, "rel_atexit: start", "atexit_worker",
+                          "atexit_lock_second", "exit_handler", "atexit_lock_second");
 }
 END_TEST
 
@@ -663,21 +663,12 @@ static const char *const mutex_kinds[] = { "recursive", "errorcheck", "inherit",
 START_TEST(test_lock_inversion_through_each_mutex_type_is_found)
 {
     const char *kind = mutex_kinds[_i];
-    char path[PATH_MAX], label[64], first[64];
-    e2e_prog_path(path, sizeof path, "rel_mutex_kinds");
+    char label[64], first[64];
     snprintf(label, sizeof label, "rel_mutex_kinds_%s", kind);
     snprintf(first, sizeof first, "rel_mutex_kinds: start %s", kind);
     char *argv[] = { "rel_mutex_kinds", (char *)kind, NULL };
-    struct dl_run d;
-    run_to_finding(&d, label, path, argv, true, NULL, first, NULL, 1);
-    struct e2e_reports rs;
-    e2e_reports_load(&rs, d.r.reports);
-    ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
-    struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    assert_mutex_cycle(rp, json_array_get(rp->findings, 0), "rel_mutex_kinds", "kinds_thread_a",
-                       "kinds_thread_b", "kinds_lock_second", label);
-    e2e_reports_free(&rs);
-    dl_run_free(&d);
+    check_mutex_inversion(label, argv, first, "kinds_thread_a", "kinds_lock_second", "kinds_thread_b",
+                          "kinds_lock_second");
 }
 END_TEST
 
