@@ -170,16 +170,6 @@ static json_t *thread_by_tid(json_t *threads, json_int_t tid)
     return NULL;
 }
 
-static bool array_has_name(json_t *names, const char *want)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(names, i, v)
-        if (e2e_names_function(json_string_value(v), want))
-            return true;
-    return false;
-}
-
 /*
  * `per_thread` is an array (one per thread of the finding) of arrays of function names. Each group
  * of c->stacks must be found entirely in one thread's names.
@@ -194,7 +184,7 @@ static void check_stack_groups(const struct dl_case *c, json_t *per_thread, cons
         json_array_foreach(per_thread, i, names) {
             bool all = true;
             for (int k = 0; k < MAX_GROUP && c->stacks[g][k]; k++)
-                all = all && array_has_name(names, c->stacks[g][k]);
+                all = all && e2e_names_have(names, c->stacks[g][k]);
             if (all) {
                 found = true;
                 break;
@@ -545,14 +535,7 @@ static void check_rendered(const struct dl_case *c, pid_t pid, const struct e2e_
     json_t *per_thread = json_array();
     json_t *t;
     json_array_foreach(threads, i, t) {
-        json_t *names = json_array();
-        size_t j;
-        json_t *fr;
-        json_array_foreach(json_object_get(t, "stack"), j, fr) {
-            const char *fn = json_string_value(json_object_get(fr, "function"));
-            if (fn)
-                json_array_append_new(names, json_string(fn));
-        }
+        json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
         json_array_append_new(per_thread, names);
     }
     check_stack_groups(c, per_thread, "analyzer stacks", r->reports);

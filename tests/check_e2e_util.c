@@ -102,6 +102,17 @@ bool e2e_names_function(const char *sym, const char *want)
     return sym[n] == '\0' || sym[n] == '(' || sym[n] == '.';
 }
 
+/* Does a JSON array of function names hold one that names function `want`? */
+bool e2e_names_have(json_t *names, const char *want)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+        if (e2e_names_function(json_string_value(v), want))
+            return true;
+    return false;
+}
+
 /* Does `text` have a line that starts with "poolguard:" and contains `needle`? */
 bool e2e_has_poolguard_line(const char *text, const char *needle)
 {
@@ -468,6 +479,20 @@ const char *e2e_symtab_lookup(const struct e2e_symtab *st, unsigned long addr)
         if (addr >= st->v[i].addr && addr < st->v[i].addr + st->v[i].size)
             return st->v[i].name;
     return NULL;
+}
+
+/* The function names of an analyzer-rendered stack (frames without one are left out). */
+json_t *e2e_stack_function_names(json_t *stack)
+{
+    json_t *names = json_array();
+    size_t j;
+    json_t *fr;
+    json_array_foreach(stack, j, fr) {
+        const char *fn = json_string_value(json_object_get(fr, "function"));
+        if (fn)
+            json_array_append_new(names, json_string(fn));
+    }
+    return names;
 }
 
 /*

@@ -27,6 +27,8 @@ const char *e2e_base_name(const char *path);
 bool e2e_starts_with(const char *s, const char *prefix);
 /* Does a symbol name (as `nm -C` or the analyzer print it) name function `want`? */
 bool e2e_names_function(const char *sym, const char *want);
+/* Does a JSON array of function names hold one that names function `want`? */
+bool e2e_names_have(json_t *names, const char *want);
 /* Does `text` have a line that starts with "poolguard:" and contains `needle`? */
 bool e2e_has_poolguard_line(const char *text, const char *needle);
 /* A JSON "0x..." address string. */
@@ -112,6 +114,9 @@ const char *e2e_symtab_lookup(const struct e2e_symtab *st, unsigned long addr);
  */
 json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog,
                                 const struct e2e_symtab *st);
+/* The function names of a stack as the analyzer renders it in JSON (frames without one are left
+ * out). Returns a new JSON array. */
+json_t *e2e_stack_function_names(json_t *stack);
 
 /* --- shared checks --- */
 enum {

@@ -127,14 +127,7 @@ static void check_rendered(const struct pool_case *c, const struct e2e_run *r)
         const char *role = json_string_value(json_object_get(t, "role"));
         if (!role || strcmp(role, "worker"))
             continue;
-        json_t *names = json_array();
-        size_t j;
-        json_t *fr;
-        json_array_foreach(json_object_get(t, "stack"), j, fr) {
-            const char *fn = json_string_value(json_object_get(fr, "function"));
-            if (fn)
-                json_array_append_new(names, json_string(fn));
-        }
+        json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
         check_worker_fns(c, names, "analyzer", json_integer_value(json_object_get(t, "tid")));
         json_decref(names);
     }

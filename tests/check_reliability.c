@@ -113,16 +113,6 @@ static int count_poolguard_lines(const char *text)
     return n;
 }
 
-static bool names_have(json_t *names, const char *want)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(names, i, v)
-        if (e2e_names_function(json_string_value(v), want))
-            return true;
-    return false;
-}
-
 /* The program's own function names in each thread's stack, as an array per thread. */
 static json_t *stack_names(const struct e2e_report *rp, json_t *finding, const char *prog)
 {
@@ -148,7 +138,7 @@ static void assert_some_stack_has(json_t *per, const char *const *group, const c
     json_array_foreach(per, i, names) {
         bool all = true;
         for (int k = 0; group[k]; k++)
-            all = all && names_have(names, group[k]);
+            all = all && e2e_names_have(names, group[k]);
         if (all)
             return;
     }
