@@ -28,24 +28,13 @@ struct pool_case {
     int exact;                     /* annotated: exact depth, waits_for_task "queued" */
 };
 
-static bool has_fn(json_t *names, const char *want)
-{
-    size_t i;
-    json_t *n;
-    json_array_foreach(names, i, n) {
-        const char *s = json_string_value(n);
-        if (s && e2e_names_function(s, want))
-            return true;
-    }
-    return false;
-}
-
 static void check_worker_fns(const struct pool_case *c, json_t *names, const char *who, json_int_t tid)
 {
     for (int k = 0; k < 3 && c->worker_fns[k]; k++) {
         char *dump = json_dumps(names, JSON_COMPACT);
-        ck_assert_msg(has_fn(names, c->worker_fns[k]), "%s: %s: worker %lld's stack lacks %s: %.1500s",
-                      c->label, who, (long long)tid, c->worker_fns[k], dump);
+        ck_assert_msg(e2e_names_have(names, c->worker_fns[k]),
+                      "%s: %s: worker %lld's stack lacks %s: %.1500s", c->label, who, (long long)tid,
+                      c->worker_fns[k], dump);
         free(dump);
     }
 }
@@ -293,7 +282,7 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
         if (role && !strcmp(role, "submitter")) {
             json_t *names = e2e_raw_stack_functions(e2e_reports_with_finding(&rs)->modules,
                                                     json_object_get(t, "stack"), "pool_growth", &st);
-            submitter = has_fn(names, "produce_forever") && has_fn(names, "pool_submit");
+            submitter = e2e_names_have(names, "produce_forever") && e2e_names_have(names, "pool_submit");
             json_decref(names);
         }
     }
