@@ -125,8 +125,18 @@ $(BUILD)/check_analyzer_asan: $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(wild
 .PHONY: check-analyzer check-asan
 check-analyzer: $(BUILD)/check_analyzer $(ANALYZER) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(BUILD)/check_analyzer
-check-asan: $(BUILD)/check_analyzer_asan $(ANALYZER) $(FIXTURES)
-	POOLGUARD_BUILD=$(BUILD) ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/check_analyzer_asan
+check-asan: $(BUILD)/check_analyzer_asan $(BUILD)/asan/poolguard $(FIXTURES)
+	POOLGUARD_BUILD=$(BUILD)/asan ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 ./$(BUILD)/check_analyzer_asan
+
+# The poolguard command itself under the sanitizers, for the end-to-end tests of check-asan: a
+# build directory of its own, whose shim, test programs and fixtures are the ordinary ones (the
+# shim is preloaded into other programs and is never built with a sanitizer runtime).
+$(BUILD)/asan/poolguard: $(ANALYZER_SRC) $(wildcard analyzer/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) $(ANALYZER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -o $@ $(ANALYZER_SRC) $(ANALYZER_LIBS) -lm
+	ln -sfn ../libpoolguard.so $(@D)/libpoolguard.so
+	ln -sfn ../progs $(@D)/progs
+	ln -sfn ../fixtures $(@D)/fixtures
 
 # libFuzzer target for the raw-report reader (needs clang). `make check` runs it briefly when
 # clang is installed; `make fuzz` runs it for FUZZ_SECONDS. New inputs go to build/fuzz/corpus.
