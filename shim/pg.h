@@ -66,7 +66,6 @@ struct pg_thread {
     void *(*start)(void *);
     void *arg;
     int is_main;
-    int lazy;                   /* claimed on first use, not by our pthread_create */
     int in_shim;                /* recursion guard: calls made by the shim itself go straight through */
     uint32_t ncreated;          /* threads this thread has created */
 
@@ -249,7 +248,6 @@ PG_HIDDEN void pg_watchdog_ensure(void);
 PG_HIDDEN void pg_watchdog_fork_prepare(void);
 PG_HIDDEN void pg_watchdog_fork_parent(void);
 PG_HIDDEN void pg_watchdog_fork_child(void);
-PG_HIDDEN extern _Atomic pid_t pg_watchdog_tid;
 
 /* Reads n bytes of the program's memory at src; -EFAULT if it is not there (peek.c). */
 PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);

@@ -104,7 +104,6 @@ struct pg_thread *pg_slot_claim(void)
     t->start = NULL;
     t->arg = NULL;
     t->is_main = 0;
-    t->lazy = 0;
     t->in_shim = 0;
     t->ncreated = 0;
     atomic_store_explicit(&t->wait_seq, 0, memory_order_relaxed);
@@ -146,7 +145,6 @@ struct pg_thread *pg_self_slow(void)
     pid_t tid = (pid_t)syscall(SYS_gettid);
     t->self = pthread_self();
     t->is_main = tid == getpid();
-    t->lazy = 1;
     atomic_store_explicit(&t->tid, tid, memory_order_relaxed);
     atomic_store_explicit(&t->state, PG_SLOT_LIVE, memory_order_release);
     pg_cur = t;

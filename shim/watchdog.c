@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-_Atomic pid_t pg_watchdog_tid;
 static _Atomic int wd_state;          /* 0 not started, 1 starting/running */
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -390,9 +389,8 @@ static const char *plural(int n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-static void summarize(char *out, size_t cap, const struct pg_gfinding *f, int n)
+static void summarize(char *out, size_t cap, const struct pg_gfinding *f)
 {
-    (void)n;
     if (f->kind == PG_GF_CYCLE) {
         if (f->ncycle == 1) {
             struct snap *s = &snaps[f->start];
@@ -447,7 +445,7 @@ static void report_finding(int fi, int n, uint64_t now)
 {
     const struct pg_gfinding *f = &findings[fi];
     char summary[256];
-    summarize(summary, sizeof summary, f, n);
+    summarize(summary, sizeof summary, f);
     struct pg_jw *w = pg_report_finding("deadlock", "error", summary);
     if (w) {
         if (f->kind == PG_GF_CYCLE) {
@@ -656,7 +654,6 @@ static void *watchdog_main(void *arg)
 {
     (void)arg;
     pg_cur = PG_NOSLOT;
-    atomic_store(&pg_watchdog_tid, (pid_t)syscall(SYS_gettid));
     pg_real.mutex_lock(&wd_lock);
     int ok = alloc_scan_arrays() == 0;
     pg_real.mutex_unlock(&wd_lock);
@@ -717,7 +714,6 @@ void pg_watchdog_fork_child(void)
         pg_real.mutex_unlock(&wd_lock);
     /* The child has no watchdog: it starts one on its first blocking wait or thread creation. */
     atomic_store(&wd_state, 0);
-    atomic_store(&pg_watchdog_tid, 0);
     pg_report_fork_child();
 }
 
