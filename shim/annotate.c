@@ -1,9 +1,11 @@
 /*
- * The public annotation API (include/poolguard.h). Called on every task a pool runs, so it is
- * built like the hooks: no allocation, no locks, fixed tables. Pools live in a small open-addressed
- * table keyed by their handle; queued tasks in a larger one, inserted on submit and removed on
- * start, so the watchdog can say of a task a worker waits for whether it is still in the queue.
- * When a table is full the shim says so once and the pool's counters (exact queue depth) go on.
+ * Pools known exactly: the public annotation API (include/poolguard.h) and the internal entry
+ * points the library adapters use (annotate.h). Called on every task a pool runs, so it is built
+ * like the hooks: no allocation, no locks, fixed tables. Pools live in a small open-addressed table
+ * keyed by their handle; queued tasks in a larger one, inserted on submit and removed on start, so
+ * the watchdog can say of a task a worker waits for whether it is still in the queue, and which
+ * function it will run. When a table is full the shim says so once and the pool's counters (exact
+ * queue depth) go on.
  */
 #include "annotate.h"
 
@@ -12,11 +14,14 @@
 
 #define PG_EXPORT __attribute__((visibility("default")))
 #define TASK_TOMB ((uintptr_t)1)
+#define PROBE 64
 
 struct pg_apool pg_apools[PG_MAX_APOOLS];
 static struct {
     _Atomic uintptr_t task;
     _Atomic uintptr_t pool;
+    _Atomic uintptr_t fn;
+    _Atomic uint64_t seq;
 } tasks[PG_TASKSET];
 static _Atomic int pools_full_warned, tasks_full_warned;
 
@@ -28,6 +33,8 @@ static uint32_t hash_ptr(uintptr_t p)
 
 struct pg_apool *pg_apool_find(uintptr_t handle)
 {
+    if (handle <= PG_APOOL_TOMB)
+        return NULL;
     uint32_t h = hash_ptr(handle) % PG_MAX_APOOLS;
     for (int i = 0; i < PG_MAX_APOOLS; i++) {
         struct pg_apool *p = &pg_apools[(h + (uint32_t)i) % PG_MAX_APOOLS];
@@ -57,7 +64,8 @@ static struct pg_apool *pool_get(uintptr_t handle, int create)
             continue;
         if (atomic_compare_exchange_strong(&p->handle, &v, handle)) {
             p->name[0] = 0;
-            p->workers = 0;
+            p->library[0] = 0;
+            atomic_store(&p->workers, 0);
             atomic_store(&p->submitted, 0);
             atomic_store(&p->started, 0);
             atomic_store(&p->done, 0);
@@ -66,31 +74,37 @@ static struct pg_apool *pool_get(uintptr_t handle, int create)
         }
     }
     if (!atomic_exchange(&pools_full_warned, 1))
-        pg_warn("more than %d annotated pools; further pools are not tracked", PG_MAX_APOOLS);
+        pg_warn("more than %d known pools; further pools are not tracked", PG_MAX_APOOLS);
     return NULL;
 }
 
-static void task_insert(uintptr_t task, uintptr_t pool)
+static void task_insert(uintptr_t task, uintptr_t pool, uintptr_t fn, uint64_t seq)
 {
+    if (task <= TASK_TOMB)
+        return;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < PROBE; i++) {
         uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
         uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
         if (v != 0 && v != TASK_TOMB)
             continue;
         if (atomic_compare_exchange_strong(&tasks[k].task, &v, task)) {
+            atomic_store_explicit(&tasks[k].fn, fn, memory_order_relaxed);
+            atomic_store_explicit(&tasks[k].seq, seq, memory_order_relaxed);
             atomic_store_explicit(&tasks[k].pool, pool, memory_order_release);
             return;
         }
     }
     if (!atomic_exchange(&tasks_full_warned, 1))
-        pg_warn("too many queued annotated tasks to track each one; queue depths stay exact");
+        pg_warn("too many queued tasks to track each one; queue depths stay exact");
 }
 
 static void task_remove(uintptr_t task)
 {
+    if (task <= TASK_TOMB)
+        return;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < PROBE; i++) {
         uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
         uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
         if (v == task) {
@@ -103,20 +117,35 @@ static void task_remove(uintptr_t task)
     }
 }
 
-uintptr_t pg_task_queued_in(uintptr_t task)
+int pg_task_lookup(uintptr_t task, struct pg_qtask *out)
 {
+    memset(out, 0, sizeof *out);
     if (task <= TASK_TOMB)
         return 0;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < PROBE; i++) {
         uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
         uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
-        if (v == task)
-            return atomic_load_explicit(&tasks[k].pool, memory_order_acquire);
+        if (v == task) {
+            out->pool = atomic_load_explicit(&tasks[k].pool, memory_order_acquire);
+            out->fn = atomic_load_explicit(&tasks[k].fn, memory_order_relaxed);
+            out->seq = atomic_load_explicit(&tasks[k].seq, memory_order_relaxed);
+            /* Read again: a task started meanwhile is not queued, whatever was read. */
+            if (atomic_load_explicit(&tasks[k].task, memory_order_acquire) != task)
+                memset(out, 0, sizeof *out);
+            return out->pool != 0;
+        }
         if (v == 0)
             return 0;
     }
     return 0;
+}
+
+uintptr_t pg_task_queued_in(uintptr_t task)
+{
+    struct pg_qtask q;
+    pg_task_lookup(task, &q);
+    return q.pool;
 }
 
 static struct pg_thread *me(void)
@@ -124,76 +153,134 @@ static struct pg_thread *me(void)
     return atomic_load_explicit(&pg_ready, memory_order_acquire) ? pg_self() : NULL;
 }
 
-PG_EXPORT void poolguard_pool_create(const void *pool, const char *name, int workers)
+struct pg_apool *pg_apool_open(uintptr_t handle, const char *library, const char *name, int workers,
+                               int skip)
 {
     if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
-        return;
-    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
+        return NULL;
+    struct pg_apool *p = pool_get(handle, 1);
     if (!p)
-        return;
+        return NULL;
     if (name) {
         size_t n = strnlen(name, sizeof p->name - 1);
         memcpy(p->name, name, n);
         p->name[n] = 0;
     }
-    p->workers = workers > 0 ? workers : 0;
+    if (library) {
+        size_t n = strnlen(library, sizeof p->library - 1);
+        memcpy(p->library, library, n);
+        p->library[n] = 0;
+    }
+    atomic_store(&p->workers, workers > 0 ? workers : 0);
     struct pg_thread *t = me();
     if (t)
-        t->in_shim = 1;
+        t->in_shim++;
     int saved = errno;
-    uintptr_t pcs[9];
-    int n = pg_stack_here(pcs, 9, 0);
+    uintptr_t pcs[8 + 4];
+    int want = 8 + 1 + skip;
+    if (want > (int)(sizeof pcs / sizeof pcs[0]))
+        want = (int)(sizeof pcs / sizeof pcs[0]);
+    int n = pg_stack_here(pcs, want, 0);
     errno = saved;
-    p->ncreate = n > 1 ? n - 1 : 0;
-    memcpy(p->create_stack, pcs + 1, sizeof(uintptr_t) * (size_t)p->ncreate);
+    int drop = 1 + skip;   /* this function's own frame, then the caller's wrappers */
+    p->ncreate = n > drop ? n - drop : 0;
+    if (p->ncreate > 8)
+        p->ncreate = 8;
+    memcpy(p->create_stack, pcs + drop, sizeof(uintptr_t) * (size_t)p->ncreate);
     if (t)
-        t->in_shim = 0;
+        t->in_shim--;
+    return p;
 }
 
-PG_EXPORT void poolguard_pool_destroy(const void *pool)
+void pg_apool_set_workers(uintptr_t handle, int workers)
 {
-    struct pg_apool *p = pg_apool_find((uintptr_t)pool);
+    struct pg_apool *p = pg_apool_find(handle);
+    if (p)
+        atomic_store(&p->workers, workers > 0 ? workers : 0);
+}
+
+void pg_apool_close(uintptr_t handle)
+{
+    struct pg_apool *p = pg_apool_find(handle);
     if (p)
         atomic_store_explicit(&p->handle, PG_APOOL_TOMB, memory_order_release);
 }
 
-PG_EXPORT void poolguard_task_submit(const void *pool, const void *task)
+void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn)
 {
     if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
         return;
-    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
+    struct pg_apool *p = pool_get(pool, 1);
     if (!p)
         return;
-    atomic_fetch_add_explicit(&p->submitted, 1, memory_order_relaxed);
-    task_insert((uintptr_t)task, (uintptr_t)pool);
-}
-
-PG_EXPORT void poolguard_task_start(const void *pool, const void *task)
-{
-    if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
-        return;
-    struct pg_apool *p = pool_get((uintptr_t)pool, 1);
-    if (p)
-        atomic_fetch_add_explicit(&p->started, 1, memory_order_relaxed);
-    task_remove((uintptr_t)task);
+    uint64_t seq = atomic_fetch_add_explicit(&p->submitted, 1, memory_order_relaxed) + 1;
+    task_insert(task, pool, fn, seq);
     struct pg_thread *t = me();
     if (t) {
-        __atomic_store_n(&t->ann_pool, (uintptr_t)pool, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->ann_task, (uintptr_t)task, __ATOMIC_RELEASE);
+        /* Published before the thread's next wait can begin: the watchdog compares sub_seq with
+         * the wait_seq of that wait. */
+        __atomic_store_n(&t->sub_pool, pool, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->sub_task, task, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->sub_seq, atomic_load_explicit(&t->wait_seq, memory_order_relaxed),
+                         __ATOMIC_RELEASE);
     }
 }
 
-PG_EXPORT void poolguard_task_done(const void *pool, const void *task)
+void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn)
+{
+    if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
+        return;
+    struct pg_apool *p = pool_get(pool, 1);
+    if (p)
+        atomic_fetch_add_explicit(&p->started, 1, memory_order_relaxed);
+    task_remove(task);
+    struct pg_thread *t = me();
+    if (t) {
+        __atomic_store_n(&t->ann_pool, pool, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->ann_task_fn, fn, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->ann_task, task, __ATOMIC_RELEASE);
+    }
+}
+
+void pg_apool_done(uintptr_t pool, uintptr_t task)
 {
     (void)task;
-    struct pg_apool *p = pg_apool_find((uintptr_t)pool);
+    struct pg_apool *p = pg_apool_find(pool);
     if (p)
         atomic_fetch_add_explicit(&p->done, 1, memory_order_relaxed);
     struct pg_thread *t = me();
     if (t) {
         __atomic_store_n(&t->ann_task, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->ann_task_fn, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&t->ann_pool, 0, __ATOMIC_RELEASE);
     }
+}
+
+/* The public API (poolguard.h). */
+
+PG_EXPORT void poolguard_pool_create(const void *pool, const char *name, int workers)
+{
+    pg_apool_open((uintptr_t)pool, NULL, name, workers, 0);
+}
+
+PG_EXPORT void poolguard_pool_destroy(const void *pool)
+{
+    pg_apool_close((uintptr_t)pool);
+}
+
+PG_EXPORT void poolguard_task_submit(const void *pool, const void *task)
+{
+    pg_apool_submit((uintptr_t)pool, (uintptr_t)task, 0);
+}
+
+PG_EXPORT void poolguard_task_start(const void *pool, const void *task)
+{
+    pg_apool_start((uintptr_t)pool, (uintptr_t)task, 0);
+}
+
+PG_EXPORT void poolguard_task_done(const void *pool, const void *task)
+{
+    pg_apool_done((uintptr_t)pool, (uintptr_t)task);
 }
 
 PG_EXPORT void poolguard_task_wait(const void *task)

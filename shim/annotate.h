@@ -1,5 +1,12 @@
 /*
- * Pools that describe themselves through poolguard.h (annotate.c), read by the watchdog (pool.c).
+ * Pools known exactly (annotate.c), read by the watchdog (pool.c). Two kinds of source feed the
+ * same model: the program's own annotations (poolguard.h) and the shim's library adapters
+ * (adapt_*.c), which interpose a pool library's exported API on unmodified binaries. Either way
+ * the shim learns each submission, each task's start and end, and so the exact queue depth, the
+ * task each worker runs and whether a task is still queued.
+ *
+ * Every function here runs on the program's threads, often once per task: no allocation, no locks,
+ * fixed tables. When a table is full the shim says so once and the pool counters go on.
  */
 #ifndef POOLGUARD_ANNOTATE_H
 #define POOLGUARD_ANNOTATE_H
@@ -13,16 +20,34 @@
 struct pg_apool {
     _Atomic uintptr_t handle;     /* 0: free; PG_APOOL_TOMB: destroyed */
     char name[48];
-    int workers;                  /* declared size, 0 if not said */
+    char library[16];             /* "libuv", "glib", ...; empty for annotations */
+    _Atomic int workers;          /* the most workers the pool runs at once; 0 if not known */
     _Atomic uint64_t submitted, started, done;
     int ncreate;
     uintptr_t create_stack[8];
 };
 
 PG_HIDDEN extern struct pg_apool pg_apools[PG_MAX_APOOLS];
-/* The pool a queued task was submitted to, or 0 if the task is not queued (running, done, or
- * never submitted). */
-PG_HIDDEN uintptr_t pg_task_queued_in(uintptr_t task);
 PG_HIDDEN struct pg_apool *pg_apool_find(uintptr_t handle);
+
+/* What the shim knows of a queued task. */
+struct pg_qtask {
+    uintptr_t pool;               /* 0: not queued (running, done, or never submitted) */
+    uintptr_t fn;                 /* the task's function, 0 if not known */
+    uint64_t seq;                 /* its submission number in its pool (1 = the first) */
+};
+/* The pool a queued task was submitted to, or 0 if the task is not queued. */
+PG_HIDDEN uintptr_t pg_task_queued_in(uintptr_t task);
+PG_HIDDEN int pg_task_lookup(uintptr_t task, struct pg_qtask *out);
+
+/* For adapters and the public API alike. library NULL for annotations; skip: frames of the
+ * caller's own to leave out of the creation stack (the adapter's wrapper). workers <= 0: unknown. */
+PG_HIDDEN struct pg_apool *pg_apool_open(uintptr_t handle, const char *library, const char *name,
+                                         int workers, int skip);
+PG_HIDDEN void pg_apool_set_workers(uintptr_t handle, int workers);
+PG_HIDDEN void pg_apool_close(uintptr_t handle);
+PG_HIDDEN void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn);
+PG_HIDDEN void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn);
+PG_HIDDEN void pg_apool_done(uintptr_t pool, uintptr_t task);
 
 #endif

@@ -98,8 +98,12 @@ struct pg_thread {
     /* Lock order: the "A then B" pairs this thread has already recorded (lockorder.c). */
     struct { uintptr_t a, b; uint32_t epoch; } lo_cache[64];
 
-    /* Annotations (poolguard.h): the task this thread runs, and the task it waits for. */
-    uintptr_t ann_pool, ann_task, ann_wait_task;
+    /* Pools known exactly (annotate.h): the task this thread runs and its function, the task it
+     * waits for; and the last task it submitted, with its wait_seq at that moment, so the watchdog
+     * can tell a wait that began after the submission. */
+    uintptr_t ann_pool, ann_task, ann_task_fn, ann_wait_task;
+    uintptr_t sub_pool, sub_task;
+    uint64_t sub_seq;
 
     /* Owned by the watchdog. */
     uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */

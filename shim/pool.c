@@ -320,8 +320,8 @@ static void write_pool(struct pg_jw *w, int g, const struct pstate *ps, long que
     if (ap && ap->name[0])
         pg_jw_key(w, "name"), pg_jw_str(w, ap->name);
     pg_jw_key(w, "workers"), pg_jw_int(w, groups[g].n);
-    if (ap && ap->workers)
-        pg_jw_key(w, "declared_workers"), pg_jw_int(w, ap->workers);
+    if (ap && atomic_load(&ap->workers))
+        pg_jw_key(w, "declared_workers"), pg_jw_int(w, atomic_load(&ap->workers));
     if (!ap && t0->start_routine)
         pg_jw_key(w, "start_routine"), pg_jw_hex(w, t0->start_routine);
     pg_jw_key(w, "create_stack");
