@@ -238,6 +238,7 @@ struct pg_real {
 };
 PG_HIDDEN extern struct pg_real pg_real;
 PG_HIDDEN void pg_real_resolve(void);
+PG_HIDDEN void *pg_real_optional(const char *name);
 
 /* Life cycle (init.c). */
 PG_HIDDEN extern _Atomic int pg_ready;       /* the table exists and hooks may track */

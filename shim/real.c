@@ -93,3 +93,11 @@ void pg_real_resolve(void)
     pg_real = r;
     atomic_store_explicit(&done, 1, memory_order_release);
 }
+
+/* A library adapter's real function (adapt_*.c): the next definition after the shim's own, or
+ * NULL when no loaded library defines it (the program does not use that library, or has not
+ * loaded it yet). Never aborts: an adapter whose library is absent is simply never called. */
+void *pg_real_optional(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
