@@ -29,10 +29,11 @@ PG_EXPORT long syscall(long nr, ...)
     if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET) {
         long r = pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
         if (r == 0) {
-            /* Nobody woken: a wake-up for work queued while every waiter was busy. */
+            /* Nobody woken. Inside a condition signal (an adapter says so) that is work queued
+             * while every waiter was busy; anywhere else it is an unlock nobody waited for. */
             int e = errno;
-            struct pg_thread *t = pg_self();
-            if (t)
+            struct pg_thread *t = pg_cur;
+            if ((uintptr_t)t > 1 && t->wake_is_signal)
                 pg_lost_note(t, (uintptr_t)a1, PG_W_FUTEX, 1);
             errno = e;
         }

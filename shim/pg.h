@@ -104,6 +104,10 @@ struct pg_thread {
     uintptr_t ann_pool, ann_task, ann_task_fn, ann_wait_task;
     uintptr_t sub_pool, sub_task;
     uint64_t sub_seq;
+    /* Set by an adapter around a library's condition signal (GLib's g_cond_signal) so that the
+     * futex wake inside it, if it wakes nobody, counts as a lost signal. Any other FUTEX_WAKE
+     * that wakes nobody is lock traffic (an unlock with no waiter), never queued work. */
+    uint32_t wake_is_signal;
 
     /* Owned by the watchdog. */
     uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */
