@@ -236,6 +236,8 @@ void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn)
     task_remove(task);
     struct pg_thread *t = me();
     if (t) {
+        if (!t->ann_ever)
+            __atomic_store_n(&t->ann_ever, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&t->ann_pool, pool, __ATOMIC_RELAXED);
         __atomic_store_n(&t->ann_task_fn, fn, __ATOMIC_RELAXED);
         __atomic_store_n(&t->ann_task, task, __ATOMIC_RELEASE);
@@ -296,4 +298,43 @@ PG_EXPORT void poolguard_task_wait_done(const void *task)
     struct pg_thread *t = me();
     if (t)
         __atomic_store_n(&t->ann_wait_task, 0, __ATOMIC_RELEASE);
+}
+
+/* The watchdog's view of a pool's queue: the tasks still queued, oldest first. One pass over the
+ * task table, made only when a finding is written. */
+int pg_task_queue(uintptr_t pool, struct pg_qtask_ent *out, int max)
+{
+    int n = 0;
+    for (uint32_t k = 0; k < PG_TASKSET; k++) {
+        uintptr_t task = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
+        if (task <= TASK_TOMB || atomic_load_explicit(&tasks[k].pool, memory_order_acquire) != pool)
+            continue;
+        struct pg_qtask_ent e = {task, atomic_load_explicit(&tasks[k].fn, memory_order_relaxed),
+                                 atomic_load_explicit(&tasks[k].seq, memory_order_relaxed)};
+        /* Insertion into the sorted prefix; entries past max fall off the end. */
+        int at = n < max ? n : max;
+        while (at > 0 && out[at - 1].seq > e.seq)
+            at--;
+        if (at >= max)
+            continue;
+        int last = n < max ? n : max - 1;
+        for (int j = last; j > at; j--)
+            out[j] = out[j - 1];
+        out[at] = e;
+        if (n < max)
+            n++;
+    }
+    return n;
+}
+
+long pg_task_position(uintptr_t pool, uint64_t seq)
+{
+    long before = 0;
+    for (uint32_t k = 0; k < PG_TASKSET; k++) {
+        uintptr_t task = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
+        if (task > TASK_TOMB && atomic_load_explicit(&tasks[k].pool, memory_order_acquire) == pool &&
+            atomic_load_explicit(&tasks[k].seq, memory_order_relaxed) < seq)
+            before++;
+    }
+    return before + 1;
 }

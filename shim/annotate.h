@@ -39,6 +39,14 @@ struct pg_qtask {
 /* The pool a queued task was submitted to, or 0 if the task is not queued. */
 PG_HIDDEN uintptr_t pg_task_queued_in(uintptr_t task);
 PG_HIDDEN int pg_task_lookup(uintptr_t task, struct pg_qtask *out);
+/* The queued tasks of a pool, oldest first, at most max (watchdog, at report time). */
+struct pg_qtask_ent {
+    uintptr_t task, fn;
+    uint64_t seq;
+};
+PG_HIDDEN int pg_task_queue(uintptr_t pool, struct pg_qtask_ent *out, int max);
+/* Where the task submitted as number seq stands in its pool's queue (1 = next to start). */
+PG_HIDDEN long pg_task_position(uintptr_t pool, uint64_t seq);
 
 /* For adapters and the public API alike. library NULL for annotations; skip: frames of the
  * caller's own to leave out of the creation stack (the adapter's wrapper). workers <= 0: unknown. */

@@ -15,7 +15,7 @@ void pg_config_defaults(struct pg_config *c)
 {
     memset(c, 0, sizeof *c);
     c->interval_ms = 100;
-    c->stall_ms = 3000;
+    c->stall_ms = 10000;
     c->max_threads = 4096;
     c->stack_depth = 64;
     c->queue_limit = 10000;

@@ -104,6 +104,7 @@ struct pg_thread {
     uintptr_t ann_pool, ann_task, ann_task_fn, ann_wait_task;
     uintptr_t sub_pool, sub_task;
     uint64_t sub_seq;
+    uint32_t ann_ever;          /* has run a task of a pool known exactly: never inferred */
     /* Set by an adapter around a library's condition signal (GLib's g_cond_signal) so that the
      * futex wake inside it, if it wakes nobody, counts as a lost signal. Any other FUTEX_WAKE
      * that wakes nobody is lock traffic (an unlock with no waiter), never queued work. */
@@ -115,6 +116,8 @@ struct pg_thread {
     uint64_t wd_shared_seq;     /* wait_seq for which wd_shared was read */
     int wd_shared;              /* the awaited object is process-shared (or unreadable) */
     uint32_t wd_seen_gen;
+    uint32_t wd_class;          /* pool.c: what kind of thread this is (runtime, pool worker) */
+    uint32_t wd_class_gen;      /* gen for which wd_class was worked out, + 1 */
 } __attribute__((aligned(64)));
 
 /* The thread table (thread_table.c). */

@@ -415,6 +415,19 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
     pg_jw_arr_end(w);
     if (rt->task)
         pg_jw_key(w, "task"), pg_jw_hex(w, rt->task);
+    if (rt->task_fn)
+        pg_jw_key(w, "task_function"), pg_jw_hex(w, rt->task_fn);
+    if (rt->sub_task) {
+        pg_jw_key(w, "submitted_task");
+        pg_jw_obj(w);
+        pg_jw_key(w, "address"), pg_jw_hex(w, rt->sub_task);
+        if (rt->sub_fn)
+            pg_jw_key(w, "function"), pg_jw_hex(w, rt->sub_fn);
+        pg_jw_key(w, "state"), pg_jw_str(w, "queued");
+        if (rt->sub_pos > 0)
+            pg_jw_key(w, "position"), pg_jw_int(w, rt->sub_pos);
+        pg_jw_obj_end(w);
+    }
     if (rt->wait_task) {
         pg_jw_key(w, "waits_for_task");
         pg_jw_obj(w);
@@ -425,6 +438,8 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
             pg_jw_key(w, "pool"), pg_jw_hex(w, rt->wait_task_queued_in);
         if (rt->wait_task_runner)
             pg_jw_key(w, "runner"), pg_jw_int(w, rt->wait_task_runner);
+        if (rt->wait_task_fn)
+            pg_jw_key(w, "function"), pg_jw_hex(w, rt->wait_task_fn);
         pg_jw_obj_end(w);
     }
     if (rt->py) {

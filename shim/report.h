@@ -30,6 +30,10 @@ struct pg_rthread {
     /* Annotated pools: the task it runs, the task it waits for and where that task is. */
     uintptr_t task, wait_task, wait_task_queued_in;
     pid_t wait_task_runner;
+    /* Pools known exactly: the functions of the task it runs and of the one it waits for; a task
+     * it submitted to its own pool before this wait, still queued, at position sub_pos (1 = next). */
+    uintptr_t task_fn, wait_task_fn, sub_task, sub_fn;
+    long sub_pos;
     /* Python threads: the name threading gave it, and what the interpreter says of it. */
     const char *name_override;
     const struct pg_py_thread *py;

@@ -27,6 +27,10 @@ PG_HIDDEN extern struct pg_gfinding pg_findings[];
 
 PG_HIDDEN void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now);
 PG_HIDDEN int pg_node_confirmed(int i);
+/* 1 if the kernel has the thread runnable (woken or running), 0 if asleep, -1 if unknown. */
+PG_HIDDEN int pg_thread_runnable(pid_t tid);
+/* Nanoseconds from since to now, less the time the whole process was stopped. */
+PG_HIDDEN uint64_t pg_blocked_ns(uint64_t since, uint64_t now);
 PG_HIDDEN void pg_act_on_finding(void);
 PG_HIDDEN void pg_note_finding(const char *kind, const char *summary);
 

@@ -118,6 +118,7 @@ struct pg_thread *pg_slot_claim(void)
     t->sub_pool = t->sub_task = 0;
     t->sub_seq = 0;
     t->wake_is_signal = 0;
+    t->ann_ever = 0;
     t->wd_reported_seq = 0;
     t->wd_seen_seq = 0;
     t->wd_shared_seq = 0;

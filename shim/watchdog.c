@@ -347,6 +347,64 @@ static int async_handlers_installed(void)
     return caught != 0;
 }
 
+/* Is the thread runnable (woken, or running) as the kernel sees it? A thread that was signalled,
+ * posted or handed a lock is runnable from that moment, however long the scheduler takes to run
+ * it, so a finding whose threads include a runnable one is not proven yet. -1 if unknown. */
+int pg_thread_runnable(pid_t tid)
+{
+    char p[64], st[256];
+    snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    ssize_t r = read(f, st, sizeof st - 1);
+    close(f);
+    if (r <= 0)
+        return -1;
+    st[r] = 0;
+    const char *paren = strrchr(st, ')');   /* the thread's name may hold anything */
+    if (!paren || paren[1] != ' ')
+        return -1;
+    return paren[2] == 'R';
+}
+
+/* Time the process spent stopped (SIGSTOP, a debugger, a suspended VM) is not time blocked. The
+ * watchdog notices it as a scan that came far later than its interval; each such gap is kept, and
+ * blocked times leave out the gaps they overlap. */
+#define GAPS 32
+static struct { uint64_t start, len; } gaps[GAPS];
+static unsigned ngaps;
+static uint64_t last_scan_ns;
+
+static void note_gap(uint64_t now)
+{
+    uint64_t interval = (uint64_t)pg_cfg.interval_ms * 1000000u;
+    if (last_scan_ns && now > last_scan_ns + 3 * interval + 200000000u) {
+        unsigned k = ngaps++ % GAPS;
+        gaps[k].start = last_scan_ns + interval;
+        gaps[k].len = now - gaps[k].start;
+    }
+    last_scan_ns = now;
+}
+
+uint64_t pg_blocked_ns(uint64_t since, uint64_t now)
+{
+    if (now <= since)
+        return 0;
+    uint64_t t = now - since;
+    unsigned n = ngaps < GAPS ? ngaps : GAPS;
+    for (unsigned k = 0; k < n; k++) {
+        uint64_t a = gaps[k].start, b = gaps[k].start + gaps[k].len;
+        if (a < since)
+            a = since;
+        if (b > now)
+            b = now;
+        if (b > a)
+            t -= b - a < t ? b - a : t;
+    }
+    return t;
+}
+
 void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now)
 {
     struct snap *s = &snaps[i];
@@ -360,7 +418,7 @@ void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t no
     rt->wkind = s->wkind;
     rt->wobj = s->wobj;
     rt->timed = s->timed;
-    rt->since_ms = s->waiting && now > s->since_ns ? (now - s->since_ns) / 1000000u : 0;
+    rt->since_ms = s->waiting ? pg_blocked_ns(s->since_ns, now) / 1000000u : 0;
     rt->owner = s->owner;
     rt->target = s->target;
     rt->nheld = atomic_load_explicit(&t->nheld, memory_order_acquire);
@@ -529,8 +587,12 @@ static void consider(int fi, int n, uint64_t now)
         if (snaps[i].slot->wd_reported_seq != snaps[i].seq)
             fresh = 1;
     }
-    if (fresh && confirmed)
-        report_finding(fi, n, now);
+    if (!fresh || !confirmed)
+        return;
+    for (int i = 0; i < n; i++)
+        if (nodes[i].stuck && nodes[i].finding == fi && pg_thread_runnable(snaps[i].tid) == 1)
+            return;
+    report_finding(fi, n, now);
 }
 
 static void write_snapshot(int n, uint64_t now)
@@ -575,6 +637,7 @@ static void exit_if_alone(int n);
 static void scan(void)
 {
     uint64_t now = pg_now_ns();
+    note_gap(now);
     int n = collect();
     memset(tid_hash, 0, hash_cap * sizeof(int));
     for (int i = 0; i < n; i++)

@@ -46,7 +46,7 @@ START_TEST(test_config_defaults_without_environment)
     pg_config_defaults(&c);
     ck_assert_int_eq(pg_config_parse(&c, get, warn), 0);
     ck_assert_int_eq(c.interval_ms, 100);
-    ck_assert_int_eq(c.stall_ms, 3000);
+    ck_assert_int_eq(c.stall_ms, 10000);
     ck_assert_int_eq(c.on_finding, PG_ON_CONTINUE);
     ck_assert_str_eq(c.dir, "");
     ck_assert_int_eq(nwarn, 0);
@@ -84,7 +84,7 @@ START_TEST(test_config_bad_values_warn_and_keep_defaults)
     ck_assert_int_eq(pg_config_parse(&c, get, warn), 5);
     ck_assert_int_eq(nwarn, 5);
     ck_assert_int_eq(c.interval_ms, 100);
-    ck_assert_int_eq(c.stall_ms, 3000);
+    ck_assert_int_eq(c.stall_ms, 10000);
     ck_assert_int_eq(c.stack_depth, 64);
     ck_assert_int_eq(c.on_finding, PG_ON_CONTINUE);
     ck_assert_ptr_nonnull(strstr(warnings[0], "poolguard: warning: POOLGUARD_INTERVAL_MS='abc'"));

@@ -22,6 +22,7 @@ struct pool_case {
     const char *first_line;
     const char *env[4];
     const char *severity;          /* expected severity; NULL: error or warning */
+    const char *proof;             /* expected proof ("graph", "exact", "inferred"); NULL: any */
     long report_ms;                /* the finding must be on disk this soon after first_line */
     int workers;
     const char *worker_fns[3];     /* all in the stack of every worker */
@@ -63,6 +64,14 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
                       c->label, sev);
     json_t *pool = json_object_get(f, "pool");
     ck_assert_msg(json_is_object(pool), "%s: no pool in the finding", c->label);
+    const char *proof = json_string_value(json_object_get(pool, "proof"));
+    if (c->proof)
+        ck_assert_msg(proof && !strcmp(proof, c->proof), "%s: proof %s, expected %s", c->label, proof,
+                      c->proof);
+    /* The standard every finding is held to: an error is a proof, inference is a warning. */
+    if (sev && !strcmp(sev, "error"))
+        ck_assert_msg(proof && (!strcmp(proof, "graph") || !strcmp(proof, "exact")),
+                      "%s: an error with proof %s", c->label, proof);
     ck_assert_int_eq(json_integer_value(json_object_get(pool, "workers")), c->workers);
     if (sev && !strcmp(sev, "error"))
         ck_assert_msg(json_integer_value(json_object_get(pool, "queued")) >= 1,
@@ -156,22 +165,29 @@ static void run_pool_case(const struct pool_case *c)
     e2e_remove_tree(r.work);
 }
 
-#define FLOOD(lbl, a)                                                                              \
+/* A pool nobody describes is inferred: with main still running nothing proves the workers stuck,
+ * so the finding is a warning; with main waiting too, the wait-for graph proves the hang. */
+#define FLOOD(lbl, a, sev, prf)                                                                    \
     {.label = lbl, .prog = "pool_cond_flood", .arg = a, .first_line = "pool_cond_flood: start\n",   \
-     .severity = "error", .report_ms = 3000, .workers = 2,                                         \
+     .severity = sev, .proof = prf, .report_ms = 3000, .workers = 2,                               \
      .worker_fns = {"parent_task", "future_get", "pool_worker"}}
 
-static const struct pool_case flood = FLOOD("pool_flood", NULL);
-static const struct pool_case flood_immediate = FLOOD("pool_flood_immediate", "immediate");
-static const struct pool_case flood_heartbeat = FLOOD("pool_flood_heartbeat", "heartbeat");
-static const struct pool_case flood_mainwait = FLOOD("pool_flood_mainwait", "mainwait");
+static const struct pool_case flood = FLOOD("pool_flood", NULL, "warning", "inferred");
+static const struct pool_case flood_immediate = FLOOD("pool_flood_immediate", "immediate", "warning",
+                                                      "inferred");
+static const struct pool_case flood_heartbeat = FLOOD("pool_flood_heartbeat", "heartbeat", "warning",
+                                                      "inferred");
+static const struct pool_case flood_mainwait = FLOOD("pool_flood_mainwait", "mainwait", "error",
+                                                     "graph");
 
 static const struct pool_case sem_pool = {
-    .label = "pool_sem", .prog = "pool_sem", .first_line = "pool_sem: start\n", .severity = "error",
+    .label = "pool_sem", .prog = "pool_sem", .first_line = "pool_sem: start\n", .severity = "warning",
+    .proof = "inferred",
     .report_ms = 3000, .workers = 2, .worker_fns = {"parent_job", "sem_worker"}};
 
 static const struct pool_case cxx_pool = {
-    .label = "pool_cxx", .prog = "pool_cxx", .first_line = "pool_cxx: start\n", .severity = "error",
+    .label = "pool_cxx", .prog = "pool_cxx", .first_line = "pool_cxx: start\n", .severity = "warning",
+    .proof = "inferred",
     .report_ms = 3000, .workers = 2, .worker_fns = {"parent_task", "ThreadPool::run"}};
 
 static const struct pool_case uv_pool = {
@@ -188,8 +204,8 @@ static const struct pool_case glib_pool = {
 
 static const struct pool_case annotated = {
     .label = "pool_annotated", .prog = "pool_annotated", .first_line = "pool_annotated: start\n",
-    .severity = "error", .report_ms = 3000, .workers = 2, .worker_fns = {"parent_task", "future_get"},
-    .exact = 1};
+    .severity = "error", .proof = "exact", .report_ms = 3000, .workers = 2,
+    .worker_fns = {"parent_task", "future_get"}, .exact = 1};
 
 START_TEST(test_pool_condvar_flood_reports_exhaustion_with_parent_task_in_stacks)
 {

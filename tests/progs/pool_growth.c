@@ -1,5 +1,5 @@
 /*
- * Queue growth: one slow worker, and a producer submitting far faster than it can run tasks, for
+ * Queue growth: two slow workers, and a producer submitting far faster than it can run tasks, for
  * three seconds; then the program exits normally. Nothing deadlocks: the only finding is the
  * growing queue.
  */
@@ -32,7 +32,7 @@ __attribute__((noinline)) static void produce_forever(void)
 
 int main(void)
 {
-    pool_start(&pool, 1, 1);
+    pool_start(&pool, 2, 1);
     produce_forever();
     fflush(stdout);
     _exit(0);
