@@ -97,6 +97,27 @@ $(BUILD)/progs/pool_uv: PROG_LIBS = $(shell pkg-config --libs libuv)
 $(BUILD)/progs/pool_glib: PROG_CFLAGS = $(shell pkg-config --cflags glib-2.0)
 $(BUILD)/progs/pool_glib: PROG_LIBS = $(shell pkg-config --libs glib-2.0)
 
+# Programs on real pool libraries (tests/progs/lib_*, scenarios in lib_scen.h). scripts/deps.sh
+# installs every library; should one still be missing, its program is left unbuilt with an error
+# line instead of stopping the build, so the rest of `make check` runs, and the pool_libs suite
+# fails naming the program. A compile error in a program whose library is there stops the build.
+LIB_PROG_CC  = $(CC) -O1 -g -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -fno-omit-frame-pointer -fno-inline
+LIB_PROG_CXX = $(CXX) -O1 -g -std=c++17 $(WARN) -MMD -MP -fno-omit-frame-pointer -fno-inline -pthread
+define lib_prog_build
+	@mkdir -p $(@D)
+	@if $(1) >/dev/null 2>&1; then echo "$(2)"; $(2); \
+	else echo "poolguard: error: $(@F) not built: $(3) is missing (scripts/deps.sh installs it)" >&2; fi
+endef
+$(BUILD)/progs/lib_uv: tests/progs/lib_uv.c | $(DEPS_OK)
+	$(call lib_prog_build,pkg-config --exists libuv,$(LIB_PROG_CC) $$(pkg-config --cflags libuv) -o $@ $< -lpthread $$(pkg-config --libs libuv),libuv1-dev)
+$(BUILD)/progs/lib_glib: tests/progs/lib_glib.c | $(DEPS_OK)
+	$(call lib_prog_build,pkg-config --exists glib-2.0,$(LIB_PROG_CC) $$(pkg-config --cflags glib-2.0) -o $@ $< -lpthread $$(pkg-config --libs glib-2.0),libglib2.0-dev)
+$(BUILD)/progs/lib_tbb: tests/progs/lib_tbb.cpp | $(DEPS_OK)
+	$(call lib_prog_build,pkg-config --exists tbb,$(LIB_PROG_CXX) -o $@ $< $$(pkg-config --libs tbb),libtbb-dev)
+# Boost.Asio is header-only: the probe is its header.
+$(BUILD)/progs/lib_asio: tests/progs/lib_asio.cpp | $(DEPS_OK)
+	$(call lib_prog_build,test -r /usr/include/boost/asio/thread_pool.hpp,$(LIB_PROG_CXX) -o $@ $<,libboost-dev)
+
 # Analyzer test fixtures: a PIE program linked to a C++ shared library (symbolizer tests), a copy
 # of that library without DWARF (symbol-table fallback), and a fake program for the `run` gate.
 FIXTURES := $(BUILD)/fixtures/symtest $(BUILD)/fixtures/libsymlib-nodebug.so $(BUILD)/fixtures/fakeapp

@@ -4,9 +4,10 @@
 set -eu
 
 pkgs="gcc g++ make pkg-config libunwind-dev check libdw-dev libelf-dev libjansson-dev graphviz python3"
-# For the tests: third-party pools (libuv, GLib), and clang with its runtime for the fuzzer and
-# the sanitizer builds that `make check` runs.
-extra="libuv1-dev libglib2.0-dev clang libclang-rt-14-dev"
+# For the tests: the pool libraries of tests/progs/lib_* (libuv, GLib, Boost.Asio, whose
+# header-only boost/asio/thread_pool.hpp comes with libboost-dev, oneTBB), a JDK (javac, java)
+# for tests/java, and clang with its runtime for the fuzzer and the sanitizer builds of `make check`.
+extra="libuv1-dev libglib2.0-dev libboost-dev libtbb-dev openjdk-17-jdk-headless clang libclang-rt-14-dev"
 
 missing=""
 for p in $pkgs $extra; do
