@@ -1,0 +1,275 @@
+/*
+ * Pools of real libraries under the CI gate (`poolguard run`): the programs tests/progs/lib_*
+ * (scenarios in tests/progs/lib_scen.h) on a C condvar pool, a semaphore-counted pool, a
+ * progschj-style C++ pool, libuv, GLib (exclusive and shared), Boost.Asio and oneTBB, and a
+ * healthy Java program. A pool stuck on itself must stop the program with exactly one finding, a
+ * pool_exhaustion error that names the workers, their task function and the queued work; a
+ * healthy program must run as it does without poolguard (same stdout, same status) and leave no
+ * finding at all, not even an info. This is a representative subset that keeps the suite short:
+ * every library x scenario, with times to detection, is scripts/pool_matrix.sh.
+ */
+#include "check_e2e_util.h"
+#include "fixtures/testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    STUCK_TIMEOUT_S = 8,     /* the gate's --timeout for a stuck program (an error takes < 1 s) */
+    HEALTHY_TIMEOUT_S = 60,  /* the gate's --timeout for a healthy one (it ends by itself) */
+};
+
+struct lib_case {
+    const char *prog;
+    const char *scen;
+    const char *workers;
+    const char *flag;        /* an extra argument (GLib: "shared"), or NULL */
+};
+
+/* Every library at least once with main blocked, once with main running, once heavy and healthy;
+ * the worker counts vary so that 1, 2 and 4 are all covered. */
+static const struct lib_case stuck_cases[] = {
+    {"lib_condpool", "stuck-mainblocked", "2", NULL},
+    {"lib_condpool", "stuck-mainrunning", "1", NULL},
+    {"lib_sempool", "stuck-mainblocked", "4", NULL},
+    {"lib_sempool", "stuck-mainrunning", "2", NULL},
+    {"lib_cxxpool", "stuck-mainblocked", "4", NULL},
+    {"lib_cxxpool", "stuck-mainrunning", "4", NULL},
+    {"lib_uv", "stuck-mainblocked", "2", NULL},
+    {"lib_uv", "stuck-mainrunning", "4", NULL},
+    {"lib_glib", "stuck-mainblocked", "2", NULL},
+    {"lib_glib", "stuck-mainrunning", "2", "shared"},
+    {"lib_tbb", "stuck-mainblocked", "2", NULL},
+    {"lib_tbb", "stuck-mainrunning", "1", NULL},
+    {"lib_asio", "stuck-mainblocked", "1", NULL},
+    {"lib_asio", "stuck-mainrunning", "2", NULL},
+};
+
+static const struct lib_case healthy_cases[] = {
+    {"lib_condpool", "ok-many", "2", NULL},
+    {"lib_sempool", "ok-many", "2", NULL},
+    {"lib_cxxpool", "ok-many", "4", NULL},
+    {"lib_uv", "ok-many", "2", NULL},
+    {"lib_glib", "ok-many", "2", NULL},
+    {"lib_glib", "ok-many", "2", "shared"},
+    {"lib_tbb", "ok-many", "2", NULL},
+    {"lib_asio", "ok-many", "2", NULL},
+};
+
+#define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+struct gate_run {
+    char *work;              /* scratch directory (tu_tmpdir) */
+    char reports[4200];      /* --dir: the raw reports, kept */
+    char json[4200];         /* --output: the rendered report */
+    int code;                /* the gate's exit status */
+    char *out, *err;
+};
+
+static void label_of(const struct lib_case *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s %s %s%s%s", c->prog, c->scen, c->workers, c->flag ? " " : "",
+             c->flag ? c->flag : "");
+}
+
+/* argv[0] is the program's absolute path; argv is NULL-terminated. */
+static void run_under_gate(struct gate_run *g, char *const prog_argv[], int timeout_s)
+{
+    g->work = tu_tmpdir();
+    snprintf(g->reports, sizeof g->reports, "%s/reports", g->work);
+    snprintf(g->json, sizeof g->json, "%s/report.json", g->work);
+    char out[4200], err[4200], timeout[16];
+    snprintf(out, sizeof out, "%s/out", g->work);
+    snprintf(err, sizeof err, "%s/err", g->work);
+    snprintf(timeout, sizeof timeout, "%d", timeout_s);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = tu_build_path("poolguard");
+    argv[n++] = "run";
+    argv[n++] = "--timeout";
+    argv[n++] = timeout;
+    argv[n++] = "--dir";
+    argv[n++] = g->reports;
+    argv[n++] = "--format";
+    argv[n++] = "json";
+    argv[n++] = "--output";
+    argv[n++] = g->json;
+    argv[n++] = "--";
+    for (int i = 0; prog_argv[i] && n < 31; i++)
+        argv[n++] = prog_argv[i];
+    argv[n] = NULL;
+    /* The shim is the one next to the poolguard binary. */
+    char *env[] = {"POOLGUARD_SHIM=", "NO_COLOR=1", NULL};
+    g->code = tu_run(argv, out, err, env, timeout_s + 30);
+    free(argv[0]);
+    g->out = tu_slurp(out);
+    g->err = tu_slurp(err);
+}
+
+static void gate_run_free(struct gate_run *g)
+{
+    free(g->out);
+    free(g->err);
+    tu_rmtree(g->work);
+    free(g->work);
+}
+
+/* The program's argv for a case, argv[0] its path under the build; asserts that it was built. */
+static void case_argv(const struct lib_case *c, char *path, size_t size, char *argv[5])
+{
+    e2e_prog_path(path, size, c->prog);
+    ck_assert_msg(access(path, X_OK) == 0, "%s is not built: its library is missing (see the "
+                  "\"poolguard: error:\" line of make; scripts/deps.sh installs it)", path);
+    int n = 0;
+    argv[n++] = path;
+    argv[n++] = (char *)c->scen;
+    argv[n++] = (char *)c->workers;
+    if (c->flag)
+        argv[n++] = (char *)c->flag;
+    argv[n] = NULL;
+}
+
+START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
+{
+    const struct lib_case *c = &stuck_cases[_i];
+    char label[128], path[PATH_MAX], ready[128], stuck[128];
+    label_of(c, label, sizeof label);
+    char *argv[5];
+    case_argv(c, path, sizeof path, argv);
+    int workers = atoi(c->workers);
+    snprintf(ready, sizeof ready, "%s: ready\n", c->prog);
+    snprintf(stuck, sizeof stuck, "%s: stuck at ", c->prog);
+
+    struct gate_run g;
+    run_under_gate(&g, argv, STUCK_TIMEOUT_S);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, g.reports);
+    char all[4096];
+    e2e_describe_findings(&rs, all, sizeof all);
+
+    ck_assert_msg(strstr(g.err, stuck), "%s: the program never got stuck (no \"%s\" on stderr): "
+                  "%.1500s", label, stuck, g.err);
+    ck_assert_msg(g.code == 66, "%s: the gate exited %d, not 66 (findings: %s); stderr: %.2000s",
+                  label, g.code, all, g.err);
+    ck_assert_msg(!strcmp(g.out, ready), "%s: stdout changed: \"%s\"", label, g.out);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "%s: expected exactly one finding, got %zu: "
+                  "%s", label, e2e_reports_count_findings(&rs), all);
+
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    json_t *f = json_array_get(rp->findings, 0);
+    const char *kind = json_string_value(json_object_get(f, "kind"));
+    const char *sev = json_string_value(json_object_get(f, "severity"));
+    ck_assert_msg(kind && !strcmp(kind, "pool_exhaustion"), "%s: kind %s (%s)", label, kind, all);
+    ck_assert_msg(sev && !strcmp(sev, "error"), "%s: severity %s, not error (%s)", label, sev, all);
+
+    json_t *pool = json_object_get(f, "pool");
+    ck_assert_msg(json_is_object(pool), "%s: the finding names no pool", label);
+    char *pool_text = json_dumps(pool, JSON_COMPACT);
+    ck_assert_msg(json_integer_value(json_object_get(pool, "workers")) == workers,
+                  "%s: the pool has %d workers; the finding says: %s", label, workers, pool_text);
+    json_t *queued = json_object_get(pool, "queued");
+    ck_assert_msg(json_is_integer(queued) && json_integer_value(queued) >= 1,
+                  "%s: an error needs the queued work; pool: %s", label, pool_text);
+    /* Each worker queued exactly one subtask, which is all the queue holds. */
+    if (json_is_true(json_object_get(pool, "queued_exact")))
+        ck_assert_msg(json_integer_value(queued) == workers, "%s: exact depth %lld, expected %d: %s",
+                      label, (long long)json_integer_value(queued), workers, pool_text);
+    free(pool_text);
+
+    struct e2e_symtab st;
+    e2e_symtab_load(&st, path);
+    int nworkers = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(f, "threads"), i, t) {
+        const char *role = json_string_value(json_object_get(t, "role"));
+        if (!role || strcmp(role, "worker"))
+            continue;
+        nworkers++;
+        json_t *names = e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"), c->prog, &st);
+        char *dump = json_dumps(names, JSON_COMPACT);
+        ck_assert_msg(e2e_names_have(names, "parent_task"), "%s: worker %lld's stack lacks "
+                      "parent_task: %.1500s", label, (long long)json_integer_value(json_object_get(t, "tid")),
+                      dump);
+        free(dump);
+        json_decref(names);
+    }
+    e2e_symtab_free(&st);
+    ck_assert_msg(nworkers == workers, "%s: %d threads with the role worker, expected %d", label,
+                  nworkers, workers);
+    e2e_reports_free(&rs);
+    gate_run_free(&g);
+}
+END_TEST
+
+/* Runs argv natively and under the gate: same status, same stdout, nothing in the reports. */
+static void check_healthy(const char *label, char *const argv[])
+{
+    char *work = tu_tmpdir();
+    char out[4200];
+    snprintf(out, sizeof out, "%s/native.out", work);
+    int native = tu_run(argv, out, NULL, NULL, HEALTHY_TIMEOUT_S);
+    char *native_out = tu_slurp(out);
+    tu_rmtree(work);
+    free(work);
+
+    struct gate_run g;
+    run_under_gate(&g, argv, HEALTHY_TIMEOUT_S);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, g.reports);
+    char all[4096];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: a healthy program got %zu findings: %s",
+                  label, e2e_reports_count_findings(&rs), all);
+    ck_assert_msg(g.code == native, "%s: exit status %d under the gate, %d without it; stderr: %.2000s",
+                  label, g.code, native, g.err);
+    ck_assert_msg(!strcmp(g.out, native_out), "%s: stdout differs under the gate:\n--- native\n%s--- "
+                  "gate\n%s", label, native_out, g.out);
+    e2e_reports_free(&rs);
+    free(native_out);
+    gate_run_free(&g);
+}
+
+START_TEST(test_pool_libs_healthy_program_runs_unchanged_with_no_finding)
+{
+    const struct lib_case *c = &healthy_cases[_i];
+    char label[128], path[PATH_MAX];
+    label_of(c, label, sizeof label);
+    char *argv[5];
+    case_argv(c, path, sizeof path, argv);
+    check_healthy(label, argv);
+}
+END_TEST
+
+/* The Java program is compiled now, into the build directory. */
+START_TEST(test_pool_libs_java_pools_are_healthy)
+{
+    ck_assert_msg(access("/usr/bin/javac", X_OK) == 0 && access("/usr/bin/java", X_OK) == 0,
+                  "no javac/java: openjdk-17-jdk-headless is missing (scripts/deps.sh installs it)");
+    char *classes = tu_build_path("java");
+    char *javac[] = {"/usr/bin/javac", "-d", classes, "tests/java/Healthy.java", NULL};
+    ck_assert_msg(tu_run(javac, NULL, NULL, NULL, 120) == 0, "javac tests/java/Healthy.java failed");
+    char *java[] = {"/usr/bin/java", "-cp", classes, "Healthy", NULL};
+    check_healthy("java Healthy", java);
+    free(classes);
+}
+END_TEST
+
+Suite *pool_libs_suite(void)
+{
+    Suite *s = suite_create("pool_libs");
+    TCase *stuck = tcase_create("stuck");
+    tcase_set_timeout(stuck, STUCK_TIMEOUT_S + 40);
+    tcase_add_loop_test(stuck, test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task, 0,
+                        NCASES(stuck_cases));
+    suite_add_tcase(s, stuck);
+    TCase *ok = tcase_create("healthy");
+    tcase_set_timeout(ok, 2 * HEALTHY_TIMEOUT_S + 20);
+    tcase_add_loop_test(ok, test_pool_libs_healthy_program_runs_unchanged_with_no_finding, 0,
+                        NCASES(healthy_cases));
+    tcase_add_test(ok, test_pool_libs_java_pools_are_healthy);
+    suite_add_tcase(s, ok);
+    return s;
+}
