@@ -773,7 +773,11 @@ HEALTHY_TEST(test_threads_in_constructors_and_at_exit_work, 10)
 static bool export_allowed(const char *name)
 {
     static const char *const prefixes[] = { "pthread_", "sem_", "poolguard_" };
-    static const char *const exact[] = { "syscall" };
+    static const char *const exact[] = {
+        "syscall", "uv_queue_work", "g_thread_pool_new", "g_thread_pool_new_full",
+        "g_thread_pool_push", "g_thread_pool_set_max_threads", "g_thread_pool_free",
+        "g_cond_signal", "g_cond_broadcast",
+    };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (e2e_starts_with(name, prefixes[i]))
             return true;
@@ -797,7 +801,8 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
         "pthread_mutex_trylock", "pthread_mutex_timedlock", "pthread_rwlock_rdlock",
         "pthread_rwlock_wrlock", "pthread_rwlock_unlock", "pthread_cond_wait",
         "pthread_cond_timedwait", "pthread_cond_signal", "pthread_cond_broadcast", "sem_wait",
-        "sem_timedwait", "sem_post", "pthread_barrier_wait", "syscall",
+        "sem_timedwait", "sem_post", "pthread_barrier_wait", "syscall", "uv_queue_work",
+        "g_thread_pool_new", "g_thread_pool_push", "g_thread_pool_free", "g_cond_signal",
     };
     bool have[sizeof required / sizeof required[0]] = { false };
     char extra[4096] = "";
