@@ -1,10 +1,12 @@
 /*
  * The Python layer (python_*.c): when a CPython interpreter runs in the process, the watchdog can
  * ask it what the native layer cannot see: each Python thread's name and stack, each
- * concurrent.futures.ThreadPoolExecutor with its workers and queue, and for a worker blocked in
- * Future.result() (or concurrent.futures.wait / as_completed) which future it waits on, whether
- * that future's work item is still queued, and on which executor. docs/python.md tells how and
- * where the limits are.
+ * concurrent.futures.ThreadPoolExecutor and multiprocessing.pool.ThreadPool with its workers and
+ * queue (and, for an executor that is an asyncio event loop's default, that loop), and for a
+ * worker blocked in Future.result() (or concurrent.futures.wait / as_completed) or in
+ * AsyncResult.get()/wait() what it waits on, whether that work is still queued, and on which
+ * pool; for a future of asyncio.run_coroutine_threadsafe, the executor job its coroutine awaits.
+ * docs/python.md tells how and where the limits are.
  *
  * Nothing here links against libpython: every CPython function is looked up with
  * dlsym(RTLD_DEFAULT) on the first call. A process without an interpreter pays one failed look-up
@@ -56,19 +58,48 @@ enum pg_py_blocked {
     PG_PY_B_BARRIER,               /* threading.Barrier.wait() */
     PG_PY_B_THREAD_JOIN,           /* threading.Thread.join() */
     PG_PY_B_QUEUE_GET,             /* queue.Queue.get() */
-    PG_PY_B_WORKER_IDLE,           /* a ThreadPoolExecutor worker waiting for work */
+    PG_PY_B_WORKER_IDLE,           /* a pool worker waiting for work */
+    PG_PY_B_ASYNC_RESULT,          /* multiprocessing.pool AsyncResult.get()/wait() */
 };
 
-/* A future a thread waits on. */
+/* The kinds of pool the layer models. */
+enum pg_py_pool_kind {
+    PG_PY_POOL_EXECUTOR = 0,       /* concurrent.futures.ThreadPoolExecutor (or a subclass) */
+    PG_PY_POOL_MP_THREADPOOL,      /* multiprocessing.pool.ThreadPool (multiprocessing.dummy.Pool) */
+};
+
+/* What a waited object is. */
+enum pg_py_wait_kind {
+    PG_PY_W_FUTURE = 0,            /* a concurrent.futures.Future */
+    PG_PY_W_ASYNC_RESULT,          /* a multiprocessing.pool ApplyResult/MapResult */
+};
+
+/*
+ * A future (or AsyncResult) a thread waits on. The work that completes it is, in order: its own
+ * work item (a future of an executor, a job of a ThreadPool); or, for a future that an asyncio
+ * Task completes (asyncio.run_coroutine_threadsafe), the executor future that Task awaits
+ * (`needs`, e.g. loop.run_in_executor's). work_item, queued_in, queue_pos, run_by and fn are
+ * about that work.
+ */
 struct pg_py_wait {
-    uintptr_t future;              /* the Future object's address */
-    int state;                     /* enum pg_py_future_state */
-    uintptr_t work_item;           /* its _WorkItem when found (queued or running), else 0 */
-    uintptr_t queued_in;           /* the executor whose queue holds that work item, else 0 */
+    uintptr_t future;              /* the Future / AsyncResult object's address */
+    int kind;                      /* enum pg_py_wait_kind */
+    int state;                     /* enum pg_py_future_state; for an AsyncResult: PENDING when a
+                                    * task of its job is queued, RUNNING when one runs, FINISHED
+                                    * when its event is set, UNKNOWN otherwise */
+    long job;                      /* an AsyncResult's job number, else -1 */
+    uintptr_t via_task;            /* the asyncio Task whose end completes this future, else 0 */
+    int has_coro;
+    struct pg_py_func coro;        /* that Task's coroutine function */
+    uintptr_t needs;               /* the executor future that Task awaits, else 0 */
+    int needs_state;               /* its enum pg_py_future_state */
+    int needs_timed;               /* that Task has an asyncio timeout running: it may be cancelled */
+    uintptr_t work_item;           /* its _WorkItem / task tuple when found (queued or running) */
+    uintptr_t queued_in;           /* the pool whose queue holds that work, else 0 */
     long queue_pos;                /* its position in that queue (0: next to run), -1 if not queued */
-    unsigned long run_by;          /* ident of the worker running it (state RUNNING), else 0 */
+    unsigned long run_by;          /* ident of the worker running it, else 0 */
     int has_fn;
-    struct pg_py_func fn;          /* the function its work item runs, when found */
+    struct pg_py_func fn;          /* the function that work runs, when found */
 };
 
 struct pg_py_thread {
@@ -84,8 +115,9 @@ struct pg_py_thread {
 
     int executor;                  /* index in pg_py_state.executors if a pool worker, else -1 */
     uintptr_t executor_addr;
-    uintptr_t work_item;           /* the work item it runs now, 0 if idle or not a worker */
+    uintptr_t work_item;           /* the work item (task tuple) it runs now, 0 if idle or none */
     uintptr_t work_future;
+    long work_job;                 /* ThreadPool workers: the job of the task it runs, else -1 */
     int has_task;
     struct pg_py_func task;        /* the function of that work item */
 
@@ -94,16 +126,26 @@ struct pg_py_thread {
     struct pg_py_wait waits[PG_PY_MAX_WAITS];
 };
 
+/* A pool: a ThreadPoolExecutor, or a multiprocessing ThreadPool (kind). */
 struct pg_py_executor {
-    uintptr_t addr;                /* the ThreadPoolExecutor object */
-    char prefix[PG_PY_NAME];       /* thread_name_prefix ("ThreadPoolExecutor-0" by default) */
-    int max_workers;
-    int nthreads;                  /* len(executor._threads) */
+    uintptr_t addr;                /* the ThreadPoolExecutor / ThreadPool object */
+    int kind;                      /* enum pg_py_pool_kind */
+    char prefix[PG_PY_NAME];       /* thread_name_prefix ("ThreadPoolExecutor-0" by default); "" for
+                                    * a ThreadPool */
+    char global[PG_PY_NAME];       /* "__main__.pool": a global of __main__ that refers to it, or "" */
+    uintptr_t loop;                /* the asyncio event loop whose default executor this is, else 0 */
+    unsigned long loop_thread;     /* ident of the thread running that loop */
+    int max_workers;               /* ThreadPool: its number of processes */
+    int nthreads;                  /* len(executor._threads) / len(pool._pool) */
     int nworkers_seen;             /* of those, how many are in threads[] */
-    long queue_len;                /* work_queue.qsize(); -1 if unknown */
+    long queue_len;                /* work_queue.qsize(); ThreadPool: the two below added; -1 if
+                                    * unknown */
+    long inqueue_len;              /* ThreadPool: tasks handed to the workers' queue (_inqueue) */
+    long taskqueue_len;            /* ThreadPool: submissions not yet handed over (_taskqueue); a
+                                    * map() is one entry however many chunks it has */
     long queue_scanned;            /* queue entries looked at to place waited futures (0: no need) */
     int queue_scan_complete;       /* every entry was looked at */
-    int shutdown;                  /* executor.shutdown() was called */
+    int shutdown;                  /* executor.shutdown() was called; ThreadPool: closed/terminated */
     int broken;                    /* BrokenThreadPool: a worker's initializer failed */
 };
 
@@ -144,5 +186,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st);
 
 const char *pg_py_blocked_name(int blocked);
 const char *pg_py_future_state_name(int state);
+const char *pg_py_pool_kind_name(int kind);      /* "concurrent.futures.ThreadPoolExecutor" */
+const char *pg_py_wait_kind_name(int kind);      /* "future", "async_result" */
 
 #endif

@@ -137,6 +137,7 @@ int pg_py_resolve(void)
     NEED(Type_GetSlot, "PyType_GetSlot");
     NEED(Tuple_Pack, "PyTuple_Pack");
     NEED(Init_gc, "PyInit_gc");
+    NEED(Cell_Get, "PyCell_Get");
     NEED(CFunction_GetFunction, "PyCFunction_GetFunction");
     NEED(CFunction_GetFlags, "PyCFunction_GetFlags");
     NEED(t_frame, "PyFrame_Type");
@@ -153,6 +154,9 @@ int pg_py_resolve(void)
     NEED(t_weakref, "_PyWeakref_RefType");
     NEED(t_type, "PyType_Type");
     NEED(t_module, "PyModule_Type");
+    NEED(t_cell, "PyCell_Type");
+    NEED(t_gen, "PyGen_Type");
+    NEED(t_coro, "PyCoro_Type");
     NEED(none, "_Py_NoneStruct");
     NEED(py_true, "_Py_TrueStruct");
     NEED(py_false, "_Py_FalseStruct");

@@ -1,8 +1,8 @@
 /*
  * One reading of the interpreter, with the GIL held (python_inspector.c takes it): finds the
  * standard library's classes and functions the program has imported, then reads every Python
- * thread (name, stack, what it waits on, the work item it runs, its executor) and hands the
- * executors to python_executor.c.
+ * thread (name, stack, what it waits on, the work item it runs, its pool) and hands the pools
+ * to python_executor.c (queues), python_mp.c (ThreadPools) and python_asyncio.c (event loops).
  *
  * It runs no Python code and changes no object of the program: the only callable it calls is
  * sys._current_frames (C code), and it reads objects only through python_object.c. The cyclic
@@ -15,10 +15,11 @@
 #include <errno.h>
 #include <string.h>
 
-static PyObject *func_code(struct pg_py_ctx *c, PyObject *fn)
+PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn)
 {
     return pg_py_is(fn, pg_py_api.t_function) ? pg_py_keep(c, pg_py_attr(fn, "__code__")) : NULL;
 }
+#define func_code pg_py_code_of
 
 static PyObject *method_code(struct pg_py_ctx *c, PyObject *cls, const char *name)
 {
@@ -71,12 +72,21 @@ static void load_known(struct pg_py_ctx *c)
     PyObject *ft = pg_py_module_dict("functools");
     if (ft)
         c->partial_cls = pg_py_dget(ft, "partial");
+    pg_py_mp_load(c);
+    pg_py_asyncio_load(c);
+    if (c->mp_result_cls) {
+        c->code[K_APPLY_WAIT] = method_code(c, c->mp_result_cls, "wait");
+        c->code[K_APPLY_GET] = method_code(c, c->mp_result_cls, "get");
+        c->code[K_MP_WORKER] = func_code(c, c->mp_worker_fn);
+    }
+    if (c->loop_cls)
+        c->code[K_LOOP_RUN] = method_code(c, c->loop_cls, "run_forever");
 }
 
 /* A local variable of a frame blocked in a standard-library function: PyFrame_GetVarString
  * (3.12+) reads it in place; before 3.12 f_locals, which copies the frame's fast locals into
  * the frame's own locals dict (the same as locals() or a debugger would do). */
-static PyObject *frame_local(PyObject *frame, const char *name)
+PyObject *pg_py_frame_local(PyObject *frame, const char *name)
 {
     if (pg_py_api.Frame_GetVarString) {
         PyObject *v = pg_py_api.Frame_GetVarString(frame, name);
@@ -93,7 +103,7 @@ static PyObject *frame_local(PyObject *frame, const char *name)
     return v;
 }
 
-static int future_state(struct pg_py_ctx *c, PyObject *fut)
+int pg_py_future_state(struct pg_py_ctx *c, PyObject *fut)
 {
     PyObject *s = pg_py_iattr(fut, c->future_cls, "_state");
     char b[32];
@@ -121,15 +131,27 @@ static void add_wait(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *fut
     }
     struct pg_py_wait *w = &th->waits[th->nwaits++];
     w->future = (uintptr_t)fut;
-    w->state = future_state(c, fut);
+    w->kind = PG_PY_W_FUTURE;
+    w->state = pg_py_future_state(c, fut);
+    w->job = -1;
     w->queue_pos = -1;
-    if (c->npend < PG_PY_MAX_PENDING) {
-        pg_py_api.IncRef(fut);
-        if (pg_py_keep(c, fut)) {
-            c->pend_obj[c->npend] = fut;
-            c->pend[c->npend++] = w;
-        }
+    pg_py_add_pending(c, w, fut, -1, 0);
+}
+
+int pg_py_add_pending(struct pg_py_ctx *c, struct pg_py_wait *w, PyObject *obj, long job, int needs)
+{
+    if (c->npend == PG_PY_MAX_PENDING)
+        return -1;
+    if (obj) {
+        pg_py_api.IncRef(obj);
+        if (!pg_py_keep(c, obj))
+            return -1;
     }
+    c->pend_obj[c->npend] = obj;
+    c->pend_job[c->npend] = job;
+    c->pend_needs[c->npend] = needs;
+    c->pend[c->npend++] = w;
+    return 0;
 }
 
 static void add_waits_from_set(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *set)
@@ -170,6 +192,7 @@ static int blocked_of(enum pg_py_code_kind k)
     case K_BARRIER_WAIT: return PG_PY_B_BARRIER;
     case K_JOIN: return PG_PY_B_THREAD_JOIN;
     case K_QUEUE_GET: return PG_PY_B_QUEUE_GET;
+    case K_APPLY_WAIT: case K_APPLY_GET: return PG_PY_B_ASYNC_RESULT;
     default: return PG_PY_B_NONE;
     }
 }
@@ -177,7 +200,7 @@ static int blocked_of(enum pg_py_code_kind k)
 /* The work item a worker runs: `self` of its innermost _WorkItem.run frame. */
 static void read_task(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *runframe)
 {
-    PyObject *item = frame_local(runframe, "self");
+    PyObject *item = pg_py_frame_local(runframe, "self");
     if (item && pg_py_is(item, c->workitem_cls)) {
         th->work_item = (uintptr_t)item;
         PyObject *fut = pg_py_attr(item, "future");
@@ -198,26 +221,30 @@ static void read_task(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *ru
 static void read_wait(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *frame,
                       enum pg_py_code_kind k)
 {
-    PyObject *timeout = frame_local(frame, "timeout");
+    PyObject *timeout = pg_py_frame_local(frame, "timeout");
     th->timed = timeout && timeout != pg_py_api.none;
     if (timeout)
         pg_py_api.DecRef(timeout);
     if (k == K_QUEUE_GET || k == K_SEM_ACQUIRE) {
         /* get(block=False) / acquire(blocking=False) never block. */
-        PyObject *b = frame_local(frame, k == K_QUEUE_GET ? "block" : "blocking");
+        PyObject *b = pg_py_frame_local(frame, k == K_QUEUE_GET ? "block" : "blocking");
         if (b == pg_py_api.py_false)
             th->blocked = PG_PY_B_NONE;
         if (b)
             pg_py_api.DecRef(b);
     }
     if (k == K_RESULT || k == K_EXCEPTION) {
-        PyObject *fut = frame_local(frame, "self");
+        PyObject *fut = pg_py_frame_local(frame, "self");
         if (fut)
             add_wait(c, th, fut), pg_py_api.DecRef(fut);
     } else if (k == K_WAIT || k == K_AS_COMPLETED) {
-        PyObject *set = frame_local(frame, k == K_WAIT ? "not_done" : "pending");
+        PyObject *set = pg_py_frame_local(frame, k == K_WAIT ? "not_done" : "pending");
         if (set)
             add_waits_from_set(c, th, set), pg_py_api.DecRef(set);
+    } else if (k == K_APPLY_WAIT || k == K_APPLY_GET) {
+        PyObject *res = pg_py_frame_local(frame, "self");
+        if (res)
+            pg_py_mp_wait(c, th, res), pg_py_api.DecRef(res);
     }
 }
 
@@ -226,7 +253,7 @@ static void walk_stack(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *t
     PyObject *f = top;
     pg_py_api.IncRef(f);
     int chain = 1;
-    PyObject *waitframe = NULL, *runframe = NULL;
+    PyObject *waitframe = NULL, *runframe = NULL, *mpframe = NULL;
     enum pg_py_code_kind waitkind = K_NONE;
     while (f && pg_py_is(f, pg_py_api.t_frame) && th->depth < 4096) {
         PyObject *code = pg_py_attr(f, "f_code");
@@ -244,7 +271,8 @@ static void walk_stack(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *t
                     pg_py_api.DecRef(waitframe);
                 waitframe = f;
                 pg_py_api.IncRef(f);
-            } else if (chain && k == K_WORKER && th->depth == 0) {
+            } else if (chain && (k == K_WORKER || k == K_MP_WORKER) && th->depth == 0) {
+                /* Waiting for work in C code (SimpleQueue.get), or between two tasks. */
                 th->blocked = PG_PY_B_WORKER_IDLE;
                 chain = 0;
             } else {
@@ -254,6 +282,12 @@ static void walk_stack(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *t
                 runframe = f;
                 pg_py_api.IncRef(f);
             }
+            if (k == K_MP_WORKER && th->depth > 0 && !mpframe) {
+                mpframe = f;
+                pg_py_api.IncRef(f);
+            }
+            if (k == K_LOOP_RUN)
+                pg_py_asyncio_loop(c, th, f);
         }
         if (code)
             pg_py_api.DecRef(code);
@@ -272,10 +306,14 @@ static void walk_stack(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *t
         read_task(c, th, runframe);
         pg_py_api.DecRef(runframe);
     }
+    if (mpframe) {
+        pg_py_mp_task(c, th, mpframe);
+        pg_py_api.DecRef(mpframe);
+    }
 }
 
-static int executor_index(struct pg_py_ctx *c, struct pg_py_state *st, PyObject *ex,
-                          PyObject *queue)
+int pg_py_pool_index(struct pg_py_ctx *c, struct pg_py_state *st, PyObject *ex, PyObject *queue,
+                     int kind)
 {
     for (int i = 0; i < st->nexecutors; i++)
         if (c->ex_obj[i] == ex)
@@ -292,15 +330,26 @@ static int executor_index(struct pg_py_ctx *c, struct pg_py_state *st, PyObject 
     c->ex_obj[i] = ex;
     c->ex_queue[i] = queue;       /* the worker's _args tuple holds it; the executor too */
     st->executors[i].addr = (uintptr_t)ex;
+    st->executors[i].kind = kind;
     return i;
 }
 
 /* A ThreadPoolExecutor worker: an exact threading.Thread whose target is the module's _worker;
- * its args are (weakref to the executor, the work queue, ...). */
+ * its args are (weakref to the executor, the work queue, ...). A ThreadPool worker: a thread
+ * (multiprocessing.dummy's DummyProcess) whose target is multiprocessing.pool.worker. */
 static void read_worker(struct pg_py_ctx *c, struct pg_py_state *st, struct pg_py_thread *th,
                         PyObject *t)
 {
     th->executor = -1;
+    if (c->mp_worker_fn && pg_py_is_sub(t, c->thread_cls) && !pg_py_is(t, c->thread_cls)) {
+        PyObject *target = pg_py_tattr(c, t, "_target");
+        PyObject *args = target == c->mp_worker_fn ? pg_py_tattr(c, t, "_args") : NULL;
+        if (args)
+            pg_py_mp_worker(c, st, th, target, args), pg_py_api.DecRef(args);
+        if (target)
+            pg_py_api.DecRef(target);
+        return;
+    }
     if (!c->worker_fn || !c->tpe_cls || !pg_py_is(t, c->thread_cls))
         return;
     PyObject *target = pg_py_attr(t, "_target");
@@ -310,7 +359,7 @@ static void read_worker(struct pg_py_ctx *c, struct pg_py_state *st, struct pg_p
         PyObject *queue = pg_py_api.Tuple_GetItem(args, 1);
         PyObject *ex = pg_py_is(ref, pg_py_api.t_weakref) ? pg_py_api.Weakref_GetObject(ref) : NULL;
         if (ex && pg_py_is_sub(ex, c->tpe_cls)) {
-            th->executor = executor_index(c, st, ex, queue);
+            th->executor = pg_py_pool_index(c, st, ex, queue, PG_PY_POOL_EXECUTOR);
             if (th->executor >= 0) {
                 th->executor_addr = (uintptr_t)ex;
                 st->executors[th->executor].nworkers_seen++;
@@ -363,6 +412,7 @@ static struct pg_py_thread *new_thread(struct pg_py_state *st, unsigned long ide
     struct pg_py_thread *th = &st->threads[st->nthreads++];
     th->ident = ident;
     th->executor = -1;
+    th->work_job = -1;
     return th;
 }
 
@@ -411,10 +461,17 @@ int pg_py_read_interpreter(struct pg_py_state *st)
         return -EAGAIN;    /* cannot make sure no finalizer runs: read nothing */
     load_known(c);
     read_threads(c, st);
-    for (int i = 0; i < st->nexecutors; i++)
-        pg_py_read_executor(c, &st->executors[i], c->ex_obj[i], c->ex_queue[i]);
+    for (int i = 0; i < st->nexecutors; i++) {
+        if (st->executors[i].kind == PG_PY_POOL_MP_THREADPOOL)
+            pg_py_mp_read_pool(c, st, i);
+        else
+            pg_py_read_executor(c, &st->executors[i], c->ex_obj[i], c->ex_queue[i]);
+    }
+    pg_py_asyncio_defaults(c, st);
+    pg_py_asyncio_chains(c);
     pg_py_scan_queues(c, st);
     pg_py_link_running(st, c);
+    pg_py_name_globals(c, st);
     /* Dropping our references frees nothing of the program's: each of these objects is also
      * referenced by the program, since no program thread ran while we held the GIL. */
     for (int i = c->nkept - 1; i >= 0; i--)
