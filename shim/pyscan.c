@@ -1,7 +1,8 @@
 /*
  * Python findings: when the native layer sees threads stay blocked, the watchdog asks the
  * interpreter what they are doing (python.h), and turns the answer into pool_exhaustion and
- * queue_growth findings about ThreadPoolExecutors, with Python stacks and thread names.
+ * queue_growth findings about ThreadPoolExecutors (asyncio's default executors among them) and
+ * multiprocessing ThreadPools, with Python stacks, thread names and task functions.
  *
  * When to ask: the set of threads blocked without a time limit for at least PY_STABLE_MS has
  * changed since the last reading (a program that never stalls is never read); or the process's
@@ -75,6 +76,113 @@ static int is_blocking(int b)
     return b != PG_PY_B_NONE && b != PG_PY_B_WORKER_IDLE;
 }
 
+static int is_exact_wait(int b)
+{
+    return b == PG_PY_B_FUTURE_RESULT || b == PG_PY_B_FUTURES_WAIT || b == PG_PY_B_AS_COMPLETED ||
+           b == PG_PY_B_ASYNC_RESULT;
+}
+
+/* The waited work is queued on that pool and nothing else can complete the wait: the work a
+ * future or AsyncResult needs is not taken, or the coroutine behind a run_coroutine_threadsafe
+ * future awaits an executor job not taken, and no asyncio timeout can cancel that coroutine. */
+static int queued_on(const struct pg_py_wait *w, uintptr_t pool)
+{
+    if (w->queued_in != pool)
+        return 0;
+    if (w->needs)
+        return w->needs_state == PG_PY_F_PENDING && !w->needs_timed;
+    return w->state == PG_PY_F_PENDING;
+}
+
+static const struct pg_py_thread *py_thread(unsigned long ident)
+{
+    for (int k = 0; k < st.nthreads; k++)
+        if (st.threads[k].ident == ident)
+            return &st.threads[k];
+    return NULL;
+}
+
+/* The pool's name, in the program's terms: a ThreadPoolExecutor's thread name prefix; for an
+ * event loop's default executor, that; for a ThreadPool, the global that holds it. */
+static const char *pool_name(const struct pg_py_executor *e, char *buf, size_t len)
+{
+    if (e->loop) {
+        const struct pg_py_thread *lt = py_thread(e->loop_thread);
+        if (lt && lt->name[0])
+            snprintf(buf, len, "asyncio's default executor of the event loop in %s", lt->name);
+        else
+            snprintf(buf, len, "asyncio's default executor of the event loop at %#lx",
+                     (unsigned long)e->loop);
+    } else if (e->kind == PG_PY_POOL_MP_THREADPOOL) {
+        snprintf(buf, len, "ThreadPool%s%s", e->global[0] ? " " : "", e->global);
+    } else {
+        snprintf(buf, len, "%s", e->prefix);
+    }
+    return buf;
+}
+
+static const char *pool_word(const struct pg_py_executor *e)
+{
+    return e->kind == PG_PY_POOL_MP_THREADPOOL ? "pool" : "executor";
+}
+
+static void write_func(struct pg_jw *w, const struct pg_py_func *f)
+{
+    pg_jw_obj(w);
+    pg_jw_key(w, "function"), pg_jw_str(w, f->name);
+    pg_jw_key(w, "file"), pg_jw_str(w, f->file);
+    pg_jw_key(w, "line"), pg_jw_int(w, f->line);
+    pg_jw_obj_end(w);
+}
+
+/* pool.tasks[]: for each worker, the task it runs and what it waits on. */
+static void write_tasks(struct pg_jw *w, int ei)
+{
+    uintptr_t addr = st.executors[ei].addr;
+    pg_jw_key(w, "tasks");
+    pg_jw_arr(w);
+    for (int k = 0; k < st.nthreads; k++) {
+        const struct pg_py_thread *pt = &st.threads[k];
+        if (pt->executor != ei)
+            continue;
+        pg_jw_obj(w);
+        pg_jw_key(w, "thread"), pg_jw_str(w, pt->name);
+        pg_jw_key(w, "tid"), pg_jw_int(w, pt->native_id);
+        pg_jw_key(w, "task");
+        if (pt->has_task)
+            write_func(w, &pt->task);
+        else
+            pg_jw_null(w);
+        pg_jw_key(w, "python_blocked"), pg_jw_str(w, pg_py_blocked_name(pt->blocked));
+        const struct pg_py_wait *x = NULL;
+        for (int q = 0; q < pt->nwaits && !x; q++)
+            if (queued_on(&pt->waits[q], addr))
+                x = &pt->waits[q];
+        if (!x && pt->nwaits)
+            x = &pt->waits[0];
+        pg_jw_key(w, "waits_for");
+        if (x) {
+            pg_jw_obj(w);
+            pg_jw_key(w, "kind"), pg_jw_str(w, x->needs ? "coroutine" : pg_py_wait_kind_name(x->kind));
+            pg_jw_key(w, "function");
+            if (x->has_fn)
+                write_func(w, &x->fn);
+            else
+                pg_jw_null(w);
+            if (x->needs && x->has_coro)
+                pg_jw_key(w, "coroutine"), write_func(w, &x->coro);
+            pg_jw_key(w, "queued_here"), pg_jw_bool(w, queued_on(x, addr));
+            if (x->queued_in)
+                pg_jw_key(w, "queue_pos"), pg_jw_int(w, x->queue_pos);
+            pg_jw_obj_end(w);
+        } else {
+            pg_jw_null(w);
+        }
+        pg_jw_obj_end(w);
+    }
+    pg_jw_arr_end(w);
+}
+
 /* The snapshot index of the native thread behind a Python thread, or -1. */
 static int native_of(int n, const struct pg_py_thread *pt)
 {
@@ -116,8 +224,24 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
         pg_jw_obj(w);
         pg_jw_key(w, "id"), pg_jw_hex(w, e->addr);
         pg_jw_key(w, "python"), pg_jw_bool(w, 1);
+        pg_jw_key(w, "library"), pg_jw_str(w, "python");
+        pg_jw_key(w, "kind"), pg_jw_str(w, pg_py_pool_kind_name(e->kind));
         pg_jw_key(w, "annotated"), pg_jw_bool(w, 0);
-        pg_jw_key(w, "name"), pg_jw_str(w, e->prefix);
+        char name[160];
+        pg_jw_key(w, "name"), pg_jw_str(w, pool_name(e, name, sizeof name));
+        if (e->kind == PG_PY_POOL_EXECUTOR)
+            pg_jw_key(w, "prefix"), pg_jw_str(w, e->prefix);
+        if (e->global[0])
+            pg_jw_key(w, "global"), pg_jw_str(w, e->global);
+        if (e->loop) {
+            const struct pg_py_thread *lt = py_thread(e->loop_thread);
+            pg_jw_key(w, "asyncio_loop");
+            pg_jw_obj(w);
+            pg_jw_key(w, "address"), pg_jw_hex(w, e->loop);
+            pg_jw_key(w, "thread"), pg_jw_str(w, lt ? lt->name : "");
+            pg_jw_key(w, "tid"), pg_jw_int(w, lt ? lt->native_id : 0);
+            pg_jw_obj_end(w);
+        }
         pg_jw_key(w, "workers"), pg_jw_int(w, e->nthreads);
         pg_jw_key(w, "max_workers"), pg_jw_int(w, e->max_workers);
         pg_jw_key(w, "queued");
@@ -126,7 +250,11 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
         else
             pg_jw_null(w);
         pg_jw_key(w, "queued_exact"), pg_jw_bool(w, e->queue_len >= 0);
+        if (e->kind == PG_PY_POOL_MP_THREADPOOL)
+            pg_jw_key(w, "inqueue_len"), pg_jw_int(w, e->inqueue_len),
+                pg_jw_key(w, "taskqueue_len"), pg_jw_int(w, e->taskqueue_len);
         pg_jw_key(w, "evidence"), pg_jw_str(w, "python");
+        write_tasks(w, ei);
         pg_jw_obj_end(w);
         pg_jw_key(w, "python");
         pg_py_write_json(w, &st);
@@ -179,8 +307,7 @@ static void check_executor(int n, int ei, uint64_t now)
         if (is_blocking(pt->blocked) && !pt->timed) {
             blocked++;
             blocked_kind = pt->blocked;
-            future_waits += pt->blocked == PG_PY_B_FUTURE_RESULT ||
-                            pt->blocked == PG_PY_B_FUTURES_WAIT || pt->blocked == PG_PY_B_AS_COMPLETED;
+            future_waits += is_exact_wait(pt->blocked);
         }
         int i = native_of(n, pt);
         if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
@@ -191,7 +318,7 @@ static void check_executor(int n, int ei, uint64_t now)
         }
         int waits_own = 0;
         for (int q = 0; q < pt->nwaits; q++) {
-            if (pt->waits[q].queued_in == e->addr && pt->waits[q].state == PG_PY_F_PENDING) {
+            if (queued_on(&pt->waits[q], e->addr)) {
                 waits_own = 1;
                 if (!own) {
                     own = pt;
@@ -210,11 +337,12 @@ static void check_executor(int n, int ei, uint64_t now)
         } else if (e->queue_len > pg_cfg.queue_limit && e->queue_len > es->depth0 &&
                    now - es->t0 >= (uint64_t)PY_GROWTH_WINDOW_MS * 1000000u) {
             double rate = (double)(e->queue_len - es->depth0) * 1e9 / (double)(now - es->t0);
-            char summary[320];
+            char summary[400], name[160];
             snprintf(summary, sizeof summary,
                      "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
                      "worker was busy: submissions outpace the pool and memory grows with them",
-                     e->prefix, e->nthreads, e->nthreads == 1 ? "" : "s", e->queue_len, rate);
+                     pool_name(e, name, sizeof name), e->nthreads, e->nthreads == 1 ? "" : "s",
+                     e->queue_len, rate);
             report(n, e, ei, "queue_growth", "warning", summary, now, rate > 1 ? rate : 1);
             es->growth_reported = 1;
         }
@@ -230,23 +358,40 @@ static void check_executor(int n, int ei, uint64_t now)
         recheck_at = newest + (uint64_t)PY_CONFIRM_MS * 1000000u;
         return;
     }
-    char summary[512];
+    char summary[1024], name[160];
     const char *severity = "error";
+    pool_name(e, name, sizeof name);
     if (own) {
         const struct pg_py_func *task = &own->task;
-        const struct pg_py_func *child = &own_wait->fn;
+        const char *child = own_wait->has_fn ? own_wait->fn.name : "a task";
+        const char *coro = own_wait->has_coro ? own_wait->coro.name : "a coroutine";
+        const char *what = own_wait->kind == PG_PY_W_ASYNC_RESULT ? "result" : "future";
+        char waited[200];
+        if (own_wait->needs)
+            snprintf(waited, sizeof waited,
+                     "the future of coroutine %s (run_coroutine_threadsafe), which awaits %s", coro,
+                     child);
+        else
+            snprintf(waited, sizeof waited, "the %s of %s", what, child);
         if (nworkers == 1)
             snprintf(summary, sizeof summary,
-                     "worker %s, running %s (%s:%d), waits on the future of %s, which is still queued "
-                     "on the same executor; its only worker is that thread",
+                     "worker %s, running %s (%s:%d), waits on %s, which is still queued on the same "
+                     "%s; its only worker is that thread",
                      own->name, own->has_task ? task->name : "a task", base(task->file), task->line,
-                     own_wait->has_fn ? child->name : "a task");
+                     waited, pool_word(e));
+        else if (own_wait->needs)
+            snprintf(summary, sizeof summary,
+                     "all %d workers of %s are waiting on futures whose completion needs tasks still "
+                     "queued on the same executor: worker %s, running %s (%s:%d), waits on coroutine "
+                     "%s, which awaits %s, queued at position %ld",
+                     nworkers, name, own->name, own->has_task ? task->name : "a task",
+                     base(task->file), task->line, coro, child, own_wait->queue_pos);
         else
             snprintf(summary, sizeof summary,
-                     "all %d workers of %s are waiting on futures of tasks still queued on the same "
-                     "executor: worker %s, running %s (%s:%d), waits on %s, queued at position %ld",
-                     nworkers, e->prefix, own->name, own->has_task ? task->name : "a task",
-                     base(task->file), task->line, own_wait->has_fn ? child->name : "a task",
+                     "all %d workers of %s are waiting on %ss of tasks still queued on the same "
+                     "%s: worker %s, running %s (%s:%d), waits on %s, queued at position %ld",
+                     nworkers, name, what, pool_word(e), own->name,
+                     own->has_task ? task->name : "a task", base(task->file), task->line, child,
                      own_wait->queue_pos);
     } else if (e->queue_len > 0 && !future_waits) {
         /* (A worker waiting on a future is exactly known: if that future is not queued here, it
@@ -263,7 +408,7 @@ static void check_executor(int n, int ei, uint64_t now)
             severity = "warning";
         snprintf(summary, sizeof summary,
                  "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
-                 "its queue%s", nworkers, e->prefix, pg_py_blocked_name(blocked_kind), e->queue_len,
+                 "its queue%s", nworkers, name, pg_py_blocked_name(blocked_kind), e->queue_len,
                  e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
                  others_running ? "; another thread is still running and might wake them"
                                 : "; no other thread is left to wake them");
