@@ -13,7 +13,10 @@
 #include <string.h>
 
 #define PG_EXPORT __attribute__((visibility("default")))
-#define TASK_TOMB ((uintptr_t)1)
+/* A removed task's slot. Task handles are any non-null value, small integers included (GLib's
+ * GINT_TO_POINTER data): the tombstone is the one value no handle can be, an all-ones pointer. */
+#define TASK_TOMB (~(uintptr_t)0)
+#define TASK_LIVE(v) ((v) != 0 && (v) != TASK_TOMB)
 #define PROBE 64
 
 struct pg_apool pg_apools[PG_MAX_APOOLS];
@@ -80,7 +83,7 @@ static struct pg_apool *pool_get(uintptr_t handle, int create)
 
 static void task_insert(uintptr_t task, uintptr_t pool, uintptr_t fn, uint64_t seq)
 {
-    if (task <= TASK_TOMB)
+    if (!TASK_LIVE(task))
         return;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
     for (int i = 0; i < PROBE; i++) {
@@ -101,7 +104,7 @@ static void task_insert(uintptr_t task, uintptr_t pool, uintptr_t fn, uint64_t s
 
 static void task_remove(uintptr_t task)
 {
-    if (task <= TASK_TOMB)
+    if (!TASK_LIVE(task))
         return;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
     for (int i = 0; i < PROBE; i++) {
@@ -120,7 +123,7 @@ static void task_remove(uintptr_t task)
 int pg_task_lookup(uintptr_t task, struct pg_qtask *out)
 {
     memset(out, 0, sizeof *out);
-    if (task <= TASK_TOMB)
+    if (!TASK_LIVE(task))
         return 0;
     uint32_t h = hash_ptr(task) % PG_TASKSET;
     for (int i = 0; i < PROBE; i++) {
@@ -307,7 +310,7 @@ int pg_task_queue(uintptr_t pool, struct pg_qtask_ent *out, int max)
     int n = 0;
     for (uint32_t k = 0; k < PG_TASKSET; k++) {
         uintptr_t task = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
-        if (task <= TASK_TOMB || atomic_load_explicit(&tasks[k].pool, memory_order_acquire) != pool)
+        if (!TASK_LIVE(task) || atomic_load_explicit(&tasks[k].pool, memory_order_acquire) != pool)
             continue;
         struct pg_qtask_ent e = {task, atomic_load_explicit(&tasks[k].fn, memory_order_relaxed),
                                  atomic_load_explicit(&tasks[k].seq, memory_order_relaxed)};
@@ -332,7 +335,7 @@ long pg_task_position(uintptr_t pool, uint64_t seq)
     long before = 0;
     for (uint32_t k = 0; k < PG_TASKSET; k++) {
         uintptr_t task = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
-        if (task > TASK_TOMB && atomic_load_explicit(&tasks[k].pool, memory_order_acquire) == pool &&
+        if (TASK_LIVE(task) && atomic_load_explicit(&tasks[k].pool, memory_order_acquire) == pool &&
             atomic_load_explicit(&tasks[k].seq, memory_order_relaxed) < seq)
             before++;
     }
