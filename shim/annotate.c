@@ -205,8 +205,18 @@ void pg_apool_set_workers(uintptr_t handle, int workers)
 void pg_apool_close(uintptr_t handle)
 {
     struct pg_apool *p = pg_apool_find(handle);
-    if (p)
-        atomic_store_explicit(&p->handle, PG_APOOL_TOMB, memory_order_release);
+    if (!p)
+        return;
+    atomic_store_explicit(&p->handle, PG_APOOL_TOMB, memory_order_release);
+    /* Tasks still queued die with the pool: a new pool at the same address must not inherit them.
+     * One pass over the task table; pools are destroyed rarely. */
+    for (uint32_t k = 0; k < PG_TASKSET; k++) {
+        uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
+        if (TASK_LIVE(v) && atomic_load_explicit(&tasks[k].pool, memory_order_relaxed) == handle) {
+            atomic_store_explicit(&tasks[k].pool, 0, memory_order_relaxed);
+            atomic_compare_exchange_strong(&tasks[k].task, &v, TASK_TOMB);
+        }
+    }
 }
 
 void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn)
