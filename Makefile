@@ -26,7 +26,7 @@ CHECK_LIBS    = $(shell pkg-config --libs check)
 
 SHIM_SRC      := $(wildcard shim/*.c)
 # Shim modules with no interposition and no global state: also linked into the unit tests.
-SHIM_PURE     := shim/graph.c shim/config.c shim/jsonw.c
+SHIM_PURE     := shim/graph.c shim/config.c shim/jsonw.c shim/poolinfer.c
 ANALYZER_SRC  := $(wildcard analyzer/*.c)
 ANALYZER_LIB  := $(filter-out analyzer/main.c,$(ANALYZER_SRC))
 TEST_SRC      := $(wildcard tests/check_*.c) tests/runner.c

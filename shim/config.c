@@ -19,6 +19,7 @@ void pg_config_defaults(struct pg_config *c)
     c->max_threads = 4096;
     c->stack_depth = 64;
     c->queue_limit = 10000;
+    c->trace_max = 16 << 20;
     c->lock_order = 1;
     c->on_finding = PG_ON_CONTINUE;
     c->exit_code = 0;
@@ -93,6 +94,7 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
     bad += int_var(get, warn, "POOLGUARD_MAX_THREADS", 16, 1 << 20, &c->max_threads);
     bad += int_var(get, warn, "POOLGUARD_STACK_DEPTH", 1, 128, &c->stack_depth);
     bad += int_var(get, warn, "POOLGUARD_QUEUE_LIMIT", 1, 1 << 30, &c->queue_limit);
+    bad += int_var(get, warn, "POOLGUARD_TRACE_MAX", 0, 1 << 30, &c->trace_max);
     bad += bool_var(get, warn, "POOLGUARD_QUIET", &c->quiet);
     bad += bool_var(get, warn, "POOLGUARD_DISABLE", &c->disable);
     bad += bool_var(get, warn, "POOLGUARD_DEBUG", &c->debug);
@@ -113,6 +115,15 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
             warnf(warn, "POOLGUARD_ON_FINDING", v, "is not continue, abort or exit:N (N from 0 to 255)");
             bad++;
         }
+    }
+
+    v = get("POOLGUARD_TRACE");
+    if (v && *v) {
+        size_t n = strlen(v);
+        if (n >= sizeof c->trace)
+            warnf(warn, "POOLGUARD_TRACE", v, "is too long"), bad++;
+        else
+            memcpy(c->trace, v, n + 1);
     }
 
     v = get("POOLGUARD_DIR");

@@ -25,6 +25,8 @@ struct pg_config {
     int lock_order_single_thread;  /* POOLGUARD_LOCK_ORDER_SINGLE_THREAD: also orders seen in one thread */
     int debug;                 /* POOLGUARD_DEBUG: the watchdog explains its pool analysis on stderr */
     char dir[PG_PATH_MAX];     /* POOLGUARD_DIR; empty: the default, chosen at run time */
+    char trace[PG_PATH_MAX];   /* POOLGUARD_TRACE: file the pool analysis's input is appended to */
+    int trace_max;             /* POOLGUARD_TRACE_MAX: bytes written to it at most */
 };
 
 /* Called once per bad value with a complete message (no trailing newline). */

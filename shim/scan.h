@@ -31,6 +31,8 @@ PG_HIDDEN int pg_node_confirmed(int i);
 PG_HIDDEN int pg_thread_runnable(pid_t tid);
 /* Nanoseconds from since to now, less the time the whole process was stopped. */
 PG_HIDDEN uint64_t pg_blocked_ns(uint64_t since, uint64_t now);
+/* The times the whole process was stopped that pg_blocked_ns leaves out: at most max. */
+PG_HIDDEN int pg_stop_gaps(uint64_t *start, uint64_t *len, int max);
 PG_HIDDEN void pg_act_on_finding(void);
 PG_HIDDEN void pg_note_finding(const char *kind, const char *summary);
 

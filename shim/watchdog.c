@@ -405,6 +405,15 @@ uint64_t pg_blocked_ns(uint64_t since, uint64_t now)
     return t;
 }
 
+int pg_stop_gaps(uint64_t *start, uint64_t *len, int max)
+{
+    int n = ngaps < GAPS ? (int)ngaps : GAPS;
+    n = n < max ? n : max;
+    for (int k = 0; k < n; k++)
+        start[k] = gaps[k].start, len[k] = gaps[k].len;
+    return n;
+}
+
 void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, uint64_t now)
 {
     struct snap *s = &snaps[i];
