@@ -30,17 +30,27 @@ PROGRAMS = {
     "app_flood.py": ("1000,3,300", 3),
     "app_event.py": ("1000,2,300", 3),
     "app_growth.py": ("700,4,500", 6),
+    "app_mp_one.py": ("1000,2,300", 3),
+    "app_mp_two.py": ("1000,2,300", 3),
+    "app_mp_growth.py": ("700,4,500", 6),
+    "app_asyncio_threadsafe.py": ("1000,2,300", 3),
+    "app_asyncio_named.py": ("1000,2,300", 3),
     "ok_two_executors.py": ("400,8,250", 6),
     "ok_many_tasks.py": ("400,8,250", 6),
     "ok_gil.py": ("400,8,250", 6),
     "ok_sleep.py": ("500,8,250", 6),
+    "ok_event_set.py": ("500,8,400", 8),
+    "ok_sqlite.py": ("100,10,100", 15),
+    "ok_mp_many.py": ("100,6,100", 10),
+    "ok_nested.py": ("100,10,150", 15),
+    "ok_asyncio_many.py": ("100,8,120", 10),
     "safety_gil_held.py": ("100,10,200", 6),
     "safety_user_objects.py": ("200,20,100", 6),
     "safety_exit.py": ("0,3000,1", 6),
 }
 ETIMEDOUT, EAGAIN = -110, -11
 
-WAITS = ("future_result", "futures_wait", "as_completed")
+WAITS = ("future_result", "futures_wait", "as_completed", "async_result")
 
 
 def version_of(exe):
@@ -67,15 +77,25 @@ def run(exe, script, build):
         return p, calls
 
 
+def queued_on(w, ex):
+    """The waited work is still queued on ex (for a run_coroutine_threadsafe future: the executor
+    job its coroutine awaits, with no asyncio timeout that could cancel it)."""
+    if w.get("queued_in") != ex["address"]:
+        return False
+    if "needs" in w:
+        return w["needs_state"] == "PENDING" and not w["needs_timed"]
+    return w["state"] == "PENDING"
+
+
 def exhausted(state):
-    """Executors whose every worker waits, untimed, on a future queued in that same executor."""
+    """Pools whose every worker waits, untimed, on work queued in that same pool."""
     found = []
     for ex in state["executors"]:
         workers = [t for t in state["threads"] if t.get("executor") == ex["address"]]
         if not workers or len(workers) != ex["threads"]:
             continue
         if all(t["blocked"] in WAITS and not t["timed"] and
-               any(w.get("queued_in") == ex["address"] for w in t.get("waits_on", []))
+               any(queued_on(w, ex) for w in t.get("waits_on", []))
                for t in workers):
             found.append(ex)
     return found
@@ -173,6 +193,108 @@ def check_sleep(c, states):
                                  for w in ws), "workers sleep inside nap")
 
 
+MP = "multiprocessing.pool.ThreadPool"
+TPE = "concurrent.futures.ThreadPoolExecutor"
+
+
+def check_not_workers(c, st):
+    """ThreadPool's handler threads are not its workers."""
+    handlers = [t for t in st["threads"]
+                if any(f["function"].rsplit(".", 1)[-1] in ("_handle_tasks", "_handle_results")
+                       for f in t["stack"])]
+    c.check(handlers and all("executor" not in t for t in handlers),
+            "handler threads seen, not workers: %r" % [t["name"] for t in handlers])
+
+
+def check_mp_one(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["kind"] == MP and ex[0]["max_workers"] == 1,
+                   "one exhausted ThreadPool, 1 worker: %r" % st["executors"]):
+        return
+    c.check(ex[0].get("global") == "__main__.pool", "named by its global")
+    (w,) = workers_of(st, ex[0])
+    c.check(w["task"]["function"] == "parent" and w["task_job"] >= 0, "worker runs parent")
+    c.check(stack_has(w, "parent") and stack_has(w, "ApplyResult.get"), "worker stack")
+    fw = w["waits_on"][0]
+    c.check(fw["kind"] == "async_result" and fw["state"] == "PENDING" and
+            fw["fn"]["function"] == "subtask" and fw["queue_pos"] == 0,
+            "waits on queued subtask: %r" % fw)
+    c.check(ex[0]["queue_len"] == ex[0]["inqueue_len"] + ex[0]["taskqueue_len"] == 1,
+            "queue: %r" % ex[0])
+    main = [t for t in st["threads"] if t["name"] == "MainThread"]
+    c.check(main and main[0]["waits_on"][0].get("run_by") == w["ident"] and
+            main[0]["waits_on"][0]["state"] == "RUNNING", "main waits on the job the worker runs")
+    check_not_workers(c, st)
+
+
+def check_mp_two(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["kind"] == MP and ex[0]["max_workers"] == 2,
+                   "one exhausted ThreadPool, 2 workers"):
+        return
+    ws = workers_of(st, ex[0])
+    c.check(len(ws) == 2 and all(w["task"]["function"] == "parent" for w in ws),
+            "both workers run parent")
+    c.check(all(w["waits_on"][0]["fn"]["function"] == "subtask" for w in ws), "both wait on subtask")
+    c.check(ex[0]["queue_len"] == 6, "4 parents and 2 subtasks queued: %r" % ex[0]["queue_len"])
+    check_not_workers(c, st)
+
+
+def check_mp_growth(c, states):
+    lens = [s["executors"][0]["queue_len"] for s in states if s["executors"]]
+    c.check(all(s["executors"][0]["kind"] == MP for s in states if s["executors"]), "a ThreadPool")
+    c.check(len(lens) >= 3 and all(b > a for a, b in zip(lens, lens[1:])),
+            "queue grows: %r" % lens)
+    for s in states:
+        c.check(not exhausted(s), "no exhaustion")
+
+
+def check_asyncio_threadsafe(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["kind"] == TPE, "one exhausted executor"):
+        return
+    main = [t for t in st["threads"] if t["name"] == "MainThread"][0]
+    c.check(ex[0].get("loop_thread") == main["ident"] and ex[0].get("default_executor_of_loop"),
+            "the default executor of the loop in MainThread: %r" % ex[0])
+    ws = workers_of(st, ex[0])
+    c.check(len(ws) == ex[0]["max_workers"] and all(w["task"]["function"] == "parent" for w in ws),
+            "every worker runs parent (functools.partial unwrapped)")
+    for w in ws:
+        fw = w["waits_on"][0]
+        c.check(fw["state"] == "PENDING" and fw["coroutine"]["function"] == "fetch" and
+                fw["needs_state"] == "PENDING" and fw["fn"]["function"] == "child",
+                "waits on fetch's future, which awaits queued child: %r" % fw)
+
+
+def check_asyncio_named(c, states):
+    st = states[-1]
+    ex = exhausted(st)
+    if not c.check(len(ex) == 1 and ex[0]["prefix"] == "db", "the db executor is exhausted"):
+        return
+    c.check("default_executor_of_loop" not in ex[0], "not a loop's default executor")
+    ws = workers_of(st, ex[0])
+    c.check(len(ws) == 2 and all(w["task"]["function"] == "query" for w in ws),
+            "both workers run query (functools.partial unwrapped)")
+
+
+def check_event_set(c, states):
+    check_healthy(c, states)
+    for s in states[:-1]:
+        ws = [t for t in s["threads"] if t.get("executor")]
+        c.check(len(ws) == 2 and all(w["blocked"] == "event_wait" and w["task"]["function"] == "waiter"
+                                     for w in ws) and s["executors"][0]["queue_len"] == 0,
+                "workers wait on the event, nothing queued")
+
+
+def check_kinds(c, states, want):
+    check_healthy(c, states)
+    kinds = {e["kind"] for s in states for e in s["executors"]}
+    c.check(want <= kinds, "pools seen: %r" % kinds)
+
+
 def check_gil_held(c, calls, p):
     rcs = [x["rc"] for x in calls]
     c.check(rcs[0] == 0 and rcs[-1] == 0, "works before and after: %r" % rcs)
@@ -210,6 +332,16 @@ CHECKS = {
     "ok_many_tasks.py": check_healthy,
     "ok_gil.py": check_healthy,
     "ok_sleep.py": check_sleep,
+    "app_mp_one.py": check_mp_one,
+    "app_mp_two.py": check_mp_two,
+    "app_mp_growth.py": check_mp_growth,
+    "app_asyncio_threadsafe.py": check_asyncio_threadsafe,
+    "app_asyncio_named.py": check_asyncio_named,
+    "ok_event_set.py": check_event_set,
+    "ok_sqlite.py": check_healthy,
+    "ok_mp_many.py": lambda c, states: check_kinds(c, states, {MP}),
+    "ok_nested.py": lambda c, states: check_kinds(c, states, {MP, TPE}),
+    "ok_asyncio_many.py": lambda c, states: check_kinds(c, states, {TPE}),
 }
 
 
