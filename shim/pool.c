@@ -10,7 +10,8 @@
  *     and, per pool known exactly (annotate.h), its counters;
  *   - answers the two costly questions the rules ask only when they need the answer: whether a
  *     thread is runnable (/proc), and a semaphore's value (the program's memory);
- *   - appends the whole input to the POOLGUARD_TRACE file (trace.c) when a thread is blocked;
+ *   - appends the whole input to the POOLGUARD_TRACE file (trace.c) when a thread waits or work
+ *     is queued;
  *   - writes each verdict as a report line, marks the threads reported so the deadlock analysis
  *     does not report the same hang again, and acts on errors (POOLGUARD_ON_FINDING).
  *
@@ -494,7 +495,11 @@ void pg_pool_scan(int n, uint64_t now)
             state.ps[k].rss_wanted = 0;
         }
     }
-    if (any_waiting)
+    /* Traced: scans where a thread waits, or work is queued (the growth rule's scans). */
+    int traced = any_waiting || out.nverdicts > 0;
+    for (int g = 0; g < out.ngroups && !traced; g++)
+        traced = out.groups[g].queued > 0;
+    if (traced)
         pg_trace_scan(&in, &out);
     for (int i = 0; i < n; i++)
         if (threads[i].mark)

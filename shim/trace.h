@@ -1,6 +1,6 @@
 /*
  * POOLGUARD_TRACE (trace.c): the watchdog appends the pool analysis's input of every scan in which
- * a tracked thread waits to a file, one JSON line per scan, so that the rules (poolinfer.c) can be
+ * a tracked thread waits or a pool has work queued to a file, one JSON line per scan, so that the rules (poolinfer.c) can be
  * replayed on real programs by the unit tests (tests/check_pool_trace.c). Written with the shim's
  * JSON writer and write(2): no allocation, no stdio. Bounded by POOLGUARD_TRACE_MAX bytes.
  *
