@@ -1,7 +1,9 @@
 /*
- * Python programs under the shim: the problem's example and its variations must give the right
- * finding with Python thread names, functions and lines; healthy programs that block a lot must
- * give none, with their output and exit status unchanged. Every test runs on the Python that
+ * Python programs under the shim: the problem's example and its variations (on a
+ * ThreadPoolExecutor, a multiprocessing ThreadPool, asyncio's executors) must give the right
+ * finding with Python thread names, functions and lines, and a pool that says what it is, how the
+ * program names it and which task functions its workers run and wait for; healthy programs that
+ * block a lot must give none, with their output and exit status unchanged. Every test runs on the Python that
  * Debian ships (/usr/bin/python3) and again on the python3 found on the PATH when that is a
  * different interpreter (there: PATH_PYTHON below).
  */
@@ -56,7 +58,51 @@ struct py_case {
     const char *worker_name_prefix;
     const char *worker_fn;      /* in every worker's python_stack */
     const char *worker_file;    /* that frame's file's base name */
+    /* The pool object (when pool_kind is set): kind, name, and for every worker its task's
+     * function and the function of the work it waits for (coroutine: the coroutine between). */
+    const char *pool_kind, *pool_name, *task_fn, *waits_fn, *coroutine;
+    long queued;                /* exact queue depth; -1: not checked */
 };
+
+static const char *get_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static void check_pool(const struct py_case *c, json_t *f)
+{
+    json_t *pool = json_object_get(f, "pool");
+    char *dump = json_dumps(pool, JSON_COMPACT);
+    ck_assert_msg(get_str(pool, "library") && !strcmp(get_str(pool, "library"), "python"),
+                  "%s: pool library: %.1500s", c->script, dump);
+    ck_assert_msg(get_str(pool, "kind") && !strcmp(get_str(pool, "kind"), c->pool_kind),
+                  "%s: pool kind: %.1500s", c->script, dump);
+    ck_assert_msg(get_str(pool, "name") && !strcmp(get_str(pool, "name"), c->pool_name),
+                  "%s: pool name: %.1500s", c->script, dump);
+    if (c->queued >= 0)
+        ck_assert_msg(json_integer_value(json_object_get(pool, "queued")) == c->queued &&
+                          json_is_true(json_object_get(pool, "queued_exact")),
+                      "%s: queued: %.1500s", c->script, dump);
+    json_t *tasks = json_object_get(pool, "tasks");
+    ck_assert_msg(json_array_size(tasks) > 0 &&
+                      (json_int_t)json_array_size(tasks) == json_integer_value(json_object_get(pool, "workers")),
+                  "%s: one task entry per worker: %.1500s", c->script, dump);
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t) {
+        json_t *wf = json_object_get(t, "waits_for");
+        ck_assert_msg(!strcmp(get_str(json_object_get(t, "task"), "function"), c->task_fn) &&
+                          json_is_true(json_object_get(wf, "queued_here")) &&
+                          !strcmp(get_str(json_object_get(wf, "function"), "function"), c->waits_fn),
+                      "%s: worker %zu's task and wait: %.1500s", c->script, i, dump);
+        if (c->coroutine)
+            ck_assert_msg(!strcmp(get_str(wf, "kind"), "coroutine") &&
+                              !strcmp(get_str(json_object_get(wf, "coroutine"), "function"), c->coroutine),
+                          "%s: worker %zu waits through coroutine %s: %.1500s", c->script, i,
+                          c->coroutine, dump);
+    }
+    free(dump);
+}
 
 static json_t *the_finding(const struct py_case *c, struct e2e_reports *rs, const char *dir)
 {
@@ -75,6 +121,8 @@ static void check_finding(const struct py_case *c, json_t *f)
     for (int k = 0; k < 3 && c->summary_has[k]; k++)
         ck_assert_msg(summary && strstr(summary, c->summary_has[k]), "%s: summary lacks \"%s\": %s",
                       c->script, c->summary_has[k], summary);
+    if (c->pool_kind)
+        check_pool(c, f);
     if (!c->worker_fn)
         return;
     int workers = 0;
@@ -185,17 +233,50 @@ static const struct py_case one_worker = {
     {"worker ThreadPoolExecutor-0_0, running parent_task (app_one_worker.py:12)",
      "waits on the future of dependent_task, which is still queued on the same executor",
      "its only worker is that thread"},
-    "ThreadPoolExecutor-0_", "parent_task", "app_one_worker.py"};
+    "ThreadPoolExecutor-0_", "parent_task", "app_one_worker.py",
+    "concurrent.futures.ThreadPoolExecutor", "ThreadPoolExecutor-0", "parent_task",
+    "dependent_task", NULL, 1};
+
+static const struct py_case mp_one = {
+    "app_mp_one.py", "app_mp_one: submitting\n", "pool_exhaustion", "error",
+    {"running parent (app_mp_one.py:13)",
+     "waits on the result of subtask, which is still queued on the same pool",
+     "its only worker is that thread"},
+    "Thread-", "parent", "app_mp_one.py",
+    "multiprocessing.pool.ThreadPool", "ThreadPool __main__.pool", "parent", "subtask", NULL, 1};
+
+static const struct py_case mp_two = {
+    "app_mp_two.py", "app_mp_two: submitting 6 parents\n", "pool_exhaustion", "error",
+    {"all 2 workers of ThreadPool __main__.pool",
+     "are waiting on results of tasks still queued on the same pool", "waits on subtask"},
+    "Thread-", "parent", "app_mp_two.py",
+    "multiprocessing.pool.ThreadPool", "ThreadPool __main__.pool", "parent", "subtask", NULL, 6};
+
+static const struct py_case asyncio_threadsafe = {
+    "app_asyncio_threadsafe.py", "app_asyncio_threadsafe: submitting 40 parents\n",
+    "pool_exhaustion", "error",
+    {"workers of asyncio's default executor of the event loop in MainThread",
+     "waiting on futures whose completion needs tasks still queued on the same executor",
+     "waits on coroutine fetch, which awaits child"},
+    "asyncio_", "parent", "app_asyncio_threadsafe.py",
+    "concurrent.futures.ThreadPoolExecutor", "asyncio's default executor of the event loop in MainThread",
+    "parent", "child", "fetch", 40};
+
+static const struct py_case asyncio_named = {
+    "app_asyncio_named.py", "app_asyncio_named: submitting\n", "pool_exhaustion", "error",
+    {"all 2 workers of db", "running query", "waits on write_log"},
+    "db_", "query", "app_asyncio_named.py",
+    "concurrent.futures.ThreadPoolExecutor", "db", "query", "write_log", NULL, -1};
 
 static const struct py_case flood = {
     "app_flood.py", "app_flood: submitting 200 parents\n", "pool_exhaustion", "error",
     {"all 2 workers of ThreadPoolExecutor-0", "running parent_task", "waits on dependent_task"},
-    "ThreadPoolExecutor-0_", "parent_task", "app_flood.py"};
+    "ThreadPoolExecutor-0_", "parent_task", "app_flood.py", NULL, NULL, NULL, NULL, NULL, -1};
 
 static const struct py_case event = {
     "app_event.py", "app_event: submitting\n", "pool_exhaustion", "error",
     {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
-    "ThreadPoolExecutor-0_", "consumer", "app_event.py"};
+    "ThreadPoolExecutor-0_", "consumer", "app_event.py", NULL, NULL, NULL, NULL, NULL, -1};
 
 #define BOTH(name, body)                                                                          \
     START_TEST(name) { for (int which = 0; which < 2; which++) { body; } }                        \
@@ -204,35 +285,52 @@ static const struct py_case event = {
 BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
 BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
 BOTH(test_python_tasks_waiting_through_an_event_exhaust_the_pool, run_hang(&event, which))
+BOTH(test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted, run_hang(&mp_one, which))
+BOTH(test_python_thread_pool_of_two_flooded_with_parents_is_exhausted, run_hang(&mp_two, which))
+BOTH(test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe,
+     run_hang(&asyncio_threadsafe, which))
+BOTH(test_python_run_in_executor_pool_and_partial_tasks_are_named, run_hang(&asyncio_named, which))
 BOTH(test_python_two_executors_are_healthy, run_healthy("ok_two_executors.py", which))
+BOTH(test_python_workers_waiting_on_an_event_main_sets_are_healthy,
+     run_healthy("ok_event_set.py", which))
+BOTH(test_python_sqlite_threads_and_executor_are_healthy, run_healthy("ok_sqlite.py", which))
+BOTH(test_python_thread_pool_of_thousands_of_tasks_is_healthy, run_healthy("ok_mp_many.py", which))
+BOTH(test_python_nested_pools_done_right_are_healthy, run_healthy("ok_nested.py", which))
+BOTH(test_python_asyncio_many_executor_jobs_are_healthy, run_healthy("ok_asyncio_many.py", which))
 BOTH(test_python_thousands_of_short_tasks_are_healthy, run_healthy("ok_many_tasks.py", which))
 BOTH(test_python_gil_contention_is_healthy, run_healthy("ok_gil.py", which))
 BOTH(test_python_long_sleeps_are_healthy, run_healthy("ok_sleep.py", which))
 
 /* The problem's memory section: a bounded submit loop. queue_growth and nothing else; the
  * program's own output and exit status are kept. */
-static void growth(int which)
+static void growth(int which, const char *script, const char *pool_name, const char *pool_kind)
 {
     const char *py = python(which);
     if (!py[0])
         return;
     struct e2e_run r;
     const char *env[] = {"POOLGUARD_QUEUE_LIMIT=2000", NULL};
-    run_py(py, "app_growth.py", true, env, &r);
+    run_py(py, script, true, env, &r);
     ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status 0x%x", r.status);
     struct e2e_reports rs;
     e2e_reports_load(&rs, r.reports);
-    static const struct py_case c = {.script = "app_growth.py"};
+    const struct py_case c = {.script = script};
     json_t *f = the_finding(&c, &rs, r.reports);
     ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "queue_growth");
     const char *summary = json_string_value(json_object_get(f, "summary"));
-    ck_assert_msg(strstr(summary, "ThreadPoolExecutor-0"), "summary: %s", summary);
+    ck_assert_msg(strstr(summary, pool_name), "summary: %s", summary);
+    json_t *pool = json_object_get(f, "pool");
+    ck_assert_str_eq(get_str(pool, "name"), pool_name);
+    ck_assert_str_eq(get_str(pool, "kind"), pool_kind);
     ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")), 2000);
     e2e_reports_free(&rs);
     e2e_remove_tree(r.work);
 }
 
-BOTH(test_python_growing_queue_reports_queue_growth_only, growth(which))
+BOTH(test_python_growing_queue_reports_queue_growth_only,
+     growth(which, "app_growth.py", "ThreadPoolExecutor-0", "concurrent.futures.ThreadPoolExecutor"))
+BOTH(test_python_growing_thread_pool_reports_queue_growth_only,
+     growth(which, "app_mp_growth.py", "ThreadPool __main__.pool", "multiprocessing.pool.ThreadPool"))
 
 Suite *python_suite(void)
 {
@@ -247,6 +345,16 @@ Suite *python_suite(void)
     tcase_add_test(tc, test_python_thousands_of_short_tasks_are_healthy);
     tcase_add_test(tc, test_python_gil_contention_is_healthy);
     tcase_add_test(tc, test_python_long_sleeps_are_healthy);
+    tcase_add_test(tc, test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted);
+    tcase_add_test(tc, test_python_thread_pool_of_two_flooded_with_parents_is_exhausted);
+    tcase_add_test(tc, test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe);
+    tcase_add_test(tc, test_python_run_in_executor_pool_and_partial_tasks_are_named);
+    tcase_add_test(tc, test_python_growing_thread_pool_reports_queue_growth_only);
+    tcase_add_test(tc, test_python_workers_waiting_on_an_event_main_sets_are_healthy);
+    tcase_add_test(tc, test_python_sqlite_threads_and_executor_are_healthy);
+    tcase_add_test(tc, test_python_thread_pool_of_thousands_of_tasks_is_healthy);
+    tcase_add_test(tc, test_python_nested_pools_done_right_are_healthy);
+    tcase_add_test(tc, test_python_asyncio_many_executor_jobs_are_healthy);
     suite_add_tcase(s, tc);
     return s;
 }
