@@ -21,6 +21,7 @@ void pg_config_defaults(struct pg_config *c)
     c->queue_limit = 10000;
     c->trace_max = 16 << 20;
     c->lock_order = 1;
+    c->lock_order_single_thread = 1;
     c->on_finding = PG_ON_CONTINUE;
     c->exit_code = 0;
 }

@@ -190,7 +190,7 @@ PG_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
         pg_real_resolve();
     int r = pg_real.mutex_init(m, a);
     if (r == 0)
-        pg_lo_forget((uintptr_t)m);
+        pg_lo_made((uintptr_t)m, CALLER);
     return r;
 }
 

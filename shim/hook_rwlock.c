@@ -114,7 +114,7 @@ PG_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_
         pg_real_resolve();
     int r = pg_real.rw_init(l, a);
     if (r == 0)
-        pg_lo_forget((uintptr_t)l);
+        pg_lo_made((uintptr_t)l, CALLER);
     return r;
 }
 

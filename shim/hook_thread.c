@@ -6,6 +6,7 @@
  * the C library performs for the latter two). If the table is full, or the creation fails, the
  * program gets exactly what the real pthread_create gives it.
  */
+#include "lockorder.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -53,9 +54,12 @@ PG_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
         t->ncreate = (uint32_t)pg_stack_here_fast(t->create_stack, PG_CREATE_DEPTH, 0);
     else
         t->ncreate = (uint32_t)pg_stack_here(t->create_stack, PG_CREATE_DEPTH, 0);
+    pg_lo_thread_create(me, t);
     pg_watchdog_ensure();
     errno = saved;
     int r = pg_real.pthread_create(th, attr, trampoline, t);
+    if (r == 0)
+        pg_lo_thread_created(t, *th);
     if (me)
         me->in_shim = 0;
     if (r != 0)
@@ -84,6 +88,8 @@ static int join_any(pthread_t th, void **ret, int mode, clockid_t clk, const str
     int r = REAL_CALL();
 #undef REAL_CALL
     pg_wait_end(&ws);
+    if (r == 0)
+        pg_lo_thread_joined(t, th);
     return r;
 }
 
@@ -107,5 +113,9 @@ PG_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 {
     if (PG_UNLIKELY(!pg_real.pthread_tryjoin_np))
         pg_real_resolve();
-    return pg_real.pthread_tryjoin_np(th, ret);
+    int r = pg_real.pthread_tryjoin_np(th, ret);
+    struct pg_thread *t = r == 0 ? pg_self() : NULL;
+    if (t)
+        pg_lo_thread_joined(t, th);
+    return r;
 }

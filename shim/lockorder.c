@@ -1,83 +1,97 @@
 /*
- * Lock-order validation: deadlocks that did not happen this run. Every time a thread takes lock B
- * with a call that could have blocked while it holds lock A, "A before B" is an edge of the lock
- * order graph; a cycle in that graph is a set of orders that can deadlock when the timing is
- * unlucky, whether or not it was this time.
+ * Lock-order validation, the recording half: deadlocks that did not happen this run. Every time a
+ * thread takes lock B with a call that could have blocked while it holds lock A, "A before B" is a
+ * pair (an edge of the lock-order graph); a cycle in that graph is a set of orders that can
+ * deadlock when the timing is unlucky, whether or not it was this time. The watchdog looks for
+ * cycles (lockorder_scan.c); this file runs inside the hooks: no allocation, no locks, errno kept.
  *
  * Cost. Only nested locking pays: a thread holding nothing records nothing. A thread holding locks
- * checks its own small cache of pairs already recorded (keyed by the pair and by the other locks it
- * holds, so each distinct context is recorded once) and touches the shared tables only for a pair
- * it has not seen. The shared tables are fixed arrays, written with compare-and-swap; the
- * acquisition stack is captured only for a new pair. When a table is full, one warning, and new
- * pairs are no longer recorded.
+ * checks its own small cache of pairs already recorded (keyed by the pair, by the other locks it
+ * holds, so each distinct context is recorded once, and by its happens-before segment) and touches
+ * the shared tables only for a pair it has not seen. A pair is found by one hashed probe of an
+ * index sized for the whole budget, whether the program has ten pairs or a million; a new pair
+ * takes a record from the front of an append-only array and captures its stack (once per pair,
+ * stored once per distinct stack). Memory grows as pairs appear; at the budget (lockorder_int.h),
+ * one warning says what is no longer checked.
  *
- * Noise. An order seen only in one thread is not reported (POOLGUARD_LOCK_ORDER_SINGLE_THREAD=1
- * reports it); a cycle whose every edge was taken while holding one same "gate" lock cannot
- * deadlock and is not reported; a trylock cannot block and makes no edge (the hooks do not call
- * here for it); a lock initialized or destroyed at an address starts a new node, so memory reused
- * for another lock makes no phantom edge. Edges are recorded only once a lock is taken, so a
+ * Threads. Each pair remembers the first few threads that took it and in which segment of their
+ * lives (between two thread creations or joins); a new thread taking a known pair logs it again,
+ * so the watchdog looks at its cycles again. Segments are recorded at pthread_create and
+ * pthread_join, never on a lock path.
+ *
+ * Noise that stays out: a trylock cannot block and makes no pair (the hooks do not call here for
+ * it); a lock initialized or destroyed at an address starts a new node, so memory reused for
+ * another lock makes no phantom pair; pairs are recorded only once the second lock is taken, so a
  * deadlock that does happen never completes its own cycle here: it is reported as the deadlock.
- *
- * The cycle search runs in the watchdog, over the edges added since its last look.
  */
-#include "lockorder.h"
-#include "scan.h"
+#include "lockorder_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#define NODES 65536
-#define EDGES 16384
-#define PROBES 64
+#define PROBES 128
+#define JOIN_SLOTS 65536
+#define JOIN_TOMB ((uintptr_t)1)
 
 struct lo_node {
     _Atomic uintptr_t addr;
     _Atomic uint32_t gen;
+    _Atomic uintptr_t init_pc;      /* where this generation was initialized */
+    _Atomic uintptr_t first_pc;     /* where it was first taken in a pair */
 };
 
-struct lo_edge {
-    _Atomic uint64_t key;        /* 0: free; otherwise a hash of (a, ga, b, gb) */
-    _Atomic uint32_t ready;
-    uintptr_t a, b;
-    uint32_t ga, gb;
-    uint32_t kind_a, kind_b;
-    pid_t tid;
-    _Atomic int multi;           /* recorded by more than one thread */
-    uintptr_t pc_a;              /* where a was taken */
-    int nstack;
-    uintptr_t stack[PG_LO_STACK];   /* where b was taken while a was held */
-    _Atomic uintptr_t gates[PG_LO_GATES];   /* locks held across a and b every time */
-    int reported;
+/* pthread_t -> (thread serial << 32 | its latest segment), for joins. */
+struct lo_join {
+    _Atomic uintptr_t key;
+    _Atomic uint64_t val;
 };
 
 int pg_lo_enabled = 1;
 _Atomic uint32_t pg_lo_epoch = 1;
+struct lo_edge *pg_lo_edges;
+_Atomic uint32_t *pg_lo_log;
+_Atomic uint32_t pg_lo_nlog;
+struct lo_stack *pg_lo_stacks;
+struct lo_seg *pg_lo_segs;
+_Atomic uint32_t pg_lo_nsegs = 1;       /* segment 0 means "none" */
+
 static struct lo_node *nodes;
-static struct lo_edge *edges;
-static _Atomic uint32_t *edge_log;      /* indices of edges, in the order they were added */
-static _Atomic uint32_t nlog;
-static _Atomic int full_warned;
-static uint32_t checked;                /* watchdog: edges of the log already searched */
+static _Atomic uint32_t *edge_index;     /* edge index + 1 */
+static _Atomic uint32_t nedges;
+static _Atomic uint32_t *stack_index;    /* stack index + 1 */
+static _Atomic uint32_t nstacks;
+static struct lo_join *joins;
+static _Atomic uint32_t nthreads_seen;
+static __thread uint32_t new_pairs __attribute__((tls_model("initial-exec")));
+static _Atomic int budget_warned, stacks_warned, nodes_warned, segs_warned;
+
+static void *reserve(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
 
 int pg_lo_init(void)
 {
-    size_t bytes = NODES * sizeof(struct lo_node) + EDGES * sizeof(struct lo_edge) +
-                   EDGES * sizeof(uint32_t);
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return -errno;
-    nodes = (struct lo_node *)p;
-    edges = (struct lo_edge *)(p + NODES * sizeof(struct lo_node));
-    edge_log = (_Atomic uint32_t *)(p + NODES * sizeof(struct lo_node) + EDGES * sizeof(struct lo_edge));
+    nodes = reserve((size_t)LO_NODE_SLOTS * sizeof(struct lo_node));
+    pg_lo_edges = reserve((size_t)LO_MAX_EDGES * sizeof(struct lo_edge));
+    edge_index = reserve((size_t)LO_INDEX_SLOTS * 4);
+    pg_lo_log = reserve((size_t)LO_LOG_MAX * 4);
+    pg_lo_stacks = reserve((size_t)LO_MAX_STACKS * sizeof(struct lo_stack));
+    stack_index = reserve((size_t)LO_STACK_SLOTS * 4);
+    pg_lo_segs = reserve((size_t)LO_MAX_SEGS * sizeof(struct lo_seg));
+    joins = reserve((size_t)JOIN_SLOTS * sizeof(struct lo_join));
+    if (!nodes || !pg_lo_edges || !edge_index || !pg_lo_log || !pg_lo_stacks || !stack_index ||
+        !pg_lo_segs || !joins) {
+        pg_lo_edges = NULL;
+        return -ENOMEM;
+    }
     return 0;
 }
 
-static uint64_t mix64(uint64_t x)
+uint64_t pg_lo_mix(uint64_t x)
 {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
@@ -87,62 +101,266 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* A lock's generation: 0 for a lock never initialized or destroyed under the shim's eyes. */
-static uint32_t node_gen(uintptr_t addr)
+/* ----- locks: address -> generation and where it was made ----- */
+
+/* The node of addr, created if create is set; NULL if the table has no room. */
+static struct lo_node *node_find(uintptr_t addr, int create)
 {
-    uint32_t h = (uint32_t)mix64(addr) % NODES;
+    uint32_t h = (uint32_t)pg_lo_mix(addr) & (LO_NODE_SLOTS - 1);
     for (int i = 0; i < PROBES; i++) {
-        struct lo_node *n = &nodes[(h + (uint32_t)i) % NODES];
+        struct lo_node *n = &nodes[(h + (uint32_t)i) & (LO_NODE_SLOTS - 1)];
         uintptr_t a = atomic_load_explicit(&n->addr, memory_order_acquire);
         if (a == addr)
-            return atomic_load_explicit(&n->gen, memory_order_relaxed);
-        if (a == 0)
-            return 0;
+            return n;
+        if (a == 0) {
+            if (!create)
+                return NULL;
+            uintptr_t zero = 0;
+            if (atomic_compare_exchange_strong(&n->addr, &zero, addr) || zero == addr)
+                return n;
+        }
     }
-    return 0;
+    if (create && !atomic_exchange(&nodes_warned, 1))
+        pg_warn("the lock-order table of locks is full (%u locks): locks first seen from now on "
+                "are not told apart when their memory is reused", LO_NODE_SLOTS / 2);
+    return NULL;
+}
+
+/* A new generation: a lock destroyed, or one made again, at addr. */
+static struct lo_node *node_renew(uintptr_t addr, int create)
+{
+    struct lo_node *n = node_find(addr, create);
+    if (!n)
+        return NULL;
+    atomic_store_explicit(&n->init_pc, 0, memory_order_relaxed);
+    atomic_store_explicit(&n->first_pc, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n->gen, 1, memory_order_release);
+    atomic_fetch_add_explicit(&pg_lo_epoch, 1, memory_order_release);
+    return n;
 }
 
 void pg_lo_forget(uintptr_t addr)
 {
-    if (!nodes || !pg_lo_enabled)
+    if (pg_lo_edges && pg_lo_enabled)
+        node_renew(addr, 0);   /* a lock never in a pair and never made under the shim has none */
+}
+
+void pg_lo_made(uintptr_t addr, uintptr_t pc)
+{
+    if (!pg_lo_edges || !pg_lo_enabled)
         return;
-    uint32_t h = (uint32_t)mix64(addr) % NODES;
-    for (int i = 0; i < PROBES; i++) {
-        struct lo_node *n = &nodes[(h + (uint32_t)i) % NODES];
-        uintptr_t a = atomic_load_explicit(&n->addr, memory_order_acquire);
-        if (a == 0) {
-            /* Only locks that are part of some edge need a node; a fresh address has none. */
-            return;
-        }
-        if (a == addr) {
-            atomic_fetch_add_explicit(&n->gen, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&pg_lo_epoch, 1, memory_order_release);
-            return;
-        }
-    }
+    struct lo_node *n = node_renew(addr, 1);
+    if (n)
+        atomic_store_explicit(&n->init_pc, pc, memory_order_release);
 }
 
-static void node_touch(uintptr_t addr)
+void pg_lo_sites(uintptr_t addr, uint32_t gen, uintptr_t *init_pc, uintptr_t *first_pc)
 {
-    uint32_t h = (uint32_t)mix64(addr) % NODES;
-    for (int i = 0; i < PROBES; i++) {
-        struct lo_node *n = &nodes[(h + (uint32_t)i) % NODES];
-        uintptr_t a = atomic_load_explicit(&n->addr, memory_order_acquire);
-        if (a == addr)
-            return;
-        if (a == 0) {
-            uintptr_t zero = 0;
-            if (atomic_compare_exchange_strong(&n->addr, &zero, addr) || zero == addr)
-                return;
-        }
-    }
+    *init_pc = *first_pc = 0;
+    if (!pg_lo_edges)
+        return;
+    struct lo_node *n = node_find(addr, 0);
+    if (!n || atomic_load_explicit(&n->gen, memory_order_acquire) != gen)
+        return;
+    *init_pc = atomic_load_explicit(&n->init_pc, memory_order_relaxed);
+    *first_pc = atomic_load_explicit(&n->first_pc, memory_order_relaxed);
 }
 
-static void warn_full(void)
+void pg_lo_write_sites(struct pg_jw *w, uintptr_t addr)
 {
-    if (!atomic_exchange(&full_warned, 1))
-        pg_warn("the lock-order table is full (%d pairs of locks); new lock orders are no longer "
-                "checked", EDGES);
+    struct lo_node *n = pg_lo_edges ? node_find(addr, 0) : NULL;
+    if (!n)
+        return;
+    uintptr_t init_pc = atomic_load_explicit(&n->init_pc, memory_order_relaxed);
+    uintptr_t first_pc = atomic_load_explicit(&n->first_pc, memory_order_relaxed);
+    if (init_pc)
+        pg_jw_key(w, "init_pc"), pg_jw_hex(w, init_pc);
+    if (first_pc)
+        pg_jw_key(w, "first_taken_pc"), pg_jw_hex(w, first_pc);
+}
+
+/* The lock's generation, and the first place it was taken in a pair. */
+static uint32_t node_touch(uintptr_t addr, uintptr_t pc)
+{
+    struct lo_node *n = node_find(addr, 1);
+    if (!n)
+        return 0;
+    uintptr_t zero = 0;
+    if (pc && atomic_load_explicit(&n->first_pc, memory_order_relaxed) == 0)
+        atomic_compare_exchange_strong(&n->first_pc, &zero, pc);
+    return atomic_load_explicit(&n->gen, memory_order_acquire);
+}
+
+/* ----- happens-before: segments of threads' lives ----- */
+
+static uint32_t seg_new(uint32_t thr, uint32_t pred1, uint32_t pred2)
+{
+    uint32_t id = atomic_fetch_add_explicit(&pg_lo_nsegs, 1, memory_order_relaxed);
+    if (id >= LO_MAX_SEGS) {
+        if (!atomic_exchange(&segs_warned, 1))
+            pg_warn("the lock-order table of thread segments is full (%u): thread creations and "
+                    "joins from now on order no lock pairs", LO_MAX_SEGS);
+        return LO_SEG_NONE;
+    }
+    pg_lo_segs[id].thr = thr;
+    pg_lo_segs[id].pred1 = pred1 == LO_SEG_NONE ? 0 : pred1;
+    pg_lo_segs[id].pred2 = pred2 == LO_SEG_NONE ? 0 : pred2;
+    return id;
+}
+
+static struct lo_join *join_slot(uintptr_t th, int create)
+{
+    uint32_t h = (uint32_t)pg_lo_mix(th) & (JOIN_SLOTS - 1);
+    for (int i = 0; i < PROBES; i++) {
+        struct lo_join *j = &joins[(h + (uint32_t)i) & (JOIN_SLOTS - 1)];
+        uintptr_t k = atomic_load_explicit(&j->key, memory_order_acquire);
+        if (k == th)
+            return j;
+        if (k == 0)
+            break;
+    }
+    if (!create)
+        return NULL;
+    for (int i = 0; i < PROBES; i++) {
+        struct lo_join *j = &joins[(h + (uint32_t)i) & (JOIN_SLOTS - 1)];
+        uintptr_t k = atomic_load_explicit(&j->key, memory_order_acquire);
+        if ((k == 0 || k == JOIN_TOMB) && atomic_compare_exchange_strong(&j->key, &k, th))
+            return j;
+    }
+    return NULL;   /* full: that thread's join orders nothing */
+}
+
+/* Keeps the latest segment of thread thr under th; a different thread's entry is replaced. */
+static void join_put(uintptr_t th, uint32_t thr, uint32_t seg, int create)
+{
+    struct lo_join *j = join_slot(th, create);
+    if (!j)
+        return;
+    uint64_t want = (uint64_t)thr << 32 | seg;
+    uint64_t old = atomic_load_explicit(&j->val, memory_order_relaxed);
+    while (!((old >> 32) == thr && (uint32_t)old >= seg) &&
+           !atomic_compare_exchange_weak(&j->val, &old, want))
+        ;
+}
+
+/* The thread's current segment, starting its first if it has none (a thread the shim did not see
+ * created: the main thread, threads started before the shim was ready). */
+static uint32_t cur_seg(struct pg_thread *t)
+{
+    uint32_t gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+    if (PG_LIKELY(t->lo_seg && t->lo_gen == gen))
+        return t->lo_seg;
+    t->lo_thr = atomic_fetch_add_explicit(&nthreads_seen, 1, memory_order_relaxed) + 1;
+    t->lo_seg = seg_new(t->lo_thr, 0, 0);
+    t->lo_gen = gen;
+    if (t->self)
+        join_put((uintptr_t)t->self, t->lo_thr, t->lo_seg, 1);
+    return t->lo_seg;
+}
+
+/* t moves on to a new segment after a creation or a join. */
+static void next_seg(struct pg_thread *t, uint32_t pred2)
+{
+    uint32_t prev = cur_seg(t);
+    t->lo_seg = seg_new(t->lo_thr, prev, pred2);
+    if (t->self)
+        join_put((uintptr_t)t->self, t->lo_thr, t->lo_seg, 0);
+}
+
+void pg_lo_thread_create(struct pg_thread *me, struct pg_thread *child)
+{
+    if (!pg_lo_edges || !pg_lo_enabled)
+        return;
+    uint32_t parent = me ? cur_seg(me) : 0;
+    child->lo_thr = atomic_fetch_add_explicit(&nthreads_seen, 1, memory_order_relaxed) + 1;
+    child->lo_seg = seg_new(child->lo_thr, parent, 0);
+    child->lo_gen = atomic_load_explicit(&child->gen, memory_order_relaxed);
+    if (me)
+        next_seg(me, 0);
+}
+
+void pg_lo_thread_created(struct pg_thread *child, pthread_t th)
+{
+    if (!pg_lo_edges || !pg_lo_enabled || child->lo_seg == 0)
+        return;
+    join_put((uintptr_t)th, child->lo_thr, child->lo_seg, 1);
+}
+
+void pg_lo_thread_joined(struct pg_thread *me, pthread_t th)
+{
+    if (!pg_lo_edges || !pg_lo_enabled)
+        return;
+    struct lo_join *j = join_slot((uintptr_t)th, 0);
+    uint32_t last = 0;
+    if (j) {
+        last = (uint32_t)atomic_load_explicit(&j->val, memory_order_acquire);
+        atomic_store_explicit(&j->val, 0, memory_order_relaxed);
+        atomic_store_explicit(&j->key, JOIN_TOMB, memory_order_release);
+    }
+    if (me && last)
+        next_seg(me, last);
+}
+
+/* ----- acquisition stacks, stored once each ----- */
+
+static uint32_t stack_store(const uintptr_t *pcs, int n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < n; i++)
+        h = pg_lo_mix(h ^ pcs[i]);
+    h |= 1;
+    uint32_t slot = (uint32_t)h & (LO_STACK_SLOTS - 1);
+    uint32_t mine = 0;
+    for (int i = 0; i < PROBES; i++) {
+        _Atomic uint32_t *ix = &stack_index[(slot + (uint32_t)i) & (LO_STACK_SLOTS - 1)];
+        uint32_t v = atomic_load_explicit(ix, memory_order_acquire);
+        for (;;) {
+            if (v) {
+                struct lo_stack *s = &pg_lo_stacks[v - 1];
+                if (atomic_load_explicit(&s->hash, memory_order_acquire) == h && s->n == (uint32_t)n &&
+                    memcmp(s->pcs, pcs, (size_t)n * sizeof *pcs) == 0)
+                    return v;
+                break;
+            }
+            if (!mine) {
+                uint32_t k = atomic_fetch_add_explicit(&nstacks, 1, memory_order_relaxed);
+                if (k >= LO_MAX_STACKS) {
+                    if (!atomic_exchange(&stacks_warned, 1))
+                        pg_warn("the lock-order table of stacks is full (%u stacks): new lock "
+                                "pairs are checked but reported without their stack", LO_MAX_STACKS);
+                    return 0;
+                }
+                mine = k + 1;
+                struct lo_stack *s = &pg_lo_stacks[k];
+                s->n = (uint32_t)n;
+                memcpy(s->pcs, pcs, (size_t)n * sizeof *pcs);
+                atomic_store_explicit(&s->hash, h, memory_order_release);
+            }
+            if (atomic_compare_exchange_strong(ix, &v, mine))
+                return mine;
+            /* Someone else took the slot: v is theirs; compare with it, then probe on. */
+        }
+    }
+    return 0;
+}
+
+/* ----- pairs ----- */
+
+static void warn_budget(void)
+{
+    if (!atomic_exchange(&budget_warned, 1))
+        pg_warn("the lock-order graph reached its budget (%u pairs of locks, see docs/lock-order.md): "
+                "pairs of locks first taken from now on are not checked; pairs already seen still are",
+                LO_MAX_EDGES);
+}
+
+static void log_edge(uint32_t idx)
+{
+    uint32_t slot = atomic_fetch_add_explicit(&pg_lo_nlog, 1, memory_order_acq_rel);
+    if (slot < LO_LOG_MAX)
+        atomic_store_explicit(&pg_lo_log[slot], idx + 1, memory_order_release);
+    else
+        warn_budget();
 }
 
 /* Locks held both when a was taken and when b was: what stays is a gate for this pair. */
@@ -160,69 +378,121 @@ static void intersect_gates(struct lo_edge *e, const uintptr_t *held, int nheld)
     }
 }
 
-static void record(struct pg_thread *t, int ia, uintptr_t b, uint32_t kind_b, const uintptr_t *others,
-                   int nothers)
+/* Where b is being taken while a is held, stored once per distinct stack. */
+__attribute__((noinline)) static uint32_t capture(struct pg_thread *t)
 {
-    uintptr_t a = t->held[ia].obj;
-    node_touch(a);
-    node_touch(b);
-    uint32_t ga = node_gen(a), gb = node_gen(b);
-    uint64_t key = mix64(mix64(a) ^ ((uint64_t)ga << 1) ^ mix64(b * 31 + gb)) | 1;
-    uint32_t h = (uint32_t)key % EDGES;
-    pid_t tid = atomic_load_explicit(&t->tid, memory_order_relaxed);
-    for (int i = 0; i < PROBES; i++) {
-        struct lo_edge *e = &edges[(h + (uint32_t)i) % EDGES];
-        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (k == key) {
-            if (!atomic_load_explicit(&e->ready, memory_order_acquire))
-                return;   /* another thread is filling it in */
-            if (e->tid != tid)
-                atomic_store_explicit(&e->multi, 1, memory_order_relaxed);
-            intersect_gates(e, others, nothers);
+    int saved = errno;
+    t->in_shim++;
+    uintptr_t pcs[PG_LO_STACK];
+    /* A thread that keeps finding new pairs (a lock per object) moves to libunwind's fast path,
+     * whose trace cache costs it 256 KiB once; the rest never pay for that cache. */
+    int n = ++new_pairs > 64 ? pg_stack_here_fast(pcs, PG_LO_STACK, 2) : pg_stack_here(pcs, PG_LO_STACK, 2);
+    uint32_t id = n > 0 ? stack_store(pcs, n) : 0;
+    t->in_shim--;
+    errno = saved;
+    return id;
+}
+
+/* One more thread (or segment of a thread) took a known pair: remembered with its own stack, and
+ * logged again so that the watchdog looks at the pair's cycles with it. */
+static void add_occurrence(struct pg_thread *t, struct lo_edge *e, uint32_t seg, pid_t tid, uintptr_t pc_a)
+{
+    uint32_t n = atomic_load_explicit(&e->nocc, memory_order_acquire);
+    int same_thread = 0;
+    for (uint32_t i = 0; i < n && i < LO_OCC; i++) {
+        uint32_t s = atomic_load_explicit(&e->occ[i].seg, memory_order_acquire);
+        if (s == seg)
             return;
-        }
-        if (k != 0)
-            continue;
-        uint64_t zero = 0;
-        if (!atomic_compare_exchange_strong(&e->key, &zero, key)) {
-            if (zero == key)
-                return;
-            continue;
-        }
-        e->a = a;
-        e->b = b;
-        e->ga = ga;
-        e->gb = gb;
-        e->kind_a = t->held[ia].kind;
-        e->kind_b = kind_b;
-        e->tid = tid;
-        e->pc_a = t->held[ia].pc;
-        e->reported = 0;
-        for (int g = 0; g < PG_LO_GATES; g++)
-            atomic_store_explicit(&e->gates[g], g < nothers ? others[g] : 0, memory_order_relaxed);
-        int saved = errno;
-        t->in_shim++;
-        e->nstack = pg_stack_here(e->stack, PG_LO_STACK, 1);
-        t->in_shim--;
-        errno = saved;
-        atomic_store_explicit(&e->ready, 1, memory_order_release);
-        uint32_t slot = atomic_fetch_add_explicit(&nlog, 1, memory_order_acq_rel);
-        if (slot < EDGES)
-            atomic_store_explicit(&edge_log[slot], (uint32_t)(e - edges) + 1, memory_order_release);
+        same_thread |= s && e->occ[i].thr == t->lo_thr;
+    }
+    uint32_t k = n >= LO_OCC ? LO_OCC : atomic_fetch_add_explicit(&e->nocc, 1, memory_order_acq_rel);
+    if (k >= LO_OCC) {
+        if (!same_thread && !atomic_exchange(&e->overflow, 1))
+            log_edge((uint32_t)(e - pg_lo_edges));
         return;
     }
-    warn_full();
+    e->occ[k].thr = t->lo_thr;
+    e->occ[k].tid = tid;
+    e->occ[k].pc_a = pc_a;
+    e->occ[k].stack = capture(t);
+    atomic_store_explicit(&e->occ[k].seg, seg, memory_order_release);
+    log_edge((uint32_t)(e - pg_lo_edges));
+}
+
+static void record(struct pg_thread *t, int ia, uintptr_t b, uint32_t kind_b, uintptr_t pc_b,
+                   const uintptr_t *others, int nothers, uint32_t seg)
+{
+    uintptr_t a = t->held[ia].obj;
+    uint32_t ga = node_touch(a, t->held[ia].pc), gb = node_touch(b, pc_b);
+    uint64_t key = pg_lo_mix(pg_lo_mix(a) ^ ((uint64_t)ga << 1) ^ pg_lo_mix(b * 31 + gb)) | 1;
+    uint32_t h = (uint32_t)key & (LO_INDEX_SLOTS - 1);
+    pid_t tid = atomic_load_explicit(&t->tid, memory_order_relaxed);
+    uint32_t mine = 0;   /* a record taken for this pair, + 1 */
+    for (int i = 0; i < PROBES; i++) {
+        _Atomic uint32_t *ix = &edge_index[(h + (uint32_t)i) & (LO_INDEX_SLOTS - 1)];
+        uint32_t v = atomic_load_explicit(ix, memory_order_acquire);
+        for (;;) {
+            if (v) {
+                struct lo_edge *e = &pg_lo_edges[v - 1];
+                if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
+                    break;   /* another pair: probe on */
+                if (mine)
+                    atomic_store_explicit(&pg_lo_edges[mine - 1].key, 0, memory_order_relaxed);
+                if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+                    return;   /* another thread is filling it in */
+                intersect_gates(e, others, nothers);
+                add_occurrence(t, e, seg, tid, t->held[ia].pc);
+                return;
+            }
+            if (!mine) {
+                uint32_t k = atomic_fetch_add_explicit(&nedges, 1, memory_order_relaxed);
+                if (k >= LO_MAX_EDGES) {
+                    warn_budget();
+                    return;
+                }
+                mine = k + 1;
+                atomic_store_explicit(&pg_lo_edges[k].key, key, memory_order_release);
+            }
+            if (atomic_compare_exchange_strong(ix, &v, mine))
+                goto fill;
+            /* v was published meanwhile: is it this very pair? */
+        }
+    }
+    if (mine)
+        atomic_store_explicit(&pg_lo_edges[mine - 1].key, 0, memory_order_relaxed);
+    warn_budget();
+    return;
+
+fill:;
+    struct lo_edge *e = &pg_lo_edges[mine - 1];
+    e->a = a;
+    e->b = b;
+    e->ga = ga;
+    e->gb = gb;
+    e->kind_a = (uint8_t)t->held[ia].kind;
+    e->kind_b = (uint8_t)kind_b;
+    for (int g = 0; g < PG_LO_GATES; g++)
+        atomic_store_explicit(&e->gates[g], g < nothers ? others[g] : 0, memory_order_relaxed);
+    e->occ[0].thr = t->lo_thr;
+    e->occ[0].tid = tid;
+    e->occ[0].pc_a = t->held[ia].pc;
+    e->occ[0].stack = capture(t);
+    atomic_store_explicit(&e->occ[0].seg, seg, memory_order_relaxed);
+    atomic_store_explicit(&e->nocc, 1, memory_order_relaxed);
+    atomic_store_explicit(&e->ready, 1, memory_order_release);
+    log_edge(mine - 1);
 }
 
 void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
 {
-    (void)pc;
-    if (!edges || t->in_shim)
+    if (!pg_lo_edges || t->in_shim)
         return;
     uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
     if (n > PG_MAX_HELD)
         n = PG_MAX_HELD;
     uint32_t epoch = atomic_load_explicit(&pg_lo_epoch, memory_order_acquire);
+    uint32_t seg = cur_seg(t);
+    uint64_t segmix = pg_lo_mix(seg);
     uintptr_t held[PG_MAX_HELD];
     for (uint32_t i = 0; i < n; i++)
         held[i] = t->held[i].obj;
@@ -233,14 +503,14 @@ void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
         /* The other locks held: the context of this pair, for the cache and the gates. */
         uintptr_t others[PG_MAX_HELD];
         int nothers = 0;
-        uint64_t ctx = 0;
+        uint64_t ctx = segmix;
         for (uint32_t j = 0; j < n; j++) {
             if (j == i || held[j] == b)
                 continue;
             others[nothers++] = held[j];
-            ctx += mix64(held[j]);
+            ctx += pg_lo_mix(held[j]);
         }
-        uint64_t hk = mix64(a ^ mix64(b) ^ ctx);
+        uint64_t hk = pg_lo_mix(a ^ pg_lo_mix(b) ^ ctx);
         unsigned slot = (unsigned)(hk % 64);
         if (t->lo_cache[slot].a == a && t->lo_cache[slot].b == (b ^ ctx) &&
             t->lo_cache[slot].epoch == epoch)
@@ -248,271 +518,6 @@ void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
         t->lo_cache[slot].a = a;
         t->lo_cache[slot].b = b ^ ctx;
         t->lo_cache[slot].epoch = epoch;
-        record(t, (int)i, b, kind, others, nothers);
+        record(t, (int)i, b, kind, pc, others, nothers, seg);
     }
-}
-
-/* ----- the watchdog's side ----- */
-
-/* Scratch for one search, in the watchdog only. */
-static uint32_t *node_key_idx;     /* open addressing over (addr, gen) -> node id + 1 */
-static uintptr_t *node_addr;
-static uint32_t *node_genv;
-static uint32_t *out_start, *out_edges, *parent_edge, *queue;
-static int scratch_ok = -1;
-#define NMAX (2 * EDGES)
-#define HCAP (4 * EDGES)
-
-static int alloc_scratch(void)
-{
-    size_t bytes = HCAP * 4 + NMAX * (8 + 4) + (NMAX + 1) * 4 + EDGES * 4 + NMAX * 4 + NMAX * 4;
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return -1;
-    node_key_idx = (uint32_t *)p;
-    p += HCAP * 4;
-    node_addr = (uintptr_t *)p;
-    p += NMAX * 8;
-    node_genv = (uint32_t *)p;
-    p += NMAX * 4;
-    out_start = (uint32_t *)p;
-    p += (NMAX + 1) * 4;
-    out_edges = (uint32_t *)p;
-    p += EDGES * 4;
-    parent_edge = (uint32_t *)p;
-    p += NMAX * 4;
-    queue = (uint32_t *)p;
-    return 0;
-}
-
-static int nnodes;
-
-static int node_id(uintptr_t addr, uint32_t gen)
-{
-    uint32_t h = (uint32_t)mix64(addr * 7 + gen) % HCAP;
-    for (;;) {
-        uint32_t v = node_key_idx[h];
-        if (!v) {
-            if (nnodes >= NMAX)
-                return -1;
-            node_addr[nnodes] = addr;
-            node_genv[nnodes] = gen;
-            node_key_idx[h] = (uint32_t)++nnodes;
-            return nnodes - 1;
-        }
-        if (node_addr[v - 1] == addr && node_genv[v - 1] == gen)
-            return (int)v - 1;
-        h = (h + 1) % HCAP;
-    }
-}
-
-static const char *held_kind_name(uint32_t kind)
-{
-    return kind == PG_H_RWLOCK_READ ? "rwlock_read" : kind == PG_H_RWLOCK_WRITE ? "rwlock_write" : "mutex";
-}
-
-static void write_lock(struct pg_jw *w, const char *key, uintptr_t addr, uint32_t kind)
-{
-    pg_jw_key(w, key);
-    pg_jw_obj(w);
-    pg_jw_key(w, "kind"), pg_jw_str(w, held_kind_name(kind));
-    pg_jw_key(w, "address"), pg_jw_hex(w, addr);
-    pg_jw_obj_end(w);
-}
-
-static void thread_name(pid_t tid, char *out, size_t cap)
-{
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/task/%d/comm", (int)tid);
-    out[0] = 0;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, out, cap - 1);
-    close(fd);
-    if (n <= 0)
-        n = 0;
-    while (n > 0 && (out[n - 1] == '\n'))
-        n--;
-    out[n] = 0;
-}
-
-static void report_cycle(const uint32_t *cyc, int len)
-{
-    char summary[256];
-    int nthreads = 0;
-    pid_t seen[16];
-    for (int i = 0; i < len; i++) {
-        pid_t tid = edges[cyc[i]].tid;
-        int dup = 0;
-        for (int k = 0; k < nthreads && k < 16; k++)
-            dup |= seen[k] == tid;
-        if (!dup && nthreads < 16)
-            seen[nthreads++] = tid;
-    }
-    snprintf(summary, sizeof summary,
-             "%d locks are taken in inconsistent orders by %d thread%s: a deadlock that did not "
-             "happen this run", len, nthreads, nthreads == 1 ? "" : "s");
-    struct pg_jw *w = pg_report_finding("lock_order", "warning", summary);
-    if (w) {
-        pg_jw_key(w, "order");
-        pg_jw_arr(w);
-        for (int i = 0; i < len; i++) {
-            const struct lo_edge *e = &edges[cyc[i]];
-            pg_jw_obj(w);
-            write_lock(w, "first", e->a, e->kind_a);
-            write_lock(w, "then", e->b, e->kind_b);
-            pg_jw_key(w, "tid"), pg_jw_int(w, e->tid);
-            char name[32];
-            thread_name(e->tid, name, sizeof name);
-            pg_jw_key(w, "name");
-            if (name[0])
-                pg_jw_str(w, name);
-            else
-                pg_jw_null(w);
-            pg_jw_key(w, "first_pc"), pg_jw_hex(w, e->pc_a);
-            pg_jw_key(w, "stack");
-            pg_jw_arr(w);
-            for (int k = 0; k < e->nstack; k++)
-                pg_jw_hex(w, e->stack[k]);
-            pg_jw_arr_end(w);
-            pg_jw_obj_end(w);
-        }
-        pg_jw_arr_end(w);
-        pg_jw_key(w, "threads");
-        pg_jw_arr(w);
-        pg_jw_arr_end(w);
-        pg_jw_obj_end(w);
-        pg_report_end();
-    }
-    pg_note_finding("lock_order", summary);
-}
-
-/* Is the cycle one that cannot deadlock, or already said? */
-static int cycle_is_noise(const uint32_t *cyc, int len)
-{
-    int all_reported = 1, one_thread = 1;
-    for (int i = 0; i < len; i++) {
-        const struct lo_edge *e = &edges[cyc[i]];
-        all_reported &= e->reported;
-        if (e->tid != edges[cyc[0]].tid || atomic_load(&e->multi))
-            one_thread = 0;
-    }
-    if (all_reported)
-        return 1;
-    if (one_thread && !pg_cfg.lock_order_single_thread)
-        return 1;
-    /* A gate: one lock held across every edge of the cycle. */
-    for (int g = 0; g < PG_LO_GATES; g++) {
-        uintptr_t gate = atomic_load(&edges[cyc[0]].gates[g]);
-        if (!gate)
-            continue;
-        int everywhere = 1;
-        for (int i = 1; i < len && everywhere; i++) {
-            int has = 0;
-            for (int k = 0; k < PG_LO_GATES; k++)
-                has |= atomic_load(&edges[cyc[i]].gates[k]) == gate;
-            everywhere = has;
-        }
-        if (everywhere)
-            return 1;
-    }
-    return 0;
-}
-
-void pg_lo_scan(void)
-{
-    if (!edges || !pg_lo_enabled)
-        return;
-    uint32_t total = atomic_load_explicit(&nlog, memory_order_acquire);
-    if (total > EDGES)
-        total = EDGES;
-    if (total == checked)
-        return;
-    if (scratch_ok < 0)
-        scratch_ok = alloc_scratch() == 0;
-    if (!scratch_ok)
-        return;
-
-    /* The graph of every ready edge, as adjacency arrays. */
-    memset(node_key_idx, 0, HCAP * 4);
-    nnodes = 0;
-    static uint32_t eidx[EDGES], efrom[EDGES], eto[EDGES];
-    uint32_t ne = 0;
-    for (uint32_t i = 0; i < total; i++) {
-        uint32_t v = atomic_load_explicit(&edge_log[i], memory_order_acquire);
-        if (!v || !atomic_load_explicit(&edges[v - 1].ready, memory_order_acquire))
-            continue;
-        const struct lo_edge *e = &edges[v - 1];
-        int f = node_id(e->a, e->ga), to = node_id(e->b, e->gb);
-        if (f < 0 || to < 0)
-            continue;
-        eidx[ne] = v - 1;
-        efrom[ne] = (uint32_t)f;
-        eto[ne] = (uint32_t)to;
-        ne++;
-    }
-    memset(out_start, 0, (size_t)(nnodes + 1) * 4);
-    for (uint32_t i = 0; i < ne; i++)
-        out_start[efrom[i] + 1]++;
-    for (int k = 0; k < nnodes; k++)
-        out_start[k + 1] += out_start[k];
-    static uint32_t fill[NMAX];
-    memcpy(fill, out_start, (size_t)nnodes * 4);
-    for (uint32_t i = 0; i < ne; i++)
-        out_edges[fill[efrom[i]]++] = i;
-
-    /* For each new edge a->b: a path b ->* a closes a cycle. */
-    for (uint32_t i = 0; i < ne; i++) {
-        const struct lo_edge *e = &edges[eidx[i]];
-        int is_new = 0;
-        for (uint32_t k = checked; k < total && !is_new; k++)
-            is_new = atomic_load(&edge_log[k]) == eidx[i] + 1;
-        if (!is_new || e->reported)
-            continue;
-        uint32_t src = eto[i], dst = efrom[i];
-        for (int k = 0; k < nnodes; k++)
-            parent_edge[k] = UINT32_MAX;
-        uint32_t qh = 0, qt = 0;
-        queue[qt++] = src;
-        parent_edge[src] = EDGES;   /* visited, no parent */
-        int found = src == dst;
-        while (qh < qt && !found) {
-            uint32_t u = queue[qh++];
-            for (uint32_t k = out_start[u]; k < out_start[u + 1]; k++) {
-                uint32_t ed = out_edges[k];
-                uint32_t v = eto[ed];
-                if (parent_edge[v] != UINT32_MAX)
-                    continue;
-                parent_edge[v] = ed;
-                if (v == dst) {
-                    found = 1;
-                    break;
-                }
-                queue[qt++] = v;
-            }
-        }
-        if (!found)
-            continue;
-        uint32_t cyc[64];
-        int len = 0;
-        cyc[len++] = eidx[i];
-        /* Walk back from dst to src; those edges, reversed, follow a->b. */
-        uint32_t path[64];
-        int np = 0;
-        for (uint32_t v = dst; v != src && np < 63;) {
-            uint32_t ed = parent_edge[v];
-            path[np++] = eidx[ed];
-            v = efrom[ed];
-        }
-        for (int k = np - 1; k >= 0 && len < 64; k--)
-            cyc[len++] = path[k];
-        if (cycle_is_noise(cyc, len))
-            continue;
-        report_cycle(cyc, len);
-        for (int k = 0; k < len; k++)
-            edges[cyc[k]].reported = 1;
-    }
-    checked = total;
 }

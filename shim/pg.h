@@ -95,8 +95,10 @@ struct pg_thread {
     uint32_t nsubmit;
     uintptr_t submit_stack[PG_CREATE_DEPTH];
 
-    /* Lock order: the "A then B" pairs this thread has already recorded (lockorder.c). */
+    /* Lock order: the "A then B" pairs this thread has already recorded (lockorder.c); its
+     * serial number and current happens-before segment, valid while lo_gen equals gen. */
     struct { uintptr_t a, b; uint32_t epoch; } lo_cache[64];
+    uint32_t lo_thr, lo_seg, lo_gen;
 
     /* Pools known exactly (annotate.h): the task this thread runs and its function, the task it
      * waits for; and the last task it submitted, with its wait_seq at that moment, so the watchdog

@@ -1,6 +1,8 @@
 /*
  * Lock-order validation end to end: inversions that did not deadlock are reported when the program
- * ends normally, with every edge's threads and stacks; orders that cannot deadlock are not.
+ * ends normally, with every edge's threads and stacks; cycles taken by one thread are reported as
+ * such; orders that cannot deadlock (a gate lock, a trylock, ordered by thread creation or join)
+ * are not; a million distinct pairs are checked within the budget.
  */
 #include "check_e2e_util.h"
 
@@ -29,19 +31,17 @@ static void run_to_end(const char *prog, struct e2e_run *r, struct e2e_reports *
     e2e_reports_load(rs, r->reports);
 }
 
-/* The finding's order edges: each names two locks, a thread, where the first was taken, and a
- * stack holding one of `fns` (NULL-terminated); together the edges use every one of `fns`. */
-static void check_order(const char *prog, struct e2e_reports *rs, size_t nedges, int nthreads,
-                        const char *const fns[])
+/* One lock_order finding's order edges: each names two locks, a thread, where the first was taken,
+ * and a stack holding one of `fns` (NULL-terminated); together the edges use every one of `fns`,
+ * and come from `nthreads` threads; `single` is what its single_thread member must say. */
+static void check_finding(const char *prog, struct e2e_report *rp, json_t *f, size_t nedges,
+                          int nthreads, bool single, const char *const fns[])
 {
-    char all[2048];
-    e2e_describe_findings(rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: %zu findings: %s", prog,
-                  e2e_reports_count_findings(rs), all);
-    struct e2e_report *rp = e2e_reports_with_finding(rs);
-    json_t *f = json_array_get(rp->findings, 0);
     ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "lock_order");
     ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "warning");
+    ck_assert_msg(json_is_boolean(json_object_get(f, "single_thread")) &&
+                  json_is_true(json_object_get(f, "single_thread")) == single,
+                  "%s: single_thread should be %d", prog, single);
     json_t *order = json_object_get(f, "order");
     ck_assert_uint_eq(json_array_size(order), nedges);
     char bin[PATH_MAX];
@@ -83,11 +83,38 @@ static void check_order(const char *prog, struct e2e_reports *rs, size_t nedges,
         free(dump);
         json_decref(names);
         ck_assert_msg(json_string_value(json_object_get(e, "first_pc")), "%s: no first_pc", prog);
+        /* Where each lock was first taken in a pair is known to the shim. */
+        ck_assert_msg(json_string_value(json_object_get(json_object_get(e, "first"), "first_taken_pc")),
+                      "%s: edge %zu: no first_taken_pc", prog, i);
     }
     ck_assert_int_eq(ntids, nthreads);
     for (int k = 0; fns[k]; k++)
         ck_assert_msg(used & (1u << k), "%s: no edge's stack shows %s", prog, fns[k]);
     e2e_symtab_free(&st);
+}
+
+/* The run's only finding is a lock_order one as check_finding describes. */
+static void check_order(const char *prog, struct e2e_reports *rs, size_t nedges, int nthreads,
+                        const char *const fns[])
+{
+    char all[2048];
+    e2e_describe_findings(rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: %zu findings: %s", prog,
+                  e2e_reports_count_findings(rs), all);
+    struct e2e_report *rp = e2e_reports_with_finding(rs);
+    check_finding(prog, rp, json_array_get(rp->findings, 0), nedges, nthreads, nthreads == 1, fns);
+}
+
+static void check_silent(const char *prog, const char *const env[], const char *out)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_end(prog, &r, &rs, env, out);
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: findings: %s", prog, all);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
 }
 
 START_TEST(test_lockorder_inversion_without_deadlock_is_reported_with_both_stacks)
@@ -114,29 +141,119 @@ START_TEST(test_lockorder_three_lock_cycle_across_three_threads)
 }
 END_TEST
 
-START_TEST(test_lockorder_gate_trylock_single_thread_and_reuse_are_not_reported)
+START_TEST(test_lockorder_gate_trylock_and_reuse_are_not_reported)
+{
+    const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL};
+    check_silent("ok_lo_orders", env, "ok_lo_orders: ");
+}
+END_TEST
+
+/* The same program by default: exactly the one-thread phase shows, as a one-thread finding, which
+ * also proves the other phases are silenced by their own rule, not by chance. */
+START_TEST(test_lockorder_single_thread_orders_are_reported_by_default)
 {
     struct e2e_run r;
     struct e2e_reports rs;
     run_to_end("ok_lo_orders", &r, &rs, NULL, "ok_lo_orders: ");
-    char all[2048];
-    e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "findings: %s", all);
+    static const char *const fns[] = {"one_thread_both_orders", NULL};
+    check_order("ok_lo_orders", &rs, 2, 1, fns);
     e2e_reports_free(&rs);
     e2e_remove_tree(r.work);
 }
 END_TEST
 
-/* The same program with single-thread orders switched on: exactly the one-thread phase shows,
- * which also proves the other phases are silenced by their own rule, not by chance. */
-START_TEST(test_lockorder_single_thread_orders_are_reported_when_asked)
+/* Rings of 2, 5 and 20 locks taken by one thread (Helgrind tc13/tc15, TSan mutex_cycle_long). */
+START_TEST(test_lockorder_one_thread_rings_of_2_5_and_20_locks)
 {
     struct e2e_run r;
     struct e2e_reports rs;
-    const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=1", NULL};
-    run_to_end("ok_lo_orders", &r, &rs, env, "ok_lo_orders: ");
-    static const char *const fns[] = {"one_thread_both_orders", NULL};
-    check_order("ok_lo_orders", &rs, 2, 1, fns);
+    run_to_end("lo_single_cycles", &r, &rs, NULL, "lo_single_cycles: done\n");
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 3, "%zu findings: %s",
+                  e2e_reports_count_findings(&rs), all);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    static const char *const f2[] = {"ring_of_2", NULL}, *const f5[] = {"ring_of_5", NULL},
+                             *const f20[] = {"ring_of_20", NULL};
+    const char *const *want[] = {f2, f5, f20};
+    size_t sizes[] = {2, 5, 20};
+    bool seen[3] = {false, false, false};
+    size_t i;
+    json_t *f;
+    json_array_foreach(rp->findings, i, f) {
+        size_t n = json_array_size(json_object_get(f, "order"));
+        for (int k = 0; k < 3; k++) {
+            if (n != sizes[k])
+                continue;
+            check_finding("lo_single_cycles", rp, f, n, 1, true, want[k]);
+            seen[k] = true;
+        }
+    }
+    ck_assert_msg(seen[0] && seen[1] && seen[2], "rings found: %d %d %d: %s", seen[0], seen[1],
+                  seen[2], all);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
+/* A cycle first seen in one thread (dismissed: one-thread findings off) is looked at again when a
+ * second thread takes one of its orders 300 ms later. */
+START_TEST(test_lockorder_late_second_thread_is_reported)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL};
+    run_to_end("lo_late_thread", &r, &rs, env, "lo_late_thread: done\n");
+    static const char *const fns[] = {"main_takes_both_orders", "worker_takes_a_then_b_late", NULL};
+    check_order("lo_late_thread", &rs, 2, 2, fns);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
+/* By default the same run says both: the one-thread cycle first, the two-thread one later. */
+START_TEST(test_lockorder_late_second_thread_follows_one_thread_finding)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_end("lo_late_thread", &r, &rs, NULL, "lo_late_thread: done\n");
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 2, "%zu findings: %s",
+                  e2e_reports_count_findings(&rs), all);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    static const char *const one[] = {"main_takes_both_orders", NULL};
+    static const char *const two[] = {"main_takes_both_orders", "worker_takes_a_then_b_late", NULL};
+    check_finding("lo_late_thread", rp, json_array_get(rp->findings, 0), 2, 1, true, one);
+    check_finding("lo_late_thread", rp, json_array_get(rp->findings, 1), 2, 2, false, two);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
+START_TEST(test_lockorder_inversion_ordered_by_join_is_not_reported)
+{
+    check_silent("ok_lo_join_ordered", NULL, "ok_lo_join_ordered: done\n");
+}
+END_TEST
+
+START_TEST(test_lockorder_inversion_ordered_by_create_is_not_reported)
+{
+    check_silent("ok_lo_create_ordered", NULL, "ok_lo_create_ordered: done\n");
+}
+END_TEST
+
+/* 1,000,405 distinct pairs in one order, then one inversion: found, and nothing dropped. */
+START_TEST(test_lockorder_million_pairs_are_all_checked)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_end("lo_million", &r, &rs, NULL, "lo_million: 1000405 pairs\n");
+    char *err = e2e_run_stderr(&r);
+    ck_assert_msg(!strstr(err, "budget") && !strstr(err, "full"), "stderr: %s", err);
+    free(err);
+    static const char *const fns[] = {"take_every_pair_in_order", "take_first_while_holding_last", NULL};
+    check_order("lo_million", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
     e2e_remove_tree(r.work);
 }
@@ -161,8 +278,14 @@ Suite *lockorder_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_lockorder_inversion_without_deadlock_is_reported_with_both_stacks);
     tcase_add_test(tc, test_lockorder_three_lock_cycle_across_three_threads);
-    tcase_add_test(tc, test_lockorder_gate_trylock_single_thread_and_reuse_are_not_reported);
-    tcase_add_test(tc, test_lockorder_single_thread_orders_are_reported_when_asked);
+    tcase_add_test(tc, test_lockorder_gate_trylock_and_reuse_are_not_reported);
+    tcase_add_test(tc, test_lockorder_single_thread_orders_are_reported_by_default);
+    tcase_add_test(tc, test_lockorder_one_thread_rings_of_2_5_and_20_locks);
+    tcase_add_test(tc, test_lockorder_late_second_thread_is_reported);
+    tcase_add_test(tc, test_lockorder_late_second_thread_follows_one_thread_finding);
+    tcase_add_test(tc, test_lockorder_inversion_ordered_by_join_is_not_reported);
+    tcase_add_test(tc, test_lockorder_inversion_ordered_by_create_is_not_reported);
+    tcase_add_test(tc, test_lockorder_million_pairs_are_all_checked);
     tcase_add_test(tc, test_lockorder_switch_off_reports_nothing);
     suite_add_tcase(s, tc);
     return s;

@@ -1,13 +1,17 @@
 /*
  * Lock-order inversion that does not deadlock this run: thread one takes A then B, finishes; only
- * then thread two takes B then A. The program exits 0 with its normal output, and the report must
- * carry a lock_order warning naming both orders.
+ * then thread two takes B then A. Both threads exist from the start and the second waits on a
+ * semaphore the first posts, an order poolguard does not count (a semaphore could be posted
+ * earlier on another run), so the two orders could overlap. The program exits 0 with its normal
+ * output, and the report must carry a lock_order warning naming both orders.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 
 static pthread_mutex_t lock_a = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock_b = PTHREAD_MUTEX_INITIALIZER;
+static sem_t first_done;
 static int balance;
 
 void take_b_while_holding_a(void)
@@ -32,23 +36,26 @@ static void *first(void *arg)
 {
     (void)arg;
     take_b_while_holding_a();
+    sem_post(&first_done);
     return NULL;
 }
 
 static void *second(void *arg)
 {
     (void)arg;
+    sem_wait(&first_done);
     take_a_while_holding_b();
     return NULL;
 }
 
 int main(void)
 {
-    pthread_t t;
-    pthread_create(&t, NULL, first, NULL);
-    pthread_join(t, NULL);
-    pthread_create(&t, NULL, second, NULL);
-    pthread_join(t, NULL);
+    pthread_t t1, t2;
+    sem_init(&first_done, 0, 0);
+    pthread_create(&t2, NULL, second, NULL);
+    pthread_create(&t1, NULL, first, NULL);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
     printf("lo_inversion: balance %d\n", balance);
     return 0;
 }
