@@ -95,3 +95,60 @@ PG_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
     note_if_lost(c);
     return pg_real.cond_broadcast(c);
 }
+
+/* glibc 2.36 makes pthread_cond_destroy wait until every thread still inside a wait on the
+ * condition has left it, so a destroy racing with (or forgetting) a waiter blocks: a wait for those
+ * waiters. Only then is it published; with no waiter it cannot block and goes straight through. */
+PG_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
+{
+    if (PG_UNLIKELY(!pg_real.cond_destroy))
+        pg_real_resolve();
+    struct pg_thread *t = pg_self();
+    if (!t || (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) == 0)
+        return pg_real.cond_destroy(c);
+    struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
+    PG_WAIT_BEGIN(ws, t, PG_W_COND_DESTROY, c, 0, 0);
+    pg_watchdog_ensure();
+    int r = pg_real.cond_destroy(c);
+    pg_wait_end(&ws);
+    return r;
+}
+
+/* pthread_once blocks a caller while another thread runs the init routine. The caller that runs
+ * the routine itself must not look blocked while it does (the routine may lock and wait like any
+ * code), so the real call gets a trampoline that ends the published wait before the program's
+ * routine runs; the routine and the wait to end travel in the thread's own variables, saved and
+ * restored around nested calls. A once already done is one load and the real call. */
+static __thread void (*once_routine)(void);
+static __thread struct pg_waitscope *once_wait;
+
+static void once_trampoline(void)
+{
+    void (*fn)(void) = once_routine;
+    if (once_wait)
+        pg_wait_end(once_wait);
+    fn();
+}
+
+PG_EXPORT int pthread_once(pthread_once_t *o, void (*fn)(void))
+{
+    if (PG_UNLIKELY(!pg_real.once))
+        pg_real_resolve();
+    /* glibc: bit 1 of the control word says the routine has run. */
+    if (__atomic_load_n(o, __ATOMIC_ACQUIRE) & 2)
+        return pg_real.once(o, fn);
+    struct pg_thread *t = pg_self();
+    if (!t)
+        return pg_real.once(o, fn);
+    void (*saved_fn)(void) = once_routine;
+    struct pg_waitscope *saved_wait = once_wait;
+    struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
+    PG_WAIT_BEGIN(ws, t, PG_W_ONCE, o, 0, 0);
+    once_routine = fn;
+    once_wait = &ws;
+    int r = pg_real.once(o, once_trampoline);
+    pg_wait_end(&ws);
+    once_routine = saved_fn;
+    once_wait = saved_wait;
+    return r;
+}

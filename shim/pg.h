@@ -44,6 +44,8 @@ enum pg_wait_kind {
     PG_W_SEM,
     PG_W_FUTEX,
     PG_W_BARRIER,
+    PG_W_COND_DESTROY,   /* pthread_cond_destroy waiting for the condition's waiters to leave */
+    PG_W_ONCE,           /* pthread_once waiting for another thread's init routine */
 };
 
 enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE };
@@ -237,6 +239,8 @@ struct pg_real {
     int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
     int (*cond_signal)(pthread_cond_t *);
     int (*cond_broadcast)(pthread_cond_t *);
+    int (*cond_destroy)(pthread_cond_t *);
+    int (*once)(pthread_once_t *, void (*)(void));
     int (*sem_wait)(sem_t *);
     int (*sem_trywait)(sem_t *);
     int (*sem_timedwait)(sem_t *, const struct timespec *);

@@ -83,6 +83,8 @@ void pg_real_resolve(void)
     r.cond_clockwait = maybe("pthread_cond_clockwait");
     r.cond_signal = next_v("pthread_cond_signal", "GLIBC_2.3.2");
     r.cond_broadcast = next_v("pthread_cond_broadcast", "GLIBC_2.3.2");
+    r.cond_destroy = next_v("pthread_cond_destroy", "GLIBC_2.3.2");
+    r.once = next("pthread_once");
     r.sem_wait = next_v("sem_wait", "GLIBC_2.2.5");
     r.sem_trywait = next_v("sem_trywait", "GLIBC_2.2.5");
     r.sem_timedwait = next_v("sem_timedwait", "GLIBC_2.2.5");

@@ -9,6 +9,7 @@
  * program that closes all descriptors or dup2()s over ours loses nothing and corrupts nothing. The
  * default directory, ${TMPDIR:-/tmp}/poolguard-<uid>, must be ours and closed to others.
  */
+#include "lockorder.h"
 #include "report.h"
 
 #include <dirent.h>
@@ -59,6 +60,8 @@ const char *pg_wait_kind_name(uint32_t kind)
     case PG_W_SEM: return "sem";
     case PG_W_FUTEX: return "futex";
     case PG_W_BARRIER: return "barrier";
+    case PG_W_COND_DESTROY: return "cond_destroy";
+    case PG_W_ONCE: return "once";
     default: return "none";
     }
 }
@@ -410,6 +413,7 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
         pg_jw_key(w, "kind"), pg_jw_str(w, held_kind_name(rt->held[i].kind));
         pg_jw_key(w, "address"), pg_jw_hex(w, rt->held[i].obj);
         pg_jw_key(w, "pc"), pg_jw_hex(w, rt->held[i].pc);
+        pg_lo_write_sites(w, rt->held[i].obj);
         pg_jw_obj_end(w);
     }
     pg_jw_arr_end(w);

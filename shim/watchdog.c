@@ -12,6 +12,7 @@
  * only for waits that began at least half a scan earlier, when the waiter is certainly still inside
  * the lock call and the object is alive.
  */
+#include "exited.h"
 #include "lockorder.h"
 #include "scan.h"
 
@@ -264,8 +265,25 @@ static void build_node(int i, int n, uint64_t now)
         g->blocked = 1;
         g->any = 1;
         break;
+    case PG_W_COND_DESTROY: {
+        /* glibc 2.36 blocks the destroy until every waiter has left the wait: it waits for them.
+         * Waiters glibc counts (__wrefs above its three flag bits) beyond those the shim sees
+         * could be anyone. */
+        unsigned wrefs;
+        if (!settled || pg_peek(&wrefs, s->wobj + offsetof(pthread_cond_t, __data.__wrefs), sizeof wrefs) < 0)
+            return;
+        int known = 0;
+        for (int k = 0; k < n; k++)
+            if (k != i && snaps[k].waiting && snaps[k].wkind == PG_W_COND && snaps[k].wobj == s->wobj)
+                add_waker(g, k), known++;
+        if ((unsigned)known < (wrefs >> 3) || known == 0)
+            add_waker(g, PG_GW_UNTRACKED);
+        g->blocked = 1;
+        break;
+    }
     case PG_W_FUTEX:
     case PG_W_BARRIER:
+    case PG_W_ONCE:
         g->blocked = 1;
         g->any = 1;
         break;
@@ -534,6 +552,7 @@ static void report_finding(int fi, int n, uint64_t now)
             pg_jw_key(w, "hang"), pg_jw_bool(w, 1);
         } else {
             pg_jw_key(w, "abandoned"), pg_jw_bool(w, 1);
+            pg_exited_write_owner(w, snaps[f->start].owner, snaps[f->start].wobj);
         }
         pg_jw_key(w, "threads");
         pg_jw_arr(w);

@@ -271,6 +271,108 @@ START_TEST(test_lockorder_switch_off_reports_nothing)
 }
 END_TEST
 
+/* ----- blocked for ever: programs run under a time limit and killed once reported ----- */
+
+/* Runs prog until a report holds a finding (5 s at most), kills it, loads its reports. */
+static void run_to_finding(const char *prog, struct e2e_run *r, struct e2e_reports *rs, const char *first)
+{
+    e2e_run_init(r, prog);
+    char path[PATH_MAX];
+    e2e_prog_path(path, sizeof path, prog);
+    char *argv[] = {(char *)prog, NULL};
+    e2e_run_start(r, path, argv, true, NULL);
+    ck_assert_msg(e2e_wait_for_output(r, first, 5000), "%s did not start", prog);
+    bool found = e2e_wait_for_finding(r, 5000);
+    e2e_run_kill(r);
+    ck_assert_msg(found, "%s: no finding within 5 s", prog);
+    e2e_reports_load(rs, r->reports);
+}
+
+/* Does the raw stack name fn? */
+static bool stack_has(struct e2e_report *rp, json_t *stack, const char *prog, const char *fn)
+{
+    char bin[PATH_MAX];
+    e2e_prog_path(bin, sizeof bin, prog);
+    struct e2e_symtab st;
+    e2e_symtab_load(&st, bin);
+    json_t *names = e2e_raw_stack_functions(rp->modules, stack, prog, &st);
+    bool has = e2e_names_have(names, fn);
+    json_decref(names);
+    e2e_symtab_free(&st);
+    return has;
+}
+
+START_TEST(test_blocked_cond_destroy_is_part_of_the_hang)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_finding("dl_cond_destroy", &r, &rs, "dl_cond_destroy: start\n");
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "findings: %s", all);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    json_t *f = json_array_get(rp->findings, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "deadlock");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "error");
+    json_t *threads = json_object_get(f, "threads");
+    ck_assert_uint_eq(json_array_size(threads), 2);
+    bool destroyer = false, waiter = false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(threads, i, t) {
+        const char *kind = json_string_value(json_object_get(json_object_get(t, "blocked_on"), "kind"));
+        json_t *stack = json_object_get(t, "stack");
+        if (kind && strcmp(kind, "cond_destroy") == 0) {
+            destroyer = json_is_true(json_object_get(t, "main")) &&
+                        stack_has(rp, stack, "dl_cond_destroy", "destroy_while_waited_on");
+        } else if (kind && strcmp(kind, "cond") == 0) {
+            waiter = stack_has(rp, stack, "dl_cond_destroy", "wait_for_nothing");
+        }
+    }
+    ck_assert_msg(destroyer && waiter, "destroyer %d waiter %d: %s", destroyer, waiter, all);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
+START_TEST(test_abandoned_lock_names_the_exited_owner_and_where_it_took_it)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_finding("dl_owner_exited", &r, &rs, "dl_owner_exited: start\n");
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "findings: %s", all);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    json_t *f = json_array_get(rp->findings, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "deadlock");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "error");
+    ck_assert(json_is_true(json_object_get(f, "abandoned")));
+    json_t *owner = json_object_get(f, "owner");
+    ck_assert_msg(owner, "no owner: %s", all);
+    json_t *t = json_array_get(json_object_get(f, "threads"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(owner, "tid")),
+                     json_integer_value(json_object_get(json_object_get(t, "blocked_on"), "owner")));
+    ck_assert_str_eq(json_string_value(json_object_get(owner, "name")), "locker");
+    ck_assert(json_is_true(json_object_get(owner, "exited")));
+    json_t *sr = json_array(), *start = json_object_get(owner, "start_routine");
+    json_array_append(sr, start);
+    /* A start routine is a function's address, not a return address: look up addr + 1. */
+    unsigned long a = 0;
+    ck_assert(e2e_parse_addr(start, &a));
+    char plus1[32];
+    snprintf(plus1, sizeof plus1, "0x%lx", a + 1);
+    json_array_set_new(sr, 0, json_string(plus1));
+    ck_assert_msg(stack_has(rp, sr, "dl_owner_exited", "locker"), "start routine is not locker");
+    json_decref(sr);
+    ck_assert_msg(stack_has(rp, json_object_get(owner, "stack"), "dl_owner_exited", "take_lock_and_return"),
+                  "the owner's stack does not show where it took the lock: %s", all);
+    ck_assert(stack_has(rp, json_object_get(t, "stack"), "dl_owner_exited", "wait_for_abandoned_lock"));
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
 Suite *lockorder_suite(void)
 {
     Suite *s = suite_create("lockorder");
@@ -288,5 +390,10 @@ Suite *lockorder_suite(void)
     tcase_add_test(tc, test_lockorder_million_pairs_are_all_checked);
     tcase_add_test(tc, test_lockorder_switch_off_reports_nothing);
     suite_add_tcase(s, tc);
+    TCase *bl = tcase_create("blocked");
+    tcase_set_timeout(bl, 30);
+    tcase_add_test(bl, test_blocked_cond_destroy_is_part_of_the_hang);
+    tcase_add_test(bl, test_abandoned_lock_names_the_exited_owner_and_where_it_took_it);
+    suite_add_tcase(s, bl);
     return s;
 }
