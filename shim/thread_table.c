@@ -10,6 +10,7 @@
  * When the table is full the shim says so once and leaves further threads untracked: they run
  * normally, and the watchdog, which then cannot see every thread, proves no whole-program hang.
  */
+#include "exited.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -128,6 +129,7 @@ struct pg_thread *pg_slot_claim(void)
 
 void pg_slot_release(struct pg_thread *t)
 {
+    pg_exited_note(t);
     if (pg_cur == t)
         pg_cur = PG_NOSLOT;
     atomic_store_explicit(&t->tid, 0, memory_order_relaxed);
