@@ -27,6 +27,7 @@ enum {
     PG_MAX_CYCLE = 1024,
     PG_MAX_ARGV = 64,
     PG_MAX_STRING = 4096,       /* any string member is cut to this many bytes */
+    PG_MAX_QUEUED_TASKS = 8,    /* a pool's queued_tasks[] kept (the shim writes at most 8) */
 };
 
 /* One frame of a symbolized stack. One raw address may give several frames (inlined calls). */
@@ -68,7 +69,16 @@ typedef struct pg_wait {
     long target;           /* -1 when unknown */
 } pg_wait;
 
-/* A task a thread waits for (annotated pools, the Python layer): known exactly, not inferred. */
+/* A task function: an exact function address (not a return address), and its name once
+ * symbolized. */
+typedef struct pg_fn {
+    bool present;
+    uint64_t address;
+    pg_stack sym;          /* address symbolized; the outermost frame is the function itself */
+} pg_fn;
+
+/* A task a thread waits for (annotated pools, library adapters, the Python layer): known
+ * exactly, not inferred. */
 typedef struct pg_task_wait {
     bool present;
     uint64_t address;
@@ -76,7 +86,18 @@ typedef struct pg_task_wait {
     bool has_pool;
     uint64_t pool;         /* the pool whose queue holds it (state queued) */
     long runner;           /* the tid running it (state running); -1 when unknown */
+    pg_fn function;        /* the task's function, when known */
 } pg_task_wait;
+
+/* A task still queued in a pool: one of the pool's queued_tasks[], or the task a worker
+ * submitted to its own pool before its current wait (a thread's submitted_task). */
+typedef struct pg_task_ref {
+    bool present;
+    uint64_t address;      /* the task's identity, not an address to look up */
+    pg_fn function;
+    char *state;           /* submitted_task only: "queued" as written; NULL when absent */
+    long position;         /* in the queue, 1 = next to run; -1 when unknown */
+} pg_task_ref;
 
 typedef struct pg_thread {
     long tid;
@@ -95,7 +116,9 @@ typedef struct pg_thread {
     json_t *python_info;   /* the raw "python" object, passed through; NULL when absent */
     bool has_task;
     uint64_t task;         /* the task the thread runs (annotated pools) */
+    pg_fn task_function;   /* the function of the task the worker runs (exact pools) */
     pg_task_wait waits_for_task;
+    pg_task_ref submitted_task; /* queued in its own pool before its current wait */
 } pg_thread;
 
 typedef struct pg_edge {
@@ -123,6 +146,13 @@ typedef struct pg_pool {
     long queued;           /* -1 when unknown */
     bool queued_exact;
     char *evidence;
+    char *library;         /* "libuv", "glib", "python", ...; NULL for annotated and inferred pools */
+    char *source;          /* "annotation", "adapter", "python", "inferred"; NULL when absent */
+    char *proof;           /* "graph", "exact", "inferred", "none"; NULL when absent (older shims) */
+    long max_workers;      /* the most workers the library runs at once; -1 when unknown */
+    long active;           /* tasks running; -1 when unknown */
+    pg_task_ref queued_tasks[PG_MAX_QUEUED_TASKS]; /* next to run first, as written */
+    size_t nqueued_tasks;
 } pg_pool;
 
 /* How fast a pool's queue grows (queue_growth). Members are -1 when absent. */

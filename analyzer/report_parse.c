@@ -69,6 +69,52 @@ static uint64_t get_addr(json_t *o, const char *key)
     return a;
 }
 
+/* A string member that must be one of a few known words; anything else counts as absent, so
+ * a renderer never has to handle a value it does not know. */
+static char *get_word(json_t *o, const char *key, const char *const *words)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    for (size_t i = 0; v && words[i]; i++)
+        if (strcmp(v, words[i]) == 0)
+            return strdup(v);
+    return NULL;
+}
+
+/* A count that cannot be negative: -1 (unknown) when absent, wrong-typed or negative. */
+static long get_count(json_t *o, const char *key)
+{
+    long v = get_long(o, key, -1);
+    return v >= 0 ? v : -1;
+}
+
+/* A task function: an exact function address ("0x..."); absent, null or junk leaves it absent. */
+static void parse_fn(json_t *v, pg_fn *fn)
+{
+    memset(fn, 0, sizeof *fn);
+    fn->present = parse_addr(v, &fn->address) && fn->address != 0;
+}
+
+/* {"address","function","state","position"}: a queued task (a pool's queued_tasks[] or a
+ * thread's submitted_task). An object without a usable address is not a task. */
+static void parse_task_ref(json_t *o, pg_task_ref *t)
+{
+    memset(t, 0, sizeof *t);
+    t->position = -1;
+    if (!json_is_object(o) || !parse_addr(json_object_get(o, "address"), &t->address))
+        return;
+    t->present = true;
+    parse_fn(json_object_get(o, "function"), &t->function);
+    t->state = get_str(o, "state");
+    long pos = get_long(o, "position", -1);
+    t->position = pos >= 1 ? pos : -1;
+}
+
+static void task_ref_free(pg_task_ref *t)
+{
+    free(t->state);
+    model_stack_free(&t->function.sym);
+}
+
 static int parse_stack(json_t *arr, pg_stack *s)
 {
     memset(s, 0, sizeof *s);
@@ -118,6 +164,9 @@ void model_thread_free(pg_thread *t)
     model_stack_free(&t->python);
     json_decref(t->python_info);
     free(t->waits_for_task.state);
+    model_stack_free(&t->waits_for_task.function.sym);
+    model_stack_free(&t->task_function.sym);
+    task_ref_free(&t->submitted_task);
 }
 
 /* Is this Python file the interpreter's library or an installed package, not the program? The
@@ -213,7 +262,10 @@ static int parse_thread(json_t *o, pg_thread *t)
         w->state = get_str(wt, "state");
         w->has_pool = parse_addr(json_object_get(wt, "pool"), &w->pool);
         w->runner = get_long(wt, "runner", -1);
+        parse_fn(json_object_get(wt, "function"), &w->function);
     }
+    parse_fn(json_object_get(o, "task_function"), &t->task_function);
+    parse_task_ref(json_object_get(o, "submitted_task"), &t->submitted_task);
     json_t *py = json_object_get(o, "python");
     if (json_is_object(py))
         t->python_info = json_incref(py);
@@ -266,6 +318,11 @@ void model_finding_free(pg_finding *f)
     free(pl->name);
     free(pl->idle_kind);
     free(pl->evidence);
+    free(pl->library);
+    free(pl->source);
+    free(pl->proof);
+    for (size_t i = 0; i < pl->nqueued_tasks; i++)
+        task_ref_free(&pl->queued_tasks[i]);
     model_stack_free(&pl->start);
     model_stack_free(&pl->create_stack);
     for (size_t i = 0; i < f->norder; i++) {
@@ -405,6 +462,24 @@ static int parse_pool(json_t *o, pg_pool *p)
     p->queued = get_long(o, "queued", -1);
     p->queued_exact = json_is_true(json_object_get(o, "queued_exact"));
     p->evidence = get_str(o, "evidence");
+    p->library = get_str(o, "library");
+    if (p->library && !*p->library) {
+        free(p->library);
+        p->library = NULL;
+    }
+    static const char *const sources[] = { "annotation", "adapter", "python", "inferred", NULL };
+    static const char *const proofs[] = { "graph", "exact", "inferred", "none", NULL };
+    p->source = get_word(o, "source", sources);
+    p->proof = get_word(o, "proof", proofs);
+    p->max_workers = get_count(o, "max_workers");
+    p->active = get_count(o, "active");
+    json_t *qt = json_object_get(o, "queued_tasks");
+    for (size_t i = 0; i < json_array_size(qt) && p->nqueued_tasks < PG_MAX_QUEUED_TASKS; i++) {
+        pg_task_ref *t = &p->queued_tasks[p->nqueued_tasks];
+        parse_task_ref(json_array_get(qt, i), t);
+        if (t->present)
+            p->nqueued_tasks++;
+    }
     return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
 }
 
@@ -474,6 +549,15 @@ static int parse_finding(parse_state *ps, json_t *o)
             return -ENOMEM;
         }
     }
+    /* An error is a proof. A stall proves nothing, whatever severity its writer gave it: it is
+     * info, so it never stops a program nor fails a gate at warning or error; a pool the shim
+     * only inferred (or could not prove anything about) is a warning at most. run_watch.c
+     * holds the gate to the same rule on the raw lines. */
+    if (strcmp(f->kind, "stall") == 0)
+        f->sev = PG_SEV_INFO;
+    else if (f->sev == PG_SEV_ERROR && f->pool_info.proof &&
+             (strcmp(f->pool_info.proof, "inferred") == 0 || strcmp(f->pool_info.proof, "none") == 0))
+        f->sev = PG_SEV_WARNING;
     json_t *growth = json_object_get(o, "growth");
     if (json_is_object(growth))
         parse_growth(growth, &f->growth);

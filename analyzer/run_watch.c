@@ -32,8 +32,14 @@ struct run_watch {
     bool stop;
 };
 
-bool run_finding_stops(const char *kind, const char *severity)
+bool run_finding_stops(const char *kind, const char *severity, const char *proof)
 {
+    /* A stall is never in the list: it is info and proves nothing. A pool finding whose proof
+     * is only inferred (or none) is not a proof either, whatever its severity says (the parser
+     * makes it a warning: report_parse.c); findings of shims that write no proof are taken at
+     * their severity. */
+    if (proof && (strcmp(proof, "inferred") == 0 || strcmp(proof, "none") == 0))
+        return false;
     return kind && severity && strcmp(severity, "error") == 0 &&
            (strcmp(kind, "deadlock") == 0 || strcmp(kind, "pool_exhaustion") == 0);
 }
@@ -152,7 +158,9 @@ static void read_new_lines(run_watch *w, watched *f)
             f->snapshot = true;
         else if (type && strcmp(type, "finding") == 0 &&
                  run_finding_stops(json_string_value(json_object_get(o, "kind")),
-                                   json_string_value(json_object_get(o, "severity"))))
+                                   json_string_value(json_object_get(o, "severity")),
+                                   json_string_value(json_object_get(json_object_get(o, "pool"),
+                                                                     "proof"))))
             w->stop = true;
         json_decref(o);
     }

@@ -16,13 +16,15 @@ run_watch *run_watch_new(const char *dir);
 void run_watch_free(run_watch *w);
 /* Reads what is new. Returns 0 or -errno (the directory is gone or unreadable). */
 int run_watch_poll(run_watch *w);
-/* A deadlock or pool_exhaustion finding of severity error has been written. */
+/* A finding that stops the program (run_finding_stops) has been written. */
 bool run_watch_stop_finding(const run_watch *w);
 /* Report files with a header, and of those, how many wrote a snapshot after the request. */
 size_t run_watch_processes(const run_watch *w);
 size_t run_watch_snapshots(const run_watch *w);
 
-/* Does this raw-report finding stop the program? (kind and severity as written by the shim) */
-bool run_finding_stops(const char *kind, const char *severity);
+/* Does this raw-report finding stop the program? kind, severity and its pool's proof (NULL
+ * when absent) as written by the shim: a deadlock or pool_exhaustion of severity error whose
+ * proof is not "inferred" or "none". A stall never does. */
+bool run_finding_stops(const char *kind, const char *severity, const char *proof);
 
 #endif

@@ -394,10 +394,24 @@ static int symbolize_stack(symbolizer *s, const pg_process *p, pg_stack *st, boo
     return 0;
 }
 
+/* A task function is an exact function address, like a start routine: no -1. */
+static int symbolize_fn(symbolizer *s, const pg_process *p, pg_fn *fn)
+{
+    if (!fn->present || fn->sym.frames)
+        return 0;
+    return symbolizer_lookup(s, p, fn->address, false, &fn->sym.frames, &fn->sym.nframes);
+}
+
 static int symbolize_threads(symbolizer *s, const pg_process *p, pg_thread *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int r = symbolize_stack(s, p, &t[i].stack, true);
+        if (!r)
+            r = symbolize_fn(s, p, &t[i].task_function);
+        if (!r)
+            r = symbolize_fn(s, p, &t[i].waits_for_task.function);
+        if (!r)
+            r = symbolize_fn(s, p, &t[i].submitted_task.function);
         if (!r)
             r = symbolize_stack(s, p, &t[i].create_stack, true);
         if (!r && t[i].has_start && !t[i].start.frames)
@@ -425,6 +439,8 @@ int symbolizer_run(symbolizer *s, pg_report *r)
         if (!e && pl->has_start && !pl->start.frames)
             e = symbolizer_lookup(s, f[i]->proc, pl->start_routine, false, &pl->start.frames,
                                   &pl->start.nframes);
+        for (size_t k = 0; !e && k < pl->nqueued_tasks; k++)
+            e = symbolize_fn(s, f[i]->proc, &pl->queued_tasks[k].function);
         for (size_t k = 0; !e && k < f[i]->norder; k++) {
             pg_order_edge *ed = &f[i]->order[k];
             e = symbolize_stack(s, f[i]->proc, &ed->stack, true);
