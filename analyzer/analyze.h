@@ -15,19 +15,35 @@
  * rebuilds that keep function names. Then folds findings with equal signatures into the first. */
 int analyze_dedup(pg_report *r);
 
-/* describe.c: the program's words for findings. Rewrites the summary of pool findings to name
- * the pool by where it was created ("the pool created in pool_start() (thread routine
- * pool_worker)") or its annotated name, and of lock_order findings to name the functions of the
- * cycle; the shim's sentence is kept in shim_summary. Idempotent; analyze_dedup calls it. */
+/* describe.c: the program's words for findings. Writes the summary of pool_exhaustion and stall
+ * findings from their structured members (pool named by library and where it was created, each
+ * task by its function, queue positions); for pool findings of older shims (no proof), rewrites
+ * the shim's sentence to name the pool by where it was created ("the pool created in
+ * pool_start() (thread routine pool_worker)") or its annotated name; and for lock_order
+ * findings names the functions of the cycle. The shim's sentence is kept in shim_summary.
+ * Idempotent; analyze_dedup calls it. */
 int analyze_describe(pg_report *r);
 /* The first frame in the program's own code with a function name, or NULL. */
 const pg_frame *stack_first_own_frame(const pg_stack *s);
 /* "f()" for a C function, a demangled C++ name as it is. */
 const char *describe_call(const char *function, char *buf, size_t len);
-/* "the pool \"name\"", "the pool created in f() (thread routine g)", ... into buf. */
+/* "the pool \"name\"", "the pool created in f() (thread routine g)", "the libuv threadpool
+ * (created in main() at app.c:31)", "the GThreadPool created in ...", ... into buf. */
 const char *describe_pool(const pg_pool *p, char *buf, size_t len);
 /* The pool's thread routine's name, or NULL. */
 const char *describe_pool_routine(const pg_pool *p);
+/* The name of a task function (an exact address, symbolized), or NULL. */
+const char *describe_function(const pg_fn *fn);
+/* The name of a task's function: its own (fn), else the one pool p's queue lists for the task
+ * at address; NULL when neither knows. p may be NULL. */
+const char *describe_task_name(const pg_pool *p, const pg_fn *fn, uint64_t address);
+/* A queued task's position (1 = next to run): from t's own submission when it is that task,
+ * else from pool p's queue; -1 when neither says. p may be NULL. */
+long describe_task_position(const pg_pool *p, const pg_thread *t, uint64_t address);
+/* "1st", "2nd", "3rd", "11th", ... into buf. */
+const char *describe_ordinal(long n, char *buf, size_t len);
+/* "main() at app.c:31": a frame as a sentence names it (the file's base name), into buf. */
+const char *describe_frame(const pg_frame *f, char *buf, size_t len);
 
 typedef struct suppressions suppressions;
 /* Reads a suppressions file (format in docs/cli.md). On a bad line returns NULL and sets *err

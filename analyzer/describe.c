@@ -1,14 +1,19 @@
 /*
- * Findings in the user's words: a pool is named by where the program created it (or by the name
- * its annotations gave it), a lock-order cycle by the functions that take its locks. The shim
- * decides what happened and writes a sentence without symbols (it never symbolizes); this module
- * rewrites that sentence once frames are known, so every format shows the same one. Reads
- * symbolized stacks; writes only the summary of a finding (the shim's own is kept).
+ * Findings in the user's words: a pool is named by its library and where the program created
+ * it (or by the name its annotations gave it), each task by its function, a lock-order cycle by
+ * the functions that take its locks. The shim decides what happened and writes structured data;
+ * this module writes the sentence from that data once frames are known, so every format shows
+ * the same one. The shim's own sentence (it never symbolizes) is only a fallback, for findings
+ * of older shims that carry no proof. Reads symbolized stacks; writes only the summary of a
+ * finding (the shim's own is kept).
  */
 #include "analyze.h"
 
+#include "render.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +46,65 @@ const char *describe_pool_routine(const pg_pool *p)
     return p->start.frames[p->start.nframes - 1].function;
 }
 
+const char *describe_function(const pg_fn *fn)
+{
+    if (!fn->present || !fn->sym.nframes)
+        return NULL;
+    return fn->sym.frames[fn->sym.nframes - 1].function;
+}
+
+const char *describe_ordinal(long n, char *buf, size_t len)
+{
+    const char *suffix = "th";
+    if (n % 100 < 11 || n % 100 > 13)
+        suffix = n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+    snprintf(buf, len, "%ld%s", n, suffix);
+    return buf;
+}
+
+const char *describe_frame(const pg_frame *f, char *buf, size_t len)
+{
+    char call[512];
+    describe_call(f->function, call, sizeof call);
+    const char *base = f->file ? strrchr(f->file, '/') : NULL;
+    base = base ? base + 1 : f->file;
+    if (base && f->line)
+        snprintf(buf, len, "%s at %s:%u", call, base, f->line);
+    else if (base)
+        snprintf(buf, len, "%s in %s", call, base);
+    else
+        snprintf(buf, len, "%s", call);
+    return buf;
+}
+
+/* A pool a library runs is named as its users know it: "the libuv threadpool", "the GThreadPool
+ * created in main() at app.c:31", "the ThreadPoolExecutor \"io\"". */
+static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
+{
+    char at[1100] = "";
+    const pg_frame *where = stack_first_own_frame(&p->create_stack);
+    if (where)
+        describe_frame(where, at, sizeof at);
+    if (strcmp(p->library, "libuv") == 0)
+        snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
+    else if (strcmp(p->library, "glib") == 0)
+        snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
+    else if (strcmp(p->library, "python") == 0 && p->name)
+        snprintf(buf, len, "the ThreadPoolExecutor \"%s\"", p->name);
+    else if (strcmp(p->library, "python") == 0)
+        snprintf(buf, len, "the ThreadPoolExecutor");
+    else
+        snprintf(buf, len, "the %s pool%s%s", p->library, *at ? " created in " : "", at);
+}
+
 const char *describe_pool(const pg_pool *p, char *buf, size_t len)
 {
     char call[512];
     const pg_frame *where = stack_first_own_frame(&p->create_stack);
     const char *routine = describe_pool_routine(p);
-    if (p->name)
+    if (p->library)
+        describe_library_pool(p, buf, len);
+    else if (p->name)
         snprintf(buf, len, "the pool \"%s\"", p->name);
     else if (where && routine && strcmp(routine, where->function) != 0)
         snprintf(buf, len, "the pool created in %s (thread routine %s)",
@@ -169,6 +227,207 @@ static char *order_summary(const pg_finding *f)
     return out;
 }
 
+long describe_task_position(const pg_pool *p, const pg_thread *t, uint64_t address)
+{
+    if (t->submitted_task.present && t->submitted_task.address == address)
+        return t->submitted_task.position;
+    for (size_t i = 0; p && i < p->nqueued_tasks; i++)
+        if (p->queued_tasks[i].address == address)
+            return p->queued_tasks[i].position;
+    return -1;
+}
+
+const char *describe_task_name(const pg_pool *p, const pg_fn *fn, uint64_t address)
+{
+    const char *name = describe_function(fn);
+    for (size_t i = 0; !name && p && i < p->nqueued_tasks; i++)
+        if (p->queued_tasks[i].address == address)
+            name = describe_function(&p->queued_tasks[i].function);
+    return name;
+}
+
+/* "worker 1234 runs parent_task and waits after submitting child_task, queued 2nd": what the
+ * exact layer knows of one thread's task and the task it waits behind. False when it knows
+ * nothing of the second. */
+static bool worker_clause(const pg_pool *p, const pg_thread *t, char **out, size_t *len)
+{
+    const char *runs = describe_function(&t->task_function);
+    const pg_task_ref *sub = &t->submitted_task;
+    const pg_task_wait *w = &t->waits_for_task;
+    if (!sub->present && !w->present)
+        return false;
+    char pos[32];
+    append(out, len, "%s %ld", t->role && strcmp(t->role, "worker") == 0 ? "worker" : "thread", t->tid);
+    if (runs)
+        append(out, len, " runs %s and", runs);
+    if (sub->present) {
+        const char *name = describe_task_name(p, &sub->function, sub->address);
+        append(out, len, " waits after submitting %s", name ? name : "a task");
+        if (sub->position > 0)
+            append(out, len, ", queued %s", describe_ordinal(sub->position, pos, sizeof pos));
+        else
+            append(out, len, ", still queued");
+        return true;
+    }
+    const char *name = describe_task_name(p, &w->function, w->address);
+    append(out, len, " waits for %s", name ? name : "a task");
+    long at = describe_task_position(p, t, w->address);
+    if (w->state && strcmp(w->state, "queued") == 0 && at > 0)
+        append(out, len, ", queued %s", describe_ordinal(at, pos, sizeof pos));
+    else if (w->state && strcmp(w->state, "queued") == 0)
+        append(out, len, ", still queued");
+    else if (w->state && strcmp(w->state, "running") == 0 && w->runner >= 0)
+        append(out, len, ", running on thread %ld", w->runner);
+    else if (w->state && strcmp(w->state, "running") == 0)
+        append(out, len, ", which is running");
+    return true;
+}
+
+enum { MAX_CLAUSES = 2 };
+
+/* "; worker 1 ...; worker 2 ...; and 3 more": at most MAX_CLAUSES threads, workers first. */
+static size_t worker_clauses(const pg_finding *f, char **out, size_t *len)
+{
+    size_t said = 0, more = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < f->nthreads; i++) {
+            const pg_thread *t = &f->threads[i];
+            bool worker = t->role && strcmp(t->role, "worker") == 0;
+            if (worker != (pass == 0) || !(t->submitted_task.present || t->waits_for_task.present))
+                continue;
+            if (said == MAX_CLAUSES) {
+                more++;
+                continue;
+            }
+            append(out, len, "; ");
+            said += worker_clause(&f->pool_info, t, out, len);
+        }
+    if (more)
+        append(out, len, "; and %zu more", more);
+    return said;
+}
+
+/* "3 tasks queued (exact)", "about 2 tasks queued (estimated)", or "" when nothing says. */
+static void queue_words(const pg_pool *p, char *buf, size_t len)
+{
+    if (p->queued > 0)
+        snprintf(buf, len, "%s%ld task%s queued (%s)", p->queued_exact ? "" : "about ", p->queued,
+                 p->queued == 1 ? "" : "s", p->queued_exact ? "exact" : "estimated");
+    else if (p->queued < 0 && p->nqueued_tasks)
+        snprintf(buf, len, "at least %zu task%s queued", p->nqueued_tasks,
+                 p->nqueued_tasks == 1 ? "" : "s");
+    else
+        buf[0] = '\0';
+}
+
+/* The shortest blocked time among the threads that matter (a pool's workers, else all): how
+ * long all of them have been blocked at least. -1 when none says. */
+static int64_t blocked_at_least(const pg_finding *f, bool workers_only)
+{
+    int64_t least = -1;
+    for (size_t i = 0; i < f->nthreads; i++) {
+        const pg_thread *t = &f->threads[i];
+        if (workers_only && !(t->role && strcmp(t->role, "worker") == 0))
+            continue;
+        if (t->blocked.present && t->blocked.since_ms >= 0 &&
+            (least < 0 || t->blocked.since_ms < least))
+            least = t->blocked.since_ms;
+    }
+    return least;
+}
+
+/* A stall of threads outside any pool: "worker-1 (tid 11) has been blocked for 5000 ms on a
+ * condition variable; nothing proves it cannot continue". */
+static char *thread_stall_summary(const pg_finding *f)
+{
+    char *out = strdup("");
+    size_t len = 0, blocked = 0;
+    const pg_thread *one = NULL;
+    for (size_t i = 0; i < f->nthreads; i++)
+        if (f->threads[i].blocked.present) {
+            blocked++;
+            one = &f->threads[i];
+        }
+    int64_t ms = blocked_at_least(f, false);
+    if (blocked == 1) {
+        char label[128];
+        render_thread_label(one, label, sizeof label);
+        append(&out, &len, "%s has been blocked", label);
+        if (ms >= 0)
+            append(&out, &len, " for %" PRId64 " ms", ms);
+        const char *words = render_wait_words(one->blocked.kind);
+        append(&out, &len, " on %s %s; nothing proves it cannot continue",
+               strchr("aeiou", words[0]) ? "an" : "a", words);
+    } else if (blocked > 1) {
+        append(&out, &len, "%zu threads have been blocked", blocked);
+        if (ms >= 0)
+            append(&out, &len, " for at least %" PRId64 " ms", ms);
+        append(&out, &len, "; nothing proves they cannot continue");
+    } else {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/*
+ * The sentence of a pool_exhaustion or stall finding from the structured members (the pool's
+ * proof, library, queue and tasks, each thread's task and submission). NULL when the finding
+ * has none (an older shim's: its own sentence stays, see pool_summary).
+ */
+static char *exact_summary(const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    bool stall = strcmp(f->kind, "stall") == 0;
+    if (stall && !p->present)
+        return thread_stall_summary(f);
+    if (!p->present || !p->proof || !(stall || strcmp(f->kind, "pool_exhaustion") == 0))
+        return NULL;
+    long workers = p->workers;
+    if (workers < 0) {
+        workers = 0;
+        for (size_t i = 0; i < f->nthreads; i++)
+            workers += f->threads[i].role && strcmp(f->threads[i].role, "worker") == 0;
+    }
+    bool one = workers == 1;
+    char desc[1200], queue[128], who[64];
+    describe_pool(p, desc, sizeof desc);
+    queue_words(p, queue, sizeof queue);
+    if (one)
+        snprintf(who, sizeof who, "the only worker");
+    else if (workers > 1)
+        snprintf(who, sizeof who, "all %ld workers", workers);
+    else
+        snprintf(who, sizeof who, "the workers");
+    char *out = strdup("");
+    size_t len = 0;
+    bool proven = strcmp(p->proof, "graph") == 0 || strcmp(p->proof, "exact") == 0;
+    if (!stall && proven) {
+        append(&out, &len, "%s of %s %s waiting for %s queued behind %s in the same pool", who, desc,
+               one ? "is" : "are", one ? "a task" : "tasks", one ? "it" : "them");
+        if (*queue)
+            append(&out, &len, ": %s", queue);
+    } else if (!stall && strcmp(p->proof, "inferred") == 0 && p->queued > 0) {
+        append(&out, &len, "%s of %s %s blocked outside the idle wait with %s behind %s; this looks "
+               "like pool exhaustion, but it is inferred from how the threads wait, not proven", who,
+               desc, one ? "is" : "are", queue, one ? "it" : "them");
+    } else {
+        int64_t ms = blocked_at_least(f, true);
+        append(&out, &len, "%s of %s %s been blocked", who, desc, one ? "has" : "have");
+        if (ms >= 0)
+            append(&out, &len, " for %s%" PRId64 " ms", one ? "" : "at least ", ms);
+        if (*queue)
+            append(&out, &len, " (%s)", queue);
+        append(&out, &len, "; nothing proves %s cannot continue", one ? "it" : "they");
+    }
+    if (worker_clauses(f, &out, &len) == 0 && p->nqueued_tasks) {
+        const char *next = describe_function(&p->queued_tasks[0].function);
+        if (next)
+            append(&out, &len, "; next to run: %s", next);
+    }
+    return out;
+}
+
 int analyze_describe(pg_report *r)
 {
     size_t n;
@@ -178,6 +437,8 @@ int analyze_describe(pg_report *r)
         char *better = NULL;
         if (f[i]->norder > 0 && strcmp(f[i]->kind, "lock_order") == 0)
             better = order_summary(f[i]);
+        else if ((better = exact_summary(f[i])))
+            ;
         else if (f[i]->pool_info.present && shim)
             better = pool_summary(shim, &f[i]->pool_info);
         if (!better)

@@ -38,7 +38,10 @@ int render_html(pg_report *r, const render_opts *o, FILE *out);
 int format_parse(const char *s, pg_format *out);
 
 /* Shared helpers (render_common.c). */
+/* Shown: not folded, suppressed or in the baseline, and at or above --min-severity (stalls
+ * also after a time-out). below: hidden only by --min-severity. */
 bool render_finding_visible(const pg_finding *f, const render_opts *o);
+bool render_finding_below(const pg_finding *f, const render_opts *o);
 /* A stable, readable name for a thread: "worker-1 (tid 11)". buf must hold 128 bytes. */
 const char *render_thread_label(const pg_thread *t, char *buf, size_t len);
 /* The first frame in the program's own code, else the first unfolded frame, else NULL. */
@@ -60,6 +63,8 @@ int render_svg_string(pg_report *r, const render_opts *o, char **svg);
 /* The rendered-JSON pieces (render_json.c), reused by other machine formats. */
 json_t *render_json_frame(const pg_frame *f);
 json_t *render_json_thread(const pg_thread *t);
+/* A task function (exact address) as a FRAME object; null when absent. */
+json_t *render_json_fn(const pg_fn *fn);
 json_t *render_json_document(pg_report *r, const render_opts *o);
 char *render_hex(uint64_t x, char buf[20]);
 

@@ -44,7 +44,16 @@ int render(pg_report *r, const render_opts *o, FILE *out)
 
 bool render_finding_visible(const pg_finding *f, const render_opts *o)
 {
-    return pg_finding_shown(f) && f->sev >= o->min_severity;
+    if (!pg_finding_shown(f))
+        return false;
+    /* When the program ran past its time-out, a stall is the best explanation there is: it is
+     * shown beside the snapshots whatever --min-severity says. */
+    return f->sev >= o->min_severity || (o->timed_out && strcmp(f->kind, "stall") == 0);
+}
+
+bool render_finding_below(const pg_finding *f, const render_opts *o)
+{
+    return pg_finding_shown(f) && !render_finding_visible(f, o);
 }
 
 const char *render_thread_label(const pg_thread *t, char *buf, size_t len)

@@ -59,13 +59,17 @@ static void draw_threads(FILE *out, int k, const pg_thread *t, size_t nt, const 
     for (size_t i = 0; i < nt; i++) {
         render_thread_label(&t[i], name, sizeof name);
         const pg_frame *fr = render_first_own_frame(&t[i]);
+        int n;
         if (fr && fr->function && fr->file)
-            snprintf(label, sizeof label, "%s\n%s\n%s:%u", name, fr->function,
-                     render_short_path(fr->file), fr->line);
+            n = snprintf(label, sizeof label, "%s\n%s\n%s:%u", name, fr->function,
+                         render_short_path(fr->file), fr->line);
         else if (fr && fr->function)
-            snprintf(label, sizeof label, "%s\n%s", name, fr->function);
+            n = snprintf(label, sizeof label, "%s\n%s", name, fr->function);
         else
-            snprintf(label, sizeof label, "%s", name);
+            n = snprintf(label, sizeof label, "%s", name);
+        const char *runs = describe_function(&t[i].task_function);
+        if (runs && n >= 0 && (size_t)n < sizeof label)
+            snprintf(label + n, sizeof label - (size_t)n, "\nruns %s", runs);
         bool cyc_thread = false;
         for (size_t c = 0; c < ncyc; c++)
             cyc_thread |= cyc[c].tid == t[i].tid;
@@ -148,17 +152,27 @@ static void draw_order(FILE *out, int k, const pg_finding *f)
 static void draw_pool(FILE *out, int k, const pg_finding *f)
 {
     const pg_pool *p = &f->pool_info;
-    char desc[1200], label[1400];
+    char desc[1200], label[1400 + 4 * 160];
     describe_pool(p, desc, sizeof desc);
     int n = snprintf(label, sizeof label, "%s", desc);
     if (p->workers >= 0 && n >= 0 && (size_t)n < sizeof label)
         n += snprintf(label + n, sizeof label - (size_t)n, "\n%ld worker%s", p->workers,
                       p->workers == 1 ? "" : "s");
     if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
-        snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
-                 p->queued);
+        n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
+                      p->queued);
+    if (p->proof && n >= 0 && (size_t)n < sizeof label)
+        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", p->proof);
+    /* The queue's first tasks by function, next to run first. */
+    for (size_t i = 0; i < p->nqueued_tasks && i < 4 && n >= 0 && (size_t)n < sizeof label; i++) {
+        const char *name = describe_function(&p->queued_tasks[i].function);
+        n += snprintf(label + n, sizeof label - (size_t)n, "%s%s", i ? ", " : "\nqueued: ",
+                      name ? name : "?");
+    }
+    if (p->nqueued_tasks > 4 && n >= 0 && (size_t)n < sizeof label)
+        snprintf(label + n, sizeof label - (size_t)n, ", ...");
     fprintf(out, "    p%d [shape=box3d, style=filled, fillcolor=%s, label=", k,
-            f->sev == PG_SEV_ERROR ? "\"#ffe0e0\"" : "\"#fff4d0\"");
+            f->sev == PG_SEV_ERROR ? "\"#ffe0e0\"" : f->sev == PG_SEV_WARNING ? "\"#fff4d0\"" : "\"#e0f0ff\"");
     dot_str(out, label);
     fprintf(out, "];\n");
     for (size_t i = 0; i < f->nthreads; i++) {
@@ -169,10 +183,26 @@ static void draw_pool(FILE *out, int k, const pg_finding *f)
             fprintf(out, "    t%d_%ld -> p%d [label=\"worker of\", style=dashed];\n", k, t->tid, k);
         else if (strcmp(t->role, "submitter") == 0)
             fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
-        if (t->waits_for_task.present && t->waits_for_task.state &&
-            strcmp(t->waits_for_task.state, "queued") == 0)
-            fprintf(out, "    t%d_%ld -> p%d [label=\"waits for a task queued here\", color=red, "
-                         "penwidth=2.5, fontcolor=red];\n", k, t->tid, k);
+        char el[PG_MAX_STRING + 64], pos[32];
+        const pg_task_wait *w = &t->waits_for_task;
+        const pg_task_ref *sub = &t->submitted_task;
+        if (w->present && w->state && strcmp(w->state, "queued") == 0) {
+            const char *name = describe_task_name(p, &w->function, w->address);
+            snprintf(el, sizeof el, "waits for %s queued here", name ? name : "a task");
+            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
+            dot_str(out, el);
+            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+        } else if (sub->present) {
+            const char *name = describe_task_name(p, &sub->function, sub->address);
+            if (sub->position > 0)
+                snprintf(el, sizeof el, "submitted %s, queued %s", name ? name : "a task",
+                         describe_ordinal(sub->position, pos, sizeof pos));
+            else
+                snprintf(el, sizeof el, "submitted %s, still queued", name ? name : "a task");
+            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
+            dot_str(out, el);
+            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+        }
     }
 }
 
@@ -192,7 +222,9 @@ static void draw(FILE *out, pg_report *r, const render_opts *o)
                  f[i]->summary ? f[i]->summary : "");
         fprintf(out, "  subgraph cluster_%d {\n    label=", k);
         dot_str(out, label);
-        fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR ? "red" : "orange");
+        fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR     ? "red"
+                                            : f[i]->sev == PG_SEV_WARNING ? "orange"
+                                                                          : "steelblue");
         draw_threads(out, k, f[i]->threads, f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
         if (f[i]->norder)
             draw_order(out, k, f[i]);

@@ -50,6 +50,29 @@ static json_t *stack_json(const pg_stack *s)
     return a;
 }
 
+/* A task function as a FRAME: the function itself (the outermost of an inlined chain); an
+ * address nothing names still gives a FRAME, with function null. */
+json_t *render_json_fn(const pg_fn *fn)
+{
+    if (!fn->present)
+        return json_null();
+    if (fn->sym.nframes)
+        return render_json_frame(&fn->sym.frames[fn->sym.nframes - 1]);
+    pg_frame bare = { .pc = fn->address };
+    return render_json_frame(&bare);
+}
+
+static json_t *task_ref_json(const pg_task_ref *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "address", hexj(t->address));
+    json_object_set_new(o, "function", render_json_fn(&t->function));
+    if (t->state)
+        json_object_set_new(o, "state", json_string(t->state));
+    json_object_set_new(o, "position", t->position > 0 ? json_integer(t->position) : json_null());
+    return o;
+}
+
 json_t *render_json_thread(const pg_thread *t)
 {
     json_t *o = json_object();
@@ -96,6 +119,10 @@ json_t *render_json_thread(const pg_thread *t)
         json_object_set(o, "python", t->python_info);
     if (t->has_task)
         json_object_set_new(o, "task", hexj(t->task));
+    if (t->task_function.present)
+        json_object_set_new(o, "task_function", render_json_fn(&t->task_function));
+    if (t->submitted_task.present)
+        json_object_set_new(o, "submitted_task", task_ref_json(&t->submitted_task));
     if (t->waits_for_task.present) {
         const pg_task_wait *w = &t->waits_for_task;
         json_t *wt = json_object();
@@ -105,6 +132,8 @@ json_t *render_json_thread(const pg_thread *t)
             json_object_set_new(wt, "pool", hexj(w->pool));
         if (w->runner >= 0)
             json_object_set_new(wt, "runner", json_integer(w->runner));
+        if (w->function.present)
+            json_object_set_new(wt, "function", render_json_fn(&w->function));
         json_object_set_new(o, "waits_for_task", wt);
     }
     return o;
@@ -125,6 +154,31 @@ static json_t *pool_json(const pg_finding *f)
     json_object_set_new(o, "start_function", str_or_null(describe_pool_routine(p)));
     char desc[1200];
     json_object_set_new(o, "description", json_string(describe_pool(p, desc, sizeof desc)));
+    /* The exact layer's members as the analyzer read them: a value of the wrong type or an
+     * unknown word is left out rather than passed on. */
+    static const char *const words[] = { "library", "source", "proof" };
+    const char *const values[] = { p->library, p->source, p->proof };
+    for (size_t i = 0; i < 3; i++)
+        if (values[i])
+            json_object_set_new(o, words[i], json_string(values[i]));
+        else
+            json_object_del(o, words[i]);
+    if (p->max_workers >= 0)
+        json_object_set_new(o, "max_workers", json_integer(p->max_workers));
+    else
+        json_object_del(o, "max_workers");
+    if (p->active >= 0)
+        json_object_set_new(o, "active", json_integer(p->active));
+    else
+        json_object_del(o, "active");
+    if (p->nqueued_tasks) {
+        json_t *q = json_array();
+        for (size_t i = 0; i < p->nqueued_tasks; i++)
+            json_array_append_new(q, task_ref_json(&p->queued_tasks[i]));
+        json_object_set_new(o, "queued_tasks", q);
+    } else {
+        json_object_del(o, "queued_tasks");
+    }
     return o;
 }
 
@@ -235,7 +289,7 @@ json_t *render_json_document(pg_report *r, const render_opts *o)
         dup += f[i]->duplicate;
         supp += !f[i]->duplicate && f[i]->suppressed;
         base += !f[i]->duplicate && !f[i]->suppressed && f[i]->baselined;
-        below += pg_finding_shown(f[i]) && f[i]->sev < o->min_severity;
+        below += render_finding_below(f[i], o);
         if (render_finding_visible(f[i], o))
             json_array_append_new(findings, finding_json(f[i]));
     }

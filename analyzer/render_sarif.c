@@ -17,8 +17,13 @@ static const char *const rule_text[][2] = {
     { "pool_exhaustion", "Every worker of a thread pool is blocked, with work queued behind them." },
     { "queue_growth", "A pool's backlog keeps growing while every worker is busy." },
     { "lock_order", "Locks taken in inconsistent orders: a deadlock that did not happen this run." },
-    { "stall", "A thread has been blocked for a long time." },
+    { "stall", "A thread or pool has been blocked for a long time; nothing proves it cannot continue." },
 };
+
+static json_t *json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
 
 static const char *level(pg_severity s)
 {
@@ -115,17 +120,38 @@ static void add_stack_and_close(json_t *tf, json_t *locs, const pg_stack *st, co
     json_object_set_new(tf, "locations", locs);
 }
 
-static json_t *thread_flow(const pg_thread *t, const render_opts *o)
+static json_t *thread_flow(const pg_finding *f, const pg_thread *t, const render_opts *o)
 {
     json_t *tf = json_object(), *locs = json_array();
-    char label[128], msg[512];
+    char label[128], msg[1024 + 3 * PG_MAX_STRING];
     render_thread_label(t, label, sizeof label);
     json_object_set_new(tf, "id", json_string(label));
+    int n;
     if (t->blocked.present)
-        snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
-                 (unsigned long long)t->blocked.address);
+        n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
+                     (unsigned long long)t->blocked.address);
     else
-        snprintf(msg, sizeof msg, "%s is running", label);
+        n = snprintf(msg, sizeof msg, "%s is running", label);
+    /* What the exact layer knows of its task and the task it waits behind, by function. */
+    const pg_pool *p = f && f->pool_info.present ? &f->pool_info : NULL;
+    const char *runs = describe_function(&t->task_function);
+    if (runs && n >= 0 && (size_t)n < sizeof msg)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "; runs %s", runs);
+    const pg_task_ref *sub = &t->submitted_task;
+    if (sub->present && n >= 0 && (size_t)n < sizeof msg) {
+        const char *name = describe_task_name(p, &sub->function, sub->address);
+        char pos[32] = "";
+        if (sub->position > 0)
+            describe_ordinal(sub->position, pos, sizeof pos);
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "; submitted %s, still queued%s%s",
+                      name ? name : "a task", *pos ? " " : "", pos);
+    }
+    const pg_task_wait *w = &t->waits_for_task;
+    if (w->present && n >= 0 && (size_t)n < sizeof msg) {
+        const char *name = describe_task_name(p, &w->function, w->address);
+        snprintf(msg + n, sizeof msg - (size_t)n, "; waits for %s (%s)", name ? name : "a task",
+                 w->state ? w->state : "unknown");
+    }
     json_t *m = json_object();
     json_object_set_new(m, "text", json_string(msg));
     json_object_set_new(tf, "message", m);
@@ -183,18 +209,35 @@ static json_t *result(const pg_finding *f, const render_opts *o)
         json_object_set_new(fp, "poolguardSignature/v1", json_string(f->signature));
         json_object_set_new(res, "partialFingerprints", fp);
     }
-    /* Where a pool was created is where a reader goes next. */
-    const pg_frame *created = stack_first_own_frame(&f->pool_info.create_stack);
+    /* Where a pool was created is where a reader goes next, then the functions of the tasks
+     * queued in it. */
+    const pg_pool *p = &f->pool_info;
+    const pg_frame *created = stack_first_own_frame(&p->create_stack);
+    json_t *rel = json_array();
     if (created) {
         char desc[1200];
-        json_t *rel = json_array();
-        json_array_append_new(rel, location(created, describe_pool(&f->pool_info, desc, sizeof desc)));
-        json_object_set_new(res, "relatedLocations", rel);
+        json_array_append_new(rel, location(created, describe_pool(p, desc, sizeof desc)));
     }
+    for (size_t i = 0; i < p->nqueued_tasks; i++) {
+        const pg_task_ref *q = &p->queued_tasks[i];
+        if (!describe_function(&q->function))
+            continue;
+        char msg[64], pos[32];
+        if (q->position > 0)
+            snprintf(msg, sizeof msg, "queued task, %s in line",
+                     describe_ordinal(q->position, pos, sizeof pos));
+        else
+            snprintf(msg, sizeof msg, "queued task");
+        json_array_append_new(rel, location(&q->function.sym.frames[q->function.sym.nframes - 1], msg));
+    }
+    if (json_array_size(rel))
+        json_object_set_new(res, "relatedLocations", rel);
+    else
+        json_decref(rel);
     if (f->nthreads || f->norder) {
         json_t *flows = json_array();
         for (size_t i = 0; i < f->nthreads; i++)
-            json_array_append_new(flows, thread_flow(&f->threads[i], o));
+            json_array_append_new(flows, thread_flow(f, &f->threads[i], o));
         for (size_t i = 0; i < f->norder; i++)
             json_array_append_new(flows, edge_flow(&f->order[i], i, o));
         json_t *cf = json_object();
@@ -209,6 +252,27 @@ static json_t *result(const pg_finding *f, const render_opts *o)
     for (size_t i = 0; i < f->npids; i++)
         json_array_append_new(pids, json_integer(f->pids[i]));
     json_object_set_new(props, "pids", pids);
+    if (p->present) {
+        /* How the pool is known and how sure the finding is, for tools that sort on it. */
+        if (p->library)
+            json_object_set_new(props, "library", json_string(p->library));
+        if (p->source)
+            json_object_set_new(props, "poolSource", json_string(p->source));
+        if (p->proof)
+            json_object_set_new(props, "proof", json_string(p->proof));
+        if (p->nqueued_tasks) {
+            json_t *q = json_array();
+            for (size_t i = 0; i < p->nqueued_tasks; i++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "function", json_string_or_null(describe_function(&p->queued_tasks[i].function)));
+                json_object_set_new(e, "position", p->queued_tasks[i].position > 0
+                                                       ? json_integer(p->queued_tasks[i].position)
+                                                       : json_null());
+                json_array_append_new(q, e);
+            }
+            json_object_set_new(props, "queuedTasks", q);
+        }
+    }
     json_object_set_new(res, "properties", props);
     return res;
 }

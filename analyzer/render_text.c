@@ -128,8 +128,11 @@ static void print_stack(tctx *c, const pg_stack *s, const char *indent)
         fprintf(c->out, "%s... %zu more frames not recorded\n", indent, s->dropped);
 }
 
-static const char *role_words(const char *role, bool pool)
+static const char *role_words(const char *role, bool pool, bool stall)
 {
+    /* A stall has no cycle and proves nothing: its threads are only blocked for long. */
+    if (stall && role && strcmp(role, "blocked") == 0)
+        return "blocked for long";
     /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
     if (!role || strcmp(role, "snapshot") == 0)
         return NULL;
@@ -197,31 +200,73 @@ static void print_worker_task(tctx *c, const pg_thread *t, const char *routine)
             break;
         own[nown++] = f;
     }
-    if (nown == 0)
+    /* The exact layer names the task's function: that is the task, wherever the stack says
+     * it blocks; its line is where the stack passes through it, else where it starts. */
+    const char *fn = describe_function(&t->task_function);
+    const pg_frame *task = nown > 1 ? own[1] : nown ? own[0] : NULL;
+    if (fn) {
+        task = &t->task_function.sym.frames[t->task_function.sym.nframes - 1];
+        for (size_t i = 0; i < st->nframes; i++)
+            if (st->frames[i].function && strcmp(st->frames[i].function, fn) == 0) {
+                task = &st->frames[i];
+                break;
+            }
+    }
+    if (!task)
         return;
     char where[PG_MAX_STRING + 32], addr[40] = "";
     if (t->has_task)
         snprintf(addr, sizeof addr, "task 0x%" PRIx64 ": ", t->task);
-    const pg_frame *task = nown > 1 ? own[1] : own[0];
     fprintf(c->out, "    runs %s%s%s%s%s", addr, C(c, BOLD), task->function, C(c, RESET),
             frame_where(task, where, sizeof where));
-    if (nown > 2)
+    if (nown > 2 && !fn)
         fprintf(c->out, ", called from %s", own[2]->function);
     fputc('\n', c->out);
+    if (nown == 0)
+        return;
     if (t->blocked.present)
         fprintf(c->out, "    blocks in %s%s%s%s\n", C(c, BOLD), own[0]->function, C(c, RESET),
                 frame_where(own[0], where, sizeof where));
 }
 
-static void print_task_wait(tctx *c, const pg_task_wait *w)
+/* "submitted task 0x... (child_task) to its own pool before this wait; it is still queued,
+ * 2nd in line". */
+static void print_submitted_task(tctx *c, const pg_pool *p, const pg_thread *t)
 {
+    const pg_task_ref *s = &t->submitted_task;
+    /* The task it waits for says the same, and more. */
+    if (!s->present || (t->waits_for_task.present && t->waits_for_task.address == s->address))
+        return;
+    const char *name = describe_task_name(p, &s->function, s->address);
+    char pos[32];
+    fprintf(c->out, "    submitted task 0x%" PRIx64 "%s%s%s%s%s to its own pool before this wait; "
+            "it is %sstill queued%s", s->address, name ? " (" : "", C(c, BOLD), name ? name : "",
+            C(c, RESET), name ? ")" : "", C(c, BOLD), C(c, RESET));
+    if (s->position > 0)
+        fprintf(c->out, ", %s in line", describe_ordinal(s->position, pos, sizeof pos));
+    fputc('\n', c->out);
+}
+
+static void print_task_wait(tctx *c, const pg_pool *p, const pg_thread *t)
+{
+    const pg_task_wait *w = &t->waits_for_task;
     if (!w->present)
         return;
+    const char *name = describe_task_name(p, &w->function, w->address);
     fprintf(c->out, "    waits for task 0x%" PRIx64, w->address);
+    if (name)
+        fprintf(c->out, " (%s%s%s)", C(c, BOLD), name, C(c, RESET));
     if (w->state && strcmp(w->state, "queued") == 0) {
         fprintf(c->out, ", which is %sstill queued%s", C(c, BOLD), C(c, RESET));
+        char pos[32] = "";
+        long at = describe_task_position(p, t, w->address);
+        if (at > 0)
+            describe_ordinal(at, pos, sizeof pos);
         if (w->has_pool)
-            fprintf(c->out, " (pool 0x%" PRIx64 ")", w->pool);
+            fprintf(c->out, " (pool 0x%" PRIx64 "%s%s%s)", w->pool, *pos ? ", " : "", pos,
+                    *pos ? " in line" : "");
+        else if (*pos)
+            fprintf(c->out, " (%s in line)", pos);
         fprintf(c->out, " and has not started: it needs a free worker\n");
     } else if (w->state && strcmp(w->state, "running") == 0) {
         fprintf(c->out, ", which is running");
@@ -239,7 +284,7 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
     char label[128];
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = role_words(t->role, pool);
+    const char *role = role_words(t->role, pool, f && strcmp(f->kind, "stall") == 0);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
             role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
@@ -255,7 +300,9 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
         fprintf(c->out, "    running; the stack below is where it last queued work\n");
     else
         print_wait(c, &t->blocked);
-    print_task_wait(c, &t->waits_for_task);
+    const pg_pool *p = pool ? &f->pool_info : NULL;
+    print_submitted_task(c, p, t);
+    print_task_wait(c, p, t);
     for (size_t i = 0; i < t->nholds; i++) {
         const pg_lock *l = &t->holds[i];
         fprintf(c->out, "    holds %s 0x%" PRIx64, render_wait_words(l->kind), l->address);
@@ -316,6 +363,73 @@ static void print_cycle(tctx *c, const pg_finding *f)
     fprintf(c->out, "    %s%s%s  (back to the start)\n", C(c, BOLD), label, C(c, RESET));
 }
 
+/* How poolguard knows the pool, how sure the finding is, and what runs. */
+static void print_pool_knowledge(tctx *c, const pg_pool *p)
+{
+    if (p->source) {
+        fprintf(c->out, "    known from: ");
+        if (strcmp(p->source, "annotation") == 0)
+            fprintf(c->out, "the program's annotations (poolguard.h)\n");
+        else if (strcmp(p->source, "adapter") == 0)
+            fprintf(c->out, "poolguard's %s adapter (the library's own bookkeeping)\n",
+                    p->library ? p->library : "library");
+        else if (strcmp(p->source, "python") == 0)
+            fprintf(c->out, "the Python interpreter\n");
+        else
+            fprintf(c->out, "inference from how its threads wait (no library or annotation "
+                    "describes it)\n");
+    }
+    if (p->proof) {
+        fprintf(c->out, "    proof: ");
+        if (strcmp(p->proof, "graph") == 0)
+            fprintf(c->out, "%sthe wait-for graph%s: every worker is stuck and no thread outside "
+                    "can wake one\n", C(c, BOLD), C(c, RESET));
+        else if (strcmp(p->proof, "exact") == 0)
+            fprintf(c->out, "%sexact%s: a worker waits on a task still queued in this pool while "
+                    "every worker is blocked\n", C(c, BOLD), C(c, RESET));
+        else if (strcmp(p->proof, "inferred") == 0)
+            fprintf(c->out, "none, inferred from how the threads wait (a warning at most)\n");
+        else
+            fprintf(c->out, "none: the workers have only been blocked for long\n");
+    }
+    if (p->active >= 0 || p->max_workers >= 0) {
+        fprintf(c->out, "    running:");
+        if (p->active >= 0)
+            fprintf(c->out, " %ld task%s", p->active, p->active == 1 ? "" : "s");
+        if (p->max_workers >= 0)
+            fprintf(c->out, "%sat most %ld worker%s at once%s", p->active >= 0 ? " (" : " ",
+                    p->max_workers, p->max_workers == 1 ? "" : "s", p->active >= 0 ? ")" : "");
+        fputc('\n', c->out);
+    }
+}
+
+/* The first tasks of the queue, next to run first, each by its function. */
+static void print_queued_tasks(tctx *c, const pg_pool *p)
+{
+    if (!p->nqueued_tasks)
+        return;
+    fprintf(c->out, "    queued tasks, next to run first:\n");
+    for (size_t i = 0; i < p->nqueued_tasks; i++) {
+        const pg_task_ref *q = &p->queued_tasks[i];
+        const char *name = describe_function(&q->function);
+        char where[PG_MAX_STRING + 32] = "";
+        if (name)
+            frame_where(&q->function.sym.frames[q->function.sym.nframes - 1], where, sizeof where);
+        if (q->position > 0)
+            fprintf(c->out, "      %ld. ", q->position);
+        else
+            fprintf(c->out, "      -  ");
+        if (name)
+            fprintf(c->out, "%s%s%s%s (task 0x%" PRIx64 ")\n", C(c, BOLD), name, C(c, RESET), where,
+                    q->address);
+        else
+            fprintf(c->out, "task 0x%" PRIx64 "\n", q->address);
+    }
+    long last = p->queued_tasks[p->nqueued_tasks - 1].position;
+    if (p->queued > 0 && last > 0 && p->queued > last)
+        fprintf(c->out, "      ... and %ld more\n", p->queued - last);
+}
+
 static void print_pool(tctx *c, const pg_finding *f)
 {
     const pg_pool *p = &f->pool_info;
@@ -324,6 +438,13 @@ static void print_pool(tctx *c, const pg_finding *f)
     /* "the pool: "name", 2 workers (4 declared), created in f at file:line": what is known. */
     const char *sep = " ";
     fprintf(c->out, "\n  the pool:");
+    if (p->library) {
+        fprintf(c->out, "%s%s", sep, strcmp(p->library, "libuv") == 0  ? "libuv threadpool"
+                                     : strcmp(p->library, "glib") == 0  ? "GThreadPool"
+                                     : strcmp(p->library, "python") == 0 ? "ThreadPoolExecutor"
+                                                                         : p->library);
+        sep = ", ";
+    }
     if (p->name) {
         fprintf(c->out, "%s\"%s\"", sep, p->name);
         sep = ", ";
@@ -337,21 +458,28 @@ static void print_pool(tctx *c, const pg_finding *f)
     if (created)
         fprintf(c->out, "%screated in %s%s%s%s", sep, C(c, BOLD), created->function, C(c, RESET),
                 frame_where(created, where, sizeof where));
-    else if (!p->name && strcmp(describe_pool(p, desc, sizeof desc), "the pool") != 0)
+    else if (!p->name && !p->library && strcmp(describe_pool(p, desc, sizeof desc), "the pool") != 0)
         fprintf(c->out, "%s%s", sep, desc);
     fputc('\n', c->out);
     const char *routine = describe_pool_routine(p);
     if (routine)
         fprintf(c->out, "    thread routine: %s\n", routine);
+    print_pool_knowledge(c, p);
     if (p->has_idle)
         fprintf(c->out, "    idle wait: %s 0x%" PRIx64 "\n", render_wait_words(p->idle_kind),
                 p->idle_address);
     else if (p->annotated)
         fprintf(c->out, "    idle wait: not needed (the pool's annotations say when tasks start)\n");
+    else if (p->source && strcmp(p->source, "inferred") != 0)
+        fprintf(c->out, "    idle wait: not needed (the %s says when tasks start)\n",
+                strcmp(p->source, "python") == 0 ? "interpreter" : "library adapter");
     else
         fprintf(c->out, "    idle wait: not known\n");
     bool exact = p->queued_exact;
+    char adapter[128];
+    snprintf(adapter, sizeof adapter, "poolguard's %.64s adapter", p->library ? p->library : "library");
     const char *ev = !p->evidence ? "unknown evidence"
+                     : p->source && strcmp(p->source, "adapter") == 0 ? adapter
                      : strcmp(p->evidence, "annotation") == 0 ? "the pool's annotations"
                      : strcmp(p->evidence, "semaphore count") == 0 ? "the semaphore's count"
                      : p->evidence;
@@ -376,12 +504,14 @@ static void print_pool(tctx *c, const pg_finding *f)
             fprintf(c->out, "    the process's memory grew by %" PRId64 " kB meanwhile\n",
                     g->rss_growth_kb);
     }
+    print_queued_tasks(c, p);
     /* Other members (another layer's pool description) are shown as they are. */
     const char *key;
     json_t *v;
     static const char *const known[] = { "id", "annotated", "name", "workers", "declared_workers",
                                          "start_routine", "create_stack", "idle", "queued",
-                                         "queued_exact", "evidence" };
+                                         "queued_exact", "evidence", "library", "source", "proof",
+                                         "max_workers", "active", "queued_tasks" };
     bool first = true;
     json_object_foreach(f->pool, key, v) {
         bool skip = false;
@@ -519,7 +649,7 @@ int render_text(pg_report *r, const render_opts *o, FILE *out)
 {
     tctx c = { .out = out, .o = o };
     size_t n, shown = 0, dup = 0, supp = 0, base = 0, below = 0;
-    unsigned errors = 0, warnings = 0;
+    unsigned errors = 0, warnings = 0, infos = 0;
     pg_finding **f = report_findings(r, &n);
     for (size_t i = 0; i < n; i++) {
         if (f[i]->duplicate)
@@ -528,7 +658,7 @@ int render_text(pg_report *r, const render_opts *o, FILE *out)
             supp++;
         else if (f[i]->baselined)
             base++;
-        else if (f[i]->sev < o->min_severity)
+        else if (render_finding_below(f[i], o))
             below++;
         if (!render_finding_visible(f[i], o))
             continue;
@@ -536,6 +666,7 @@ int render_text(pg_report *r, const render_opts *o, FILE *out)
         shown++;
         errors += f[i]->sev == PG_SEV_ERROR;
         warnings += f[i]->sev == PG_SEV_WARNING;
+        infos += f[i]->sev == PG_SEV_INFO;
     }
     size_t ns;
     pg_snapshot **s = report_snapshots(r, &ns);
@@ -547,8 +678,12 @@ int render_text(pg_report *r, const render_opts *o, FILE *out)
     else if (o->timed_out)
         fprintf(out, "poolguard: the program ran past its time-out and no process answered the "
                 "snapshot request (was the shim loaded?)\n");
-    fprintf(out, "poolguard: %zu finding%s (%u error%s, %u warning%s)", shown, shown == 1 ? "" : "s",
+    fprintf(out, "poolguard: %zu finding%s (%u error%s, %u warning%s", shown, shown == 1 ? "" : "s",
             errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    /* Said only when there are some, so the line keeps its shape for the usual report. */
+    if (infos)
+        fprintf(out, ", %u info", infos);
+    fputc(')', out);
     if (dup)
         fprintf(out, ", %zu repeat%s folded", dup, dup == 1 ? "" : "s");
     if (supp)

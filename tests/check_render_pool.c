@@ -225,8 +225,9 @@ START_TEST(test_render_pool_other_layers_members_pass_through)
     /* The Python layer describes an executor with members of its own: kept and shown. */
     pg_report *r = ru_load("tests/data/python.jsonl", (const ru_sym[]){ { 0 } });
     char *t = ru_render(r, PG_FMT_TEXT);
-    tu_assert_in_order(t, (const char *[]){ "the pool:", "also: executor=0x7f00aa, max_workers=1",
-                                            "python stack:", "#0  parent_task at app.py:12", NULL });
+    tu_assert_in_order(t, (const char *[]){ "the pool:", "running: at most 1 worker at once",
+                                            "also: executor=0x7f00aa\n", "python stack:",
+                                            "#0  parent_task at app.py:12", NULL });
     free(t);
     json_t *doc, *f = ru_first_finding(r, &doc);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "pool"), "executor")), "0x7f00aa");
