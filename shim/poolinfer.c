@@ -101,7 +101,10 @@ static long sem_value(struct ctx *c, uintptr_t sem)
     for (int i = (c)->out->groups[g].first; i >= 0; i = (c)->in->threads[i].next)
 
 /* Threads with one key are one pool; a thread running a task of an exactly known pool belongs to
- * that pool. One thread is not an inferred pool: nothing tells its idle wait from a task's wait. */
+ * that pool. One thread is not an inferred pool: nothing tells its idle wait from a task's wait.
+ * Its group is kept, marked single, for one purpose only: when the wait-for graph proves it stuck
+ * (an error on its own), work that other threads queued on the object it waits on between tasks
+ * explains the hang better than "every thread is blocked" (see analyze_inferred). */
 static void build_groups(struct ctx *c)
 {
     struct pg_pi_in *in = c->in;
@@ -143,14 +146,8 @@ static void build_groups(struct ctx *c)
         out->groups[g].first = i;
         out->groups[g].n++;
     }
-    for (int g = 0; g < out->ngroups; g++) {
-        if (out->groups[g].pool >= 0 || out->groups[g].n >= 2)
-            continue;
-        for (int i = out->groups[g].first; i >= 0; i = in->threads[i].next)
-            in->threads[i].group = -1;
-        out->groups[g].n = 0;
-        out->groups[g].first = -1;
-    }
+    for (int g = 0; g < out->ngroups; g++)
+        out->groups[g].single = out->groups[g].pool < 0 && out->groups[g].n < 2;
 }
 
 static struct pg_pi_pstate *pstate_for(struct ctx *c, uint64_t key, int *index)
@@ -239,6 +236,24 @@ static int in_members_hist(struct ctx *c, int g, uintptr_t obj)
     return 0;
 }
 
+/* Has obj been waited on like a pool's idle wait: by two members, or twice? A task's wait for its
+ * subtask is on a fresh object (a future, a latch); a worker back in its idle wait after signalling
+ * a task's completion waits on the same object as always. */
+static int idle_like(struct ctx *c, int g, uintptr_t obj)
+{
+    int members = 0;
+    uint64_t count = 0;
+    FOR_MEMBERS(c, g, i) {
+        const struct pg_pi_thread *t = &c->in->threads[i];
+        for (int k = 0; k < PG_PI_HIST; k++)
+            if (t->hist[k].obj == obj && t->hist[k].count) {
+                members++;
+                count += t->hist[k].count;
+            }
+    }
+    return members >= 2 || count >= 2;
+}
+
 /* The idle object: learned from the members' wait history (the object most members waited on,
  * most often), confirmed or replaced by "submit then wait" evidence. */
 static void learn_idle(struct ctx *c, int g, struct pg_pi_pstate *ps, int *submit_wait)
@@ -250,7 +265,7 @@ static void learn_idle(struct ctx *c, int g, struct pg_pi_pstate *ps, int *submi
         /* A pool's queue: its own workers wait on it, or (workers that never went idle) work
          * arrives on it from outside too. Threads that merely announce they are ready, on an
          * object nobody else waits for, are not submitting work. */
-        if (obj && !waited_by_others(c, g, obj) &&
+        if (obj && !waited_by_others(c, g, obj) && !idle_like(c, g, c->in->threads[i].wobj) &&
             (in_members_hist(c, g, obj) || lost_by_others(c, g, obj))) {
             if (ps->idle_obj != obj) {
                 ps->idle_obj = obj;
@@ -557,8 +572,9 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
         }
     }
 
-    check_growth(c, g, ps, idle ? 0 : queued, 0,
-                 ps->idle_kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
+    if (!gr->single)
+        check_growth(c, g, ps, idle ? 0 : queued, 0,
+                     ps->idle_kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
 
     gr->analyzed = 1;
     gr->idle = idle;
@@ -573,7 +589,15 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
     }
     /* Every worker is blocked, none in the idle wait. */
     uint64_t age_ms = pg_pi_blocked_ns(c->in, newest) / 1000000u;
-    if (stuck == gr->n && confirmed) {
+    if (gr->single) {
+        /* Only a proven hang, with work queued where this thread takes its work: by others, or
+         * by itself right before this wait (a task that queued its subtask and waits for it). */
+        if (stuck == 1 && confirmed && queued > 0 &&
+            (submit_wait || lost_by_others(c, g, ps->idle_obj)) &&
+            once(c, g, ps, PG_PI_ERROR))
+            exhaustion(c, g, PG_PI_EXHAUSTION, PG_PI_ERROR, PG_PI_PROOF_GRAPH, evidence, queued, 0,
+                       age_ms);
+    } else if (stuck == gr->n && confirmed) {
         /* The graph proves it: nothing can wake these workers. */
         if (once(c, g, ps, PG_PI_ERROR))
             exhaustion(c, g, PG_PI_EXHAUSTION, PG_PI_ERROR, PG_PI_PROOF_GRAPH, evidence, queued, 0,

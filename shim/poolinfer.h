@@ -134,6 +134,7 @@ struct pg_pi_group {
     int first;                         /* first member; the rest through threads[].next */
     int pool;                          /* index into in->pools, or -1: inferred */
     int state;                         /* index into state->ps, or -1: not analyzed */
+    int single;                        /* an inferred group of one thread (see build_groups) */
     /* What the analysis saw, for POOLGUARD_DEBUG and the tests. */
     int analyzed;
     int idle, blocked, stuck, graph_stuck, submit_wait;

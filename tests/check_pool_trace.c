@@ -385,18 +385,79 @@ START_TEST(test_pool_trace_two_stuck_workers_are_a_proven_pool)
 }
 END_TEST
 
+/* Each thread alone with its routine: never an inferred pool on inference alone, however long it
+ * blocks and whatever its history: no warning, no stall. */
 START_TEST(test_pool_trace_single_thread_is_never_an_inferred_pool)
 {
     scan_reset(2);
     worker(0, 0x11, 0xa0);
     worker(1, 0x22, 0xa8);       /* another routine */
-    stuck(0), stuck(1);
     th[0].lost[0].obj = 0xb0, th[0].lost[0].count = 5, th[0].lost[0].seq = 6;
     th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
     scan_twice();
-    ck_assert_int_eq(grouped(), 0);
     ck_assert_int_eq(out.nverdicts, 0);
-    ck_assert_int_eq(th[0].group, -1);
+    for (int g = 0; g < out.ngroups; g++)
+        ck_assert(out.groups[g].n == 0 || out.groups[g].single);
+    in.now_ns += 200 * SEC;
+    scan_twice();
+    ck_assert_int_eq(out.nverdicts, 0);
+    /* Proven stuck, it is an error, described as its pool's: it queued work on its own idle
+     * object, then blocked on another (the one-worker pool waiting for its own subtask). */
+    stuck(0), stuck(1);
+    in.scan++;
+    in.now_ns += SEC;
+    pg_pi_scan(&in, &state, &out);   /* the same waits were seen before: no second look needed */
+    ck_assert_int_eq(out.nverdicts, 1);
+    ck_assert_int_eq(out.verdicts[0].proof, PG_PI_PROOF_GRAPH);
+    ck_assert_int_eq(out.verdicts[0].queued, 5);
+}
+END_TEST
+
+/* A thread the graph proves stuck, whose usual wait object other threads fed work to while it was
+ * busy: the proven hang is described as that one-thread pool's exhaustion. */
+START_TEST(test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool)
+{
+    scan_reset(2);
+    worker(0, 0x11, 0xa0);
+    stuck(0);
+    th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
+    th[1].waiting = 0;           /* the producer, running, with two signals nobody heard */
+    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1, th[1].lost[0].kind = 5;
+    scan_twice();
+    ck_assert_int_eq(out.nverdicts, 1);
+    ck_assert_int_eq(out.verdicts[0].kind, PG_PI_EXHAUSTION);
+    ck_assert_int_eq(out.verdicts[0].severity, PG_PI_ERROR);
+    ck_assert_int_eq(out.verdicts[0].proof, PG_PI_PROOF_GRAPH);
+    ck_assert_int_eq(out.verdicts[0].queued, 2);
+    /* Without the graph's proof, nothing. */
+    scan_reset(2);
+    worker(0, 0x11, 0xa0);
+    th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
+    th[1].waiting = 0;
+    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1, th[1].lost[0].kind = 5;
+    in.now_ns += 200 * SEC;
+    scan_twice();
+    ck_assert_int_eq(out.nverdicts, 0);
+}
+END_TEST
+
+/* A worker that signals its task's completion (nobody waits yet) and goes back to its idle wait is
+ * not submitting work: its wait is on the object every worker always waits on. */
+START_TEST(test_pool_trace_completion_signal_before_the_idle_wait_is_not_a_submission)
+{
+    scan_reset(3);
+    for (int i = 0; i < 2; i++) {
+        worker(i, 0x11, 0xa0);                       /* the pool's work condition */
+        th[i].hist[0].obj = 0xa0, th[i].hist[0].count = 2, th[i].hist[0].kind = 5;
+        th[i].lost[0].obj = 0xc0 + 8 * (uintptr_t)i; /* the task's done condition, signalled unheard */
+        th[i].lost[0].count = 1, th[i].lost[0].seq = 6, th[i].lost[0].kind = 5;
+    }
+    th[2].waiting = 0;                               /* main signals them again, unheard */
+    th[2].lost[0].obj = 0xc0, th[2].lost[0].count = 1, th[2].lost[0].kind = 5;
+    th[2].lost[1].obj = 0xc8, th[2].lost[1].count = 1, th[2].lost[1].kind = 5;
+    in.now_ns += 200 * SEC;
+    scan_twice();
+    ck_assert_int_eq(out.nverdicts, 0);
 }
 END_TEST
 
@@ -599,6 +660,8 @@ Suite *pool_trace_suite(void)
     TCase *r = tcase_create("rules");
     tcase_add_test(r, test_pool_trace_two_stuck_workers_are_a_proven_pool);
     tcase_add_test(r, test_pool_trace_single_thread_is_never_an_inferred_pool);
+    tcase_add_test(r, test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool);
+    tcase_add_test(r, test_pool_trace_completion_signal_before_the_idle_wait_is_not_a_submission);
     tcase_add_test(r, test_pool_trace_runtime_threads_are_never_grouped);
     tcase_add_test(r, test_pool_trace_a_runnable_worker_blocks_an_error);
     tcase_add_test(r, test_pool_trace_unread_run_state_is_asked_for_once);
