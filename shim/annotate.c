@@ -219,6 +219,48 @@ void pg_apool_close(uintptr_t handle)
     }
 }
 
+/* Submissions made on other threads' behalf (annotate.h). */
+__thread struct pg_attrib *pg_attrib_cur __attribute__((tls_model("initial-exec")));
+
+int pg_sender_here(struct pg_sender *out)
+{
+    struct pg_thread *t = pg_cur;
+    if ((uintptr_t)t <= 1 || atomic_load_explicit(&t->state, memory_order_relaxed) != PG_SLOT_LIVE)
+        return 0;
+    uintptr_t task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
+    if (!task)
+        return 0;
+    out->t = t;
+    out->gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+    out->task = task;
+    out->wait_seq = atomic_load_explicit(&t->wait_seq, memory_order_relaxed);
+    return 1;
+}
+
+/* Writes the submission on each sender's slot, which its own thread otherwise writes alone: the
+ * sender is normally blocked (it asked, then waited), so the two do not race; if it submits
+ * something itself meanwhile, the watchdog may read a mix of the two records for one scan, and an
+ * error needs the same waits at two scans. A sender that finished the task it asked from, or
+ * whose slot is another thread's now, is left alone. */
+static __attribute__((noinline)) void submit_for_senders(struct pg_attrib *a, uintptr_t pool,
+                                                         uintptr_t task)
+{
+    if (a->refresh)
+        a->refresh(a);
+    for (int k = 0; k < a->n; k++) {
+        const struct pg_sender *s = &a->s[k];
+        struct pg_thread *t = s->t;
+        if (t == pg_cur ||
+            atomic_load_explicit(&t->state, memory_order_acquire) != PG_SLOT_LIVE ||
+            atomic_load_explicit(&t->gen, memory_order_relaxed) != s->gen ||
+            __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED) != s->task)
+            continue;
+        __atomic_store_n(&t->sub_pool, pool, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->sub_task, task, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->sub_seq, s->wait_seq, __ATOMIC_RELEASE);
+    }
+}
+
 void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn)
 {
     if (!atomic_load_explicit(&pg_ready, memory_order_acquire))
@@ -237,6 +279,8 @@ void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn)
         __atomic_store_n(&t->sub_seq, atomic_load_explicit(&t->wait_seq, memory_order_relaxed),
                          __ATOMIC_RELEASE);
     }
+    if (PG_UNLIKELY(pg_attrib_cur != NULL))
+        submit_for_senders(pg_attrib_cur, pool, task);
 }
 
 void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn)

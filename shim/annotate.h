@@ -58,4 +58,29 @@ PG_HIDDEN void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn);
 PG_HIDDEN void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn);
 PG_HIDDEN void pg_apool_done(uintptr_t pool, uintptr_t task);
 
+/* Submissions made on other threads' behalf. A thread that cannot submit to a pool itself asks
+ * another thread to (libuv: a task asks the loop thread through uv_async_send), then waits. While
+ * the asked thread runs the callback that answers such requests, pg_attrib_cur points to the
+ * senders, and every pg_apool_submit it makes is recorded on each sender's slot too (sub_pool,
+ * sub_task, and as sub_seq the wait_seq the sender had when it asked), as if the sender had made
+ * it: that is what links a worker to the queued task it waits for. A sender is only linked while
+ * its slot is the same thread (gen) running the same task as when it asked. */
+#define PG_ATTRIB_MAX 8
+struct pg_sender {
+    struct pg_thread *t;
+    uint32_t gen;                 /* t->gen when it asked */
+    uintptr_t task;               /* the task t ran when it asked (never 0) */
+    uint64_t wait_seq;            /* t->wait_seq when it asked */
+};
+struct pg_attrib {
+    /* Called before each submission, to add senders that asked since the callback began; or NULL. */
+    void (*refresh)(struct pg_attrib *a);
+    int n;
+    struct pg_sender s[PG_ATTRIB_MAX];
+};
+PG_HIDDEN extern __thread struct pg_attrib *pg_attrib_cur __attribute__((tls_model("initial-exec")));
+/* The calling thread as a sender: 1 and *out filled if it is tracked and runs a task of a pool
+ * known exactly, else 0. Async-signal-safe (loads only). */
+PG_HIDDEN int pg_sender_here(struct pg_sender *out);
+
 #endif
