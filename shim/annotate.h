@@ -65,7 +65,7 @@ PG_HIDDEN void pg_apool_done(uintptr_t pool, uintptr_t task);
  * sub_task, and as sub_seq the wait_seq the sender had when it asked), as if the sender had made
  * it: that is what links a worker to the queued task it waits for. A sender is only linked while
  * its slot is the same thread (gen) running the same task as when it asked. */
-#define PG_ATTRIB_MAX 8
+#define PG_ATTRIB_MAX 32
 struct pg_sender {
     struct pg_thread *t;
     uint32_t gen;                 /* t->gen when it asked */
