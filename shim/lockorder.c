@@ -483,6 +483,10 @@ fill:;
     log_edge(mine - 1);
 }
 
+/* The cache's hashing is a multiply and a shift: this runs on every nested acquisition. */
+#define K1 0x9e3779b97f4a7c15ull
+#define K2 0xc2b2ae3d27d4eb4full
+
 void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
 {
     if (!pg_lo_edges || t->in_shim)
@@ -492,32 +496,28 @@ void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
         n = PG_MAX_HELD;
     uint32_t epoch = atomic_load_explicit(&pg_lo_epoch, memory_order_acquire);
     uint32_t seg = cur_seg(t);
-    uint64_t segmix = pg_lo_mix(seg);
-    uintptr_t held[PG_MAX_HELD];
-    for (uint32_t i = 0; i < n; i++)
-        held[i] = t->held[i].obj;
+    uint64_t all = (uint64_t)seg * K2;   /* the context: segment and every lock held */
+    for (uint32_t j = 0; j < n; j++)
+        all += t->held[j].obj * K1;
     for (uint32_t i = 0; i < n; i++) {
-        uintptr_t a = held[i];
+        uintptr_t a = t->held[i].obj;
         if (a == b)
             continue;   /* a recursive relock orders nothing */
-        /* The other locks held: the context of this pair, for the cache and the gates. */
-        uintptr_t others[PG_MAX_HELD];
-        int nothers = 0;
-        uint64_t ctx = segmix;
-        for (uint32_t j = 0; j < n; j++) {
-            if (j == i || held[j] == b)
-                continue;
-            others[nothers++] = held[j];
-            ctx += pg_lo_mix(held[j]);
-        }
-        uint64_t hk = pg_lo_mix(a ^ pg_lo_mix(b) ^ ctx);
-        unsigned slot = (unsigned)(hk % 64);
-        if (t->lo_cache[slot].a == a && t->lo_cache[slot].b == (b ^ ctx) &&
-            t->lo_cache[slot].epoch == epoch)
+        /* The other locks held (and the segment): the context of this pair, for the cache. */
+        uint64_t ctx = all - a * K1;
+        unsigned slot = (unsigned)(((a * K1) ^ (b * K2) ^ ctx) >> 58);
+        if (PG_LIKELY(t->lo_cache[slot].a == a && t->lo_cache[slot].b == (b ^ ctx) &&
+                      t->lo_cache[slot].epoch == epoch))
             continue;
         t->lo_cache[slot].a = a;
         t->lo_cache[slot].b = b ^ ctx;
         t->lo_cache[slot].epoch = epoch;
+        /* A pair not seen in this context: the others, for the gates. */
+        uintptr_t others[PG_MAX_HELD];
+        int nothers = 0;
+        for (uint32_t j = 0; j < n; j++)
+            if (j != i && t->held[j].obj != b)
+                others[nothers++] = t->held[j].obj;
         record(t, (int)i, b, kind, pc, others, nothers, seg);
     }
 }

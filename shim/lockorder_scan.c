@@ -521,6 +521,16 @@ static void examine(uint32_t e)
     }
     if (len < 2 || gated(len))
         return;
+    /* Reported from the pair recorded first, so the chain reads in the order things happened. */
+    int first = 0;
+    for (int i = 1; i < len; i++)
+        if (cyc[i].e < cyc[first].e)
+            first = i;
+    for (int r = 0; r < first; r++) {
+        struct cyc_edge head = cyc[0];
+        memmove(&cyc[0], &cyc[1], (size_t)(len - 1) * sizeof cyc[0]);
+        cyc[len - 1] = head;
+    }
     int rep_multi = 1, rep_single = 1;
     for (int i = 0; i < len; i++) {
         rep_multi &= (e_flags[cyc[i].e] & E_REP_MULTI) != 0;

@@ -1,10 +1,6 @@
-/*
- * Lock-order inversion that does not deadlock this run: thread one takes A then B, finishes; only
- * then thread two takes B then A. Both threads exist from the start and the second waits on a
- * semaphore the first posts, an order poolguard does not count (a semaphore could be posted
- * earlier on another run), so the two orders could overlap. The program exits 0 with its normal
- * output, and the report must carry a lock_order warning naming both orders.
- */
+/* Inversion that does not deadlock this run: one thread takes A then B; later (after a semaphore,
+ * which orders nothing for poolguard) another takes B then A. Exits 0; a lock_order warning names
+ * both. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
