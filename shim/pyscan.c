@@ -272,7 +272,8 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
         pg_jw_obj_end(w);
         pg_report_end();
     }
-    pg_note_finding(kind, summary);
+    if (strcmp(severity, "info") != 0)
+        pg_note_finding(kind, summary);
 }
 
 /* Marks the native threads of an executor's workers, and the blocked threads with them, as
@@ -293,7 +294,7 @@ static void check_executor(int n, int ei, uint64_t now)
 {
     const struct pg_py_executor *e = &st.executors[ei];
     struct exec_state *es = exec_state(e->addr);
-    int nworkers = 0, blocked = 0, natively_blocked = 0, nown = 0;
+    int nworkers = 0, blocked = 0, natively_blocked = 0, nown = 0, graph_stuck = 0;
     uint64_t newest = 0;
     const struct pg_py_thread *own = NULL;
     const struct pg_py_wait *own_wait = NULL;
@@ -312,6 +313,7 @@ static void check_executor(int n, int ei, uint64_t now)
         int i = native_of(n, pt);
         if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
             natively_blocked++;
+            graph_stuck += pg_nodes[i].stuck;
             sig = mix(sig, pg_snaps[i].seq * 131 + (uint64_t)pg_snaps[i].tid);
             if (pg_snaps[i].since_ns > newest)
                 newest = pg_snaps[i].since_ns;
@@ -359,7 +361,7 @@ static void check_executor(int n, int ei, uint64_t now)
         return;
     }
     char summary[1024], name[160];
-    const char *severity = "error";
+    const char *kind = "pool_exhaustion", *severity = "error";
     pool_name(e, name, sizeof name);
     if (own) {
         const struct pg_py_func *task = &own->task;
@@ -396,28 +398,33 @@ static void check_executor(int n, int ei, uint64_t now)
     } else if (e->queue_len > 0 && !future_waits) {
         /* (A worker waiting on a future is exactly known: if that future is not queued here, it
          * runs or waits elsewhere, and this pool is only busy.) */
-        /* Queued work and every worker blocked; who would wake them is not named. Only when no
-         * other Python thread is running is that proof enough for an error. */
-        int others_running = 0;
-        for (int k = 0; k < st.nthreads; k++) {
-            const struct pg_py_thread *pt = &st.threads[k];
-            if (pt->executor != ei && pt->blocked == PG_PY_B_NONE)
-                others_running = 1;
+        /* Queued work and every worker blocked; who would wake them is not named. That is a
+         * proof only when the wait-for graph holds every worker stuck (nothing in the process can
+         * wake them); otherwise another thread may (main setting an event the workers wait for),
+         * and a long wait is a stall (info), never a warning or an error. */
+        int proven = graph_stuck == nworkers;
+        if (!proven) {
+            uint64_t stall_ns = (uint64_t)pg_cfg.stall_ms * 1000000u;
+            if (pg_blocked_ns(newest, now) < stall_ns) {
+                recheck_at = newest + stall_ns;
+                return;
+            }
+            kind = "stall";
+            severity = "info";
         }
-        if (others_running)
-            severity = "warning";
         snprintf(summary, sizeof summary,
                  "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
                  "its queue%s", nworkers, name, pg_py_blocked_name(blocked_kind), e->queue_len,
                  e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
-                 others_running ? "; another thread is still running and might wake them"
-                                : "; no other thread is left to wake them");
+                 proven ? "; no other thread is left to wake them"
+                        : "; nothing shows that no other thread will wake them");
     } else {
         return;
     }
     es->reported_sig = sig;
-    report(n, e, ei, "pool_exhaustion", severity, summary, now, 0);
-    mark(n, ei);
+    report(n, e, ei, kind, severity, summary, now, 0);
+    if (strcmp(severity, "info") != 0)
+        mark(n, ei);
     if (!strcmp(severity, "error"))
         pg_act_on_finding();
 }

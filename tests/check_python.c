@@ -165,7 +165,9 @@ static void run_hang(const struct py_case *c, int which)
     char script[PATH_MAX];
     script_path(script, sizeof script, c->script);
     char *argv[] = {"python3", script, NULL};
-    e2e_run_start(&r, py, argv, true, NULL);
+    bool stall = !strcmp(c->kind, "stall");
+    static const char *const stall_env[] = {"POOLGUARD_STALL_MS=1000", NULL};
+    e2e_run_start(&r, py, argv, true, stall ? stall_env : NULL);
     bool started = e2e_wait_for_output(&r, c->first_line, 10000);
     bool found = started && e2e_wait_for_finding(&r, REPORT_MS);
     bool exited = r.exited;
@@ -182,8 +184,13 @@ static void run_hang(const struct py_case *c, int which)
     e2e_reports_free(&rs);
     json_t *doc = e2e_analyzer_json(c->script, &r);
     json_t *f = json_array_get(json_object_get(doc, "findings"), 0);
-    ck_assert_msg(f, "%s: the analyzer shows no finding", c->script);
-    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
+    if (stall) {
+        /* Info: in the report, not shown by default. */
+        ck_assert_msg(!f, "%s: a stall is shown by default", c->script);
+    } else {
+        ck_assert_msg(f, "%s: the analyzer shows no finding", c->script);
+        ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
+    }
     json_decref(doc);
     e2e_remove_tree(r.work);
 }
@@ -273,8 +280,11 @@ static const struct py_case flood = {
     {"all 2 workers of ThreadPoolExecutor-0", "running parent_task", "waits on dependent_task"},
     "ThreadPoolExecutor-0_", "parent_task", "app_flood.py", NULL, NULL, NULL, NULL, NULL, -1};
 
+/* The task that would set the event is queued behind the two that wait, and main waits for them
+ * all; but CPython catches SIGINT, so a handler could still run and nothing proves the workers
+ * stuck (the Python layer cannot tie an Event to the task that sets it): a stall, not an error. */
 static const struct py_case event = {
-    "app_event.py", "app_event: submitting\n", "pool_exhaustion", "error",
+    "app_event.py", "app_event: submitting\n", "stall", "info",
     {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
     "ThreadPoolExecutor-0_", "consumer", "app_event.py", NULL, NULL, NULL, NULL, NULL, -1};
 
@@ -284,7 +294,7 @@ static const struct py_case event = {
 
 BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
 BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
-BOTH(test_python_tasks_waiting_through_an_event_exhaust_the_pool, run_hang(&event, which))
+BOTH(test_python_tasks_waiting_through_an_event_are_a_stall, run_hang(&event, which))
 BOTH(test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted, run_hang(&mp_one, which))
 BOTH(test_python_thread_pool_of_two_flooded_with_parents_is_exhausted, run_hang(&mp_two, which))
 BOTH(test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe,
@@ -339,7 +349,7 @@ Suite *python_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
     tcase_add_test(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
-    tcase_add_test(tc, test_python_tasks_waiting_through_an_event_exhaust_the_pool);
+    tcase_add_test(tc, test_python_tasks_waiting_through_an_event_are_a_stall);
     tcase_add_test(tc, test_python_growing_queue_reports_queue_growth_only);
     tcase_add_test(tc, test_python_two_executors_are_healthy);
     tcase_add_test(tc, test_python_thousands_of_short_tasks_are_healthy);
