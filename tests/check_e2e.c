@@ -776,7 +776,7 @@ static bool export_allowed(const char *name)
     static const char *const exact[] = {
         "syscall", "uv_queue_work", "g_thread_pool_new", "g_thread_pool_new_full",
         "g_thread_pool_push", "g_thread_pool_set_max_threads", "g_thread_pool_free",
-        "g_cond_signal", "g_cond_broadcast",
+        "g_cond_signal", "g_cond_broadcast", "uv_async_init", "uv_async_send", "uv_close",
     };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (e2e_starts_with(name, prefixes[i]))
@@ -803,6 +803,7 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
         "pthread_cond_timedwait", "pthread_cond_signal", "pthread_cond_broadcast", "sem_wait",
         "sem_timedwait", "sem_post", "pthread_barrier_wait", "syscall", "uv_queue_work",
         "g_thread_pool_new", "g_thread_pool_push", "g_thread_pool_free", "g_cond_signal",
+        "uv_async_init", "uv_async_send", "uv_close",
     };
     bool have[sizeof required / sizeof required[0]] = { false };
     char extra[4096] = "";
