@@ -427,11 +427,16 @@ static void summarize(char *summary, size_t cap, const struct pg_pi_verdict *v)
         snprintf(pool_desc, sizeof pool_desc, "pool \"%.48s\"", ap->name);
     else
         snprintf(pool_desc, sizeof pool_desc, "pool");
-    if (v->kind == PG_PI_EXHAUSTION)
+    if (v->kind == PG_PI_EXHAUSTION && v->severity == PG_PI_ERROR)
         snprintf(summary, cap,
                  "%s %d worker%s of the %s %s waiting for tasks queued behind them in the same pool "
                  "(%ld queued)", nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s", pool_desc,
                  nw == 1 ? "is" : "are", v->queued);
+    else if (v->kind == PG_PI_EXHAUSTION)
+        snprintf(summary, cap,
+                 "%s %d worker%s of the %s %s blocked with about %ld task%s queued behind them; "
+                 "inferred, not proven", nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s",
+                 pool_desc, nw == 1 ? "is" : "are", v->queued, v->queued == 1 ? "" : "s");
     else
         snprintf(summary, cap,
                  "%s %d worker%s of the %s %s been blocked for %llu ms; nothing shows that %s stuck",

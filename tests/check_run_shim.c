@@ -31,9 +31,13 @@ static int run_prog_env(const char *prog, const char *const *opts, char *extra_e
     for (size_t i = 0; opts[i]; i++)
         argv[n++] = strdup(opts[i]);
     argv[n++] = strdup("--");
+    /* "name arg": the program and one argument. */
     char rel[256];
-    snprintf(rel, sizeof rel, "progs/%s", prog);
+    const char *sp = strchr(prog, ' ');
+    snprintf(rel, sizeof rel, "progs/%.*s", sp ? (int)(sp - prog) : (int)strlen(prog), prog);
     argv[n++] = tu_build_path(rel);
+    if (sp)
+        argv[n++] = strdup(sp + 1);
     argv[n] = NULL;
     /* The shim is found next to the poolguard binary: no POOLGUARD_SHIM. */
     char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", extra_env, NULL };
@@ -49,7 +53,8 @@ static int run_prog(const char *prog, const char *const *opts, char **out, char 
 static char *run_text(const char *prog, char *extra_env, int want_code)
 {
     char rel[256];
-    snprintf(rel, sizeof rel, "progs/%s", prog);
+    const char *sp = strchr(prog, ' ');
+    snprintf(rel, sizeof rel, "progs/%.*s", sp ? (int)(sp - prog) : (int)strlen(prog), prog);
     if (!have("libpoolguard.so") || !have(rel))
         return NULL;
     char *out, *err;
@@ -62,18 +67,40 @@ static char *run_text(const char *prog, char *extra_env, int want_code)
 
 START_TEST(test_run_shim_pool_exhaustion_names_the_pool_and_the_task)
 {
-    char *t = run_text("pool_cond_flood", NULL, 66);
+    /* main waits for the parents' results too: the wait-for graph proves the pool stuck. */
+    char *t = run_text("pool_cond_flood mainwait", NULL, 66);
     if (!t)
         return;
     const char *needles[] = {
         "error: pool_exhaustion in pool_cond_flood", "all 2 workers of the pool created in pool_start() "
         "(thread routine pool_worker) are waiting for tasks queued behind them in the same pool",
         "the pool: 2 workers, created in pool_start at ", "thread routine: pool_worker",
-        "idle wait: condition variable 0x", "queued: about ", "estimated from",
+        "proof: the wait-for graph", "idle wait: condition variable 0x", "queued: about ",
+        "estimated from",
         "created at:", "pool_start at ", "main at ", "worker of the pool",
         "runs parent_task at ", "pool_cond_flood.c:", "blocks in future_get at ", NULL };
     tu_assert_in_order(t, needles);
     free(t);
+}
+END_TEST
+
+/* main keeps running: the same pool is only inferred stuck. A warning; the gate does not stop
+ * the program (it runs to the time-out) unless asked to fail on warnings. */
+START_TEST(test_run_shim_inferred_pool_with_main_running_is_a_warning_and_not_stopped)
+{
+    char rel[] = "progs/pool_cond_flood";
+    if (!have("libpoolguard.so") || !have(rel))
+        return;
+    char *out, *err;
+    int code = run_prog("pool_cond_flood", (const char *[]){ "--timeout", "3", NULL }, &out, &err);
+    ck_assert_msg(code == 124, "exit %d, wanted 124 (the time-out):\n%s", code, err);
+    const char *needles[] = {
+        "warning: pool_exhaustion in pool_cond_flood", "it is inferred from how the threads wait, not proven",
+        "proof: none, inferred", NULL };
+    tu_assert_in_order(err, needles);
+    ck_assert_msg(!strstr(err, "error: pool_exhaustion"), "%s", err);
+    free(out);
+    free(err);
 }
 END_TEST
 
@@ -98,7 +125,7 @@ START_TEST(test_run_shim_queue_growth_shows_rates_and_the_submitter)
         return;
     const char *needles[] = {
         "warning: queue_growth in pool_growth", "tasks were queued on the pool created in pool_start() "
-        "(thread routine pool_worker), which has 1 worker, while no worker was free",
+        "(thread routine pool_worker), which has 2 workers, while no worker was free",
         "queued: about ", "the queue grows: +", " tasks per second over ", "submits work to the pool",
         "running; the stack below is where it last queued work", "pool_submit at ",
         "produce_forever at ", NULL };
@@ -213,6 +240,7 @@ Suite *run_shim_suite(void)
     tcase_add_test(tc, test_run_shim_pool_exhaustion_names_the_pool_and_the_task);
     tcase_add_test(tc, test_run_shim_annotated_pool_says_the_task_is_still_queued);
     tcase_add_test(tc, test_run_shim_queue_growth_shows_rates_and_the_submitter);
+    tcase_add_test(tc, test_run_shim_inferred_pool_with_main_running_is_a_warning_and_not_stopped);
     tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
     tcase_add_test(tc, test_run_shim_stops_a_deadlock_in_a_forked_child);
     tcase_add_test(tc, test_run_shim_timeout_snapshot_shows_blocked_threads);
