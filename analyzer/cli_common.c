@@ -176,8 +176,11 @@ int cli_finish(pg_report *r, cli_opts *o)
         return status;
     size_t n;
     pg_finding **f = report_findings(r, &n);
+    /* A stall proves nothing: it is shown when asked for, and never fails, not even with
+     * --fail-on info (which fails on other info findings). */
     for (size_t i = 0; i < n; i++)
-        if (pg_finding_shown(f[i]) && (int)f[i]->sev >= o->fail_on)
+        if (pg_finding_shown(f[i]) && (int)f[i]->sev >= o->fail_on &&
+            !(f[i]->kind && strcmp(f[i]->kind, "stall") == 0))
             return PG_EXIT_FINDINGS;
     return 0;
 }

@@ -134,7 +134,7 @@ static void res_free(res *r)
     free(r->err);
 }
 
-START_TEST(test_exact_report_stall_fails_only_with_fail_on_info)
+START_TEST(test_exact_report_stall_never_fails_not_even_with_fail_on_info)
 {
     res r = pg((const char *[]){ "report", "tests/data/stall.jsonl", NULL }, 20);
     ck_assert_int_eq(r.code, 0);
@@ -149,9 +149,9 @@ START_TEST(test_exact_report_stall_fails_only_with_fail_on_info)
                              "tests/data/stall.jsonl", NULL }, 20);
     ck_assert_int_eq(r.code, 0);
     res_free(&r);
-    /* Asked for explicitly, info findings fail (and are shown, since what fails is shown). */
+    /* --fail-on info shows info findings; a stall proves nothing and fails nothing even then. */
     r = pg((const char *[]){ "report", "--fail-on", "info", "tests/data/stall.jsonl", NULL }, 20);
-    ck_assert_int_eq(r.code, 66);
+    ck_assert_int_eq(r.code, 0);
     ck_assert_msg(strstr(r.out, "info: stall in thumbs"), "%s", r.out);
     res_free(&r);
 }
@@ -190,7 +190,7 @@ Suite *report_exact_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_exact_members_of_the_wrong_type_count_as_absent);
     tcase_add_test(tc, test_exact_gate_stops_only_on_proven_errors);
-    tcase_add_test(tc, test_exact_report_stall_fails_only_with_fail_on_info);
+    tcase_add_test(tc, test_exact_report_stall_never_fails_not_even_with_fail_on_info);
     tcase_add_test(tc, test_exact_run_a_stall_never_stops_the_program);
     suite_add_tcase(s, tc);
     return s;
