@@ -208,8 +208,14 @@ static void write_thread(struct pg_jw *w, int n, const struct pg_py_thread *pt, 
     pg_report_thread(w, &rt);
 }
 
+/* proof (docs/report-format.md, "pool"): how the finding is known. "exact": a worker waits on
+ * work still queued in the same pool while every worker is blocked; "graph": the workers are
+ * blocked with work queued and the wait-for graph holds every one of them stuck; "none": a
+ * stall, nothing proven. A queue_growth finding's queue is read exactly ("exact"), as the
+ * native layer says of exactly counted queues. */
 static void report(int n, const struct pg_py_executor *e, int ei, const char *kind,
-                   const char *severity, const char *summary, uint64_t now, double rate)
+                   const char *severity, const char *proof, const char *summary, uint64_t now,
+                   double rate)
 {
     struct pg_jw *w = pg_report_finding(kind, severity, summary);
     if (w) {
@@ -254,6 +260,8 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
             pg_jw_key(w, "inqueue_len"), pg_jw_int(w, e->inqueue_len),
                 pg_jw_key(w, "taskqueue_len"), pg_jw_int(w, e->taskqueue_len);
         pg_jw_key(w, "evidence"), pg_jw_str(w, "python");
+        pg_jw_key(w, "source"), pg_jw_str(w, "python");
+        pg_jw_key(w, "proof"), pg_jw_str(w, proof);
         write_tasks(w, ei);
         pg_jw_obj_end(w);
         pg_jw_key(w, "python");
@@ -345,7 +353,8 @@ static void check_executor(int n, int ei, uint64_t now)
                      "worker was busy: submissions outpace the pool and memory grows with them",
                      pool_name(e, name, sizeof name), e->nthreads, e->nthreads == 1 ? "" : "s",
                      e->queue_len, rate);
-            report(n, e, ei, "queue_growth", "warning", summary, now, rate > 1 ? rate : 1);
+            report(n, e, ei, "queue_growth", "warning", "exact", summary, now,
+                   rate > 1 ? rate : 1);
             es->growth_reported = 1;
         }
     }
@@ -361,7 +370,7 @@ static void check_executor(int n, int ei, uint64_t now)
         return;
     }
     char summary[1024], name[160];
-    const char *kind = "pool_exhaustion", *severity = "error";
+    const char *kind = "pool_exhaustion", *severity = "error", *proof = "exact";
     pool_name(e, name, sizeof name);
     if (own) {
         const struct pg_py_func *task = &own->task;
@@ -403,6 +412,7 @@ static void check_executor(int n, int ei, uint64_t now)
          * wake them); otherwise another thread may (main setting an event the workers wait for),
          * and a long wait is a stall (info), never a warning or an error. */
         int proven = graph_stuck == nworkers;
+        proof = "graph";
         if (!proven) {
             uint64_t stall_ns = (uint64_t)pg_cfg.stall_ms * 1000000u;
             if (pg_blocked_ns(newest, now) < stall_ns) {
@@ -411,6 +421,7 @@ static void check_executor(int n, int ei, uint64_t now)
             }
             kind = "stall";
             severity = "info";
+            proof = "none";
         }
         snprintf(summary, sizeof summary,
                  "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
@@ -422,7 +433,7 @@ static void check_executor(int n, int ei, uint64_t now)
         return;
     }
     es->reported_sig = sig;
-    report(n, e, ei, kind, severity, summary, now, 0);
+    report(n, e, ei, kind, severity, proof, summary, now, 0);
     if (strcmp(severity, "info") != 0)
         mark(n, ei);
     if (!strcmp(severity, "error"))
