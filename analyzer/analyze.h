@@ -44,6 +44,22 @@ long describe_task_position(const pg_pool *p, const pg_thread *t, uint64_t addre
 const char *describe_ordinal(long n, char *buf, size_t len);
 /* "main() at app.c:31": a frame as a sentence names it (the file's base name), into buf. */
 const char *describe_frame(const pg_frame *f, char *buf, size_t len);
+/* A pool the Python layer read (library "python"). */
+bool describe_is_python(const pg_pool *p);
+/* "pool" for a multiprocessing ThreadPool, "executor" for the others (the program's word). */
+const char *describe_pool_word(const pg_pool *p);
+/* The entry of a Python pool's tasks[] for thread t (by tid), or NULL. p may be NULL. */
+const pg_py_task *describe_py_task(const pg_pool *p, const pg_thread *t);
+/* "parent_task (app.py:12)": a Python function (a frame with no address), into buf. */
+const char *describe_py_func(const pg_frame *f, char *buf, size_t len);
+/* What a Python worker waits on: "waits on the future of dependent_task, queued 1st in the same
+ * executor", "waits on coroutine fetch() (run_coroutine_threadsafe), which awaits
+ * run_in_executor(child), queued 40th in the same executor", "blocked in Event.wait()", or ""
+ * when nothing is known; into buf. */
+const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, size_t len);
+/* "worker ThreadPoolExecutor-0_0, running parent_task (app.py:12), waits on the future of
+ * dependent_task, queued 1st in the same executor": one Python worker, into buf. */
+const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf, size_t len);
 
 typedef struct suppressions suppressions;
 /* Reads a suppressions file (format in docs/cli.md). On a bad line returns NULL and sets *err

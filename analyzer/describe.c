@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,44 @@ const char *describe_frame(const pg_frame *f, char *buf, size_t len)
     return buf;
 }
 
+bool describe_is_python(const pg_pool *p)
+{
+    return p->library && strcmp(p->library, "python") == 0;
+}
+
+static bool is_mp_threadpool(const pg_pool *p)
+{
+    return p->py_kind && strcmp(p->py_kind, "multiprocessing.pool.ThreadPool") == 0;
+}
+
+const char *describe_pool_word(const pg_pool *p)
+{
+    return is_mp_threadpool(p) ? "pool" : "executor";
+}
+
+/* A Python pool by its kind, in the program's terms: "the ThreadPoolExecutor \"db\"" (its thread
+ * name prefix), "asyncio's default executor (event loop in MainThread)", "the multiprocessing
+ * ThreadPool held in __main__.pool". The shim's own name is the fallback (older shims wrote only
+ * that). */
+static void describe_python_pool(const pg_pool *p, char *buf, size_t len)
+{
+    const char *name = p->prefix ? p->prefix : p->name;
+    if (is_mp_threadpool(p) && p->global)
+        snprintf(buf, len, "the multiprocessing ThreadPool held in %s", p->global);
+    else if (is_mp_threadpool(p))
+        snprintf(buf, len, "the multiprocessing ThreadPool");
+    else if (p->has_loop && p->loop_thread)
+        snprintf(buf, len, "asyncio's default executor (event loop in %s)", p->loop_thread);
+    else if (p->has_loop && p->loop_tid > 0)
+        snprintf(buf, len, "asyncio's default executor (event loop in thread %ld)", p->loop_tid);
+    else if (p->has_loop)
+        snprintf(buf, len, "asyncio's default executor (of a running event loop)");
+    else if (name)
+        snprintf(buf, len, "the ThreadPoolExecutor \"%s\"", name);
+    else
+        snprintf(buf, len, "the ThreadPoolExecutor");
+}
+
 /* A pool a library runs is named as its users know it: "the libuv threadpool", "the GThreadPool
  * created in main() at app.c:31", "the ThreadPoolExecutor \"io\"". */
 static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
@@ -89,10 +128,8 @@ static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
         snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
     else if (strcmp(p->library, "glib") == 0)
         snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
-    else if (strcmp(p->library, "python") == 0 && p->name)
-        snprintf(buf, len, "the ThreadPoolExecutor \"%s\"", p->name);
     else if (strcmp(p->library, "python") == 0)
-        snprintf(buf, len, "the ThreadPoolExecutor");
+        describe_python_pool(p, buf, len);
     else
         snprintf(buf, len, "the %s pool%s%s", p->library, *at ? " created in " : "", at);
 }
@@ -283,7 +320,140 @@ static bool worker_clause(const pg_pool *p, const pg_thread *t, char **out, size
     return true;
 }
 
+const pg_py_task *describe_py_task(const pg_pool *p, const pg_thread *t)
+{
+    if (!p || !t)
+        return NULL;
+    for (size_t i = 0; i < p->npy_tasks; i++)
+        if (p->py_tasks[i].tid > 0 && p->py_tasks[i].tid == t->tid)
+            return &p->py_tasks[i];
+    return NULL;
+}
+
+const char *describe_py_func(const pg_frame *f, char *buf, size_t len)
+{
+    const char *b = f->file ? strrchr(f->file, '/') : NULL;
+    b = b ? b + 1 : f->file;
+    if (b && f->line)
+        snprintf(buf, len, "%s (%s:%u)", f->function, b, f->line);
+    else if (b)
+        snprintf(buf, len, "%s (%s)", f->function, b);
+    else
+        snprintf(buf, len, "%s", f->function ? f->function : "?");
+    return buf;
+}
+
+/* What a Python worker blocked in, in the words of the code it called. NULL for a worker that
+ * is idle or running. */
+static const char *py_blocked_words(const char *b)
+{
+    static const struct { const char *word, *words; } w[] = {
+        { "future_result", "Future.result()" }, { "futures_wait", "concurrent.futures.wait()" },
+        { "as_completed", "as_completed()" }, { "event_wait", "Event.wait()" },
+        { "condition_wait", "Condition.wait()" }, { "semaphore", "a semaphore" },
+        { "barrier", "Barrier.wait()" }, { "thread_join", "Thread.join()" },
+        { "queue_get", "Queue.get()" }, { "async_result", "AsyncResult.get()" },
+    };
+    for (size_t i = 0; b && i < sizeof w / sizeof *w; i++)
+        if (strcmp(b, w[i].word) == 0)
+            return w[i].words;
+    return NULL;
+}
+
+const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!t->waits) {
+        const char *words = py_blocked_words(t->blocked);
+        if (words)
+            snprintf(buf, len, "blocked in %s", words);
+        return buf;
+    }
+    const char *child = t->wait_fn.function;
+    int n;
+    if (t->wait_kind && strcmp(t->wait_kind, "coroutine") == 0) {
+        char coro[PG_MAX_STRING + 16] = "a coroutine";
+        if (t->coroutine.function)
+            snprintf(coro, sizeof coro, "coroutine %s()", t->coroutine.function);
+        if (child)
+            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits "
+                         "run_in_executor(%s)", coro, child);
+        else
+            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits an "
+                         "executor job", coro);
+    } else {
+        bool result = t->wait_kind && strcmp(t->wait_kind, "async_result") == 0;
+        n = snprintf(buf, len, "waits on the %s of %s", result ? "result" : "future",
+                     child ? child : "a task");
+    }
+    /* Queued elsewhere, or queued here but cancellable by an asyncio timeout: the shim does not
+     * count it as queued here, and neither does the sentence. */
+    if (!t->queued_here || n < 0 || (size_t)n >= len)
+        return buf;
+    char pos[32];
+    if (t->queue_pos >= 0)
+        snprintf(buf + n, len - (size_t)n, ", queued %s in the same %s",
+                 describe_ordinal(t->queue_pos + 1, pos, sizeof pos), describe_pool_word(p));
+    else
+        snprintf(buf + n, len - (size_t)n, ", still queued in the same %s", describe_pool_word(p));
+    return buf;
+}
+
+const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
+{
+    char fn[PG_MAX_STRING + 64], wait[3 * PG_MAX_STRING + 128];
+    int n = t->thread ? snprintf(buf, len, "worker %s", t->thread)
+                      : snprintf(buf, len, "worker %ld", t->tid);
+    if (t->task.function && n >= 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, ", running %s",
+                      describe_py_func(&t->task, fn, sizeof fn));
+    if (*describe_py_wait(p, t, wait, sizeof wait) && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", %s", wait);
+    return buf;
+}
+
 enum { MAX_CLAUSES = 2 };
+
+/* The Python workers' clauses: those waiting on work queued here first, next to run first, then
+ * the others that are blocked; at most MAX_CLAUSES, then "and N more". */
+static size_t py_worker_clauses(const pg_pool *p, char **out, size_t *len)
+{
+    size_t said = 0, more = 0;
+    const pg_py_task *order[PG_MAX_THREADS];
+    size_t n = 0;
+    for (size_t i = 0; i < p->npy_tasks; i++) {
+        const pg_py_task *t = &p->py_tasks[i];
+        if (!t->waits && !py_blocked_words(t->blocked))
+            continue;
+        /* Insertion by (queued here first, then queue position, unknown last), stable. */
+        size_t at = n;
+        while (at > 0) {
+            const pg_py_task *o = order[at - 1];
+            long a = t->queued_here && t->queue_pos >= 0 ? t->queue_pos : LONG_MAX;
+            long b = o->queued_here && o->queue_pos >= 0 ? o->queue_pos : LONG_MAX;
+            bool before = (t->queued_here && !o->queued_here) ||
+                          (t->queued_here == o->queued_here && a < b);
+            if (!before)
+                break;
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = t;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (said == MAX_CLAUSES) {
+            more++;
+            continue;
+        }
+        char clause[5 * PG_MAX_STRING];
+        append(out, len, "; %s", describe_py_worker(p, order[i], clause, sizeof clause));
+        said++;
+    }
+    if (more)
+        append(out, len, "; and %zu more", more);
+    return said;
+}
 
 /* "; worker 1 ...; worker 2 ...; and 3 more": at most MAX_CLAUSES threads, workers first. */
 static size_t worker_clauses(const pg_finding *f, char **out, size_t *len)
@@ -383,6 +553,13 @@ static char *exact_summary(const pg_finding *f)
         return thread_stall_summary(f);
     if (!p->present || !p->proof || !(stall || strcmp(f->kind, "pool_exhaustion") == 0))
         return NULL;
+    /* A Python pool without tasks[] (an older shim): its own sentence says more. */
+    bool python = describe_is_python(p);
+    if (python && !p->has_py_tasks)
+        return NULL;
+    bool waits_here = false;
+    for (size_t i = 0; i < p->npy_tasks; i++)
+        waits_here |= p->py_tasks[i].queued_here;
     long workers = p->workers;
     if (workers < 0) {
         workers = 0;
@@ -402,9 +579,17 @@ static char *exact_summary(const pg_finding *f)
     char *out = strdup("");
     size_t len = 0;
     bool proven = strcmp(p->proof, "graph") == 0 || strcmp(p->proof, "exact") == 0;
-    if (!stall && proven) {
-        append(&out, &len, "%s of %s %s waiting for %s queued behind %s in the same pool", who, desc,
-               one ? "is" : "are", one ? "a task" : "tasks", one ? "it" : "them");
+    if (!stall && python && !waits_here && strcmp(p->proof, "graph") == 0) {
+        /* Workers blocked in their tasks (an Event, a queue) with work queued: nothing ties
+         * their waits to that work, but nothing is left to wake them either. */
+        append(&out, &len, "%s of %s %s blocked inside %s task%s with %s behind %s, and the "
+               "wait-for graph shows no thread left to wake %s", who, desc, one ? "is" : "are",
+               one ? "its" : "their", one ? "" : "s", *queue ? queue : "work queued",
+               one ? "it" : "them", one ? "it" : "them");
+    } else if (!stall && proven) {
+        append(&out, &len, "%s of %s %s waiting for %s queued behind %s in the same %s", who, desc,
+               one ? "is" : "are", one ? "a task" : "tasks", one ? "it" : "them",
+               python ? describe_pool_word(p) : "pool");
         if (*queue)
             append(&out, &len, ": %s", queue);
     } else if (!stall && strcmp(p->proof, "inferred") == 0 && p->queued > 0) {
@@ -420,11 +605,34 @@ static char *exact_summary(const pg_finding *f)
             append(&out, &len, " (%s)", queue);
         append(&out, &len, "; nothing proves %s cannot continue", one ? "it" : "they");
     }
-    if (worker_clauses(f, &out, &len) == 0 && p->nqueued_tasks) {
+    if (python)
+        py_worker_clauses(p, &out, &len);
+    else if (worker_clauses(f, &out, &len) == 0 && p->nqueued_tasks) {
         const char *next = describe_function(&p->queued_tasks[0].function);
         if (next)
             append(&out, &len, "; next to run: %s", next);
     }
+    return out;
+}
+
+/* A Python pool's queue_growth: "the queue of the ThreadPoolExecutor \"io\" (2 workers) grew to
+ * 9874 tasks (+4790 per second) while every worker was busy". NULL without the numbers. */
+static char *py_growth_summary(const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    int64_t depth = f->growth.depth >= 0 ? f->growth.depth : p->queued;
+    if (!f->growth.present || depth < 0 || f->growth.per_second < 0)
+        return NULL;
+    char desc[1200];
+    describe_pool(p, desc, sizeof desc);
+    char *out = strdup("");
+    size_t len = 0;
+    append(&out, &len, "the queue of %s", desc);
+    if (p->workers >= 0)
+        append(&out, &len, " (%ld worker%s)", p->workers, p->workers == 1 ? "" : "s");
+    append(&out, &len, " grew to %" PRId64 " task%s (+%" PRId64 " per second) while every worker "
+           "was busy: submissions outpace the %s and memory grows with them", depth,
+           depth == 1 ? "" : "s", f->growth.per_second, describe_pool_word(p));
     return out;
 }
 
@@ -439,7 +647,10 @@ int analyze_describe(pg_report *r)
             better = order_summary(f[i]);
         else if ((better = exact_summary(f[i])))
             ;
-        else if (f[i]->pool_info.present && shim)
+        else if (describe_is_python(&f[i]->pool_info) && strcmp(f[i]->kind, "queue_growth") == 0)
+            better = py_growth_summary(f[i]);
+        /* The Python layer's sentences name their pools themselves. */
+        else if (f[i]->pool_info.present && shim && !describe_is_python(&f[i]->pool_info))
             better = pool_summary(shim, &f[i]->pool_info);
         if (!better)
             continue;

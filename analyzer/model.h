@@ -128,6 +128,22 @@ typedef struct pg_edge {
     uint64_t address;
 } pg_edge;
 
+/* One worker of a Python pool (the pool's tasks[]): the task it runs and what it waits on, as the
+ * interpreter names them. Python functions have no addresses: a FUNC is a frame with function,
+ * file and line (the function's first line), nothing to symbolize; function NULL when absent. */
+typedef struct pg_py_task {
+    char *thread;          /* threading's name for the worker; NULL when absent */
+    long tid;              /* -1 when absent */
+    pg_frame task;         /* the function of the task it runs */
+    char *blocked;         /* python_blocked: "future_result", "event_wait", ...; NULL when absent */
+    bool waits;            /* waits_for is an object */
+    char *wait_kind;       /* "future", "async_result" or "coroutine"; NULL when another word */
+    pg_frame wait_fn;      /* the function of the work waited on */
+    pg_frame coroutine;    /* wait_kind "coroutine": the coroutine run_coroutine_threadsafe runs */
+    bool queued_here;      /* that work is still queued in this pool */
+    long queue_pos;        /* its place in the queue, 0 = next to run; -1 when not said */
+} pg_py_task;
+
 /* The pool of a pool finding (pool_exhaustion, queue_growth), as the shim describes it. */
 typedef struct pg_pool {
     bool present;
@@ -153,6 +169,17 @@ typedef struct pg_pool {
     long active;           /* tasks running; -1 when unknown */
     pg_task_ref queued_tasks[PG_MAX_QUEUED_TASKS]; /* next to run first, as written */
     size_t nqueued_tasks;
+    /* The Python layer's members (library "python"); NULL or -1 when absent. */
+    char *py_kind;         /* the pool class: "concurrent.futures.ThreadPoolExecutor", ... */
+    char *prefix;          /* an executor's thread name prefix */
+    char *global;          /* the global of __main__ that holds the pool: "__main__.pool" */
+    bool has_loop;         /* asyncio_loop: the pool is this event loop's default executor */
+    char *loop_thread;     /* the thread running that loop; NULL when not named */
+    long loop_tid;
+    long inqueue_len, taskqueue_len; /* a ThreadPool's two queues */
+    bool has_py_tasks;     /* tasks[] is an array (the Python layer's structured members) */
+    pg_py_task *py_tasks;  /* one per worker, as written (at most PG_MAX_THREADS) */
+    size_t npy_tasks;
 } pg_pool;
 
 /* How fast a pool's queue grows (queue_growth). Members are -1 when absent. */

@@ -52,8 +52,8 @@ static bool in_cycle_hold(const pg_edge *cyc, size_t n, long holder, uint64_t ad
     return false;
 }
 
-static void draw_threads(FILE *out, int k, const pg_thread *t, size_t nt, const pg_edge *cyc,
-                         size_t ncyc)
+static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread *t, size_t nt,
+                         const pg_edge *cyc, size_t ncyc)
 {
     char label[1024], name[128];
     for (size_t i = 0; i < nt; i++) {
@@ -68,6 +68,11 @@ static void draw_threads(FILE *out, int k, const pg_thread *t, size_t nt, const 
         else
             n = snprintf(label, sizeof label, "%s", name);
         const char *runs = describe_function(&t[i].task_function);
+        /* A Python worker's task, named by the interpreter. */
+        const pg_py_task *py = t[i].role && strcmp(t[i].role, "worker") == 0
+                                   ? describe_py_task(pool, &t[i]) : NULL;
+        if (!runs && py)
+            runs = py->task.function;
         if (runs && n >= 0 && (size_t)n < sizeof label)
             snprintf(label + n, sizeof label - (size_t)n, "\nruns %s", runs);
         bool cyc_thread = false;
@@ -186,7 +191,14 @@ static void draw_pool(FILE *out, int k, const pg_finding *f)
         char el[PG_MAX_STRING + 64], pos[32];
         const pg_task_wait *w = &t->waits_for_task;
         const pg_task_ref *sub = &t->submitted_task;
-        if (w->present && w->state && strcmp(w->state, "queued") == 0) {
+        const pg_py_task *py = strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+        if (py && py->waits && py->queued_here) {
+            /* A Python worker waiting on work queued here: the edge that closes the loop. */
+            char words[3 * PG_MAX_STRING + 128];
+            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
+            dot_str(out, describe_py_wait(p, py, words, sizeof words));
+            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+        } else if (w->present && w->state && strcmp(w->state, "queued") == 0) {
             const char *name = describe_task_name(p, &w->function, w->address);
             snprintf(el, sizeof el, "waits for %s queued here", name ? name : "a task");
             fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
@@ -225,7 +237,8 @@ static void draw(FILE *out, pg_report *r, const render_opts *o)
         fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR     ? "red"
                                             : f[i]->sev == PG_SEV_WARNING ? "orange"
                                                                           : "steelblue");
-        draw_threads(out, k, f[i]->threads, f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
+        draw_threads(out, k, f[i]->pool_info.present ? &f[i]->pool_info : NULL, f[i]->threads,
+                     f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
         if (f[i]->norder)
             draw_order(out, k, f[i]);
         if (f[i]->pool_info.present)
@@ -242,7 +255,7 @@ static void draw(FILE *out, pg_report *r, const render_opts *o)
         fprintf(out, "  subgraph cluster_%d {\n    label=", k);
         dot_str(out, label);
         fprintf(out, ";\n    color=gray;\n");
-        draw_threads(out, k, s[i]->threads, s[i]->nthreads, NULL, 0);
+        draw_threads(out, k, NULL, s[i]->threads, s[i]->nthreads, NULL, 0);
         fprintf(out, "  }\n");
     }
     if (drawn == 0)

@@ -139,6 +139,52 @@ json_t *render_json_thread(const pg_thread *t)
     return o;
 }
 
+/* A Python FUNC as the raw report has it: {"function","file","line"}; null when absent. */
+static json_t *py_func_json(const pg_frame *f)
+{
+    if (!f->function)
+        return json_null();
+    json_t *o = json_object();
+    json_object_set_new(o, "function", json_string(f->function));
+    json_object_set_new(o, "file", str_or_null(f->file));
+    json_object_set_new(o, "line", f->line ? json_integer(f->line) : json_null());
+    return o;
+}
+
+/* A Python pool's tasks[] as the analyzer read them (members of the wrong type left out), each
+ * with the worker's sentence and, for work queued here, its place in line from 1. */
+static json_t *py_tasks_json(const pg_pool *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->npy_tasks; i++) {
+        const pg_py_task *t = &p->py_tasks[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "thread", str_or_null(t->thread));
+        json_object_set_new(o, "tid", t->tid > 0 ? json_integer(t->tid) : json_null());
+        json_object_set_new(o, "task", py_func_json(&t->task));
+        json_object_set_new(o, "python_blocked", str_or_null(t->blocked));
+        if (t->waits) {
+            json_t *w = json_object();
+            json_object_set_new(w, "kind", str_or_null(t->wait_kind));
+            json_object_set_new(w, "function", py_func_json(&t->wait_fn));
+            if (t->coroutine.function)
+                json_object_set_new(w, "coroutine", py_func_json(&t->coroutine));
+            json_object_set_new(w, "queued_here", json_boolean(t->queued_here));
+            if (t->queue_pos >= 0)
+                json_object_set_new(w, "queue_pos", json_integer(t->queue_pos));
+            json_object_set_new(w, "position", t->queued_here && t->queue_pos >= 0
+                                                   ? json_integer(t->queue_pos + 1) : json_null());
+            json_object_set_new(o, "waits_for", w);
+        } else {
+            json_object_set_new(o, "waits_for", json_null());
+        }
+        char words[5 * PG_MAX_STRING];
+        json_object_set_new(o, "description", json_string(describe_py_worker(p, t, words, sizeof words)));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 /* The raw pool object with what the analyzer adds: its create stack symbolized, the thread
  * routine's name, the first own frame of the create stack and the pool's description. Members
  * the analyzer does not know (another layer's) pass through. */
@@ -179,6 +225,8 @@ static json_t *pool_json(const pg_finding *f)
     } else {
         json_object_del(o, "queued_tasks");
     }
+    if (p->has_py_tasks)
+        json_object_set_new(o, "tasks", py_tasks_json(p));
     return o;
 }
 

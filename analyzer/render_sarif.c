@@ -123,7 +123,7 @@ static void add_stack_and_close(json_t *tf, json_t *locs, const pg_stack *st, co
 static json_t *thread_flow(const pg_finding *f, const pg_thread *t, const render_opts *o)
 {
     json_t *tf = json_object(), *locs = json_array();
-    char label[128], msg[1024 + 3 * PG_MAX_STRING];
+    char label[128], msg[2048 + 6 * PG_MAX_STRING];
     render_thread_label(t, label, sizeof label);
     json_object_set_new(tf, "id", json_string(label));
     int n;
@@ -149,8 +149,18 @@ static json_t *thread_flow(const pg_finding *f, const pg_thread *t, const render
     const pg_task_wait *w = &t->waits_for_task;
     if (w->present && n >= 0 && (size_t)n < sizeof msg) {
         const char *name = describe_task_name(p, &w->function, w->address);
-        snprintf(msg + n, sizeof msg - (size_t)n, "; waits for %s (%s)", name ? name : "a task",
-                 w->state ? w->state : "unknown");
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "; waits for %s (%s)", name ? name : "a task",
+                      w->state ? w->state : "unknown");
+    }
+    /* A Python worker: its task and what it waits on, as the interpreter names them. */
+    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+    if (py && n >= 0 && (size_t)n < sizeof msg) {
+        char fn[PG_MAX_STRING + 64], words[3 * PG_MAX_STRING + 128];
+        if (py->task.function)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, "; runs %s",
+                          describe_py_func(&py->task, fn, sizeof fn));
+        if (*describe_py_wait(p, py, words, sizeof words) && n >= 0 && (size_t)n < sizeof msg)
+            snprintf(msg + n, sizeof msg - (size_t)n, "; %s", words);
     }
     json_t *m = json_object();
     json_object_set_new(m, "text", json_string(msg));
@@ -230,6 +240,18 @@ static json_t *result(const pg_finding *f, const render_opts *o)
             snprintf(msg, sizeof msg, "queued task");
         json_array_append_new(rel, location(&q->function.sym.frames[q->function.sym.nframes - 1], msg));
     }
+    /* A Python pool: the functions of the work its workers wait on, once each. */
+    for (size_t i = 0; i < p->npy_tasks; i++) {
+        const pg_py_task *t = &p->py_tasks[i];
+        if (!t->queued_here || !t->wait_fn.function)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= p->py_tasks[k].queued_here && p->py_tasks[k].wait_fn.function &&
+                    strcmp(p->py_tasks[k].wait_fn.function, t->wait_fn.function) == 0;
+        if (!seen)
+            json_array_append_new(rel, location(&t->wait_fn, "waited-on task, still queued in the same pool"));
+    }
     if (json_array_size(rel))
         json_object_set_new(res, "relatedLocations", rel);
     else
@@ -260,6 +282,8 @@ static json_t *result(const pg_finding *f, const render_opts *o)
             json_object_set_new(props, "poolSource", json_string(p->source));
         if (p->proof)
             json_object_set_new(props, "proof", json_string(p->proof));
+        if (p->py_kind)
+            json_object_set_new(props, "poolClass", json_string(p->py_kind));
         if (p->nqueued_tasks) {
             json_t *q = json_array();
             for (size_t i = 0; i < p->nqueued_tasks; i++) {

@@ -187,7 +187,7 @@ static const char *frame_where(const pg_frame *f, char *buf, size_t len)
  * above its thread routine; say which task that is and where it blocks. A task that blocks in
  * its own frame (no helper between) is both.
  */
-static void print_worker_task(tctx *c, const pg_thread *t, const char *routine)
+static void print_worker_task(tctx *c, const pg_pool *p, const pg_thread *t, const char *routine)
 {
     const pg_stack *st = t->python.nframes ? &t->python : &t->stack;
     const pg_frame *own[3];
@@ -204,8 +204,15 @@ static void print_worker_task(tctx *c, const pg_thread *t, const char *routine)
      * it blocks; its line is where the stack passes through it, else where it starts. */
     const char *fn = describe_function(&t->task_function);
     const pg_frame *task = nown > 1 ? own[1] : nown ? own[0] : NULL;
-    if (fn) {
+    const pg_py_task *py = describe_py_task(p, t);
+    if (fn)
         task = &t->task_function.sym.frames[t->task_function.sym.nframes - 1];
+    else if (py && py->task.function) {
+        /* The interpreter names the task's function (a Python function has no address). */
+        fn = py->task.function;
+        task = &py->task;
+    }
+    if (fn) {
         for (size_t i = 0; i < st->nframes; i++)
             if (st->frames[i].function && strcmp(st->frames[i].function, fn) == 0) {
                 task = &st->frames[i];
@@ -278,6 +285,24 @@ static void print_task_wait(tctx *c, const pg_pool *p, const pg_thread *t)
     }
 }
 
+/* A Python worker: what it waits on, as the interpreter knows it ("waits on the future of
+ * dependent_task, queued 1st in the same executor"), and where the waited functions are. */
+static void print_py_task_wait(tctx *c, const pg_pool *p, const pg_thread *t)
+{
+    const pg_py_task *py = describe_py_task(p, t);
+    char words[3 * PG_MAX_STRING + 128], where[PG_MAX_STRING + 32];
+    if (!py || !*describe_py_wait(p, py, words, sizeof words))
+        return;
+    fprintf(c->out, "    %s%s%s%s\n", C(c, BOLD), words, C(c, RESET),
+            py->waits && py->queued_here ? ", and has not started: it needs a free worker" : "");
+    if (py->waits && py->coroutine.function)
+        fprintf(c->out, "      coroutine %s%s\n", py->coroutine.function,
+                frame_where(&py->coroutine, where, sizeof where));
+    if (py->waits && py->wait_fn.function)
+        fprintf(c->out, "      %s %s%s\n", py->coroutine.function ? "which awaits" : "task",
+                py->wait_fn.function, frame_where(&py->wait_fn, where, sizeof where));
+}
+
 static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
                             bool with_stack_when_running)
 {
@@ -294,7 +319,7 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
     if (worker) {
         const char *routine = t->start.nframes ? t->start.frames[t->start.nframes - 1].function
                                                : describe_pool_routine(&f->pool_info);
-        print_worker_task(c, t, routine);
+        print_worker_task(c, &f->pool_info, t, routine);
     }
     if (submitter && !t->blocked.present)
         fprintf(c->out, "    running; the stack below is where it last queued work\n");
@@ -303,6 +328,8 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
     const pg_pool *p = pool ? &f->pool_info : NULL;
     print_submitted_task(c, p, t);
     print_task_wait(c, p, t);
+    if (worker)
+        print_py_task_wait(c, p, t);
     for (size_t i = 0; i < t->nholds; i++) {
         const pg_lock *l = &t->holds[i];
         fprintf(c->out, "    holds %s 0x%" PRIx64, render_wait_words(l->kind), l->address);
@@ -403,6 +430,37 @@ static void print_pool_knowledge(tctx *c, const pg_pool *p)
     }
 }
 
+/* What the Python layer says of the pool besides the common members. */
+static void print_python_pool(tctx *c, const pg_pool *p)
+{
+    if (p->py_kind)
+        fprintf(c->out, "    class: %s\n", p->py_kind);
+    if (p->prefix)
+        fprintf(c->out, "    thread name prefix: %s\n", p->prefix);
+    if (p->global)
+        fprintf(c->out, "    held in: %s\n", p->global);
+    if (p->has_loop) {
+        fprintf(c->out, "    the default executor of the asyncio event loop running in ");
+        if (p->loop_thread && p->loop_tid > 0)
+            fprintf(c->out, "%s (tid %ld)\n", p->loop_thread, p->loop_tid);
+        else if (p->loop_thread)
+            fprintf(c->out, "%s\n", p->loop_thread);
+        else if (p->loop_tid > 0)
+            fprintf(c->out, "tid %ld\n", p->loop_tid);
+        else
+            fprintf(c->out, "an unnamed thread\n");
+    }
+    if (p->inqueue_len >= 0 || p->taskqueue_len >= 0) {
+        fprintf(c->out, "    queues:");
+        if (p->inqueue_len >= 0)
+            fprintf(c->out, " %ld in _inqueue", p->inqueue_len);
+        if (p->taskqueue_len >= 0)
+            fprintf(c->out, "%s %ld in _taskqueue (a map() counts once)",
+                    p->inqueue_len >= 0 ? "," : "", p->taskqueue_len);
+        fputc('\n', c->out);
+    }
+}
+
 /* The first tasks of the queue, next to run first, each by its function. */
 static void print_queued_tasks(tctx *c, const pg_pool *p)
 {
@@ -438,14 +496,21 @@ static void print_pool(tctx *c, const pg_finding *f)
     /* "the pool: "name", 2 workers (4 declared), created in f at file:line": what is known. */
     const char *sep = " ";
     fprintf(c->out, "\n  the pool:");
-    if (p->library) {
+    bool python = describe_is_python(p);
+    if (python) {
+        /* "ThreadPoolExecutor \"db\"", "asyncio's default executor (event loop in MainThread)":
+         * the description names it already. */
+        describe_pool(p, desc, sizeof desc);
+        fprintf(c->out, " %s", strncmp(desc, "the ", 4) == 0 ? desc + 4 : desc);
+        sep = ", ";
+    } else if (p->library) {
         fprintf(c->out, "%s%s", sep, strcmp(p->library, "libuv") == 0  ? "libuv threadpool"
                                      : strcmp(p->library, "glib") == 0  ? "GThreadPool"
                                      : strcmp(p->library, "python") == 0 ? "ThreadPoolExecutor"
                                                                          : p->library);
         sep = ", ";
     }
-    if (p->name) {
+    if (p->name && !python) {
         fprintf(c->out, "%s\"%s\"", sep, p->name);
         sep = ", ";
     }
@@ -465,6 +530,8 @@ static void print_pool(tctx *c, const pg_finding *f)
     if (routine)
         fprintf(c->out, "    thread routine: %s\n", routine);
     print_pool_knowledge(c, p);
+    if (python)
+        print_python_pool(c, p);
     if (p->has_idle)
         fprintf(c->out, "    idle wait: %s 0x%" PRIx64 "\n", render_wait_words(p->idle_kind),
                 p->idle_address);
@@ -482,6 +549,7 @@ static void print_pool(tctx *c, const pg_finding *f)
                      : p->source && strcmp(p->source, "adapter") == 0 ? adapter
                      : strcmp(p->evidence, "annotation") == 0 ? "the pool's annotations"
                      : strcmp(p->evidence, "semaphore count") == 0 ? "the semaphore's count"
+                     : strcmp(p->evidence, "python") == 0 ? "the interpreter"
                      : p->evidence;
     if (p->queued > 0)
         fprintf(c->out, "    queued: %s%ld task%s, %s %s\n", exact ? "" : "about ", p->queued,
@@ -511,7 +579,10 @@ static void print_pool(tctx *c, const pg_finding *f)
     static const char *const known[] = { "id", "annotated", "name", "workers", "declared_workers",
                                          "start_routine", "create_stack", "idle", "queued",
                                          "queued_exact", "evidence", "library", "source", "proof",
-                                         "max_workers", "active", "queued_tasks" };
+                                         "max_workers", "active", "queued_tasks",
+                                         /* The Python layer's, shown above. */
+                                         "python", "kind", "prefix", "global", "asyncio_loop",
+                                         "inqueue_len", "taskqueue_len", "tasks" };
     bool first = true;
     json_object_foreach(f->pool, key, v) {
         bool skip = false;

@@ -303,6 +303,8 @@ static int parse_threads(json_t *arr, pg_thread **out, size_t *n, size_t *droppe
     return 0;
 }
 
+static void py_func_free(pg_frame *f);
+
 void model_finding_free(pg_finding *f)
 {
     if (!f)
@@ -323,6 +325,20 @@ void model_finding_free(pg_finding *f)
     free(pl->proof);
     for (size_t i = 0; i < pl->nqueued_tasks; i++)
         task_ref_free(&pl->queued_tasks[i]);
+    free(pl->py_kind);
+    free(pl->prefix);
+    free(pl->global);
+    free(pl->loop_thread);
+    for (size_t i = 0; i < pl->npy_tasks; i++) {
+        pg_py_task *t = &pl->py_tasks[i];
+        free(t->thread);
+        free(t->blocked);
+        free(t->wait_kind);
+        py_func_free(&t->task);
+        py_func_free(&t->wait_fn);
+        py_func_free(&t->coroutine);
+    }
+    free(pl->py_tasks);
     model_stack_free(&pl->start);
     model_stack_free(&pl->create_stack);
     for (size_t i = 0; i < f->norder; i++) {
@@ -440,6 +456,86 @@ static int parse_module(parse_state *ps, json_t *o)
     return 0;
 }
 
+/* A string member that says something: absent when empty. */
+static char *get_nonempty(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && *v ? str_dup_capped(v) : NULL;
+}
+
+/* A Python FUNC, {"function","file","line"}: a frame with no address; absent (function NULL)
+ * when it is not an object or has no function name. */
+static void parse_py_func(json_t *o, pg_frame *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!json_is_object(o) || !(f->function = get_str(o, "function")))
+        return;
+    f->file = get_str(o, "file");
+    long line = get_long(o, "line", 0);
+    f->line = line > 0 ? (unsigned)line : 0;
+    f->own = !f->file || !python_library_file(f->file);
+}
+
+static void py_func_free(pg_frame *f)
+{
+    free(f->function);
+    free(f->file);
+}
+
+/* The Python layer's pool members (docs/python.md): names, the event loop, the queues and
+ * tasks[], one entry per worker. */
+static int parse_py_pool(json_t *o, pg_pool *p)
+{
+    p->py_kind = get_nonempty(o, "kind");
+    p->prefix = get_nonempty(o, "prefix");
+    p->global = get_nonempty(o, "global");
+    json_t *loop = json_object_get(o, "asyncio_loop");
+    p->loop_tid = -1;
+    if (json_is_object(loop)) {
+        p->has_loop = true;
+        p->loop_thread = get_nonempty(loop, "thread");
+        long tid = get_long(loop, "tid", -1);
+        p->loop_tid = tid > 0 ? tid : -1;
+    }
+    p->inqueue_len = get_count(o, "inqueue_len");
+    p->taskqueue_len = get_count(o, "taskqueue_len");
+    json_t *tasks = json_object_get(o, "tasks");
+    if (!json_is_array(tasks))
+        return 0;
+    p->has_py_tasks = true;
+    size_t n = json_array_size(tasks);
+    if (n > PG_MAX_THREADS)
+        n = PG_MAX_THREADS;
+    if (n == 0)
+        return 0;
+    p->py_tasks = calloc(n, sizeof *p->py_tasks);
+    if (!p->py_tasks)
+        return -ENOMEM;
+    static const char *const kinds[] = { "future", "async_result", "coroutine", NULL };
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(tasks, i);
+        if (!json_is_object(e))
+            continue;
+        pg_py_task *t = &p->py_tasks[p->npy_tasks++];
+        t->thread = get_nonempty(e, "thread");
+        long tid = get_long(e, "tid", -1);
+        t->tid = tid > 0 ? tid : -1;
+        parse_py_func(json_object_get(e, "task"), &t->task);
+        t->blocked = get_str(e, "python_blocked");
+        t->queue_pos = -1;
+        json_t *w = json_object_get(e, "waits_for");
+        if (!json_is_object(w))
+            continue;
+        t->waits = true;
+        t->wait_kind = get_word(w, "kind", kinds);
+        parse_py_func(json_object_get(w, "function"), &t->wait_fn);
+        parse_py_func(json_object_get(w, "coroutine"), &t->coroutine);
+        t->queued_here = json_is_true(json_object_get(w, "queued_here"));
+        t->queue_pos = get_count(w, "queue_pos");
+    }
+    return 0;
+}
+
 static int parse_pool(json_t *o, pg_pool *p)
 {
     p->present = true;
@@ -480,6 +576,8 @@ static int parse_pool(json_t *o, pg_pool *p)
         if (t->present)
             p->nqueued_tasks++;
     }
+    if (p->library && strcmp(p->library, "python") == 0 && parse_py_pool(o, p) < 0)
+        return -ENOMEM;
     return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
 }
 
