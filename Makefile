@@ -202,7 +202,19 @@ $(BUILD)/bench/%: bench/%.cpp | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -std=c++17 $(WARN) -o $@ $< -lpthread
 
-bench: all $(BENCH_PROGS)
+# Pool churn on real libraries (bench/lib): 200,000 short tasks through libuv, GLib and a C++ pool.
+BENCH_LIB := $(BUILD)/bench/lib/churn_uv $(BUILD)/bench/lib/churn_glib $(BUILD)/bench/lib/churn_cxx
+$(BUILD)/bench/lib/churn_uv: bench/lib/churn_uv.c bench/bench.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags libuv) -o $@ $< $(shell pkg-config --libs libuv) -lpthread
+$(BUILD)/bench/lib/churn_glib: bench/lib/churn_glib.c bench/bench.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags glib-2.0) -o $@ $< $(shell pkg-config --libs glib-2.0)
+$(BUILD)/bench/lib/churn_cxx: bench/lib/churn_cxx.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -std=c++17 $(WARN) -o $@ $< -lpthread
+
+bench: all $(BENCH_PROGS) $(BENCH_LIB)
 	./scripts/bench.sh $(BUILD)
 
 install: all

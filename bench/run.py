@@ -172,6 +172,19 @@ class Bench:
         self.ratio_row("pools", "Python ThreadPoolExecutor ×2, %d tasks × 4" % pytasks, "ns/task",
                        nat, pg, 1.05)
 
+    def libpools(self):
+        """Pool churn on real libraries: every task passes through a library adapter (libuv, GLib)
+        or the generic model (a C++ pool of the usual header-only shape)."""
+        print("\n[pool libraries]", flush=True)
+        tasks = 50000 if self.quick else 200000
+        for prog, what in (("churn_uv", "libuv uv_queue_work, 4 threads"),
+                           ("churn_glib", "GLib GThreadPool (exclusive), 4 threads"),
+                           ("churn_cxx", "C++ pool (emplace_back workers, futures), 4 threads")):
+            cmd = [os.path.join(self.bin, "lib", prog), str(tasks)]
+            nat, pg, _, _ = self.pairs(prog, cmd, "ns_per_task")
+            self.ratio_row("pool libraries", "%s, %d short tasks" % (what, tasks), "ns/task",
+                           nat, pg, 1.05)
+
     def threads(self):
         print("\n[threads]", flush=True)
         n = 1000 if self.quick else 4000
@@ -412,13 +425,13 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", help="comma-separated sections: mutexes,pools,threads,idle,latency,others")
+    ap.add_argument("--only", help="comma-separated sections: mutexes,pools,libpools,threads,idle,latency,others")
     a = ap.parse_args()
     b = Bench(a.build, 3 if a.quick and a.reps == 7 else a.reps, a.quick)
     t0 = time.time()
     print("%-48s %14s %14s %9s %17s %10s  %s" % ("measure", "native", "poolguard", "ratio",
                                                  "spread", "target", "met?"))
-    sections = ["mutexes", "pools", "threads", "idle", "latency", "others"]
+    sections = ["mutexes", "pools", "libpools", "threads", "idle", "latency", "others"]
     if a.only:
         sections = [s for s in sections if s in a.only.split(",")]
     try:
