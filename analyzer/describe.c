@@ -403,7 +403,8 @@ const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf,
 {
     char fn[PG_MAX_STRING + 64], wait[3 * PG_MAX_STRING + 128];
     int n = t->thread ? snprintf(buf, len, "worker %s", t->thread)
-                      : snprintf(buf, len, "worker %ld", t->tid);
+            : t->tid > 0 ? snprintf(buf, len, "worker %ld", t->tid)
+                         : snprintf(buf, len, "a worker");
     if (t->task.function && n >= 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, ", running %s",
                       describe_py_func(&t->task, fn, sizeof fn));
