@@ -72,6 +72,14 @@ static const struct lib_case healthy_cases[] = {
     {"lib_glib", "ok-many", "2", "shared", PROVEN},
     {"lib_tbb", "ok-many", "2", NULL, PROVEN},
     {"lib_asio", "ok-many", "2", NULL, PROVEN},
+    /* Programs that block a lot and are fine: an idle exclusive GLib pool, GLib workers and libuv
+     * workers waiting seconds for an event from main, nested pools done right, long tasks. */
+    {"lib_glib", "ok-idle", "2", NULL, PROVEN},
+    {"lib_glib", "ok-event", "2", NULL, PROVEN},
+    {"lib_uv", "ok-event", "2", NULL, PROVEN},
+    {"lib_cxxpool", "ok-nested", "2", NULL, PROVEN},
+    {"lib_sempool", "ok-idle", "2", NULL, PROVEN},
+    {"lib_condpool", "ok-long", "2", NULL, PROVEN},
 };
 
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
