@@ -474,6 +474,7 @@ void pg_pool_scan(int n, uint64_t now)
     in.interval_ms = pg_cfg.interval_ms;
     in.stall_ms = pg_cfg.stall_ms;
     in.queue_limit = pg_cfg.queue_limit;
+    in.rss_kb = pg_rss_kb();
     uint64_t gs[PG_PI_MAX_GAPS], gl[PG_PI_MAX_GAPS];
     in.ngaps = pg_stop_gaps(gs, gl, PG_PI_MAX_GAPS);
     for (int k = 0; k < in.ngaps; k++)

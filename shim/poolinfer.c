@@ -32,6 +32,7 @@
 
 #define POOL_CONFIRM_MS 1000
 #define GROWTH_WINDOW_MS 2000
+#define GROWTH_MIN_RSS_KB 1024
 
 /* One scan's working context. */
 struct ctx {
@@ -437,15 +438,22 @@ static void check_growth(struct ctx *c, int g, struct pg_pi_pstate *ps, long dep
         /* The backlog shrank: the pool keeps up. Start a new window. */
         ps->win_start_ns = c->in->now_ns;
         ps->win_start_depth = depth;
-        ps->rss_start_kb = 0;
+        ps->rss_start_kb = c->in->rss_kb;
         ps->rss_wanted = 0;
         return;
     }
     if (!ps->rss_start_kb)
-        ps->rss_wanted = 1;
+        ps->rss_start_kb = c->in->rss_kb;
     uint64_t span = pg_pi_blocked_ns(c->in, ps->win_start_ns);
     if (depth <= c->in->queue_limit || span < (uint64_t)GROWTH_WINDOW_MS * 1000000u ||
         depth <= ps->win_start_depth)
+        return;
+    /* An inferred depth counts signals that found no idle worker since one was last idle: in a
+     * pool that is saturated but keeps up (no worker ever idle, the real queue short) it climbs
+     * all the same. A queue that really grows holds its tasks in memory: the process must have
+     * grown too, or nothing is said. */
+    if (!exact && (!c->in->rss_kb || !ps->rss_start_kb ||
+                   c->in->rss_kb < ps->rss_start_kb + GROWTH_MIN_RSS_KB))
         return;
     struct pg_pi_verdict *v = add_verdict(c, g, PG_PI_GROWTH, PG_PI_WARNING,
                                           exact ? PG_PI_PROOF_EXACT : PG_PI_PROOF_INFERRED,

@@ -81,6 +81,7 @@ struct pg_pi_in {
     uint64_t now_ns;                   /* CLOCK_MONOTONIC */
     int interval_ms, stall_ms;
     long queue_limit;
+    uint64_t rss_kb;                   /* the process's resident memory now; 0: unknown */
     /* Times the whole process was stopped: left out of every blocked time. */
     int ngaps;
     struct { uint64_t start, len; } gaps[PG_PI_MAX_GAPS];

@@ -117,6 +117,7 @@ static void write_line(struct pg_jw *w, const struct pg_pi_in *in, const struct 
     pg_jw_key(w, "interval_ms"), pg_jw_int(w, in->interval_ms);
     pg_jw_key(w, "stall_ms"), pg_jw_int(w, in->stall_ms);
     pg_jw_key(w, "queue_limit"), pg_jw_int(w, in->queue_limit);
+    pg_jw_key(w, "rss_kb"), pg_jw_int(w, (long long)in->rss_kb);
     pg_jw_key(w, "gaps");
     pg_jw_arr(w);
     for (int k = 0; k < in->ngaps && k < PG_PI_MAX_GAPS; k++) {

@@ -103,6 +103,7 @@ static int load_scan(json_t *r)
     in.interval_ms = (int)intval(r, "interval_ms");
     in.stall_ms = (int)intval(r, "stall_ms");
     in.queue_limit = (long)intval(r, "queue_limit");
+    in.rss_kb = (uint64_t)intval(r, "rss_kb");   /* absent in older traces: unknown */
     size_t k;
     json_t *e;
     json_array_foreach(json_object_get(r, "gaps"), k, e) {
@@ -413,6 +414,43 @@ START_TEST(test_pool_trace_single_thread_is_never_an_inferred_pool)
 }
 END_TEST
 
+/* Two busy workers that never go idle while main keeps signalling their work condition: the
+ * inferred depth climbs past the limit either way; only a process that grows with it is a queue
+ * that really grows. */
+static int saturated_pool_growth(uint64_t rss_growth_kb)
+{
+    scan_reset(3);
+    for (int i = 0; i < 2; i++) {
+        th[i].key = 0x11;
+        th[i].cls = PG_PI_CLASS_PLAIN;
+        th[i].waiting = 0;                            /* running tasks */
+        th[i].hist[0].obj = 0xa0, th[i].hist[0].count = 3, th[i].hist[0].kind = 5;
+    }
+    th[2].waiting = 0;                                /* main, submitting */
+    th[2].lost[0].obj = 0xa0, th[2].lost[0].kind = 5;
+    in.queue_limit = 1000;
+    in.rss_kb = 50000;
+    int found = 0;
+    for (int k = 0; k <= 40; k++) {                   /* 4 s, 500 more signals a scan */
+        th[2].lost[0].count = 500 * (uint32_t)k;
+        in.rss_kb = 50000 + rss_growth_kb * (uint64_t)k / 40;
+        pg_pi_scan(&in, &state, &out);
+        for (int v = 0; v < out.nverdicts; v++)
+            found += out.verdicts[v].kind == PG_PI_GROWTH;
+        in.scan++;
+        in.now_ns += SEC / 10;
+    }
+    return found;
+}
+
+START_TEST(test_pool_trace_inferred_growth_needs_the_process_to_grow)
+{
+    ck_assert_int_eq(saturated_pool_growth(0), 0);
+    ck_assert_int_eq(saturated_pool_growth(200), 0);
+    ck_assert_int_eq(saturated_pool_growth(8192), 1);
+}
+END_TEST
+
 /* A thread the graph proves stuck, whose usual wait object other threads fed work to while it was
  * busy: the proven hang is described as that one-thread pool's exhaustion. */
 START_TEST(test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool)
@@ -660,6 +698,7 @@ Suite *pool_trace_suite(void)
     TCase *r = tcase_create("rules");
     tcase_add_test(r, test_pool_trace_two_stuck_workers_are_a_proven_pool);
     tcase_add_test(r, test_pool_trace_single_thread_is_never_an_inferred_pool);
+    tcase_add_test(r, test_pool_trace_inferred_growth_needs_the_process_to_grow);
     tcase_add_test(r, test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool);
     tcase_add_test(r, test_pool_trace_completion_signal_before_the_idle_wait_is_not_a_submission);
     tcase_add_test(r, test_pool_trace_runtime_threads_are_never_grouped);
