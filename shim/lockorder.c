@@ -145,11 +145,15 @@ void pg_lo_forget(uintptr_t addr)
         node_renew(addr, 0);   /* a lock never in a pair and never made under the shim has none */
 }
 
+/* A lock initialized at addr: a new generation for a lock already known, with its init site.
+ * A fresh address gets no node here: the node table is hashed by address, so a node per
+ * pthread_mutex_init would touch a page of it per lock (a program with a mutex per object, or a
+ * thread per connection, grew by megabytes). Such a lock is named by where it was first taken. */
 void pg_lo_made(uintptr_t addr, uintptr_t pc)
 {
     if (!pg_lo_edges || !pg_lo_enabled)
         return;
-    struct lo_node *n = node_renew(addr, 1);
+    struct lo_node *n = node_renew(addr, 0);
     if (n)
         atomic_store_explicit(&n->init_pc, pc, memory_order_release);
 }
