@@ -98,9 +98,11 @@ static struct uv_slot *slot_claim(uintptr_t req, uv_work_cb work, uv_after_work_
     uint32_t h = slot_index(req);
     for (uint32_t i = 0; i < UV_PROBE; i++) {
         struct uv_slot *s = &slots[(h + i) % UV_SLOTS];
-        uintptr_t v = atomic_load_explicit(&s->req, memory_order_relaxed);
-        if (v == req || ((v == 0 || v == UV_TOMB) &&
-                         atomic_compare_exchange_strong(&s->req, &v, req))) {
+        /* Write first: a page of the table first read maps the shared zero page, and the write
+         * that follows replaces it with a TLB shootdown of every CPU the program runs on. */
+        uintptr_t v = 0;
+        if (atomic_compare_exchange_strong(&s->req, &v, req) || v == req ||
+            (v == UV_TOMB && atomic_compare_exchange_strong(&s->req, &v, req))) {
             s->work = work;
             s->after = after;
             return s;

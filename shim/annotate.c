@@ -88,15 +88,16 @@ static void task_insert(uintptr_t task, uintptr_t pool, uintptr_t fn, uint64_t s
     uint32_t h = hash_ptr(task) % PG_TASKSET;
     for (int i = 0; i < PROBE; i++) {
         uint32_t k = (h + (uint32_t)i) % PG_TASKSET;
-        uintptr_t v = atomic_load_explicit(&tasks[k].task, memory_order_relaxed);
-        if (v != 0 && v != TASK_TOMB)
+        /* Write first (a compare-and-swap from 0), so that a page of the table is never first
+         * mapped as the shared zero page and then replaced with a TLB shootdown. */
+        uintptr_t v = 0;
+        if (!atomic_compare_exchange_strong(&tasks[k].task, &v, task) &&
+            (v != TASK_TOMB || !atomic_compare_exchange_strong(&tasks[k].task, &v, task)))
             continue;
-        if (atomic_compare_exchange_strong(&tasks[k].task, &v, task)) {
-            atomic_store_explicit(&tasks[k].fn, fn, memory_order_relaxed);
-            atomic_store_explicit(&tasks[k].seq, seq, memory_order_relaxed);
-            atomic_store_explicit(&tasks[k].pool, pool, memory_order_release);
-            return;
-        }
+        atomic_store_explicit(&tasks[k].fn, fn, memory_order_relaxed);
+        atomic_store_explicit(&tasks[k].seq, seq, memory_order_relaxed);
+        atomic_store_explicit(&tasks[k].pool, pool, memory_order_release);
+        return;
     }
     if (!atomic_exchange(&tasks_full_warned, 1))
         pg_warn("too many queued tasks to track each one; queue depths stay exact");

@@ -22,7 +22,10 @@ struct pg_apool {
     char name[48];
     char library[16];             /* "libuv", "glib", ...; empty for annotations */
     _Atomic int workers;          /* the most workers the pool runs at once; 0 if not known */
-    _Atomic uint64_t submitted, started, done;
+    /* Submitters and workers count on separate cache lines: on a busy pool they run at once. */
+    _Atomic uint64_t submitted __attribute__((aligned(64)));
+    _Atomic uint64_t started __attribute__((aligned(64)));
+    _Atomic uint64_t done __attribute__((aligned(64)));
     int ncreate;
     uintptr_t create_stack[8];
 };
