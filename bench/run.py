@@ -250,11 +250,13 @@ class Bench:
         runs = 4 if self.quick else 10
         lat = self.latency_runs(runs, 3000, "dl_inversion")
         self.latency_row("proven deadlock (2-mutex cycle) → report", lat, runs, 500)
-        stall_ms = 3000
+        # An inferred pool (no adapter, no annotation) while main keeps running: nothing proves
+        # it, so the finding is a warning, after the state has held for a second. Pools known
+        # exactly (libuv, GLib) are proven in 0.1-0.25 s: scripts/pool_matrix.sh measures those.
         runs = 2 if self.quick else 3
-        lat = self.latency_runs(runs, stall_ms + 2000, "dl_pool_starve")
-        self.latency_row("pool exhaustion (2 workers) → report", lat, runs, stall_ms + 500,
-                         "≤ stall (%.1f s) + 0.5 s" % (stall_ms / 1000), stall_ms + 2000)
+        lat = self.latency_runs(runs, 4000, "dl_pool_starve")
+        self.latency_row("inferred pool exhaustion (2 workers) → warning", lat, runs, 1500,
+                         "≤ 1.5 s", 4000)
 
     def latency_runs(self, runs, timeout_ms, prog):
         p = subprocess.run(self.prog("latency", self.shim, runs, timeout_ms,
