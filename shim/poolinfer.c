@@ -39,6 +39,7 @@ struct ctx {
     struct pg_pi_in *in;
     struct pg_pi_state *st;
     struct pg_pi_out *out;
+    int busy_group;     /* the only inferred pool with every worker running, or -1 (see feed_of) */
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -227,6 +228,36 @@ static uintptr_t submitted_then_waited(const struct pg_pi_thread *t, uint32_t *k
         }
     }
     return 0;
+}
+
+/* The object work reaches a pool through when its workers never went idle: the object threads
+ * outside the pool signalled or posted most often with nobody waiting, which no thread has ever
+ * waited on. Used for queue growth only (a warning, and one that needs the process to grow):
+ * nothing ties the object to this pool but that it is the only pool whose workers are all busy
+ * (busy_group). */
+static uintptr_t feed_of(struct ctx *c, int g, uint32_t *kind)
+{
+    uintptr_t best = 0;
+    uint64_t best_count = 0;
+    for (int i = 0; i < c->in->nthreads; i++) {
+        const struct pg_pi_thread *t = &c->in->threads[i];
+        if (t->group == g)
+            continue;
+        for (int k = 0; k < PG_PI_LOST; k++) {
+            uintptr_t obj = t->lost[k].obj;
+            if (!obj || t->lost[k].count <= best_count)
+                continue;
+            int waited = 0;
+            for (int j = 0; j < c->in->nthreads && !waited; j++)
+                waited = in_hist(&c->in->threads[j], obj);
+            if (!waited) {
+                best = obj;
+                best_count = t->lost[k].count;
+                *kind = t->lost[k].kind;
+            }
+        }
+    }
+    return best;
 }
 
 static int in_members_hist(struct ctx *c, int g, uintptr_t obj)
@@ -580,9 +611,20 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
         }
     }
 
-    if (!gr->single)
+    if (!gr->single && ps->idle_obj) {
         check_growth(c, g, ps, idle ? 0 : queued, 0,
                      ps->idle_kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
+    } else if (!gr->single && g == c->busy_group) {
+        /* Workers that never went idle: work reaches them on an object nobody has waited on. */
+        uint32_t kind = 0;
+        uintptr_t feed = feed_of(c, g, &kind);
+        if (feed) {
+            uint64_t lost = lost_total(c, feed);
+            long depth = kind == PG_PI_W_SEM ? sem_queue(c, feed, lost) : (long)lost;
+            check_growth(c, g, ps, depth, 0,
+                         kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
+        }
+    }
 
     gr->analyzed = 1;
     gr->idle = idle;
@@ -645,9 +687,24 @@ static void analyze_group(struct ctx *c, int g)
 
 void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out *out)
 {
-    struct ctx c = {in, state, out};
+    struct ctx c = {in, state, out, -1};
     out->nverdicts = 0;
     build_groups(&c);
+    /* The one inferred pool (if only one) whose workers are all running, none waiting. */
+    int nbusy = 0;
+    for (int g = 0; g < out->ngroups; g++) {
+        if (out->groups[g].pool >= 0 || out->groups[g].single || out->groups[g].n == 0)
+            continue;
+        int waiting = 0;
+        FOR_MEMBERS(&c, g, i)
+            waiting |= in->threads[i].waiting;
+        if (!waiting) {
+            nbusy++;
+            c.busy_group = g;
+        }
+    }
+    if (nbusy != 1)
+        c.busy_group = -1;
     for (int g = 0; g < out->ngroups; g++)
         analyze_group(&c, g);
 }

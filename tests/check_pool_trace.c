@@ -417,22 +417,24 @@ END_TEST
 /* Two busy workers that never go idle while main keeps signalling their work condition: the
  * inferred depth climbs past the limit either way; only a process that grows with it is a queue
  * that really grows. */
-static int saturated_pool_growth(uint64_t rss_growth_kb)
+static int saturated_pool_growth_of(uint64_t rss_growth_kb, int went_idle, int pools)
 {
-    scan_reset(3);
-    for (int i = 0; i < 2; i++) {
-        th[i].key = 0x11;
-        th[i].cls = PG_PI_CLASS_PLAIN;
-        th[i].waiting = 0;                            /* running tasks */
-        th[i].hist[0].obj = 0xa0, th[i].hist[0].count = 3, th[i].hist[0].kind = 5;
+    scan_reset(1 + 2 * pools);
+    for (int i = 0; i < 2 * pools; i++) {
+        th[i + 1].key = 0x11 + (uint64_t)(i / 2);     /* pools of two workers */
+        th[i + 1].cls = PG_PI_CLASS_PLAIN;
+        th[i + 1].waiting = 0;                        /* running tasks */
+        if (went_idle)
+            th[i + 1].hist[0].obj = 0xa0, th[i + 1].hist[0].count = 3, th[i + 1].hist[0].kind = 5;
     }
-    th[2].waiting = 0;                                /* main, submitting */
-    th[2].lost[0].obj = 0xa0, th[2].lost[0].kind = 5;
+    struct pg_pi_thread *main_th = &th[0];
+    main_th->waiting = 0;                             /* main, submitting */
+    main_th->lost[0].obj = 0xa0, main_th->lost[0].kind = 5;
     in.queue_limit = 1000;
     in.rss_kb = 50000;
     int found = 0;
     for (int k = 0; k <= 40; k++) {                   /* 4 s, 500 more signals a scan */
-        th[2].lost[0].count = 500 * (uint32_t)k;
+        main_th->lost[0].count = 500 * (uint32_t)k;
         in.rss_kb = 50000 + rss_growth_kb * (uint64_t)k / 40;
         pg_pi_scan(&in, &state, &out);
         for (int v = 0; v < out.nverdicts; v++)
@@ -443,11 +445,26 @@ static int saturated_pool_growth(uint64_t rss_growth_kb)
     return found;
 }
 
+static int saturated_pool_growth(uint64_t rss_growth_kb)
+{
+    return saturated_pool_growth_of(rss_growth_kb, 1, 1);
+}
+
 START_TEST(test_pool_trace_inferred_growth_needs_the_process_to_grow)
 {
     ck_assert_int_eq(saturated_pool_growth(0), 0);
     ck_assert_int_eq(saturated_pool_growth(200), 0);
     ck_assert_int_eq(saturated_pool_growth(8192), 1);
+}
+END_TEST
+
+/* Workers flooded before they ever waited: the object main keeps signalling unheard feeds the one
+ * pool whose workers are all busy; with two such pools nothing says which, and nothing is said. */
+START_TEST(test_pool_trace_never_idle_pool_grows_through_the_object_main_feeds)
+{
+    ck_assert_int_eq(saturated_pool_growth_of(8192, 0, 1), 1);
+    ck_assert_int_eq(saturated_pool_growth_of(0, 0, 1), 0);
+    ck_assert_int_eq(saturated_pool_growth_of(8192, 0, 2), 0);
 }
 END_TEST
 
@@ -699,6 +716,7 @@ Suite *pool_trace_suite(void)
     tcase_add_test(r, test_pool_trace_two_stuck_workers_are_a_proven_pool);
     tcase_add_test(r, test_pool_trace_single_thread_is_never_an_inferred_pool);
     tcase_add_test(r, test_pool_trace_inferred_growth_needs_the_process_to_grow);
+    tcase_add_test(r, test_pool_trace_never_idle_pool_grows_through_the_object_main_feeds);
     tcase_add_test(r, test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool);
     tcase_add_test(r, test_pool_trace_completion_signal_before_the_idle_wait_is_not_a_submission);
     tcase_add_test(r, test_pool_trace_runtime_threads_are_never_grouped);
