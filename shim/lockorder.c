@@ -524,4 +524,12 @@ void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
                 others[nothers++] = t->held[j].obj;
         record(t, (int)i, b, kind, pc, others, nothers, seg);
     }
+    /* The inline check of pg_lo_acquired: valid for the segment as it is now (cur_seg may have
+     * started one) and the epoch read above. */
+    if (n == 1 && t->held[0].obj != b) {
+        t->lo_last_a = t->held[0].obj;
+        t->lo_last_b = b;
+        t->lo_last_seg = t->lo_seg;
+        t->lo_last_epoch = epoch;
+    }
 }

@@ -39,11 +39,19 @@ PG_HIDDEN void pg_lo_scan(void);
  * taken in a pair ("first_taken_pc"), when known; nothing otherwise. */
 PG_HIDDEN void pg_lo_write_sites(struct pg_jw *w, uintptr_t addr);
 
-/* The hooks' entry: nothing at all unless the thread already holds a lock. */
+/* The hooks' entry: nothing at all unless the thread already holds a lock; nothing but a few
+ * compares of its own slot when it takes the same pair again (one lock held, same segment, no lock
+ * re-made since: the epoch). */
 static inline void pg_lo_acquired(struct pg_thread *t, const void *b, uint32_t kind, uintptr_t pc)
 {
-    if (PG_UNLIKELY(atomic_load_explicit(&t->nheld, memory_order_relaxed) != 0) && pg_lo_enabled)
-        pg_lo_note(t, (uintptr_t)b, kind, pc);
+    uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
+    if (PG_LIKELY(n == 0) || !pg_lo_enabled)
+        return;
+    if (n == 1 && t->lo_last_b == (uintptr_t)b && t->lo_last_a == t->held[0].obj &&
+        t->lo_last_seg == t->lo_seg &&
+        t->lo_last_epoch == atomic_load_explicit(&pg_lo_epoch, memory_order_acquire))
+        return;
+    pg_lo_note(t, (uintptr_t)b, kind, pc);
 }
 
 #endif

@@ -101,6 +101,10 @@ struct pg_thread {
      * serial number and current happens-before segment, valid while lo_gen equals gen. */
     struct { uintptr_t a, b; uint32_t epoch; } lo_cache[64];
     uint32_t lo_thr, lo_seg, lo_gen;
+    /* The one pair (a lock held alone, then b) this thread recorded or found last, in segment seg
+     * at lock-order epoch epoch: the hooks' inline check for nested locking that repeats itself. */
+    uintptr_t lo_last_a, lo_last_b;
+    uint32_t lo_last_seg, lo_last_epoch;
 
     /* Pools known exactly (annotate.h): the task this thread runs and its function, the task it
      * waits for; and the last task it submitted, with its wait_seq at that moment, so the watchdog
