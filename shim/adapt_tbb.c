@@ -16,12 +16,13 @@
  * written; the object's vtable pointer is the program's, written before libtbb sees the task.
  *
  * Only classes whose vtable layout is known are touched: tbb::detail::d1::enqueue_task<F>
- * (task_arena::enqueue, this_task_arena::enqueue) and tbb::detail::d2::function_task<F>
- * (task_group::run, task_handle), recognised by their type_info name, with the task at offset
- * 0 and exactly ~task, execute and cancel as virtual functions. Every other task (the parallel
- * algorithms', libtbb's own, a program's subclasses of the detail API) is passed through untouched,
- * as is a submission whose arena is not known: spawn, and enqueue without an arena, name the
- * calling thread's current arena, which is known only inside a tracked task or task_arena::execute.
+ * (task_arena::enqueue, this_task_arena::enqueue), d1::function_task<F> and d2::function_task<F>
+ * (task_group::run, with or without a task_handle), recognised by their type_info name, with the
+ * task at offset 0 and exactly ~task, execute and cancel as virtual functions. Every other task
+ * (the parallel algorithms', libtbb's own, a program's subclasses of the detail API) is passed
+ * through untouched, as is a submission whose arena is not known: spawn, and enqueue without an
+ * arena, name the calling thread's current arena, which is known only inside a tracked task or
+ * task_arena::execute.
  * docs/adapters.md says what this assumes and what stays invisible.
  *
  * Runs on every submission and every task: no allocation, no locks, no stdio. A full table means
@@ -206,8 +207,9 @@ static void *const *class_vptr(void *const *vp)
 }
 
 /* The classes whose vtable is exactly ~task, execute, cancel, with the task at offset 0, by
- * their type_info name: d1::enqueue_task<F> and d2::function_task<F>. A leading '*' marks a
- * name GCC compares by address (a lambda's closure type in the argument). */
+ * their type_info name: d1::enqueue_task<F>, d1::function_task<F> (task_group::run) and
+ * d2::function_task<F> (task_group with task_handle). A leading '*' marks a name GCC compares by
+ * address (a lambda's closure type in the argument). */
 static int class_known(void *const *vp)
 {
     if ((intptr_t)vp[-2] != 0)
@@ -221,8 +223,10 @@ static int class_known(void *const *vp)
     if (*name == '*')
         name++;
     static const char enq[] = "N3tbb6detail2d112enqueue_taskI";
-    static const char fun[] = "N3tbb6detail2d213function_taskI";
-    return !strncmp(name, enq, sizeof enq - 1) || !strncmp(name, fun, sizeof fun - 1);
+    static const char fun1[] = "N3tbb6detail2d113function_taskI";
+    static const char fun2[] = "N3tbb6detail2d213function_taskI";
+    return !strncmp(name, enq, sizeof enq - 1) || !strncmp(name, fun1, sizeof fun1 - 1) ||
+           !strncmp(name, fun2, sizeof fun2 - 1);
 }
 
 /* The copy of the class's vtable for this arena life, made if need be; NULL when the class is
