@@ -41,7 +41,8 @@
 /* oneTBB's ABI (interface 12, oneTBB 2021.x; checked against 2021.8's headers): d1::task is
  * polymorphic with its vtable pointer first, and its virtual functions are, in order, the complete
  * and deleting destructors, execute(execution_data&) and cancel(execution_data&). Both take and
- * return pointers, so they are called as C functions of two pointers. The other types stay opaque. */
+ * return pointers, so they are called as C functions of two pointers. The other types stay
+ * opaque. */
 typedef struct tbb_task tbb_task;
 typedef struct tbb_arena_base tbb_arena_base;
 typedef struct tbb_context tbb_context;
@@ -400,7 +401,8 @@ static void submit_end(struct submit_scope *s)
 }
 
 /* Points the task at its class's copy for this arena life and counts it submitted; 0 and nothing
- * done when the task is not tracked. Before libtbb has the task, so before any thread can run it. */
+ * done when the task is not tracked. Runs before libtbb has the task, so before any thread can
+ * run it. */
 static __attribute__((noinline)) int track(tbb_task *task, struct arena_rec *rec, uint32_t gen,
                                            struct submit_scope *s)
 {

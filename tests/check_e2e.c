@@ -777,6 +777,13 @@ static bool export_allowed(const char *name)
         "syscall", "uv_queue_work", "g_thread_pool_new", "g_thread_pool_new_full",
         "g_thread_pool_push", "g_thread_pool_set_max_threads", "g_thread_pool_free",
         "g_cond_signal", "g_cond_broadcast", "uv_async_init", "uv_async_send", "uv_close",
+        /* oneTBB's scheduler entry points, exported by libtbb.so.12 under their mangled names */
+        "_ZN3tbb6detail2r17enqueueERNS0_2d14taskEPNS2_15task_arena_baseE",
+        "_ZN3tbb6detail2r17enqueueERNS0_2d14taskERNS2_18task_group_contextEPNS2_15task_arena_baseE",
+        "_ZN3tbb6detail2r15spawnERNS0_2d14taskERNS2_18task_group_contextE",
+        "_ZN3tbb6detail2r15spawnERNS0_2d14taskERNS2_18task_group_contextEt",
+        "_ZN3tbb6detail2r17executeERNS0_2d115task_arena_baseERNS2_13delegate_baseE",
+        "_ZN3tbb6detail2r19terminateERNS0_2d115task_arena_baseE",
     };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (e2e_starts_with(name, prefixes[i]))
@@ -804,6 +811,8 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
         "sem_timedwait", "sem_post", "pthread_barrier_wait", "syscall", "uv_queue_work",
         "g_thread_pool_new", "g_thread_pool_push", "g_thread_pool_free", "g_cond_signal",
         "uv_async_init", "uv_async_send", "uv_close",
+        "_ZN3tbb6detail2r17enqueueERNS0_2d14taskEPNS2_15task_arena_baseE",
+        "_ZN3tbb6detail2r15spawnERNS0_2d14taskERNS2_18task_group_contextE",
     };
     bool have[sizeof required / sizeof required[0]] = { false };
     char extra[4096] = "";
