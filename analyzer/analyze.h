@@ -44,6 +44,19 @@ long describe_task_position(const pg_pool *p, const pg_thread *t, uint64_t addre
 const char *describe_ordinal(long n, char *buf, size_t len);
 /* "main() at app.c:31": a frame as a sentence names it (the file's base name), into buf. */
 const char *describe_frame(const pg_frame *f, char *buf, size_t len);
+/* A lock's name in the program's terms, without its kind or address: "accounts_lock (bank.c:12)",
+ * "registry.lock (reg.c:30)", "inside registry (offset 8)" (a symbol table without DWARF), "the
+ * mutex initialized in cache_new() at cache.c:88", "the mutex first taken in worker() at
+ * w.c:40"; "" when nothing names it. n may be NULL. Into buf. */
+const char *describe_lock_name(const pg_lockname *n, const char *kind, char *buf, size_t len);
+/* The lock as a sentence shows it, address kept: "mutex accounts_lock (bank.c:12, 0x601040)",
+ * "write lock of the rwlock initialized in f() at x.c:9 (0x...)", "mutex 0x..." when nothing
+ * names it. n may be NULL. Into buf (at least 3 * PG_MAX_STRING bytes for every name whole). */
+const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t address, char *buf,
+                          size_t len);
+/* The frame that names a lock no symbol names (where it was initialized or first taken), or
+ * NULL. */
+const pg_frame *describe_lock_site(const pg_lockname *n);
 /* A pool the Python layer read (library "python"). */
 bool describe_is_python(const pg_pool *p);
 /* "pool" for a multiprocessing ThreadPool, "executor" for the others (the program's word). */

@@ -51,12 +51,49 @@ typedef struct pg_stack {
     size_t nframes;
 } pg_stack;
 
+/* What names a lock (a mutex, rwlock, or any object waited on), looked up once per distinct
+ * address of a finding or snapshot (symbolize.c) and worded by describe.c: the data symbol of a
+ * module that holds it (global and static locks), else where it was initialized, else where it
+ * was first taken in a pair (heap and stack locks; return addresses, as the shim recorded them). */
+typedef enum pg_site_kind { PG_SITE_NONE, PG_SITE_INIT, PG_SITE_FIRST_TAKEN } pg_site_kind;
+
+typedef struct pg_lockname {
+    uint64_t address;
+    const char *kind;      /* as the first mention says it (owned by that mention); may be NULL */
+    uint64_t init_pc;      /* 0 when the report did not say */
+    uint64_t first_taken_pc;
+    bool looked_up;        /* the symbolizer has filled what follows */
+    char *symbol;          /* the variable holding it: "accounts_lock", "app::registry"; NULL */
+    char *member;          /* where in it, from DWARF: ".lock", "[3].mu"; NULL when not known */
+    uint64_t sym_offset;   /* address minus the variable's start */
+    char *decl_file;       /* where the variable is defined (DWARF); NULL when not known */
+    unsigned decl_line;
+    const char *module;    /* owned by the process's module table; NULL when no module holds it */
+    pg_site_kind site_kind; /* for a lock no symbol names */
+    pg_stack site;         /* the site's pc symbolized (a return address) */
+} pg_lockname;
+
+/* The names of the locks of one finding or snapshot, one per address. Never reallocated once
+ * the references into it (the name members below) are set. */
+typedef struct pg_locknames {
+    pg_lockname *v;
+    size_t n;
+} pg_locknames;
+
+/* What the raw report says of where a lock was made and first taken (0: not said). */
+typedef struct pg_lock_sites {
+    uint64_t init_pc;
+    uint64_t first_taken_pc;
+} pg_lock_sites;
+
 typedef struct pg_lock {
     char *kind;
     uint64_t address;
     bool has_pc;
     uint64_t pc;           /* return address of the call that took the lock */
     pg_stack where;        /* pc symbolized (one address, maybe several inlined frames) */
+    pg_lock_sites sites;
+    const pg_lockname *name; /* in the finding's or snapshot's locks; NULL when not named */
 } pg_lock;
 
 typedef struct pg_wait {
@@ -67,6 +104,7 @@ typedef struct pg_wait {
     int64_t since_ms;      /* -1 when unknown */
     long owner;            /* -1 when unknown */
     long target;           /* -1 when unknown */
+    const pg_lockname *name; /* NULL when not named (joins, or nothing known) */
 } pg_wait;
 
 /* A task function: an exact function address (not a return address), and its name once
@@ -126,6 +164,7 @@ typedef struct pg_edge {
     long waits_for;
     char *kind;
     uint64_t address;
+    const pg_lockname *name;
 } pg_edge;
 
 /* One worker of a Python pool (the pool's tasks[]): the task it runs and what it waits on, as the
@@ -200,6 +239,8 @@ typedef struct pg_order_edge {
     uint64_t first_pc;     /* return address of the call that took `first` */
     pg_stack first_at;     /* first_pc symbolized */
     pg_stack stack;        /* where `then` was taken */
+    pg_lock_sites first_sites, then_sites;
+    const pg_lockname *first_name, *then_name;
 } pg_order_edge;
 
 typedef struct pg_module {
@@ -240,6 +281,7 @@ typedef struct pg_finding {
     pg_thread *threads;
     size_t nthreads;
     size_t threads_dropped;
+    pg_locknames locks;    /* every lock and object address above, once */
 
     /* Filled by analysis (analyze.h). */
     char *shim_summary;    /* the shim's own sentence, when analysis rewrote summary */
@@ -259,6 +301,7 @@ typedef struct pg_snapshot {
     pg_thread *threads;
     size_t nthreads;
     size_t threads_dropped;
+    pg_locknames locks;
 } pg_snapshot;
 
 /* A finding is shown unless it was folded into another, suppressed or in the baseline. */

@@ -66,6 +66,8 @@ json_t *render_json_thread(const pg_thread *t);
 /* A task function (exact address) as a FRAME object; null when absent. */
 json_t *render_json_fn(const pg_fn *fn);
 json_t *render_json_document(pg_report *r, const render_opts *o);
+/* Adds a lock's "name" (null when nothing names it) and what it comes from to o. */
+void render_json_lock_name(json_t *o, const pg_lockname *n, const char *kind);
 char *render_hex(uint64_t x, char buf[20]);
 
 #endif

@@ -36,6 +36,15 @@ static void dot_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* An object node's label: its kind, its name when something names it, its address. */
+static void object_label(const char *kind, uint64_t address, const pg_lockname *n, char *buf,
+                         size_t len)
+{
+    char name[3 * PG_MAX_STRING];
+    describe_lock_name(n, kind, name, sizeof name);
+    snprintf(buf, len, "%s\n%s%s0x%" PRIx64, render_wait_words(kind), name, *name ? "\n" : "", address);
+}
+
 static bool in_cycle_wait(const pg_edge *cyc, size_t n, long tid, uint64_t addr)
 {
     for (size_t i = 0; i < n; i++)
@@ -55,7 +64,7 @@ static bool in_cycle_hold(const pg_edge *cyc, size_t n, long holder, uint64_t ad
 static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread *t, size_t nt,
                          const pg_edge *cyc, size_t ncyc)
 {
-    char label[1024], name[128];
+    char label[4 * PG_MAX_STRING], name[128];
     for (size_t i = 0; i < nt; i++) {
         render_thread_label(&t[i], name, sizeof name);
         const pg_frame *fr = render_first_own_frame(&t[i]);
@@ -87,14 +96,14 @@ static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread 
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
         if (w->present && !(w->kind && strcmp(w->kind, "join") == 0)) {
-            snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(w->kind), w->address);
+            object_label(w->kind, w->address, w->name, label, sizeof label);
             fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, w->address);
             dot_str(out, label);
             fprintf(out, "];\n");
         }
         for (size_t h = 0; h < t[i].nholds; h++) {
-            snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(t[i].holds[h].kind),
-                     t[i].holds[h].address);
+            object_label(t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, label,
+                         sizeof label);
             fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, t[i].holds[h].address);
             dot_str(out, label);
             fprintf(out, "];\n");
@@ -132,10 +141,10 @@ static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread 
  * thread that took them in that order and the function where it took the second. */
 static void draw_order(FILE *out, int k, const pg_finding *f)
 {
-    char label[PG_MAX_STRING + 256], name[128];
+    char label[4 * PG_MAX_STRING], name[128];
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
-        snprintf(label, sizeof label, "%s\n0x%" PRIx64, render_wait_words(e->first_kind), e->first);
+        object_label(e->first_kind, e->first, e->first_name, label, sizeof label);
         fprintf(out, "    l%d_%" PRIx64 " [shape=ellipse, style=filled, fillcolor=\"#ffe0e0\", label=", k,
                 e->first);
         dot_str(out, label);

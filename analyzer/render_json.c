@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 char *render_hex(uint64_t x, char buf[20])
 {
@@ -40,6 +41,35 @@ json_t *render_json_frame(const pg_frame *f)
     json_object_set_new(o, "folded", json_boolean(f->folded));
     json_object_set_new(o, "own", json_boolean(f->own));
     return o;
+}
+
+/* What names a lock, beside its address: "name" (null when nothing does), then the data symbol
+ * (symbol, member, symbol_offset, decl_file, decl_line, module) or the site ({kind, frame}). */
+void render_json_lock_name(json_t *o, const pg_lockname *n, const char *kind)
+{
+    char name[3 * PG_MAX_STRING];
+    describe_lock_name(n, kind, name, sizeof name);
+    json_object_set_new(o, "name", *name ? json_string(name) : json_null());
+    if (n && n->symbol) {
+        json_object_set_new(o, "symbol", json_string(n->symbol));
+        if (n->member)
+            json_object_set_new(o, "member", json_string(n->member));
+        json_object_set_new(o, "symbol_offset", json_integer((json_int_t)n->sym_offset));
+        if (n->decl_file)
+            json_object_set_new(o, "decl_file", json_string(n->decl_file));
+        if (n->decl_line)
+            json_object_set_new(o, "decl_line", json_integer(n->decl_line));
+        if (n->module)
+            json_object_set_new(o, "module", json_string(n->module));
+        return;
+    }
+    const pg_frame *site = describe_lock_site(n);
+    if (site) {
+        json_t *so = json_object();
+        json_object_set_new(so, "kind", json_string(n->site_kind == PG_SITE_INIT ? "init" : "first_taken"));
+        json_object_set_new(so, "frame", render_json_frame(site));
+        json_object_set_new(o, "site", so);
+    }
 }
 
 static json_t *stack_json(const pg_stack *s)
@@ -88,6 +118,8 @@ json_t *render_json_thread(const pg_thread *t)
         json_t *b = json_object();
         json_object_set_new(b, "kind", str_or_null(w->kind));
         json_object_set_new(b, "address", hexj(w->address));
+        if (!w->kind || strcmp(w->kind, "join") != 0)
+            render_json_lock_name(b, w->name, w->kind);
         json_object_set_new(b, "timed", json_boolean(w->timed));
         json_object_set_new(b, "since_ms", w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
         if (w->owner >= 0)
@@ -104,6 +136,7 @@ json_t *render_json_thread(const pg_thread *t)
         json_t *h = json_object();
         json_object_set_new(h, "kind", str_or_null(l->kind));
         json_object_set_new(h, "address", hexj(l->address));
+        render_json_lock_name(h, l->name, l->kind);
         json_object_set_new(h, "taken_at", l->where.nframes ? render_json_frame(&l->where.frames[0])
                                                             : json_null());
         json_array_append_new(holds, h);
@@ -230,11 +263,12 @@ static json_t *pool_json(const pg_finding *f)
     return o;
 }
 
-static json_t *lock_json(const char *kind, uint64_t address)
+static json_t *lock_json(const char *kind, uint64_t address, const pg_lockname *name)
 {
     json_t *o = json_object();
     json_object_set_new(o, "kind", str_or_null(kind));
     json_object_set_new(o, "address", hexj(address));
+    render_json_lock_name(o, name, kind);
     return o;
 }
 
@@ -244,8 +278,8 @@ static json_t *order_json(const pg_finding *f)
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
         json_t *o = json_object();
-        json_object_set_new(o, "first", lock_json(e->first_kind, e->first));
-        json_object_set_new(o, "then", lock_json(e->then_kind, e->then));
+        json_object_set_new(o, "first", lock_json(e->first_kind, e->first, e->first_name));
+        json_object_set_new(o, "then", lock_json(e->then_kind, e->then, e->then_name));
         json_object_set_new(o, "tid", json_integer(e->tid));
         json_object_set_new(o, "name", str_or_null(e->name));
         json_object_set_new(o, "first_taken_at", e->first_at.nframes
@@ -296,6 +330,8 @@ static json_t *finding_json(const pg_finding *f)
             json_object_set_new(e, "waits_for", json_integer(f->cycle[i].waits_for));
             json_object_set_new(e, "kind", str_or_null(f->cycle[i].kind));
             json_object_set_new(e, "address", hexj(f->cycle[i].address));
+            if (!f->cycle[i].kind || strcmp(f->cycle[i].kind, "join") != 0)
+                render_json_lock_name(e, f->cycle[i].name, f->cycle[i].kind);
             json_array_append_new(c, e);
         }
         json_object_set_new(o, "cycle", c);

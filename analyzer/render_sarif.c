@@ -127,9 +127,13 @@ static json_t *thread_flow(const pg_finding *f, const pg_thread *t, const render
     render_thread_label(t, label, sizeof label);
     json_object_set_new(tf, "id", json_string(label));
     int n;
-    if (t->blocked.present)
+    char lock[3 * PG_MAX_STRING + 800];
+    if (t->blocked.present && t->blocked.kind && strcmp(t->blocked.kind, "join") == 0)
         n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
                      (unsigned long long)t->blocked.address);
+    else if (t->blocked.present)
+        n = snprintf(msg, sizeof msg, "%s waits on %s", label,
+                     describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, lock, sizeof lock));
     else
         n = snprintf(msg, sizeof msg, "%s is running", label);
     /* What the exact layer knows of its task and the task it waits behind, by function. */
@@ -178,25 +182,46 @@ static json_t *thread_flow(const pg_finding *f, const pg_thread *t, const render
 static json_t *edge_flow(const pg_order_edge *e, size_t idx, const render_opts *o)
 {
     json_t *tf = json_object(), *locs = json_array();
-    char label[128], msg[512], id[160];
+    char label[128], msg[7 * PG_MAX_STRING + 2000], id[160];
+    char a[3 * PG_MAX_STRING + 800], b[3 * PG_MAX_STRING + 800];
     pg_thread t = { .tid = e->tid, .name = e->name };
     render_thread_label(&t, label, sizeof label);
     snprintf(id, sizeof id, "edge %zu: %s", idx + 1, label);
     json_object_set_new(tf, "id", json_string(id));
-    snprintf(msg, sizeof msg, "%s takes %s 0x%llx while holding %s 0x%llx", label,
-             render_wait_words(e->then_kind), (unsigned long long)e->then,
-             render_wait_words(e->first_kind), (unsigned long long)e->first);
+    describe_lock(e->first_name, e->first_kind, e->first, a, sizeof a);
+    describe_lock(e->then_name, e->then_kind, e->then, b, sizeof b);
+    snprintf(msg, sizeof msg, "%s takes %s while holding %s", label, b, a);
     json_t *m = json_object();
     json_object_set_new(m, "text", json_string(msg));
     json_object_set_new(tf, "message", m);
     if (e->first_at.nframes) {
-        char took[256];
-        snprintf(took, sizeof took, "takes %s 0x%llx", render_wait_words(e->first_kind),
-                 (unsigned long long)e->first);
+        char took[3 * PG_MAX_STRING + 808];
+        snprintf(took, sizeof took, "takes %s", a);
         add_flow_location(locs, location(&e->first_at.frames[0], took), "essential");
     }
     add_stack_and_close(tf, locs, &e->stack, msg, o);
     return tf;
+}
+
+/* Where each named lock comes from: a global's definition (its declaration's file:line) or a
+ * heap lock's init or first-taken site. */
+static void add_lock_locations(json_t *rel, const pg_locknames *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const pg_lockname *n = &t->v[i];
+        char name[3 * PG_MAX_STRING], msg[3 * PG_MAX_STRING + 64];
+        describe_lock_name(n, n->kind, name, sizeof name);
+        const pg_frame *site = describe_lock_site(n);
+        if (n->symbol && n->decl_file) {
+            pg_frame decl = { .file = n->decl_file, .line = n->decl_line };
+            snprintf(msg, sizeof msg, "%s %s is defined here (0x%llx)", render_wait_words(n->kind),
+                     n->member || n->sym_offset ? name : n->symbol, (unsigned long long)n->address);
+            json_array_append_new(rel, location(&decl, msg));
+        } else if (site) {
+            snprintf(msg, sizeof msg, "%s (0x%llx)", name, (unsigned long long)n->address);
+            json_array_append_new(rel, location(site, msg));
+        }
+    }
 }
 
 static json_t *result(const pg_finding *f, const render_opts *o)
@@ -252,6 +277,7 @@ static json_t *result(const pg_finding *f, const render_opts *o)
         if (!seen)
             json_array_append_new(rel, location(&t->wait_fn, "waited-on task, still queued in the same pool"));
     }
+    add_lock_locations(rel, &f->locks);
     if (json_array_size(rel))
         json_object_set_new(res, "relatedLocations", rel);
     else

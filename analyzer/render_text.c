@@ -158,10 +158,13 @@ static void print_wait(tctx *c, const pg_wait *w)
     fprintf(c->out, "    waits");
     if (w->since_ms >= 0)
         fprintf(c->out, " %s%" PRId64 " ms%s", C(c, BOLD), w->since_ms, C(c, RESET));
-    fprintf(c->out, " %s %s", w->timed ? "(timed, retrying) on" : "on", render_wait_words(w->kind));
+    char lock[3 * PG_MAX_STRING + 800];
     /* A join is identified by its target thread, not by an address. */
-    if (!w->kind || strcmp(w->kind, "join") != 0)
-        fprintf(c->out, " 0x%" PRIx64, w->address);
+    if (w->kind && strcmp(w->kind, "join") == 0)
+        snprintf(lock, sizeof lock, "%s", render_wait_words(w->kind));
+    else
+        describe_lock(w->name, w->kind, w->address, lock, sizeof lock);
+    fprintf(c->out, " %s %s", w->timed ? "(timed, retrying) on" : "on", lock);
     if (w->owner >= 0)
         fprintf(c->out, ", held by tid %ld", w->owner);
     if (w->target >= 0)
@@ -332,7 +335,8 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
         print_py_task_wait(c, p, t);
     for (size_t i = 0; i < t->nholds; i++) {
         const pg_lock *l = &t->holds[i];
-        fprintf(c->out, "    holds %s 0x%" PRIx64, render_wait_words(l->kind), l->address);
+        char lock[3 * PG_MAX_STRING + 800];
+        fprintf(c->out, "    holds %s", describe_lock(l->name, l->kind, l->address, lock, sizeof lock));
         /* The innermost frame of the taking call is the line the user wrote. */
         const pg_frame *f = l->where.nframes ? &l->where.frames[0] : NULL;
         if (f && f->function && f->file)
@@ -369,7 +373,7 @@ static const pg_thread *find_thread(const pg_finding *f, long tid)
 static void print_cycle(tctx *c, const pg_finding *f)
 {
     fprintf(c->out, "\n  the cycle:\n");
-    char label[128];
+    char label[128], lock[3 * PG_MAX_STRING + 800];
     for (size_t i = 0; i < f->ncycle; i++) {
         const pg_edge *e = &f->cycle[i];
         const pg_thread *t = find_thread(f, e->tid);
@@ -378,8 +382,8 @@ static void print_cycle(tctx *c, const pg_finding *f)
         else
             snprintf(label, sizeof label, "tid %ld", e->tid);
         fprintf(c->out, "    %s%s%s\n", C(c, BOLD), label, C(c, RESET));
-        fprintf(c->out, "      | waits on %s 0x%" PRIx64 ", held by\n", render_wait_words(e->kind),
-                e->address);
+        fprintf(c->out, "      | waits on %s, held by\n",
+                describe_lock(e->name, e->kind, e->address, lock, sizeof lock));
         fprintf(c->out, "      v\n");
     }
     const pg_thread *t = find_thread(f, f->cycle[0].tid);
@@ -629,7 +633,7 @@ static void edge_label(const pg_order_edge *e, char *buf, size_t len)
 
 static void print_order(tctx *c, const pg_finding *f)
 {
-    char a[64], b[64], label[128], where[PG_MAX_STRING + 32];
+    char a[64], b[64], label[128], where[PG_MAX_STRING + 32], lock[3 * PG_MAX_STRING + 800];
     fprintf(c->out, "\n  the cycle of lock orders:\n");
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
@@ -637,8 +641,8 @@ static void print_order(tctx *c, const pg_finding *f)
         lock_name(f, e->then, b, sizeof b);
         edge_label(e, label, sizeof label);
         const pg_frame *fn = stack_first_own_frame(&e->stack);
-        fprintf(c->out, "    %s%s%s (%s 0x%" PRIx64 ")\n", C(c, BOLD), a, C(c, RESET),
-                render_wait_words(e->first_kind), e->first);
+        fprintf(c->out, "    %s%s%s: %s\n", C(c, BOLD), a, C(c, RESET),
+                describe_lock(e->first_name, e->first_kind, e->first, lock, sizeof lock));
         fprintf(c->out, "      | then %s, taken by %s%s%s\n", b, label, fn ? " in " : "",
                 fn ? fn->function : "");
         fprintf(c->out, "      v\n");

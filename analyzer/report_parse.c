@@ -115,6 +115,16 @@ static void task_ref_free(pg_task_ref *t)
     model_stack_free(&t->function.sym);
 }
 
+/* "init_pc" and "first_taken_pc" of a lock (holds, order): absent or junk leaves them 0. */
+static void parse_sites(json_t *o, pg_lock_sites *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!parse_addr(json_object_get(o, "init_pc"), &s->init_pc))
+        s->init_pc = 0;
+    if (!parse_addr(json_object_get(o, "first_taken_pc"), &s->first_taken_pc))
+        s->first_taken_pc = 0;
+}
+
 static int parse_stack(json_t *arr, pg_stack *s)
 {
     memset(s, 0, sizeof *s);
@@ -250,6 +260,7 @@ static int parse_thread(json_t *o, pg_thread *t)
             l->kind = get_str(e, "kind");
             l->address = get_addr(e, "address");
             l->has_pc = parse_addr(json_object_get(e, "pc"), &l->pc);
+            parse_sites(e, &l->sites);
         }
     }
     t->has_task = parse_addr(json_object_get(o, "task"), &t->task);
@@ -305,6 +316,101 @@ static int parse_threads(json_t *arr, pg_thread **out, size_t *n, size_t *droppe
 
 static void py_func_free(pg_frame *f);
 
+static void locknames_free(pg_locknames *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].symbol);
+        free(t->v[i].member);
+        free(t->v[i].decl_file);
+        model_stack_free(&t->v[i].site);
+    }
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Addresses worth naming: objects in memory. A join's address is a thread; a task or future
+ * has its own words. */
+static bool nameable(const char *kind, uint64_t address)
+{
+    return address != 0 && !(kind && (strcmp(kind, "join") == 0 || strcmp(kind, "task") == 0 ||
+                                      strcmp(kind, "future") == 0));
+}
+
+/* Adds address to t (which has room for it), or merges what s says into its entry. */
+static void locknames_add(pg_locknames *t, uint64_t address, const char *kind,
+                          const pg_lock_sites *s)
+{
+    pg_lockname *n = NULL;
+    for (size_t i = 0; i < t->n && !n; i++)
+        if (t->v[i].address == address)
+            n = &t->v[i];
+    if (!n) {
+        n = &t->v[t->n++];
+        n->address = address;
+    }
+    if (!n->kind)
+        n->kind = kind;
+    if (s && !n->init_pc)
+        n->init_pc = s->init_pc;
+    if (s && !n->first_taken_pc)
+        n->first_taken_pc = s->first_taken_pc;
+}
+
+static const pg_lockname *locknames_find(const pg_locknames *t, const char *kind, uint64_t address)
+{
+    if (!nameable(kind, address))
+        return NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].address == address)
+            return &t->v[i];
+    return NULL;
+}
+
+/* One entry per lock or object address of a finding or snapshot (threads' waits and holds, the
+ * cycle, the lock orders), sites merged, and every mention pointed at its entry. The table is
+ * sized once, so the pointers stay valid. */
+static int locknames_build(pg_locknames *t, pg_thread *th, size_t nth, pg_edge *cyc, size_t ncyc,
+                           pg_order_edge *ord, size_t nord)
+{
+    size_t cap = ncyc + 2 * nord;
+    for (size_t i = 0; i < nth; i++)
+        cap += 1 + th[i].nholds;
+    if (cap == 0)
+        return 0;
+    t->v = calloc(cap, sizeof *t->v);
+    if (!t->v)
+        return -ENOMEM;
+    for (size_t i = 0; i < nth; i++)
+        for (size_t h = 0; h < th[i].nholds; h++)
+            if (nameable(th[i].holds[h].kind, th[i].holds[h].address))
+                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind, &th[i].holds[h].sites);
+    for (size_t i = 0; i < nord; i++) {
+        if (nameable(ord[i].first_kind, ord[i].first))
+            locknames_add(t, ord[i].first, ord[i].first_kind, &ord[i].first_sites);
+        if (nameable(ord[i].then_kind, ord[i].then))
+            locknames_add(t, ord[i].then, ord[i].then_kind, &ord[i].then_sites);
+    }
+    for (size_t i = 0; i < nth; i++)
+        if (th[i].blocked.present && nameable(th[i].blocked.kind, th[i].blocked.address))
+            locknames_add(t, th[i].blocked.address, th[i].blocked.kind, NULL);
+    for (size_t i = 0; i < ncyc; i++)
+        if (nameable(cyc[i].kind, cyc[i].address))
+            locknames_add(t, cyc[i].address, cyc[i].kind, NULL);
+    for (size_t i = 0; i < nth; i++) {
+        if (th[i].blocked.present)
+            th[i].blocked.name = locknames_find(t, th[i].blocked.kind, th[i].blocked.address);
+        for (size_t h = 0; h < th[i].nholds; h++)
+            th[i].holds[h].name = locknames_find(t, th[i].holds[h].kind, th[i].holds[h].address);
+    }
+    for (size_t i = 0; i < ncyc; i++)
+        cyc[i].name = locknames_find(t, cyc[i].kind, cyc[i].address);
+    for (size_t i = 0; i < nord; i++) {
+        ord[i].first_name = locknames_find(t, ord[i].first_kind, ord[i].first);
+        ord[i].then_name = locknames_find(t, ord[i].then_kind, ord[i].then);
+    }
+    return 0;
+}
+
 void model_finding_free(pg_finding *f)
 {
     if (!f)
@@ -349,6 +455,7 @@ void model_finding_free(pg_finding *f)
         model_stack_free(&f->order[i].stack);
     }
     free(f->order);
+    locknames_free(&f->locks);
     free(f->shim_summary);
     for (size_t i = 0; i < f->nthreads; i++)
         model_thread_free(&f->threads[i]);
@@ -366,6 +473,7 @@ void model_snapshot_free(pg_snapshot *s)
     for (size_t i = 0; i < s->nthreads; i++)
         model_thread_free(&s->threads[i]);
     free(s->threads);
+    locknames_free(&s->locks);
     free(s);
 }
 
@@ -611,6 +719,8 @@ static int parse_order(json_t *arr, pg_finding *f)
         ed->first = get_addr(a, "address");
         ed->then_kind = get_str(b, "kind");
         ed->then = get_addr(b, "address");
+        parse_sites(a, &ed->first_sites);
+        parse_sites(b, &ed->then_sites);
         ed->tid = get_long(e, "tid", -1);
         ed->name = get_str(e, "name");
         ed->has_first_pc = parse_addr(json_object_get(e, "first_pc"), &ed->first_pc);
@@ -683,7 +793,9 @@ static int parse_finding(parse_state *ps, json_t *o)
         }
     }
     if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
-                      &f->threads_dropped) < 0) {
+                      &f->threads_dropped) < 0 ||
+        locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
+                        f->norder) < 0) {
         model_finding_free(f);
         return -ENOMEM;
     }
@@ -699,7 +811,8 @@ static int parse_snapshot(parse_state *ps, json_t *o)
     s->time_unix_ms = get_i64(o, "time_unix_ms", 0);
     s->reason = get_str(o, "reason");
     if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
-                      &s->threads_dropped) < 0) {
+                      &s->threads_dropped) < 0 ||
+        locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
         model_snapshot_free(s);
         return -ENOMEM;
     }

@@ -23,7 +23,12 @@ void symbolizer_free(symbolizer *s);
  * return address, so the call before it is looked up (pc - 1). Returns 0 or -ENOMEM. */
 int symbolizer_lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_return,
                       pg_frame **frames, size_t *nframes);
-/* Fills every stack of every finding and snapshot of r. */
+/* Names the locks of one finding or snapshot of process p (model.h, pg_lockname): by the data
+ * symbol of the module holding the address (DWARF's variable, with its definition's file:line
+ * and the member the lock is, else the symbol table's object), else by where the lock was
+ * initialized, else where it was first taken. Returns 0 or -ENOMEM. */
+int symbolizer_name_locks(symbolizer *s, const pg_process *p, pg_locknames *t);
+/* Fills every stack of every finding and snapshot of r, and names their locks. */
 int symbolizer_run(symbolizer *s, pg_report *r);
 unsigned symbolizer_warnings(const symbolizer *s);
 

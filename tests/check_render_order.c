@@ -36,9 +36,9 @@ START_TEST(test_render_order_text_draws_the_cycle_and_every_edge)
         "(in take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen "
         "this run\n",
         "  the cycle of lock orders:\n",
-        "    lock A (mutex 0x55d0c0a040c0)\n",
+        "    lock A: mutex 0x55d0c0a040c0\n",
         "      | then lock B, taken by writer (tid 5182) in take_b_while_holding_a\n", "      v\n",
-        "    lock B (mutex 0x55d0c0a04080)\n",
+        "    lock B: mutex 0x55d0c0a04080\n",
         "      | then lock A, taken by thread (tid 5183) in take_a_while_holding_b\n", "      v\n",
         "    lock A  (back to the start)\n",
         "  writer (tid 5182) took lock A, then lock B\n",
@@ -52,9 +52,9 @@ START_TEST(test_render_order_text_draws_the_cycle_and_every_edge)
         /* The three-lock cycle. */
         "3 locks are taken in a circular order by 3 threads (in ring_step_0(), ring_step_1() and "
         "ring_step_2()); a deadlock that did not happen this run\n",
-        "    lock A (mutex 0x55d0c0a04100)\n", "      | then lock B, taken by ring-0 (tid 5184) in ring_step_0\n",
-        "    lock B (write lock 0x55d0c0a04140)\n", "      | then lock C, taken by ring-1 (tid 5185) in ring_step_1\n",
-        "    lock C (mutex 0x55d0c0a04180)\n", "      | then lock A, taken by ring-2 (tid 5186) in ring_step_2\n",
+        "    lock A: mutex 0x55d0c0a04100\n", "      | then lock B, taken by ring-0 (tid 5184) in ring_step_0\n",
+        "    lock B: write lock 0x55d0c0a04140\n", "      | then lock C, taken by ring-1 (tid 5185) in ring_step_1\n",
+        "    lock C: mutex 0x55d0c0a04180\n", "      | then lock A, taken by ring-2 (tid 5186) in ring_step_2\n",
         "    lock A  (back to the start)\n",
         "  ring-2 (tid 5186) took lock C, then lock A\n", "    took lock C in ring_step_2 at /src/ring.c:30\n",
         "2 findings (0 errors, 2 warnings)", NULL });

@@ -142,8 +142,8 @@ START_TEST(test_run_shim_lock_order_names_both_edges)
     const char *needles[] = {
         "warning: lock_order in lo_inversion", "2 locks are taken in opposite orders by 2 threads (in "
         "take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen this run",
-        "the cycle of lock orders:", "lock A (mutex 0x", "| then lock B, taken by ",
-        "in take_b_while_holding_a", "lock B (mutex 0x", "| then lock A, taken by ",
+        "the cycle of lock orders:", "lock A: mutex lock_a (lo_inversion.c:8, 0x", "| then lock B, taken by ",
+        "in take_b_while_holding_a", "lock B: mutex lock_b (lo_inversion.c:9, 0x", "| then lock A, taken by ",
         "in take_a_while_holding_b", "lock A  (back to the start)",
         "took lock A, then lock B", "took lock A in take_b_while_holding_a at ", "lo_inversion.c:15",
         "then took lock B:", "take_b_while_holding_a at ", "lo_inversion.c:16",
