@@ -2,11 +2,14 @@
  * Symbolization against real binaries: build/fixtures/symtest writes a raw report about itself
  * (real return addresses, module map, build-ids) plus the lines those addresses must resolve to.
  * Covers PIE executables, a C++ shared library, inlined calls, the symbol-table fallback, missing
- * and changed modules.
+ * and changed modules, and lock names: globals, struct members and array elements by their
+ * variable (DWARF, or the symbol table of a module without it, or .dynsym of a stripped one),
+ * heap locks by their init or first-taken site, addresses no module holds.
  */
 #include <check.h>
 
 #include "fixtures/testutil.h"
+#include "../analyzer/analyze.h"
 #include "../analyzer/report.h"
 #include "../analyzer/symbolize.h"
 
@@ -148,7 +151,7 @@ START_TEST(test_symbolize_exact_addresses_and_lock_sites)
     /* start_routine is a function's own address, not a return address: no pc - 1. */
     ck_assert_uint_ge(t->start.nframes, 1);
     ck_assert_str_eq(t->start.frames[0].function, "symtest_outer");
-    ck_assert_uint_eq(t->nholds, 1);
+    ck_assert_uint_eq(t->nholds, 8);
     ck_assert_str_eq(t->holds[0].where.frames[0].function, "symtest_plain");
     ck_assert_int_eq(t->holds[0].where.frames[0].line, expect_int(&fx, "plain_line"));
     report_free(r);
@@ -220,6 +223,150 @@ START_TEST(test_symbolize_missing_module_gives_module_and_offset)
 }
 END_TEST
 
+
+/* The lock held at index i, as text and JSON name it. */
+static const char *lock_text(const pg_thread *t, size_t i, char *buf, size_t len)
+{
+    return describe_lock(t->holds[i].name, t->holds[i].kind, t->holds[i].address, buf, len);
+}
+
+static const char *lock_name(const pg_thread *t, size_t i, char *buf, size_t len)
+{
+    return describe_lock_name(t->holds[i].name, t->holds[i].kind, buf, len);
+}
+
+/* "mutex accounts_lock (symtest.c:26, 0x...)" for a variable, "the mutex initialized in f() at
+ * symtest.c:60 (0x...)" for a site: the expected text, the lock's address filled in. */
+static void assert_lock_text(const pg_thread *t, size_t i, const char *before, int line)
+{
+    char want[512], got[16384];
+    bool site = strncmp(before, "the ", 4) == 0;
+    if (line)
+        snprintf(want, sizeof want, "%s:%d%s0x%llx)", before, line, site ? " (" : ", ",
+                 (unsigned long long)t->holds[i].address);
+    else
+        snprintf(want, sizeof want, "%s0x%llx)", before, (unsigned long long)t->holds[i].address);
+    ck_assert_str_eq(lock_text(t, i, got, sizeof got), want);
+}
+
+START_TEST(test_symbolize_names_global_and_static_locks_by_variable_and_definition)
+{
+    fixture fx;
+    fixture_make(&fx);
+    pg_report *r = symbolize_text(&fx, fx.text, NULL);
+    pg_thread *t = thread0(r);
+    const pg_lockname *n = t->holds[1].name;
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->symbol, "accounts_lock");
+    ck_assert_ptr_null(n->member);
+    ck_assert_uint_eq(n->sym_offset, 0);
+    ck_assert(ends_with(n->decl_file, "tests/fixtures/symtest.c"));
+    ck_assert_int_eq(n->decl_line, expect_int(&fx, "accounts_line"));
+    assert_lock_text(t, 1, "mutex accounts_lock (symtest.c", expect_int(&fx, "accounts_line"));
+    /* A member of a static struct, an element of a static array: the path to the lock. */
+    n = t->holds[2].name;
+    ck_assert_str_eq(n->symbol, "registry");
+    ck_assert_str_eq(n->member, ".lock");
+    ck_assert_uint_eq(n->sym_offset, 8);
+    char buf[16384];
+    char want[128];
+    snprintf(want, sizeof want, "registry.lock (symtest.c:%d)", expect_int(&fx, "registry_line"));
+    ck_assert_str_eq(lock_name(t, 2, buf, sizeof buf), want);
+    ck_assert_str_eq(t->holds[3].name->member, "[2].mu");
+    assert_lock_text(t, 3, "write lock shards[2].mu (symtest.c", expect_int(&fx, "shards_line"));
+    /* The C++ library's exported mutex and the mutex inside its file-local struct. */
+    assert_lock_text(t, 6, "mutex symlib_mutex (symlib.cpp", expect_int(&fx, "symlib_mutex_line"));
+    assert_lock_text(t, 7, "mutex symlib_hidden.mu (symlib.cpp", expect_int(&fx, "symlib_hidden_line"));
+    ck_assert(ends_with(t->holds[7].name->module, "libsymlib.so"));
+    report_free(r);
+    fixture_free(&fx);
+}
+END_TEST
+
+START_TEST(test_symbolize_names_heap_locks_by_init_then_first_taken_site)
+{
+    fixture fx;
+    fixture_make(&fx);
+    pg_report *r = symbolize_text(&fx, fx.text, NULL);
+    pg_thread *t = thread0(r);
+    /* init_pc wins over first_taken_pc; both are return addresses (the call's line). */
+    const pg_lockname *n = t->holds[4].name;
+    ck_assert_ptr_null(n->symbol);
+    ck_assert_int_eq(n->site_kind, PG_SITE_INIT);
+    ck_assert_str_eq(n->site.frames[0].function, "cache_new");
+    ck_assert_int_eq(n->site.frames[0].line, expect_int(&fx, "cache_init_line"));
+    assert_lock_text(t, 4, "the mutex initialized in cache_new() at symtest.c", expect_int(&fx, "cache_init_line"));
+    ck_assert_int_eq(t->holds[5].name->site_kind, PG_SITE_FIRST_TAKEN);
+    assert_lock_text(t, 5, "the mutex first taken in symtest_plain() at symtest.c", expect_int(&fx, "plain_line"));
+    /* An address no module holds and nothing else names stays an address. */
+    char buf[16384];
+    ck_assert_str_eq(describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, buf, sizeof buf),
+                     "mutex 0x10");
+    ck_assert_str_eq(describe_lock_name(t->blocked.name, t->blocked.kind, buf, sizeof buf), "");
+    ck_assert_str_eq(lock_text(t, 0, buf, sizeof buf), "mutex 0x20");
+    report_free(r);
+    fixture_free(&fx);
+}
+END_TEST
+
+START_TEST(test_symbolize_names_locks_from_the_symbol_table_without_debug_info)
+{
+    fixture fx;
+    fixture_make(&fx);
+    char *text = tu_replace(fx.text, "/libsymlib.so\"", "/libsymlib-nodebug.so\"");
+    pg_report *r = symbolize_text(&fx, text, NULL);
+    pg_thread *t = thread0(r);
+    /* No DWARF: the symbol names the variable, without its line or the member. */
+    assert_lock_text(t, 6, "mutex symlib_mutex (", 0);
+    ck_assert_ptr_null(t->holds[6].name->decl_file);
+    assert_lock_text(t, 7, "mutex inside symlib_hidden (offset 8, ", 0);
+    report_free(r);
+    free(text);
+    fixture_free(&fx);
+}
+END_TEST
+
+START_TEST(test_symbolize_names_locks_of_a_stripped_module_from_dynsym_or_the_site)
+{
+    fixture fx;
+    fixture_make(&fx);
+    char *lib = tu_build_path("fixtures/libsymlib.so"), stripped[4300];
+    snprintf(stripped, sizeof stripped, "%s/libsymlib.so", fx.dir);
+    char *argv[] = { "/usr/bin/strip", "--strip-all", "-o", stripped, lib, NULL };
+    ck_assert_int_eq(tu_run(argv, NULL, NULL, NULL, 20), 0);
+    char *text = tu_replace(fx.text, lib, stripped);
+    pg_report *r = symbolize_text(&fx, text, NULL);
+    pg_thread *t = thread0(r);
+    /* Exported: still in .dynsym. File-local: gone, so where it was first taken names it. */
+    assert_lock_text(t, 6, "mutex symlib_mutex (", 0);
+    char buf[16384];
+    ck_assert_str_eq(lock_name(t, 7, buf, sizeof buf), "the mutex first taken in pgtest::lib_function(int)");
+    report_free(r);
+    free(text);
+    free(lib);
+    fixture_free(&fx);
+}
+END_TEST
+
+START_TEST(test_symbolize_names_locks_of_a_missing_module_by_site_offset)
+{
+    fixture fx;
+    fixture_make(&fx);
+    char *text = tu_replace(fx.text, "/libsymlib.so\"", "/libsymlib-gone.so\"");
+    pg_report *r = symbolize_text(&fx, text, NULL);
+    pg_thread *t = thread0(r);
+    char buf[16384];
+    /* No file to read: the library's global is an address; the site is module+offset. */
+    ck_assert_int_eq(strncmp(lock_text(t, 6, buf, sizeof buf), "mutex 0x", 8), 0);
+    ck_assert(strncmp(lock_name(t, 7, buf, sizeof buf), "the mutex first taken at libsymlib-gone.so+0x", 45) == 0);
+    /* The executable's locks are unaffected. */
+    ck_assert_str_eq(t->holds[1].name->symbol, "accounts_lock");
+    report_free(r);
+    free(text);
+    fixture_free(&fx);
+}
+END_TEST
+
 START_TEST(test_symbolize_folds_shim_libc_and_loader)
 {
     ck_assert(module_is_folded("/usr/lib/poolguard/libpoolguard.so"));
@@ -243,6 +390,11 @@ Suite *symbolize_suite(void)
     tcase_add_test(tc, test_symbolize_distrusts_a_changed_module);
     tcase_add_test(tc, test_symbolize_missing_module_gives_module_and_offset);
     tcase_add_test(tc, test_symbolize_folds_shim_libc_and_loader);
+    tcase_add_test(tc, test_symbolize_names_global_and_static_locks_by_variable_and_definition);
+    tcase_add_test(tc, test_symbolize_names_heap_locks_by_init_then_first_taken_site);
+    tcase_add_test(tc, test_symbolize_names_locks_from_the_symbol_table_without_debug_info);
+    tcase_add_test(tc, test_symbolize_names_locks_of_a_stripped_module_from_dynsym_or_the_site);
+    tcase_add_test(tc, test_symbolize_names_locks_of_a_missing_module_by_site_offset);
     suite_add_tcase(s, tc);
     return s;
 }
