@@ -366,7 +366,10 @@ static uint32_t one_thread(int len)
 
 static const char *held_kind_name(uint32_t kind)
 {
-    return kind == PG_H_RWLOCK_READ ? "rwlock_read" : kind == PG_H_RWLOCK_WRITE ? "rwlock_write" : "mutex";
+    return kind == PG_H_RWLOCK_READ    ? "rwlock_read"
+           : kind == PG_H_RWLOCK_WRITE ? "rwlock_write"
+           : kind == PG_H_SPIN         ? "spinlock"
+                                       : "mutex";
 }
 
 static void write_lock(struct pg_jw *w, const char *key, uintptr_t addr, uint32_t gen, uint32_t kind)

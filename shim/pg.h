@@ -48,7 +48,7 @@ enum pg_wait_kind {
     PG_W_ONCE,           /* pthread_once waiting for another thread's init routine */
 };
 
-enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE };
+enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE, PG_H_SPIN };
 
 struct pg_held {
     uintptr_t obj;
@@ -251,6 +251,9 @@ struct pg_real {
     int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
     int (*sem_post)(sem_t *);
     int (*barrier_wait)(pthread_barrier_t *);
+    int (*spin_lock)(pthread_spinlock_t *);
+    int (*spin_trylock)(pthread_spinlock_t *);
+    int (*spin_unlock)(pthread_spinlock_t *);
     long (*syscall)(long, ...);
 };
 PG_HIDDEN extern struct pg_real pg_real;

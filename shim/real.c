@@ -91,6 +91,9 @@ void pg_real_resolve(void)
     r.sem_clockwait = maybe("sem_clockwait");
     r.sem_post = next_v("sem_post", "GLIBC_2.2.5");
     r.barrier_wait = next("pthread_barrier_wait");
+    r.spin_lock = next("pthread_spin_lock");
+    r.spin_trylock = next("pthread_spin_trylock");
+    r.spin_unlock = next("pthread_spin_unlock");
     r.syscall = next("syscall");
     pg_real = r;
     atomic_store_explicit(&done, 1, memory_order_release);

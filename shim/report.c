@@ -71,6 +71,7 @@ static const char *held_kind_name(uint32_t kind)
     switch (kind) {
     case PG_H_RWLOCK_READ: return "rwlock_read";
     case PG_H_RWLOCK_WRITE: return "rwlock_write";
+    case PG_H_SPIN: return "spinlock";
     default: return "mutex";
     }
 }

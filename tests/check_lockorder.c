@@ -129,6 +129,23 @@ START_TEST(test_lockorder_inversion_without_deadlock_is_reported_with_both_stack
 }
 END_TEST
 
+/* A spin lock and a mutex in opposite orders (TSan's deadlock stress test, spin-lock build). */
+START_TEST(test_lockorder_spin_locks_are_ordered_like_mutexes)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_end("lo_spin", &r, &rs, NULL, "lo_spin: counter 0\n");
+    static const char *const fns[] = {"take_mutex_while_spinning", "take_spin_while_holding_mutex",
+                                      NULL};
+    check_order("lo_spin", &rs, 2, 2, fns);
+    char *dump = json_dumps(json_array_get(e2e_reports_with_finding(&rs)->findings, 0), JSON_COMPACT);
+    ck_assert_msg(strstr(dump, "\"spinlock\""), "no spinlock kind in the finding: %.1500s", dump);
+    free(dump);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
 START_TEST(test_lockorder_three_lock_cycle_across_three_threads)
 {
     struct e2e_run r;
@@ -380,6 +397,7 @@ Suite *lockorder_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_lockorder_inversion_without_deadlock_is_reported_with_both_stacks);
     tcase_add_test(tc, test_lockorder_three_lock_cycle_across_three_threads);
+    tcase_add_test(tc, test_lockorder_spin_locks_are_ordered_like_mutexes);
     tcase_add_test(tc, test_lockorder_gate_trylock_and_reuse_are_not_reported);
     tcase_add_test(tc, test_lockorder_single_thread_orders_are_reported_by_default);
     tcase_add_test(tc, test_lockorder_one_thread_rings_of_2_5_and_20_locks);
