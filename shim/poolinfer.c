@@ -621,6 +621,7 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
         if (feed) {
             uint64_t lost = lost_total(c, feed);
             long depth = kind == PG_PI_W_SEM ? sem_queue(c, feed, lost) : (long)lost;
+            queued = depth;   /* no worker waits in this branch: only growth reads it */
             check_growth(c, g, ps, depth, 0,
                          kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
         }

@@ -221,23 +221,25 @@ static const struct trace_case cases[] = {
     {"lib_condpool_stuck_blocked", ERROR_GRAPH},
     {"lib_sempool_stuck_blocked", ERROR_GRAPH},
     {"lib_cxxpool_stuck_blocked", ERROR_GRAPH},
-    {"lib_tbb_stuck_blocked", ERROR_GRAPH},
     {"lib_asio_stuck_blocked", ERROR_GRAPH},
     /* Pools known exactly. */
     {"annotated", ERROR_EXACT},
     {"lib_glib_stuck_blocked", ERROR_GRAPH},
     {"lib_glib_stuck_running", ERROR_EXACT},
+    {"lib_uv_stuck_blocked", ERROR_EXACT},     /* workers linked to the loop's submissions */
+    {"lib_uv_stuck_running", ERROR_EXACT},
+    {"lib_tbb_stuck_blocked", ERROR_GRAPH},    /* the whole program blocks first */
+    {"lib_tbb_stuck_running", ERROR_EXACT},
     /* Stuck, nothing proven within the trace: a stall (info) at most. */
     {"uv", STALL_ONLY},
     {"glib", STALL_ONLY},
-    {"lib_uv_stuck_running", STALL_ONLY},
     {"lib_asio_stuck_running", STALL_ONLY},
-    {"lib_uv_stuck_blocked", UNPROVEN},
-    {"lib_tbb_stuck_running", UNPROVEN},
     /* Growing queues. */
     {"growth", GROWTH_INFERRED},
     {"lib_sempool_growth", GROWTH_INFERRED},
     {"lib_cxxpool_growth", GROWTH_INFERRED},
+    {"lib_condpool_growth", GROWTH_INFERRED},   /* workers never idle: the object main feeds */
+    {"lib_tbb_growth", GROWTH_EXACT},
     {"lib_uv_growth", GROWTH_EXACT},
     {"lib_glib_growth", GROWTH_EXACT},
     /* Healthy programs that block a lot. */
