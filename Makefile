@@ -29,6 +29,8 @@ SHIM_SRC      := $(wildcard shim/*.c)
 SHIM_PURE     := shim/graph.c shim/config.c shim/jsonw.c shim/poolinfer.c
 ANALYZER_SRC  := $(wildcard analyzer/*.c)
 ANALYZER_LIB  := $(filter-out analyzer/main.c,$(ANALYZER_SRC))
+# Pure shim modules the analyzer links too (attach and core run the shim's own proof).
+ANALYZER_SHARED := shim/graph.c
 TEST_SRC      := $(wildcard tests/check_*.c) tests/runner.c
 PROG_C        := $(wildcard tests/progs/*.c)
 PROG_CXX      := $(wildcard tests/progs/*.cpp)
@@ -68,7 +70,7 @@ $(BUILD)/analyzer/%.o: analyzer/%.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(ANALYZER_CFLAGS) -c $< -o $@
 
-$(ANALYZER): $(ANALYZER_OBJ)
+$(ANALYZER): $(ANALYZER_OBJ) $(ANALYZER_SHARED:%.c=$(BUILD)/t/%.o)
 	$(CC) -o $@ $^ $(ANALYZER_LIBS) -lm
 
 $(BUILD)/suites.inc: $(TEST_SRC) Makefile
@@ -135,7 +137,7 @@ $(BUILD)/fixtures/fakeapp: tests/fixtures/fakeapp.c | $(DEPS_OK)
 # The analyzer's own tests, in a runner of their own (they need no shim), plainly and under
 # AddressSanitizer/UndefinedBehaviorSanitizer: make check-analyzer, make check-asan.
 ATEST_SRC  := $(wildcard tests/check_report*.c tests/check_symbolize*.c tests/check_render*.c tests/check_run*.c tests/check_cli*.c)
-ATEST_CMD   = $(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -I$(BUILD)/atest $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -o $@ $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
+ATEST_CMD   = $(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -I$(BUILD)/atest $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -o $@ $(ATEST_SRC) tests/runner.c $(ANALYZER_LIB) $(ANALYZER_SHARED) $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
 $(BUILD)/atest/suites.inc: $(ATEST_SRC) Makefile
 	@mkdir -p $(@D)
 	@printf 'SUITE(%s)\n' $(patsubst tests/check_%.c,%,$(ATEST_SRC)) > $@
@@ -154,7 +156,7 @@ check-asan: $(BUILD)/check_analyzer_asan $(BUILD)/asan/poolguard $(FIXTURES)
 # shim is preloaded into other programs and is never built with a sanitizer runtime).
 $(BUILD)/asan/poolguard: $(ANALYZER_SRC) $(wildcard analyzer/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) $(ANALYZER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -o $@ $(ANALYZER_SRC) $(ANALYZER_LIBS) -lm
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) $(ANALYZER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -o $@ $(ANALYZER_SRC) $(ANALYZER_SHARED) $(ANALYZER_LIBS) -lm
 	ln -sfn ../libpoolguard.so $(@D)/libpoolguard.so
 	ln -sfn ../progs $(@D)/progs
 	ln -sfn ../fixtures $(@D)/fixtures
@@ -166,7 +168,7 @@ FUZZ_SECONDS ?= 300
 HAVE_CLANG   := $(shell command -v clang 2>/dev/null)
 $(FUZZ): tests/fuzz/fuzz_report.c $(ANALYZER_LIB) $(wildcard analyzer/*.h)
 	@mkdir -p $(@D)/corpus
-	clang -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Ianalyzer $(ANALYZER_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(ANALYZER_LIB) $(ANALYZER_LIBS) -lm
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Ianalyzer -Ishim $(ANALYZER_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(ANALYZER_LIB) $(ANALYZER_SHARED) $(ANALYZER_LIBS) -lm
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ)
 	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 $(BUILD)/fuzz/corpus tests/fuzz/corpus
