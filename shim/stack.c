@@ -4,10 +4,23 @@
  * blocked thread from the register context its hook saved. The second works because the hook's
  * frame and every frame above it stay untouched while the thread sleeps below them; the watchdog
  * re-checks the wait sequence afterwards and discards a stack that raced with a wake-up.
+ *
+ * No descriptor of the program's: libunwind 1.6 opens a pipe when it initializes (to check that an
+ * address is readable by write(2)-ing one byte of it), keeps it for the life of the process, and
+ * when a read of it fails, as after the program closed or dup2()ed over those numbers, "re-opens"
+ * it by closing whatever the numbers then are. pg_stack_init replaces the local address space's
+ * memory accessor with one that checks addresses without a descriptor, then closes that pipe, so
+ * libunwind never touches it again (docs/security.md).
  */
 #include "pg.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* fork() must not happen while a thread unwinds: libunwind's locks would stay locked in the child
  * and its first unwind would hang. Unwinders announce themselves; the fork handler raises
@@ -91,12 +104,69 @@ int pg_stack_here_fast(uintptr_t *pcs, int max, int skip)
     return n;
 }
 
+/* Is the word at addr readable? rt_sigprocmask copies its 8-byte set from user memory before it
+ * looks at `how`: an unreadable address gives EFAULT, a readable one EINVAL for the invalid `how`,
+ * and nothing changes. No descriptor, no signal, allowed by every seccomp policy that lets a
+ * program use signals. */
+static int readable(unw_word_t addr)
+{
+    long r = syscall(SYS_rt_sigprocmask, -1, (void *)addr, NULL, (size_t)8);
+    return !(r != 0 && errno == EFAULT);
+}
+
+/* libunwind 1.6's local access_mem (src/x86_64/Ginit.c) but for the check: it reads directly
+ * unless the cursor asks for validation, which libunwind marks in bit 0 of the accessor's argument
+ * (AS_ARG_GET_VALIDATE, include/libunwind_i.h) when it follows frame pointers or probes for a
+ * signal frame. */
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
+{
+    (void)as;
+    if (write) {
+        *(unw_word_t *)addr = *val;
+        return 0;
+    }
+    if (((uintptr_t)arg & 1) && (addr < 4096 || !readable(addr)))
+        return -UNW_EINVAL;
+    *val = *(unw_word_t *)addr;
+    return 0;
+}
+
+/* The lowest free descriptor from `from` on: where the next pipe2() puts an end. */
+static int lowest_free(int from)
+{
+    int f = from;
+    while (f < 65536 && (fcntl(f, F_GETFD) != -1 || errno != EBADF))
+        f++;
+    return f;
+}
+
 /* Per-thread caches: the default global cache blocks all signals around every look-up, a system
  * call pair per frame on the thread-creation path. (unw_backtrace is not used: its trace cache
- * costs 256 KiB of memory in every thread that unwinds.) */
+ * costs 256 KiB of memory in every thread that unwinds.)
+ *
+ * libunwind initializes on its first call here and opens its pipe at the two lowest free numbers.
+ * They are closed only if they are exactly that: both ends of one pipe, non-blocking and
+ * close-on-exec, at the numbers that were free just before. If libunwind was initialized already
+ * (the program uses it too), or another thread took a number meanwhile, nothing is closed. */
 void pg_stack_init(void)
 {
+    int saved = errno;
+    int a = lowest_free(0), b = lowest_free(a + 1);
+    unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space);
+    struct stat sa, sb;
+    if (fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && S_ISFIFO(sa.st_mode) && S_ISFIFO(sb.st_mode) &&
+        sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev && (fcntl(a, F_GETFL) & O_NONBLOCK) &&
+        (fcntl(b, F_GETFL) & O_ACCMODE) == O_WRONLY && (fcntl(a, F_GETFD) & FD_CLOEXEC) &&
+        (fcntl(b, F_GETFD) & FD_CLOEXEC)) {
+        /* From here libunwind reads memory only through this accessor, never through the pipe. */
+        acc->access_mem = access_mem;
+        close(a);
+        close(b);
+    } else if (acc) {
+        acc->access_mem = access_mem;
+    }
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    errno = saved;
 }
 
 int pg_stack_from(unw_context_t *ctx, uintptr_t *pcs, int max)
