@@ -16,7 +16,9 @@ void pg_config_defaults(struct pg_config *c)
     memset(c, 0, sizeof *c);
     c->interval_ms = 100;
     c->stall_ms = 10000;
-    c->max_threads = 4096;
+    /* Reserved, not used: a slot's pages are touched only when that many threads live at once
+     * (docs/performance.md), so a JVM or a thread-per-connection server fits by default. */
+    c->max_threads = 32768;
     c->stack_depth = 64;
     c->queue_limit = 10000;
     c->trace_max = 16 << 20;
@@ -125,6 +127,15 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
             warnf(warn, "POOLGUARD_TRACE", v, "is too long"), bad++;
         else
             memcpy(c->trace, v, n + 1);
+    }
+
+    v = get("POOLGUARD_NOTIFY");
+    if (v && *v) {
+        size_t n = strlen(v);
+        if (n >= sizeof c->notify || v[0] != '/')
+            warnf(warn, "POOLGUARD_NOTIFY", v, "is not an absolute path that fits"), bad++;
+        else
+            memcpy(c->notify, v, n + 1);
     }
 
     v = get("POOLGUARD_DIR");

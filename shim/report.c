@@ -8,6 +8,13 @@
  * followed or overwritten; it is reopened for every finding (and checked to be the same inode), so a
  * program that closes all descriptors or dup2()s over ours loses nothing and corrupts nothing. The
  * default directory, ${TMPDIR:-/tmp}/poolguard-<uid>, must be ours and closed to others.
+ *
+ * A finding is never lost silently: a write that fails (a full disk, a read-only directory, the
+ * descriptor limit) is said on stderr once, with its reason, and the file is not written to again
+ * nor named as a report (it may be cut short). The finding is still built, in the buffer only, so
+ * that `poolguard run` can be told of it through its FIFO (POOLGUARD_NOTIFY): one line per finding,
+ * written with one write(2) of less than PIPE_BUF bytes, on a descriptor opened and closed around
+ * it. The shim keeps no descriptor open between findings.
  */
 #include "lockorder.h"
 #include "report.h"
@@ -20,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +35,9 @@
 static char path[PG_PATH_MAX + 128];
 static int have_file;
 static int broken;             /* gave up on the file: said so once */
+static int write_failed;       /* a write to the file failed: it may be cut short, never named */
+static int sink;               /* this finding goes to the buffer only (no file) */
+static const char *cur_kind, *cur_severity;
 static dev_t file_dev;
 static ino_t file_ino;
 static int fd = -1;
@@ -39,7 +50,82 @@ static int nwritten_modules;
 
 const char *pg_report_path(void)
 {
-    return have_file ? path : NULL;
+    return have_file && !write_failed ? path : NULL;
+}
+
+/* open(2), and once more with the soft descriptor limit raised by a few when the program has used
+ * up its own: a finding must not be lost because the program sits at its limit. The limit is put
+ * back at once; the descriptor stays valid above it until it is closed. */
+static int open_retry(const char *p, int flags, mode_t mode)
+{
+    int f = open(p, flags, mode);
+    if (f >= 0 || errno != EMFILE)
+        return f;
+    struct rlimit rl, raised;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    raised = rl;
+    raised.rlim_cur = rl.rlim_cur + 4;
+    if (rl.rlim_max != RLIM_INFINITY && raised.rlim_cur > rl.rlim_max)
+        raised.rlim_max = raised.rlim_cur;   /* only with CAP_SYS_RESOURCE; else it fails */
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+        errno = EMFILE;
+        return -1;
+    }
+    f = open(p, flags, mode);
+    int e = errno;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    errno = e;
+    return f;
+}
+
+/* A write to the report failed: said once, with the reason, and the file is left alone from now. */
+static void file_failed(int err)
+{
+    if (write_failed)
+        return;
+    write_failed = 1;
+    broken = 1;
+    pg_warn("cannot write to the report %s (%s); it is incomplete, and this and later findings "
+            "are not in it", path, strerror(err > 0 ? err : EIO));
+}
+
+/* The pool's proof, when the finding has one: near the start of its line, still in the buffer
+ * until the line is written out (unless the line outgrew the buffer: then "-"). */
+static void find_proof(char *proof, size_t cap)
+{
+    static const char key[] = "\"proof\":\"";
+    snprintf(proof, cap, "-");
+    char *p = memmem(jbuf, jw.len, key, sizeof key - 1);
+    if (!p)
+        return;
+    p += sizeof key - 1;
+    size_t k = 0;
+    while (k + 1 < cap && p + k < jbuf + jw.len && p[k] != '"')
+        k++;
+    memcpy(proof, p, k);
+    proof[k] = 0;
+}
+
+/* Tells `poolguard run` of a finding through the FIFO it named in POOLGUARD_NOTIFY. Best effort,
+ * never blocking: no reader (the gate is gone) or a full pipe just loses the line. */
+static void notify_gate(const char *proof, int written)
+{
+    if (!pg_cfg.notify[0] || !cur_kind)
+        return;
+    char line[PG_PATH_MAX + 256];
+    int n = snprintf(line, sizeof line, "finding pid=%d kind=%s severity=%s proof=%s written=%d "
+                     "report=%s\n", (int)getpid(), cur_kind, cur_severity, proof, written,
+                     have_file ? path : "-");
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return;
+    int f = open_retry(pg_cfg.notify, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (f < 0)
+        return;
+    struct stat st;
+    if (fstat(f, &st) == 0 && S_ISFIFO(st.st_mode))
+        (void)!write(f, line, (size_t)n);
+    close(f);
 }
 
 uint64_t pg_unix_ms(void)
@@ -195,7 +281,7 @@ static int open_report(void)
     if (broken)
         return -EIO;
     if (have_file) {
-        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        fd = open_retry(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == file_dev && st.st_ino == file_ino)
             return 0;
@@ -223,7 +309,7 @@ static int open_report(void)
             snprintf(path, sizeof path, "%s/poolguard.%s.%d.jsonl", dir, name, (int)getpid());
         else
             snprintf(path, sizeof path, "%s/poolguard.%s.%d.%d.jsonl", dir, name, (int)getpid(), k);
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
+        fd = open_retry(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
     }
@@ -239,6 +325,12 @@ static int open_report(void)
     have_file = 1;
     pg_jw_init(&jw, fd, jbuf, sizeof jbuf);
     write_header();
+    if (jw.err) {
+        file_failed(-jw.err);
+        close(fd);
+        fd = -1;
+        return -EIO;
+    }
     return 0;
 }
 
@@ -320,10 +412,18 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 struct pg_jw *pg_report_begin(void)
 {
+    sink = 0;
+    cur_kind = cur_severity = NULL;
     if (open_report() < 0)
         return NULL;
     pg_jw_init(&jw, fd, jbuf, sizeof jbuf);
     dl_iterate_phdr(module_cb, NULL);
+    if (jw.err) {
+        file_failed(-jw.err);
+        close(fd);
+        fd = -1;
+        return NULL;
+    }
     return &jw;
 }
 
@@ -331,8 +431,15 @@ struct pg_jw *pg_report_finding(const char *kind, const char *severity, const ch
 {
     static unsigned seqno;
     struct pg_jw *w = pg_report_begin();
-    if (!w)
-        return NULL;
+    if (!w) {
+        /* No file: the finding is built in the buffer alone (what does not fit is dropped), for
+         * the gate's notice. */
+        pg_jw_init(&jw, -1, jbuf, sizeof jbuf);
+        sink = 1;
+        w = &jw;
+    }
+    cur_kind = kind;
+    cur_severity = severity;
     pg_jw_obj(w);
     pg_jw_key(w, "type"), pg_jw_str(w, "finding");
     pg_jw_key(w, "seq"), pg_jw_int(w, ++seqno);
@@ -356,10 +463,23 @@ uint64_t pg_rss_kb(void)
 
 int pg_report_end(void)
 {
-    int r = pg_jw_line(&jw);
+    int r;
+    char proof[16];
+    find_proof(proof, sizeof proof);
+    if (sink) {
+        notify_gate(proof, 0);
+        r = -EIO;
+    } else {
+        r = pg_jw_line(&jw);
+        if (r < 0)
+            file_failed(-r);
+        notify_gate(proof, !write_failed);
+    }
     if (fd >= 0)
         close(fd);
     fd = -1;
+    sink = 0;
+    cur_kind = cur_severity = NULL;
     return r;
 }
 
@@ -471,6 +591,8 @@ void pg_report_fork_child(void)
 {
     have_file = 0;
     broken = 0;
+    write_failed = 0;
+    sink = 0;
     fd = -1;
     nwritten_modules = 0;
 }
