@@ -38,7 +38,7 @@ struct pg_gnode *pg_nodes;
 #define snaps pg_snaps
 #define nodes pg_nodes
 static int *tid_hash;           /* open addressing: tid -> node index + 1 */
-static uint32_t hash_cap;
+static uint32_t hash_cap, hash_alloc;   /* in use this scan (2x the live threads), mapped */
 #define MAX_FINDINGS 64
 struct pg_gfinding pg_findings[MAX_FINDINGS];
 #define findings pg_findings
@@ -48,9 +48,10 @@ static struct timespec snapshot_mtime;
 static int alloc_scan_arrays(void)
 {
     size_t n = pg_table_size;
-    hash_cap = 1;
-    while (hash_cap < 2 * n)
-        hash_cap <<= 1;
+    hash_alloc = 1;
+    while (hash_alloc < 2 * n)
+        hash_alloc <<= 1;
+    hash_cap = hash_alloc;
     size_t bytes = n * sizeof(struct snap) + n * sizeof(struct pg_gnode) + hash_cap * sizeof(int);
     char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
@@ -667,6 +668,11 @@ static void scan(void)
     uint64_t now = pg_now_ns();
     note_gap(now);
     int n = collect();
+    /* Sized for the threads alive now, not for the table: a scan costs what the program runs,
+     * and the pages of the mapping beyond it are never touched. */
+    hash_cap = 16;
+    while (hash_cap < 2 * (uint32_t)n && hash_cap < hash_alloc)
+        hash_cap <<= 1;
     memset(tid_hash, 0, hash_cap * sizeof(int));
     for (int i = 0; i < n; i++)
         hash_put(snaps[i].tid, i);
