@@ -7,6 +7,17 @@
  *
  * The program keeps poolguard's stdin, stdout and stderr; the report goes to stderr (or
  * --output), so the program's stdout stays the program's.
+ *
+ * Nothing else of the program's environment changes: it gets the signal dispositions and mask
+ * poolguard was started with (an ignored SIGHUP stays ignored: `nohup poolguard run` protects the
+ * program). Its own process group is what lets the gate stop every process it left behind with
+ * one kill; job control is kept by hand: on a terminal the group gets the foreground, a program
+ * that stops (Ctrl-Z, SIGTTIN) stops poolguard with it so the shell sees the job stopped, and
+ * resuming poolguard resumes the program. Signals sent to poolguard itself are passed on.
+ *
+ * A finding is never lost: the report directory is probed before the program starts, and each
+ * process tells the gate of each finding through a FIFO (POOLGUARD_NOTIFY) in a private directory
+ * of poolguard's, so a finding the shim could not write to disk still stops the program.
  */
 #include "cli.h"
 
@@ -51,11 +62,74 @@ static const char usage[] =
 static volatile sig_atomic_t forwarded_signal;
 static volatile pid_t child_group;
 
+/* Signals passed on to the program's group when sent to poolguard. Terminal signals (Ctrl-C,
+ * Ctrl-\\, Ctrl-Z) reach the program's group directly when it has the foreground. */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+                                 SIGTSTP, SIGCONT };
+enum { NFORWARDED = sizeof forwarded / sizeof forwarded[0] };
+
+/* What poolguard was started with, for the program. */
+static struct sigaction inherited[NFORWARDED], inherited_chld, inherited_ttou;
+static bool forwarding[NFORWARDED];
+static sigset_t inherited_mask;
+
 static void forward_signal(int sig)
 {
-    forwarded_signal = sig;
+    if (sig != SIGTSTP && sig != SIGCONT)
+        forwarded_signal = sig;
     if (child_group > 0)
         kill(-child_group, sig);
+}
+
+/* Installs the forwarders, except for signals poolguard was started with ignored: those stay
+ * ignored, for poolguard and for the program. SIGCHLD must be deliverable for waitpid. */
+static void take_signals(void)
+{
+    sigprocmask(SIG_SETMASK, NULL, &inherited_mask);
+    struct sigaction sa = { .sa_handler = forward_signal };
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < NFORWARDED; i++) {
+        sigaction(forwarded[i], NULL, &inherited[i]);
+        forwarding[i] = inherited[i].sa_handler != SIG_IGN;
+        if (forwarding[i])
+            sigaction(forwarded[i], &sa, NULL);
+    }
+    sigaction(SIGTTOU, NULL, &inherited_ttou);
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGCHLD, &dfl, &inherited_chld);
+}
+
+/* In the child, before exec: every disposition and the mask as poolguard got them. */
+static void give_back_signals(void)
+{
+    for (int i = 0; i < NFORWARDED; i++)
+        if (forwarding[i])
+            sigaction(forwarded[i], &inherited[i], NULL);
+    sigaction(SIGCHLD, &inherited_chld, NULL);
+    sigaction(SIGTTOU, &inherited_ttou, NULL);
+    sigprocmask(SIG_SETMASK, &inherited_mask, NULL);
+}
+
+/* The program stopped (Ctrl-Z, SIGTTIN, SIGSTOP): poolguard stops too, with the same signal, so
+ * that the shell sees the job stopped; when it is resumed (fg, bg, SIGCONT) it resumes the
+ * program, giving it the terminal back if poolguard has it. In an orphaned process group the
+ * kernel discards a terminal stop signal: poolguard then just resumes the program. */
+static void follow_stop(pid_t pid, int stopsig, bool tty)
+{
+    if (tty)
+        tcsetpgrp(STDIN_FILENO, getpgrp());
+    int self = stopsig == SIGTSTP || stopsig == SIGTTIN || stopsig == SIGTTOU ? stopsig : SIGSTOP;
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+    sigemptyset(&dfl.sa_mask);
+    if (self != SIGSTOP)
+        sigaction(self, &dfl, &old);
+    kill(getpid(), self);
+    if (self != SIGSTOP)
+        sigaction(self, &old, NULL);
+    if (tty && tcgetpgrp(STDIN_FILENO) == getpgrp())
+        tcsetpgrp(STDIN_FILENO, pid);
+    kill(-pid, SIGCONT);
 }
 
 static long long now_ms(void)
@@ -163,6 +237,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
 }
 
 static bool has_reports(const char *dir);
+static int probe_dir(const char *dir);
 
 static int prepare_dir(run_opts *o, char **dir_out)
 {
@@ -181,6 +256,11 @@ static int prepare_dir(run_opts *o, char **dir_out)
             cli_error("'%s' already holds poolguard reports; give --dir an empty directory", o->dir);
             return -1;
         }
+        int e = -probe_dir(o->dir);
+        if (e) {
+            cli_error("cannot write reports to '%s': %s", o->dir, strerror(e));
+            return -1;
+        }
         *dir_out = realpath(o->dir, NULL);
         return *dir_out ? 0 : -1;
     }
@@ -193,13 +273,19 @@ static int prepare_dir(run_opts *o, char **dir_out)
                   strerror(errno));
         return -1;
     }
+    int e = -probe_dir(tmpl);
+    if (e) {
+        cli_error("cannot write reports to '%s': %s", tmpl, strerror(e));
+        rmdir(tmpl);
+        return -1;
+    }
     *dir_out = strdup(tmpl);
     return *dir_out ? 0 : -1;
 }
 
 /* Forks CMD into its own process group with the shim's environment. Returns the pid, or a
  * negative exit code (-126/-127) when CMD cannot be executed. */
-static pid_t spawn(char **cmd, const char *shim, const char *dir)
+static pid_t spawn(char **cmd, const char *shim, const char *dir, const char *notify, bool tty)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -212,10 +298,13 @@ static pid_t spawn(char **cmd, const char *shim, const char *dir)
     }
     if (pid == 0) {
         setpgid(0, 0);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        signal(SIGTTOU, SIG_DFL);
+        /* Here as well as in poolguard: the program must not read the terminal before its group
+         * has it (it would stop on SIGTTIN). */
+        if (tty) {
+            signal(SIGTTOU, SIG_IGN);
+            tcsetpgrp(STDIN_FILENO, getpid());
+        }
+        give_back_signals();
         const char *old = getenv("LD_PRELOAD");
         char *preload = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
         if (preload) {
@@ -227,6 +316,10 @@ static pid_t spawn(char **cmd, const char *shim, const char *dir)
             setenv("LD_PRELOAD", preload, 1);
         }
         setenv("POOLGUARD_DIR", dir, 1);
+        if (notify)
+            setenv("POOLGUARD_NOTIFY", notify, 1);
+        else
+            unsetenv("POOLGUARD_NOTIFY");
         execvp(cmd[0], cmd);
         int e = errno;
         if (write(pipefd[1], &e, sizeof e) < 0)
@@ -251,18 +344,48 @@ static pid_t spawn(char **cmd, const char *shim, const char *dir)
 
 typedef enum { END_EXITED, END_FINDING, END_TIMEOUT, END_SIGNAL } run_end;
 
-/* Supervises the group until the program ends, a finding stops it, or the time-out. */
-static run_end supervise(pid_t pid, const char *dir, double timeout_s, bool stop_on_finding,
-                         int *status)
+/* Reads the shim's notices from the FIFO (one line each, written whole) into the watcher. */
+static void read_notices(int fd, run_watch *w, char *buf, size_t cap, size_t *len)
 {
-    run_watch *w = run_watch_new(dir);
+    for (;;) {
+        ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+        if (n <= 0)
+            return;
+        *len += (size_t)n;
+        buf[*len] = 0;
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = 0;
+            if (w)
+                run_watch_notice(w, line);
+            line = nl + 1;
+        }
+        *len -= (size_t)(line - buf);
+        memmove(buf, line, *len);
+        if (*len == cap - 1)
+            *len = 0;   /* no notice is this long: drop it */
+    }
+}
+
+/* Supervises the group until the program ends, a finding stops it, or the time-out. */
+static run_end supervise(pid_t pid, const char *dir, int notify_fd, double timeout_s,
+                         bool stop_on_finding, bool tty, int *status, run_watch *w)
+{
     long long start = now_ms(), requested = 0;
     run_end end = END_EXITED;
     bool exited = false;
+    char nbuf[8192];
+    size_t nlen = 0;
     for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
+        pid_t r = waitpid(pid, status, WNOHANG | WUNTRACED);
+        if (r == pid && WIFSTOPPED(*status)) {
+            follow_stop(pid, WSTOPSIG(*status), tty);
+            continue;
+        }
         if (r == pid)
             exited = true;
+        if (notify_fd >= 0)
+            read_notices(notify_fd, w, nbuf, sizeof nbuf, &nlen);
         if (w)
             run_watch_poll(w);
         if (w && stop_on_finding && run_watch_stop_finding(w)) {
@@ -297,8 +420,82 @@ static run_end supervise(pid_t pid, const char *dir, double timeout_s, bool stop
     kill(-pid, SIGKILL);
     if (!exited)
         waitpid(pid, status, 0);
-    run_watch_free(w);
     return end;
+}
+
+/* Can the program write reports into dir? Tried for real (a file created, one byte written,
+ * removed): permissions, a read-only mount and a full file system all show here, before the
+ * program runs, rather than as a finding that could not be written. */
+static int probe_dir(const char *dir)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/.poolguard-probe.XXXXXX", dir);
+    int fd = mkostemp(p, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    if (write(fd, "\n", 1) != 1)
+        r = -errno;
+    if (r == 0 && fsync(fd) != 0 && errno != EINVAL)
+        r = -errno;
+    close(fd);
+    unlink(p);
+    return r;
+}
+
+/* The FIFO the shim tells of findings through, in a private directory of its own (the report
+ * directory may be read-only or full). Opened read-write, so that it never reads as closed and a
+ * writer's non-blocking open always finds a reader while poolguard runs. */
+static int make_notify(char **dir_out, char **path_out)
+{
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/poolguard-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(tmpl))
+        return -errno;
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/notify", tmpl);
+    int fd = -1;
+    if (mkfifo(p, 0600) == 0)
+        fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        unlink(p);
+        rmdir(tmpl);
+        return -e;
+    }
+    *dir_out = strdup(tmpl);
+    *path_out = strdup(p);
+    return fd;
+}
+
+/* Adds each report of dir that is one: a file whose first line, complete, is a header. An empty
+ * or cut-short file (the disk filled up, the process died while creating it) is named, not read. */
+static void add_reports(pg_report *r, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t len = strlen(name);
+        if (len > 6 && strcmp(name + len - 6, ".jsonl") == 0) {
+            char p[PATH_MAX + 256], head[4096];
+            snprintf(p, sizeof p, "%s/%s", dir, name);
+            int fd = open(p, O_RDONLY | O_CLOEXEC);
+            ssize_t k = fd >= 0 ? read(fd, head, sizeof head - 1) : -1;
+            if (fd >= 0)
+                close(fd);
+            head[k > 0 ? k : 0] = 0;
+            if (k > 0 && strchr(head, '\n') && strstr(head, "\"header\""))
+                report_add_path(r, p);
+            else
+                fprintf(stderr, "poolguard: warning: %s is %s: not a report, not read\n", p,
+                        k == 0 ? "empty" : "cut short");
+        }
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
 }
 
 static bool has_reports(const char *dir)
@@ -354,20 +551,29 @@ int cmd_run(int argc, char **argv)
     }
     bool keep = o.keep || o.dir;
 
-    struct sigaction sa = { .sa_handler = forward_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    char *notify_dir = NULL, *notify = NULL;
+    int notify_fd = make_notify(&notify_dir, &notify);
+    if (notify_fd < 0)
+        fprintf(stderr, "poolguard: warning: no channel for findings besides the report files "
+                "(cannot create a FIFO: %s)\n", strerror(-notify_fd));
 
+    take_signals();
     /* An interactive program needs the terminal: give its group the foreground while it runs. */
     bool tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
-    pid_t pid = spawn(cmd, shim, dir);
+    if (tty)
+        signal(SIGTTOU, SIG_IGN);
+    pid_t pid = spawn(cmd, shim, dir, notify_fd >= 0 ? notify : NULL, tty);
     free(shim);
     if (pid < 0) {
         if (!keep)
             remove_dir(dir);
         free(dir);
+        if (notify_fd >= 0) {
+            close(notify_fd);
+            remove_dir(notify_dir);
+        }
+        free(notify_dir);
+        free(notify);
         return (int)-pid;
     }
     child_group = pid;
@@ -379,13 +585,13 @@ int cmd_run(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (tty) {
-        signal(SIGTTOU, SIG_IGN);
+    if (tty)
         tcsetpgrp(STDIN_FILENO, pid);
-    }
     int status = 0;
+    run_watch *w = run_watch_new(dir);
     /* With --fail-on none the gate is off: findings are reported, the program is not stopped. */
-    run_end end = supervise(pid, dir, o.timeout_s, o.cli.fail_on <= PG_SEV_ERROR, &status);
+    run_end end = supervise(pid, dir, notify_fd, o.timeout_s, o.cli.fail_on <= PG_SEV_ERROR, tty,
+                            &status, w);
     if (tty)
         tcsetpgrp(STDIN_FILENO, getpgrp());
     child_group = 0;
@@ -395,11 +601,17 @@ int cmd_run(int argc, char **argv)
     if (r) {
         /* No report file at all is normal: the shim writes one only when it has something
          * to say, or after a snapshot request. */
-        if (has_reports(dir))
-            report_add_path(r, dir);
+        add_reports(r, dir);
         o.cli.render.timed_out = end == END_TIMEOUT;
         code = cli_finish(r, &o.cli);
         report_free(r);
+    }
+    /* Findings the shim could not write: the files above do not have them. */
+    size_t lost = w ? run_watch_lost(w) : 0;
+    for (size_t i = 0; i < lost; i++) {
+        const run_notice *n = run_watch_lost_notice(w, i);
+        fprintf(stderr, "poolguard: error: process %d found a %s (%s) that is not in any report: the "
+                "shim could not write it (its line above says why)\n", n->pid, n->kind, n->severity);
     }
     if (end == END_FINDING)
         fprintf(stderr, "poolguard: stopped the program: it can no longer make progress\n");
@@ -408,14 +620,24 @@ int cmd_run(int argc, char **argv)
     else
         remove_dir(dir);
     free(dir);
+    if (notify_fd >= 0) {
+        close(notify_fd);
+        remove_dir(notify_dir);
+    }
+    free(notify_dir);
+    free(notify);
+    bool lost_fails = w && run_watch_lost_fails(w, o.cli.fail_on);
+    run_watch_free(w);
 
     if (code != 0)
         return code;               /* poolguard's own error, or findings */
+    if (lost_fails)
+        return PG_EXIT_FINDINGS;   /* a finding at or above --fail-on that no file holds */
     if (end == END_TIMEOUT)
         return PG_EXIT_TIMEOUT;
     if (end == END_FINDING)
         return PG_EXIT_FINDINGS;   /* stopped for a finding that --fail-on does not count */
-    if (end == END_SIGNAL && forwarded_signal)
-        return 128 + forwarded_signal;
+    /* The program's own status, also after a signal poolguard passed on: a program that handles
+     * SIGTERM and exits 0 exits 0, as it would without poolguard. */
     return status_code(status);
 }

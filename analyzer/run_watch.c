@@ -25,11 +25,15 @@ typedef struct watched {
     bool header, snapshot;
 } watched;
 
+enum { MAX_LOST = 64 };
+
 struct run_watch {
     char *dir;
     watched *files;
     size_t n, cap;
     bool stop;
+    run_notice lost[MAX_LOST];   /* findings no file holds; the first MAX_LOST */
+    size_t nlost;
 };
 
 bool run_finding_stops(const char *kind, const char *severity, const char *proof)
@@ -172,4 +176,66 @@ int run_watch_poll(run_watch *w)
     for (size_t i = 0; i < w->n; i++)
         read_new_lines(w, &w->files[i]);
     return 0;
+}
+
+/* The value of `key=` in a notice, up to the next space, into out. */
+static bool notice_field(const char *line, const char *key, char *out, size_t cap)
+{
+    const char *p = strstr(line, key);
+    if (!p || cap == 0)
+        return false;
+    p += strlen(key);
+    size_t k = 0;
+    while (p[k] && p[k] != ' ' && k + 1 < cap) {
+        out[k] = p[k];
+        k++;
+    }
+    out[k] = 0;
+    return k > 0;
+}
+
+void run_watch_notice(run_watch *w, const char *line)
+{
+    run_notice n = { 0 };
+    char pid[16], written[4];
+    if (strncmp(line, "finding ", 8) != 0 || !notice_field(line, " pid=", pid, sizeof pid) ||
+        !notice_field(line, " kind=", n.kind, sizeof n.kind) ||
+        !notice_field(line, " severity=", n.severity, sizeof n.severity) ||
+        !notice_field(line, " written=", written, sizeof written))
+        return;
+    notice_field(line, " proof=", n.proof, sizeof n.proof);
+    n.pid = atoi(pid);
+    n.written = strcmp(written, "1") == 0;
+    /* A written finding is read from its file like any other; this is about the others. */
+    if (n.written)
+        return;
+    const char *proof = n.proof[0] && strcmp(n.proof, "-") != 0 ? n.proof : NULL;
+    if (run_finding_stops(n.kind, n.severity, proof))
+        w->stop = true;
+    if (w->nlost < MAX_LOST)
+        w->lost[w->nlost++] = n;
+}
+
+size_t run_watch_lost(const run_watch *w) { return w->nlost; }
+
+const run_notice *run_watch_lost_notice(const run_watch *w, size_t i)
+{
+    return i < w->nlost ? &w->lost[i] : NULL;
+}
+
+bool run_watch_lost_fails(const run_watch *w, int fail_on)
+{
+    for (size_t i = 0; i < w->nlost; i++) {
+        const run_notice *n = &w->lost[i];
+        if (strcmp(n->kind, "stall") == 0)
+            continue;   /* proves nothing: never fails */
+        int sev = strcmp(n->severity, "error") == 0     ? PG_SEV_ERROR
+                  : strcmp(n->severity, "warning") == 0 ? PG_SEV_WARNING
+                                                        : PG_SEV_INFO;
+        if (sev == PG_SEV_ERROR && (strcmp(n->proof, "inferred") == 0 || strcmp(n->proof, "none") == 0))
+            sev = PG_SEV_WARNING;
+        if (sev >= fail_on)
+            return true;
+    }
+    return false;
 }

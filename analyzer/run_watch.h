@@ -22,6 +22,22 @@ bool run_watch_stop_finding(const run_watch *w);
 size_t run_watch_processes(const run_watch *w);
 size_t run_watch_snapshots(const run_watch *w);
 
+/* A finding the shim told of through POOLGUARD_NOTIFY ("finding pid=N kind=K severity=S
+ * proof=P written=0|1 report=PATH"). */
+typedef struct run_notice {
+    int pid;
+    char kind[32], severity[16], proof[16];
+    bool written;
+} run_notice;
+
+/* Takes one notice line. A finding that stops the program stops it even when no file holds it. */
+void run_watch_notice(run_watch *w, const char *line);
+/* Notices of findings the shim could not write (written=0), and one of them. */
+size_t run_watch_lost(const run_watch *w);
+const run_notice *run_watch_lost_notice(const run_watch *w, size_t i);
+/* Does a lost finding fail the gate at --fail-on fail_on (a pg_severity; above error: never)? */
+bool run_watch_lost_fails(const run_watch *w, int fail_on);
+
 /* Does this raw-report finding stop the program? kind, severity and its pool's proof (NULL
  * when absent) as written by the shim: a deadlock or pool_exhaustion of severity error whose
  * proof is not "inferred" or "none". A stall never does. */
