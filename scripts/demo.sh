@@ -23,8 +23,8 @@ run_example() {
 
 run_example "Python: the problem's own example, ThreadPoolExecutor waiting on itself" \
     "$out/python.svg" python3 examples/pool_exhaustion.py
-run_example "C: a thread pool whose tasks wait for tasks queued behind them" \
-    "$out/pool.svg" "$build/progs/pool_cond_flood"
+run_example "C: a thread pool whose tasks wait for tasks queued behind them (main waits too)" \
+    "$out/pool.svg" "$build/progs/pool_cond_flood" mainwait
 run_example "C: two threads taking two mutexes in opposite orders" \
     "$out/inversion.svg" "$build/progs/dl_lock_inversion"
 exit 0
