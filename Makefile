@@ -1,6 +1,7 @@
 # poolguard: one non-recursive Makefile. Local overrides go in config.mk (not committed).
 #   make            build build/libpoolguard.so and build/poolguard
 #   make check      unit and end-to-end tests (installs missing Debian packages first)
+#   make check-real real programs natively and under the gate, compared (scripts/check_real.sh)
 #   make demo       run the bundled examples under `poolguard run` and show the report
 #   make bench      overhead benchmarks, written to docs/performance.md
 -include config.mk
@@ -189,6 +190,13 @@ check: all $(RUNNER) $(PROGS) $(FIXTURES)
 check-python-layer: $(SHIM)
 	/usr/bin/python3 tests/py/run.py --build $(BUILD) --python /usr/bin/python3
 check: check-python-layer
+
+# Real programs from Debian (compressors, sort, make, git, sqlite, redis, node, OpenJDK, CPython's
+# threading test suites), natively and under `poolguard run`: outputs, exit status and findings
+# compared, one table. Not part of `make check` (it takes minutes and installs packages).
+.PHONY: check-real
+check-real: all
+	./scripts/check_real.sh $(BUILD)
 
 demo: all $(PROGS)
 	./scripts/demo.sh $(BUILD)
