@@ -9,6 +9,13 @@ pkgs="gcc g++ make pkg-config libunwind-dev check libdw-dev libelf-dev libjansso
 # for tests/java, and clang with its runtime for the fuzzer and the sanitizer builds of `make check`.
 extra="libuv1-dev libglib2.0-dev libboost-dev libtbb-dev openjdk-17-jdk-headless clang libclang-rt-14-dev"
 
+# The real programs of `make check-real` (scripts/check_real.sh), only when it runs: `deps.sh real`.
+# CPython's own test suites (libpython3.11-testsuite) are in the list above: `make check` runs
+# test_queue from them.
+real="xz-utils zstd pigz coreutils make git sqlite3 python3 redis-server redis-tools nodejs openjdk-17-jdk-headless bsdutils time"
+extra="$extra libpython3.11-testsuite bsdutils"
+[ "${1:-}" = real ] && extra="$extra $real"
+
 missing=""
 for p in $pkgs $extra; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
