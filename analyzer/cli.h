@@ -46,7 +46,8 @@ typedef struct cli_opts {
     { "color", required_argument, NULL, 0x105 },                      \
     { "no-color", no_argument, NULL, 0x106 },                         \
     { "all-frames", no_argument, NULL, 0x107 },                       \
-    { "min-severity", required_argument, NULL, 0x108 }
+    { "min-severity", required_argument, NULL, 0x108 },               \
+    { "native", no_argument, NULL, 0x109 }
 
 #define CLI_COMMON_HELP                                                                      \
     "  -f, --format FMT        text (default), json, sarif, junit, dot, svg, html\n"        \
@@ -60,7 +61,8 @@ typedef struct cli_opts {
     "      --write-baseline FILE  write the current findings as a baseline\n"               \
     "      --color WHEN        auto (default), always, never; NO_COLOR turns auto off\n"    \
     "      --no-color          same as --color never\n"                                     \
-    "      --all-frames        do not fold shim and libc frames in stacks\n"
+    "      --all-frames        do not fold shim and libc frames in stacks\n"              \
+    "      --native            show Python threads' interpreter frames (folded by default)\n"
 
 #define CLI_EXIT_HELP                                                                        \
     "Exit status:\n"                                                                         \

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "analyze.h"
@@ -76,6 +77,7 @@ int cli_handle_common(cli_opts *o, int c, const char *arg)
         return 1;
     case 0x106: o->color = 0; return 1;
     case 0x107: o->render.all_frames = true; return 1;
+    case 0x109: o->render.native = true; return 1;
     case 0x108: {
         int lvl;
         if (parse_level(arg, "--min-severity", false, &lvl) < 0)
@@ -99,6 +101,19 @@ static bool want_color(const cli_opts *o, FILE *out)
     return isatty(fileno(out));
 }
 
+/* The text report is wrapped for a person at a terminal: its width, else $COLUMNS; a file or a
+ * pipe gets lines as long as they are (tools and tests read them whole). */
+static int terminal_width(FILE *out)
+{
+    if (!isatty(fileno(out)))
+        return 0;
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *cols = getenv("COLUMNS");
+    return cols ? atoi(cols) : 0;
+}
+
 static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_opts *o)
 {
     FILE *out = o->default_out;
@@ -112,6 +127,7 @@ static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_
         }
     }
     ro->color = ro->format == PG_FMT_TEXT && want_color(o, out);
+    ro->width = ro->format == PG_FMT_TEXT ? terminal_width(out) : 0;
     int ret = render(r, ro, out);
     if (out != stdout && out != stderr && fclose(out) != 0 && ret == 0)
         ret = -EIO;

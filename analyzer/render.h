@@ -18,6 +18,8 @@ typedef struct render_opts {
     pg_format format;
     bool color;            /* ANSI colours (text only) */
     bool all_frames;       /* do not fold shim/libc frames */
+    bool native;           /* show a Python thread's native (interpreter) frames unfolded */
+    int width;             /* wrap the text report to this many columns; 0: do not wrap */
     pg_severity min_severity; /* findings below are not shown (they still count as hidden) */
     bool timed_out;        /* `run` stopped the program at its time-out */
 } render_opts;
@@ -50,6 +52,9 @@ const pg_frame *render_finding_location(const pg_finding *f);
 /* file shortened relative to the current directory when below it. */
 const char *render_short_path(const char *file);
 const char *render_exe_name(const pg_process *p);
+/* A thread's role in words ("in the cycle", "worker of the pool"), NULL when it adds nothing
+ * (snapshots). pool: the finding has a pool; stall: the finding is a stall. */
+const char *render_role_words(const char *role, bool pool, bool stall);
 /* Human words for a wait kind: "mutex", "condition variable", ... */
 const char *render_wait_words(const char *kind);
 
@@ -59,6 +64,12 @@ void render_text_snapshot(const pg_snapshot *s, const render_opts *o, FILE *out)
 /* The DOT graph as a string (render_dot.c), and dot(1) run on it: 0, -ENOENT (no dot), -errno. */
 char *render_dot_string(pg_report *r, const render_opts *o);
 int render_svg_string(pg_report *r, const render_opts *o, char **svg);
+/* One finding's (or snapshot's) graph alone, each thread node linked to "#ANCHOR-tTID" when
+ * anchor is not NULL (the HTML page's thread sections). */
+char *render_dot_finding(const pg_finding *f, const char *anchor);
+char *render_dot_snapshot(const pg_snapshot *s, const char *anchor);
+/* dot(1) run on a graph: 0, -ENOENT (no dot), -errno. */
+int render_svg_from_dot(const char *dot, char **svg);
 
 /* The rendered-JSON pieces (render_json.c), reused by other machine formats. */
 json_t *render_json_frame(const pg_frame *f);

@@ -153,3 +153,24 @@ const char *render_wait_words(const char *kind)
             return w[i].words;
     return kind;
 }
+
+const char *render_role_words(const char *role, bool pool, bool stall)
+{
+    /* A stall has no cycle and proves nothing: its threads are only blocked for long. */
+    if (stall && role && strcmp(role, "blocked") == 0)
+        return "blocked for long";
+    /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
+    if (!role || strcmp(role, "snapshot") == 0)
+        return NULL;
+    if (strcmp(role, "cycle") == 0)
+        return "in the cycle";
+    if (strcmp(role, "blocked") == 0)
+        return pool ? "stuck with the pool" : "stuck behind the cycle";
+    if (strcmp(role, "worker") == 0)
+        return "worker of the pool";
+    if (strcmp(role, "submitter") == 0)
+        return "submits work to the pool";
+    if (strcmp(role, "hang") == 0)
+        return "blocked, like every thread";
+    return role;
+}

@@ -2,10 +2,14 @@
  * The wait-for graph in Graphviz DOT, and as SVG by running `dot -Tsvg` on it. Threads are boxes,
  * locks and other objects ellipses; an edge from a thread to an object says it waits there, an
  * edge from an object to a thread says that thread holds it (or is who would wake it). The edges
- * of a deadlock's cycle are red and bold. A lock-order cycle is drawn as its order graph (locks
- * as nodes, an edge per "took this, then that", labelled with thread and function); a pool is a
- * node its workers and submitters point at. Each finding (and time-out snapshot) is one cluster.
- * The number of findings drawn is capped: a graph nobody can read helps nobody.
+ * of a deadlock's cycle are drawn first, red and bold. A lock-order cycle is drawn as its order
+ * graph (locks as nodes, an edge per "took this, then that", labelled with thread and function).
+ * A pool is drawn with its tasks where the report knows them: a worker waits for a task, the
+ * task is queued in the pool at position N, the pool waits for a worker and every worker is
+ * busy; the raw semaphore behind a task's future is left out. In the whole-report graph each
+ * finding (and time-out snapshot) is one cluster, and the number drawn is capped: a graph nobody
+ * can read helps nobody. The HTML page draws one graph per finding, thread nodes linked to the
+ * page's thread sections.
  */
 #include "render.h"
 
@@ -61,67 +65,120 @@ static bool in_cycle_hold(const pg_edge *cyc, size_t n, long holder, uint64_t ad
     return false;
 }
 
-static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread *t, size_t nt,
-                         const pg_edge *cyc, size_t ncyc)
+/* Graph-wide state of one drawing: the finding's number (node names are prefixed with it, so
+ * clusters of one graph never share a node) and, for the HTML page, the anchor prefix each
+ * thread node links to ("f1" links thread 11 to "#f1-t11"); NULL draws no links. */
+typedef struct dctx {
+    FILE *out;
+    int k;
+    const char *anchor;
+} dctx;
+
+static void node_link(const dctx *d, long tid)
+{
+    if (d->anchor)
+        fprintf(d->out, ", href=\"#%s-t%ld\", target=\"_self\"", d->anchor, tid);
+}
+
+/* A worker whose wait is explained by a task (it waits on a task, submitted one it waits
+ * behind, or the Python layer names the future): the graph shows the task, not the raw
+ * semaphore or condition variable the task's future happens to use. */
+static bool waits_through_task(const pg_pool *pool, const pg_thread *t)
+{
+    if (!pool)
+        return false;
+    if (t->waits_for_task.present || t->submitted_task.present)
+        return true;
+    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    return py && py->waits;
+}
+
+static bool in_cycle(const pg_edge *cyc, size_t n, long tid)
+{
+    for (size_t c = 0; c < n; c++)
+        if (cyc[c].tid == tid)
+            return true;
+    return false;
+}
+
+static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_thread *t, bool cyc_thread)
 {
     char label[4 * PG_MAX_STRING], name[128];
-    for (size_t i = 0; i < nt; i++) {
-        render_thread_label(&t[i], name, sizeof name);
-        const pg_frame *fr = render_first_own_frame(&t[i]);
-        int n;
-        if (fr && fr->function && fr->file)
-            n = snprintf(label, sizeof label, "%s\n%s\n%s:%u", name, fr->function,
-                         render_short_path(fr->file), fr->line);
-        else if (fr && fr->function)
-            n = snprintf(label, sizeof label, "%s\n%s", name, fr->function);
-        else
-            n = snprintf(label, sizeof label, "%s", name);
-        const char *runs = describe_function(&t[i].task_function);
-        /* A Python worker's task, named by the interpreter. */
-        const pg_py_task *py = t[i].role && strcmp(t[i].role, "worker") == 0
-                                   ? describe_py_task(pool, &t[i]) : NULL;
-        if (!runs && py)
-            runs = py->task.function;
-        if (runs && n >= 0 && (size_t)n < sizeof label)
-            snprintf(label + n, sizeof label - (size_t)n, "\nruns %s", runs);
-        bool cyc_thread = false;
-        for (size_t c = 0; c < ncyc; c++)
-            cyc_thread |= cyc[c].tid == t[i].tid;
-        fprintf(out, "    t%d_%ld [shape=box, style=\"rounded,filled\", fillcolor=%s, label=", k,
-                t[i].tid, cyc_thread ? "\"#ffe0e0\"" : t[i].blocked.present ? "\"#fff4d0\"" : "white");
-        dot_str(out, label);
-        fprintf(out, "];\n");
-    }
-    /* Objects: every address waited on or held, once. */
+    render_thread_label(t, name, sizeof name);
+    const pg_frame *fr = render_first_own_frame(t);
+    int n;
+    if (fr && fr->function && fr->file)
+        n = snprintf(label, sizeof label, "%s\n%s\n%s:%u", name, fr->function,
+                     render_short_path(fr->file), fr->line);
+    else if (fr && fr->function)
+        n = snprintf(label, sizeof label, "%s\n%s", name, fr->function);
+    else
+        n = snprintf(label, sizeof label, "%s", name);
+    const char *runs = describe_function(&t->task_function);
+    /* A Python worker's task, named by the interpreter. */
+    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    if (!runs && py)
+        runs = py->task.function;
+    /* Said once: a task blocked in its own frame is already the frame the node shows. */
+    if (runs && !(fr && fr->function && strcmp(fr->function, runs) == 0) && n >= 0 &&
+        (size_t)n < sizeof label)
+        snprintf(label + n, sizeof label - (size_t)n, "\nruns %s", runs);
+    fprintf(d->out, "    t%d_%ld [shape=box, style=\"rounded,filled\", fillcolor=%s%s, label=", d->k,
+            t->tid, cyc_thread ? "\"#ffe0e0\"" : t->blocked.present ? "\"#fff4d0\"" : "white",
+            cyc_thread ? ", color=red, penwidth=2" : "");
+    dot_str(d->out, label);
+    node_link(d, t->tid);
+    fprintf(d->out, "];\n");
+}
+
+static void draw_object_node(const dctx *d, const char *kind, uint64_t address, const pg_lockname *n,
+                             bool hot)
+{
+    char label[4 * PG_MAX_STRING];
+    object_label(kind, address, n, label, sizeof label);
+    fprintf(d->out, "    o%d_%" PRIx64 " [shape=ellipse%s, label=", d->k, address,
+            hot ? ", style=filled, fillcolor=\"#ffe0e0\", color=red, penwidth=2" : "");
+    dot_str(d->out, label);
+    fprintf(d->out, "];\n");
+}
+
+/* The threads of one finding or snapshot, and the objects they wait on and hold. The cycle is
+ * drawn first (Graphviz places what it reads first first), its edges red, bold and heavy. */
+static void draw_threads(const dctx *d, const pg_pool *pool, const pg_thread *t, size_t nt,
+                         const pg_edge *cyc, size_t ncyc)
+{
+    FILE *out = d->out;
+    int k = d->k;
+    for (size_t c = 0; c < ncyc; c++)
+        for (size_t i = 0; i < nt; i++)
+            if (t[i].tid == cyc[c].tid)
+                draw_thread_node(d, pool, &t[i], true);
+    for (size_t c = 0; c < ncyc; c++)
+        draw_object_node(d, cyc[c].kind, cyc[c].address, cyc[c].name, true);
+    for (size_t i = 0; i < nt; i++)
+        if (!in_cycle(cyc, ncyc, t[i].tid))
+            draw_thread_node(d, pool, &t[i], false);
+    /* Objects: every address waited on or held, once (Graphviz merges repeated statements). */
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
-        if (w->present && !(w->kind && strcmp(w->kind, "join") == 0)) {
-            object_label(w->kind, w->address, w->name, label, sizeof label);
-            fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, w->address);
-            dot_str(out, label);
-            fprintf(out, "];\n");
-        }
-        for (size_t h = 0; h < t[i].nholds; h++) {
-            object_label(t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, label,
-                         sizeof label);
-            fprintf(out, "    o%d_%" PRIx64 " [shape=ellipse, label=", k, t[i].holds[h].address);
-            dot_str(out, label);
-            fprintf(out, "];\n");
-        }
+        if (w->present && !(w->kind && strcmp(w->kind, "join") == 0) && !waits_through_task(pool, &t[i]))
+            draw_object_node(d, w->kind, w->address, w->name, false);
+        for (size_t h = 0; h < t[i].nholds; h++)
+            draw_object_node(d, t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, false);
     }
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
-        if (w->present) {
+        if (w->present && !waits_through_task(pool, &t[i])) {
             char el[64] = "waits";
             if (w->since_ms >= 0)
                 snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms, w->timed ? " (timed)" : "");
             bool hot = in_cycle_wait(cyc, ncyc, t[i].tid, w->address);
             if (w->kind && strcmp(w->kind, "join") == 0 && w->target >= 0)
                 fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k, w->target,
-                        hot ? ", color=red, penwidth=2.5" : "");
+                        hot ? ", color=red, penwidth=2.5, weight=10" : "");
             else
                 fprintf(out, "    t%d_%ld -> o%d_%" PRIx64 " [label=\"%s\"%s];\n", k, t[i].tid, k,
-                        w->address, el, hot ? ", color=red, penwidth=2.5, fontcolor=red" : "");
+                        w->address, el, hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
         }
         for (size_t h = 0; h < t[i].nholds; h++) {
             const pg_lock *l = &t[i].holds[h];
@@ -132,15 +189,17 @@ static void draw_threads(FILE *out, int k, const pg_pool *pool, const pg_thread 
                 snprintf(el, sizeof el, "held by (taken in %s)", fr->function);
             fprintf(out, "    o%d_%" PRIx64 " -> t%d_%ld [label=", k, l->address, k, t[i].tid);
             dot_str(out, el);
-            fprintf(out, "%s];\n", hot ? ", color=red, penwidth=2.5, fontcolor=red" : "");
+            fprintf(out, "%s];\n", hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
         }
     }
 }
 
 /* A lock-order cycle: the locks are the nodes, each edge "first -> then" is labelled with the
  * thread that took them in that order and the function where it took the second. */
-static void draw_order(FILE *out, int k, const pg_finding *f)
+static void draw_order(const dctx *d, const pg_finding *f)
 {
+    FILE *out = d->out;
+    int k = d->k;
     char label[4 * PG_MAX_STRING], name[128];
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
@@ -162,10 +221,31 @@ static void draw_order(FILE *out, int k, const pg_finding *f)
     }
 }
 
-/* A pool: one node, its workers and submitters pointing at it. */
-static void draw_pool(FILE *out, int k, const pg_finding *f)
+/* A task node: its function and where it stands ("queued 2nd"). Named by the task's identity
+ * (C pools) or by the worker waiting on it (Python work has no identity the report gives). */
+static void draw_task_node(const dctx *d, const char *id, const char *name, const char *state)
 {
+    char label[PG_MAX_STRING + 128];
+    snprintf(label, sizeof label, "task %s\n%s", name ? name : "(function not known)", state);
+    fprintf(d->out, "    %s [shape=note, style=filled, fillcolor=\"#eef4ff\", label=", id);
+    dot_str(d->out, label);
+    fprintf(d->out, "];\n");
+}
+
+static const char *const HOT = ", color=red, penwidth=2.5, fontcolor=red";
+
+/*
+ * A pool drawn as the loop that stops it: a worker waits for a task, the task is queued in the
+ * pool at position N, and the pool waits for a free worker while all of them are busy (the edge
+ * from the pool to each worker). The loop is red when the finding is proven.
+ */
+static void draw_pool(const dctx *d, const pg_finding *f)
+{
+    FILE *out = d->out;
+    int k = d->k;
     const pg_pool *p = &f->pool_info;
+    bool proven = p->proof && (strcmp(p->proof, "exact") == 0 || strcmp(p->proof, "graph") == 0);
+    const char *hot = proven ? HOT : "";
     char desc[1200], label[1400 + 4 * 160];
     describe_pool(p, desc, sizeof desc);
     int n = snprintf(label, sizeof label, "%s", desc);
@@ -193,79 +273,138 @@ static void draw_pool(FILE *out, int k, const pg_finding *f)
         const pg_thread *t = &f->threads[i];
         if (!t->role)
             continue;
-        if (strcmp(t->role, "worker") == 0)
-            fprintf(out, "    t%d_%ld -> p%d [label=\"worker of\", style=dashed];\n", k, t->tid, k);
-        else if (strcmp(t->role, "submitter") == 0)
+        bool worker = strcmp(t->role, "worker") == 0;
+        char el[PG_MAX_STRING + 64], pos[32], id[64], state[96];
+        const pg_py_task *py = worker ? describe_py_task(p, t) : NULL;
+        if (worker) {
+            /* The pool needs a free worker, and this one is busy (with its task, when known). */
+            const char *runs = describe_function(&t->task_function);
+            if (!runs && py)
+                runs = py->task.function;
+            snprintf(el, sizeof el, "busy%s%s", runs ? ": runs " : "", runs ? runs : "");
+            fprintf(out, "    p%d -> t%d_%ld [label=", k, k, t->tid);
+            dot_str(out, el);
+            fprintf(out, ", style=dashed%s];\n", t->blocked.present ? hot : "");
+        } else if (strcmp(t->role, "submitter") == 0) {
             fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
-        char el[PG_MAX_STRING + 64], pos[32];
+        }
         const pg_task_wait *w = &t->waits_for_task;
         const pg_task_ref *sub = &t->submitted_task;
-        const pg_py_task *py = strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
-        if (py && py->waits && py->queued_here) {
-            /* A Python worker waiting on work queued here: the edge that closes the loop. */
-            char words[3 * PG_MAX_STRING + 128];
-            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
-            dot_str(out, describe_py_wait(p, py, words, sizeof words));
-            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
-        } else if (w->present && w->state && strcmp(w->state, "queued") == 0) {
+        if (py && py->waits) {
+            /* A Python worker waiting on work: the future's function is the task. */
+            snprintf(id, sizeof id, "q%d_t%ld", k, t->tid);
+            bool here = py->queued_here;
+            if (here && py->queue_pos >= 0)
+                snprintf(state, sizeof state, "queued %s", describe_ordinal(py->queue_pos + 1, pos, sizeof pos));
+            else
+                snprintf(state, sizeof state, "%s", here ? "still queued" : "not queued here");
+            char fnname[PG_MAX_STRING + 64];
+            if (py->coroutine.function)
+                snprintf(fnname, sizeof fnname, "%s\nvia coroutine %s()", py->wait_fn.function ? py->wait_fn.function : "?",
+                         py->coroutine.function);
+            draw_task_node(d, id, py->coroutine.function ? fnname : py->wait_fn.function, state);
+            const char *what = py->wait_kind && strcmp(py->wait_kind, "coroutine") == 0 ? "waits on (coroutine)"
+                               : py->wait_kind && strcmp(py->wait_kind, "async_result") == 0 ? "waits on the result"
+                                                                                            : "waits on the future";
+            fprintf(out, "    t%d_%ld -> %s [label=\"%s\"%s];\n", k, t->tid, id, what, here ? hot : "");
+            if (here)
+                fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
+        } else if (w->present) {
             const char *name = describe_task_name(p, &w->function, w->address);
-            snprintf(el, sizeof el, "waits for %s queued here", name ? name : "a task");
-            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
-            dot_str(out, el);
-            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+            snprintf(id, sizeof id, "q%d_%" PRIx64, k, w->address);
+            bool queued = w->state && strcmp(w->state, "queued") == 0;
+            long at = describe_task_position(p, t, w->address);
+            if (queued && at > 0)
+                snprintf(state, sizeof state, "queued %s", describe_ordinal(at, pos, sizeof pos));
+            else if (queued)
+                snprintf(state, sizeof state, "still queued");
+            else if (w->state && strcmp(w->state, "running") == 0)
+                snprintf(state, sizeof state, "running");
+            else
+                snprintf(state, sizeof state, "state not known");
+            draw_task_node(d, id, name, state);
+            fprintf(out, "    t%d_%ld -> %s [label=\"waits for\"%s];\n", k, t->tid, id, queued ? hot : "");
+            if (queued)
+                fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
+            else if (w->runner >= 0)
+                fprintf(out, "    %s -> t%d_%ld [label=\"runs on\"];\n", id, k, w->runner);
         } else if (sub->present) {
             const char *name = describe_task_name(p, &sub->function, sub->address);
+            snprintf(id, sizeof id, "q%d_%" PRIx64, k, sub->address);
             if (sub->position > 0)
-                snprintf(el, sizeof el, "submitted %s, queued %s", name ? name : "a task",
-                         describe_ordinal(sub->position, pos, sizeof pos));
+                snprintf(state, sizeof state, "queued %s", describe_ordinal(sub->position, pos, sizeof pos));
             else
-                snprintf(el, sizeof el, "submitted %s, still queued", name ? name : "a task");
-            fprintf(out, "    t%d_%ld -> p%d [label=", k, t->tid, k);
-            dot_str(out, el);
-            fprintf(out, ", color=red, penwidth=2.5, fontcolor=red];\n");
+                snprintf(state, sizeof state, "still queued");
+            draw_task_node(d, id, name, state);
+            fprintf(out, "    t%d_%ld -> %s [label=\"submitted, waits after\"%s];\n", k, t->tid, id, hot);
+            fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
         }
     }
 }
 
+static const char *sev_colour_name(pg_severity s)
+{
+    return s == PG_SEV_ERROR ? "red" : s == PG_SEV_WARNING ? "orange" : "steelblue";
+}
+
+static void draw_finding(const dctx *d, const pg_finding *f, bool cluster)
+{
+    FILE *out = d->out;
+    if (cluster) {
+        char label[PG_MAX_STRING + 256];
+        snprintf(label, sizeof label, "%s: %s in %s (pid %ld): %s", severity_name(f->sev), f->kind,
+                 render_exe_name(f->proc), f->proc ? f->proc->pid : -1L, f->summary ? f->summary : "");
+        fprintf(out, "  subgraph cluster_%d {\n    label=", d->k);
+        dot_str(out, label);
+        fprintf(out, ";\n    color=%s;\n", sev_colour_name(f->sev));
+    }
+    draw_threads(d, f->pool_info.present ? &f->pool_info : NULL, f->threads, f->nthreads, f->cycle,
+                 f->ncycle);
+    if (f->norder)
+        draw_order(d, f);
+    if (f->pool_info.present)
+        draw_pool(d, f);
+    if (cluster)
+        fprintf(out, "  }\n");
+}
+
+static void draw_snapshot(const dctx *d, const pg_snapshot *s, bool cluster)
+{
+    if (cluster) {
+        char label[256];
+        snprintf(label, sizeof label, "snapshot of %s (pid %ld)", render_exe_name(s->proc),
+                 s->proc ? s->proc->pid : -1L);
+        fprintf(d->out, "  subgraph cluster_%d {\n    label=", d->k);
+        dot_str(d->out, label);
+        fprintf(d->out, ";\n    color=gray;\n");
+    }
+    draw_threads(d, NULL, s->threads, s->nthreads, NULL, 0);
+    if (cluster)
+        fprintf(d->out, "  }\n");
+}
+
+static void graph_open(FILE *out, const char *rankdir)
+{
+    fprintf(out, "digraph poolguard {\n  rankdir=%s;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+                 "  edge [fontname=\"Helvetica\", fontsize=9];\n", rankdir);
+}
+
 static void draw(FILE *out, pg_report *r, const render_opts *o)
 {
-    fprintf(out, "digraph poolguard {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
-                 "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    graph_open(out, "LR");
     size_t n, drawn = 0;
     pg_finding **f = report_findings(r, &n);
     for (size_t i = 0; i < n && drawn < MAX_DRAWN; i++) {
         if (!render_finding_visible(f[i], o))
             continue;
-        int k = (int)drawn++;
-        char label[PG_MAX_STRING + 256];
-        snprintf(label, sizeof label, "%s: %s in %s (pid %ld): %s", severity_name(f[i]->sev),
-                 f[i]->kind, render_exe_name(f[i]->proc), f[i]->proc ? f[i]->proc->pid : -1L,
-                 f[i]->summary ? f[i]->summary : "");
-        fprintf(out, "  subgraph cluster_%d {\n    label=", k);
-        dot_str(out, label);
-        fprintf(out, ";\n    color=%s;\n", f[i]->sev == PG_SEV_ERROR     ? "red"
-                                            : f[i]->sev == PG_SEV_WARNING ? "orange"
-                                                                          : "steelblue");
-        draw_threads(out, k, f[i]->pool_info.present ? &f[i]->pool_info : NULL, f[i]->threads,
-                     f[i]->nthreads, f[i]->cycle, f[i]->ncycle);
-        if (f[i]->norder)
-            draw_order(out, k, f[i]);
-        if (f[i]->pool_info.present)
-            draw_pool(out, k, f[i]);
-        fprintf(out, "  }\n");
+        dctx d = { .out = out, .k = (int)drawn++ };
+        draw_finding(&d, f[i], true);
     }
     size_t ns;
     pg_snapshot **s = report_snapshots(r, &ns);
     for (size_t i = 0; i < ns && drawn < MAX_DRAWN; i++) {
-        int k = (int)drawn++;
-        char label[256];
-        snprintf(label, sizeof label, "snapshot of %s (pid %ld)", render_exe_name(s[i]->proc),
-                 s[i]->proc ? s[i]->proc->pid : -1L);
-        fprintf(out, "  subgraph cluster_%d {\n    label=", k);
-        dot_str(out, label);
-        fprintf(out, ";\n    color=gray;\n");
-        draw_threads(out, k, NULL, s[i]->threads, s[i]->nthreads, NULL, 0);
-        fprintf(out, "  }\n");
+        dctx d = { .out = out, .k = (int)drawn++ };
+        draw_snapshot(&d, s[i], true);
     }
     if (drawn == 0)
         fprintf(out, "  empty [shape=plaintext, label=\"no findings\"];\n");
@@ -284,6 +423,37 @@ char *render_dot_string(pg_report *r, const render_opts *o)
     return buf;
 }
 
+/* One finding (or snapshot) alone, its thread nodes linked to "#ANCHOR-tTID". */
+static char *one_graph(const pg_finding *f, const pg_snapshot *s, const char *anchor)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    /* Alone on a page, a graph runs down it: a cycle drawn left to right is a row as wide as
+     * all its threads and locks, which a page can only show shrunk. */
+    graph_open(m, "TB");
+    dctx d = { .out = m, .k = 0, .anchor = anchor };
+    if (f)
+        draw_finding(&d, f, false);
+    else
+        draw_snapshot(&d, s, false);
+    fprintf(m, "}\n");
+    fclose(m);
+    return buf;
+}
+
+char *render_dot_finding(const pg_finding *f, const char *anchor)
+{
+    return one_graph(f, NULL, anchor);
+}
+
+char *render_dot_snapshot(const pg_snapshot *s, const char *anchor)
+{
+    return one_graph(NULL, s, anchor);
+}
+
 int render_dot(pg_report *r, const render_opts *o, FILE *out)
 {
     draw(out, r, o);
@@ -291,26 +461,24 @@ int render_dot(pg_report *r, const render_opts *o, FILE *out)
 }
 
 /* Runs `dot -Tsvg` with the graph on its stdin (a temporary file, so no pipe deadlock). */
-int render_svg_string(pg_report *r, const render_opts *o, char **svg)
+int render_svg_from_dot(const char *graph, char **svg)
 {
     *svg = NULL;
-    char *graph = render_dot_string(r, o);
-    if (!graph)
-        return -ENOMEM;
     const char *tmp = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/poolguard-dot.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     int in = mkstemp(path);
-    if (in < 0) {
-        free(graph);
+    if (in < 0)
         return -errno;
-    }
     unlink(path);
     size_t len = strlen(graph);
     bool ok = write(in, graph, len) == (ssize_t)len && lseek(in, 0, SEEK_SET) == 0;
-    free(graph);
+    if (!ok) {
+        close(in);
+        return -EIO;
+    }
     int p[2];
-    if (!ok || pipe2(p, O_CLOEXEC) < 0) {
+    if (pipe2(p, O_CLOEXEC) < 0) {
         close(in);
         return -EIO;
     }
@@ -347,6 +515,17 @@ int render_svg_string(pg_report *r, const render_opts *o, char **svg)
     }
     *svg = buf;
     return 0;
+}
+
+int render_svg_string(pg_report *r, const render_opts *o, char **svg)
+{
+    *svg = NULL;
+    char *graph = render_dot_string(r, o);
+    if (!graph)
+        return -ENOMEM;
+    int ret = render_svg_from_dot(graph, svg);
+    free(graph);
+    return ret;
 }
 
 int render_svg(pg_report *r, const render_opts *o, FILE *out)

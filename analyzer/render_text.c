@@ -2,14 +2,18 @@
  * The text report, for people, read top-down like a kernel lockdep splat: a headline in the
  * user's words, the cycle drawn as a chain, then each thread: what it waits on and for how long,
  * what it holds and where it took it, its stack with file:line (shim/libc frames folded away).
- * Colour is decided by the caller (terminal and NO_COLOR); here it is only applied.
+ * In a Python thread the Python stack is the stack, the interpreter's native frames one line
+ * (--native shows them). Colour and the width to wrap to are decided by the caller (a terminal,
+ * NO_COLOR); here they are only applied.
  */
 #include "render.h"
 
 #include "analyze.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct tctx {
@@ -60,7 +64,8 @@ static void print_frame(tctx *c, size_t idx, const pg_frame *f, const char *inde
 }
 
 /* Consecutive folded frames become one line naming their modules. */
-static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *indent)
+static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *indent,
+                         const char *what)
 {
     char mods[256] = "";
     for (size_t i = 0; i < n; i++) {
@@ -74,7 +79,7 @@ static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *inde
             strcat(mods, b);
         }
     }
-    fprintf(c->out, "%s%s... %zu frame%s in %s%s\n", indent, C(c, DIM), n, n == 1 ? "" : "s",
+    fprintf(c->out, "%s%s... %zu %sframe%s in %s%s\n", indent, C(c, DIM), n, what, n == 1 ? "" : "s",
             mods, C(c, RESET));
 }
 
@@ -117,7 +122,7 @@ static void print_stack(tctx *c, const pg_stack *s, const char *indent)
             size_t j = i;
             while (j < s->nframes && hide_frame(c, s, j, first_own))
                 j++;
-            print_folded(c, &s->frames[i], j - i, indent);
+            print_folded(c, &s->frames[i], j - i, indent, "");
             i = j;
             continue;
         }
@@ -126,27 +131,6 @@ static void print_stack(tctx *c, const pg_stack *s, const char *indent)
     }
     if (s->dropped)
         fprintf(c->out, "%s... %zu more frames not recorded\n", indent, s->dropped);
-}
-
-static const char *role_words(const char *role, bool pool, bool stall)
-{
-    /* A stall has no cycle and proves nothing: its threads are only blocked for long. */
-    if (stall && role && strcmp(role, "blocked") == 0)
-        return "blocked for long";
-    /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
-    if (!role || strcmp(role, "snapshot") == 0)
-        return NULL;
-    if (strcmp(role, "cycle") == 0)
-        return "in the cycle";
-    if (strcmp(role, "blocked") == 0)
-        return pool ? "stuck with the pool" : "stuck behind the cycle";
-    if (strcmp(role, "worker") == 0)
-        return "worker of the pool";
-    if (strcmp(role, "submitter") == 0)
-        return "submits work to the pool";
-    if (strcmp(role, "hang") == 0)
-        return "blocked, like every thread";
-    return role;
 }
 
 static void print_wait(tctx *c, const pg_wait *w)
@@ -312,7 +296,7 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
     char label[128];
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = role_words(t->role, pool, f && strcmp(f->kind, "stall") == 0);
+    const char *role = render_role_words(t->role, pool, f && strcmp(f->kind, "stall") == 0);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
             role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
@@ -348,11 +332,18 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_thread *t,
         fputc('\n', c->out);
     }
     if (t->python.nframes) {
-        fprintf(c->out, "    python stack:\n");
+        /* In a Python thread the Python stack is the program's; the native frames are the
+         * interpreter running it, which no Python user acts on: one line unless --native. */
+        fprintf(c->out, "    stack:\n");
         print_stack(c, &t->python, "      ");
-    }
-    if (t->blocked.present || with_stack_when_running) {
-        fprintf(c->out, "    %s:\n", t->python.nframes ? "native stack" : "stack");
+        if (t->stack.nframes && !c->o->native && !c->o->all_frames) {
+            print_folded(c, t->stack.frames, t->stack.nframes, "      ", "native ");
+        } else if (t->blocked.present || with_stack_when_running) {
+            fprintf(c->out, "    native stack:\n");
+            print_stack(c, &t->stack, "      ");
+        }
+    } else if (t->blocked.present || with_stack_when_running) {
+        fprintf(c->out, "    stack:\n");
         print_stack(c, &t->stack, "      ");
     }
 }
@@ -720,7 +711,82 @@ static void print_snapshot(tctx *c, const pg_snapshot *s)
     fputc('\n', c->out);
 }
 
+/* Visible columns of s[0..n) (ANSI colour sequences take none). */
+static size_t visible_len(const char *s, size_t n)
+{
+    size_t cols = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\033') {
+            while (i < n && s[i] != 'm')
+                i++;
+            continue;
+        }
+        /* UTF-8 continuation bytes do not start a column. */
+        cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return cols;
+}
+
+/* One line wrapped at spaces to width columns; continuation lines are indented four more than
+ * the line itself, so a wrapped sentence still reads as part of its thread or frame. A word
+ * longer than the line is left whole. */
+static void wrap_line(FILE *out, const char *s, size_t n, int width)
+{
+    size_t indent = 0;
+    while (indent < n && s[indent] == ' ')
+        indent++;
+    size_t cont = indent + 4 < (size_t)width / 2 ? indent + 4 : indent;
+    size_t room = (size_t)width, start = 0;
+    bool first = true;
+    while (visible_len(s + start, n - start) > room) {
+        size_t brk = 0, cols = 0;
+        for (size_t i = start; i < n && cols <= room; i++) {
+            if (s[i] == '\033') {
+                while (i < n && s[i] != 'm')
+                    i++;
+                continue;
+            }
+            if (s[i] == ' ' && i > start + (first ? indent : 0))
+                brk = i;
+            cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+        }
+        if (!brk)
+            break;
+        fwrite(s + start, 1, brk - start, out);
+        fprintf(out, "\n%*s", (int)cont, "");
+        start = brk + 1;
+        room = (size_t)width - cont;
+        first = false;
+    }
+    fwrite(s + start, 1, n - start, out);
+}
+
+static int render_text_unwrapped(pg_report *r, const render_opts *o, FILE *out);
+
 int render_text(pg_report *r, const render_opts *o, FILE *out)
+{
+    if (o->width <= 20)
+        return render_text_unwrapped(r, o, out);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return -ENOMEM;
+    int ret = render_text_unwrapped(r, o, m);
+    fclose(m);
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(buf + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        wrap_line(out, buf + at, end - at, o->width);
+        if (nl)
+            fputc('\n', out);
+        at = end + 1;
+    }
+    free(buf);
+    return ret;
+}
+
+static int render_text_unwrapped(pg_report *r, const render_opts *o, FILE *out)
 {
     tctx c = { .out = out, .o = o };
     size_t n, shown = 0, dup = 0, supp = 0, base = 0, below = 0;

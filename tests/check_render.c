@@ -169,9 +169,20 @@ START_TEST(test_render_python_stacks_come_first)
     ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
     char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
-                                            "python stack:", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
-                                            "native stack:", "/nonexistent/python3.11+0x1000", NULL });
+                                            "    stack:\n", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
+                                            "... 2 native frames in python3.11", NULL });
+    ck_assert_ptr_null(strstr(t, "/nonexistent/python3.11+0x1000"));
     free(t);
+    /* --native shows the interpreter's frames. */
+    render_opts native = { .format = PG_FMT_TEXT, .min_severity = PG_SEV_WARNING, .native = true };
+    char *nt = NULL;
+    size_t nlen = 0;
+    FILE *m = open_memstream(&nt, &nlen);
+    ck_assert_int_eq(render(r, &native, m), 0);
+    fclose(m);
+    tu_assert_in_order(nt, (const char *[]){ "    stack:\n", "#0  parent_task at app.py:12", "native stack:",
+                                             "/nonexistent/python3.11+0x1000", NULL });
+    free(nt);
     char *j = ru_render_color(r, PG_FMT_JSON, false);
     json_t *doc = json_loads(j, 0, NULL);
     json_t *th = json_array_get(json_object_get(json_array_get(json_object_get(doc, "findings"), 0), "threads"), 0);

@@ -160,7 +160,12 @@ START_TEST(test_exact_libuv_in_sarif_junit_dot_and_html)
     char *d = ru_render(r, PG_FMT_DOT);
     ck_assert_ptr_nonnull(strstr(d, "the libuv threadpool (created in main() at app.c:31)\\n2 workers, 3 queued"
                                     "\\nproof: exact\\nqueued: child_task, child_task, log_task"));
-    ck_assert_ptr_nonnull(strstr(d, "t0_1234 -> p0 [label=\"submitted child_task, queued 2nd\""));
+    /* worker -> task (queued 2nd) -> pool -> worker: the loop, not the raw futex. */
+    ck_assert_ptr_nonnull(strstr(d, "q0_5600aa000100 [shape=note, style=filled, fillcolor=\"#eef4ff\", "
+                                    "label=\"task child_task\\nqueued 2nd\"]"));
+    ck_assert_ptr_nonnull(strstr(d, "t0_1234 -> q0_5600aa000100 [label=\"submitted, waits after\", color=red"));
+    ck_assert_ptr_nonnull(strstr(d, "q0_5600aa000100 -> p0 [label=\"queued 2nd in\", color=red"));
+    ck_assert_ptr_nonnull(strstr(d, "p0 -> t0_1234 [label=\"busy: runs parent_task\", style=dashed, color=red"));
     ck_assert_ptr_nonnull(strstr(d, "\\nruns parent_task\""));
     free(d);
 
@@ -172,9 +177,11 @@ START_TEST(test_exact_libuv_in_sarif_junit_dot_and_html)
     int ret = render(r, &o, m);
     fclose(m);
     ck_assert_int_eq(ret, 0);
-    ck_assert_ptr_nonnull(strstr(h, "<h2 class=\"error\">error: pool_exhaustion &mdash; all 2 workers of "
-                                    "the libuv threadpool (created in main() at app.c:31)"));
-    ck_assert_ptr_nonnull(strstr(h, "submitted task 0x5600aa000100 (child_task)"));
+    ck_assert_ptr_nonnull(strstr(h, "<span class=\"badge error\">error</span> pool_exhaustion"));
+    ck_assert_ptr_nonnull(strstr(h, "<p class=\"sentence\">all 2 workers of the libuv threadpool (created in "
+                                    "main() at app.c:31)"));
+    ck_assert_ptr_nonnull(strstr(h, "<dt>submitted</dt><dd>task <span class=\"mono\">0x5600aa000100</span> "
+                                    "(<b>child_task</b>)"));
     free(h);
     report_free(r);
 }
@@ -210,7 +217,11 @@ START_TEST(test_exact_glib_graph_proof_and_waits_for_queued_and_running_tasks)
                      "write_thumbnail");
     json_decref(doc);
     char *d = ru_render(r, PG_FMT_DOT);
-    ck_assert_ptr_nonnull(strstr(d, "t0_2001 -> p0 [label=\"waits for write_thumbnail queued here\""));
+    ck_assert_ptr_nonnull(strstr(d, "label=\"task write_thumbnail\\nqueued 1st\""));
+    ck_assert_ptr_nonnull(strstr(d, "t0_2001 -> q0_5600bb000200 [label=\"waits for\", color=red"));
+    ck_assert_ptr_nonnull(strstr(d, "q0_5600bb000200 -> p0 [label=\"queued 1st in\", color=red"));
+    /* The task the second worker waits for runs on the first. */
+    ck_assert_ptr_nonnull(strstr(d, "q0_5600bb000001 -> t0_2001 [label=\"runs on\"]"));
     free(d);
     report_free(r);
 }

@@ -142,10 +142,18 @@ START_TEST(test_render_svg_and_html_stand_alone)
     free(svg);
     char *html = ru_render(r, PG_FMT_HTML);
     ck_assert_ptr_nonnull(strstr(html, "<!DOCTYPE html>"));
-    ck_assert_ptr_nonnull(strstr(html, "<div class=\"graph\"><svg"));
-    ck_assert_ptr_nonnull(strstr(html, "waits 812 ms on mutex 0x55d0c0a04040"));
-    ck_assert_ptr_nonnull(strstr(html, "#1  /nonexistent/app+0x1400"));
-    ck_assert_ptr_null(strstr(html, "<script"));
+    /* One graph per finding, inline, its thread nodes linked to the thread sections. */
+    ck_assert_ptr_nonnull(strstr(html, "<div class=\"viewport\"><svg"));
+    ck_assert_ptr_nonnull(strstr(html, "xlink:href=\"#f1-t11\""));
+    ck_assert_ptr_nonnull(strstr(html, "<section class=\"thread\" id=\"f1-t11\">"));
+    ck_assert_ptr_nonnull(strstr(html, "on <b>mutex 0x55d0c0a04040</b>, held by <a href=\"#f1-t12\">"));
+    ck_assert_ptr_nonnull(strstr(html, " &mdash; for <b>812 ms</b>"));
+    ck_assert_ptr_nonnull(strstr(html, "<code class=\"fn\">app+0x1400</code>"));
+    /* Shim and libc frames are folded in <details>. */
+    ck_assert_ptr_nonnull(strstr(html, "<details class=\"fold\" id=\"f1-t11-fold0\"><summary>&hellip; "));
+    /* Self-contained: nothing is loaded from elsewhere. */
+    ck_assert_ptr_null(strstr(html, "<script src"));
+    ck_assert_ptr_null(strstr(html, "<link"));
     ck_assert_ptr_null(strstr(html, "<?xml"));
     free(html);
     report_free(r);

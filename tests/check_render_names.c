@@ -67,8 +67,8 @@ START_TEST(test_render_names_lock_order_text_and_html_name_global_and_heap_locks
         "      | then lock A, taken by ", " in audit\n", NULL });
     free(t);
     char *h = ru_render(r, PG_FMT_HTML);
-    ck_assert_ptr_nonnull(strstr(h, "lock A: mutex accounts_lock (lo_named.c:12, 0x"));
-    ck_assert_ptr_nonnull(strstr(h, "lock B: the mutex initialized in cache_new() at lo_named.c:29 (0x"));
+    ck_assert_ptr_nonnull(strstr(h, "<b>lock A</b>: mutex accounts_lock (lo_named.c:12, 0x"));
+    ck_assert_ptr_nonnull(strstr(h, "<b>lock B</b>: the mutex initialized in cache_new() at lo_named.c:29 (0x"));
     free(h);
     done(r, dir);
 }

@@ -214,7 +214,7 @@ START_TEST(test_render_pool_in_sarif_junit_and_dot)
     char *d = ru_render(r, PG_FMT_DOT);
     ck_assert_ptr_nonnull(strstr(d, "p0 [shape=box3d"));
     ck_assert_ptr_nonnull(strstr(d, "the pool created in pool_start() (thread routine pool_worker)\\n2 workers, about 2 queued"));
-    ck_assert_ptr_nonnull(strstr(d, "t0_5152 -> p0 [label=\"worker of\""));
+    ck_assert_ptr_nonnull(strstr(d, "p0 -> t0_5152 [label=\"busy\", style=dashed"));
     free(d);
     report_free(r);
 }
@@ -226,7 +226,7 @@ START_TEST(test_render_pool_other_layers_members_pass_through)
     pg_report *r = ru_load("tests/data/python.jsonl", (const ru_sym[]){ { 0 } });
     char *t = ru_render(r, PG_FMT_TEXT);
     tu_assert_in_order(t, (const char *[]){ "the pool:", "running: at most 1 worker at once",
-                                            "also: executor=0x7f00aa\n", "python stack:",
+                                            "also: executor=0x7f00aa\n", "    stack:\n",
                                             "#0  parent_task at app.py:12", NULL });
     free(t);
     json_t *doc, *f = ru_first_finding(r, &doc);
