@@ -194,7 +194,10 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
                               "%s: an error without proof: %s", label, all);
         }
         if (c->expect == UNPROVEN) {
-            ck_assert_msg(nf == 0 || strstr(all, "stall"), "%s: unexpected findings: %s", label, all);
+            /* Little is visible of these pools while main runs: nothing, a stall, or (when some
+             * signal did reach an idle wait) an inferred warning; never more. */
+            ck_assert_msg(nf == 0 || strstr(all, "stall") || strstr(all, "inferred, not proven"),
+                          "%s: unexpected findings: %s", label, all);
             e2e_reports_free(&rs);
             gate_run_free(&g);
             return;
