@@ -198,6 +198,23 @@ check: check-python-layer
 check-real: all
 	./scripts/check_real.sh $(BUILD)
 
+# Reports of real runs (a lock cycle, a C pool, the Python example, a lock-order warning, a
+# time-out snapshot) opened in headless Chromium, and rendered as SARIF for the SARIF 2.1.0
+# schema's validator.
+REPORT_CASES := $(BUILD)/report-cases
+SARIF_SCHEMA := $(BUILD)/sarif-schema/sarif-2.1.0-rtm.5.json
+$(SARIF_SCHEMA): scripts/deps.sh
+	./scripts/deps.sh --sarif-schema $(@D)
+.PHONY: report-cases check-html-browser check-sarif
+report-cases: all $(PROGS)
+	./tests/make_report_cases.sh $(BUILD) $(REPORT_CASES)
+check-html-browser: report-cases
+	./tests/check_html_browser.sh $(BUILD) $(REPORT_CASES)
+check-sarif: report-cases $(SARIF_SCHEMA)
+	./tests/check_sarif_schema.sh $(BUILD) $(REPORT_CASES) $(SARIF_SCHEMA)
+check-sarif: check-html-browser
+check: check-html-browser check-sarif
+
 demo: all $(PROGS)
 	./scripts/demo.sh $(BUILD)
 

@@ -233,11 +233,11 @@ static void stack_list(hctx *c, const pg_stack *s, const char *fold_id)
         size_t j = i;
         while (j < s->nframes && fold_frame(c, s, j, any_own))
             j++;
-        /* The id lets a link (and the browser test) open the fold: browsers expand a closed
-         * <details> that holds the fragment a page is opened at. */
-        fprintf(c->out, "<li class=\"fold\"><details class=\"fold\" id=\"%s-fold%zu\">", fold_id, folds++);
+        /* The id of its list lets a link (and the browser test) open the fold: browsers expand
+         * a closed <details> that holds the fragment a page is opened at. */
+        fputs("<li class=\"fold\"><details class=\"fold\">", c->out);
         fold_summary(c, &s->frames[i], j - i, "");
-        fputs("<ol>\n", c->out);
+        fprintf(c->out, "<ol id=\"%s-fold%zu\">\n", fold_id, folds++);
         for (size_t k = i; k < j; k++)
             frame_item(c, &s->frames[k], k, false);
         fputs("</ol></details></li>\n", c->out);
@@ -438,9 +438,9 @@ static void thread_section(hctx *c, const pg_finding *f, const pg_thread *t, con
         snprintf(fold_id, sizeof fold_id, "%s-py", id);
         stack_list(c, &t->python, fold_id);
         if (t->stack.nframes && !c->o->native && !c->o->all_frames) {
-            fprintf(c->out, "<details class=\"fold native\" id=\"%s-native\">", id);
+            fputs("<details class=\"fold native\">", c->out);
             fold_summary(c, t->stack.frames, t->stack.nframes, "native ");
-            fputs("<ol class=\"stack\">\n", c->out);
+            fprintf(c->out, "<ol class=\"stack\" id=\"%s-native\">\n", id);
             for (size_t i = 0; i < t->stack.nframes; i++)
                 frame_item(c, &t->stack.frames[i], i, false);
             fputs("</ol></details>\n", c->out);

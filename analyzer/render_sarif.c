@@ -1,6 +1,8 @@
 /*
  * SARIF 2.1.0 for code-scanning tools: one result per shown finding, located at the first frame
- * in the program's own code, with each thread's stack as a threadFlow of one codeFlow. The
+ * in the program's own code (then each other thread's first own frame), its message naming the
+ * locks, with each thread's stack as a threadFlow of one codeFlow. tests/check_sarif_schema.sh
+ * holds the output to the SARIF 2.1.0 schema. The
  * signature is the result's partial fingerprint, so tools track a finding across runs the way
  * baselines do.
  */
@@ -229,15 +231,50 @@ static json_t *result(const pg_finding *f, const render_opts *o)
     json_t *res = json_object();
     json_object_set_new(res, "ruleId", json_string(f->kind));
     json_object_set_new(res, "level", json_string(level(f->sev)));
-    char msg[PG_MAX_STRING + 256];
-    snprintf(msg, sizeof msg, "%s (in %s, pid %ld%s)", f->summary ? f->summary : f->kind,
-             f->proc && f->proc->exe ? f->proc->exe : "?", f->proc ? f->proc->pid : -1L,
-             f->count > 1 ? ", and more" : "");
+    char *msg = NULL;
+    size_t mlen = 0;
+    FILE *mm = open_memstream(&msg, &mlen);
+    if (!mm)
+        abort();
+    fprintf(mm, "%s (in %s, pid %ld%s)", f->summary ? f->summary : f->kind,
+            f->proc && f->proc->exe ? f->proc->exe : "?", f->proc ? f->proc->pid : -1L,
+            f->count > 1 ? ", and more" : "");
+    /* The locks by name, so an annotation on the user's line says which locks it is about. */
+    size_t named = 0;
+    for (size_t i = 0; i < f->locks.n; i++) {
+        char name[3 * PG_MAX_STRING];
+        const pg_lockname *n = &f->locks.v[i];
+        if (!*describe_lock_name(n, n->kind, name, sizeof name))
+            continue;
+        fprintf(mm, "%s%s", named++ ? "; " : ". Locks: ", name);
+    }
+    fclose(mm);
     json_t *m = json_object();
-    json_object_set_new(m, "text", json_string(msg));
+    json_object_set_new(m, "text", json_string(msg ? msg : ""));
+    free(msg);
     json_object_set_new(res, "message", m);
+    /* Where each thread is in the program's own code, the finding's location first: code
+     * scanning annotates every line a deadlock goes through, not only one. */
     json_t *locs = json_array();
-    json_array_append_new(locs, location(render_finding_location(f), NULL));
+    const pg_frame *at = render_finding_location(f);
+    json_array_append_new(locs, location(at, NULL));
+    for (size_t i = 0; i < f->nthreads && json_array_size(locs) < 10; i++) {
+        const pg_frame *own = render_first_own_frame(&f->threads[i]);
+        if (!own || !own->own || !own->file || own == at)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            const pg_frame *o2 = render_first_own_frame(&f->threads[k]);
+            seen = o2 && o2->file && strcmp(o2->file, own->file) == 0 && o2->line == own->line;
+        }
+        if (at && at->file && strcmp(at->file, own->file) == 0 && at->line == own->line)
+            seen = true;
+        if (!seen) {
+            char label[128], lm[256];
+            snprintf(lm, sizeof lm, "%s is here", render_thread_label(&f->threads[i], label, sizeof label));
+            json_array_append_new(locs, location(own, lm));
+        }
+    }
     json_object_set_new(res, "locations", locs);
     if (f->signature) {
         json_t *fp = json_object();
@@ -300,6 +337,20 @@ static json_t *result(const pg_finding *f, const render_opts *o)
     for (size_t i = 0; i < f->npids; i++)
         json_array_append_new(pids, json_integer(f->pids[i]));
     json_object_set_new(props, "pids", pids);
+    if (f->locks.n) {
+        json_t *locks = json_array();
+        for (size_t i = 0; i < f->locks.n; i++) {
+            const pg_lockname *n = &f->locks.v[i];
+            char name[3 * PG_MAX_STRING], hex[20];
+            json_t *l = json_object();
+            describe_lock_name(n, n->kind, name, sizeof name);
+            json_object_set_new(l, "name", *name ? json_string(name) : json_null());
+            json_object_set_new(l, "kind", json_string_or_null(n->kind));
+            json_object_set_new(l, "address", json_string(render_hex(n->address, hex)));
+            json_array_append_new(locks, l);
+        }
+        json_object_set_new(props, "locks", locks);
+    }
     if (p->present) {
         /* How the pool is known and how sure the finding is, for tools that sort on it. */
         if (p->library)
