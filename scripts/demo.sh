@@ -23,6 +23,19 @@ run_example() {
 
 run_example "Python: the problem's own example, ThreadPoolExecutor waiting on itself" \
     "$out/python.svg" python3 examples/pool_exhaustion.py
+
+# The same run as the HTML page people open from a CI artifact, and a screenshot of it in
+# headless Chromium beside the SVG.
+section "Python: the HTML report" "poolguard run --format html --output $out/python.html -- python3 examples/pool_exhaustion.py"
+"$pg" run --timeout 20 --format html --output "$out/python.html" -- python3 examples/pool_exhaustion.py
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$browser" ] && "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --user-data-dir="$out/.chromium" --window-size=1400,2000 --screenshot="$out/python.png" \
+    "file://$(realpath "$out/python.html")" >/dev/null 2>&1; then
+    printf '\n(the page is %s; its screenshot is %s)\n' "$out/python.html" "$out/python.png"
+else
+    printf '\n(the page is %s; no screenshot: chromium is not installed or cannot run here)\n' "$out/python.html"
+fi
 run_example "C: a thread pool whose tasks wait for tasks queued behind them (main waits too)" \
     "$out/pool.svg" "$build/progs/pool_cond_flood" mainwait
 run_example "C: two threads taking two mutexes in opposite orders" \
