@@ -650,8 +650,11 @@ static void finding_section(hctx *c, const pg_finding *f, size_t no)
     graph_figure(c, render_dot_finding(f, anchor),
                  f->norder ? "The cycle of lock orders: each edge is one thread taking the next lock "
                              "while holding the one before."
-                           : "The wait-for graph: an edge points from who waits to what it waits for; "
-                             "the cycle is red. Thread nodes link to their sections below.");
+                           : f->ncycle ? "The wait-for graph: an edge points from who waits to what it "
+                                         "waits for; the cycle is red. Thread nodes link to their sections below."
+                                       : "The wait-for graph: an edge points from who waits to what it "
+                                         "waits for; what proves the finding is red. Thread nodes link to "
+                                         "their sections below.");
     if (f->norder)
         order_section(c, f, anchor);
     for (size_t i = 0; i < f->nthreads; i++)
