@@ -36,7 +36,8 @@ passed=0
 failed=0
 for dir in "$cases"/*/; do
     name=$(basename "$dir")
-    [ "$name" = ".profile" ] && continue
+    # Only the cases: directories of raw reports.
+    ls "$dir"*.jsonl >/dev/null 2>&1 || continue
     html="$cases/$name.html"
     "$pg" report --format html --output "$html" "$dir" 2>"$cases/$name.render.log"
     "$pg" report --format json --output "$cases/$name.json" "$dir" 2>>"$cases/$name.render.log"

@@ -18,7 +18,7 @@ if ! "$py" -c 'import jsonschema' 2>/dev/null; then
     echo "check_sarif_schema: error: python3-jsonschema is missing (scripts/deps.sh installs it)" >&2
     exit 1
 fi
-out="$cases/sarif"
+out="$cases.sarif"
 rm -rf "$out"
 mkdir -p "$out"
 n=0
