@@ -351,3 +351,50 @@ PG_EXPORT void g_cond_broadcast(GCond *cond)
     if (real)
         signal_with(real, cond);
 }
+
+/* GLib's locks wait on raw futexes: around the program's own lock calls the futex hook publishes
+ * such a wait as a lock wait (PG_FUTEX_LOCK_WAIT), which the pool rules never take for a task's
+ * wait for a subtask (a worker contending for a lock is busy, not starved). GLib's internal lock
+ * calls are bound directly and stay plain futex waits. The types are opaque here. */
+typedef void (*lock_fn)(void *);
+static _Atomic(lock_fn) real_mutex_lock, real_rec_mutex_lock, real_rw_writer_lock, real_rw_reader_lock;
+
+static void lock_with(lock_fn real, void *lock)
+{
+    struct pg_thread *t = atomic_load_explicit(&pg_ready, memory_order_acquire) ? pg_self() : NULL;
+    if (!t) {
+        real(lock);
+        return;
+    }
+    t->futex_is_lock++;
+    real(lock);
+    t->futex_is_lock--;
+}
+
+PG_EXPORT void g_mutex_lock(void *mutex)
+{
+    lock_fn real = REAL(real_mutex_lock, "g_mutex_lock");
+    if (real)
+        lock_with(real, mutex);
+}
+
+PG_EXPORT void g_rec_mutex_lock(void *mutex)
+{
+    lock_fn real = REAL(real_rec_mutex_lock, "g_rec_mutex_lock");
+    if (real)
+        lock_with(real, mutex);
+}
+
+PG_EXPORT void g_rw_lock_writer_lock(void *lock)
+{
+    lock_fn real = REAL(real_rw_writer_lock, "g_rw_lock_writer_lock");
+    if (real)
+        lock_with(real, lock);
+}
+
+PG_EXPORT void g_rw_lock_reader_lock(void *lock)
+{
+    lock_fn real = REAL(real_rw_reader_lock, "g_rw_lock_reader_lock");
+    if (real)
+        lock_with(real, lock);
+}

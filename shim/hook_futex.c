@@ -45,7 +45,8 @@ PG_EXPORT long syscall(long nr, ...)
     if (!t)
         return pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
     struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
-    PG_WAIT_BEGIN(ws, t, PG_W_FUTEX, a1, a4 != 0, a2);
+    PG_WAIT_BEGIN(ws, t, PG_W_FUTEX, a1, a4 != 0,
+                  (uintptr_t)a2 | (t->futex_is_lock ? PG_FUTEX_LOCK_WAIT : 0));
     pg_watchdog_ensure();
     long r = pg_real.syscall(nr, a1, a2, a3, a4, a5, a6);
     int e = errno;

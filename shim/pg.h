@@ -48,6 +48,9 @@ enum pg_wait_kind {
     PG_W_ONCE,           /* pthread_once waiting for another thread's init routine */
 };
 
+/* wextra of a futex wait made inside a library's lock call (the rest of wextra is the op). */
+#define PG_FUTEX_LOCK_WAIT ((uintptr_t)1 << 62)
+
 enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE, PG_H_SPIN };
 
 struct pg_held {
@@ -117,6 +120,9 @@ struct pg_thread {
      * futex wake inside it, if it wakes nobody, counts as a lost signal. Any other FUTEX_WAKE
      * that wakes nobody is lock traffic (an unlock with no waiter), never queued work. */
     uint32_t wake_is_signal;
+    /* Set by an adapter around a library's lock call (GLib's g_mutex_lock): a futex wait inside it
+     * is published with PG_FUTEX_LOCK_WAIT in wextra, a lock wait, never a wait for a task. */
+    uint32_t futex_is_lock;
 
     /* Owned by the watchdog. */
     uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */

@@ -167,6 +167,7 @@ static void fill_thread(int i)
     p->timed = s->timed;
     p->wkind = s->wkind;
     p->wobj = s->wobj;
+    p->lockwait = s->wkind == PG_W_FUTEX && (s->wextra & PG_FUTEX_LOCK_WAIT);
     p->seq = s->seq;
     p->since_ns = s->since_ns;
     p->stuck = pg_nodes[i].stuck;

@@ -396,6 +396,16 @@ static int any_runnable(struct ctx *c, int g)
     FOR_MEMBERS(c, g, i)
         if (is_runnable(c, i))
             return 1;
+    /* A proof from the graph rests on every thread it holds stuck, members or not: one of them
+     * woken (runnable) can still wake the rest. */
+    FOR_MEMBERS(c, g, i) {
+        if (!c->in->threads[i].stuck)
+            continue;
+        for (int k = 0; k < c->in->nthreads; k++)
+            if (c->in->threads[k].stuck && c->in->threads[k].group != g && is_runnable(c, k))
+                return 1;
+        break;
+    }
     return 0;
 }
 
@@ -496,6 +506,17 @@ static void check_growth(struct ctx *c, int g, struct pg_pi_pstate *ps, long dep
     ps->growth_reported = 1;
 }
 
+/* Can this wait be a wait for a task's result? Only a wait whose waker nobody knows: a condition
+ * variable, a semaphore, a futex word that is not a lock's. A worker that submitted a task and then
+ * blocks on a mutex (or an rwlock, a join, a barrier, a once) waits for that lock's owner, whom
+ * the wait-for graph knows: it is held only if the graph says it is stuck. (A task that queued
+ * follow-up work and then contends for a lock main holds is busy, not starved.) */
+static int can_wait_for_task(const struct pg_pi_thread *t)
+{
+    return (t->wkind == PG_PI_W_COND || t->wkind == PG_PI_W_SEM || t->wkind == PG_PI_W_FUTEX) &&
+           !t->lockwait;
+}
+
 /* A pool known exactly (annotations, library adapters). */
 static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
 {
@@ -538,7 +559,7 @@ static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
             if (!held && wt && t->wait_task_queued_in == handle)
                 held = 1;
             if (!held && t->sub_task && t->sub_pool == handle && t->seq > t->sub_seq &&
-                t->sub_task_queued_in == handle)
+                t->sub_task_queued_in == handle && can_wait_for_task(t))
                 held = 1;
             if (!held && wt) {
                 /* Waits for a task running on another worker: held if that worker is. */

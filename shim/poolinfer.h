@@ -20,7 +20,9 @@
 /* Mirrors of the shim's constants (pg.h), checked at build time in pool.c. */
 #define PG_PI_HIST 4
 #define PG_PI_LOST 2
+#define PG_PI_W_COND 5                 /* PG_W_COND */
 #define PG_PI_W_SEM 6                  /* PG_W_SEM */
+#define PG_PI_W_FUTEX 7                /* PG_W_FUTEX */
 
 #define PG_PI_MAX_GROUPS 256           /* pools analyzed at once; state kept for as many */
 #define PG_PI_MAX_VERDICTS (2 * PG_PI_MAX_GROUPS)
@@ -48,6 +50,7 @@ struct pg_pi_thread {
     int waiting, timed;
     uint32_t wkind;
     uintptr_t wobj;
+    int lockwait;                      /* a futex wait inside a library's lock (GLib's GMutex) */
     uint64_t seq, since_ns;
     int stuck, confirmed;              /* the wait-for graph: stuck, and so at the previous scan */
     int finding, finding_hang;         /* its graph finding (-1 none), and whether that is a hang */

@@ -119,6 +119,7 @@ struct pg_thread *pg_slot_claim(void)
     t->sub_pool = t->sub_task = 0;
     t->sub_seq = 0;
     t->wake_is_signal = 0;
+    t->futex_is_lock = 0;
     t->ann_ever = 0;
     t->lo_last_a = t->lo_last_b = 0;
     t->wd_reported_seq = 0;

@@ -50,6 +50,7 @@ static void write_thread(struct pg_jw *w, const struct pg_pi_thread *t)
     int_if(w, "waiting", t->waiting);
     int_if(w, "timed", t->timed);
     int_if(w, "kind", t->wkind);
+    int_if(w, "lockwait", t->lockwait);
     hex_if(w, "obj", t->wobj);
     pg_jw_key(w, "seq"), pg_jw_int(w, (long long)t->seq);
     int_if(w, "since", (long long)t->since_ns);

@@ -793,22 +793,40 @@ void pg_watchdog_ensure(void)
         me->in_shim--;
 }
 
+/* fork() takes the watchdog's lock so that a child never inherits a half-done scan; but never
+ * for long. A scan can wait inside the C library's loader lock (dladdr, dlsym), which a thread in
+ * dlopen may hold while it waits for a lock the forking thread holds: waiting here forever would
+ * be a deadlock of the shim's making. After 200 ms the fork goes on without the lock, and the
+ * child, which has no watchdog yet, starts with a fresh one. */
+static int fork_locked;
+
 void pg_watchdog_fork_prepare(void)
 {
-    if (pg_real.mutex_lock)
-        pg_real.mutex_lock(&wd_lock);
+    fork_locked = 0;
+    if (!pg_real.mutex_timedlock)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    fork_locked = pg_real.mutex_timedlock(&wd_lock, &until) == 0;
 }
 
 void pg_watchdog_fork_parent(void)
 {
-    if (pg_real.mutex_unlock)
+    if (fork_locked && pg_real.mutex_unlock)
         pg_real.mutex_unlock(&wd_lock);
 }
 
 void pg_watchdog_fork_child(void)
 {
-    if (pg_real.mutex_unlock)
+    if (fork_locked && pg_real.mutex_unlock)
         pg_real.mutex_unlock(&wd_lock);
+    else
+        wd_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     /* The child has no watchdog: it starts one on its first blocking wait or thread creation. */
     atomic_store(&wd_state, 0);
     pg_report_fork_child();

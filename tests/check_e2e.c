@@ -777,6 +777,7 @@ static bool export_allowed(const char *name)
         "syscall", "uv_queue_work", "g_thread_pool_new", "g_thread_pool_new_full",
         "g_thread_pool_push", "g_thread_pool_set_max_threads", "g_thread_pool_free",
         "g_cond_signal", "g_cond_broadcast", "uv_async_init", "uv_async_send", "uv_close",
+        "g_mutex_lock", "g_rec_mutex_lock", "g_rw_lock_writer_lock", "g_rw_lock_reader_lock",
         /* oneTBB's scheduler entry points, exported by libtbb.so.12 under their mangled names */
         "_ZN3tbb6detail2r17enqueueERNS0_2d14taskEPNS2_15task_arena_baseE",
         "_ZN3tbb6detail2r17enqueueERNS0_2d14taskERNS2_18task_group_contextEPNS2_15task_arena_baseE",

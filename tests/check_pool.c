@@ -355,6 +355,15 @@ START_TEST(test_pool_worker_waiting_for_a_live_event_is_healthy)
 }
 END_TEST
 
+/* Workers that queue follow-up work and then contend for a lock main holds are busy, not starved:
+ * a wait on a lock (a pthread mutex, or GLib's GMutex on a futex) is never a wait for a task. */
+START_TEST(test_pool_submit_then_lock_contention_is_healthy)
+{
+    static const struct e2e_ok_case c = {"ok_glib_submit_then_lock", 0};
+    e2e_check_healthy(&c, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_pool_idle_past_the_stall_limit_is_healthy)
 {
     static const struct e2e_ok_case c = {"ok_pool_idle", 0};
@@ -385,6 +394,7 @@ Suite *pool_suite(void)
     tcase_add_test(ok, test_pool_thousands_of_short_tasks_are_healthy);
     tcase_add_test(ok, test_pool_worker_waiting_for_a_live_event_is_healthy);
     tcase_add_test(ok, test_pool_idle_past_the_stall_limit_is_healthy);
+    tcase_add_test(ok, test_pool_submit_then_lock_contention_is_healthy);
     suite_add_tcase(s, ok);
     return s;
 }

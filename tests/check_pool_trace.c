@@ -58,6 +58,7 @@ static void load_thread(struct pg_pi_thread *t, json_t *o)
     t->waiting = (int)intval(o, "waiting");
     t->timed = (int)intval(o, "timed");
     t->wkind = (uint32_t)intval(o, "kind");
+    t->lockwait = (int)intval(o, "lockwait");
     t->wobj = hexval(o, "obj");
     t->seq = (uint64_t)intval(o, "seq");
     t->since_ns = (uint64_t)intval(o, "since");
