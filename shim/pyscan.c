@@ -321,7 +321,9 @@ static void check_executor(int n, int ei, uint64_t now)
         int i = native_of(n, pt);
         if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
             natively_blocked++;
-            graph_stuck += pg_nodes[i].stuck;
+            /* Held by the graph at this scan and the one before, and asleep in the kernel. */
+            graph_stuck += pg_nodes[i].stuck && pg_node_confirmed(i) &&
+                           pg_thread_runnable(pg_snaps[i].tid) != 1;
             sig = mix(sig, pg_snaps[i].seq * 131 + (uint64_t)pg_snaps[i].tid);
             if (pg_snaps[i].since_ns > newest)
                 newest = pg_snaps[i].since_ns;
