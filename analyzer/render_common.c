@@ -145,6 +145,8 @@ const char *render_wait_words(const char *kind)
         { "mutex", "mutex" }, { "rwlock_read", "read lock" }, { "rwlock_write", "write lock" },
         { "join", "thread join" }, { "cond", "condition variable" }, { "sem", "semaphore" },
         { "futex", "futex" }, { "barrier", "barrier" }, { "task", "task" }, { "future", "future" },
+        { "cond_destroy", "condition variable being destroyed" },
+        { "once", "one-time initialization (pthread_once)" }, { "spinlock", "spin lock" },
     };
     if (!kind)
         return "unknown object";
