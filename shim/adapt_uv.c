@@ -458,12 +458,13 @@ static void async_trampoline(uv_async_t *handle)
     if (!s)
         broken("libuv async handle not in the adapter's table");
     uv_async_cb cb = atomic_load_explicit(&s->cb, memory_order_acquire);
-    struct async_call call = {{async_refresh, 0, {{0}}}, s};
+    struct async_call call = {{PG_ATTRIB_LIVE, async_refresh, 0, {{0}}}, s};
     senders_take(s, &call.a);
     struct pg_attrib *prev = pg_attrib_cur;
     pg_attrib_cur = &call.a;
     errno = e;
     cb(handle);
+    call.a.live = 0;
     pg_attrib_cur = prev;
 }
 

@@ -280,8 +280,15 @@ void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn)
         __atomic_store_n(&t->sub_seq, atomic_load_explicit(&t->wait_seq, memory_order_relaxed),
                          __ATOMIC_RELEASE);
     }
-    if (PG_UNLIKELY(pg_attrib_cur != NULL))
-        submit_for_senders(pg_attrib_cur, pool, task);
+    if (PG_UNLIKELY(pg_attrib_cur != NULL)) {
+        /* The attribution lives in an ancestor frame, so above this one on the (downward) stack,
+         * and says so; anything else is a frame a longjmp left behind: forget it. */
+        struct pg_attrib *a = pg_attrib_cur;
+        if ((uintptr_t)a > (uintptr_t)__builtin_frame_address(0) && a->live == PG_ATTRIB_LIVE)
+            submit_for_senders(a, pool, task);
+        else
+            pg_attrib_cur = NULL;
+    }
 }
 
 void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn)

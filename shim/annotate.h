@@ -75,7 +75,12 @@ struct pg_sender {
     uintptr_t task;               /* the task t ran when it asked (never 0) */
     uint64_t wait_seq;            /* t->wait_seq when it asked */
 };
+#define PG_ATTRIB_LIVE 0x61747472u   /* in `live` while the callback that set it runs */
 struct pg_attrib {
+    /* PG_ATTRIB_LIVE from the callback's start to its end. A callback left by longjmp never
+     * clears pg_attrib_cur: the frame it points to is then dead, and this word (cleared at a normal
+     * end, or reused by later frames) tells so. */
+    uint32_t live;
     /* Called before each submission, to add senders that asked since the callback began; or NULL. */
     void (*refresh)(struct pg_attrib *a);
     int n;
