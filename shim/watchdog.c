@@ -366,10 +366,9 @@ static int async_handlers_installed(void)
     return caught != 0;
 }
 
-/* Is the thread runnable (woken, or running) as the kernel sees it? A thread that was signalled,
- * posted or handed a lock is runnable from that moment, however long the scheduler takes to run
- * it, so a finding whose threads include a runnable one is not proven yet. -1 if unknown. */
-int pg_thread_runnable(pid_t tid)
+/* The thread's state letter from /proc (R, S, D, Z, ...); 0 when the line cannot be parsed, -1
+ * when it cannot be read (the thread is gone). */
+static int thread_state(pid_t tid)
 {
     char p[64], st[256];
     snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
@@ -382,9 +381,16 @@ int pg_thread_runnable(pid_t tid)
         return -1;
     st[r] = 0;
     const char *paren = strrchr(st, ')');   /* the thread's name may hold anything */
-    if (!paren || paren[1] != ' ')
-        return -1;
-    return paren[2] == 'R';
+    return paren && paren[1] == ' ' ? (unsigned char)paren[2] : 0;
+}
+
+/* Is the thread runnable (woken, or running) as the kernel sees it? A thread that was signalled,
+ * posted or handed a lock is runnable from that moment, however long the scheduler takes to run
+ * it, so a finding whose threads include a runnable one is not proven yet. -1 if unknown. */
+int pg_thread_runnable(pid_t tid)
+{
+    int state = thread_state(tid);
+    return state > 0 ? state == 'R' : -1;
 }
 
 /* Time the process spent stopped (SIGSTOP, a debugger, a suspended VM) is not time blocked. The
@@ -712,18 +718,8 @@ static void scan(void)
 
 static int not_zombie(pid_t tid)
 {
-    char p[64], st[256];
-    snprintf(p, sizeof p, "/proc/self/task/%d/stat", (int)tid);
-    int f = open(p, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return 0;
-    ssize_t r = read(f, st, sizeof st - 1);
-    close(f);
-    if (r <= 0)
-        return 0;
-    st[r] = 0;
-    const char *paren = strrchr(st, ')');   /* the thread's name may hold anything */
-    return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+    int state = thread_state(tid);
+    return state >= 0 && state != 'Z' && state != 'X';
 }
 
 /* Threads of the program still alive (not zombies), ours left out; -1 if unknown. Reads every
