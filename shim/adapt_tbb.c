@@ -273,41 +273,6 @@ static struct vcopy *copy_get(void *const *vp, struct arena_rec *rec, uint32_t g
     return NULL;
 }
 
-/* What the model knows of the calling thread: the task it runs and its last submission. */
-struct model_save {
-    struct pg_thread *t;
-    uintptr_t ann_pool, ann_task, ann_task_fn, sub_pool, sub_task;
-    uint64_t sub_seq;
-};
-
-static void save_model(struct model_save *m)
-{
-    (void)pg_self();   /* claims the thread's slot now if it has none, as pg_apool_* would */
-    struct pg_thread *t = pg_cur;
-    m->t = (uintptr_t)t > 1 ? t : NULL;
-    if (!m->t)
-        return;
-    m->ann_pool = __atomic_load_n(&t->ann_pool, __ATOMIC_RELAXED);
-    m->ann_task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
-    m->ann_task_fn = __atomic_load_n(&t->ann_task_fn, __ATOMIC_RELAXED);
-    m->sub_pool = __atomic_load_n(&t->sub_pool, __ATOMIC_RELAXED);
-    m->sub_task = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
-    m->sub_seq = __atomic_load_n(&t->sub_seq, __ATOMIC_RELAXED);
-}
-
-static void restore_model(const struct model_save *m)
-{
-    struct pg_thread *t = m->t;
-    if (!t)
-        return;
-    __atomic_store_n(&t->ann_task_fn, m->ann_task_fn, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->ann_task, m->ann_task, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->ann_pool, m->ann_pool, __ATOMIC_RELEASE);
-    __atomic_store_n(&t->sub_pool, m->sub_pool, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sub_task, m->sub_task, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sub_seq, m->sub_seq, __ATOMIC_RELEASE);
-}
-
 /* One task between its start and its end on this thread. The end runs as a cleanup, so also when
  * an exception leaves the task (the scheduler catches it further up). */
 struct run_scope {
@@ -315,7 +280,7 @@ struct run_scope {
     uintptr_t pool, task;
     struct arena_rec *prev_rec;
     uint32_t prev_gen;
-    struct model_save saved;
+    struct pg_apool_frame saved;
 };
 
 static void run_end(struct run_scope *s)
@@ -325,7 +290,7 @@ static void run_end(struct run_scope *s)
         /* A thread that ran this task inside another (waiting in task_group::wait, say) goes back
          * to being the outer task's worker, with the outer task's last submission. */
         pg_apool_done(s->pool, s->task);
-        restore_model(&s->saved);
+        pg_apool_frame_restore(&s->saved);
     }
     cur_rec = s->prev_rec;
     cur_gen = s->prev_gen;
@@ -352,7 +317,7 @@ static __attribute__((noinline)) tbb_task *run(tbb_task *self, void *ed, int can
      * in is closed, and the address may be another arena's now. */
     if (atomic_load_explicit(&c->rec->gen, memory_order_acquire) == c->gen &&
         atomic_load_explicit(&pg_ready, memory_order_acquire)) {
-        save_model(&s.saved);
+        pg_apool_frame_save(&s.saved);
         /* fn is the class's execute (the program's code) for a cancelled task too: the task it
          * names is the one that will not run. */
         pg_apool_start(s.pool, s.task, (uintptr_t)c->execute);
@@ -386,7 +351,7 @@ static tbb_task *cancel_trampoline(tbb_task *self, void *ed)
 struct submit_scope {
     int pending;
     uintptr_t pool, task, fn;
-    struct model_save saved;
+    struct pg_apool_frame saved;
 };
 
 static void submit_end(struct submit_scope *s)
@@ -394,9 +359,7 @@ static void submit_end(struct submit_scope *s)
     if (!s->pending)
         return;
     int e = errno;
-    pg_apool_start(s->pool, s->task, s->fn);
-    pg_apool_done(s->pool, s->task);
-    restore_model(&s->saved);
+    pg_apool_unrun(s->pool, s->task, s->fn, &s->saved);
     errno = e;
 }
 
@@ -415,7 +378,7 @@ static __attribute__((noinline)) int track(tbb_task *task, struct arena_rec *rec
     s->pool = rec->ta;
     s->task = (uintptr_t)task;
     s->fn = (uintptr_t)c->execute;
-    save_model(&s->saved);
+    pg_apool_frame_save(&s->saved);
     *(void **)task = &c->words[VT_HEAD];
     pg_apool_submit(s->pool, s->task, s->fn);
     return 1;

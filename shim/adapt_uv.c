@@ -157,46 +157,6 @@ static __attribute__((noinline)) int pool_open(void)
     return 1;
 }
 
-/* What the model knows of the calling thread: the task it runs and its last submission. */
-struct model_save {
-    int valid;
-    uintptr_t ann_pool, ann_task, ann_task_fn, sub_pool, sub_task;
-    uint64_t sub_seq;
-};
-
-static void save_model(struct model_save *m)
-{
-    (void)pg_self();   /* claims the thread's slot now if it has none, as pg_apool_* would */
-    struct pg_thread *t = pg_cur;
-    m->valid = (uintptr_t)t > 1;
-    if (!m->valid)
-        return;
-    m->ann_pool = __atomic_load_n(&t->ann_pool, __ATOMIC_RELAXED);
-    m->ann_task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
-    m->ann_task_fn = __atomic_load_n(&t->ann_task_fn, __ATOMIC_RELAXED);
-    m->sub_pool = __atomic_load_n(&t->sub_pool, __ATOMIC_RELAXED);
-    m->sub_task = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
-    m->sub_seq = __atomic_load_n(&t->sub_seq, __ATOMIC_RELAXED);
-}
-
-/* A submission that will never run (the call failed, or uv_cancel took it off the queue) leaves
- * the queue as started and done at once. The thread doing this is not running that task: what the
- * model knew of the thread before the submission is put back afterwards. */
-static void account_unrun(uintptr_t pool, uintptr_t task, uintptr_t fn, const struct model_save *m)
-{
-    pg_apool_start(pool, task, fn);
-    pg_apool_done(pool, task);
-    struct pg_thread *t = pg_cur;
-    if (!m->valid)
-        return;
-    __atomic_store_n(&t->ann_task_fn, m->ann_task_fn, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->ann_task, m->ann_task, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->ann_pool, m->ann_pool, __ATOMIC_RELEASE);
-    __atomic_store_n(&t->sub_pool, m->sub_pool, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sub_task, m->sub_task, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sub_seq, m->sub_seq, __ATOMIC_RELEASE);
-}
-
 static void broken(const char *what)
 {
     pg_warn("fatal: %s", what);
@@ -233,9 +193,9 @@ static void after_trampoline(uv_work_t *req, int status)
     uv_after_work_cb after = s->after;
     if (status == UV_ECANCELED_) {
         /* libuv reports ECANCELED exactly when uv_cancel removed the request before it ran. */
-        struct model_save m;
-        save_model(&m);
-        account_unrun(pool_handle(), (uintptr_t)req, (uintptr_t)work, &m);
+        struct pg_apool_frame m;
+        pg_apool_frame_save(&m);
+        pg_apool_unrun(pool_handle(), (uintptr_t)req, (uintptr_t)work, &m);
     }
     slot_release(s);
     errno = e;
@@ -269,8 +229,8 @@ PG_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
         errno = e;
         return real(loop, req, work_cb, after_work_cb);
     }
-    struct model_save saved;
-    save_model(&saved);
+    struct pg_apool_frame saved;
+    pg_apool_frame_save(&saved);
     uintptr_t pool = pool_handle();
     /* Counted before libuv sees it: a worker may start it before uv_queue_work returns. */
     pg_apool_submit(pool, (uintptr_t)req, (uintptr_t)work_cb);
@@ -278,7 +238,7 @@ PG_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
     int r = real(loop, req, work_trampoline, after_trampoline);
     if (r != 0) {
         e = errno;
-        account_unrun(pool, (uintptr_t)req, (uintptr_t)work_cb, &saved);
+        pg_apool_unrun(pool, (uintptr_t)req, (uintptr_t)work_cb, &saved);
         slot_release(s);
         errno = e;
     }

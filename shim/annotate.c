@@ -323,6 +323,41 @@ void pg_apool_done(uintptr_t pool, uintptr_t task)
     }
 }
 
+void pg_apool_frame_save(struct pg_apool_frame *f)
+{
+    (void)pg_self();
+    struct pg_thread *t = pg_cur;
+    f->t = (uintptr_t)t > 1 ? t : NULL;
+    if (!f->t)
+        return;
+    f->ann_pool = __atomic_load_n(&t->ann_pool, __ATOMIC_RELAXED);
+    f->ann_task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
+    f->ann_task_fn = __atomic_load_n(&t->ann_task_fn, __ATOMIC_RELAXED);
+    f->sub_pool = __atomic_load_n(&t->sub_pool, __ATOMIC_RELAXED);
+    f->sub_task = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
+    f->sub_seq = __atomic_load_n(&t->sub_seq, __ATOMIC_RELAXED);
+}
+
+void pg_apool_frame_restore(const struct pg_apool_frame *f)
+{
+    struct pg_thread *t = f->t;
+    if (!t)
+        return;
+    __atomic_store_n(&t->ann_task_fn, f->ann_task_fn, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->ann_task, f->ann_task, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->ann_pool, f->ann_pool, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->sub_pool, f->sub_pool, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->sub_task, f->sub_task, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->sub_seq, f->sub_seq, __ATOMIC_RELEASE);
+}
+
+void pg_apool_unrun(uintptr_t pool, uintptr_t task, uintptr_t fn, const struct pg_apool_frame *f)
+{
+    pg_apool_start(pool, task, fn);
+    pg_apool_done(pool, task);
+    pg_apool_frame_restore(f);
+}
+
 /* The public API (poolguard.h). */
 
 PG_EXPORT void poolguard_pool_create(const void *pool, const char *name, int workers)

@@ -61,6 +61,23 @@ PG_HIDDEN void pg_apool_submit(uintptr_t pool, uintptr_t task, uintptr_t fn);
 PG_HIDDEN void pg_apool_start(uintptr_t pool, uintptr_t task, uintptr_t fn);
 PG_HIDDEN void pg_apool_done(uintptr_t pool, uintptr_t task);
 
+/* What the model knows of the calling thread (the task it runs, its last submission), saved by an
+ * adapter before it starts a task inside another (a thread that runs a task while it waits) or
+ * submits one that may never run, and put back afterwards. Claims the thread's slot if it has none,
+ * as pg_apool_* would; t is NULL when the thread is not tracked. */
+struct pg_apool_frame {
+    struct pg_thread *t;
+    uintptr_t ann_pool, ann_task, ann_task_fn, sub_pool, sub_task;
+    uint64_t sub_seq;
+};
+PG_HIDDEN void pg_apool_frame_save(struct pg_apool_frame *f);
+PG_HIDDEN void pg_apool_frame_restore(const struct pg_apool_frame *f);
+/* A submission that will never run (the call failed, it was cancelled): it leaves the queue as
+ * started and done at once, and the calling thread, which is not running it, gets back what the
+ * model knew of it before (f, saved before the submission). */
+PG_HIDDEN void pg_apool_unrun(uintptr_t pool, uintptr_t task, uintptr_t fn,
+                              const struct pg_apool_frame *f);
+
 /* Submissions made on other threads' behalf. A thread that cannot submit to a pool itself asks
  * another thread to (libuv: a task asks the loop thread through uv_async_send), then waits. While
  * the asked thread runs the callback that answers such requests, pg_attrib_cur points to the
