@@ -362,9 +362,9 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
             pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)(v->rate > 1 ? v->rate : 1));
             pg_jw_key(w, "depth"), pg_jw_int(w, v->queued);
             pg_jw_key(w, "window_ms"), pg_jw_int(w, (long long)v->window_ms);
-            uint64_t rss = pg_rss_kb();
-            if (rss && ps->rss_start_kb)
-                pg_jw_key(w, "rss_growth_kb"), pg_jw_int(w, (long long)rss - (long long)ps->rss_start_kb);
+            if (in.rss_kb && ps->rss_start_kb)   /* in.rss_kb: read for this scan */
+                pg_jw_key(w, "rss_growth_kb"),
+                    pg_jw_int(w, (long long)in.rss_kb - (long long)ps->rss_start_kb);
             pg_jw_obj_end(w);
         }
         write_pool(w, g, ps, v->queued, v->exact, pg_pi_evidence_name(v->evidence),
@@ -496,12 +496,6 @@ void pg_pool_scan(int n, uint64_t now)
 
     pg_pi_scan(&in, &state, &out);
 
-    for (int k = 0; k < PG_PI_MAX_GROUPS; k++) {
-        if (state.ps[k].rss_wanted) {
-            state.ps[k].rss_start_kb = pg_rss_kb();
-            state.ps[k].rss_wanted = 0;
-        }
-    }
     /* Traced: scans where a thread waits, or work is queued (the growth rule's scans). */
     int traced = any_waiting || out.nverdicts > 0;
     for (int g = 0; g < out.ngroups && !traced; g++)

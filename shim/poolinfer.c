@@ -480,7 +480,6 @@ static void check_growth(struct ctx *c, int g, struct pg_pi_pstate *ps, long dep
         ps->win_start_ns = c->in->now_ns;
         ps->win_start_depth = depth;
         ps->rss_start_kb = c->in->rss_kb;
-        ps->rss_wanted = 0;
         return;
     }
     if (!ps->rss_start_kb)

@@ -113,8 +113,7 @@ struct pg_pi_pstate {
     int growth_reported;
     uint64_t win_start_ns;
     long win_start_depth;
-    uint64_t rss_start_kb;             /* filled by the caller when rss_wanted */
-    int rss_wanted;
+    uint64_t rss_start_kb;             /* the resident size (in->rss_kb) when the window began */
 };
 
 struct pg_pi_state {
