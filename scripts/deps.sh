@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing when everything is present.
 set -eu
 
-# `deps.sh --sarif-schema DIR`: the SARIF 2.1.0 JSON schema for tests/check_sarif_schema.sh, taken
+# `deps.sh --sarif-schema DIR`: the SARIF 2.1.0 JSON schema for tests/e2e/check_sarif_schema.sh, taken
 # from an npm package that ships it (Microsoft's SARIF matchers for Jest), pinned by version and
 # by the registry's integrity hash. Only the tarball is fetched; nothing of it is installed or run.
 SARIF_PKG=@microsoft/jest-sarif@1.0.0-beta.0

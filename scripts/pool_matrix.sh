@@ -8,7 +8,7 @@
 # what poolguard found (every finding in the raw reports, info
 # included), the seconds from the program's stuck point (its "stuck at" line; for the other
 # scenarios its start) to the first finding, the gate's exit status, and whether stdout and the
-# status equal a run without poolguard. tests/check_pool_libs.c asserts a subset in `make check`.
+# status equal a run without poolguard. tests/e2e/check_pool_libs.c asserts a subset in `make check`.
 #
 # usage: scripts/pool_matrix.sh [-b BUILD] [-t TIMEOUT_S] [-j JOBS] [-n "1 2 4"] [-l "lib_uv ..."]
 # Exit status: 0 when every row is as expected, 1 otherwise. Needs the build (make BUILD=...

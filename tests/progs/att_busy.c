@@ -1,5 +1,5 @@
 /*
- * A healthy, busy program for `poolguard attach` (tests/check_attach.c): threads contend for a
+ * A healthy, busy program for `poolguard attach` (tests/e2e/check_attach.c): threads contend for a
  * mutex, pass work through a condition variable and sleep, for about ARGV[1] milliseconds
  * (default 3000), then print a checksum and exit 0. Being stopped and resumed any number of
  * times must change neither its output nor its status. Started with a count of threads as

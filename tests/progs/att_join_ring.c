@@ -1,7 +1,7 @@
 /*
  * A three-thread cycle through a mutex and two joins, started without the shim: main holds
  * `registry` and joins the loader; the loader joins the indexer; the indexer waits for
- * `registry`. For `poolguard attach` (tests/check_attach.c). Prints "ready", then hangs.
+ * `registry`. For `poolguard attach` (tests/e2e/check_attach.c). Prints "ready", then hangs.
  */
 #include <pthread.h>
 #include <stdio.h>

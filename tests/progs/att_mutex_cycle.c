@@ -1,6 +1,6 @@
 /*
  * Two threads take two mutexes in opposite orders and deadlock; started without the shim, for
- * `poolguard attach` and `poolguard core` (tests/check_attach.c). Prints "ready" once both threads
+ * `poolguard attach` and `poolguard core` (tests/e2e/check_attach.c). Prints "ready" once both threads
  * hold their first lock and are about to take the second, then hangs until killed.
  */
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * A fixed pool of worker threads stuck on itself, started without the shim: every task submits
  * a subtask to the same pool and waits for it, so once all workers run a parent task none is
  * left to run the subtasks. main waits for the first result. For `poolguard attach`
- * (tests/check_attach.c). Prints "ready" when every worker is waiting, then hangs.
+ * (tests/e2e/check_attach.c). Prints "ready" when every worker is waiting, then hangs.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * Small helpers shared by the reliability test programs (rel_*.c, ok_rel_*.c; the suite is
- * tests/check_reliability.c). Everything here is static: each program is one translation unit.
+ * tests/e2e/check_reliability.c). Everything here is static: each program is one translation unit.
  * Memory figures go to stderr as "rel_mem: hwm_kb=N rss_kb=N", never to stdout, so that stdout stays
  * comparable between a native run and a run under the shim.
  */

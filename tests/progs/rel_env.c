@@ -1,6 +1,6 @@
 /*
  * What a program sees of its environment, for the tests that hold `poolguard run` to changing
- * nothing but LD_PRELOAD and its own variables (tests/check_real.c).
+ * nothing but LD_PRELOAD and its own variables (tests/e2e/check_real.c).
  *
  *   rel_env signals   prints its blocked, ignored and caught signal sets (from /proc/self/status)
  *   rel_env stop      prints "rel_env: stopping", stops itself with SIGSTOP, then, once continued,

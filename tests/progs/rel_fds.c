@@ -1,5 +1,5 @@
 /*
- * Descriptors, for the test that the shim holds none while the program runs (tests/check_real.c).
+ * Descriptors, for the test that the shim holds none while the program runs (tests/e2e/check_real.c).
  * Threads first contend on a mutex and wait on a condition variable with time-outs for a while, so
  * the shim has tracked them, unwound their stacks and run its watchdog; then the program looks at
  * its descriptors.

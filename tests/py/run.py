@@ -2,7 +2,7 @@
 """Runs the Python test programs under the shim and checks what pg_py_inspect reads from them.
 
 Independently of the watchdog's own calls, the shim's debugging aid (POOLGUARD_PY_DEBUG, see
-shim/python_debug.c) calls pg_py_inspect a few times and appends one JSON line per call to a file, which this
+tests/lib/python_debug.c) calls pg_py_inspect a few times and appends one JSON line per call to a file, which this
 script checks. Every program runs under a time limit; the deadlocking ones are killed by it.
 
     tests/py/run.py [--build DIR] [--python EXE]... [--all-versions] [--verbose]
@@ -67,7 +67,7 @@ def run(exe, script, build):
                    POOLGUARD_DIR=tmp, POOLGUARD_QUIET="1")
         # Only the interpreter gets the shim (not timeout(1), which would log calls of its own).
         p = subprocess.run(["timeout", "-s", "KILL", str(limit), "env",
-                            "LD_PRELOAD=" + os.path.join(build, "libpoolguard.so"),
+                            "LD_PRELOAD=" + os.path.join(build, "libpoolguard-pydebug.so"),
                             exe, os.path.join(HERE, script)],
                            env=env, capture_output=True, text=True)
         calls = []

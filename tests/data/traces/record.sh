@@ -1,5 +1,5 @@
 #!/bin/sh
-# Records the pool-analysis traces replayed by tests/check_pool_trace.c: each test program runs
+# Records the pool-analysis traces replayed by tests/unit/check_pool_trace.c: each test program runs
 # under the shim with POOLGUARD_TRACE for a few seconds, and the trace is cut to the scans that
 # matter (trim.py). Usage: tests/data/traces/record.sh BUILD [NAME...]
 # The traces are committed; run this again only when the trace format or a program changes.

@@ -1,0 +1,717 @@
+/*
+ * What attach and core share (see attach.h): unwinding, deciding what each thread waits on from
+ * its system call and the glibc words it names, the wait-for graph proof (shim/detect/graph.c) and the
+ * raw report. The report is the shim's format, so every renderer and exit code of `poolguard
+ * report` apply unchanged.
+ *
+ * A blocked thread is one stopped inside futex(2) with the call interrupted (-ERESTART*: it will
+ * be restarted when the thread resumes) and whose futex word still holds the value it waits for:
+ * the kernel would put it straight back to sleep. Every futex protocol changes the word before it
+ * wakes, so a snapshot of stopped threads whose words still match is consistent even though the
+ * threads were stopped one after the other. Any other system call (read, poll, sleep...) counts
+ * as running: something outside the process may end it.
+ */
+#include "attach.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "graph.h"
+
+/* glibc's layouts this module decodes (glibc 2.36, x86_64; shim/watch/watchdog.c reads the same). */
+_Static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0, "mutex lock word");
+_Static_assert(offsetof(pthread_mutex_t, __data.__owner) == 8, "mutex owner");
+_Static_assert(offsetof(pthread_mutex_t, __data.__kind) == 16, "mutex kind");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__readers) == 0, "rwlock readers");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__wrphase_futex) == 8, "rwlock wrphase");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__writers_futex) == 12, "rwlock writers futex");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__cur_writer) == 24, "rwlock writer");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__shared) == 28, "rwlock shared");
+
+enum { MAX_FINDINGS = 64, HINT_FRAMES = 5, TID_SEARCH = 4096, GLIBC_236_TID_OFF = 0x2d0 };
+
+/* Kernel return values of an interrupted call that will be restarted (include/linux/errno.h). */
+enum { ERESTARTSYS_ = 512, ERESTARTNOINTR_ = 513, ERESTARTNOHAND_ = 514, ERESTART_RESTARTBLOCK_ = 516 };
+
+typedef struct graph {
+    struct pg_gnode *nodes;
+    struct pg_gfinding findings[MAX_FINDINGS];
+    int nfindings;
+} graph;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Stacks                                                                                   */
+
+static int frame_cb(Dwfl_Frame *state, void *arg)
+{
+    ext_thread *t = arg;
+    Dwarf_Addr pc;
+    bool activation;
+    if (!dwfl_frame_pc(state, &pc, &activation))
+        return DWARF_CB_ABORT;
+    t->pcs[t->npcs++] = pc;
+    return t->npcs < EXT_MAX_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+int ext_unwind(ext_proc *p)
+{
+    for (size_t i = 0; i < p->nthreads; i++) {
+        ext_thread *t = &p->threads[i];
+        t->npcs = 0;
+        if (!t->have_regs)
+            continue;
+        /* A stack cut short (no CFI for a frame) keeps the frames read so far. */
+        dwfl_getthread_frames(p->dwfl, t->tid, frame_cb, t);
+    }
+    return 0;
+}
+
+/* The function holding frame k, from the modules' symbol tables: for libc only its exported
+ * names, which is why the hints below use only exported functions that call out (not tail calls). */
+static const char *frame_name(ext_proc *p, const ext_thread *t, int k)
+{
+    if (k >= t->npcs)
+        return NULL;
+    Dwarf_Addr pc = t->pcs[k] - (k > 0);
+    Dwfl_Module *m = dwfl_addrmodule(p->dwfl, pc);
+    return m ? dwfl_module_addrname(m, pc) : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* What a thread waits on                                                                   */
+
+enum hint { H_NONE, H_MUTEX, H_RDLOCK, H_WRLOCK, H_COND, H_SEM, H_BARRIER, H_ONCE, H_JOIN };
+
+static enum hint name_hint(const char *n)
+{
+    if (!n)
+        return H_NONE;
+    while (*n == '_')
+        n++;
+    if (!strncmp(n, "pthread_mutex_", 14) || !strcmp(n, "mtx_lock") || !strcmp(n, "mtx_timedlock") ||
+        !strncmp(n, "lll_lock_wait", 13))
+        return strstr(n, "lock_wait_private") ? H_NONE : H_MUTEX;
+    if (strstr(n, "rwlock_") && strstr(n, "rdlock"))
+        return H_RDLOCK;
+    if (strstr(n, "rwlock_") && strstr(n, "wrlock"))
+        return H_WRLOCK;
+    if (!strncmp(n, "pthread_cond_", 13) || !strncmp(n, "cnd_", 4))
+        return H_COND;
+    if (!strncmp(n, "sem_", 4) || strstr(n, "sem_wait"))
+        return H_SEM;
+    if (!strncmp(n, "pthread_barrier_wait", 20))
+        return H_BARRIER;
+    if (!strncmp(n, "pthread_once", 12) || !strncmp(n, "call_once", 9))
+        return H_ONCE;
+    if (strstr(n, "pthread_join") || strstr(n, "pthread_clockjoin") || strstr(n, "pthread_timedjoin"))
+        return H_JOIN;
+    return H_NONE;
+}
+
+static enum hint stack_hint(ext_proc *p, const ext_thread *t)
+{
+    for (int k = 0; k < HINT_FRAMES && k < t->npcs; k++) {
+        enum hint h = name_hint(frame_name(p, t, k));
+        if (h != H_NONE)
+            return h;
+    }
+    return H_NONE;
+}
+
+static int index_of_tid(const ext_proc *p, pid_t tid)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i].tid == tid)
+            return (int)i;
+    return -1;
+}
+
+/* The offset of the tid word in glibc's struct pthread (the thread pointer points at it): the
+ * one offset at which every thread's descriptor holds that thread's tid. -1 when no offset fits
+ * every thread (then joins are not decoded). */
+static long find_tid_offset(ext_proc *p)
+{
+    static uint32_t block[TID_SEARCH / 4];
+    static unsigned char ok[TID_SEARCH / 4];
+    memset(ok, 1, sizeof ok);
+    int seen = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const ext_thread *t = &p->threads[i];
+        if (!t->have_regs || !t->fs_base)
+            continue;
+        if (p->read(p->read_ctx, t->fs_base, block, sizeof block) < 0)
+            continue;
+        seen++;
+        for (size_t k = 0; k < TID_SEARCH / 4; k++)
+            if (block[k] != (uint32_t)t->tid)
+                ok[k] = 0;
+    }
+    if (!seen)
+        return -1;
+    if (ok[GLIBC_236_TID_OFF / 4])
+        return GLIBC_236_TID_OFF;
+    /* With a single thread, a tid-valued word elsewhere proves nothing. */
+    if (seen < 2)
+        return -1;
+    for (size_t k = 0; k < TID_SEARCH / 4; k++)
+        if (ok[k])
+            return (long)k * 4;
+    return -1;
+}
+
+static bool interrupted(long ret)
+{
+    return ret == -ERESTARTSYS_ || ret == -ERESTARTNOINTR_ || ret == -ERESTARTNOHAND_ ||
+           ret == -ERESTART_RESTARTBLOCK_;
+}
+
+static void add_waker(struct pg_gnode *g, int w)
+{
+    for (int k = 0; k < g->nwakers; k++)
+        if (g->wakers[k] == w)
+            return;
+    if (g->nwakers < PG_GRAPH_MAX_WAKERS)
+        g->wakers[g->nwakers++] = w;
+    else if (w == PG_GW_UNTRACKED)
+        g->wakers[PG_GRAPH_MAX_WAKERS - 1] = w;   /* an unknown waker must never be lost */
+}
+
+/* A tid as a waker: a thread of the process, or one that has exited. Every thread of the process
+ * is in p->threads, so a tid not there is gone. */
+static int waker_of(const ext_proc *p, pid_t tid)
+{
+    int k = index_of_tid(p, tid);
+    return k >= 0 ? k : PG_GW_DEAD;
+}
+
+static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg_gnode *g)
+{
+    ext_thread *t = &p->threads[i];
+    pthread_mutex_t m;
+    if (p->read(p->read_ctx, word, &m, sizeof m) < 0)
+        return;
+    pid_t owner = m.__data.__owner;
+    int kind = m.__data.__kind;
+    int w = owner > 0 ? waker_of(p, owner) : PG_GW_DEAD;
+    /* Without a stack that says pthread_mutex_lock, a word waited on with 2 is only a mutex when
+     * the owner field names a thread of the process: internal locks of libc look the same. */
+    if (!hinted && w < 0)
+        return;
+    t->wait.kind = "mutex";
+    t->wait.address = word;
+    if (owner == 0 || owner == 0x7fffffff || owner == 0x7ffffffe)
+        return;       /* free, or a robust mutex's special states: the lock call will return */
+    t->wait.owner = owner;
+    if ((kind & 128) && w == PG_GW_DEAD)
+        return;       /* process-shared: the owner may live in another process */
+    if (w == PG_GW_DEAD && (kind & 16))
+        return;       /* robust: the waiter will get EOWNERDEAD */
+    if (t->wait.timed || t->wait.shared)
+        return;
+    g->blocked = 1;
+    add_waker(g, w);
+}
+
+/* glibc 2.36's rwlock: readers wait on __wrphase_futex with 1|FUTEX_USED (3) or, when writers are
+ * preferred, on __readers; writers wait on __writers_futex with 3 or on __wrphase_futex with
+ * FUTEX_USED (2) while readers drain. */
+static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool write)
+{
+    ext_thread *t = &p->threads[i];
+    uint64_t base = write ? (val == 2 ? word - 8 : word - 12) : (val == 3 ? word - 8 : word);
+    t->wait.kind = write ? "rwlock_write" : "rwlock_read";
+    t->wait.address = base;
+}
+
+static void rwlock_edges(ext_proc *p, int i, struct pg_gnode *g)
+{
+    ext_thread *t = &p->threads[i];
+    pthread_rwlock_t l;
+    if (p->read(p->read_ctx, t->wait.address, &l, sizeof l) < 0 || l.__data.__shared ||
+        l.__data.__flags > 2)
+        return;
+    bool write = t->wait.kind[7] == 'w';
+    pid_t writer = l.__data.__cur_writer;
+    if (writer) {
+        t->wait.owner = writer;
+        add_waker(g, waker_of(p, writer));
+    }
+    if (write) {
+        /* Who holds the read locks is not written anywhere glibc keeps: only the shim sees it. */
+        if (l.__data.__readers >> 3)
+            add_waker(g, PG_GW_UNTRACKED);
+    } else if (!writer) {
+        for (size_t k = 0; k < p->nthreads; k++) {
+            const ext_thread *o = &p->threads[k];
+            if ((int)k != i && o->wait.kind && !strcmp(o->wait.kind, "rwlock_write") &&
+                o->wait.address == t->wait.address)
+                add_waker(g, (int)k);
+        }
+    }
+    if (t->wait.timed || t->wait.shared || g->nwakers == 0) {
+        g->nwakers = 0;
+        return;
+    }
+    g->blocked = 1;
+}
+
+static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
+{
+    ext_thread *t = &p->threads[i];
+    memset(&t->wait, 0, sizeof t->wait);
+    if (!t->have_regs || t->sysno != SYS_futex || !interrupted(t->sysret))
+        return;
+    uint64_t word = t->args[0];
+    int op = (int)t->args[1];
+    int cmd = op & FUTEX_CMD_MASK;
+    uint32_t val = (uint32_t)t->args[2];
+    t->wait.timed = t->args[3] != 0;
+    t->wait.shared = !(op & FUTEX_PRIVATE_FLAG);
+    if (cmd == FUTEX_LOCK_PI || cmd == 13 /* FUTEX_LOCK_PI2 */) {
+        uint32_t w;
+        if (p->read(p->read_ctx, word, &w, sizeof w) < 0)
+            return;
+        pid_t owner = (pid_t)(w & FUTEX_TID_MASK);
+        t->wait.kind = "mutex";
+        t->wait.address = word;
+        t->wait.owner = owner;
+        if (owner && !t->wait.timed && !t->wait.shared && index_of_tid(p, owner) >= 0) {
+            g->blocked = 1;
+            add_waker(g, index_of_tid(p, owner));
+        }
+        return;
+    }
+    if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI)
+        return;
+    uint32_t now;
+    if (p->read(p->read_ctx, word, &now, sizeof now) < 0 || now != val)
+        return;       /* the word moved on: the restarted call returns at once */
+    /* A join waits on the joined thread's tid word in its descriptor, while it still holds the tid. */
+    if (tid_off >= 0) {
+        for (size_t k = 0; k < p->nthreads; k++) {
+            const ext_thread *o = &p->threads[k];
+            if (o->have_regs && o->fs_base && word == o->fs_base + (uint64_t)tid_off &&
+                val == (uint32_t)o->tid) {
+                t->wait.kind = "join";
+                t->wait.address = o->fs_base;
+                t->wait.target = o->tid;
+                /* glibc waits on the tid word with a shared futex because the kernel's wake at
+                 * thread exit is a shared one; only that exit ends the wait. */
+                t->wait.shared = false;
+                if (!t->wait.timed && !t->wait.shared) {
+                    g->blocked = 1;
+                    add_waker(g, (int)k);
+                }
+                return;
+            }
+        }
+    }
+    enum hint h = stack_hint(p, t);
+    if ((h == H_MUTEX || h == H_NONE) && val == 2) {
+        mutex_wait(p, i, word, h == H_MUTEX, g);
+        if (t->wait.kind)
+            return;
+    }
+    if (h == H_RDLOCK || h == H_WRLOCK) {
+        rwlock_wait(p, i, word, val, h == H_WRLOCK);
+        return;       /* edges once every thread is classified (readers kept out by writers) */
+    }
+    static const char *const kinds[] = {
+        [H_NONE] = "futex", [H_MUTEX] = "futex", [H_COND] = "cond", [H_SEM] = "sem",
+        [H_BARRIER] = "barrier", [H_ONCE] = "once", [H_JOIN] = "futex",
+        [H_RDLOCK] = "futex", [H_WRLOCK] = "futex",
+    };
+    t->wait.kind = kinds[h];
+    t->wait.address = word;
+    /* Anyone may signal a condition variable, post a semaphore or wake a futex. */
+    if (!t->wait.timed && !t->wait.shared) {
+        g->blocked = 1;
+        g->any = 1;
+    }
+}
+
+int ext_analyze(ext_proc *p)
+{
+    graph *gr = calloc(1, sizeof *gr);
+    int n = (int)p->nthreads;
+    if (!gr || !(gr->nodes = calloc(n ? n : 1, sizeof *gr->nodes))) {
+        free(gr);
+        return -ENOMEM;
+    }
+    p->graph = gr;
+    long tid_off = find_tid_offset(p);
+    for (int i = 0; i < n; i++)
+        classify(p, i, tid_off, &gr->nodes[i]);
+    for (int i = 0; i < n; i++) {
+        const char *k = p->threads[i].wait.kind;
+        if (k && !strncmp(k, "rwlock_", 7))
+            rwlock_edges(p, i, &gr->nodes[i]);
+    }
+    int nblocked = 0;
+    for (int i = 0; i < n; i++)
+        nblocked += gr->nodes[i].blocked;
+    gr->nfindings = 0;
+    if (nblocked > 0)
+        gr->nfindings = pg_graph_solve(gr->nodes, n, p->can_prove_hang, gr->findings, MAX_FINDINGS);
+    else
+        for (int i = 0; i < n; i++)
+            gr->nodes[i].finding = gr->nodes[i].cycle_next = gr->nodes[i].waits_for = -1;
+    return 0;
+}
+
+void ext_proc_release(ext_proc *p)
+{
+    graph *gr = p->graph;
+    if (gr)
+        free(gr->nodes);
+    free(gr);
+    p->graph = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The raw report                                                                           */
+
+static json_t *hex(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
+    return json_string(b);
+}
+
+static int put_line(int fd, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return -ENOMEM;
+    size_t len = strlen(s);
+    s[len] = '\n';   /* json_dumps leaves room for the NUL, which the newline replaces */
+    int r = 0;
+    for (size_t off = 0; off <= len;) {
+        ssize_t w = write(fd, s + off, len + 1 - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            r = -errno;
+            break;
+        }
+        off += (size_t)w;
+    }
+    free(s);
+    return r;
+}
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int write_header(const ext_proc *p, int fd)
+{
+    json_t *h = json_object();
+    json_object_set_new(h, "type", json_string("header"));
+    json_object_set_new(h, "format", json_string("poolguard-report"));
+    json_object_set_new(h, "version", json_integer(1));
+    json_object_set_new(h, "pid", json_integer(p->pid));
+    if (p->ppid > 0)
+        json_object_set_new(h, "ppid", json_integer(p->ppid));
+    json_object_set_new(h, "exe", p->exe ? json_string(p->exe) : json_null());
+    json_t *argv = json_array();
+    for (char **a = p->argv; a && *a; a++)
+        json_array_append_new(argv, json_string(*a));
+    json_object_set_new(h, "argv", argv);
+    json_object_set_new(h, "start_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(h, "shim", json_string(PG_VERSION));
+    /* Not written by the shim: read from outside (docs/attach.md says what that cannot see). */
+    json_object_set_new(h, "source", json_string(p->source));
+    return put_line(fd, h);
+}
+
+static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+{
+    (void)userdata;
+    int fd = *(int *)arg;
+    Dwarf_Addr end = 0, bias = 0;
+    dwfl_module_getelf(m, &bias);
+    /* A core names libraries by soname; the file found for them is the path to write. */
+    const char *mainfile = NULL;
+    dwfl_module_info(m, NULL, NULL, &end, NULL, NULL, &mainfile, NULL);
+    if (mainfile && mainfile[0] == '/')
+        name = mainfile;
+    if (!name || name[0] != '/')
+        return DWARF_CB_OK;       /* the vDSO and the like: no file to symbolize from */
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("module"));
+    json_object_set_new(o, "path", json_string(name));
+    json_object_set_new(o, "base", hex(bias));
+    json_object_set_new(o, "start", hex(start));
+    json_object_set_new(o, "end", hex(end));
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(m, &bits, &vaddr);
+    if (len > 0 && len <= 64) {
+        char b[129];
+        for (int k = 0; k < len; k++)
+            snprintf(b + 2 * k, 3, "%02x", bits[k]);
+        json_object_set_new(o, "build_id", json_string(b));
+    }
+    return put_line(fd, o) < 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+static json_t *thread_json(const ext_proc *p, int i, const char *role)
+{
+    const ext_thread *t = &p->threads[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "tid", json_integer(t->tid));
+    json_object_set_new(o, "name", t->name[0] ? json_string(t->name) : json_null());
+    json_object_set_new(o, "role", json_string(role));
+    json_object_set_new(o, "main", json_boolean(t->tid == p->pid));
+    if (t->wait.kind) {
+        json_t *b = json_object();
+        json_object_set_new(b, "kind", json_string(t->wait.kind));
+        json_object_set_new(b, "address", hex(t->wait.address));
+        json_object_set_new(b, "timed", json_boolean(t->wait.timed));
+        if (t->wait.owner > 0)
+            json_object_set_new(b, "owner", json_integer(t->wait.owner));
+        if (t->wait.target > 0)
+            json_object_set_new(b, "target", json_integer(t->wait.target));
+        json_object_set_new(o, "blocked_on", b);
+    } else {
+        json_object_set_new(o, "blocked_on", json_null());
+    }
+    /* Locks this thread holds, as far as outside eyes can tell: those whose owner word names it
+     * and that another thread waits for. Where each was taken is not known. */
+    json_t *holds = json_array();
+    for (size_t k = 0; k < p->nthreads; k++) {
+        const ext_wait *w = &p->threads[k].wait;
+        if (!w->kind || w->owner != t->tid || (int)k == i)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < k; j++)
+            dup |= p->threads[j].wait.kind && p->threads[j].wait.owner == t->tid &&
+                   p->threads[j].wait.address == w->address && (int)j != i;
+        if (dup)
+            continue;
+        json_t *h = json_object();
+        json_object_set_new(h, "kind", json_string(!strcmp(w->kind, "mutex") ? "mutex" : "rwlock_write"));
+        json_object_set_new(h, "address", hex(w->address));
+        json_array_append_new(holds, h);
+    }
+    json_object_set_new(o, "holds", holds);
+    json_t *st = json_array();
+    for (int k = 0; k < t->npcs; k++)
+        json_array_append_new(st, hex(t->pcs[k]));
+    json_object_set_new(o, "stack", st);
+    return o;
+}
+
+static const char *plural(int n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* The same summaries the shim writes (shim/watch/watchdog.c), so reports read alike. */
+static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfinding *f, char *out,
+                      size_t cap)
+{
+    const ext_thread *s = &p->threads[f->start];
+    if (f->kind == PG_GF_CYCLE && f->ncycle == 1) {
+        snprintf(out, cap, "thread %d waits for a %s it already holds itself", (int)s->tid,
+                 !strcmp(s->wait.kind, "join") ? "thread" : "lock");
+    } else if (f->kind == PG_GF_CYCLE) {
+        static const struct { const char *kind, *one, *many; } names[] = {
+            {"mutex", "mutex", "mutexes"},
+            {"rwlock_read", "rwlock (read)", "rwlocks (read)"},
+            {"rwlock_write", "rwlock (write)", "rwlocks (write)"},
+            {"join", "join", "joins"},
+        };
+        int counts[4] = {0};
+        int x = f->start;
+        do {
+            for (int k = 0; k < 4; k++)
+                counts[k] += !strcmp(p->threads[x].wait.kind, names[k].kind);
+            x = gr->nodes[x].cycle_next;
+        } while (x != f->start);
+        int len = snprintf(out, cap, "%d threads wait on each other through ", f->ncycle);
+        int parts = 0, total = 0;
+        for (int k = 0; k < 4; k++)
+            total += counts[k] > 0;
+        for (int k = 0; k < 4 && len > 0 && (size_t)len < cap; k++) {
+            if (!counts[k])
+                continue;
+            parts++;
+            const char *sep = parts == 1 ? "" : parts == total ? " and " : ", ";
+            len += snprintf(out + len, cap - (size_t)len, "%s%d %s", sep, counts[k],
+                            plural(counts[k], names[k].one, names[k].many));
+        }
+    } else if (f->kind == PG_GF_ABANDONED) {
+        snprintf(out, cap, "thread %d waits for a %s held by thread %d, which has exited without "
+                 "releasing it", (int)s->tid, s->wait.kind, (int)s->wait.owner);
+    } else {
+        snprintf(out, cap, "all %d threads are blocked with no time limit and none is left to wake "
+                 "the others", f->nmembers);
+    }
+}
+
+static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
+{
+    const struct pg_gfinding *f = &gr->findings[fi];
+    char summary[256];
+    summarize(p, gr, f, summary, sizeof summary);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("finding"));
+    json_object_set_new(o, "seq", json_integer(fi + 1));
+    json_object_set_new(o, "kind", json_string("deadlock"));
+    json_object_set_new(o, "severity", json_string("error"));
+    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(o, "summary", json_string(summary));
+    json_t *threads = json_array();
+    if (f->kind == PG_GF_CYCLE) {
+        json_t *cycle = json_array();
+        int x = f->start;
+        do {
+            int y = gr->nodes[x].cycle_next;
+            json_t *e = json_object();
+            json_object_set_new(e, "tid", json_integer(p->threads[x].tid));
+            json_object_set_new(e, "waits_for", json_integer(p->threads[y].tid));
+            json_object_set_new(e, "kind", json_string(p->threads[x].wait.kind));
+            json_object_set_new(e, "address", hex(p->threads[x].wait.address));
+            json_array_append_new(cycle, e);
+            json_array_append_new(threads, thread_json(p, x, "cycle"));
+            x = y;
+        } while (x != f->start);
+        json_object_set_new(o, "cycle", cycle);
+    } else if (f->kind == PG_GF_HANG) {
+        json_object_set_new(o, "hang", json_true());
+    } else {
+        json_object_set_new(o, "abandoned", json_true());
+    }
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const struct pg_gnode *g = &gr->nodes[i];
+        if (!g->stuck || g->finding != fi || g->cycle_next >= 0)
+            continue;
+        json_array_append_new(threads, thread_json(p, (int)i, f->kind == PG_GF_HANG ? "hang" : "blocked"));
+    }
+    json_object_set_new(o, "threads", threads);
+    return put_line(fd, o);
+}
+
+static int write_snapshot(const ext_proc *p, int fd)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("snapshot"));
+    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(o, "reason", json_string(p->source));
+    json_t *threads = json_array();
+    for (size_t i = 0; i < p->nthreads; i++)
+        json_array_append_new(threads, thread_json(p, (int)i, "snapshot"));
+    json_object_set_new(o, "threads", threads);
+    return put_line(fd, o);
+}
+
+int ext_write_report(ext_proc *p, int fd, bool all_threads)
+{
+    const graph *gr = p->graph;
+    int r = write_header(p, fd);
+    if (r < 0)
+        return r;
+    if (dwfl_getmodules(p->dwfl, module_cb, &fd, 0) != 0)
+        return -EIO;
+    for (int fi = 0; gr && fi < gr->nfindings; fi++)
+        if ((r = write_finding(p, gr, fi, fd)) < 0)
+            return r;
+    if (all_threads && (r = write_snapshot(p, fd)) < 0)
+        return r;
+    return gr ? gr->nfindings : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The command line both commands share                                                     */
+
+int ext_cli_parse(ext_cli *c, const char *cmd, const char *usage, int argc, char **argv,
+                  int *exit_code)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        { "raw", required_argument, NULL, 0x180 },
+        { "all-threads", no_argument, NULL, 0x181 },
+        { "help", no_argument, NULL, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    memset(c, 0, sizeof *c);
+    cli_opts_init(&c->o);
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            *exit_code = 0;
+            return -1;
+        }
+        if (ch == 0x180) {
+            c->raw = optarg;
+            continue;
+        }
+        if (ch == 0x181) {
+            c->all_threads = true;
+            continue;
+        }
+        if (ch == '?' || ch == ':') {
+            cli_error("%s: %s '%s' (see poolguard %s --help)", cmd,
+                      ch == ':' ? "option needs a value:" : "unknown option", argv[optind - 1], cmd);
+            *exit_code = PG_EXIT_ERROR;
+            return -1;
+        }
+        if (cli_handle_common(&c->o, ch, optarg) <= 0) {
+            *exit_code = PG_EXIT_ERROR;
+            return -1;
+        }
+    }
+    return optind;
+}
+
+int ext_cli_finish(ext_cli *c, ext_proc *p)
+{
+    char tmpl[] = "/tmp/poolguard-attach-XXXXXX";
+    const char *path = c->raw;
+    int fd = path ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot write the raw report '%s': %s", path ? path : tmpl, strerror(errno));
+        return PG_EXIT_ERROR;
+    }
+    if (!path)
+        unlink(tmpl);   /* read back through the descriptor; nothing is left behind */
+    int nf = ext_write_report(p, fd, c->all_threads);
+    if (nf < 0) {
+        cli_error("cannot write the raw report: %s", strerror(-nf));
+        close(fd);
+        return PG_EXIT_ERROR;
+    }
+    lseek(fd, 0, SEEK_SET);
+    pg_report *r = report_new();
+    if (!r) {
+        close(fd);
+        cli_error("out of memory");
+        return PG_EXIT_ERROR;
+    }
+    int err = report_add_fd(r, fd, path ? path : p->source);
+    close(fd);
+    int status = err < 0 ? PG_EXIT_ERROR : cli_finish(r, &c->o);
+    report_free(r);
+    return status;
+}

@@ -1,0 +1,758 @@
+/*
+ * Findings in the user's words: a pool is named by its library and where the program created
+ * it (or by the name its annotations gave it), each task by its function, a lock-order cycle by
+ * the functions that take its locks. The shim decides what happened and writes structured data;
+ * this module writes the sentence from that data once frames are known, so every format shows
+ * the same one. The shim's own sentence (it never symbolizes) is only a fallback, for findings
+ * of older shims that carry no proof. Reads symbolized stacks; writes only the summary of a
+ * finding (the shim's own is kept).
+ */
+#include "analyze.h"
+
+#include "render.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const pg_frame *stack_first_own_frame(const pg_stack *s)
+{
+    for (size_t i = 0; i < s->nframes; i++)
+        if (s->frames[i].own && !s->frames[i].folded && s->frames[i].function)
+            return &s->frames[i];
+    return NULL;
+}
+
+/* "f()" for a C name, the demangled name as it is for C++ ("ns::Pool::start(int)"). */
+const char *describe_call(const char *function, char *buf, size_t len)
+{
+    if (!function)
+        snprintf(buf, len, "?");
+    else if (strchr(function, '('))
+        snprintf(buf, len, "%s", function);
+    else
+        snprintf(buf, len, "%s()", function);
+    return buf;
+}
+
+const char *describe_pool_routine(const pg_pool *p)
+{
+    /* An address can give several frames (inlining): the outermost is the function itself. */
+    if (!p->start.nframes)
+        return NULL;
+    return p->start.frames[p->start.nframes - 1].function;
+}
+
+const char *describe_function(const pg_fn *fn)
+{
+    if (!fn->present || !fn->sym.nframes)
+        return NULL;
+    return fn->sym.frames[fn->sym.nframes - 1].function;
+}
+
+const char *describe_ordinal(long n, char *buf, size_t len)
+{
+    const char *suffix = "th";
+    if (n % 100 < 11 || n % 100 > 13)
+        suffix = n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+    snprintf(buf, len, "%ld%s", n, suffix);
+    return buf;
+}
+
+const char *describe_frame(const pg_frame *f, char *buf, size_t len)
+{
+    char call[512];
+    describe_call(f->function, call, sizeof call);
+    const char *base = f->file ? strrchr(f->file, '/') : NULL;
+    base = base ? base + 1 : f->file;
+    if (base && f->line)
+        snprintf(buf, len, "%s at %s:%u", call, base, f->line);
+    else if (base)
+        snprintf(buf, len, "%s in %s", call, base);
+    else
+        snprintf(buf, len, "%s", call);
+    return buf;
+}
+
+/* ----- Locks by name ----- */
+
+/* The object a lock kind is a state of: a read or write lock is held on an rwlock. */
+static const char *object_word(const char *kind)
+{
+    return kind && strncmp(kind, "rwlock", 6) == 0 ? "rwlock" : render_wait_words(kind);
+}
+
+static const char *base_of(const char *path)
+{
+    const char *b = path ? strrchr(path, '/') : NULL;
+    return b ? b + 1 : path;
+}
+
+/* A data symbol: "registry.lock" (name) and "reg.c:30" (details); "inside registry" and
+ * "offset 8" when no member is known. False when no symbol names the lock. */
+static bool symbol_words(const pg_lockname *n, char *name, size_t nlen, char *details, size_t dlen)
+{
+    if (!n || !n->symbol)
+        return false;
+    int used = 0;
+    details[0] = '\0';
+    if (n->decl_file && n->decl_line)
+        used = snprintf(details, dlen, "%s:%u", base_of(n->decl_file), n->decl_line);
+    else if (n->decl_file)
+        used = snprintf(details, dlen, "%s", base_of(n->decl_file));
+    if (n->member)
+        snprintf(name, nlen, "%s%s", n->symbol, n->member);
+    else if (n->sym_offset)
+        snprintf(name, nlen, "inside %s", n->symbol);
+    else
+        snprintf(name, nlen, "%s", n->symbol);
+    if (!n->member && n->sym_offset && used >= 0 && (size_t)used < dlen)
+        snprintf(details + used, dlen - (size_t)used, "%soffset %" PRIu64, used ? ", " : "",
+                 n->sym_offset);
+    return true;
+}
+
+const pg_frame *describe_lock_site(const pg_lockname *n)
+{
+    if (!n || n->symbol || n->site_kind == PG_SITE_NONE || !n->site.nframes)
+        return NULL;
+    return &n->site.frames[0];
+}
+
+/* "the mutex initialized in cache_new() at cache.c:88": the innermost frame of the call, the
+ * line the user wrote. False when the lock has no site. */
+static bool site_words(const pg_lockname *n, const char *kind, char *buf, size_t len)
+{
+    const pg_frame *f = describe_lock_site(n);
+    if (!f)
+        return false;
+    const char *verb = n->site_kind == PG_SITE_INIT ? "initialized" : "first taken";
+    char where[PG_MAX_STRING + 600];
+    if (f->function)
+        snprintf(buf, len, "the %s %s in %s", object_word(kind), verb,
+                 describe_frame(f, where, sizeof where));
+    else if (f->module)
+        snprintf(buf, len, "the %s %s at %s+0x%" PRIx64, object_word(kind), verb,
+                 base_of(f->module), f->offset);
+    else
+        snprintf(buf, len, "the %s %s at 0x%" PRIx64, object_word(kind), verb, f->pc);
+    return true;
+}
+
+const char *describe_lock_name(const pg_lockname *n, const char *kind, char *buf, size_t len)
+{
+    char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
+    buf[0] = '\0';
+    if (symbol_words(n, name, sizeof name, details, sizeof details))
+        snprintf(buf, len, "%s%s%s%s", name, *details ? " (" : "", details, *details ? ")" : "");
+    else
+        site_words(n, kind, buf, len);
+    return buf;
+}
+
+const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t address, char *buf,
+                          size_t len)
+{
+    char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
+    char site[2 * PG_MAX_STRING + 700];
+    bool rw_state = kind && (strcmp(kind, "rwlock_read") == 0 || strcmp(kind, "rwlock_write") == 0);
+    if (symbol_words(n, name, sizeof name, details, sizeof details))
+        snprintf(buf, len, "%s %s (%s%s0x%" PRIx64 ")", render_wait_words(kind), name, details,
+                 *details ? ", " : "", address);
+    else if (site_words(n, kind, site, sizeof site))
+        snprintf(buf, len, "%s%s%s (0x%" PRIx64 ")", rw_state ? render_wait_words(kind) : "",
+                 rw_state ? " of " : "", site, address);
+    else
+        snprintf(buf, len, "%s 0x%" PRIx64, render_wait_words(kind), address);
+    return buf;
+}
+
+bool describe_is_python(const pg_pool *p)
+{
+    return p->library && strcmp(p->library, "python") == 0;
+}
+
+static bool is_mp_threadpool(const pg_pool *p)
+{
+    return p->py_kind && strcmp(p->py_kind, "multiprocessing.pool.ThreadPool") == 0;
+}
+
+const char *describe_pool_word(const pg_pool *p)
+{
+    return is_mp_threadpool(p) ? "pool" : "executor";
+}
+
+/* A Python pool by its kind, in the program's terms: "the ThreadPoolExecutor \"db\"" (its thread
+ * name prefix), "asyncio's default executor (event loop in MainThread)", "the multiprocessing
+ * ThreadPool held in __main__.pool". The shim's own name is the fallback (older shims wrote only
+ * that). */
+static void describe_python_pool(const pg_pool *p, char *buf, size_t len)
+{
+    const char *name = p->prefix ? p->prefix : p->name;
+    if (is_mp_threadpool(p) && p->global)
+        snprintf(buf, len, "the multiprocessing ThreadPool held in %s", p->global);
+    else if (is_mp_threadpool(p))
+        snprintf(buf, len, "the multiprocessing ThreadPool");
+    else if (p->has_loop && p->loop_thread)
+        snprintf(buf, len, "asyncio's default executor (event loop in %s)", p->loop_thread);
+    else if (p->has_loop && p->loop_tid > 0)
+        snprintf(buf, len, "asyncio's default executor (event loop in thread %ld)", p->loop_tid);
+    else if (p->has_loop)
+        snprintf(buf, len, "asyncio's default executor (of a running event loop)");
+    else if (name)
+        snprintf(buf, len, "the ThreadPoolExecutor \"%s\"", name);
+    else
+        snprintf(buf, len, "the ThreadPoolExecutor");
+}
+
+/* A pool a library runs is named as its users know it: "the libuv threadpool", "the GThreadPool
+ * created in main() at app.c:31", "the ThreadPoolExecutor \"io\"". */
+static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
+{
+    char at[1100] = "";
+    const pg_frame *where = stack_first_own_frame(&p->create_stack);
+    if (where)
+        describe_frame(where, at, sizeof at);
+    if (strcmp(p->library, "libuv") == 0)
+        snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
+    else if (strcmp(p->library, "glib") == 0)
+        snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
+    else if (strcmp(p->library, "python") == 0)
+        describe_python_pool(p, buf, len);
+    else
+        snprintf(buf, len, "the %s pool%s%s", p->library, *at ? " created in " : "", at);
+}
+
+const char *describe_pool(const pg_pool *p, char *buf, size_t len)
+{
+    char call[512];
+    const pg_frame *where = stack_first_own_frame(&p->create_stack);
+    const char *routine = describe_pool_routine(p);
+    if (p->library)
+        describe_library_pool(p, buf, len);
+    else if (p->name)
+        snprintf(buf, len, "the pool \"%s\"", p->name);
+    else if (where && routine && strcmp(routine, where->function) != 0)
+        snprintf(buf, len, "the pool created in %s (thread routine %s)",
+                 describe_call(where->function, call, sizeof call), routine);
+    else if (where)
+        snprintf(buf, len, "the pool created in %s", describe_call(where->function, call, sizeof call));
+    else if (routine)
+        snprintf(buf, len, "the pool of threads started at %s", describe_call(routine, call, sizeof call));
+    else
+        snprintf(buf, len, "the pool");
+    return buf;
+}
+
+/* Appends to a growing string; a failed allocation leaves *out NULL. */
+static void append(char **out, size_t *len, const char *fmt, ...)
+{
+    if (!*out)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *piece = NULL;
+    int n = vasprintf(&piece, fmt, ap);
+    va_end(ap);
+    char *grown = n >= 0 ? realloc(*out, *len + (size_t)n + 1) : NULL;
+    if (!grown) {
+        free(piece);
+        free(*out);
+        *out = NULL;
+        return;
+    }
+    memcpy(grown + *len, piece, (size_t)n + 1);
+    *len += (size_t)n;
+    *out = grown;
+    free(piece);
+}
+
+/*
+ * The shim names a pool in one of three ways: "a pool of N worker(s)", "the pool \"name\"" or
+ * "the pool". The first one found is replaced by the pool's description; a sentence with none
+ * (another layer's wording) is kept as it is.
+ */
+static char *pool_summary(const char *shim, const pg_pool *p)
+{
+    char desc[1200];
+    describe_pool(p, desc, sizeof desc);
+    if (strcmp(desc, "the pool") == 0)
+        return NULL;
+    const char *at, *end;
+    char *out = strdup("");
+    size_t len = 0;
+    if ((at = strstr(shim, "a pool of ")) && isdigit((unsigned char)at[10])) {
+        char *num_end;
+        long n = strtol(at + 10, &num_end, 10);
+        bool plural = strncmp(num_end, " workers", 8) == 0;
+        if (!plural && strncmp(num_end, " worker", 7) != 0) {
+            free(out);
+            return NULL;
+        }
+        end = num_end + (plural ? 8 : 7);
+        append(&out, &len, "%.*s%s, which has %ld worker%s,", (int)(at - shim), shim, desc, n,
+               plural ? "s" : "");
+        /* "..., which has 1 worker, while": no comma of ours before the shim's own. */
+        if (*end == ',' && out)
+            out[--len] = '\0';
+    } else if ((at = strstr(shim, "the pool \"")) && (end = strchr(at + 10, '"'))) {
+        end++;
+        append(&out, &len, "%.*s%s", (int)(at - shim), shim, desc);
+    } else if ((at = strstr(shim, "the pool")) && !isalnum((unsigned char)at[8]) && at[8] != '_') {
+        end = at + 8;
+        append(&out, &len, "%.*s%s", (int)(at - shim), shim, desc);
+    } else {
+        free(out);
+        return NULL;
+    }
+    append(&out, &len, "%s", end);
+    return out;
+}
+
+/* "2 locks are taken in opposite orders by 2 threads (in f() and g()); a deadlock that did not
+ * happen this run". The functions are where each edge took its second lock. */
+static char *order_summary(const pg_finding *f)
+{
+    size_t nthreads = 0;
+    for (size_t i = 0; i < f->norder; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i; k++)
+            seen |= f->order[k].tid == f->order[i].tid;
+        nthreads += !seen;
+    }
+    const char *fns[4];
+    size_t nfns = 0;
+    bool more = false;
+    for (size_t i = 0; i < f->norder; i++) {
+        const pg_frame *fr = stack_first_own_frame(&f->order[i].stack);
+        if (!fr)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < nfns; k++)
+            seen |= strcmp(fns[k], fr->function) == 0;
+        if (seen)
+            continue;
+        if (nfns < 4)
+            fns[nfns++] = fr->function;
+        else
+            more = true;
+    }
+    char *out = strdup("");
+    size_t len = 0;
+    append(&out, &len, "%zu locks are taken in %s by %zu thread%s", f->norder,
+           f->norder == 2 ? "opposite orders" : "a circular order", nthreads,
+           nthreads == 1 ? "" : "s");
+    for (size_t i = 0; i < nfns; i++) {
+        char call[512];
+        describe_call(fns[i], call, sizeof call);
+        append(&out, &len, "%s%s", i == 0 ? " (in " : i + 1 == nfns && !more ? " and " : ", ", call);
+    }
+    if (nfns)
+        append(&out, &len, "%s)", more ? ", ..." : "");
+    append(&out, &len, "; a deadlock that did not happen this run");
+    return out;
+}
+
+long describe_task_position(const pg_pool *p, const pg_mthread *t, uint64_t address)
+{
+    if (t->submitted_task.present && t->submitted_task.address == address)
+        return t->submitted_task.position;
+    for (size_t i = 0; p && i < p->nqueued_tasks; i++)
+        if (p->queued_tasks[i].address == address)
+            return p->queued_tasks[i].position;
+    return -1;
+}
+
+const char *describe_task_name(const pg_pool *p, const pg_fn *fn, uint64_t address)
+{
+    const char *name = describe_function(fn);
+    for (size_t i = 0; !name && p && i < p->nqueued_tasks; i++)
+        if (p->queued_tasks[i].address == address)
+            name = describe_function(&p->queued_tasks[i].function);
+    return name;
+}
+
+/* "worker 1234 runs parent_task and waits after submitting child_task, queued 2nd": what the
+ * exact layer knows of one thread's task and the task it waits behind. False when it knows
+ * nothing of the second. */
+static bool worker_clause(const pg_pool *p, const pg_mthread *t, char **out, size_t *len)
+{
+    const char *runs = describe_function(&t->task_function);
+    const pg_task_ref *sub = &t->submitted_task;
+    const pg_task_wait *w = &t->waits_for_task;
+    if (!sub->present && !w->present)
+        return false;
+    char pos[32];
+    append(out, len, "%s %ld", t->role && strcmp(t->role, "worker") == 0 ? "worker" : "thread", t->tid);
+    if (runs)
+        append(out, len, " runs %s and", runs);
+    if (sub->present) {
+        const char *name = describe_task_name(p, &sub->function, sub->address);
+        append(out, len, " waits after submitting %s", name ? name : "a task");
+        if (sub->position > 0)
+            append(out, len, ", queued %s", describe_ordinal(sub->position, pos, sizeof pos));
+        else
+            append(out, len, ", still queued");
+        return true;
+    }
+    const char *name = describe_task_name(p, &w->function, w->address);
+    append(out, len, " waits for %s", name ? name : "a task");
+    long at = describe_task_position(p, t, w->address);
+    if (w->state && strcmp(w->state, "queued") == 0 && at > 0)
+        append(out, len, ", queued %s", describe_ordinal(at, pos, sizeof pos));
+    else if (w->state && strcmp(w->state, "queued") == 0)
+        append(out, len, ", still queued");
+    else if (w->state && strcmp(w->state, "running") == 0 && w->runner >= 0)
+        append(out, len, ", running on thread %ld", w->runner);
+    else if (w->state && strcmp(w->state, "running") == 0)
+        append(out, len, ", which is running");
+    return true;
+}
+
+const pg_py_task *describe_py_task(const pg_pool *p, const pg_mthread *t)
+{
+    if (!p || !t)
+        return NULL;
+    for (size_t i = 0; i < p->npy_tasks; i++)
+        if (p->py_tasks[i].tid > 0 && p->py_tasks[i].tid == t->tid)
+            return &p->py_tasks[i];
+    return NULL;
+}
+
+const char *describe_py_func(const pg_frame *f, char *buf, size_t len)
+{
+    const char *b = f->file ? strrchr(f->file, '/') : NULL;
+    b = b ? b + 1 : f->file;
+    if (b && f->line)
+        snprintf(buf, len, "%s (%s:%u)", f->function, b, f->line);
+    else if (b)
+        snprintf(buf, len, "%s (%s)", f->function, b);
+    else
+        snprintf(buf, len, "%s", f->function ? f->function : "?");
+    return buf;
+}
+
+/* What a Python worker blocked in, in the words of the code it called. NULL for a worker that
+ * is idle or running. */
+static const char *py_blocked_words(const char *b)
+{
+    static const struct { const char *word, *words; } w[] = {
+        { "future_result", "Future.result()" }, { "futures_wait", "concurrent.futures.wait()" },
+        { "as_completed", "as_completed()" }, { "event_wait", "Event.wait()" },
+        { "condition_wait", "Condition.wait()" }, { "semaphore", "a semaphore" },
+        { "barrier", "Barrier.wait()" }, { "thread_join", "Thread.join()" },
+        { "queue_get", "Queue.get()" }, { "async_result", "AsyncResult.get()" },
+    };
+    for (size_t i = 0; b && i < sizeof w / sizeof *w; i++)
+        if (strcmp(b, w[i].word) == 0)
+            return w[i].words;
+    return NULL;
+}
+
+const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!t->waits) {
+        const char *words = py_blocked_words(t->blocked);
+        if (words)
+            snprintf(buf, len, "blocked in %s", words);
+        return buf;
+    }
+    const char *child = t->wait_fn.function;
+    int n;
+    if (t->wait_kind && strcmp(t->wait_kind, "coroutine") == 0) {
+        char coro[PG_MAX_STRING + 16] = "a coroutine";
+        if (t->coroutine.function)
+            snprintf(coro, sizeof coro, "coroutine %s()", t->coroutine.function);
+        if (child)
+            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits "
+                         "run_in_executor(%s)", coro, child);
+        else
+            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits an "
+                         "executor job", coro);
+    } else {
+        bool result = t->wait_kind && strcmp(t->wait_kind, "async_result") == 0;
+        n = snprintf(buf, len, "waits on the %s of %s", result ? "result" : "future",
+                     child ? child : "a task");
+    }
+    /* Queued elsewhere, or queued here but cancellable by an asyncio timeout: the shim does not
+     * count it as queued here, and neither does the sentence. */
+    if (!t->queued_here || n < 0 || (size_t)n >= len)
+        return buf;
+    char pos[32];
+    if (t->queue_pos >= 0)
+        snprintf(buf + n, len - (size_t)n, ", queued %s in the same %s",
+                 describe_ordinal(t->queue_pos + 1, pos, sizeof pos), describe_pool_word(p));
+    else
+        snprintf(buf + n, len - (size_t)n, ", still queued in the same %s", describe_pool_word(p));
+    return buf;
+}
+
+const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
+{
+    char fn[PG_MAX_STRING + 64], wait[3 * PG_MAX_STRING + 128];
+    int n = t->thread ? snprintf(buf, len, "worker %s", t->thread)
+            : t->tid > 0 ? snprintf(buf, len, "worker %ld", t->tid)
+                         : snprintf(buf, len, "a worker");
+    if (t->task.function && n >= 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, ", running %s",
+                      describe_py_func(&t->task, fn, sizeof fn));
+    if (*describe_py_wait(p, t, wait, sizeof wait) && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", %s", wait);
+    return buf;
+}
+
+enum { MAX_CLAUSES = 2 };
+
+/* The Python workers' clauses: those waiting on work queued here first, next to run first, then
+ * the others that are blocked; at most MAX_CLAUSES, then "and N more". */
+static size_t py_worker_clauses(const pg_pool *p, char **out, size_t *len)
+{
+    size_t said = 0, more = 0;
+    const pg_py_task *order[PG_MAX_THREADS];
+    size_t n = 0;
+    for (size_t i = 0; i < p->npy_tasks; i++) {
+        const pg_py_task *t = &p->py_tasks[i];
+        if (!t->waits && !py_blocked_words(t->blocked))
+            continue;
+        /* Insertion by (queued here first, then queue position, unknown last), stable. */
+        size_t at = n;
+        while (at > 0) {
+            const pg_py_task *o = order[at - 1];
+            long a = t->queued_here && t->queue_pos >= 0 ? t->queue_pos : LONG_MAX;
+            long b = o->queued_here && o->queue_pos >= 0 ? o->queue_pos : LONG_MAX;
+            bool before = (t->queued_here && !o->queued_here) ||
+                          (t->queued_here == o->queued_here && a < b);
+            if (!before)
+                break;
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = t;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (said == MAX_CLAUSES) {
+            more++;
+            continue;
+        }
+        char clause[5 * PG_MAX_STRING];
+        append(out, len, "; %s", describe_py_worker(p, order[i], clause, sizeof clause));
+        said++;
+    }
+    if (more)
+        append(out, len, "; and %zu more", more);
+    return said;
+}
+
+/* "; worker 1 ...; worker 2 ...; and 3 more": at most MAX_CLAUSES threads, workers first. */
+static size_t worker_clauses(const pg_finding *f, char **out, size_t *len)
+{
+    size_t said = 0, more = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < f->nthreads; i++) {
+            const pg_mthread *t = &f->threads[i];
+            bool worker = t->role && strcmp(t->role, "worker") == 0;
+            if (worker != (pass == 0) || !(t->submitted_task.present || t->waits_for_task.present))
+                continue;
+            if (said == MAX_CLAUSES) {
+                more++;
+                continue;
+            }
+            append(out, len, "; ");
+            said += worker_clause(&f->pool_info, t, out, len);
+        }
+    if (more)
+        append(out, len, "; and %zu more", more);
+    return said;
+}
+
+/* "3 tasks queued (exact)", "about 2 tasks queued (estimated)", or "" when nothing says. */
+static void queue_words(const pg_pool *p, char *buf, size_t len)
+{
+    if (p->queued > 0)
+        snprintf(buf, len, "%s%ld task%s queued (%s)", p->queued_exact ? "" : "about ", p->queued,
+                 p->queued == 1 ? "" : "s", p->queued_exact ? "exact" : "estimated");
+    else if (p->queued < 0 && p->nqueued_tasks)
+        snprintf(buf, len, "at least %zu task%s queued", p->nqueued_tasks,
+                 p->nqueued_tasks == 1 ? "" : "s");
+    else
+        buf[0] = '\0';
+}
+
+/* The shortest blocked time among the threads that matter (a pool's workers, else all): how
+ * long all of them have been blocked at least. -1 when none says. */
+static int64_t blocked_at_least(const pg_finding *f, bool workers_only)
+{
+    int64_t least = -1;
+    for (size_t i = 0; i < f->nthreads; i++) {
+        const pg_mthread *t = &f->threads[i];
+        if (workers_only && !(t->role && strcmp(t->role, "worker") == 0))
+            continue;
+        if (t->blocked.present && t->blocked.since_ms >= 0 &&
+            (least < 0 || t->blocked.since_ms < least))
+            least = t->blocked.since_ms;
+    }
+    return least;
+}
+
+/* A stall of threads outside any pool: "worker-1 (tid 11) has been blocked for 5000 ms on a
+ * condition variable; nothing proves it cannot continue". */
+static char *thread_stall_summary(const pg_finding *f)
+{
+    char *out = strdup("");
+    size_t len = 0, blocked = 0;
+    const pg_mthread *one = NULL;
+    for (size_t i = 0; i < f->nthreads; i++)
+        if (f->threads[i].blocked.present) {
+            blocked++;
+            one = &f->threads[i];
+        }
+    int64_t ms = blocked_at_least(f, false);
+    if (blocked == 1) {
+        char label[128];
+        render_thread_label(one, label, sizeof label);
+        append(&out, &len, "%s has been blocked", label);
+        if (ms >= 0)
+            append(&out, &len, " for %" PRId64 " ms", ms);
+        const char *words = render_wait_words(one->blocked.kind);
+        append(&out, &len, " on %s %s; nothing proves it cannot continue",
+               strchr("aeiou", words[0]) ? "an" : "a", words);
+    } else if (blocked > 1) {
+        append(&out, &len, "%zu threads have been blocked", blocked);
+        if (ms >= 0)
+            append(&out, &len, " for at least %" PRId64 " ms", ms);
+        append(&out, &len, "; nothing proves they cannot continue");
+    } else {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/*
+ * The sentence of a pool_exhaustion or stall finding from the structured members (the pool's
+ * proof, library, queue and tasks, each thread's task and submission). NULL when the finding
+ * has none (an older shim's: its own sentence stays, see pool_summary).
+ */
+static char *exact_summary(const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    bool stall = strcmp(f->kind, "stall") == 0;
+    if (stall && !p->present)
+        return thread_stall_summary(f);
+    if (!p->present || !p->proof || !(stall || strcmp(f->kind, "pool_exhaustion") == 0))
+        return NULL;
+    /* A Python pool without tasks[] (an older shim): its own sentence says more. */
+    bool python = describe_is_python(p);
+    if (python && !p->has_py_tasks)
+        return NULL;
+    bool waits_here = false;
+    for (size_t i = 0; i < p->npy_tasks; i++)
+        waits_here |= p->py_tasks[i].queued_here;
+    long workers = p->workers;
+    if (workers < 0) {
+        workers = 0;
+        for (size_t i = 0; i < f->nthreads; i++)
+            workers += f->threads[i].role && strcmp(f->threads[i].role, "worker") == 0;
+    }
+    bool one = workers == 1;
+    char desc[1200], queue[128], who[64];
+    describe_pool(p, desc, sizeof desc);
+    queue_words(p, queue, sizeof queue);
+    if (one)
+        snprintf(who, sizeof who, "the only worker");
+    else if (workers > 1)
+        snprintf(who, sizeof who, "all %ld workers", workers);
+    else
+        snprintf(who, sizeof who, "the workers");
+    char *out = strdup("");
+    size_t len = 0;
+    bool proven = strcmp(p->proof, "graph") == 0 || strcmp(p->proof, "exact") == 0;
+    if (!stall && python && !waits_here && strcmp(p->proof, "graph") == 0) {
+        /* Workers blocked in their tasks (an Event, a queue) with work queued: nothing ties
+         * their waits to that work, but nothing is left to wake them either. */
+        append(&out, &len, "%s of %s %s blocked inside %s task%s with %s behind %s, and the "
+               "wait-for graph shows no thread left to wake %s", who, desc, one ? "is" : "are",
+               one ? "its" : "their", one ? "" : "s", *queue ? queue : "work queued",
+               one ? "it" : "them", one ? "it" : "them");
+    } else if (!stall && proven) {
+        append(&out, &len, "%s of %s %s waiting for %s queued behind %s in the same %s", who, desc,
+               one ? "is" : "are", one ? "a task" : "tasks", one ? "it" : "them",
+               python ? describe_pool_word(p) : "pool");
+        if (*queue)
+            append(&out, &len, ": %s", queue);
+    } else if (!stall && strcmp(p->proof, "inferred") == 0 && p->queued > 0) {
+        append(&out, &len, "%s of %s %s blocked outside the idle wait with %s behind %s; this looks "
+               "like pool exhaustion, but it is inferred from how the threads wait, not proven", who,
+               desc, one ? "is" : "are", queue, one ? "it" : "them");
+    } else {
+        int64_t ms = blocked_at_least(f, true);
+        append(&out, &len, "%s of %s %s been blocked", who, desc, one ? "has" : "have");
+        if (ms >= 0)
+            append(&out, &len, " for %s%" PRId64 " ms", one ? "" : "at least ", ms);
+        if (*queue)
+            append(&out, &len, " (%s)", queue);
+        append(&out, &len, "; nothing proves %s cannot continue", one ? "it" : "they");
+    }
+    if (python)
+        py_worker_clauses(p, &out, &len);
+    else if (worker_clauses(f, &out, &len) == 0 && p->nqueued_tasks) {
+        const char *next = describe_function(&p->queued_tasks[0].function);
+        if (next)
+            append(&out, &len, "; next to run: %s", next);
+    }
+    return out;
+}
+
+/* A Python pool's queue_growth: "the queue of the ThreadPoolExecutor \"io\" (2 workers) grew to
+ * 9874 tasks (+4790 per second) while every worker was busy". NULL without the numbers. */
+static char *py_growth_summary(const pg_finding *f)
+{
+    const pg_pool *p = &f->pool_info;
+    int64_t depth = f->growth.depth >= 0 ? f->growth.depth : p->queued;
+    if (!f->growth.present || depth < 0 || f->growth.per_second < 0)
+        return NULL;
+    char desc[1200];
+    describe_pool(p, desc, sizeof desc);
+    char *out = strdup("");
+    size_t len = 0;
+    append(&out, &len, "the queue of %s", desc);
+    if (p->workers >= 0)
+        append(&out, &len, " (%ld worker%s)", p->workers, p->workers == 1 ? "" : "s");
+    append(&out, &len, " grew to %" PRId64 " task%s (+%" PRId64 " per second) while every worker "
+           "was busy: submissions outpace the %s and memory grows with them", depth,
+           depth == 1 ? "" : "s", f->growth.per_second, describe_pool_word(p));
+    return out;
+}
+
+int analyze_describe(pg_report *r)
+{
+    size_t n;
+    pg_finding **f = report_findings(r, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *shim = f[i]->shim_summary ? f[i]->shim_summary : f[i]->summary;
+        char *better = NULL;
+        if (f[i]->norder > 0 && strcmp(f[i]->kind, "lock_order") == 0)
+            better = order_summary(f[i]);
+        else if ((better = exact_summary(f[i])))
+            ;
+        else if (describe_is_python(&f[i]->pool_info) && strcmp(f[i]->kind, "queue_growth") == 0)
+            better = py_growth_summary(f[i]);
+        /* The Python layer's sentences name their pools themselves. */
+        else if (f[i]->pool_info.present && shim && !describe_is_python(&f[i]->pool_info))
+            better = pool_summary(shim, &f[i]->pool_info);
+        if (!better)
+            continue;
+        if (!f[i]->shim_summary)
+            f[i]->shim_summary = f[i]->summary;
+        else
+            free(f[i]->summary);
+        f[i]->summary = better;
+    }
+    return 0;
+}

@@ -1,0 +1,861 @@
+/*
+ * Turns one JSON object of a raw report into the model (model.h). Members are read defensively:
+ * a wrong type counts as absent, strings and arrays are capped, unknown members and types are
+ * ignored (the format says so), and nothing here can fail except for memory.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *str_dup_capped(const char *s)
+{
+    if (!s)
+        return NULL;
+    return strndup(s, PG_MAX_STRING);
+}
+
+static char *get_str(json_t *o, const char *key)
+{
+    return str_dup_capped(json_string_value(json_object_get(o, key)));
+}
+
+static long get_long(json_t *o, const char *key, long dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
+}
+
+static int64_t get_i64(json_t *o, const char *key, int64_t dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* Addresses are "0x..." strings; a plain integer is accepted too. Returns false when absent/bad. */
+static bool parse_addr(json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2])
+        return false;
+    uint64_t x = 0;
+    for (const char *p = s + 2; *p; p++) {
+        int d;
+        if (*p >= '0' && *p <= '9')
+            d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            d = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            d = *p - 'A' + 10;
+        else
+            return false;
+        if (x >> 60)
+            return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *out = x;
+    return true;
+}
+
+static uint64_t get_addr(json_t *o, const char *key)
+{
+    uint64_t a = 0;
+    parse_addr(json_object_get(o, key), &a);
+    return a;
+}
+
+/* A string member that must be one of a few known words; anything else counts as absent, so
+ * a renderer never has to handle a value it does not know. */
+static char *get_word(json_t *o, const char *key, const char *const *words)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    for (size_t i = 0; v && words[i]; i++)
+        if (strcmp(v, words[i]) == 0)
+            return strdup(v);
+    return NULL;
+}
+
+/* A count that cannot be negative: -1 (unknown) when absent, wrong-typed or negative. */
+static long get_count(json_t *o, const char *key)
+{
+    long v = get_long(o, key, -1);
+    return v >= 0 ? v : -1;
+}
+
+/* A task function: an exact function address ("0x..."); absent, null or junk leaves it absent. */
+static void parse_fn(json_t *v, pg_fn *fn)
+{
+    memset(fn, 0, sizeof *fn);
+    fn->present = parse_addr(v, &fn->address) && fn->address != 0;
+}
+
+/* {"address","function","state","position"}: a queued task (a pool's queued_tasks[] or a
+ * thread's submitted_task). An object without a usable address is not a task. */
+static void parse_task_ref(json_t *o, pg_task_ref *t)
+{
+    memset(t, 0, sizeof *t);
+    t->position = -1;
+    if (!json_is_object(o) || !parse_addr(json_object_get(o, "address"), &t->address))
+        return;
+    t->present = true;
+    parse_fn(json_object_get(o, "function"), &t->function);
+    t->state = get_str(o, "state");
+    long pos = get_long(o, "position", -1);
+    t->position = pos >= 1 ? pos : -1;
+}
+
+static void task_ref_free(pg_task_ref *t)
+{
+    free(t->state);
+    model_stack_free(&t->function.sym);
+}
+
+/* "init_pc" and "first_taken_pc" of a lock (holds, order): absent or junk leaves them 0. */
+static void parse_sites(json_t *o, pg_lock_sites *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!parse_addr(json_object_get(o, "init_pc"), &s->init_pc))
+        s->init_pc = 0;
+    if (!parse_addr(json_object_get(o, "first_taken_pc"), &s->first_taken_pc))
+        s->first_taken_pc = 0;
+}
+
+static int parse_stack(json_t *arr, pg_stack *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_array(arr))
+        return 0;
+    size_t n = json_array_size(arr);
+    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
+    s->dropped = n - keep;
+    if (keep == 0)
+        return 0;
+    s->pcs = calloc(keep, sizeof *s->pcs);
+    if (!s->pcs)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        uint64_t pc;
+        /* "..." or junk in a stack is skipped rather than shown as address 0. */
+        if (parse_addr(json_array_get(arr, i), &pc))
+            s->pcs[s->npcs++] = pc;
+    }
+    return 0;
+}
+
+void model_stack_free(pg_stack *s)
+{
+    for (size_t i = 0; i < s->nframes; i++) {
+        free(s->frames[i].function);
+        free(s->frames[i].file);
+    }
+    free(s->frames);
+    free(s->pcs);
+    memset(s, 0, sizeof *s);
+}
+
+void model_thread_free(pg_mthread *t)
+{
+    free(t->name);
+    free(t->role);
+    free(t->blocked.kind);
+    for (size_t i = 0; i < t->nholds; i++) {
+        free(t->holds[i].kind);
+        model_stack_free(&t->holds[i].where);
+    }
+    free(t->holds);
+    model_stack_free(&t->stack);
+    model_stack_free(&t->create_stack);
+    model_stack_free(&t->start);
+    model_stack_free(&t->python);
+    json_decref(t->python_info);
+    free(t->waits_for_task.state);
+    model_stack_free(&t->waits_for_task.function.sym);
+    model_stack_free(&t->task_function.sym);
+    task_ref_free(&t->submitted_task);
+}
+
+/* Is this Python file the interpreter's library or an installed package, not the program? The
+ * standard library lives in <prefix>/lib/pythonX.Y/ wherever the interpreter is installed
+ * (/usr, /usr/local, pyenv, a virtualenv's base); frozen modules have no path at all. */
+static bool python_library_file(const char *file)
+{
+    if (file[0] == '<')
+        return true;
+    if (strstr(file, "/site-packages/") || strstr(file, "/dist-packages/"))
+        return true;
+    for (const char *p = strstr(file, "/lib/python"); p; p = strstr(p + 1, "/lib/python")) {
+        const char *v = p + strlen("/lib/python");
+        if (*v >= '0' && *v <= '9')
+            return true;
+    }
+    return false;
+}
+
+/* Python frames come named already: {"function","file","line"}, innermost first. */
+static int parse_python_stack(json_t *arr, pg_stack *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return 0;
+    size_t n = json_array_size(arr);
+    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
+    s->dropped = n - keep;
+    s->frames = calloc(keep, sizeof *s->frames);
+    if (!s->frames)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        pg_frame *f = &s->frames[s->nframes++];
+        f->function = get_str(e, "function");
+        f->file = get_str(e, "file");
+        long line = get_long(e, "line", 0);
+        f->line = line > 0 ? (unsigned)line : 0;
+        /* The standard library and installed packages are not the program's own code. */
+        f->own = !f->file || !python_library_file(f->file);
+    }
+    return 0;
+}
+
+static int parse_thread(json_t *o, pg_mthread *t)
+{
+    memset(t, 0, sizeof *t);
+    t->tid = get_long(o, "tid", -1);
+    t->name = get_str(o, "name");
+    t->role = get_str(o, "role");
+    t->is_main = json_is_true(json_object_get(o, "main"));
+    t->has_start = parse_addr(json_object_get(o, "start_routine"), &t->start_routine);
+    t->blocked.since_ms = -1;
+    t->blocked.owner = -1;
+    t->blocked.target = -1;
+    json_t *b = json_object_get(o, "blocked_on");
+    if (json_is_object(b)) {
+        t->blocked.present = true;
+        t->blocked.kind = get_str(b, "kind");
+        t->blocked.address = get_addr(b, "address");
+        t->blocked.timed = json_is_true(json_object_get(b, "timed"));
+        t->blocked.since_ms = get_i64(b, "since_ms", -1);
+        t->blocked.owner = get_long(b, "owner", -1);
+        t->blocked.target = get_long(b, "target", -1);
+    }
+    json_t *h = json_object_get(o, "holds");
+    if (json_is_array(h) && json_array_size(h) > 0) {
+        size_t n = json_array_size(h);
+        if (n > PG_MAX_HOLDS)
+            n = PG_MAX_HOLDS;
+        t->holds = calloc(n, sizeof *t->holds);
+        if (!t->holds)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(h, i);
+            if (!json_is_object(e))
+                continue;
+            pg_lock *l = &t->holds[t->nholds++];
+            l->kind = get_str(e, "kind");
+            l->address = get_addr(e, "address");
+            l->has_pc = parse_addr(json_object_get(e, "pc"), &l->pc);
+            parse_sites(e, &l->sites);
+        }
+    }
+    t->has_task = parse_addr(json_object_get(o, "task"), &t->task);
+    json_t *wt = json_object_get(o, "waits_for_task");
+    t->waits_for_task.runner = -1;
+    if (json_is_object(wt)) {
+        pg_task_wait *w = &t->waits_for_task;
+        w->present = true;
+        w->address = get_addr(wt, "address");
+        w->state = get_str(wt, "state");
+        w->has_pool = parse_addr(json_object_get(wt, "pool"), &w->pool);
+        w->runner = get_long(wt, "runner", -1);
+        parse_fn(json_object_get(wt, "function"), &w->function);
+    }
+    parse_fn(json_object_get(o, "task_function"), &t->task_function);
+    parse_task_ref(json_object_get(o, "submitted_task"), &t->submitted_task);
+    json_t *py = json_object_get(o, "python");
+    if (json_is_object(py))
+        t->python_info = json_incref(py);
+    if (parse_stack(json_object_get(o, "stack"), &t->stack) < 0 ||
+        parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0 ||
+        parse_python_stack(json_object_get(o, "python_stack"), &t->python) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int parse_threads(json_t *arr, pg_mthread **out, size_t *n, size_t *dropped)
+{
+    *out = NULL;
+    *n = 0;
+    *dropped = 0;
+    if (!json_is_array(arr))
+        return 0;
+    size_t total = json_array_size(arr);
+    size_t keep = total < PG_MAX_THREADS ? total : PG_MAX_THREADS;
+    *dropped = total - keep;
+    if (keep == 0)
+        return 0;
+    *out = calloc(keep, sizeof **out);
+    if (!*out)
+        return -ENOMEM;
+    for (size_t i = 0; i < keep; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        int r = parse_thread(e, &(*out)[*n]);
+        (*n)++;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static void py_func_free(pg_frame *f);
+
+static void locknames_free(pg_locknames *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].symbol);
+        free(t->v[i].member);
+        free(t->v[i].decl_file);
+        model_stack_free(&t->v[i].site);
+    }
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Addresses worth naming: objects in memory. A join's address is a thread; a task or future
+ * has its own words. */
+static bool nameable(const char *kind, uint64_t address)
+{
+    return address != 0 && !(kind && (strcmp(kind, "join") == 0 || strcmp(kind, "task") == 0 ||
+                                      strcmp(kind, "future") == 0));
+}
+
+/* Adds address to t (which has room for it), or merges what s says into its entry. */
+static void locknames_add(pg_locknames *t, uint64_t address, const char *kind,
+                          const pg_lock_sites *s)
+{
+    pg_lockname *n = NULL;
+    for (size_t i = 0; i < t->n && !n; i++)
+        if (t->v[i].address == address)
+            n = &t->v[i];
+    if (!n) {
+        n = &t->v[t->n++];
+        n->address = address;
+    }
+    if (!n->kind)
+        n->kind = kind;
+    if (s && !n->init_pc)
+        n->init_pc = s->init_pc;
+    if (s && !n->first_taken_pc)
+        n->first_taken_pc = s->first_taken_pc;
+}
+
+static const pg_lockname *locknames_find(const pg_locknames *t, const char *kind, uint64_t address)
+{
+    if (!nameable(kind, address))
+        return NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].address == address)
+            return &t->v[i];
+    return NULL;
+}
+
+/* One entry per lock or object address of a finding or snapshot (threads' waits and holds, the
+ * cycle, the lock orders), sites merged, and every mention pointed at its entry. The table is
+ * sized once, so the pointers stay valid. */
+static int locknames_build(pg_locknames *t, pg_mthread *th, size_t nth, pg_edge *cyc, size_t ncyc,
+                           pg_order_edge *ord, size_t nord)
+{
+    size_t cap = ncyc + 2 * nord;
+    for (size_t i = 0; i < nth; i++)
+        cap += 1 + th[i].nholds;
+    if (cap == 0)
+        return 0;
+    t->v = calloc(cap, sizeof *t->v);
+    if (!t->v)
+        return -ENOMEM;
+    for (size_t i = 0; i < nth; i++)
+        for (size_t h = 0; h < th[i].nholds; h++)
+            if (nameable(th[i].holds[h].kind, th[i].holds[h].address))
+                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind, &th[i].holds[h].sites);
+    for (size_t i = 0; i < nord; i++) {
+        if (nameable(ord[i].first_kind, ord[i].first))
+            locknames_add(t, ord[i].first, ord[i].first_kind, &ord[i].first_sites);
+        if (nameable(ord[i].then_kind, ord[i].then))
+            locknames_add(t, ord[i].then, ord[i].then_kind, &ord[i].then_sites);
+    }
+    for (size_t i = 0; i < nth; i++)
+        if (th[i].blocked.present && nameable(th[i].blocked.kind, th[i].blocked.address))
+            locknames_add(t, th[i].blocked.address, th[i].blocked.kind, NULL);
+    for (size_t i = 0; i < ncyc; i++)
+        if (nameable(cyc[i].kind, cyc[i].address))
+            locknames_add(t, cyc[i].address, cyc[i].kind, NULL);
+    for (size_t i = 0; i < nth; i++) {
+        if (th[i].blocked.present)
+            th[i].blocked.name = locknames_find(t, th[i].blocked.kind, th[i].blocked.address);
+        for (size_t h = 0; h < th[i].nholds; h++)
+            th[i].holds[h].name = locknames_find(t, th[i].holds[h].kind, th[i].holds[h].address);
+    }
+    for (size_t i = 0; i < ncyc; i++)
+        cyc[i].name = locknames_find(t, cyc[i].kind, cyc[i].address);
+    for (size_t i = 0; i < nord; i++) {
+        ord[i].first_name = locknames_find(t, ord[i].first_kind, ord[i].first);
+        ord[i].then_name = locknames_find(t, ord[i].then_kind, ord[i].then);
+    }
+    return 0;
+}
+
+void model_finding_free(pg_finding *f)
+{
+    if (!f)
+        return;
+    free(f->kind);
+    free(f->severity);
+    free(f->summary);
+    for (size_t i = 0; i < f->ncycle; i++)
+        free(f->cycle[i].kind);
+    free(f->cycle);
+    json_decref(f->pool);
+    pg_pool *pl = &f->pool_info;
+    free(pl->name);
+    free(pl->idle_kind);
+    free(pl->evidence);
+    free(pl->library);
+    free(pl->source);
+    free(pl->proof);
+    for (size_t i = 0; i < pl->nqueued_tasks; i++)
+        task_ref_free(&pl->queued_tasks[i]);
+    free(pl->py_kind);
+    free(pl->prefix);
+    free(pl->global);
+    free(pl->loop_thread);
+    for (size_t i = 0; i < pl->npy_tasks; i++) {
+        pg_py_task *t = &pl->py_tasks[i];
+        free(t->thread);
+        free(t->blocked);
+        free(t->wait_kind);
+        py_func_free(&t->task);
+        py_func_free(&t->wait_fn);
+        py_func_free(&t->coroutine);
+    }
+    free(pl->py_tasks);
+    model_stack_free(&pl->start);
+    model_stack_free(&pl->create_stack);
+    for (size_t i = 0; i < f->norder; i++) {
+        free(f->order[i].first_kind);
+        free(f->order[i].then_kind);
+        free(f->order[i].name);
+        model_stack_free(&f->order[i].first_at);
+        model_stack_free(&f->order[i].stack);
+    }
+    free(f->order);
+    locknames_free(&f->locks);
+    free(f->shim_summary);
+    for (size_t i = 0; i < f->nthreads; i++)
+        model_thread_free(&f->threads[i]);
+    free(f->threads);
+    free(f->signature);
+    free(f->pids);
+    free(f);
+}
+
+void model_snapshot_free(pg_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->reason);
+    for (size_t i = 0; i < s->nthreads; i++)
+        model_thread_free(&s->threads[i]);
+    free(s->threads);
+    locknames_free(&s->locks);
+    free(s);
+}
+
+void model_process_free(pg_process *p)
+{
+    if (!p)
+        return;
+    free(p->source);
+    free(p->exe);
+    for (size_t i = 0; i < p->nargv; i++)
+        free(p->argv[i]);
+    free(p->argv);
+    for (size_t i = 0; i < p->nmodules; i++) {
+        free(p->modules[i].path);
+        free(p->modules[i].build_id);
+    }
+    free(p->modules);
+    free(p);
+}
+
+static int parse_header(parse_state *ps, json_t *o)
+{
+    const char *format = json_string_value(json_object_get(o, "format"));
+    if (!format || strcmp(format, "poolguard-report") != 0) {
+        report_diag(ps->report, true, "%s: not a poolguard report (format \"%s\")", ps->name,
+                    format ? format : "missing");
+        return -EINVAL;
+    }
+    json_t *v = json_object_get(o, "version");
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        report_diag(ps->report, true, "%s: the header has no valid version", ps->name);
+        return -EINVAL;
+    }
+    if (json_integer_value(v) > PG_REPORT_VERSION) {
+        report_diag(ps->report, true, "%s: report version %lld is newer than this poolguard reads "
+                    "(%d); update poolguard", ps->name, (long long)json_integer_value(v),
+                    PG_REPORT_VERSION);
+        return -ENOTSUP;
+    }
+    pg_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->source = strdup(ps->name);
+    p->pid = get_long(o, "pid", -1);
+    p->ppid = get_long(o, "ppid", -1);
+    p->exe = get_str(o, "exe");
+    p->start_unix_ms = get_i64(o, "start_unix_ms", 0);
+    json_t *argv = json_object_get(o, "argv");
+    if (json_is_array(argv) && json_array_size(argv) > 0) {
+        size_t n = json_array_size(argv);
+        if (n > PG_MAX_ARGV)
+            n = PG_MAX_ARGV;
+        p->argv = calloc(n, sizeof *p->argv);
+        for (size_t i = 0; p->argv && i < n; i++) {
+            const char *a = json_string_value(json_array_get(argv, i));
+            if (a)
+                p->argv[p->nargv++] = str_dup_capped(a);
+        }
+    }
+    int r = report_keep_process(ps->report, p);
+    if (r < 0)
+        return r == -E2BIG ? 0 : r;
+    ps->proc = p;
+    return 0;
+}
+
+static int parse_module(parse_state *ps, json_t *o)
+{
+    pg_process *p = ps->proc;
+    if (p->nmodules >= PG_MAX_MODULES)
+        return 0;
+    if (p->nmodules % 16 == 0) {
+        pg_module *m = realloc(p->modules, (p->nmodules + 16) * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        p->modules = m;
+    }
+    pg_module *m = &p->modules[p->nmodules];
+    memset(m, 0, sizeof *m);
+    m->path = get_str(o, "path");
+    if (!m->path)
+        return 0;
+    m->base = get_addr(o, "base");
+    m->start = get_addr(o, "start");
+    m->end = get_addr(o, "end");
+    m->build_id = get_str(o, "build_id");
+    p->nmodules++;
+    return 0;
+}
+
+/* A string member that says something: absent when empty. */
+static char *get_nonempty(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && *v ? str_dup_capped(v) : NULL;
+}
+
+/* A Python FUNC, {"function","file","line"}: a frame with no address; absent (function NULL)
+ * when it is not an object or has no function name. */
+static void parse_py_func(json_t *o, pg_frame *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!json_is_object(o) || !(f->function = get_str(o, "function")))
+        return;
+    f->file = get_str(o, "file");
+    long line = get_long(o, "line", 0);
+    f->line = line > 0 ? (unsigned)line : 0;
+    f->own = !f->file || !python_library_file(f->file);
+}
+
+static void py_func_free(pg_frame *f)
+{
+    free(f->function);
+    free(f->file);
+}
+
+/* The Python layer's pool members (docs/python.md): names, the event loop, the queues and
+ * tasks[], one entry per worker. */
+static int parse_py_pool(json_t *o, pg_pool *p)
+{
+    p->py_kind = get_nonempty(o, "kind");
+    p->prefix = get_nonempty(o, "prefix");
+    p->global = get_nonempty(o, "global");
+    json_t *loop = json_object_get(o, "asyncio_loop");
+    p->loop_tid = -1;
+    if (json_is_object(loop)) {
+        p->has_loop = true;
+        p->loop_thread = get_nonempty(loop, "thread");
+        long tid = get_long(loop, "tid", -1);
+        p->loop_tid = tid > 0 ? tid : -1;
+    }
+    p->inqueue_len = get_count(o, "inqueue_len");
+    p->taskqueue_len = get_count(o, "taskqueue_len");
+    json_t *tasks = json_object_get(o, "tasks");
+    if (!json_is_array(tasks))
+        return 0;
+    p->has_py_tasks = true;
+    size_t n = json_array_size(tasks);
+    if (n > PG_MAX_THREADS)
+        n = PG_MAX_THREADS;
+    if (n == 0)
+        return 0;
+    p->py_tasks = calloc(n, sizeof *p->py_tasks);
+    if (!p->py_tasks)
+        return -ENOMEM;
+    static const char *const kinds[] = { "future", "async_result", "coroutine", NULL };
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(tasks, i);
+        if (!json_is_object(e))
+            continue;
+        pg_py_task *t = &p->py_tasks[p->npy_tasks++];
+        t->thread = get_nonempty(e, "thread");
+        long tid = get_long(e, "tid", -1);
+        t->tid = tid > 0 ? tid : -1;
+        parse_py_func(json_object_get(e, "task"), &t->task);
+        t->blocked = get_str(e, "python_blocked");
+        t->queue_pos = -1;
+        json_t *w = json_object_get(e, "waits_for");
+        if (!json_is_object(w))
+            continue;
+        t->waits = true;
+        t->wait_kind = get_word(w, "kind", kinds);
+        parse_py_func(json_object_get(w, "function"), &t->wait_fn);
+        parse_py_func(json_object_get(w, "coroutine"), &t->coroutine);
+        t->queued_here = json_is_true(json_object_get(w, "queued_here"));
+        t->queue_pos = get_count(w, "queue_pos");
+    }
+    return 0;
+}
+
+static int parse_pool(json_t *o, pg_pool *p)
+{
+    p->present = true;
+    p->id = get_addr(o, "id");
+    p->annotated = json_is_true(json_object_get(o, "annotated"));
+    p->name = get_str(o, "name");
+    if (p->name && !*p->name) {
+        free(p->name);
+        p->name = NULL;
+    }
+    p->workers = get_long(o, "workers", -1);
+    p->declared_workers = get_long(o, "declared_workers", -1);
+    p->has_start = parse_addr(json_object_get(o, "start_routine"), &p->start_routine);
+    json_t *idle = json_object_get(o, "idle");
+    if (json_is_object(idle)) {
+        p->has_idle = true;
+        p->idle_kind = get_str(idle, "kind");
+        p->idle_address = get_addr(idle, "address");
+    }
+    p->queued = get_long(o, "queued", -1);
+    p->queued_exact = json_is_true(json_object_get(o, "queued_exact"));
+    p->evidence = get_str(o, "evidence");
+    p->library = get_str(o, "library");
+    if (p->library && !*p->library) {
+        free(p->library);
+        p->library = NULL;
+    }
+    static const char *const sources[] = { "annotation", "adapter", "python", "inferred", NULL };
+    static const char *const proofs[] = { "graph", "exact", "inferred", "none", NULL };
+    p->source = get_word(o, "source", sources);
+    p->proof = get_word(o, "proof", proofs);
+    p->max_workers = get_count(o, "max_workers");
+    p->active = get_count(o, "active");
+    json_t *qt = json_object_get(o, "queued_tasks");
+    for (size_t i = 0; i < json_array_size(qt) && p->nqueued_tasks < PG_MAX_QUEUED_TASKS; i++) {
+        pg_task_ref *t = &p->queued_tasks[p->nqueued_tasks];
+        parse_task_ref(json_array_get(qt, i), t);
+        if (t->present)
+            p->nqueued_tasks++;
+    }
+    if (p->library && strcmp(p->library, "python") == 0 && parse_py_pool(o, p) < 0)
+        return -ENOMEM;
+    return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
+}
+
+static void parse_growth(json_t *o, pg_growth *g)
+{
+    g->present = true;
+    g->per_second = get_i64(o, "per_second", -1);
+    g->depth = get_i64(o, "depth", -1);
+    g->window_ms = get_i64(o, "window_ms", -1);
+    g->rss_growth_kb = get_i64(o, "rss_growth_kb", -1);
+}
+
+/* lock_order: [{first:{kind,address}, then:{kind,address}, tid, name, first_pc, stack[]}...]. */
+static int parse_order(json_t *arr, pg_finding *f)
+{
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    if (n > PG_MAX_CYCLE)
+        n = PG_MAX_CYCLE;
+    f->order = calloc(n, sizeof *f->order);
+    if (!f->order)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            continue;
+        pg_order_edge *ed = &f->order[f->norder++];
+        json_t *a = json_object_get(e, "first"), *b = json_object_get(e, "then");
+        ed->first_kind = get_str(a, "kind");
+        ed->first = get_addr(a, "address");
+        ed->then_kind = get_str(b, "kind");
+        ed->then = get_addr(b, "address");
+        parse_sites(a, &ed->first_sites);
+        parse_sites(b, &ed->then_sites);
+        ed->tid = get_long(e, "tid", -1);
+        ed->name = get_str(e, "name");
+        ed->has_first_pc = parse_addr(json_object_get(e, "first_pc"), &ed->first_pc);
+        if (parse_stack(json_object_get(e, "stack"), &ed->stack) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int parse_finding(parse_state *ps, json_t *o)
+{
+    pg_finding *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    f->proc = ps->proc;
+    f->seq = get_long(o, "seq", 0);
+    f->kind = get_str(o, "kind");
+    if (!f->kind)
+        f->kind = strdup("unknown");
+    f->severity = get_str(o, "severity");
+    f->sev = severity_parse(f->severity);
+    if (f->sev == PG_SEV_NONE) {
+        /* An unknown severity is shown, but as the mildest: it must not fail a gate by surprise. */
+        f->sev = PG_SEV_INFO;
+    }
+    f->time_unix_ms = get_i64(o, "time_unix_ms", 0);
+    f->summary = get_str(o, "summary");
+    f->hang = json_is_true(json_object_get(o, "hang"));
+    json_t *pool = json_object_get(o, "pool");
+    if (json_is_object(pool)) {
+        f->pool = json_incref(pool);
+        if (parse_pool(pool, &f->pool_info) < 0) {
+            model_finding_free(f);
+            return -ENOMEM;
+        }
+    }
+    /* An error is a proof. A stall proves nothing, whatever severity its writer gave it: it is
+     * info, so it never stops a program nor fails a gate at warning or error; a pool the shim
+     * only inferred (or could not prove anything about) is a warning at most. run_watch.c
+     * holds the gate to the same rule on the raw lines. */
+    if (strcmp(f->kind, "stall") == 0)
+        f->sev = PG_SEV_INFO;
+    else if (f->sev == PG_SEV_ERROR && f->pool_info.proof &&
+             (strcmp(f->pool_info.proof, "inferred") == 0 || strcmp(f->pool_info.proof, "none") == 0))
+        f->sev = PG_SEV_WARNING;
+    json_t *growth = json_object_get(o, "growth");
+    if (json_is_object(growth))
+        parse_growth(growth, &f->growth);
+    if (json_is_array(json_object_get(o, "order")) &&
+        parse_order(json_object_get(o, "order"), f) < 0) {
+        model_finding_free(f);
+        return -ENOMEM;
+    }
+    f->count = 1;
+    json_t *cyc = json_object_get(o, "cycle");
+    if (json_is_array(cyc) && json_array_size(cyc) > 0) {
+        size_t n = json_array_size(cyc);
+        if (n > PG_MAX_CYCLE)
+            n = PG_MAX_CYCLE;
+        f->cycle = calloc(n, sizeof *f->cycle);
+        for (size_t i = 0; f->cycle && i < n; i++) {
+            json_t *e = json_array_get(cyc, i);
+            if (!json_is_object(e))
+                continue;
+            pg_edge *ed = &f->cycle[f->ncycle++];
+            ed->tid = get_long(e, "tid", -1);
+            ed->waits_for = get_long(e, "waits_for", -1);
+            ed->kind = get_str(e, "kind");
+            ed->address = get_addr(e, "address");
+        }
+    }
+    if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
+                      &f->threads_dropped) < 0 ||
+        locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
+                        f->norder) < 0) {
+        model_finding_free(f);
+        return -ENOMEM;
+    }
+    return report_keep_finding(ps->report, f);
+}
+
+static int parse_snapshot(parse_state *ps, json_t *o)
+{
+    pg_snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->proc = ps->proc;
+    s->time_unix_ms = get_i64(o, "time_unix_ms", 0);
+    s->reason = get_str(o, "reason");
+    if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
+                      &s->threads_dropped) < 0 ||
+        locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
+        model_snapshot_free(s);
+        return -ENOMEM;
+    }
+    return report_keep_snapshot(ps->report, s);
+}
+
+int report_parse_object(parse_state *ps, json_t *obj)
+{
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (!type)
+        return 0;
+    if (strcmp(type, "header") == 0)
+        return parse_header(ps, obj);
+    if (!ps->proc)
+        return 0;
+    if (strcmp(type, "module") == 0)
+        return parse_module(ps, obj);
+    if (strcmp(type, "finding") == 0)
+        return parse_finding(ps, obj);
+    if (strcmp(type, "snapshot") == 0)
+        return parse_snapshot(ps, obj);
+    return 0;
+}
+
+pg_severity severity_parse(const char *s)
+{
+    if (!s)
+        return PG_SEV_NONE;
+    if (strcmp(s, "error") == 0)
+        return PG_SEV_ERROR;
+    if (strcmp(s, "warning") == 0)
+        return PG_SEV_WARNING;
+    if (strcmp(s, "info") == 0)
+        return PG_SEV_INFO;
+    return PG_SEV_NONE;
+}
+
+const char *severity_name(pg_severity s)
+{
+    switch (s) {
+    case PG_SEV_ERROR: return "error";
+    case PG_SEV_WARNING: return "warning";
+    case PG_SEV_INFO: return "info";
+    default: return "none";
+    }
+}

@@ -1,0 +1,141 @@
+/*
+ * Helpers of the end-to-end tests (tests/e2e/check_e2e.c): run a test program under a hard time limit,
+ * read the shim's raw reports (docs/report-format.md) as they are being written, and symbolize raw
+ * stacks against the program's own symbols, independently of the analyzer. Every name starts with
+ * e2e_ because the test runner also links the analyzer's modules.
+ */
+#ifndef POOLGUARD_CHECK_E2E_UTIL_H
+#define POOLGUARD_CHECK_E2E_UTIL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum {
+    E2E_POLL_MS = 50,      /* how often the report directory is read while waiting */
+    E2E_MAX_REPORTS = 16,  /* report files read from one directory */
+};
+
+/* --- small utilities --- */
+const char *e2e_build_dir(void);      /* $POOLGUARD_BUILD, default "build" */
+long e2e_now_ms(void);                /* CLOCK_MONOTONIC */
+void e2e_sleep_ms(long ms);
+char *e2e_slurp(const char *path, size_t *len_out);  /* whole file, NUL-terminated; NULL on error */
+const char *e2e_base_name(const char *path);
+bool e2e_starts_with(const char *s, const char *prefix);
+/* Does a symbol name (as `nm -C` or the analyzer print it) name function `want`? */
+bool e2e_names_function(const char *sym, const char *want);
+/* Does a JSON array of function names hold one that names function `want`? */
+bool e2e_names_have(json_t *names, const char *want);
+/* Does `text` have a line that starts with "poolguard:" and contains `needle`? */
+bool e2e_has_poolguard_line(const char *text, const char *needle);
+/* A JSON "0x..." address string. */
+bool e2e_parse_addr(json_t *v, unsigned long *out);
+void e2e_remove_tree(const char *dir);
+void e2e_prog_path(char *buf, size_t size, const char *prog);   /* $BUILD/progs/<prog> */
+
+/* --- running a program --- */
+struct e2e_run {
+    char work[256];           /* our scratch directory, under /tmp */
+    char reports[300];        /* POOLGUARD_DIR: only the shim writes here */
+    char out[300];            /* the program's stdout */
+    char err[300];            /* the program's stderr */
+    pid_t pid;                /* also its process group */
+    bool exited;
+    int status;               /* wait status, once exited */
+};
+
+/* Makes the scratch and report directories (asserts on failure). */
+void e2e_run_init(struct e2e_run *r, const char *label);
+/*
+ * Starts `path` in its own process group, with PR_SET_PDEATHSIG, stdin from /dev/null and stdout /
+ * stderr to r->out / r->err. The environment is ours minus LD_PRELOAD and POOLGUARD_*, plus
+ * LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`, plus `extra_env` (NULL-terminated, may be NULL).
+ */
+void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool preload,
+                   const char *const extra_env[]);
+/* Waits up to `ms` for the program to exit; true when it has (r->status is then set). */
+bool e2e_run_wait(struct e2e_run *r, long ms);
+/* Kills the whole process group (forked children too) and reaps the program. */
+void e2e_run_kill(struct e2e_run *r);
+char *e2e_run_stdout(const struct e2e_run *r);   /* never NULL; the caller frees */
+char *e2e_run_stderr(const struct e2e_run *r);
+/* Waits until stdout is exactly `text`; false if the program exits or `ms` pass first. */
+bool e2e_wait_for_output(struct e2e_run *r, const char *text, long ms);
+/* Waits until a report holds a finding; false if the program exits or `ms` pass first. */
+bool e2e_wait_for_finding(struct e2e_run *r, long ms);
+
+/* --- raw reports --- */
+struct e2e_report {
+    char path[PATH_MAX];
+    mode_t mode;
+    json_t *header;        /* the first line, when it is a header */
+    json_t *modules;       /* array of module objects */
+    json_t *findings;      /* array of finding objects */
+    int bad_lines;         /* complete lines that are not JSON objects with a "type" */
+    int headers;           /* header lines seen (must be exactly 1, the first) */
+    bool first_is_header;
+};
+
+struct e2e_reports {
+    int n;
+    struct e2e_report r[E2E_MAX_REPORTS];
+};
+
+/* Reads every poolguard.*.jsonl in `dir`; only complete lines count (the last may be in progress). */
+void e2e_reports_load(struct e2e_reports *rs, const char *dir);
+void e2e_reports_free(struct e2e_reports *rs);
+size_t e2e_reports_count_findings(const struct e2e_reports *rs);
+struct e2e_report *e2e_reports_with_finding(struct e2e_reports *rs);   /* the first, or NULL */
+/* One "[file: kind: summary]" per finding, for failure messages. */
+void e2e_describe_findings(const struct e2e_reports *rs, char *buf, size_t size);
+
+/* --- symbolizing raw stacks against the binary --- */
+struct e2e_sym {
+    unsigned long addr, size;
+    char *name;
+};
+
+struct e2e_symtab {
+    struct e2e_sym *v;
+    size_t n;
+};
+
+/* Function symbols of `binary`, demangled, from `nm -C -S --defined-only` (asserts on failure). */
+void e2e_symtab_load(struct e2e_symtab *st, const char *binary);
+void e2e_symtab_free(struct e2e_symtab *st);
+const char *e2e_symtab_lookup(const struct e2e_symtab *st, unsigned long addr);
+/*
+ * The program's own function names in a raw stack (a JSON array of "0x..." return addresses):
+ * addresses in the module whose path's base name is `prog` are looked up at pc - base - 1.
+ * Returns a new JSON array of names.
+ */
+json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog,
+                                const struct e2e_symtab *st);
+/* The function names of a stack as the analyzer renders it in JSON (frames without one are left
+ * out). Returns a new JSON array. */
+json_t *e2e_stack_function_names(json_t *stack);
+
+/* --- shared checks --- */
+enum {
+    E2E_ANALYZER_MS = 10000,      /* `poolguard report` must finish this soon */
+    E2E_HEALTHY_EXIT_MS = 10000,  /* a healthy program must exit by itself this soon */
+};
+
+/* Runs `poolguard report --format json` on the run's report directory and returns the document
+ * (asserts that it finished and printed JSON). */
+json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run);
+
+struct e2e_ok_case {
+    const char *prog;
+    int status;             /* the exit status the program is written to return */
+};
+
+/* Runs a healthy program natively and under the shim: same stdout, same status, no finding.
+ * extra_env goes to the shim run only; expect_warning, if set, must be on a poolguard: line. */
+void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[],
+                       const char *expect_warning);
+
+#endif
