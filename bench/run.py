@@ -3,7 +3,7 @@
 Each workload runs natively and under LD_PRELOAD=libpoolguard.so in the same session, interleaved
 (native, shim, native, shim, ...), several times. The programs time their own work and print
 "key value" lines; this driver keeps the ratio shim/native of each pair and reports the median
-ratio with its spread (min-max over the pairs). Targets come from issue 7.
+ratio with its spread (min-max over the pairs). Targets are poolguard's overhead budget (docs/performance.md).
 
 Usage: python3 bench/run.py BUILD_DIR [--reps N] [--out docs/performance.md] [--quick]
 Stays within about five minutes on two cores; --quick cuts repetitions and sizes for a smoke run.
@@ -372,7 +372,7 @@ class Bench:
                  "in the same session, interleaved (native, poolguard, native, ...); the ratio is the "
                  "median of the per-pair ratios and the spread is their minimum–maximum. Programs "
                  "time their own work (CLOCK_MONOTONIC), so process start-up is not counted. "
-                 "Targets are the budget of issue 7.", "",
+                 "Targets are poolguard's overhead budget.", "",
                  "## Machine", ""]
         lines += ["- %s: %s" % kv for kv in self.machine()]
         lines += ["- repetitions per workload: %d%s; whole run: %.0f s" %

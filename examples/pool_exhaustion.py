@@ -1,4 +1,4 @@
-# The problem poolguard exists for: a task on a thread pool waits synchronously for another task
+# The hang poolguard exists for: a task on a thread pool waits synchronously for another task
 # submitted to the same pool. With every worker inside a parent task, the children can never start.
 from concurrent.futures import ThreadPoolExecutor
 

@@ -21,7 +21,7 @@ run_example() {
     printf '\n(poolguard run exited with status %s; the wait-for graph is in %s)\n' "$status" "$svg"
 }
 
-run_example "Python: the problem's own example, ThreadPoolExecutor waiting on itself" \
+run_example "Python: a ThreadPoolExecutor whose tasks wait on tasks queued behind them" \
     "$out/python.svg" python3 examples/pool_exhaustion.py
 
 # The same run as the HTML page people open from a CI artifact, and a screenshot of it in

@@ -1,5 +1,5 @@
 /*
- * Python programs under the shim: the problem's example and its variations (on a
+ * Python programs under the shim: examples/pool_exhaustion.py and its variations (on a
  * ThreadPoolExecutor, a multiprocessing ThreadPool, asyncio's executors) must give the right
  * finding with Python thread names, functions and lines, and a pool that says what it is, how the
  * program names it and which task functions its workers run and wait for; healthy programs that
@@ -311,7 +311,7 @@ BOTH(test_python_thousands_of_short_tasks_are_healthy, run_healthy("ok_many_task
 BOTH(test_python_gil_contention_is_healthy, run_healthy("ok_gil.py", which))
 BOTH(test_python_long_sleeps_are_healthy, run_healthy("ok_sleep.py", which))
 
-/* The problem's memory section: a bounded submit loop. queue_growth and nothing else; the
+/* Memory growth from a submit loop that never waits for results. queue_growth and nothing else; the
  * program's own output and exit status are kept. */
 static void growth(int which, const char *script, const char *pool_name, const char *pool_kind)
 {

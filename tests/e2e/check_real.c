@@ -1,5 +1,5 @@
 /*
- * Real programs, nothing changed, nothing invented, nothing lost (issue 16): what `poolguard run`
+ * Real programs, nothing changed, nothing invented, nothing lost: what `poolguard run`
  * passes on to the program (signal dispositions and mask, job control), what happens when a report
  * cannot be written (a read-only or full directory, a file size limit: the gate still learns of the
  * finding), that the shim holds no descriptor of the program's, that 32,768 live threads fit the

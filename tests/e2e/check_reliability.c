@@ -1,5 +1,5 @@
 /*
- * Reliability and security of the shim (issue 8): real programs that do awkward things (fork
+ * Reliability and security of the shim: real programs that do awkward things (fork
  * without exec from a multithreaded parent, exec, posix_spawn, vfork, daemons that close every
  * descriptor, chdir, threads from .preinit_array, sem_post from signal handlers, cancellation in
  * timed waits, exit and pthread_exit with threads still blocked, locks in atexit handlers, every

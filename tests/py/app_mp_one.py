@@ -1,4 +1,4 @@
-# PROBLEM.md's example on multiprocessing.pool.ThreadPool(1): the parent task waits, through
+# examples/pool_exhaustion.py's pattern on multiprocessing.pool.ThreadPool(1): the parent task waits, through
 # AsyncResult.get(), on a subtask queued on the same pool behind itself.
 import sys
 from multiprocessing.pool import ThreadPool

@@ -1,4 +1,4 @@
-# PROBLEM.md's example with max_workers=1: the parent waits on a child queued behind itself.
+# examples/pool_exhaustion.py with max_workers=1: the parent waits on a child queued behind itself.
 import sys
 from concurrent.futures import ThreadPoolExecutor
 

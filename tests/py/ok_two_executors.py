@@ -1,4 +1,4 @@
-# PROBLEM.md's fix 1: parents on one executor, children on another.
+# The usual fix of examples/pool_exhaustion.py: parents on one executor, children on another.
 import time
 from concurrent.futures import ThreadPoolExecutor
 
