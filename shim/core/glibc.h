@@ -172,7 +172,7 @@ enum {
  * lock word and then records owner and user count. 0 when the gate is shut. */
 static inline int pg_glibc_mutex_plain(const pthread_mutex_t *m)
 {
-    return __atomic_load_n(&pg_glibc_known, __ATOMIC_RELAXED) &&
+    return __builtin_expect(__atomic_load_n(&pg_glibc_known, __ATOMIC_RELAXED), 1) &&
            __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == 0;
 }
 
