@@ -15,13 +15,14 @@ BUILD    ?= build
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror
 # Include paths by program: the shim's modules see the shim's folders, the analyzer's see its own
-# (and the shim's pure graph module, which attach and core run), both see format/ (the report
-# format they share) and include/ (the public annotation API).
+# (and the shim's pure graph module, which attach and core run, and shim/core for glibc.h, the one
+# decoder of glibc's lock words), both see format/ (the report format they share) and include/
+# (the public annotation API).
 SHIM_DIRS     := shim/core shim/hooks shim/adapters shim/detect shim/watch shim/python
 ANALYZER_DIRS := analyzer/cli analyzer/model analyzer/render analyzer/symbols analyzer/attach
 SHIM_INC      := $(addprefix -I,$(SHIM_DIRS)) -Iformat -Iinclude
-ANALYZER_INC  := $(addprefix -I,$(ANALYZER_DIRS)) -Ishim/detect -Iformat -Iinclude
-TEST_INC      := -Itests/lib $(ANALYZER_INC) -Ishim/core
+ANALYZER_INC  := $(addprefix -I,$(ANALYZER_DIRS)) -Ishim/detect -Ishim/core -Iformat -Iinclude
+TEST_INC      := -Itests/lib $(ANALYZER_INC)
 CFLAGS_BASE   := $(OPT) -g -std=gnu11 -D_GNU_SOURCE $(WARN)
 CFLAGS_COMMON := $(CFLAGS_BASE) -MMD -MP
 

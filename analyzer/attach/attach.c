@@ -28,19 +28,12 @@
 
 #include <jansson.h>
 
+#include "glibc.h"
 #include "graph.h"
 
-/* glibc's layouts this module decodes (glibc 2.36, x86_64; shim/watch/watchdog.c reads the same). */
-_Static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0, "mutex lock word");
-_Static_assert(offsetof(pthread_mutex_t, __data.__owner) == 8, "mutex owner");
-_Static_assert(offsetof(pthread_mutex_t, __data.__kind) == 16, "mutex kind");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__readers) == 0, "rwlock readers");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__wrphase_futex) == 8, "rwlock wrphase");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__writers_futex) == 12, "rwlock writers futex");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__cur_writer) == 24, "rwlock writer");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__shared) == 28, "rwlock shared");
-
-enum { MAX_FINDINGS = 64, HINT_FRAMES = 5, TID_SEARCH = 4096, GLIBC_236_TID_OFF = 0x2d0 };
+/* glibc's layouts are decoded by shim/core/glibc.h, the shim's own decoder, checked at build time
+ * for the glibc this was built against. */
+enum { MAX_FINDINGS = 64, HINT_FRAMES = 5, TID_SEARCH = 4096 };
 
 /* Kernel return values of an interrupted call that will be restarted (include/linux/errno.h). */
 enum { ERESTARTSYS_ = 512, ERESTARTNOINTR_ = 513, ERESTARTNOHAND_ = 514, ERESTART_RESTARTBLOCK_ = 516 };
@@ -160,8 +153,8 @@ static long find_tid_offset(ext_proc *p)
     }
     if (!seen)
         return -1;
-    if (ok[GLIBC_236_TID_OFF / 4])
-        return GLIBC_236_TID_OFF;
+    if (ok[PG_GLIBC_236_PTHREAD_TID_OFF / 4])
+        return PG_GLIBC_236_PTHREAD_TID_OFF;
     /* With a single thread, a tid-valued word elsewhere proves nothing. */
     if (seen < 2)
         return -1;
@@ -200,10 +193,11 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
 {
     ext_thread *t = &p->threads[i];
     pthread_mutex_t m;
-    if (p->read(p->read_ctx, word, &m, sizeof m) < 0)
+    struct pg_glibc_mutex d;
+    if (p->read(p->read_ctx, word, &m, sizeof m) < 0 || pg_glibc_mutex_decode(&m, 1, &d) < 0)
         return;
-    pid_t owner = m.__data.__owner;
-    int kind = m.__data.__kind;
+    pid_t owner = d.owner;
+    int kind = d.kind;
     int w = owner > 0 ? waker_of(p, owner) : PG_GW_DEAD;
     /* Without a stack that says pthread_mutex_lock, a word waited on with 2 is only a mutex when
      * the owner field names a thread of the process: internal locks of libc look the same. */
@@ -211,12 +205,12 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
         return;
     t->wait.kind = "mutex";
     t->wait.address = word;
-    if (owner == 0 || owner == 0x7fffffff || owner == 0x7ffffffe)
+    if (!pg_glibc_mutex_held(owner))
         return;       /* free, or a robust mutex's special states: the lock call will return */
     t->wait.owner = owner;
-    if ((kind & 128) && w == PG_GW_DEAD)
+    if ((kind & PG_GLIBC_MUTEX_PSHARED) && w == PG_GW_DEAD)
         return;       /* process-shared: the owner may live in another process */
-    if (w == PG_GW_DEAD && (kind & 16))
+    if (w == PG_GW_DEAD && (kind & PG_GLIBC_MUTEX_ROBUST))
         return;       /* robust: the waiter will get EOWNERDEAD */
     if (t->wait.timed || t->wait.shared)
         return;
@@ -230,7 +224,8 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
 static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool write)
 {
     ext_thread *t = &p->threads[i];
-    uint64_t base = write ? (val == 2 ? word - 8 : word - 12) : (val == 3 ? word - 8 : word);
+    uint64_t base = write ? (val == 2 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word - PG_GLIBC_RWLOCK_WRITERS_OFF)
+                          : (val == 3 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word);
     t->wait.kind = write ? "rwlock_write" : "rwlock_read";
     t->wait.address = base;
 }
@@ -238,19 +233,20 @@ static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool wr
 static void rwlock_edges(ext_proc *p, int i, struct pg_gnode *g)
 {
     ext_thread *t = &p->threads[i];
-    pthread_rwlock_t l;
-    if (p->read(p->read_ctx, t->wait.address, &l, sizeof l) < 0 || l.__data.__shared ||
-        l.__data.__flags > 2)
+    pthread_rwlock_t copy;
+    struct pg_glibc_rwlock l;
+    if (p->read(p->read_ctx, t->wait.address, &copy, sizeof copy) < 0 ||
+        pg_glibc_rwlock_decode(&copy, 1, &l) < 0 || l.shared || l.flags > 2)
         return;
     bool write = t->wait.kind[7] == 'w';
-    pid_t writer = l.__data.__cur_writer;
+    pid_t writer = l.writer;
     if (writer) {
         t->wait.owner = writer;
         add_waker(g, waker_of(p, writer));
     }
     if (write) {
         /* Who holds the read locks is not written anywhere glibc keeps: only the shim sees it. */
-        if (l.__data.__readers >> 3)
+        if (l.readers)
             add_waker(g, PG_GW_UNTRACKED);
     } else if (!writer) {
         for (size_t k = 0; k < p->nthreads; k++) {

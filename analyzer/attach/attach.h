@@ -7,8 +7,9 @@
  * a raw report in the shim's format (docs/report-format.md), which the ordinary report path then
  * renders.
  *
- * glibc's lock words are foreign layouts: this module decodes them for glibc 2.36-like x86_64
- * (checked at build time against <pthread.h>) and finds the thread descriptor's tid word from the
+ * glibc's lock words are foreign layouts: this module decodes them through the shim's own decoder,
+ * shim/core/glibc.h (x86_64, the layouts of glibc 2.34 to 2.40, checked at build time against
+ * <pthread.h>; the target's glibc version is not known here, so no run-time gate) and finds the thread descriptor's tid word from the
  * threads themselves, refusing to guess when it cannot be found. Nothing here writes to the
  * target: memory is only read.
  */

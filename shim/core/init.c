@@ -9,6 +9,7 @@
  * preloads from trusted directories; if the shim is loaded there anyway it tracks nothing, starts
  * no thread and writes no file.
  */
+#include "glibc.h"
 #include "lockorder.h"
 #include "pg.h"
 
@@ -128,6 +129,7 @@ void pg_init(void)
         return;
     }
     pg_stack_init();
+    pg_glibc_gate();   /* before any hook decodes a lock word */
     pg_lo_enabled = pg_cfg.lock_order && pg_lo_init() == 0;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&pg_ready, 1, memory_order_release);

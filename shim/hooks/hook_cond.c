@@ -6,6 +6,7 @@
  * the cleanup attribute below (the shim is built with -fexceptions, so cancellation unwinding runs
  * it) records the same, keeping the slot consistent with the real state.
  */
+#include "glibc.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -71,12 +72,13 @@ PG_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 }
 
 /* A signal with no waiter is lost: for a pool's "work available" condition it means the work was
- * queued while every worker was busy. glibc counts a condition variable's waiters in __wrefs above
- * its three flag bits; the C library reads the same word to decide whether to wake anyone. */
+ * queued while every worker was busy. glibc counts a condition variable's waiters in a word it
+ * reads itself to decide whether to wake anyone (glibc.h); with that word unknown, nothing is
+ * noted. */
 static inline void note_if_lost(pthread_cond_t *c)
 {
     struct pg_thread *t = pg_self();
-    if (t && (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) == 0)
+    if (t && pg_glibc_cond_waiters_now(c) == 0)
         pg_lost_note(t, (uintptr_t)c, PG_W_COND, 1);
 }
 
@@ -104,8 +106,8 @@ PG_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
     if (PG_UNLIKELY(!pg_real.cond_destroy))
         pg_real_resolve();
     struct pg_thread *t = pg_self();
-    if (!t || (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) == 0)
-        return pg_real.cond_destroy(c);
+    if (!t || pg_glibc_cond_waiters_now(c) == 0)
+        return pg_real.cond_destroy(c);   /* with the count unknown, the wait is published */
     struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
     PG_WAIT_BEGIN(ws, t, PG_W_COND_DESTROY, c, 0, 0);
     pg_watchdog_ensure();

@@ -7,8 +7,9 @@
  * hook does what the C library's own fast path does, inline: lock is a compare-and-swap of the lock
  * word from 0 to 1 followed by recording the owner and user count; unlock clears them and swaps the
  * word back to 0, waking one waiter if the old value said there were waiters (2). These fields are
- * glibc's public ABI (bits/struct_mutex.h). Every other type, and every lock that is already taken,
- * goes to the real functions. Only when a lock is taken does the thread publish "about to wait on
+ * glibc's public ABI (bits/struct_mutex.h), read and written through glibc.h; on a glibc whose
+ * layout was not verified there is no fast path. Every other type, and every lock that is already
+ * taken, goes to the real functions. Only when a lock is taken does the thread publish "about to wait on
  * this mutex" and call the real lock, in a separate cold function.
  *
  * trylock and lock agree on every outcome but EBUSY (EOWNERDEAD, ENOTRECOVERABLE, EINVAL, EAGAIN for
@@ -16,6 +17,7 @@
  * see; an error-checking mutex relocked by its owner fails trylock with EBUSY and then lock with
  * EDEADLK, as it should.
  */
+#include "glibc.h"
 #include "lockorder.h"
 #include "pg.h"
 
@@ -36,21 +38,20 @@ static inline int took(int r)
 /* The default type's lock, or EBUSY to go the long way. */
 static inline int fast_trylock(struct pg_thread *t, pthread_mutex_t *m)
 {
-    if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != 0)
+    if (!pg_glibc_mutex_plain(m))
         return pg_real.mutex_trylock(m);
+    int *word = pg_glibc_mutex_word(m);
     /* Like the C library, a process that has only ever had one thread needs no atomic operation. */
     if (__libc_single_threaded) {
-        if (m->__data.__lock != 0)
+        if (*word != 0)
             return EBUSY;
-        m->__data.__lock = 1;
+        *word = 1;
     } else {
         int zero = 0;
-        if (!__atomic_compare_exchange_n(&m->__data.__lock, &zero, 1, 0, __ATOMIC_ACQUIRE,
-                                         __ATOMIC_RELAXED))
+        if (!__atomic_compare_exchange_n(word, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return EBUSY;
     }
-    m->__data.__owner = atomic_load_explicit(&t->tid, memory_order_relaxed);
-    ++m->__data.__nusers;
+    pg_glibc_mutex_took(m, atomic_load_explicit(&t->tid, memory_order_relaxed));
     return 0;
 }
 
@@ -165,19 +166,19 @@ PG_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
         return unlock_real(pg_self(), m);
     /* The default type held by this thread: glibc's own unlock, inline. Anything else (another
      * type, a mutex this thread does not own, which the default type permits) goes the real way. */
-    if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) != 0 ||
-        m->__data.__owner != atomic_load_explicit(&t->tid, memory_order_relaxed))
+    if (!pg_glibc_mutex_plain(m) ||
+        !pg_glibc_mutex_owned_by(m, atomic_load_explicit(&t->tid, memory_order_relaxed)))
         return unlock_real(t, m);
-    m->__data.__owner = 0;
-    --m->__data.__nusers;
+    pg_glibc_mutex_releasing(m);
     pg_held_drop(t, m);
+    int *word = pg_glibc_mutex_word(m);
     if (__libc_single_threaded) {
-        m->__data.__lock = 0;   /* no other thread: nobody to wake */
+        *word = 0;   /* no other thread: nobody to wake */
         return 0;
     }
-    if (PG_UNLIKELY(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1)) {
+    if (PG_UNLIKELY(__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) > 1)) {
         int e = errno;
-        pg_real.syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        pg_real.syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         errno = e;
     }
     return 0;

@@ -5,6 +5,7 @@
  * first try is the shim's own business: errno is put back. sem_post must stay async-signal-safe:
  * it only calls the real function.
  */
+#include "glibc.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -67,16 +68,15 @@ PG_EXPORT int sem_trywait(sem_t *s)
 }
 
 /* Async-signal-safe: no lazy slot claim here, only the calling thread's own slot if it has one.
- * A post with no waiter (glibc keeps the waiter count in the upper half of the semaphore's 64-bit
- * word) queues a token: for a semaphore-counted work queue, a task nobody is free to take. */
+ * A post with no waiter (glibc keeps the count, glibc.h) queues a token: for a semaphore-counted
+ * work queue, a task nobody is free to take. With the count unknown, nothing is noted. */
 PG_EXPORT int sem_post(sem_t *s)
 {
     if (PG_UNLIKELY(!pg_real.sem_post))
         pg_real_resolve();
     struct pg_thread *t = pg_cur;
     if ((uintptr_t)t > 1 && !t->in_shim) {
-        uint64_t word = __atomic_load_n((const uint64_t *)(const void *)s, __ATOMIC_RELAXED);
-        if ((word >> 32) == 0)
+        if (pg_glibc_sem_waiters_now(s) == 0)
             pg_lost_note(t, (uintptr_t)s, PG_W_SEM, 0);
     }
     return pg_real.sem_post(s);

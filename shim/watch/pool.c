@@ -18,6 +18,7 @@
  * Runs in the watchdog: static tables only, sized once at start-up.
  */
 #include "annotate.h"
+#include "glibc.h"
 #include "poolinfer.h"
 #include "scan.h"
 #include "trace.h"
@@ -217,14 +218,14 @@ static int live_runnable(void *ctx, int i)
     return pg_thread_runnable(pg_snaps[i].tid);
 }
 
-/* glibc: the low half of the semaphore's 64-bit word is its value. */
+/* A semaphore's value (glibc.h), -1 if unknown. */
 static long live_sem_value(void *ctx, uintptr_t sem)
 {
     (void)ctx;
     uint64_t word;
-    if (pg_peek(&word, sem, sizeof word) < 0)
+    if (!pg_glibc_open() || pg_peek(&word, sem, sizeof word) < 0)
         return -1;
-    return (long)(word & 0x7fffffffu);
+    return pg_glibc_sem_value_of(word);
 }
 
 static const char *source_name(const struct pg_apool *ap)

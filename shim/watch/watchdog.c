@@ -13,6 +13,7 @@
  * the lock call and the object is alive.
  */
 #include "exited.h"
+#include "glibc.h"
 #include "lockorder.h"
 #include "scan.h"
 
@@ -168,16 +169,16 @@ static int object_shared(const struct snap *s)
     if (t->wd_shared_seq == s->seq)
         return t->wd_shared;
     int shared = 1;
-    if (s->wkind == PG_W_COND) {
-        unsigned wrefs;   /* glibc: bit 0 of __wrefs marks a process-shared condition variable */
-        if (pg_peek(&wrefs, s->wobj + offsetof(pthread_cond_t, __data.__wrefs), sizeof wrefs) == 0)
-            shared = wrefs & 1;
+    if (!pg_glibc_open()) {
+        /* glibc's layout unknown (glibc.h): no flag is read, so it counts as shared */
+    } else if (s->wkind == PG_W_COND) {
+        unsigned wrefs;
+        if (pg_peek(&wrefs, s->wobj + PG_GLIBC_COND_WREFS_OFF, sizeof wrefs) == 0)
+            shared = pg_glibc_cond_shared_of(wrefs);
     } else {
-        /* glibc's sem_t: a 64-bit value word, then the futex flag to use: 0 for a private
-         * semaphore, FUTEX_PRIVATE_FLAG's value for a process-shared one. */
         int flag;
-        if (pg_peek(&flag, s->wobj + 8, sizeof flag) == 0)
-            shared = flag != 0;
+        if (pg_peek(&flag, s->wobj + PG_GLIBC_SEM_PRIVATE_OFF, sizeof flag) == 0)
+            shared = pg_glibc_sem_shared_of(flag);
     }
     t->wd_shared_seq = s->seq;
     t->wd_shared = shared;
@@ -198,20 +199,22 @@ static void build_node(int i, int n, uint64_t now)
         if (!settled)
             return;
         pthread_mutex_t copy;
+        struct pg_glibc_mutex m;
         if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
             return;       /* the mutex is gone: whatever this is, it is no proof */
-        const pthread_mutex_t *m = &copy;
-        int kind = m->__data.__kind;
-        pid_t owner = m->__data.__owner;
-        if (owner == 0 || owner == 0x7fffffff || owner == 0x7ffffffe)
+        if (pg_glibc_mutex_decode(&copy, pg_glibc_open(), &m) < 0)
+            return;       /* glibc's layout unknown: an opaque wait, no proof */
+        int kind = m.kind;
+        pid_t owner = m.owner;
+        if (!pg_glibc_mutex_held(owner))
             return;       /* free, or a robust mutex's special states: the lock call will return */
         s->owner = owner;
         int w = waker_of_tid(owner, n);
         /* glibc marks robust mutexes process-shared too (bit 128). For a shared mutex an owner
          * that is not a thread of ours may be alive in another process: no proof. */
-        if ((kind & 128) && w == PG_GW_DEAD)
+        if ((kind & PG_GLIBC_MUTEX_PSHARED) && w == PG_GW_DEAD)
             return;
-        if (w == PG_GW_DEAD && (kind & 16))
+        if (w == PG_GW_DEAD && (kind & PG_GLIBC_MUTEX_ROBUST))
             return;       /* robust: the waiter will get EOWNERDEAD */
         g->blocked = 1;
         add_waker(g, w);
@@ -222,19 +225,20 @@ static void build_node(int i, int n, uint64_t now)
         if (!settled)
             return;
         pthread_rwlock_t copy;
-        if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
+        struct pg_glibc_rwlock l;
+        if (pg_peek(&copy, s->wobj, sizeof copy) < 0 ||
+            pg_glibc_rwlock_decode(&copy, pg_glibc_open(), &l) < 0)
             return;
-        const pthread_rwlock_t *l = &copy;
-        if (l->__data.__shared)
+        if (l.shared)
             return;
-        pid_t writer = l->__data.__cur_writer;
+        pid_t writer = l.writer;
         g->blocked = 1;
         if (writer) {
             s->owner = writer;
             add_waker(g, waker_of_tid(writer, n));
         }
         if (s->wkind == PG_W_RWLOCK_WRITE) {
-            unsigned readers = l->__data.__readers >> 3;
+            unsigned readers = l.readers;
             int known = add_holders(g, n, s->wobj, PG_H_RWLOCK_READ);
             if ((unsigned)known < readers)
                 add_waker(g, PG_GW_UNTRACKED);
@@ -268,16 +272,15 @@ static void build_node(int i, int n, uint64_t now)
         break;
     case PG_W_COND_DESTROY: {
         /* glibc 2.36 blocks the destroy until every waiter has left the wait: it waits for them.
-         * Waiters glibc counts (__wrefs above its three flag bits) beyond those the shim sees
-         * could be anyone. */
+         * Waiters glibc counts beyond those the shim sees could be anyone. */
         unsigned wrefs;
-        if (!settled || pg_peek(&wrefs, s->wobj + offsetof(pthread_cond_t, __data.__wrefs), sizeof wrefs) < 0)
+        if (!settled || !pg_glibc_open() || pg_peek(&wrefs, s->wobj + PG_GLIBC_COND_WREFS_OFF, sizeof wrefs) < 0)
             return;
         int known = 0;
         for (int k = 0; k < n; k++)
             if (k != i && snaps[k].waiting && snaps[k].wkind == PG_W_COND && snaps[k].wobj == s->wobj)
                 add_waker(g, k), known++;
-        if ((unsigned)known < (wrefs >> 3) || known == 0)
+        if ((unsigned)known < pg_glibc_cond_waiters_of(wrefs) || known == 0)
             add_waker(g, PG_GW_UNTRACKED);
         g->blocked = 1;
         break;

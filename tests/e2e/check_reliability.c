@@ -663,6 +663,55 @@ START_TEST(test_lock_inversion_through_each_mutex_type_is_found)
 END_TEST
 
 /* ------------------------------------------------------------------------------------------ */
+/* A glibc whose lock layouts were not verified                                               */
+
+/* Under a glibc outside the verified range (POOLGUARD_GLIBC_VERSION stands in for one) the shim
+ * reads no lock word: a real mutex deadlock runs on with no finding (none may rest on a misread
+ * owner), one warning names the version, and healthy programs with every mutex type run as they
+ * do natively. Under the real glibc the same deadlock is proven. */
+START_TEST(test_unverified_glibc_reads_no_lock_word_and_warns_once)
+{
+    char path[PATH_MAX];
+    e2e_prog_path(path, sizeof path, "dl_lock_inversion");
+    char *argv[] = { "dl_lock_inversion", NULL };
+    struct e2e_run r;
+    e2e_run_init(&r, "glibc_unverified");
+    const char *env[] = { "POOLGUARD_GLIBC_VERSION=2.99", NULL };
+    e2e_run_start(&r, path, argv, true, env);
+    char *first = wait_for_line(&r, "dl_lock_inversion: start", STARTUP_MS);
+    /* Twice the time the real glibc's proof takes (REPORT_MS): nothing may be found. */
+    bool found = first && wait_for_findings(&r, r.reports, 1, 2 * REPORT_MS);
+    bool exited = r.exited || e2e_run_wait(&r, 0);
+    e2e_run_kill(&r);
+    char *err = e2e_run_stderr(&r);
+    struct e2e_reports rs;
+    e2e_reports_load(&rs, r.reports);
+    char all[4096];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(first != NULL, "the program did not start; stderr: %.500s", err);
+    ck_assert_msg(!exited, "the program ended instead of staying deadlocked; stderr: %.500s", err);
+    ck_assert_msg(!found && e2e_reports_count_findings(&rs) == 0, "a finding under an unverified "
+                  "glibc: %s", all);
+    ck_assert_msg(count_poolguard_lines(err) == 1 && e2e_has_poolguard_line(err, "glibc 2.99"),
+                  "expected exactly one poolguard: warning naming glibc 2.99; stderr: %.800s", err);
+    e2e_reports_free(&rs);
+    free(first);
+    free(err);
+    e2e_remove_tree(r.work);
+
+    struct pair p;
+    run_pair(&p, "ok_rel_mutex_types", NULL, true, NULL, env, E2E_HEALTHY_EXIT_MS);
+    assert_pair_healthy(&p, "ok_rel_mutex_types", 0);
+    ck_assert_msg(count_poolguard_lines(p.serr) == 1 && e2e_has_poolguard_line(p.serr, "glibc 2.99"),
+                  "ok_rel_mutex_types: expected one warning naming glibc 2.99; stderr: %.500s", p.serr);
+    pair_free(&p);
+
+    check_mutex_inversion("glibc_verified", argv, "dl_lock_inversion: start", "thread_a",
+                          "lock_second", "thread_b", "lock_second");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------ */
 /* Scale and churn                                                                            */
 
 START_TEST(test_2000_live_threads_same_output_and_memory_within_budget)
@@ -1190,6 +1239,7 @@ Suite *reliability_suite(void)
     tcase_add_test(tc, test_locks_in_atexit_handlers_work);
     tcase_add_test(tc, test_deadlock_inside_an_atexit_handler_is_found);
     tcase_add_test(tc, test_every_mutex_type_and_process_shared_objects_give_no_finding);
+    tcase_add_test(tc, test_unverified_glibc_reads_no_lock_word_and_warns_once);
     tcase_add_loop_test(tc, test_lock_inversion_through_each_mutex_type_is_found, 0,
                         (int)(sizeof mutex_kinds / sizeof mutex_kinds[0]));
     suite_add_tcase(s, tc);
