@@ -18,8 +18,6 @@
 
 #include <errno.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* GLib 2.x (gtypes.h, gthreadpool.h). GThreadPool's three public fields are part of GLib's ABI;
  * the rest of the pool is private and never read. GCond and GError stay opaque. */
 typedef int gboolean;

@@ -36,8 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* oneTBB's ABI (interface 12, oneTBB 2021.x; checked against 2021.8's headers): d1::task is
  * polymorphic with its vtable pointer first, and its virtual functions are, in order, the complete
  * and deleting destructors, execute(execution_data&) and cancel(execution_data&). Both take and

@@ -28,8 +28,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* libuv 1.x (uv.h): the request and loop stay opaque; the callback types are the public ones. */
 typedef struct uv_loop_s uv_loop_t;
 typedef struct uv_work_s uv_work_t;

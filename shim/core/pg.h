@@ -22,8 +22,11 @@
 #include "config.h"
 
 #define PG_HIDDEN __attribute__((visibility("hidden")))
-/* Interposed functions only, each named in hooks.def (the export test holds the library to it). */
+/* Exported: the interposed functions (hooks.def) and the public poolguard_* API, nothing else. */
 #define PG_EXPORT __attribute__((visibility("default")))
+/* Where the hook was called from (where the program took a lock): a macro, so that it reads the
+ * return address of the hook's own frame. */
+#define PG_CALLER ((uintptr_t)__builtin_return_address(0))
 #define PG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
