@@ -237,6 +237,18 @@ struct pg_real {
 PG_HIDDEN extern struct pg_real pg_real;
 PG_HIDDEN void pg_real_resolve(void);
 PG_HIDDEN void *pg_real_optional(const char *name);
+/* An adapter's real function (a PG_ADAPTER entry of hooks.def), looked up on first use and kept
+ * in var, an _Atomic pointer of the adapter's own function type: NULL while no loaded library
+ * defines it. Once found, a load; the look-up itself is not for a signal handler. */
+#define PG_REAL_LAZY(var, name)                                                                    \
+    ({                                                                                             \
+        __typeof__(atomic_load(&(var))) f_ = atomic_load_explicit(&(var), memory_order_acquire);   \
+        if (PG_UNLIKELY(!f_)) {                                                                    \
+            f_ = (__typeof__(f_))pg_real_optional(name);                                           \
+            atomic_store_explicit(&(var), f_, memory_order_release);                               \
+        }                                                                                          \
+        f_;                                                                                        \
+    })
 
 /* The hooks themselves (shim/hooks), declared from the same entries: a hook whose signature is
  * not its entry's does not compile. */
