@@ -17,6 +17,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -271,6 +272,15 @@ PG_HIDDEN void pg_watchdog_ensure(void);
 PG_HIDDEN void pg_watchdog_fork_prepare(void);
 PG_HIDDEN void pg_watchdog_fork_parent(void);
 PG_HIDDEN void pg_watchdog_fork_child(void);
+
+/* Address space for a fixed table, zero-filled and never moved: pages cost nothing until touched,
+ * so memory follows what the program really has. NULL, errno set, if none is left. */
+static inline void *pg_reserve(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
 
 /* Reads n bytes of the program's memory at src; -EFAULT if it is not there (peek.c). */
 PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);
