@@ -91,16 +91,23 @@ $(BUILD)/t/shim/%.o: shim/%.c | $(LIBS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SHIM_INC) -c $< -o $@
 
-$(SHIM): $(SHIM_OBJ) shim/core/exports.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,--version-script=shim/core/exports.map -Wl,-z,now -Wl,--no-undefined $(UNWIND_LIBS) -ldl -lpthread
+# The linker version script and the export test's list of names, both from the one list of
+# interposed functions (shim/core/hooks.def).
+SHIM_EXPORTS := $(BUILD)/shim/exports.map $(BUILD)/shim/exports.list
+$(SHIM_EXPORTS): $(BUILD)/shim/%: shim/core/%.in shim/core/hooks.def
+	@mkdir -p $(@D)
+	$(CC) -E -P -undef -x c -Ishim/core $< -o $@
+
+$(SHIM): $(SHIM_OBJ) $(SHIM_EXPORTS)
+	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,--version-script=$(BUILD)/shim/exports.map -Wl,-z,now -Wl,--no-undefined $(UNWIND_LIBS) -ldl -lpthread
 
 # The shim with the Python layer's test aid (tests/lib/python_debug.c, POOLGUARD_PY_DEBUG) linked
 # in, for tests/py/run.py only: the library users preload does not carry it.
 $(BUILD)/tests/lib/python_debug.o: tests/lib/python_debug.c | $(LIBS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SHIM_INC) -fPIC -fvisibility=hidden $(UNWIND_CFLAGS) -c $< -o $@
-$(SHIM_PYDEBUG): $(SHIM_OBJ) $(BUILD)/tests/lib/python_debug.o shim/core/exports.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(BUILD)/tests/lib/python_debug.o -Wl,--version-script=shim/core/exports.map -Wl,-z,now -Wl,--no-undefined $(UNWIND_LIBS) -ldl -lpthread
+$(SHIM_PYDEBUG): $(SHIM_OBJ) $(BUILD)/tests/lib/python_debug.o $(SHIM_EXPORTS)
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(BUILD)/tests/lib/python_debug.o -Wl,--version-script=$(BUILD)/shim/exports.map -Wl,-z,now -Wl,--no-undefined $(UNWIND_LIBS) -ldl -lpthread
 
 $(BUILD)/analyzer/%.o: analyzer/%.c | $(LIBS_OK)
 	@mkdir -p $(@D)

@@ -77,6 +77,8 @@ void cli_opts_init(cli_opts *o);
 int cli_handle_common(cli_opts *o, int c, const char *arg);
 /* Prints "poolguard: error: ..." on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Milliseconds of CLOCK_MONOTONIC, for time-outs and deadlines. */
+long long cli_now_ms(void);
 
 /* Symbolizes, folds repeats, applies suppressions and baseline, renders to --output (or stdout)
  * and --svg, writes --write-baseline. Returns PG_EXIT_ERROR on a failure of its own, else

@@ -94,13 +94,6 @@ static void handlers(bool install)
     }
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static ssize_t slurp(const char *path, char *buf, size_t cap)
 {
     int f = open(path, O_RDONLY | O_CLOEXEC);
@@ -168,7 +161,7 @@ static int add_tracee(tracee **arr, size_t *cap, pid_t tid)
 }
 
 /* Waits (bounded) for a seized thread to report its stop. */
-static void wait_stop(tracee *t, long deadline)
+static void wait_stop(tracee *t, long long deadline)
 {
     for (;;) {
         int st;
@@ -190,7 +183,7 @@ static void wait_stop(tracee *t, long deadline)
             t->state = T_GONE;
             return;
         }
-        if (now_ms() >= deadline)
+        if (cli_now_ms() >= deadline)
             return;
         struct timespec ts = { 0, 200000 };
         nanosleep(&ts, NULL);
@@ -251,7 +244,7 @@ static int stop_all(pid_t pid, tracee **arr, size_t *cap)
         closedir(d);
         if (first_new == ntracees)
             return 0;
-        long deadline = now_ms() + STOP_WAIT_MS;
+        long long deadline = cli_now_ms() + STOP_WAIT_MS;
         for (size_t i = first_new; i < ntracees; i++)
             if ((*arr)[i].state == T_SEIZED)
                 wait_stop(&(*arr)[i], deadline);
@@ -439,7 +432,7 @@ int cmd_attach(int argc, char **argv)
     }
     /* Everything read: let the process go before the slow part (symbolizing, rendering). */
     detach_all();
-    long deadline = now_ms() + STOP_WAIT_MS;
+    long long deadline = cli_now_ms() + STOP_WAIT_MS;
     for (size_t i = 0; i < ntracees; i++) {
         if (arr[i].state != T_SEIZED)
             continue;

@@ -132,13 +132,6 @@ static void follow_stop(pid_t pid, int stopsig, bool tty)
     kill(-pid, SIGCONT);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -371,7 +364,7 @@ static void read_notices(int fd, run_watch *w, char *buf, size_t cap, size_t *le
 static run_end supervise(pid_t pid, const char *dir, int notify_fd, double timeout_s,
                          bool stop_on_finding, bool tty, int *status, run_watch *w)
 {
-    long long start = now_ms(), requested = 0;
+    long long start = cli_now_ms(), requested = 0;
     run_end end = END_EXITED;
     bool exited = false;
     char nbuf[8192];
@@ -396,7 +389,7 @@ static run_end supervise(pid_t pid, const char *dir, int notify_fd, double timeo
             end = forwarded_signal ? END_SIGNAL : END_EXITED;
             break;
         }
-        long long t = now_ms();
+        long long t = cli_now_ms();
         if (timeout_s > 0 && !requested && t - start >= (long long)(timeout_s * 1000)) {
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/snapshot.request", dir);

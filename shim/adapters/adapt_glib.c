@@ -18,8 +18,6 @@
 
 #include <errno.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* GLib 2.x (gtypes.h, gthreadpool.h). GThreadPool's three public fields are part of GLib's ABI;
  * the rest of the pool is private and never read. GCond and GError stay opaque. */
 typedef int gboolean;
@@ -69,24 +67,14 @@ struct gp_rec {
 static struct gp_rec recs[GP_RECORDS];
 static _Atomic int recs_full_warned;
 
+/* The real functions (PG_REAL_LAZY), looked up on first use. NULL only if GLib is not loaded, and
+ * then nothing calls these wrappers. */
 static _Atomic(pool_new_fn) real_new;
 static _Atomic(pool_new_full_fn) real_new_full;
 static _Atomic(pool_push_fn) real_push;
 static _Atomic(pool_set_max_fn) real_set_max;
 static _Atomic(pool_free_fn) real_free;
 static _Atomic(cond_fn) real_signal, real_broadcast;
-
-/* The real function, looked up on first use. NULL only if GLib is not loaded, and then nothing
- * calls these wrappers. */
-#define REAL(var, name)                                                                            \
-    ({                                                                                             \
-        __typeof__(atomic_load(&(var))) f_ = atomic_load_explicit(&(var), memory_order_acquire);   \
-        if (PG_UNLIKELY(!f_)) {                                                                    \
-            f_ = (__typeof__(f_))pg_real_optional(name);                                           \
-            atomic_store_explicit(&(var), f_, memory_order_release);                               \
-        }                                                                                          \
-        f_;                                                                                        \
-    })
 
 static void trampoline(void *data, void *user_data);
 
@@ -188,8 +176,8 @@ static __attribute__((noinline)) GThreadPool *
 pool_create(GFunc func, void *user_data, GDestroyNotify item_free, int full, gint max_threads,
             gboolean exclusive, GError **error)
 {
-    pool_new_full_fn nf = full ? REAL(real_new_full, "g_thread_pool_new_full") : NULL;
-    pool_new_fn n = full ? NULL : REAL(real_new, "g_thread_pool_new");
+    pool_new_full_fn nf = full ? PG_REAL_LAZY(real_new_full, "g_thread_pool_new_full") : NULL;
+    pool_new_fn n = full ? NULL : PG_REAL_LAZY(real_new, "g_thread_pool_new");
 #define CREATE(f, u) (full ? nf(f, u, item_free, max_threads, exclusive, error)                    \
                            : n(f, u, max_threads, exclusive, error))
     if (full ? !nf : !n)
@@ -242,7 +230,7 @@ PG_EXPORT GThreadPool *g_thread_pool_new_full(GFunc func, void *user_data, GDest
 
 PG_EXPORT gboolean g_thread_pool_push(GThreadPool *pool, void *data, GError **error)
 {
-    pool_push_fn real = REAL(real_push, "g_thread_pool_push");
+    pool_push_fn real = PG_REAL_LAZY(real_push, "g_thread_pool_push");
     if (!real)
         return 0;
     struct gp_rec *r = rec_of(pool);
@@ -261,7 +249,7 @@ PG_EXPORT gboolean g_thread_pool_push(GThreadPool *pool, void *data, GError **er
 
 PG_EXPORT gboolean g_thread_pool_set_max_threads(GThreadPool *pool, gint max_threads, GError **error)
 {
-    pool_set_max_fn real = REAL(real_set_max, "g_thread_pool_set_max_threads");
+    pool_set_max_fn real = PG_REAL_LAZY(real_set_max, "g_thread_pool_set_max_threads");
     if (!real)
         return 0;
     struct gp_rec *r = rec_of(pool);
@@ -290,7 +278,7 @@ PG_EXPORT gboolean g_thread_pool_set_max_threads(GThreadPool *pool, gint max_thr
 
 PG_EXPORT void g_thread_pool_free(GThreadPool *pool, gboolean immediate, gboolean wait_)
 {
-    pool_free_fn real = REAL(real_free, "g_thread_pool_free");
+    pool_free_fn real = PG_REAL_LAZY(real_free, "g_thread_pool_free");
     if (!real)
         return;
     struct gp_rec *r = rec_of(pool);
@@ -340,14 +328,14 @@ static void signal_with(cond_fn real, GCond *cond)
 
 PG_EXPORT void g_cond_signal(GCond *cond)
 {
-    cond_fn real = REAL(real_signal, "g_cond_signal");
+    cond_fn real = PG_REAL_LAZY(real_signal, "g_cond_signal");
     if (real)
         signal_with(real, cond);
 }
 
 PG_EXPORT void g_cond_broadcast(GCond *cond)
 {
-    cond_fn real = REAL(real_broadcast, "g_cond_broadcast");
+    cond_fn real = PG_REAL_LAZY(real_broadcast, "g_cond_broadcast");
     if (real)
         signal_with(real, cond);
 }
@@ -373,28 +361,28 @@ static void lock_with(lock_fn real, void *lock)
 
 PG_EXPORT void g_mutex_lock(void *mutex)
 {
-    lock_fn real = REAL(real_mutex_lock, "g_mutex_lock");
+    lock_fn real = PG_REAL_LAZY(real_mutex_lock, "g_mutex_lock");
     if (real)
         lock_with(real, mutex);
 }
 
 PG_EXPORT void g_rec_mutex_lock(void *mutex)
 {
-    lock_fn real = REAL(real_rec_mutex_lock, "g_rec_mutex_lock");
+    lock_fn real = PG_REAL_LAZY(real_rec_mutex_lock, "g_rec_mutex_lock");
     if (real)
         lock_with(real, mutex);
 }
 
 PG_EXPORT void g_rw_lock_writer_lock(void *lock)
 {
-    lock_fn real = REAL(real_rw_writer_lock, "g_rw_lock_writer_lock");
+    lock_fn real = PG_REAL_LAZY(real_rw_writer_lock, "g_rw_lock_writer_lock");
     if (real)
         lock_with(real, lock);
 }
 
 PG_EXPORT void g_rw_lock_reader_lock(void *lock)
 {
-    lock_fn real = REAL(real_rw_reader_lock, "g_rw_lock_reader_lock");
+    lock_fn real = PG_REAL_LAZY(real_rw_reader_lock, "g_rw_lock_reader_lock");
     if (real)
         lock_with(real, lock);
 }

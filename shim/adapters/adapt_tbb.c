@@ -36,8 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* oneTBB's ABI (interface 12, oneTBB 2021.x; checked against 2021.8's headers): d1::task is
  * polymorphic with its vtable pointer first, and its virtual functions are, in order, the complete
  * and deleting destructors, execute(execution_data&) and cancel(execution_data&). Both take and
@@ -104,6 +102,8 @@ static _Atomic int arenas_full_warned, copies_full_warned, abi_state;
 static __thread struct arena_rec *cur_rec __attribute__((tls_model("initial-exec")));
 static __thread uint32_t cur_gen __attribute__((tls_model("initial-exec")));
 
+/* The real functions (PG_REAL_LAZY), looked up on first use. NULL only if libtbb is not loaded,
+ * and then nothing calls these wrappers. */
 static _Atomic(enqueue_fn) real_enqueue;
 static _Atomic(enqueue_ctx_fn) real_enqueue_ctx;
 static _Atomic(spawn_fn) real_spawn;
@@ -111,18 +111,6 @@ static _Atomic(spawn_slot_fn) real_spawn_slot;
 static _Atomic(execute_fn) real_execute;
 static _Atomic(terminate_fn) real_terminate;
 static _Atomic(max_conc_fn) real_max_conc;
-
-/* The real function, looked up on first use. NULL only if libtbb is not loaded, and then nothing
- * calls these wrappers. */
-#define REAL(var, name)                                                                            \
-    ({                                                                                             \
-        __typeof__(atomic_load(&(var))) f_ = atomic_load_explicit(&(var), memory_order_acquire);   \
-        if (PG_UNLIKELY(!f_)) {                                                                    \
-            f_ = (__typeof__(f_))pg_real_optional(name);                                           \
-            atomic_store_explicit(&(var), f_, memory_order_release);                               \
-        }                                                                                          \
-        f_;                                                                                        \
-    })
 
 static tbb_task *execute_trampoline(tbb_task *self, void *ed);
 static tbb_task *cancel_trampoline(tbb_task *self, void *ed);
@@ -190,7 +178,7 @@ static __attribute__((noinline)) int pool_open(uintptr_t ta)
 {
     if (pg_apool_find(ta))
         return 1;
-    max_conc_fn mc = REAL(real_max_conc, N_MAX_CONC);
+    max_conc_fn mc = PG_REAL_LAZY(real_max_conc, N_MAX_CONC);
     int workers = mc ? mc((const tbb_arena_base *)ta) : 0;
     return pg_apool_open(ta, "oneTBB", "task_arena", workers, 3) != NULL;
 }
@@ -420,7 +408,7 @@ static int submission_arena(tbb_arena_base *ta, struct arena_rec **rec, uint32_t
 PG_EXPORT void tbb_enqueue(tbb_task *t, tbb_arena_base *ta) __asm__(N_ENQUEUE);
 PG_EXPORT void tbb_enqueue(tbb_task *t, tbb_arena_base *ta)
 {
-    enqueue_fn real = REAL(real_enqueue, N_ENQUEUE);
+    enqueue_fn real = PG_REAL_LAZY(real_enqueue, N_ENQUEUE);
     if (real)
         SUBMIT(ta, real(t, ta));
 }
@@ -429,7 +417,7 @@ PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx, tbb_arena_base *ta
     __asm__(N_ENQUEUE_CTX);
 PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx, tbb_arena_base *ta)
 {
-    enqueue_ctx_fn real = REAL(real_enqueue_ctx, N_ENQUEUE_CTX);
+    enqueue_ctx_fn real = PG_REAL_LAZY(real_enqueue_ctx, N_ENQUEUE_CTX);
     if (real)
         SUBMIT(ta, real(t, ctx, ta));
 }
@@ -437,7 +425,7 @@ PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx, tbb_arena_base *ta
 PG_EXPORT void tbb_spawn(tbb_task *t, tbb_context *ctx) __asm__(N_SPAWN);
 PG_EXPORT void tbb_spawn(tbb_task *t, tbb_context *ctx)
 {
-    spawn_fn real = REAL(real_spawn, N_SPAWN);
+    spawn_fn real = PG_REAL_LAZY(real_spawn, N_SPAWN);
     if (!real)
         return;
     /* libtbb's own spawns come through here too (it calls spawn through its PLT); outside a
@@ -453,7 +441,7 @@ PG_EXPORT void tbb_spawn_slot(tbb_task *t, tbb_context *ctx, unsigned short slot
     __asm__(N_SPAWN_SLOT);
 PG_EXPORT void tbb_spawn_slot(tbb_task *t, tbb_context *ctx, unsigned short slot)
 {
-    spawn_slot_fn real = REAL(real_spawn_slot, N_SPAWN_SLOT);
+    spawn_slot_fn real = PG_REAL_LAZY(real_spawn_slot, N_SPAWN_SLOT);
     if (!real)
         return;
     if (!cur_rec) {
@@ -479,7 +467,7 @@ static void exec_end(struct exec_scope *s)
 PG_EXPORT void tbb_execute(tbb_arena_base *ta, tbb_delegate *d) __asm__(N_EXECUTE);
 PG_EXPORT void tbb_execute(tbb_arena_base *ta, tbb_delegate *d)
 {
-    execute_fn real = REAL(real_execute, N_EXECUTE);
+    execute_fn real = PG_REAL_LAZY(real_execute, N_EXECUTE);
     if (!real)
         return;
     struct exec_scope s __attribute__((cleanup(exec_end))) = {cur_rec, cur_gen};
@@ -498,7 +486,7 @@ PG_EXPORT void tbb_execute(tbb_arena_base *ta, tbb_delegate *d)
 PG_EXPORT void tbb_terminate(tbb_arena_base *ta) __asm__(N_TERMINATE);
 PG_EXPORT void tbb_terminate(tbb_arena_base *ta)
 {
-    terminate_fn real = REAL(real_terminate, N_TERMINATE);
+    terminate_fn real = PG_REAL_LAZY(real_terminate, N_TERMINATE);
     if (!real)
         return;
     real(ta);

@@ -28,8 +28,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 /* libuv 1.x (uv.h): the request and loop stay opaque; the callback types are the public ones. */
 typedef struct uv_loop_s uv_loop_t;
 typedef struct uv_work_s uv_work_t;
@@ -206,13 +204,9 @@ static void after_trampoline(uv_work_t *req, int status)
 PG_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
                             uv_after_work_cb after_work_cb)
 {
-    queue_work_fn real = atomic_load_explicit(&real_queue_work, memory_order_acquire);
-    if (PG_UNLIKELY(!real)) {
-        real = (queue_work_fn)pg_real_optional("uv_queue_work");
-        if (!real)
-            return UV_ENOSYS_;   /* unreachable: nothing links to uv_queue_work without libuv */
-        atomic_store_explicit(&real_queue_work, real, memory_order_release);
-    }
+    queue_work_fn real = PG_REAL_LAZY(real_queue_work, "uv_queue_work");
+    if (!real)
+        return UV_ENOSYS_;   /* unreachable: nothing links to uv_queue_work without libuv */
     /* libuv refuses a NULL work callback with UV_EINVAL and touches nothing: so does the shim. */
     if (!work_cb || !atomic_load_explicit(&pg_ready, memory_order_acquire))
         return real(loop, req, work_cb, after_work_cb);
@@ -285,7 +279,10 @@ static struct async_slot async_slots[ASYNC_SLOTS];
 static _Atomic int async_live;     /* entries in use: uv_close skips the look-up while 0 */
 static _Atomic int async_full_warned;
 /* Resolved on first use, outside signal handlers (uv_async_init resolves uv_async_send). */
-static _Atomic(void *) real_async_init, real_async_send, real_close, real_loop_size;
+static _Atomic(async_init_fn) real_async_init;
+static _Atomic(async_send_fn) real_async_send;
+static _Atomic(close_fn) real_close;
+static _Atomic(loop_size_fn) real_loop_size;
 
 static uint32_t async_index(uintptr_t h)
 {
@@ -428,31 +425,20 @@ static void async_trampoline(uv_async_t *handle)
     pg_attrib_cur = prev;
 }
 
-static void *resolve(_Atomic(void *) *cache, const char *name)
-{
-    void *f = atomic_load_explicit(cache, memory_order_acquire);
-    if (PG_UNLIKELY(!f)) {
-        f = pg_real_optional(name);
-        atomic_store_explicit(cache, f, memory_order_release);
-    }
-    return f;
-}
-#define RESOLVE(cache, type, name) ((type)resolve((cache), name))
-
 /* libuv's own async handle lives inside its loop (uv_loop_t.wq_async); a program's never does. */
 static int inside_loop(const uv_loop_t *loop, const uv_async_t *h)
 {
-    loop_size_fn size = RESOLVE(&real_loop_size, loop_size_fn, "uv_loop_size");
+    loop_size_fn size = PG_REAL_LAZY(real_loop_size, "uv_loop_size");
     return size && (uintptr_t)h >= (uintptr_t)loop && (uintptr_t)h - (uintptr_t)loop < size();
 }
 
 PG_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb)
 {
-    async_init_fn real = RESOLVE(&real_async_init, async_init_fn, "uv_async_init");
+    async_init_fn real = PG_REAL_LAZY(real_async_init, "uv_async_init");
     if (!real)
         return UV_ENOSYS_;   /* unreachable: nothing links to uv_async_init without libuv */
     /* Resolved here, outside any signal handler, for the sends to come. */
-    (void)RESOLVE(&real_async_send, async_send_fn, "uv_async_send");
+    (void)PG_REAL_LAZY(real_async_send, "uv_async_send");
     /* A NULL callback is legal (libuv then calls nothing on a send): passed through, unwrapped. */
     if (!async_cb || !atomic_load_explicit(&pg_ready, memory_order_acquire))
         return real(loop, async, async_cb);
@@ -484,13 +470,11 @@ PG_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb asyn
  * their own loop) is not noted: only a pool's worker can be held by the pool. */
 PG_EXPORT int uv_async_send(uv_async_t *async)
 {
-    async_send_fn real = (async_send_fn)atomic_load_explicit(&real_async_send, memory_order_acquire);
-    if (PG_UNLIKELY(!real)) {
-        /* Only a handle initialised before libuv was resolved here: not in a handler, then. */
-        real = RESOLVE(&real_async_send, async_send_fn, "uv_async_send");
-        if (!real)
-            return UV_ENOSYS_;
-    }
+    /* A load: uv_async_init resolved it. Only a handle initialised before libuv was resolved
+     * here looks it up, and not in a handler, then. */
+    async_send_fn real = PG_REAL_LAZY(real_async_send, "uv_async_send");
+    if (!real)
+        return UV_ENOSYS_;
     struct pg_sender me;
     if (pg_sender_here(&me)) {
         int e = errno;
@@ -506,7 +490,7 @@ PG_EXPORT int uv_async_send(uv_async_t *async)
  * handle (no callback comes after it) and waited for any send still inside libuv. */
 PG_EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
 {
-    close_fn real = RESOLVE(&real_close, close_fn, "uv_close");
+    close_fn real = PG_REAL_LAZY(real_close, "uv_close");
     if (!real)
         return;   /* unreachable: nothing links to uv_close without libuv */
     if (!atomic_load_explicit(&async_live, memory_order_relaxed)) {

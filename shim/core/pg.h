@@ -1,6 +1,7 @@
 /*
- * Internal declarations shared by the shim's modules (libpoolguard.so). Everything here is hidden:
- * the library exports only the functions it interposes and the public poolguard_* API (exports.map).
+ * Internal declarations shared by the shim's modules (libpoolguard.so). Everything here is hidden
+ * but the hooks' own declarations, made from hooks.def: the library exports only the functions it
+ * interposes (hooks.def) and the public poolguard_* API.
  *
  * Threads and the watchdog meet in the thread table. Each slot is written by its own thread only
  * (wait state, held locks) and read by the watchdog, so the hook path never writes a shared cache
@@ -16,11 +17,17 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "config.h"
 
 #define PG_HIDDEN __attribute__((visibility("hidden")))
+/* Exported: the interposed functions (hooks.def) and the public poolguard_* API, nothing else. */
+#define PG_EXPORT __attribute__((visibility("default")))
+/* Where the hook was called from (where the program took a lock): a macro, so that it reads the
+ * return address of the hook's own frame. */
+#define PG_CALLER ((uintptr_t)__builtin_return_address(0))
 #define PG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -219,52 +226,38 @@ PG_HIDDEN void pg_wait_end(struct pg_waitscope *ws);
         }                                                                                          \
     } while (0)
 
-/* Real functions (real.c): every dlsym/dlvsym lives there. */
+/* Real functions (real.c): every dlsym/dlvsym lives there. One member per PG_HOOK entry of
+ * hooks.def, the one list of interposed functions. */
 struct pg_real {
-    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-    int (*pthread_join)(pthread_t, void **);
-    int (*pthread_tryjoin_np)(pthread_t, void **);
-    int (*pthread_timedjoin_np)(pthread_t, void **, const struct timespec *);
-    int (*pthread_clockjoin_np)(pthread_t, void **, clockid_t, const struct timespec *);
-    int (*mutex_lock)(pthread_mutex_t *);
-    int (*mutex_trylock)(pthread_mutex_t *);
-    int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
-    int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
-    int (*mutex_unlock)(pthread_mutex_t *);
-    int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
-    int (*mutex_destroy)(pthread_mutex_t *);
-    int (*rw_init)(pthread_rwlock_t *, const pthread_rwlockattr_t *);
-    int (*rw_destroy)(pthread_rwlock_t *);
-    int (*rw_rdlock)(pthread_rwlock_t *);
-    int (*rw_wrlock)(pthread_rwlock_t *);
-    int (*rw_tryrdlock)(pthread_rwlock_t *);
-    int (*rw_trywrlock)(pthread_rwlock_t *);
-    int (*rw_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
-    int (*rw_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
-    int (*rw_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
-    int (*rw_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
-    int (*rw_unlock)(pthread_rwlock_t *);
-    int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
-    int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-    int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
-    int (*cond_signal)(pthread_cond_t *);
-    int (*cond_broadcast)(pthread_cond_t *);
-    int (*cond_destroy)(pthread_cond_t *);
-    int (*once)(pthread_once_t *, void (*)(void));
-    int (*sem_wait)(sem_t *);
-    int (*sem_trywait)(sem_t *);
-    int (*sem_timedwait)(sem_t *, const struct timespec *);
-    int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
-    int (*sem_post)(sem_t *);
-    int (*barrier_wait)(pthread_barrier_t *);
-    int (*spin_lock)(pthread_spinlock_t *);
-    int (*spin_trylock)(pthread_spinlock_t *);
-    int (*spin_unlock)(pthread_spinlock_t *);
-    long (*syscall)(long, ...);
+#define PG_HOOK(field, ret, name, params, version, how) ret(*field) params;
+#define PG_ADAPTER(lib, name)
+#include "hooks.def"
+#undef PG_HOOK
+#undef PG_ADAPTER
 };
 PG_HIDDEN extern struct pg_real pg_real;
 PG_HIDDEN void pg_real_resolve(void);
 PG_HIDDEN void *pg_real_optional(const char *name);
+/* An adapter's real function (a PG_ADAPTER entry of hooks.def), looked up on first use and kept
+ * in var, an _Atomic pointer of the adapter's own function type: NULL while no loaded library
+ * defines it. Once found, a load; the look-up itself is not for a signal handler. */
+#define PG_REAL_LAZY(var, name)                                                                    \
+    ({                                                                                             \
+        __typeof__(atomic_load(&(var))) f_ = atomic_load_explicit(&(var), memory_order_acquire);   \
+        if (PG_UNLIKELY(!f_)) {                                                                    \
+            f_ = (__typeof__(f_))pg_real_optional(name);                                           \
+            atomic_store_explicit(&(var), f_, memory_order_release);                               \
+        }                                                                                          \
+        f_;                                                                                        \
+    })
+
+/* The hooks themselves (shim/hooks), declared from the same entries: a hook whose signature is
+ * not its entry's does not compile. */
+#define PG_HOOK(field, ret, name, params, version, how) PG_EXPORT ret name params;
+#define PG_ADAPTER(lib, name)
+#include "hooks.def"
+#undef PG_HOOK
+#undef PG_ADAPTER
 
 /* Life cycle (init.c). */
 PG_HIDDEN extern _Atomic int pg_ready;       /* the table exists and hooks may track */
@@ -279,6 +272,15 @@ PG_HIDDEN void pg_watchdog_ensure(void);
 PG_HIDDEN void pg_watchdog_fork_prepare(void);
 PG_HIDDEN void pg_watchdog_fork_parent(void);
 PG_HIDDEN void pg_watchdog_fork_child(void);
+
+/* Address space for a fixed table, zero-filled and never moved: pages cost nothing until touched,
+ * so memory follows what the program really has. NULL, errno set, if none is left. */
+static inline void *pg_reserve(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
 
 /* Reads n bytes of the program's memory at src; -EFAULT if it is not there (peek.c). */
 PG_HIDDEN int pg_peek(void *dst, uintptr_t src, size_t n);

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,9 +40,8 @@ int pg_table_init(uint32_t size)
 {
     size_t bytes = (size_t)size * sizeof(struct pg_thread);
     /* Untouched pages cost nothing: memory grows with the number of threads actually seen. */
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
+    void *p = pg_reserve(bytes);
+    if (!p)
         return -errno;
     pg_table = p;
     pg_table_size = size;

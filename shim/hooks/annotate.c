@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
 /* A removed task's slot. Task handles are any non-null value, small integers included (GLib's
  * GINT_TO_POINTER data): the tombstone is the one value no handle can be, an all-ones pointer. */
 #define TASK_TOMB (~(uintptr_t)0)

@@ -11,9 +11,6 @@
 
 #include <errno.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-#define CALLER ((uintptr_t)__builtin_return_address(0))
-
 struct cond_scope {
     struct pg_waitscope ws;
     pthread_mutex_t *m;
@@ -57,18 +54,18 @@ static int cond_wait_any(pthread_cond_t *c, pthread_mutex_t *m, int mode, clocki
 
 PG_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-    return cond_wait_any(c, m, MODE_PLAIN, 0, NULL, CALLER);
+    return cond_wait_any(c, m, MODE_PLAIN, 0, NULL, PG_CALLER);
 }
 
 PG_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
 {
-    return cond_wait_any(c, m, MODE_TIMED, 0, ts, CALLER);
+    return cond_wait_any(c, m, MODE_TIMED, 0, ts, PG_CALLER);
 }
 
 PG_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
                                      const struct timespec *ts)
 {
-    return cond_wait_any(c, m, MODE_CLOCK, clk, ts, CALLER);
+    return cond_wait_any(c, m, MODE_CLOCK, clk, ts, PG_CALLER);
 }
 
 /* A signal with no waiter is lost: for a pool's "work available" condition it means the work was

@@ -12,8 +12,6 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 PG_EXPORT long syscall(long nr, ...)
 {
     va_list ap;

@@ -27,9 +27,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-#define CALLER ((uintptr_t)__builtin_return_address(0))
-
 static inline int took(int r)
 {
     return r == 0 || r == EOWNERDEAD;
@@ -87,18 +84,18 @@ PG_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
     }
     int r = fast_trylock(t, m);
     if (PG_LIKELY(r == 0)) {
-        pg_lo_acquired(t, m, PG_H_MUTEX, CALLER);
-        pg_held_push(t, m, PG_H_MUTEX, CALLER);
+        pg_lo_acquired(t, m, PG_H_MUTEX, PG_CALLER);
+        pg_held_push(t, m, PG_H_MUTEX, PG_CALLER);
         return 0;
     }
     if (r != EBUSY) {
         if (took(r)) {
-            pg_lo_acquired(t, m, PG_H_MUTEX, CALLER);
-            pg_held_push(t, m, PG_H_MUTEX, CALLER);
+            pg_lo_acquired(t, m, PG_H_MUTEX, PG_CALLER);
+            pg_held_push(t, m, PG_H_MUTEX, PG_CALLER);
         }
         return r;
     }
-    return lock_wait(t, m, CALLER);
+    return lock_wait(t, m, PG_CALLER);
 }
 
 PG_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
@@ -110,7 +107,7 @@ PG_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
         return pg_real.mutex_trylock(m);
     int r = fast_trylock(t, m);
     if (took(r))
-        pg_held_push(t, m, PG_H_MUTEX, CALLER);
+        pg_held_push(t, m, PG_H_MUTEX, PG_CALLER);
     return r;
 }
 
@@ -141,12 +138,12 @@ static int timed_lock(pthread_mutex_t *m, int clocked, clockid_t clk, const stru
 
 PG_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 {
-    return timed_lock(m, 0, 0, ts, CALLER);
+    return timed_lock(m, 0, 0, ts, PG_CALLER);
 }
 
 PG_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *ts)
 {
-    return timed_lock(m, 1, clk, ts, CALLER);
+    return timed_lock(m, 1, clk, ts, PG_CALLER);
 }
 
 __attribute__((noinline, cold)) static int unlock_real(struct pg_thread *t, pthread_mutex_t *m)
@@ -191,7 +188,7 @@ PG_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
         pg_real_resolve();
     int r = pg_real.mutex_init(m, a);
     if (r == 0)
-        pg_lo_made((uintptr_t)m, CALLER);
+        pg_lo_made((uintptr_t)m, PG_CALLER);
     return r;
 }
 

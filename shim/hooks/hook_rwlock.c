@@ -9,9 +9,6 @@
 
 #include <errno.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-#define CALLER ((uintptr_t)__builtin_return_address(0))
-
 enum { MODE_PLAIN, MODE_TIMED, MODE_CLOCK };
 
 static int rw_acquire(pthread_rwlock_t *l, int write, int mode, clockid_t clk,
@@ -48,32 +45,32 @@ static int rw_acquire(pthread_rwlock_t *l, int write, int mode, clockid_t clk,
 
 PG_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-    return rw_acquire(l, 0, MODE_PLAIN, 0, NULL, CALLER);
+    return rw_acquire(l, 0, MODE_PLAIN, 0, NULL, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-    return rw_acquire(l, 1, MODE_PLAIN, 0, NULL, CALLER);
+    return rw_acquire(l, 1, MODE_PLAIN, 0, NULL, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *ts)
 {
-    return rw_acquire(l, 0, MODE_TIMED, 0, ts, CALLER);
+    return rw_acquire(l, 0, MODE_TIMED, 0, ts, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *ts)
 {
-    return rw_acquire(l, 1, MODE_TIMED, 0, ts, CALLER);
+    return rw_acquire(l, 1, MODE_TIMED, 0, ts, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts)
 {
-    return rw_acquire(l, 0, MODE_CLOCK, clk, ts, CALLER);
+    return rw_acquire(l, 0, MODE_CLOCK, clk, ts, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts)
 {
-    return rw_acquire(l, 1, MODE_CLOCK, clk, ts, CALLER);
+    return rw_acquire(l, 1, MODE_CLOCK, clk, ts, PG_CALLER);
 }
 
 static int rw_try(pthread_rwlock_t *l, int write, uintptr_t caller)
@@ -89,12 +86,12 @@ static int rw_try(pthread_rwlock_t *l, int write, uintptr_t caller)
 
 PG_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
-    return rw_try(l, 0, CALLER);
+    return rw_try(l, 0, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
-    return rw_try(l, 1, CALLER);
+    return rw_try(l, 1, PG_CALLER);
 }
 
 PG_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
@@ -114,7 +111,7 @@ PG_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_
         pg_real_resolve();
     int r = pg_real.rw_init(l, a);
     if (r == 0)
-        pg_lo_made((uintptr_t)l, CALLER);
+        pg_lo_made((uintptr_t)l, PG_CALLER);
     return r;
 }
 

@@ -10,8 +10,6 @@
 
 #include <errno.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 enum { MODE_PLAIN, MODE_TIMED, MODE_CLOCK };
 
 static int sem_wait_any(sem_t *s, int mode, clockid_t clk, const struct timespec *ts)

@@ -9,9 +9,6 @@
 #include "lockorder.h"
 #include "pg.h"
 
-#define PG_EXPORT __attribute__((visibility("default")))
-#define CALLER ((uintptr_t)__builtin_return_address(0))
-
 PG_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
     if (PG_UNLIKELY(!pg_real.spin_lock))
@@ -19,8 +16,8 @@ PG_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
     int r = pg_real.spin_lock(l);
     struct pg_thread *t;
     if (r == 0 && (t = pg_self())) {
-        pg_lo_acquired(t, (const void *)l, PG_H_SPIN, CALLER);
-        pg_held_push(t, (const void *)l, PG_H_SPIN, CALLER);
+        pg_lo_acquired(t, (const void *)l, PG_H_SPIN, PG_CALLER);
+        pg_held_push(t, (const void *)l, PG_H_SPIN, PG_CALLER);
     }
     return r;
 }
@@ -33,7 +30,7 @@ PG_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
     int r = pg_real.spin_trylock(l);
     struct pg_thread *t;
     if (r == 0 && (t = pg_self()))
-        pg_held_push(t, (const void *)l, PG_H_SPIN, CALLER);
+        pg_held_push(t, (const void *)l, PG_H_SPIN, PG_CALLER);
     return r;
 }
 

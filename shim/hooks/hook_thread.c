@@ -13,8 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PG_EXPORT __attribute__((visibility("default")))
-
 static void slot_exit(struct pg_thread **tp)
 {
     if (*tp)

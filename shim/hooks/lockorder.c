@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define PROBES 128
 #define JOIN_SLOTS 65536
@@ -66,23 +65,16 @@ static _Atomic uint32_t nthreads_seen;
 static __thread uint32_t new_pairs __attribute__((tls_model("initial-exec")));
 static _Atomic int budget_warned, stacks_warned, nodes_warned, segs_warned;
 
-static void *reserve(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 int pg_lo_init(void)
 {
-    nodes = reserve((size_t)LO_NODE_SLOTS * sizeof(struct lo_node));
-    pg_lo_edges = reserve((size_t)LO_MAX_EDGES * sizeof(struct lo_edge));
-    edge_index = reserve((size_t)LO_INDEX_SLOTS * 4);
-    pg_lo_log = reserve((size_t)LO_LOG_MAX * 4);
-    pg_lo_stacks = reserve((size_t)LO_MAX_STACKS * sizeof(struct lo_stack));
-    stack_index = reserve((size_t)LO_STACK_SLOTS * 4);
-    pg_lo_segs = reserve((size_t)LO_MAX_SEGS * sizeof(struct lo_seg));
-    joins = reserve((size_t)JOIN_SLOTS * sizeof(struct lo_join));
+    nodes = pg_reserve((size_t)LO_NODE_SLOTS * sizeof(struct lo_node));
+    pg_lo_edges = pg_reserve((size_t)LO_MAX_EDGES * sizeof(struct lo_edge));
+    edge_index = pg_reserve((size_t)LO_INDEX_SLOTS * 4);
+    pg_lo_log = pg_reserve((size_t)LO_LOG_MAX * 4);
+    pg_lo_stacks = pg_reserve((size_t)LO_MAX_STACKS * sizeof(struct lo_stack));
+    stack_index = pg_reserve((size_t)LO_STACK_SLOTS * 4);
+    pg_lo_segs = pg_reserve((size_t)LO_MAX_SEGS * sizeof(struct lo_seg));
+    joins = pg_reserve((size_t)JOIN_SLOTS * sizeof(struct lo_join));
     if (!nodes || !pg_lo_edges || !edge_index || !pg_lo_log || !pg_lo_stacks || !stack_index ||
         !pg_lo_segs || !joins) {
         pg_lo_edges = NULL;

@@ -159,6 +159,9 @@ PG_HIDDEN void pg_py_link_running(struct pg_py_state *st, struct pg_py_ctx *c);
 
 /* python_read.c's helpers for the other readers. */
 PG_HIDDEN PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn);     /* kept; or NULL */
+/* The code (kept) of the Python function cls.name, read as pg_py_cattr reads; NULL when cls is
+ * NULL or cls.name is not a Python function. */
+PG_HIDDEN PyObject *pg_py_method_code(struct pg_py_ctx *c, PyObject *cls, const char *name);
 PG_HIDDEN PyObject *pg_py_frame_local(PyObject *frame, const char *name);
 PG_HIDDEN int pg_py_future_state(struct pg_py_ctx *c, PyObject *fut);
 /* Registers a pool (kept referenced until the reading ends); its index, or -1. */

@@ -23,15 +23,6 @@
 #define REGISTRY_SCAN_MAX 4096
 #define GLOBALS_SCAN_MAX 10000
 
-static PyObject *method_code(struct pg_py_ctx *c, PyObject *cls, const char *name)
-{
-    PyObject *fn = cls ? pg_py_cattr(cls, name) : NULL;
-    PyObject *code = fn ? pg_py_code_of(c, fn) : NULL;
-    if (fn)
-        pg_py_api.DecRef(fn);
-    return code;
-}
-
 /* The ThreadPools alive now: Finalize objects of the registry whose referent is one. */
 static void find_pools(struct pg_py_ctx *c, PyObject *registry)
 {
@@ -76,7 +67,7 @@ void pg_py_mp_load(struct pg_py_ctx *c)
     c->mp_result_cls = pg_py_dget(mp, "ApplyResult");
     c->mapstar_fn = pg_py_dget(mp, "mapstar");
     c->starmapstar_fn = pg_py_dget(mp, "starmapstar");
-    c->mp_guarded_code = method_code(c, pg_py_dget(mp, "Pool"), "_guarded_task_generation");
+    c->mp_guarded_code = pg_py_method_code(c, pg_py_dget(mp, "Pool"), "_guarded_task_generation");
     c->finalize_cls = pg_py_dget(util, "Finalize");
     PyObject *registry = pg_py_dget(util, "_finalizer_registry");
     if (c->mp_pool_cls && c->finalize_cls && pg_py_is(registry, pg_py_api.t_dict))

@@ -21,7 +21,7 @@ PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn)
 }
 #define func_code pg_py_code_of
 
-static PyObject *method_code(struct pg_py_ctx *c, PyObject *cls, const char *name)
+PyObject *pg_py_method_code(struct pg_py_ctx *c, PyObject *cls, const char *name)
 {
     PyObject *fn = cls ? pg_py_cattr(cls, name) : NULL;
     PyObject *code = fn ? func_code(c, fn) : NULL;
@@ -29,6 +29,7 @@ static PyObject *method_code(struct pg_py_ctx *c, PyObject *cls, const char *nam
         pg_py_api.DecRef(fn);
     return code;
 }
+#define method_code pg_py_method_code
 
 static void load_known(struct pg_py_ctx *c)
 {

@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define MAXN (2 * LO_MAX_EDGES)          /* locks in the graph (two per pair at most) */
@@ -51,28 +50,21 @@ static uint32_t *seg_stamp, segstamp;
 static uint32_t checked;                 /* log entries handled */
 static int ready = -1;
 
-static void *reserve(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static int setup(void)
 {
-    nslot = reserve((size_t)NSLOTS * 4);
-    n_addr = reserve((size_t)MAXN * sizeof *n_addr);
+    nslot = pg_reserve((size_t)NSLOTS * 4);
+    n_addr = pg_reserve((size_t)MAXN * sizeof *n_addr);
     uint32_t **arrs[] = {&n_gen, &n_uf, &n_ord, &n_out, &n_in, &n_mnext, &n_mtail, &n_fst, &n_bst,
                          &n_prev, &work, &listf, &listb, &pool};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        if (!(*arrs[i] = reserve((size_t)MAXN * 4)))
+        if (!(*arrs[i] = pg_reserve((size_t)MAXN * 4)))
             return -1;
     uint32_t **earrs[] = {&e_from, &e_to, &e_nout, &e_nin};
     for (size_t i = 0; i < sizeof earrs / sizeof earrs[0]; i++)
-        if (!(*earrs[i] = reserve((size_t)LO_MAX_EDGES * 4)))
+        if (!(*earrs[i] = pg_reserve((size_t)LO_MAX_EDGES * 4)))
             return -1;
-    e_flags = reserve(LO_MAX_EDGES);
-    seg_stamp = reserve((size_t)LO_MAX_SEGS * 4);
+    e_flags = pg_reserve(LO_MAX_EDGES);
+    seg_stamp = pg_reserve((size_t)LO_MAX_SEGS * 4);
     return nslot && n_addr && e_flags && seg_stamp ? 0 : -1;
 }
 

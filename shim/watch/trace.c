@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES (8u << 20)
@@ -179,9 +178,8 @@ void pg_trace_scan(const struct pg_pi_in *in, const struct pg_pi_out *out)
     if (stopped || !pg_cfg.trace[0])
         return;
     if (!buf) {
-        void *p = mmap(NULL, LINE_MAX_BYTES, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) {
+        void *p = pg_reserve(LINE_MAX_BYTES);
+        if (!p) {
             stop("cannot map a buffer");
             return;
         }
