@@ -45,6 +45,7 @@ static struct pg_pi_in in;
 static struct pg_pi_state state;
 static struct pg_pi_out out;
 static uint64_t scan_no;
+static const struct pg_scan *sc;   /* the scan pg_pool_scan is analysing */
 
 int pg_pool_init(uint32_t size)
 {
@@ -157,7 +158,7 @@ static int input_pool(uintptr_t handle, struct pg_apool *ap)
 /* One thread's input, from its snapshot, its live slot and the graph. */
 static void fill_thread(int i)
 {
-    const struct snap *s = &pg_snaps[i];
+    const struct snap *s = &sc->snaps[i];
     struct pg_thread *t = s->slot;
     struct pg_pi_thread *p = &threads[i];
     memset(p, 0, sizeof *p);
@@ -170,10 +171,10 @@ static void fill_thread(int i)
     p->lockwait = s->wkind == PG_W_FUTEX && (s->wextra & PG_FUTEX_LOCK_WAIT);
     p->seq = s->seq;
     p->since_ns = s->since_ns;
-    p->stuck = pg_nodes[i].stuck;
+    p->stuck = sc->nodes[i].stuck;
     p->confirmed = pg_node_confirmed(i);
-    p->finding = pg_nodes[i].stuck ? pg_nodes[i].finding : -1;
-    p->finding_hang = p->finding >= 0 && pg_findings[p->finding].kind == PG_GF_HANG;
+    p->finding = sc->nodes[i].stuck ? sc->nodes[i].finding : -1;
+    p->finding_hang = p->finding >= 0 && sc->findings[p->finding].kind == PG_GF_HANG;
     p->reported = t->wd_reported_seq == s->seq;
     p->runnable = PG_PI_UNREAD;
 
@@ -214,7 +215,7 @@ static void fill_thread(int i)
 static int live_runnable(void *ctx, int i)
 {
     (void)ctx;
-    return pg_thread_runnable(pg_snaps[i].tid);
+    return pg_thread_runnable(sc->snaps[i].tid);
 }
 
 /* glibc: the low half of the semaphore's 64-bit word is its value. */
@@ -244,7 +245,7 @@ static struct pg_apool *group_ap(int g)
 static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, long queued, int exact,
                        const char *evidence, const char *proof)
 {
-    const struct pg_thread *t0 = pg_snaps[out.groups[g].first].slot;
+    const struct pg_thread *t0 = sc->snaps[out.groups[g].first].slot;
     struct pg_apool *ap = group_ap(g);
     uintptr_t handle = ap ? atomic_load(&ap->handle) : 0;
     pg_jw_key(w, "pool");
@@ -318,7 +319,7 @@ static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, lo
 /* What a worker of an exactly known pool waits for, filled into its report entry. */
 static void fill_task_waits(struct pg_rthread *rt, int i, int n, uintptr_t handle)
 {
-    const struct snap *s = &pg_snaps[i];
+    const struct snap *s = &sc->snaps[i];
     const struct pg_thread *t = s->slot;
     rt->task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
     rt->task_fn = __atomic_load_n(&t->ann_task_fn, __ATOMIC_RELAXED);
@@ -330,9 +331,9 @@ static void fill_task_waits(struct pg_rthread *rt, int i, int n, uintptr_t handl
             rt->wait_task_fn = q.fn;
         }
         for (int j = 0; j < n; j++)
-            if (__atomic_load_n(&pg_snaps[j].slot->ann_task, __ATOMIC_RELAXED) == rt->wait_task) {
-                rt->wait_task_runner = pg_snaps[j].tid;
-                rt->wait_task_fn = __atomic_load_n(&pg_snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
+            if (__atomic_load_n(&sc->snaps[j].slot->ann_task, __ATOMIC_RELAXED) == rt->wait_task) {
+                rt->wait_task_runner = sc->snaps[j].tid;
+                rt->wait_task_fn = __atomic_load_n(&sc->snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
             }
     }
     uintptr_t sub = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
@@ -379,10 +380,10 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
         }
         /* Submitters and others stuck with the pool (e.g. main waiting for the results). */
         for (int i = 0; i < n; i++) {
-            const struct pg_thread *t = pg_snaps[i].slot;
+            const struct pg_thread *t = sc->snaps[i].slot;
             if (threads[i].group != g && ps->idle_obj &&
                 __atomic_load_n(&t->submit_obj, __ATOMIC_ACQUIRE) == ps->idle_obj &&
-                !pg_nodes[i].stuck) {
+                !sc->nodes[i].stuck) {
                 struct pg_rthread rt;
                 pg_fill_rthread(&rt, i, "submitter", now);
                 if (!rt.nstack) {
@@ -393,7 +394,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
                 pg_report_thread(w, &rt);
                 continue;
             }
-            if (threads[i].group == g || !pg_nodes[i].stuck)
+            if (threads[i].group == g || !sc->nodes[i].stuck)
                 continue;
             struct pg_rthread rt;
             pg_fill_rthread(&rt, i, "blocked", now);
@@ -466,8 +467,11 @@ static void debug_group(int g)
     }
 }
 
-void pg_pool_scan(int n, uint64_t now)
+void pg_pool_scan(const struct pg_scan *scan)
 {
+    sc = scan;
+    int n = sc->n;
+    uint64_t now = sc->now;
     scan_no++;
     find_bases();
     in.scan = scan_no;
@@ -504,7 +508,7 @@ void pg_pool_scan(int n, uint64_t now)
         pg_trace_scan(&in, &out);
     for (int i = 0; i < n; i++)
         if (threads[i].mark)
-            pg_snaps[i].slot->wd_reported_seq = pg_snaps[i].seq;
+            sc->snaps[i].slot->wd_reported_seq = sc->snaps[i].seq;
     int v = 0;
     for (int g = 0; g < out.ngroups; g++) {
         if (pg_cfg.debug)
