@@ -295,7 +295,7 @@ static void mark(int n, int ei)
             continue;
         int i = native_of(n, pt);
         if (i >= 0)
-            sc->snaps[i].slot->wd_reported_seq = sc->snaps[i].seq;
+            pg_mark_reported(&sc->snaps[i]);
     }
 }
 
@@ -456,7 +456,7 @@ void pg_pyscan(const struct pg_scan *scan)
     for (int i = 0; i < n; i++) {
         const struct snap *s = &sc->snaps[i];
         if (s->waiting && !s->timed && now - s->since_ns >= (uint64_t)PY_STABLE_MS * 1000000u &&
-            s->slot->wd_reported_seq != s->seq) {
+            !pg_reported(s)) {
             sig = mix(sig, s->seq * 131 + (uint64_t)s->tid);
             stable++;
         }

@@ -46,14 +46,18 @@ static struct pg_pi_state state;
 static struct pg_pi_out out;
 static uint64_t scan_no;
 static const struct pg_scan *sc;   /* the scan pg_pool_scan is analysing */
+/* Per slot (index into pg_table): the thread's class, with the module list's generation in the
+ * bits above 8, and the slot's gen + 1 it was worked out for (thread_class). */
+static struct { uint32_t cls, gen; } *slot_class;
 
 int pg_pool_init(uint32_t size)
 {
-    size_t bytes = (size_t)size * sizeof(struct pg_pi_thread);
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t bytes = (size_t)size * (sizeof(struct pg_pi_thread) + sizeof *slot_class);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    threads = p;
+    threads = (struct pg_pi_thread *)p;
+    slot_class = (void *)(p + (size_t)size * sizeof(struct pg_pi_thread));
     return 0;
 }
 
@@ -99,11 +103,12 @@ static void find_bases(void)
 }
 
 /* What kind of thread t is, worked out once per thread and again when a runtime's module turns up
- * (cached in the slot: the generation of the slot and of the module list, and the class). */
+ * (cached per slot: the generation of the slot and of the module list, and the class). */
 static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
 {
-    if (t->wd_class_gen == gen + 1 && t->wd_class >> 8 == bases_gen)
-        return t->wd_class & 0xff;
+    uint32_t *cached = &slot_class[t - pg_table].cls, *cached_gen = &slot_class[t - pg_table].gen;
+    if (*cached_gen == gen + 1 && *cached >> 8 == bases_gen)
+        return *cached & 0xff;
     uint32_t c = PG_PI_CLASS_PLAIN;
     void *m = module_of(t->start_routine);
     void *caller = t->ncreate > 1 ? module_of(t->create_stack[1]) : NULL;
@@ -112,8 +117,8 @@ static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
             c = PG_PI_CLASS_RUNTIME;
     if (c == PG_PI_CLASS_PLAIN && m && m == libstdcxx_base)
         c = PG_PI_CLASS_STDTHREAD;
-    t->wd_class = c | bases_gen << 8;
-    t->wd_class_gen = gen + 1;
+    *cached = c | bases_gen << 8;
+    *cached_gen = gen + 1;
     return c;
 }
 
@@ -175,7 +180,7 @@ static void fill_thread(int i)
     p->confirmed = pg_node_confirmed(i);
     p->finding = sc->nodes[i].stuck ? sc->nodes[i].finding : -1;
     p->finding_hang = p->finding >= 0 && sc->findings[p->finding].kind == PG_GF_HANG;
-    p->reported = t->wd_reported_seq == s->seq;
+    p->reported = pg_reported(s);
     p->runnable = PG_PI_UNREAD;
 
     uintptr_t apool = __atomic_load_n(&t->ann_pool, __ATOMIC_ACQUIRE);
@@ -508,7 +513,7 @@ void pg_pool_scan(const struct pg_scan *scan)
         pg_trace_scan(&in, &out);
     for (int i = 0; i < n; i++)
         if (threads[i].mark)
-            sc->snaps[i].slot->wd_reported_seq = sc->snaps[i].seq;
+            pg_mark_reported(&sc->snaps[i]);
     int v = 0;
     for (int g = 0; g < out.ngroups; g++) {
         if (pg_cfg.debug)

@@ -11,8 +11,10 @@
 #include "exited.h"
 #include "scan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MAX_FINDINGS 64
@@ -21,6 +23,34 @@ static struct pg_gfinding findings[MAX_FINDINGS];
 static const struct snap *snaps;
 static const struct pg_gnode *nodes;
 static int nblocked;
+/* Per slot (index into pg_table), written by the watchdog only: the wait the thread was in when
+ * the previous scan saw it stuck, and the wait already reported in a finding (by any analysis,
+ * through pg_mark_reported). Each with the slot's gen, so a thread that reuses the slot matches
+ * neither. Mapped by each watchdog, so a forked child starts with none. */
+static struct mark { uint64_t seen_seq, reported_seq; uint32_t seen_gen, reported_gen; } *marks;
+
+int pg_proof_init(void)
+{
+    size_t bytes = (size_t)pg_table_size * sizeof *marks;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    marks = p;
+    return 0;
+}
+
+int pg_reported(const struct snap *s)
+{
+    const struct mark *m = &marks[s->slot - pg_table];
+    return m->reported_seq == s->seq && m->reported_gen == s->gen;
+}
+
+void pg_mark_reported(const struct snap *s)
+{
+    struct mark *m = &marks[s->slot - pg_table];
+    m->reported_seq = s->seq;
+    m->reported_gen = s->gen;
+}
 
 void pg_proof_solve(struct pg_scan *sc, struct pg_gnode *g, int blocked, int any_blocked)
 {
@@ -154,7 +184,7 @@ static void report_finding(int fi, int n, uint64_t now)
     pg_note_finding("deadlock", summary);
     for (int i = 0; i < n; i++)
         if (nodes[i].stuck && nodes[i].finding == fi)
-            snaps[i].slot->wd_reported_seq = snaps[i].seq;
+            pg_mark_reported(&snaps[i]);
     pg_act_on_finding();
 }
 
@@ -168,8 +198,8 @@ void pg_note_finding(const char *kind, const char *summary)
 
 int pg_node_confirmed(int i)
 {
-    struct pg_thread *t = snaps[i].slot;
-    return t->wd_seen_seq == snaps[i].seq && t->wd_seen_gen == snaps[i].gen;
+    const struct mark *m = &marks[snaps[i].slot - pg_table];
+    return m->seen_seq == snaps[i].seq && m->seen_gen == snaps[i].gen;
 }
 
 /* A finding is new when some thread at its core is in a wait not yet reported, and confirmed
@@ -186,7 +216,7 @@ static void consider(int fi, int n, uint64_t now)
             continue;
         if (!pg_node_confirmed(i))
             confirmed = 0;
-        if (snaps[i].slot->wd_reported_seq != snaps[i].seq)
+        if (!pg_reported(&snaps[i]))
             fresh = 1;
     }
     if (!fresh || !confirmed)
@@ -203,9 +233,9 @@ void pg_proof_report(const struct pg_scan *sc)
     for (int fi = 0; fi < sc->nf; fi++)
         consider(fi, n, sc->now);
     for (int i = 0; i < n; i++) {
-        struct pg_thread *t = snaps[i].slot;
+        struct mark *m = &marks[snaps[i].slot - pg_table];
         int stuck = nblocked > 0 && nodes[i].stuck;
-        t->wd_seen_seq = stuck ? snaps[i].seq : 0;
-        t->wd_seen_gen = snaps[i].gen;
+        m->seen_seq = stuck ? snaps[i].seq : 0;
+        m->seen_gen = snaps[i].gen;
     }
 }

@@ -48,8 +48,13 @@ PG_HIDDEN void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, u
  * have run, reports those confirmed over two scans and remembers which threads were stuck. */
 PG_HIDDEN void pg_proof_solve(struct pg_scan *sc, struct pg_gnode *g, int nblocked, int any_blocked);
 PG_HIDDEN void pg_proof_report(const struct pg_scan *sc);
+PG_HIDDEN int pg_proof_init(void);
 /* Thread i of the current scan was stuck in the same wait at the previous scan. */
 PG_HIDDEN int pg_node_confirmed(int i);
+/* The thread's wait in s was reported in a finding already; mark it so (every analysis does, so
+ * that no other analysis reports the same threads again). */
+PG_HIDDEN int pg_reported(const struct snap *s);
+PG_HIDDEN void pg_mark_reported(const struct snap *s);
 /* procfs.c. 1 if the kernel has the thread runnable (woken or running), 0 if asleep, -1 if unknown. */
 PG_HIDDEN int pg_thread_runnable(pid_t tid);
 /* The process's threads other than the shim's own; -1 if unknown. */

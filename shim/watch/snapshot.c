@@ -24,6 +24,9 @@ static struct pg_gnode *nodes;
 static int *tid_hash;           /* open addressing: tid -> node index + 1 */
 static uint32_t hash_cap, hash_alloc;   /* in use this scan (2x the live threads), mapped */
 static uintptr_t stackbuf[128];
+/* Per slot (index into pg_table): whether the object of the wait with this gen and wait_seq is
+ * process-shared (object_shared). A slot reused by a new thread has another gen. */
+static struct shared_cache { uint64_t seq; uint32_t gen; int shared; } *shared_cache;
 
 int pg_snapshot_init(void)
 {
@@ -32,10 +35,13 @@ int pg_snapshot_init(void)
     while (hash_alloc < 2 * n)
         hash_alloc <<= 1;
     hash_cap = hash_alloc;
-    size_t bytes = n * sizeof(struct snap) + n * sizeof(struct pg_gnode) + hash_cap * sizeof(int);
+    size_t cache = n * sizeof(struct shared_cache);
+    size_t bytes = cache + n * sizeof(struct snap) + n * sizeof(struct pg_gnode) + hash_cap * sizeof(int);
     char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
+    shared_cache = (struct shared_cache *)p;
+    p += cache;
     snaps = (struct snap *)p;
     nodes = (struct pg_gnode *)(p + n * sizeof(struct snap));
     tid_hash = (int *)(p + n * sizeof(struct snap) + n * sizeof(struct pg_gnode));
@@ -144,9 +150,9 @@ static int add_holders(struct pg_gnode *g, int n, uintptr_t obj, uint32_t kind)
  * cannot change while a thread waits on it. An object that cannot be read counts as shared. */
 static int object_shared(const struct snap *s)
 {
-    struct pg_thread *t = s->slot;
-    if (t->wd_shared_seq == s->seq)
-        return t->wd_shared;
+    struct shared_cache *c = &shared_cache[s->slot - pg_table];
+    if (c->seq == s->seq && c->gen == s->gen)
+        return c->shared;
     int shared = 1;
     if (s->wkind == PG_W_COND) {
         unsigned wrefs;   /* glibc: bit 0 of __wrefs marks a process-shared condition variable */
@@ -159,8 +165,9 @@ static int object_shared(const struct snap *s)
         if (pg_peek(&flag, s->wobj + 8, sizeof flag) == 0)
             shared = flag != 0;
     }
-    t->wd_shared_seq = s->seq;
-    t->wd_shared = shared;
+    c->seq = s->seq;
+    c->gen = s->gen;
+    c->shared = shared;
     return shared;
 }
 

@@ -100,7 +100,7 @@ static void *watchdog_main(void *arg)
     (void)arg;
     pg_cur = PG_NOSLOT;
     pg_real.mutex_lock(&wd_lock);
-    int ok = pg_snapshot_init() == 0 && pg_pool_init(pg_table_size) == 0;
+    int ok = pg_snapshot_init() == 0 && pg_proof_init() == 0 && pg_pool_init(pg_table_size) == 0;
     pg_real.mutex_unlock(&wd_lock);
     if (!ok) {
         pg_warn("cannot allocate the watchdog's tables; deadlocks will not be detected");
