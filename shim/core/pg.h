@@ -130,15 +130,6 @@ struct pg_thread {
     /* Set by an adapter around a library's lock call (GLib's g_mutex_lock): a futex wait inside it
      * is published with PG_FUTEX_LOCK_WAIT in wextra, a lock wait, never a wait for a task. */
     uint32_t futex_is_lock;
-
-    /* Owned by the watchdog. */
-    uint64_t wd_reported_seq;   /* wait_seq of the wait already reported in a finding */
-    uint64_t wd_seen_seq;       /* wait_seq seen stuck by the previous scan */
-    uint64_t wd_shared_seq;     /* wait_seq for which wd_shared was read */
-    int wd_shared;              /* the awaited object is process-shared (or unreadable) */
-    uint32_t wd_seen_gen;
-    uint32_t wd_class;          /* pool.c: what kind of thread this is (runtime, pool worker) */
-    uint32_t wd_class_gen;      /* gen for which wd_class was worked out, + 1 */
 } __attribute__((aligned(64)));
 
 /* The thread table (thread_table.c). */

@@ -120,9 +120,6 @@ struct pg_thread *pg_slot_claim(void)
     t->futex_is_lock = 0;
     t->ann_ever = 0;
     t->lo_last_a = t->lo_last_b = 0;
-    t->wd_reported_seq = 0;
-    t->wd_seen_seq = 0;
-    t->wd_shared_seq = 0;
     atomic_thread_fence(memory_order_release);
     return t;
 }
@@ -200,8 +197,6 @@ void pg_table_after_fork_child(void)
         atomic_store(&me->tid, tid);
         me->is_main = tid == getpid();
         me->self = pthread_self();
-        me->wd_reported_seq = 0;
-        me->wd_seen_seq = 0;
     }
 }
 

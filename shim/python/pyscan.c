@@ -34,6 +34,7 @@ static int absent;
 static uint64_t last_sig, last_read_ns, last_rss_check_ns, rss_at_read;
 static int watching_growth;
 static uint64_t recheck_at;      /* a candidate needs another look after this time */
+static const struct pg_scan *sc; /* the scan pg_pyscan is looking at */
 
 struct exec_state {
     uintptr_t addr;
@@ -187,9 +188,9 @@ static void write_tasks(struct pg_jw *w, int ei)
 static int native_of(int n, const struct pg_py_thread *pt)
 {
     for (int i = 0; i < n; i++) {
-        if ((unsigned long)pg_snaps[i].slot->self == pt->ident)
+        if ((unsigned long)sc->snaps[i].slot->self == pt->ident)
             return i;
-        if (pt->native_id && pg_snaps[i].tid == (pid_t)pt->native_id)
+        if (pt->native_id && sc->snaps[i].tid == (pid_t)pt->native_id)
             return i;
     }
     return -1;
@@ -294,7 +295,7 @@ static void mark(int n, int ei)
             continue;
         int i = native_of(n, pt);
         if (i >= 0)
-            pg_snaps[i].slot->wd_reported_seq = pg_snaps[i].seq;
+            pg_mark_reported(&sc->snaps[i]);
     }
 }
 
@@ -319,14 +320,14 @@ static void check_executor(int n, int ei, uint64_t now)
             future_waits += is_exact_wait(pt->blocked);
         }
         int i = native_of(n, pt);
-        if (i >= 0 && pg_snaps[i].waiting && !pg_snaps[i].timed) {
+        if (i >= 0 && sc->snaps[i].waiting && !sc->snaps[i].timed) {
             natively_blocked++;
             /* Held by the graph at this scan and the one before, and asleep in the kernel. */
-            graph_stuck += pg_nodes[i].stuck && pg_node_confirmed(i) &&
-                           pg_thread_runnable(pg_snaps[i].tid) != 1;
-            sig = mix(sig, pg_snaps[i].seq * 131 + (uint64_t)pg_snaps[i].tid);
-            if (pg_snaps[i].since_ns > newest)
-                newest = pg_snaps[i].since_ns;
+            graph_stuck += sc->nodes[i].stuck && pg_node_confirmed(i) &&
+                           pg_thread_runnable(sc->snaps[i].tid) != 1;
+            sig = mix(sig, sc->snaps[i].seq * 131 + (uint64_t)sc->snaps[i].tid);
+            if (sc->snaps[i].since_ns > newest)
+                newest = sc->snaps[i].since_ns;
         }
         int waits_own = 0;
         for (int q = 0; q < pt->nwaits; q++) {
@@ -442,17 +443,20 @@ static void check_executor(int n, int ei, uint64_t now)
         pg_act_on_finding();
 }
 
-void pg_pyscan(int n, uint64_t now)
+void pg_pyscan(const struct pg_scan *scan)
 {
+    sc = scan;
+    int n = sc->n;
+    uint64_t now = sc->now;
     if (absent)
         return;
     /* The threads blocked without a time limit for a while, as a signature. */
     uint64_t sig = 0;
     int stable = 0;
     for (int i = 0; i < n; i++) {
-        const struct snap *s = &pg_snaps[i];
+        const struct snap *s = &sc->snaps[i];
         if (s->waiting && !s->timed && now - s->since_ns >= (uint64_t)PY_STABLE_MS * 1000000u &&
-            s->slot->wd_reported_seq != s->seq) {
+            !pg_reported(s)) {
             sig = mix(sig, s->seq * 131 + (uint64_t)s->tid);
             stable++;
         }

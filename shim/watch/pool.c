@@ -46,14 +46,19 @@ static struct pg_pi_in in;
 static struct pg_pi_state state;
 static struct pg_pi_out out;
 static uint64_t scan_no;
+static const struct pg_scan *sc;   /* the scan pg_pool_scan is analysing */
+/* Per slot (index into pg_table): the thread's class, with the module list's generation in the
+ * bits above 8, and the slot's gen + 1 it was worked out for (thread_class). */
+static struct { uint32_t cls, gen; } *slot_class;
 
 int pg_pool_init(uint32_t size)
 {
-    size_t bytes = (size_t)size * sizeof(struct pg_pi_thread);
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t bytes = (size_t)size * (sizeof(struct pg_pi_thread) + sizeof *slot_class);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    threads = p;
+    threads = (struct pg_pi_thread *)p;
+    slot_class = (void *)(p + (size_t)size * sizeof(struct pg_pi_thread));
     return 0;
 }
 
@@ -99,11 +104,12 @@ static void find_bases(void)
 }
 
 /* What kind of thread t is, worked out once per thread and again when a runtime's module turns up
- * (cached in the slot: the generation of the slot and of the module list, and the class). */
+ * (cached per slot: the generation of the slot and of the module list, and the class). */
 static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
 {
-    if (t->wd_class_gen == gen + 1 && t->wd_class >> 8 == bases_gen)
-        return t->wd_class & 0xff;
+    uint32_t *cached = &slot_class[t - pg_table].cls, *cached_gen = &slot_class[t - pg_table].gen;
+    if (*cached_gen == gen + 1 && *cached >> 8 == bases_gen)
+        return *cached & 0xff;
     uint32_t c = PG_PI_CLASS_PLAIN;
     void *m = module_of(t->start_routine);
     void *caller = t->ncreate > 1 ? module_of(t->create_stack[1]) : NULL;
@@ -112,8 +118,8 @@ static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
             c = PG_PI_CLASS_RUNTIME;
     if (c == PG_PI_CLASS_PLAIN && m && m == libstdcxx_base)
         c = PG_PI_CLASS_STDTHREAD;
-    t->wd_class = c | bases_gen << 8;
-    t->wd_class_gen = gen + 1;
+    *cached = c | bases_gen << 8;
+    *cached_gen = gen + 1;
     return c;
 }
 
@@ -158,7 +164,7 @@ static int input_pool(uintptr_t handle, struct pg_apool *ap)
 /* One thread's input, from its snapshot, its live slot and the graph. */
 static void fill_thread(int i)
 {
-    const struct snap *s = &pg_snaps[i];
+    const struct snap *s = &sc->snaps[i];
     struct pg_thread *t = s->slot;
     struct pg_pi_thread *p = &threads[i];
     memset(p, 0, sizeof *p);
@@ -171,11 +177,11 @@ static void fill_thread(int i)
     p->lockwait = s->wkind == PG_W_FUTEX && (s->wextra & PG_FUTEX_LOCK_WAIT);
     p->seq = s->seq;
     p->since_ns = s->since_ns;
-    p->stuck = pg_nodes[i].stuck;
+    p->stuck = sc->nodes[i].stuck;
     p->confirmed = pg_node_confirmed(i);
-    p->finding = pg_nodes[i].stuck ? pg_nodes[i].finding : -1;
-    p->finding_hang = p->finding >= 0 && pg_findings[p->finding].kind == PG_GF_HANG;
-    p->reported = t->wd_reported_seq == s->seq;
+    p->finding = sc->nodes[i].stuck ? sc->nodes[i].finding : -1;
+    p->finding_hang = p->finding >= 0 && sc->findings[p->finding].kind == PG_GF_HANG;
+    p->reported = pg_reported(s);
     p->runnable = PG_PI_UNREAD;
 
     uintptr_t apool = __atomic_load_n(&t->ann_pool, __ATOMIC_ACQUIRE);
@@ -215,7 +221,7 @@ static void fill_thread(int i)
 static int live_runnable(void *ctx, int i)
 {
     (void)ctx;
-    return pg_thread_runnable(pg_snaps[i].tid);
+    return pg_thread_runnable(sc->snaps[i].tid);
 }
 
 /* A semaphore's value (glibc.h), -1 if unknown. */
@@ -245,7 +251,7 @@ static struct pg_apool *group_ap(int g)
 static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, long queued, int exact,
                        const char *evidence, const char *proof)
 {
-    const struct pg_thread *t0 = pg_snaps[out.groups[g].first].slot;
+    const struct pg_thread *t0 = sc->snaps[out.groups[g].first].slot;
     struct pg_apool *ap = group_ap(g);
     uintptr_t handle = ap ? atomic_load(&ap->handle) : 0;
     pg_jw_key(w, "pool");
@@ -319,7 +325,7 @@ static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, lo
 /* What a worker of an exactly known pool waits for, filled into its report entry. */
 static void fill_task_waits(struct pg_rthread *rt, int i, int n, uintptr_t handle)
 {
-    const struct snap *s = &pg_snaps[i];
+    const struct snap *s = &sc->snaps[i];
     const struct pg_thread *t = s->slot;
     rt->task = __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED);
     rt->task_fn = __atomic_load_n(&t->ann_task_fn, __ATOMIC_RELAXED);
@@ -331,9 +337,9 @@ static void fill_task_waits(struct pg_rthread *rt, int i, int n, uintptr_t handl
             rt->wait_task_fn = q.fn;
         }
         for (int j = 0; j < n; j++)
-            if (__atomic_load_n(&pg_snaps[j].slot->ann_task, __ATOMIC_RELAXED) == rt->wait_task) {
-                rt->wait_task_runner = pg_snaps[j].tid;
-                rt->wait_task_fn = __atomic_load_n(&pg_snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
+            if (__atomic_load_n(&sc->snaps[j].slot->ann_task, __ATOMIC_RELAXED) == rt->wait_task) {
+                rt->wait_task_runner = sc->snaps[j].tid;
+                rt->wait_task_fn = __atomic_load_n(&sc->snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
             }
     }
     uintptr_t sub = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
@@ -380,10 +386,10 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
         }
         /* Submitters and others stuck with the pool (e.g. main waiting for the results). */
         for (int i = 0; i < n; i++) {
-            const struct pg_thread *t = pg_snaps[i].slot;
+            const struct pg_thread *t = sc->snaps[i].slot;
             if (threads[i].group != g && ps->idle_obj &&
                 __atomic_load_n(&t->submit_obj, __ATOMIC_ACQUIRE) == ps->idle_obj &&
-                !pg_nodes[i].stuck) {
+                !sc->nodes[i].stuck) {
                 struct pg_rthread rt;
                 pg_fill_rthread(&rt, i, "submitter", now);
                 if (!rt.nstack) {
@@ -394,7 +400,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
                 pg_report_thread(w, &rt);
                 continue;
             }
-            if (threads[i].group == g || !pg_nodes[i].stuck)
+            if (threads[i].group == g || !sc->nodes[i].stuck)
                 continue;
             struct pg_rthread rt;
             pg_fill_rthread(&rt, i, "blocked", now);
@@ -467,8 +473,11 @@ static void debug_group(int g)
     }
 }
 
-void pg_pool_scan(int n, uint64_t now)
+void pg_pool_scan(const struct pg_scan *scan)
 {
+    sc = scan;
+    int n = sc->n;
+    uint64_t now = sc->now;
     scan_no++;
     find_bases();
     in.scan = scan_no;
@@ -505,7 +514,7 @@ void pg_pool_scan(int n, uint64_t now)
         pg_trace_scan(&in, &out);
     for (int i = 0; i < n; i++)
         if (threads[i].mark)
-            pg_snaps[i].slot->wd_reported_seq = pg_snaps[i].seq;
+            pg_mark_reported(&sc->snaps[i]);
     int v = 0;
     for (int g = 0; g < out.ngroups; g++) {
         if (pg_cfg.debug)
