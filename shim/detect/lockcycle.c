@@ -245,6 +245,10 @@ static void reorder(struct pg_lc *lc, uint32_t ca, uint32_t cb)
             lc->n_mtail[merged] = lc->n_mtail[c];
         }
         ord[merged] = pool[k++];
+        /* The rest take the highest places, as without a cycle, so that each of them only moves
+         * up the order: a component outside both sets that came before one of them still does.
+         * The places of the cycle's other components are left empty. */
+        k = nb;
     }
     for (uint32_t i = 0; i < nf; i++) {
         uint32_t c = listf[i];
