@@ -352,12 +352,16 @@ int pg_lc_add(struct pg_lc *lc, uint32_t e, uintptr_t a, uint32_t ga, uintptr_t 
 
 /* ----- happens-before ----- */
 
-/* Is segment x an ancestor of segment y (or y itself): everything in x happened before y? */
+/* Is segment x an ancestor of segment y (or y itself): everything in x happened before y? A
+ * segment not recorded (0, PG_LC_SEG_NONE: the table was full) is ordered with nothing, not even
+ * with another one not recorded: those are the segments of any threads. */
 static int seg_before(struct pg_lc *lc, uint32_t x, uint32_t y)
 {
+    if (!x || !y || x == PG_LC_SEG_NONE || y == PG_LC_SEG_NONE)
+        return 0;
     if (x == y)
         return 1;
-    if (!x || !y || x == PG_LC_SEG_NONE || y == PG_LC_SEG_NONE || x > y || y >= lc->max_segs)
+    if (x > y || y >= lc->max_segs)
         return 0;
     if (++lc->segstamp == 0)
         lc->segstamp = 1;

@@ -432,6 +432,16 @@ START_TEST(test_lockcycle_threads_beyond_those_remembered_are_unordered)
 }
 END_TEST
 
+START_TEST(test_lockcycle_threads_past_the_segment_table_are_unordered)
+{
+    /* Two threads started once the segment table was full: neither has a segment recorded, and
+     * nothing orders them. */
+    uint32_t ab = pair_by(A, B, 1, PG_LC_SEG_NONE), ba = pair_by(B, A, 2, PG_LC_SEG_NONE);
+    ck_assert_int_eq(see(ab), PG_LC_NO_CYCLE);
+    ck_assert_int_eq(see(ba), PG_LC_MULTI);
+}
+END_TEST
+
 /* ----- once, and again when there is something new ----- */
 
 START_TEST(test_lockcycle_cycle_is_reported_once)
@@ -553,6 +563,7 @@ Suite *lockcycle_suite(void)
     tcase_add_test(judge, test_lockcycle_single_thread_cycles_can_be_turned_off);
     tcase_add_test(judge, test_lockcycle_orders_by_different_threads_are_picked_over_one_thread);
     tcase_add_test(judge, test_lockcycle_threads_beyond_those_remembered_are_unordered);
+    tcase_add_test(judge, test_lockcycle_threads_past_the_segment_table_are_unordered);
     suite_add_tcase(s, judge);
     TCase *once = tcase_create("once");
     tcase_add_checked_fixture(once, setup, NULL);
