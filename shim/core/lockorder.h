@@ -1,9 +1,9 @@
 /*
  * Lock-order validation: "B taken while holding A" pairs, recorded by the threads that take locks
- * (lockorder.c), checked for cycles by the watchdog (lockorder_scan.c). Thread creations and joins
- * are recorded too, so that orders that can never overlap (one taken only after the other's
- * thread was joined, or before it was created) are not reported. docs/lock-order.md says what a
- * finding guarantees.
+ * (lockorder.c), checked for cycles by the watchdog (lockorder_scan.c, over the graph of the pure
+ * module lockcycle.c). Thread creations and joins are recorded too, so that orders that can never
+ * overlap (one taken only after the other's thread was joined, or before it was created) are not
+ * reported. docs/lock-order.md says what a finding guarantees.
  */
 #ifndef POOLGUARD_LOCKORDER_H
 #define POOLGUARD_LOCKORDER_H

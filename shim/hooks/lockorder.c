@@ -3,7 +3,8 @@
  * thread takes lock B with a call that could have blocked while it holds lock A, "A before B" is a
  * pair (an edge of the lock-order graph); a cycle in that graph is a set of orders that can
  * deadlock when the timing is unlucky, whether or not it was this time. The watchdog looks for
- * cycles (lockorder_scan.c); this file runs inside the hooks: no allocation, no locks, errno kept.
+ * cycles (lockorder_scan.c, lockcycle.c); this file runs inside the hooks: no allocation, no
+ * locks, errno kept.
  *
  * Cost. Only nested locking pays: a thread holding nothing records nothing. A thread holding locks
  * checks its own small cache of pairs already recorded (keyed by the pair, by the other locks it

@@ -1,257 +1,48 @@
 /*
- * Lock-order validation, the watchdog's half: keeps the lock-order graph the hooks fill
- * (lockorder.c) and reports its cycles as lock_order warnings. Runs in the watchdog thread only
- * (and in the exit-time final scan, under the watchdog's lock): its tables are its own, reserved
- * once and filled from the front, and it allocates nothing.
- *
- * Cost. The graph is kept between scans, with a topological order of its strongly connected
- * components (Pearce and Kelly's dynamic topological sort, with the components on a new cycle
- * merged into one). A new pair A -> B whose locks are already in order costs a comparison; only a
- * pair against the current order searches, and only the part of the graph between the two
- * positions. A pair inside a component (it closes a cycle) is checked by a breadth-first search
- * inside that component, for the shortest cycle through it. So a million pairs in a consistent
- * order cost a million comparisons, and the search cost follows the cycles, not the graph.
- *
- * What is reported (docs/lock-order.md): a cycle, unless one "gate" lock was held across all its
- * pairs. Among its pairs' occurrences, threads pairwise distinct and not ordered by thread
- * creation and join make a multi-thread finding; failing that, one thread that took every pair
- * makes a single-thread finding (POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0 turns those off); failing
- * both, the orders can never overlap in time and nothing is said. A pair taken by a new thread is
- * looked at again, so a cycle dismissed once is not dismissed for ever.
+ * Lock-order validation, the watchdog's half: reads the pairs the hooks record (lockorder.c,
+ * through the tables of lockorder_int.h), feeds each new one, and each known one taken by a new
+ * thread, to the lock-order graph (lockcycle.c, pure: the order, the cycles and their judgement,
+ * docs/lock-order.md), and reports the cycles it finds as lock_order warnings. Runs in the
+ * watchdog thread only (and in the exit-time final scan, under the watchdog's lock): the graph's
+ * memory is reserved once as address space (MAP_NORESERVE) and filled from the front, and nothing
+ * is allocated.
  */
+#include "lockcycle.h"
 #include "lockorder_int.h"
 #include "scan.h"
 
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #define MAXN (2 * LO_MAX_EDGES)          /* locks in the graph (two per pair at most) */
-#define NSLOTS (4 * LO_MAX_EDGES)        /* hash (address, generation) -> node: power of two */
-#define NONE 0xffffffffu
-#define MAX_CYCLE 256
-#define HB_STEPS 65536                   /* segments visited per happens-before question */
-#define PICK_STEPS 100000                /* tries per cycle when choosing threads */
+#define MAX_CYCLE PG_LC_MAX_CYCLE
 
-enum { E_INSERTED = 1, E_REP_MULTI = 2, E_REP_SINGLE = 4 };
+_Static_assert(LO_OCC + 1 <= PG_LC_CANDS, "a pair's occurrences and its \"others\" fit the judge");
+_Static_assert(PG_LO_GATES == PG_LC_GATES, "the judge sees every gate of a pair");
+_Static_assert(LO_SEG_NONE == PG_LC_SEG_NONE, "one value for a segment not recorded");
 
-/* Nodes. */
-static uint32_t *nslot;                  /* node id + 1 */
-static uintptr_t *n_addr;
-static uint32_t *n_gen, *n_uf, *n_ord, *n_out, *n_in, *n_mnext, *n_mtail, *n_fst, *n_bst, *n_prev;
-static uint32_t nnodes, next_ord, fstamp, bstamp;
-/* Edges: indexed like the hooks' records. */
-static uint32_t *e_from, *e_to, *e_nout, *e_nin;
-static uint8_t *e_flags;
-/* Scratch. */
-static uint32_t *work, *listf, *listb, *pool;
-static uint32_t *seg_stamp, segstamp;
+static struct pg_lc graph;
 static uint32_t checked;                 /* log entries handled */
 static int ready = -1;
 
+static void seg_preds(void *arg, uint32_t seg, uint32_t *pred1, uint32_t *pred2)
+{
+    (void)arg;
+    *pred1 = pg_lo_segs[seg].pred1;
+    *pred2 = pg_lo_segs[seg].pred2;
+}
+
 static int setup(void)
 {
-    nslot = pg_reserve((size_t)NSLOTS * 4);
-    n_addr = pg_reserve((size_t)MAXN * sizeof *n_addr);
-    uint32_t **arrs[] = {&n_gen, &n_uf, &n_ord, &n_out, &n_in, &n_mnext, &n_mtail, &n_fst, &n_bst,
-                         &n_prev, &work, &listf, &listb, &pool};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        if (!(*arrs[i] = pg_reserve((size_t)MAXN * 4)))
-            return -1;
-    uint32_t **earrs[] = {&e_from, &e_to, &e_nout, &e_nin};
-    for (size_t i = 0; i < sizeof earrs / sizeof earrs[0]; i++)
-        if (!(*earrs[i] = pg_reserve((size_t)LO_MAX_EDGES * 4)))
-            return -1;
-    e_flags = pg_reserve(LO_MAX_EDGES);
-    seg_stamp = pg_reserve((size_t)LO_MAX_SEGS * 4);
-    return nslot && n_addr && e_flags && seg_stamp ? 0 : -1;
+    size_t bytes = pg_lc_mem_size(LO_MAX_EDGES, MAXN, LO_MAX_SEGS);
+    void *mem = pg_reserve(bytes);
+    if (!mem)
+        return -1;
+    return pg_lc_init(&graph, mem, bytes, LO_MAX_EDGES, MAXN, LO_MAX_SEGS, seg_preds, NULL);
 }
 
-static uint32_t node_of(uintptr_t addr, uint32_t gen)
-{
-    uint32_t h = (uint32_t)pg_lo_mix(addr * 7 + gen) & (NSLOTS - 1);
-    for (;;) {
-        uint32_t v = nslot[h];
-        if (!v)
-            break;
-        if (n_addr[v - 1] == addr && n_gen[v - 1] == gen)
-            return v - 1;
-        h = (h + 1) & (NSLOTS - 1);
-    }
-    if (nnodes >= MAXN)
-        return NONE;
-    uint32_t id = nnodes++;
-    n_addr[id] = addr;
-    n_gen[id] = gen;
-    n_uf[id] = id;
-    n_ord[id] = next_ord++;
-    n_out[id] = n_in[id] = n_mnext[id] = NONE;
-    n_mtail[id] = id;
-    nslot[h] = id + 1;
-    return id;
-}
-
-static uint32_t find(uint32_t x)
-{
-    while (n_uf[x] != x) {
-        n_uf[x] = n_uf[n_uf[x]];
-        x = n_uf[x];
-    }
-    return x;
-}
-
-/* ----- the topological order of components ----- */
-
-/* Components reachable from c (forward) or reaching it (backward), within [lb, ub] of the order. */
-static uint32_t collect(uint32_t c, int forward, uint32_t lb, uint32_t ub, uint32_t *out)
-{
-    uint32_t *mark = forward ? n_fst : n_bst;
-    uint32_t stamp = forward ? fstamp : bstamp;
-    uint32_t nout = 0, sp = 0;
-    mark[c] = stamp;
-    work[sp++] = c;
-    while (sp) {
-        uint32_t r = work[--sp];
-        out[nout++] = r;
-        for (uint32_t m = r; m != NONE; m = n_mnext[m]) {
-            for (uint32_t e = forward ? n_out[m] : n_in[m]; e != NONE; e = forward ? e_nout[e] : e_nin[e]) {
-                uint32_t x = find(forward ? e_to[e] : e_from[e]);
-                if (mark[x] == stamp || n_ord[x] < lb || n_ord[x] > ub)
-                    continue;
-                mark[x] = stamp;
-                work[sp++] = x;
-            }
-        }
-    }
-    return nout;
-}
-
-static void sift(uint32_t *a, uint32_t n, uint32_t i, const uint32_t *key)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, big = i;
-        if (l < n && (key ? key[a[l]] : a[l]) > (key ? key[a[big]] : a[big]))
-            big = l;
-        if (l + 1 < n && (key ? key[a[l + 1]] : a[l + 1]) > (key ? key[a[big]] : a[big]))
-            big = l + 1;
-        if (big == i)
-            return;
-        uint32_t t = a[i];
-        a[i] = a[big];
-        a[big] = t;
-        i = big;
-    }
-}
-
-/* Heapsort (no allocation), by key[a[i]] or by a[i] itself. */
-static void sort_by(uint32_t *a, uint32_t n, const uint32_t *key)
-{
-    for (uint32_t i = n / 2; i-- > 0;)
-        sift(a, n, i, key);
-    for (uint32_t i = n; i-- > 1;) {
-        uint32_t t = a[0];
-        a[0] = a[i];
-        a[i] = t;
-        sift(a, i, 0, key);
-    }
-}
-
-/* Pair ca -> cb against the order (ord[ca] > ord[cb]). Reorders the components in between so that
- * every pair goes forward again; when the pair closes a cycle, the components on it become one. */
-static void reorder(uint32_t ca, uint32_t cb)
-{
-    uint32_t ub = n_ord[ca], lb = n_ord[cb];
-    fstamp++, bstamp++;
-    uint32_t nf = collect(cb, 1, 0, ub, listf);
-    int cycle = n_fst[ca] == fstamp;
-    uint32_t nb = collect(ca, 0, lb, NONE, listb);
-    uint32_t np = 0;
-    for (uint32_t i = 0; i < nb; i++)
-        pool[np++] = n_ord[listb[i]];
-    for (uint32_t i = 0; i < nf; i++)
-        if (!cycle || n_bst[listf[i]] != bstamp)
-            pool[np++] = n_ord[listf[i]];
-    sort_by(pool, np, NULL);
-    sort_by(listb, nb, n_ord);
-    sort_by(listf, nf, n_ord);
-    uint32_t k = 0, merged = NONE;
-    /* Those that reach ca and are not on the cycle come first, then the cycle, then the rest. */
-    for (uint32_t i = 0; i < nb; i++) {
-        uint32_t c = listb[i];
-        if (cycle && n_fst[c] == fstamp)
-            continue;
-        n_ord[c] = pool[k++];
-    }
-    if (cycle) {
-        for (uint32_t i = 0; i < nb; i++) {
-            uint32_t c = listb[i];
-            if (n_fst[c] != fstamp)
-                continue;
-            if (merged == NONE) {
-                merged = c;
-                continue;
-            }
-            n_uf[c] = merged;
-            n_mnext[n_mtail[merged]] = c;
-            n_mtail[merged] = n_mtail[c];
-        }
-        n_ord[merged] = pool[k++];
-    }
-    for (uint32_t i = 0; i < nf; i++) {
-        uint32_t c = listf[i];
-        if (cycle && n_bst[c] == bstamp)
-            continue;
-        n_ord[c] = pool[k++];
-    }
-}
-
-static void insert(uint32_t e, uint32_t from, uint32_t to)
-{
-    e_from[e] = from;
-    e_to[e] = to;
-    e_nout[e] = n_out[from];
-    n_out[from] = e;
-    e_nin[e] = n_in[to];
-    n_in[to] = e;
-    e_flags[e] |= E_INSERTED;
-    uint32_t ca = find(from), cb = find(to);
-    if (ca != cb && n_ord[ca] > n_ord[cb])
-        reorder(ca, cb);
-}
-
-/* ----- happens-before ----- */
-
-/* Is segment x an ancestor of segment y (or y itself): everything in x happened before y? */
-static int seg_before(uint32_t x, uint32_t y)
-{
-    if (x == y)
-        return 1;
-    if (!x || !y || x == LO_SEG_NONE || y == LO_SEG_NONE || x > y)
-        return 0;
-    if (++segstamp == 0)
-        segstamp = 1;
-    uint32_t sp = 0, steps = 0;
-    work[sp++] = y;
-    seg_stamp[y] = segstamp;
-    while (sp) {
-        uint32_t s = work[--sp];
-        if (s == x)
-            return 1;
-        if (++steps > HB_STEPS)
-            return 0;   /* undecided: taken as unordered, so the cycle is reported */
-        uint32_t p[2] = {pg_lo_segs[s].pred1, pg_lo_segs[s].pred2};
-        for (int k = 0; k < 2; k++) {
-            if (p[k] && p[k] >= x && seg_stamp[p[k]] != segstamp) {
-                seg_stamp[p[k]] = segstamp;
-                work[sp++] = p[k];
-            }
-        }
-    }
-    return 0;
-}
-
-/* ----- one cycle ----- */
+/* ----- one cycle: what the report shows of each pair ----- */
 
 struct cand {
     uint32_t seg, thr;   /* thr 0: some thread beyond those remembered, ordered with nothing */
@@ -268,37 +59,6 @@ struct cyc_edge {
 
 static struct cyc_edge cyc[MAX_CYCLE];
 static int pick[MAX_CYCLE];
-static long pick_budget;
-
-static int compatible(const struct cand *x, const struct cand *y)
-{
-    if (!x->thr || !y->thr)
-        return 1;
-    return x->thr != y->thr && !seg_before(x->seg, y->seg) && !seg_before(y->seg, x->seg);
-}
-
-/* Chooses, for pairs i.. of the cycle, an occurrence each: distinct threads, none ordered before
- * another by creation or join. Such a choice is a schedule that can deadlock. */
-static int choose(int i, int len)
-{
-    if (i == len)
-        return 1;
-    for (int k = 0; k < cyc[i].ncand; k++) {
-        if (--pick_budget < 0) {
-            pick[i] = k;
-            return 1;   /* undecided: reported */
-        }
-        int ok = 1;
-        for (int j = 0; j < i && ok; j++)
-            ok = compatible(&cyc[j].cand[pick[j]], &cyc[i].cand[k]);
-        if (!ok)
-            continue;
-        pick[i] = k;
-        if (choose(i + 1, len))
-            return 1;
-    }
-    return 0;
-}
 
 static void load_cands(struct cyc_edge *c, uint32_t e)
 {
@@ -316,44 +76,14 @@ static void load_cands(struct cyc_edge *c, uint32_t e)
         c->cand[c->ncand++] = (struct cand){LO_SEG_NONE, 0, 0, le->occ[0].stack, le->occ[0].pc_a};
 }
 
-static int gated(int len)
+/* What the judge needs of pair e, from what the report shows (c): threads, segments, gates. */
+static void judge_input(const struct cyc_edge *c, uint32_t e, struct pg_lc_pair *p)
 {
-    for (int g = 0; g < PG_LO_GATES; g++) {
-        uintptr_t gate = atomic_load(&pg_lo_edges[cyc[0].e].gates[g]);
-        if (!gate)
-            continue;
-        int everywhere = 1;
-        for (int i = 1; i < len && everywhere; i++) {
-            int has = 0;
-            for (int k = 0; k < PG_LO_GATES; k++)
-                has |= atomic_load(&pg_lo_edges[cyc[i].e].gates[k]) == gate;
-            everywhere = has;
-        }
-        if (everywhere)
-            return 1;
-    }
-    return 0;
-}
-
-/* A thread that took every pair of the cycle; 0 if none. Sets pick[] to its occurrences. */
-static uint32_t one_thread(int len)
-{
-    for (int k = 0; k < cyc[0].ncand; k++) {
-        uint32_t thr = cyc[0].cand[k].thr;
-        if (!thr)
-            continue;
-        pick[0] = k;
-        int all = 1;
-        for (int i = 1; i < len && all; i++) {
-            all = 0;
-            for (int j = 0; j < cyc[i].ncand && !all; j++)
-                if (cyc[i].cand[j].thr == thr)
-                    pick[i] = j, all = 1;
-        }
-        if (all)
-            return thr;
-    }
-    return 0;
+    p->ncand = c->ncand;
+    for (int k = 0; k < c->ncand; k++)
+        p->cand[k] = (struct pg_lc_cand){c->cand[k].seg, c->cand[k].thr};
+    for (int g = 0; g < PG_LO_GATES; g++)
+        p->gates[g] = atomic_load(&pg_lo_edges[e].gates[g]);
 }
 
 static const char *held_kind_name(uint32_t kind)
@@ -472,79 +202,23 @@ static void report(int len, int single)
     pg_note_finding("lock_order", summary);
 }
 
-/* The shortest cycle through pair e (both ends in one component), judged and maybe reported. */
+/* Pair e: into the graph if new, and the shortest cycle through it judged and maybe reported. */
 static void examine(uint32_t e)
 {
-    uint32_t a = e_from[e], b = e_to[e], comp = find(a);
-    if (find(b) != comp)
+    const struct lo_edge *le = &pg_lo_edges[e];
+    if (pg_lc_add(&graph, e, le->a, le->ga, le->b, le->gb) != PG_LC_CYCLE)
         return;
-    int len = 0;
-    if (a != b) {
-        /* Breadth-first from b to a inside the component; n_fst doubles as the visited mark. */
-        fstamp++;
-        uint32_t qh = 0, qt = 0;
-        work[qt++] = b;
-        n_fst[b] = fstamp;
-        int found = 0;
-        while (qh < qt && !found) {
-            uint32_t u = work[qh++];
-            for (uint32_t x = n_out[u]; x != NONE; x = e_nout[x]) {
-                uint32_t v = e_to[x];
-                if (n_fst[v] == fstamp || !(e_flags[x] & E_INSERTED) || find(v) != comp)
-                    continue;
-                n_fst[v] = fstamp;
-                n_prev[v] = x;
-                if (v == a) {
-                    found = 1;
-                    break;
-                }
-                work[qt++] = v;
-            }
-        }
-        if (!found)
-            return;
-        uint32_t path[MAX_CYCLE];
-        int np = 0;
-        for (uint32_t v = a; v != b; v = e_from[n_prev[v]]) {
-            if (np == MAX_CYCLE - 1)
-                return;   /* longer than a report can show */
-            path[np++] = n_prev[v];
-        }
-        load_cands(&cyc[len++], e);
-        while (np > 0)
-            load_cands(&cyc[len++], path[--np]);
-    }
-    if (len < 2 || gated(len))
-        return;
-    /* Reported from the pair recorded first, so the chain reads in the order things happened. */
-    int first = 0;
-    for (int i = 1; i < len; i++)
-        if (cyc[i].e < cyc[first].e)
-            first = i;
-    for (int r = 0; r < first; r++) {
-        struct cyc_edge head = cyc[0];
-        memmove(&cyc[0], &cyc[1], (size_t)(len - 1) * sizeof cyc[0]);
-        cyc[len - 1] = head;
-    }
-    int rep_multi = 1, rep_single = 1;
+    int len = graph.len;
     for (int i = 0; i < len; i++) {
-        rep_multi &= (e_flags[cyc[i].e] & E_REP_MULTI) != 0;
-        rep_single &= (e_flags[cyc[i].e] & E_REP_SINGLE) != 0;
+        load_cands(&cyc[i], graph.edge[i]);
+        judge_input(&cyc[i], graph.edge[i], &graph.pair[i]);
     }
-    if (rep_multi)
+    int verdict = pg_lc_judge(&graph, pg_cfg.lock_order_single_thread);
+    if (verdict != PG_LC_MULTI && verdict != PG_LC_SINGLE)
         return;
-    pick_budget = PICK_STEPS;
-    if (choose(0, len)) {
-        report(len, 0);
-        for (int i = 0; i < len; i++)
-            e_flags[cyc[i].e] |= E_REP_MULTI | E_REP_SINGLE;
-        return;
-    }
-    if (rep_single || !pg_cfg.lock_order_single_thread || !one_thread(len))
-        return;
-    report(len, 1);
     for (int i = 0; i < len; i++)
-        e_flags[cyc[i].e] |= E_REP_SINGLE;
+        pick[i] = graph.pick[i];
+    report(len, verdict == PG_LC_SINGLE);
 }
 
 void pg_lo_scan(void)
@@ -564,14 +238,6 @@ void pg_lo_scan(void)
         uint32_t v = atomic_load_explicit(&pg_lo_log[checked], memory_order_acquire);
         if (!v)
             break;   /* being written: the next scan takes it from here */
-        uint32_t e = v - 1;
-        if (!(e_flags[e] & E_INSERTED)) {
-            const struct lo_edge *le = &pg_lo_edges[e];
-            uint32_t from = node_of(le->a, le->ga), to = node_of(le->b, le->gb);
-            if (from == NONE || to == NONE)
-                continue;
-            insert(e, from, to);
-        }
-        examine(e);
+        examine(v - 1);
     }
 }

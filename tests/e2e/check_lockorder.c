@@ -158,6 +158,26 @@ START_TEST(test_lockorder_three_lock_cycle_across_three_threads)
 }
 END_TEST
 
+/* A three-lock ring, then a two-lock inversion whose locks the ring's pairs had placed in the
+ * graph's order: both are reported. */
+START_TEST(test_lockorder_inversion_after_a_ring_is_still_reported)
+{
+    struct e2e_run r;
+    struct e2e_reports rs;
+    run_to_end("lo_after_merge", &r, &rs, NULL, "lo_after_merge: done\n");
+    char all[2048];
+    e2e_describe_findings(&rs, all, sizeof all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 2, "%zu findings: %s",
+                  e2e_reports_count_findings(&rs), all);
+    struct e2e_report *rp = e2e_reports_with_finding(&rs);
+    static const char *const fns[] = {"take_second_while_holding_first", NULL};
+    check_finding("lo_after_merge", rp, json_array_get(rp->findings, 0), 3, 3, false, fns);
+    check_finding("lo_after_merge", rp, json_array_get(rp->findings, 1), 2, 2, false, fns);
+    e2e_reports_free(&rs);
+    e2e_remove_tree(r.work);
+}
+END_TEST
+
 START_TEST(test_lockorder_gate_trylock_and_reuse_are_not_reported)
 {
     const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL};
@@ -397,6 +417,7 @@ Suite *lockorder_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_lockorder_inversion_without_deadlock_is_reported_with_both_stacks);
     tcase_add_test(tc, test_lockorder_three_lock_cycle_across_three_threads);
+    tcase_add_test(tc, test_lockorder_inversion_after_a_ring_is_still_reported);
     tcase_add_test(tc, test_lockorder_spin_locks_are_ordered_like_mutexes);
     tcase_add_test(tc, test_lockorder_gate_trylock_and_reuse_are_not_reported);
     tcase_add_test(tc, test_lockorder_single_thread_orders_are_reported_by_default);
