@@ -7,7 +7,7 @@
  * Debian ships (/usr/bin/python3) and again on the python3 found on the PATH when that is a
  * different interpreter (there: PATH_PYTHON below).
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -134,7 +134,7 @@ static void check_finding(const struct py_case *c, json_t *f)
             continue;
         workers++;
         const char *name = json_string_value(json_object_get(t, "name"));
-        ck_assert_msg(name && e2e_starts_with(name, c->worker_name_prefix), "%s: worker named %s",
+        ck_assert_msg(name && tu_starts_with(name, c->worker_name_prefix), "%s: worker named %s",
                       c->script, name);
         bool found = false;
         size_t j;
@@ -142,7 +142,7 @@ static void check_finding(const struct py_case *c, json_t *f)
         json_array_foreach(json_object_get(t, "python_stack"), j, fr) {
             const char *fn = json_string_value(json_object_get(fr, "function"));
             const char *file = json_string_value(json_object_get(fr, "file"));
-            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(e2e_base_name(file), c->worker_file) &&
+            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(tu_base_name(file), c->worker_file) &&
                 json_integer_value(json_object_get(fr, "line")) > 0)
                 found = true;
         }
@@ -172,7 +172,7 @@ static void run_hang(const struct py_case *c, int which)
     bool found = started && e2e_wait_for_finding(&r, REPORT_MS);
     bool exited = r.exited;
     if (found)
-        e2e_sleep_ms(SETTLE_MS);
+        tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&r);
     char *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited, "%s (%s): exited instead of hanging; stderr %.500s", c->script, py, err);
@@ -192,7 +192,7 @@ static void run_hang(const struct py_case *c, int which)
         ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
     }
     json_decref(doc);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 static void run_py(const char *py, const char *script, bool preload, const char *const env[],
@@ -231,8 +231,8 @@ static void run_healthy(const char *script, int which)
     free(a);
     free(b);
     e2e_reports_free(&rs);
-    e2e_remove_tree(native.work);
-    e2e_remove_tree(shim.work);
+    tu_rmtree(native.work);
+    tu_rmtree(shim.work);
 }
 
 static const struct py_case one_worker = {
@@ -334,7 +334,7 @@ static void growth(int which, const char *script, const char *pool_name, const c
     ck_assert_str_eq(get_str(pool, "kind"), pool_kind);
     ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")), 2000);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 BOTH(test_python_growing_queue_reports_queue_growth_only,

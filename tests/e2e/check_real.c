@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Running a program with a chosen environment                                                 */

@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static bool built(const char *rel)
 {

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 static bool have(const char *rel)
 {

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 typedef struct res {
     int code;

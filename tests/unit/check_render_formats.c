@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static size_t count(const char *hay, const char *needle)
 {
