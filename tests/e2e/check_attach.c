@@ -6,8 +6,9 @@
  * attached to 100 times prints and returns exactly what it would have; and the error cases.
  *
  * Where ptrace is not permitted (Yama ptrace_scope, a container without CAP_SYS_PTRACE), or gdb's
- * gcore is missing, the tests say SKIPPED with the reason on stderr and pass: the sandbox, not the
- * code, is what fails then. Every program runs in its own process group under a time limit.
+ * gcore is missing (scripts/deps.sh does not install gdb), the tests are skipped (tu_skip) with
+ * the reason: the sandbox, not the code, is what lacks then. Every program runs in its own process
+ * group under a time limit.
  */
 #include "testlib.h"
 
@@ -106,7 +107,7 @@ static void assert_running(pid_t pid)
 
 /* ptrace from poolguard to a sibling (what the tests do) may be refused by the sandbox: then every
  * test here is skipped, saying why. */
-static bool attach_permitted(void)
+static void need_attach(void)
 {
     static int known = -1;
     static char why[512];
@@ -128,8 +129,7 @@ static bool attach_permitted(void)
         tu_rmtree(r.work);
     }
     if (!known)
-        fprintf(stderr, "check_attach: SKIPPED: ptrace is not permitted here: %s", why);
-    return known;
+        tu_skip("ptrace is not permitted here: %s", why);
 }
 
 static json_t *parse_json(const char *label, const char *out)
@@ -211,8 +211,7 @@ static void check_mutex_cycle(json_t *f, pid_t pid)
 
 START_TEST(test_attach_proves_two_thread_mutex_cycle)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
     json_t *doc = attach_json("attach-mutex", r.pid, 66);
@@ -237,8 +236,7 @@ END_TEST
 
 START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_join_ring", NULL);
     json_t *doc = attach_json("attach-join", r.pid, 66);
@@ -266,8 +264,7 @@ END_TEST
 
 START_TEST(test_attach_shows_pool_stuck_on_itself)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_pool_self", NULL);
     json_t *doc = attach_json("attach-pool", r.pid, 66);
@@ -300,8 +297,7 @@ END_TEST
 
 START_TEST(test_attach_100_times_leaves_busy_program_unchanged)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* What the program prints and returns when nobody attaches. */
     struct e2e_run ref;
     char *quick[] = { "100", "4", NULL };
@@ -341,13 +337,9 @@ END_TEST
 
 START_TEST(test_core_of_mutex_cycle_gives_same_finding)
 {
-    if (!attach_permitted())
-        return;
-    if (system("command -v gcore >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "check_attach: SKIPPED: gcore (gdb) is not installed; scripts/deps.sh "
-                "installs it\n");
-        return;
-    }
+    need_attach();
+    if (system("command -v gcore >/dev/null 2>&1") != 0)
+        tu_skip("gcore is not installed (it comes with gdb, which scripts/deps.sh does not install)");
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
     char core[PATH_MAX + 32], cmd[PATH_MAX * 2];
@@ -398,8 +390,7 @@ START_TEST(test_attach_and_core_errors_exit_125)
     expect_error("core-missing", no_core, "cannot read");
     char *not_core[] = { "poolguard", "core", "/etc/passwd", NULL };
     expect_error("core-notcore", not_core, "not a core dump");
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* Already traced: by this test process. */
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
@@ -419,8 +410,7 @@ END_TEST
 
 START_TEST(test_attach_interrupted_leaves_process_running)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* poolguard killed by SIGINT or SIGTERM at any moment: the target goes on. */
     struct e2e_run r;
     char *args[] = { "60000", "50", NULL };

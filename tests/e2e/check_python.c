@@ -3,9 +3,10 @@
  * ThreadPoolExecutor, a multiprocessing ThreadPool, asyncio's executors) must give the right
  * finding with Python thread names, functions and lines, and a pool that says what it is, how the
  * program names it and which task functions its workers run and wait for; healthy programs that
- * block a lot must give none, with their output and exit status unchanged. Every test runs on the Python that
- * Debian ships (/usr/bin/python3) and again on the python3 found on the PATH when that is a
- * different interpreter (there: PATH_PYTHON below).
+ * block a lot must give none, with their output and exit status unchanged. Every test runs on the
+ * Python that Debian ships (/usr/bin/python3, test_*_on_debian_python) and again on the python3
+ * found on the PATH (test_*_on_path_python), which is skipped, saying so, when that is the same
+ * interpreter.
  */
 #include "testlib.h"
 
@@ -41,6 +42,9 @@ static const char *python(int which)
 {
     if (!pythons[0][0])
         find_pythons();
+    if (!pythons[which][0])
+        tu_skip("no second Python: the python3 on the PATH is %s itself, or there is none",
+                pythons[0]);
     return pythons[which];
 }
 
@@ -158,8 +162,6 @@ static void check_finding(const struct py_case *c, json_t *f)
 static void run_hang(const struct py_case *c, int which)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;   /* no second interpreter on this machine: nothing to run, nothing claimed */
     struct e2e_run r;
     e2e_run_init(&r, c->script);
     char script[PATH_MAX];
@@ -213,8 +215,6 @@ static void run_py(const char *py, const char *script, bool preload, const char 
 static void run_healthy(const char *script, int which)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;
     struct e2e_run native, shim;
     run_py(py, script, false, NULL, &native);
     run_py(py, script, true, NULL, &shim);
@@ -288,9 +288,15 @@ static const struct py_case event = {
     {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
     "ThreadPoolExecutor-0_", "consumer", "app_event.py", NULL, NULL, NULL, NULL, NULL, -1};
 
+/* Each test twice: `which` is 0 on Debian's Python, 1 on the PATH's. */
 #define BOTH(name, body)                                                                          \
-    START_TEST(name) { for (int which = 0; which < 2; which++) { body; } }                        \
-    END_TEST
+    START_TEST(name##_on_debian_python) { int which = 0; body; } END_TEST                          \
+    START_TEST(name##_on_path_python) { int which = 1; body; } END_TEST
+#define ADD_BOTH(tc, name)                                                                        \
+    do {                                                                                          \
+        tcase_add_test(tc, name##_on_debian_python);                                              \
+        tcase_add_test(tc, name##_on_path_python);                                                \
+    } while (0)
 
 BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
 BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
@@ -316,8 +322,6 @@ BOTH(test_python_long_sleeps_are_healthy, run_healthy("ok_sleep.py", which))
 static void growth(int which, const char *script, const char *pool_name, const char *pool_kind)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;
     struct e2e_run r;
     const char *env[] = {"POOLGUARD_QUEUE_LIMIT=2000", NULL};
     run_py(py, script, true, env, &r);
@@ -347,24 +351,24 @@ Suite *python_suite(void)
     Suite *s = suite_create("python");
     TCase *tc = tcase_create("executor");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
-    tcase_add_test(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
-    tcase_add_test(tc, test_python_tasks_waiting_through_an_event_are_a_stall);
-    tcase_add_test(tc, test_python_growing_queue_reports_queue_growth_only);
-    tcase_add_test(tc, test_python_two_executors_are_healthy);
-    tcase_add_test(tc, test_python_thousands_of_short_tasks_are_healthy);
-    tcase_add_test(tc, test_python_gil_contention_is_healthy);
-    tcase_add_test(tc, test_python_long_sleeps_are_healthy);
-    tcase_add_test(tc, test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted);
-    tcase_add_test(tc, test_python_thread_pool_of_two_flooded_with_parents_is_exhausted);
-    tcase_add_test(tc, test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe);
-    tcase_add_test(tc, test_python_run_in_executor_pool_and_partial_tasks_are_named);
-    tcase_add_test(tc, test_python_growing_thread_pool_reports_queue_growth_only);
-    tcase_add_test(tc, test_python_workers_waiting_on_an_event_main_sets_are_healthy);
-    tcase_add_test(tc, test_python_sqlite_threads_and_executor_are_healthy);
-    tcase_add_test(tc, test_python_thread_pool_of_thousands_of_tasks_is_healthy);
-    tcase_add_test(tc, test_python_nested_pools_done_right_are_healthy);
-    tcase_add_test(tc, test_python_asyncio_many_executor_jobs_are_healthy);
+    ADD_BOTH(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
+    ADD_BOTH(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
+    ADD_BOTH(tc, test_python_tasks_waiting_through_an_event_are_a_stall);
+    ADD_BOTH(tc, test_python_growing_queue_reports_queue_growth_only);
+    ADD_BOTH(tc, test_python_two_executors_are_healthy);
+    ADD_BOTH(tc, test_python_thousands_of_short_tasks_are_healthy);
+    ADD_BOTH(tc, test_python_gil_contention_is_healthy);
+    ADD_BOTH(tc, test_python_long_sleeps_are_healthy);
+    ADD_BOTH(tc, test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted);
+    ADD_BOTH(tc, test_python_thread_pool_of_two_flooded_with_parents_is_exhausted);
+    ADD_BOTH(tc, test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe);
+    ADD_BOTH(tc, test_python_run_in_executor_pool_and_partial_tasks_are_named);
+    ADD_BOTH(tc, test_python_growing_thread_pool_reports_queue_growth_only);
+    ADD_BOTH(tc, test_python_workers_waiting_on_an_event_main_sets_are_healthy);
+    ADD_BOTH(tc, test_python_sqlite_threads_and_executor_are_healthy);
+    ADD_BOTH(tc, test_python_thread_pool_of_thousands_of_tasks_is_healthy);
+    ADD_BOTH(tc, test_python_nested_pools_done_right_are_healthy);
+    ADD_BOTH(tc, test_python_asyncio_many_executor_jobs_are_healthy);
     suite_add_tcase(s, tc);
     return s;
 }

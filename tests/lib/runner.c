@@ -33,7 +33,7 @@ struct totals {
  * may run over several lines (up to the next result, or Check's closing lines). */
 static const char RESULT_RE[] = "^[^ :]+:[0-9]+:[PFE]:[^:]+:[^:]+:[0-9]+: ";
 
-static void print_result(char *rec, bool verbose, struct totals *t)
+static void print_result(char *rec, const char *suite, bool verbose, struct totals *t)
 {
     /* rec: file:line:R:case:test:iteration: message */
     char *fields[6];
@@ -51,7 +51,7 @@ static void print_result(char *rec, bool verbose, struct totals *t)
     t->checks++;
     if (kind != 'P' && strncmp(msg, TU_SKIP_MARK, strlen(TU_SKIP_MARK)) == 0) {
         t->skipped++;
-        printf("SKIP %s:%s: %s\n", fields[3], fields[4], msg + strlen(TU_SKIP_MARK));
+        printf("SKIP %s: %s: %s\n", suite, fields[4], msg + strlen(TU_SKIP_MARK));
         return;
     }
     if (kind != 'P')
@@ -62,7 +62,7 @@ static void print_result(char *rec, bool verbose, struct totals *t)
 }
 
 /* Reads Check's log of one suite and prints its failures and skips (and passes when verbose). */
-static void report_log(const char *path, bool verbose, struct totals *t)
+static void report_log(const char *path, const char *suite, bool verbose, struct totals *t)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -82,7 +82,7 @@ static void report_log(const char *path, bool verbose, struct totals *t)
         done = strncmp(line, "Results for all suites run:", 27) == 0;
         if (m && (starts || done)) {
             fclose(m);
-            print_result(rec, verbose, t);
+            print_result(rec, suite, verbose, t);
             free(rec);
             m = NULL;
         }
@@ -93,7 +93,7 @@ static void report_log(const char *path, bool verbose, struct totals *t)
     }
     if (m) {
         fclose(m);
-        print_result(rec, verbose, t);
+        print_result(rec, suite, verbose, t);
         free(rec);
     }
     free(line);
@@ -122,7 +122,7 @@ static void runner_run_one(Suite *s, const char *name, bool verbose, struct tota
     srunner_set_log(sr, log);
     srunner_run_all(sr, CK_SILENT);
     srunner_free(sr);
-    report_log(log, verbose, t);
+    report_log(log, name, verbose, t);
     unlink(log);
     fflush(stdout);
 }

@@ -61,6 +61,12 @@ void tu_need_built(const char *rel)
     free(p);
 }
 
+void tu_need_program(const char *path, const char *package)
+{
+    ck_assert_msg(access(path, X_OK) == 0, "%s is missing: install %s (make deps does)", path,
+                  package);
+}
+
 long tu_now_ms(void)
 {
     struct timespec ts;

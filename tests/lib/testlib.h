@@ -46,6 +46,8 @@ char *tu_build_path(const char *rel);       /* "<build>/<rel>", absolute; the ca
 void tu_prog_path(char *buf, size_t size, const char *prog);   /* <build>/progs/<prog> */
 /* Fails the test, naming the file and how to get it, unless "<build>/<rel>" exists. */
 void tu_need_built(const char *rel);
+/* Fails the test, naming the package that provides it, unless `path` is executable. */
+void tu_need_program(const char *path, const char *package);
 
 /* --- time --- */
 long tu_now_ms(void);                       /* CLOCK_MONOTONIC */
