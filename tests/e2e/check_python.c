@@ -19,8 +19,10 @@
 
 enum { REPORT_MS = 6000, SETTLE_MS = 400, HEALTHY_MS = 30000 };
 
-/* The interpreters to test: index 0 Debian's, 1 the PATH's if different ("" otherwise). */
+/* The interpreters to test: index 0 Debian's, 1 the PATH's if different ("" otherwise); what the
+ * PATH's python3 said its executable is ("" when there is none). */
 static char pythons[2][PATH_MAX];
+static char path_python[PATH_MAX];
 
 static void find_pythons(void)
 {
@@ -33,6 +35,7 @@ static void find_pythons(void)
     if (fgets(buf, sizeof buf, p))
         buf[strcspn(buf, "\n")] = 0;
     pclose(p);
+    snprintf(path_python, sizeof path_python, "%s", buf);
     char a[PATH_MAX], b[PATH_MAX];
     if (buf[0] && realpath(buf, a) && realpath(pythons[0], b) && strcmp(a, b))
         snprintf(pythons[1], sizeof pythons[1], "%s", buf);
@@ -42,9 +45,11 @@ static const char *python(int which)
 {
     if (!pythons[0][0])
         find_pythons();
-    if (!pythons[which][0])
-        tu_skip("no second Python: the python3 on the PATH is %s itself, or there is none",
+    if (!pythons[which][0] && path_python[0])
+        tu_skip("no second Python: the python3 on the PATH is %s, the same as %s", path_python,
                 pythons[0]);
+    if (!pythons[which][0])
+        tu_skip("no second Python: no python3 on the PATH");
     return pythons[which];
 }
 

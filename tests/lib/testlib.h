@@ -110,7 +110,8 @@ void e2e_run_init(struct e2e_run *r, const char *label);
 /*
  * Starts `path` in its own process group, with PR_SET_PDEATHSIG, stdin from /dev/null and stdout /
  * stderr to r->out / r->err. The environment is ours minus LD_PRELOAD and POOLGUARD_*, plus
- * LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`, plus `extra_env` (NULL-terminated, may be NULL).
+ * LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`, plus `extra_env` (NULL-terminated, may be
+ * NULL), whose variables replace ours. Fails the test when the shim or `path` is missing.
  */
 void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool preload,
                    const char *const extra_env[]);
