@@ -47,7 +47,7 @@ ANALYZER_SHARED := shim/detect/graph.c
 # under the shim or the gate), tests/lib (the runner and the helpers both use).
 UNIT_SRC      := $(wildcard tests/unit/check_*.c)
 E2E_SRC       := $(wildcard tests/e2e/check_*.c)
-TESTLIB_SRC   := tests/lib/check_e2e_util.c
+TESTLIB_SRC   := tests/lib/testlib.c
 PROG_C        := $(wildcard tests/progs/*.c)
 PROG_CXX      := $(wildcard tests/progs/*.cpp)
 
@@ -124,7 +124,7 @@ $(BUILD)/e2e/suites.inc: $(E2E_SRC) Makefile
 	@mkdir -p $(@D)
 	@printf 'SUITE(%s)\n' $(patsubst tests/e2e/check_%.c,%,$(E2E_SRC)) > $@
 $(BUILD)/unit/runner.o $(BUILD)/e2e/runner.o: $(BUILD)/%/runner.o: tests/lib/runner.c $(BUILD)/%/suites.inc | $(TESTLIBS_OK)
-	$(CC) $(CFLAGS_COMMON) -I$(BUILD)/$* $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) -I$(BUILD)/$* -Itests/lib $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
 $(BUILD)/tests/%.o: tests/%.c | $(TESTLIBS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(TEST_INC) $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
@@ -188,13 +188,13 @@ $(BUILD)/fixtures/fakeapp: tests/fixtures/fakeapp.c | $(TESTLIBS_OK)
 # The analyzer's own tests, in a runner of their own (they need no shim), plainly and under
 # AddressSanitizer/UndefinedBehaviorSanitizer: make check-analyzer, make check-asan.
 ATEST_SRC  := $(wildcard $(foreach d,unit e2e,tests/$(d)/check_report*.c tests/$(d)/check_symbolize*.c tests/$(d)/check_render*.c tests/$(d)/check_run*.c tests/$(d)/check_cli*.c))
-ATEST_CMD   = $(CC) $(CFLAGS_BASE) $(TEST_INC) -I$(BUILD)/atest $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -o $@ $(ATEST_SRC) tests/lib/runner.c $(ANALYZER_LIB) $(ANALYZER_SHARED) $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
+ATEST_CMD   = $(CC) $(CFLAGS_BASE) $(TEST_INC) -I$(BUILD)/atest $(CHECK_CFLAGS) $(ANALYZER_CFLAGS) -o $@ $(ATEST_SRC) tests/lib/runner.c $(TESTLIB_SRC) $(ANALYZER_LIB) $(ANALYZER_SHARED) $(CHECK_LIBS) $(ANALYZER_LIBS) -lpthread -lm
 $(BUILD)/atest/suites.inc: $(ATEST_SRC) Makefile
 	@mkdir -p $(@D)
 	@printf 'SUITE(%s)\n' $(patsubst check_%.c,%,$(notdir $(ATEST_SRC))) > $@
-$(BUILD)/check_analyzer: $(ATEST_SRC) tests/lib/runner.c $(ANALYZER_LIB) $(wildcard analyzer/*/*.h tests/lib/*.h) $(BUILD)/atest/suites.inc | $(TESTLIBS_OK)
+$(BUILD)/check_analyzer: $(ATEST_SRC) tests/lib/runner.c $(TESTLIB_SRC) $(ANALYZER_LIB) $(wildcard analyzer/*/*.h tests/lib/*.h) $(BUILD)/atest/suites.inc | $(TESTLIBS_OK)
 	$(ATEST_CMD)
-$(BUILD)/check_analyzer_asan: $(ATEST_SRC) tests/lib/runner.c $(ANALYZER_LIB) $(wildcard analyzer/*/*.h tests/lib/*.h) $(BUILD)/atest/suites.inc | $(TESTLIBS_OK)
+$(BUILD)/check_analyzer_asan: $(ATEST_SRC) tests/lib/runner.c $(TESTLIB_SRC) $(ANALYZER_LIB) $(wildcard analyzer/*/*.h tests/lib/*.h) $(BUILD)/atest/suites.inc | $(TESTLIBS_OK)
 	$(ATEST_CMD) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 .PHONY: check-analyzer check-asan
 check-analyzer: $(BUILD)/check_analyzer $(ANALYZER) $(FIXTURES)

@@ -6,10 +6,11 @@
  * attached to 100 times prints and returns exactly what it would have; and the error cases.
  *
  * Where ptrace is not permitted (Yama ptrace_scope, a container without CAP_SYS_PTRACE), or gdb's
- * gcore is missing, the tests say SKIPPED with the reason on stderr and pass: the sandbox, not the
- * code, is what fails then. Every program runs in its own process group under a time limit.
+ * gcore is missing (scripts/deps.sh does not install gdb), the tests are skipped (tu_skip) with
+ * the reason: the sandbox, not the code, is what lacks then. Every program runs in its own process
+ * group under a time limit.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <errno.h>
@@ -29,7 +30,7 @@ static char poolguard_path[PATH_MAX];
 
 static const char *poolguard(void)
 {
-    snprintf(poolguard_path, sizeof poolguard_path, "%s/poolguard", e2e_build_dir());
+    snprintf(poolguard_path, sizeof poolguard_path, "%s/poolguard", tu_build());
     return poolguard_path;
 }
 
@@ -46,7 +47,7 @@ static int run_poolguard(const char *label, char *const args[], char **out, char
     ck_assert_msg(WIFEXITED(r.status), "%s: poolguard died (status 0x%x)", label, r.status);
     *out = e2e_run_stdout(&r);
     *err = e2e_run_stderr(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
     return WEXITSTATUS(r.status);
 }
 
@@ -55,13 +56,13 @@ static int run_poolguard(const char *label, char *const args[], char **out, char
 static void start_prog(struct e2e_run *r, const char *prog, char *const extra[])
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, prog);
+    tu_prog_path(path, sizeof path, prog);
     char *argv[8] = { path };
     for (int i = 0; extra && extra[i] && i < 6; i++)
         argv[i + 1] = extra[i];
     e2e_run_init(r, prog);
     e2e_run_start(r, path, argv, false, NULL);
-    long deadline = e2e_now_ms() + READY_MS;
+    long deadline = tu_now_ms() + READY_MS;
     for (;;) {
         char *o = e2e_run_stdout(r);
         bool ready = strncmp(o, "ready\n", 6) == 0;
@@ -69,10 +70,10 @@ static void start_prog(struct e2e_run *r, const char *prog, char *const extra[])
         if (ready)
             break;
         ck_assert_msg(!e2e_run_wait(r, 0), "%s exited before it was ready", prog);
-        ck_assert_msg(e2e_now_ms() < deadline, "%s was not ready within %d ms", prog, READY_MS);
-        e2e_sleep_ms(10);
+        ck_assert_msg(tu_now_ms() < deadline, "%s was not ready within %d ms", prog, READY_MS);
+        tu_sleep_ms(10);
     }
-    e2e_sleep_ms(SETTLE_MS);
+    tu_sleep_ms(SETTLE_MS);
 }
 
 /* No thread of the process is left stopped (t: traced stop, T: stopped). */
@@ -97,7 +98,7 @@ static void assert_running(pid_t pid)
     ck_assert_msg(n > 0, "process %d has no threads left", (int)pid);
     char status[64], buf[4096];
     snprintf(status, sizeof status, "/proc/%d/status", (int)pid);
-    char *s = e2e_slurp(status, NULL);
+    char *s = tu_slurp_maybe(status, NULL);
     ck_assert(s != NULL);
     snprintf(buf, sizeof buf, "%s", s);
     free(s);
@@ -106,7 +107,7 @@ static void assert_running(pid_t pid)
 
 /* ptrace from poolguard to a sibling (what the tests do) may be refused by the sandbox: then every
  * test here is skipped, saying why. */
-static bool attach_permitted(void)
+static void need_attach(void)
 {
     static int known = -1;
     static char why[512];
@@ -125,11 +126,10 @@ static bool attach_permitted(void)
         free(out);
         free(err);
         e2e_run_kill(&r);
-        e2e_remove_tree(r.work);
+        tu_rmtree(r.work);
     }
     if (!known)
-        fprintf(stderr, "check_attach: SKIPPED: ptrace is not permitted here: %s", why);
-    return known;
+        tu_skip("ptrace is not permitted here: %s", why);
 }
 
 static json_t *parse_json(const char *label, const char *out)
@@ -211,8 +211,7 @@ static void check_mutex_cycle(json_t *f, pid_t pid)
 
 START_TEST(test_attach_proves_two_thread_mutex_cycle)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
     json_t *doc = attach_json("attach-mutex", r.pid, 66);
@@ -231,14 +230,13 @@ START_TEST(test_attach_proves_two_thread_mutex_cycle)
     free(err);
     assert_running(r.pid);
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
 START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_join_ring", NULL);
     json_t *doc = attach_json("attach-join", r.pid, 66);
@@ -260,14 +258,13 @@ START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
     json_decref(doc);
     assert_running(r.pid);
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
 START_TEST(test_attach_shows_pool_stuck_on_itself)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     struct e2e_run r;
     start_prog(&r, "att_pool_self", NULL);
     json_t *doc = attach_json("attach-pool", r.pid, 66);
@@ -294,14 +291,13 @@ START_TEST(test_attach_shows_pool_stuck_on_itself)
     json_decref(doc);
     assert_running(r.pid);
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
 START_TEST(test_attach_100_times_leaves_busy_program_unchanged)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* What the program prints and returns when nobody attaches. */
     struct e2e_run ref;
     char *quick[] = { "100", "4", NULL };
@@ -309,7 +305,7 @@ START_TEST(test_attach_100_times_leaves_busy_program_unchanged)
     ck_assert(e2e_run_wait(&ref, E2E_HEALTHY_EXIT_MS));
     char *want = e2e_run_stdout(&ref);
     int want_status = ref.status;
-    e2e_remove_tree(ref.work);
+    tu_rmtree(ref.work);
 
     struct e2e_run r;
     char stop[PATH_MAX];
@@ -335,19 +331,15 @@ START_TEST(test_attach_100_times_leaves_busy_program_unchanged)
     ck_assert_int_eq(r.status, want_status);
     free(got);
     free(want);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
 START_TEST(test_core_of_mutex_cycle_gives_same_finding)
 {
-    if (!attach_permitted())
-        return;
-    if (system("command -v gcore >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "check_attach: SKIPPED: gcore (gdb) is not installed; scripts/deps.sh "
-                "installs it\n");
-        return;
-    }
+    need_attach();
+    if (system("command -v gcore >/dev/null 2>&1") != 0)
+        tu_skip("gcore is not installed (it comes with gdb, which scripts/deps.sh does not install)");
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
     char core[PATH_MAX + 32], cmd[PATH_MAX * 2];
@@ -356,7 +348,7 @@ START_TEST(test_core_of_mutex_cycle_gives_same_finding)
     snprintf(core, sizeof core, "%s/core.%d", r.work, (int)r.pid);
     assert_running(r.pid);
     char exe[PATH_MAX];
-    e2e_prog_path(exe, sizeof exe, "att_mutex_cycle");
+    tu_prog_path(exe, sizeof exe, "att_mutex_cycle");
     char *args[] = { "poolguard", "core", "--format", "json", core, exe, NULL };
     char *out, *err;
     int st = run_poolguard("core-mutex", args, &out, &err);
@@ -373,7 +365,7 @@ START_TEST(test_core_of_mutex_cycle_gives_same_finding)
     free(out);
     free(err);
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -398,8 +390,7 @@ START_TEST(test_attach_and_core_errors_exit_125)
     expect_error("core-missing", no_core, "cannot read");
     char *not_core[] = { "poolguard", "core", "/etc/passwd", NULL };
     expect_error("core-notcore", not_core, "not a core dump");
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* Already traced: by this test process. */
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
@@ -413,14 +404,13 @@ START_TEST(test_attach_and_core_errors_exit_125)
     ck_assert_int_eq(waitpid(r.pid, &st, __WALL), r.pid);
     ck_assert_int_eq(ptrace(PTRACE_DETACH, r.pid, NULL, NULL), 0);
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
 START_TEST(test_attach_interrupted_leaves_process_running)
 {
-    if (!attach_permitted())
-        return;
+    need_attach();
     /* poolguard killed by SIGINT or SIGTERM at any moment: the target goes on. */
     struct e2e_run r;
     char *args[] = { "60000", "50", NULL };
@@ -436,7 +426,7 @@ START_TEST(test_attach_interrupted_leaves_process_running)
         char comm[64];
         snprintf(comm, sizeof comm, "/proc/%d/comm", (int)a.pid);
         for (int w = 0; w < 1000; w++) {
-            char *c = e2e_slurp(comm, NULL);
+            char *c = tu_slurp_maybe(comm, NULL);
             bool ours = c && strncmp(c, "poolguard", 9) == 0;
             free(c);
             if (ours)
@@ -444,15 +434,15 @@ START_TEST(test_attach_interrupted_leaves_process_running)
             struct timespec ts = { 0, 100000 };
             nanosleep(&ts, NULL);
         }
-        e2e_sleep_ms(k % 5);
+        tu_sleep_ms(k % 5);
         kill(a.pid, k % 2 ? SIGINT : SIGTERM);
         ck_assert(e2e_run_wait(&a, ATTACH_MS));
-        e2e_remove_tree(a.work);
-        e2e_sleep_ms(5);
+        tu_rmtree(a.work);
+        tu_sleep_ms(5);
         assert_running(r.pid);
     }
     e2e_run_kill(&r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 

@@ -18,7 +18,7 @@
  * always killed and reaped before any assertion runs. Report directories of failed tests are
  * left in /tmp for inspection; their paths are in the failure messages.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <errno.h>
@@ -266,13 +266,13 @@ static void check_raw_header(const struct dl_case *c, const struct e2e_report *r
                       (long long)json_integer_value(json_object_get(h, "ppid")), (int)ppid_or_0);
     }
     const char *exe = json_string_value(json_object_get(h, "exe"));
-    ck_assert_msg(exe && strcmp(e2e_base_name(exe), c->prog) == 0, "%s: header exe is %s", c->label,
+    ck_assert_msg(exe && strcmp(tu_base_name(exe), c->prog) == 0, "%s: header exe is %s", c->label,
                   exe ? exe : "(none)");
     json_t *argv = json_object_get(h, "argv");
     ck_assert_msg(json_is_array(argv) && json_array_size(argv) == (c->arg ? 2u : 1u),
                   "%s: header argv should have %d elements", c->label, c->arg ? 2 : 1);
     const char *argv0 = json_string_value(json_array_get(argv, 0));
-    ck_assert_msg(argv0 && strcmp(e2e_base_name(argv0), c->prog) == 0, "%s: header argv[0] is %s",
+    ck_assert_msg(argv0 && strcmp(tu_base_name(argv0), c->prog) == 0, "%s: header argv[0] is %s",
                   c->label, argv0 ? argv0 : "(none)");
     if (c->arg) {
         const char *argv1 = json_string_value(json_array_get(argv, 1));
@@ -287,8 +287,8 @@ static void check_raw_header(const struct dl_case *c, const struct e2e_report *r
     /* poolguard.<exe-name>.<pid>.jsonl, owner-only. */
     char want[PATH_MAX];
     snprintf(want, sizeof want, "poolguard.%s.%lld.", c->prog, (long long)hpid);
-    ck_assert_msg(e2e_starts_with(e2e_base_name(rp->path), want), "%s: report file is named %s, expected %s...",
-                  c->label, e2e_base_name(rp->path), want);
+    ck_assert_msg(tu_starts_with(tu_base_name(rp->path), want), "%s: report file is named %s, expected %s...",
+                  c->label, tu_base_name(rp->path), want);
     ck_assert_msg(S_ISREG(rp->mode) && (rp->mode & 077) == 0,
                   "%s: report file %s has mode %o: must be a regular file readable only by the user",
                   c->label, rp->path, (unsigned)(rp->mode & 07777));
@@ -303,7 +303,7 @@ static void check_raw_header(const struct dl_case *c, const struct e2e_report *r
                       e2e_parse_addr(json_object_get(m, "start"), &start) &&
                       e2e_parse_addr(json_object_get(m, "end"), &end) && start < end,
                       "%s: malformed module line (path, base, start, end as \"0x..\" strings)", c->label);
-        if (strcmp(e2e_base_name(path), c->prog) == 0)
+        if (strcmp(tu_base_name(path), c->prog) == 0)
             have_prog = true;
     }
     ck_assert_msg(have_prog, "%s: no module line for the program itself (%s) in %s", c->label, c->prog,
@@ -408,7 +408,7 @@ static void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *threads,
                           "blocked_on.target is %lld, expected %lld", c->label, (long long)tid,
                           (long long)json_integer_value(target), (long long)waits_for);
         }
-        if (strcmp(kind, "mutex") == 0 || e2e_starts_with(kind, "rwlock")) {
+        if (strcmp(kind, "mutex") == 0 || tu_starts_with(kind, "rwlock")) {
             ck_assert_msg(holds_address(holder, address), "%s: thread %lld waits on %s %s held by "
                           "thread %lld, whose holds[] does not list it (reports in %s)", c->label,
                           (long long)tid, kind, address, (long long)waits_for, dir);
@@ -467,7 +467,7 @@ static void check_raw_report(const struct dl_case *c, struct e2e_reports *rs, pi
 
     /* The program's function names, symbolized from the module map and the binary's symbols. */
     char binary[PATH_MAX];
-    e2e_prog_path(binary, sizeof binary, c->prog);
+    tu_prog_path(binary, sizeof binary, c->prog);
     struct e2e_symtab st;
     e2e_symtab_load(&st, binary);
     json_t *per_thread = json_array();
@@ -511,7 +511,7 @@ static void check_rendered(const struct dl_case *c, pid_t pid, const struct e2e_
                       "expected %d", c->label, (long long)json_integer_value(json_object_get(f, "pid")),
                       (int)pid);
     const char *exe = json_string_value(json_object_get(f, "exe"));
-    ck_assert_msg(exe && strcmp(e2e_base_name(exe), c->prog) == 0, "%s: analyzer: exe %s", c->label,
+    ck_assert_msg(exe && strcmp(tu_base_name(exe), c->prog) == 0, "%s: analyzer: exe %s", c->label,
                   exe ? exe : "(none)");
 
     json_t *threads = json_object_get(f, "threads");
@@ -559,7 +559,7 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
     struct e2e_run r;
     e2e_run_init(&r, c->label);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, c->prog);
+    tu_prog_path(path, sizeof path, c->prog);
     char *argv[] = { (char *)c->prog, (char *)c->arg, NULL };
     e2e_run_start(&r, path, argv, true, o ? o->env : NULL);
 
@@ -567,7 +567,7 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
     bool found = started && e2e_wait_for_finding(&r, DEADLOCK_REPORT_MS);
     bool exited_early = r.exited;
     if (found)
-        e2e_sleep_ms(SETTLE_MS);    /* any duplicate would be written by now */
+        tu_sleep_ms(SETTLE_MS);    /* any duplicate would be written by now */
     bool exited_after = e2e_run_wait(&r, 0);
     e2e_run_kill(&r);
     pid_t pid = r.pid;
@@ -604,7 +604,7 @@ static void run_deadlock_case(const struct dl_case *c, const struct dl_opts *o)
     e2e_reports_free(&rs);
 
     check_rendered(c, pid, &r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -688,7 +688,7 @@ static int run_until_shim_ends_it(const char *setting, const char *label)
     struct e2e_run r;
     e2e_run_init(&r, label);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, lock_inversion.prog);
+    tu_prog_path(path, sizeof path, lock_inversion.prog);
     char *argv[] = { (char *)lock_inversion.prog, NULL };
     e2e_run_start(&r, path, argv, true, env);
     bool ended = e2e_run_wait(&r, STARTUP_MS + DEADLOCK_REPORT_MS);
@@ -707,7 +707,7 @@ static int run_until_shim_ends_it(const char *setting, const char *label)
     ck_assert_msg(rp->bad_lines == 0, "%s: the report has %d broken lines", var, rp->bad_lines);
     e2e_reports_free(&rs);
     free(err);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
     return r.status;
 }
 
@@ -775,10 +775,10 @@ HEALTHY_TEST(test_threads_in_constructors_and_at_exit_work, 10)
 START_TEST(test_shim_exports_only_hooks_and_public_api)
 {
     char shim[PATH_MAX], list[PATH_MAX], cmd[PATH_MAX + 64];
-    snprintf(shim, sizeof shim, "%s/libpoolguard.so", e2e_build_dir());
-    snprintf(list, sizeof list, "%s/shim/exports.list", e2e_build_dir());
+    snprintf(shim, sizeof shim, "%s/libpoolguard.so", tu_build());
+    snprintf(list, sizeof list, "%s/shim/exports.list", tu_build());
     ck_assert_msg(access(shim, R_OK) == 0, "the shim is not built: %s", shim);
-    char *names = e2e_slurp(list, NULL);
+    char *names = tu_slurp_maybe(list, NULL);
     ck_assert_msg(names != NULL, "the list of hooked functions is not built: %s", list);
     const char *hooks[256];
     bool have[256] = { false };
@@ -809,7 +809,7 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
         for (size_t i = 0; i < nhooks; i++)
             if (strcmp(name, hooks[i]) == 0)
                 listed = have[i] = true;
-        if (!listed && !e2e_starts_with(name, "poolguard_")) {
+        if (!listed && !tu_starts_with(name, "poolguard_")) {
             strncat(extra, " ", sizeof extra - strlen(extra) - 1);
             strncat(extra, name, sizeof extra - strlen(extra) - 1);
         }

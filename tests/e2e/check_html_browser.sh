@@ -7,7 +7,8 @@
 # browser expands a closed <details> holding the fragment), the script having run to its end
 # (data-js="ok"), and no console message at all (the page logs nothing; an error would).
 # A screenshot of each page is left in CASES/<case>.png.
-# Usage: check_html_browser.sh BUILD CASES. Without Chromium it says SKIP with the reason.
+# Usage: check_html_browser.sh BUILD CASES. Without Chromium (which scripts/deps.sh installs) it
+# fails; with a Chromium that cannot start headless here (a sandbox), it says SKIP with the reason.
 set -u
 build=$1
 cases=$2
@@ -17,11 +18,12 @@ py=/usr/bin/python3
 
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
-    echo "check_html_browser: SKIP: chromium is not installed (scripts/deps.sh installs it)"
-    exit 0
+    echo "check_html_browser: error: chromium is not installed (scripts/deps.sh installs it)" >&2
+    exit 1
 fi
 if ! "$browser" --headless --no-sandbox --disable-gpu --dump-dom about:blank >/dev/null 2>&1; then
-    echo "check_html_browser: SKIP: $browser cannot start headless here"
+    echo "check_html_browser: SKIP: $browser cannot start headless here:" \
+        "$("$browser" --headless --no-sandbox --disable-gpu --dump-dom about:blank 2>&1 | tail -n 1)"
     exit 0
 fi
 

@@ -4,7 +4,7 @@
  * such; orders that cannot deadlock (a gate lock, a trylock, ordered by thread creation or join)
  * are not; a million distinct pairs are checked within the budget.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@ static void run_to_end(const char *prog, struct e2e_run *r, struct e2e_reports *
 {
     e2e_run_init(r, prog);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, prog);
+    tu_prog_path(path, sizeof path, prog);
     char *argv[] = {(char *)prog, NULL};
     e2e_run_start(r, path, argv, true, env);
     bool done = e2e_run_wait(r, 10000);
@@ -45,7 +45,7 @@ static void check_finding(const char *prog, struct e2e_report *rp, json_t *f, si
     json_t *order = json_object_get(f, "order");
     ck_assert_uint_eq(json_array_size(order), nedges);
     char bin[PATH_MAX];
-    e2e_prog_path(bin, sizeof bin, prog);
+    tu_prog_path(bin, sizeof bin, prog);
     struct e2e_symtab st;
     e2e_symtab_load(&st, bin);
     json_int_t tids[8];
@@ -114,7 +114,7 @@ static void check_silent(const char *prog, const char *const env[], const char *
     e2e_describe_findings(&rs, all, sizeof all);
     ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: findings: %s", prog, all);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 START_TEST(test_lockorder_inversion_without_deadlock_is_reported_with_both_stacks)
@@ -125,7 +125,7 @@ START_TEST(test_lockorder_inversion_without_deadlock_is_reported_with_both_stack
     static const char *const fns[] = {"take_b_while_holding_a", "take_a_while_holding_b", NULL};
     check_order("lo_inversion", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -142,7 +142,7 @@ START_TEST(test_lockorder_spin_locks_are_ordered_like_mutexes)
     ck_assert_msg(strstr(dump, "\"spinlock\""), "no spinlock kind in the finding: %.1500s", dump);
     free(dump);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -154,7 +154,7 @@ START_TEST(test_lockorder_three_lock_cycle_across_three_threads)
     static const char *const fns[] = {"take_next_while_holding", NULL};
     check_order("lo_ring3", &rs, 3, 3, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -174,7 +174,7 @@ START_TEST(test_lockorder_inversion_after_a_ring_is_still_reported)
     check_finding("lo_after_merge", rp, json_array_get(rp->findings, 0), 3, 3, false, fns);
     check_finding("lo_after_merge", rp, json_array_get(rp->findings, 1), 2, 2, false, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -195,7 +195,7 @@ START_TEST(test_lockorder_single_thread_orders_are_reported_by_default)
     static const char *const fns[] = {"one_thread_both_orders", NULL};
     check_order("ok_lo_orders", &rs, 2, 1, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -229,7 +229,7 @@ START_TEST(test_lockorder_one_thread_rings_of_2_5_and_20_locks)
     ck_assert_msg(seen[0] && seen[1] && seen[2], "rings found: %d %d %d: %s", seen[0], seen[1],
                   seen[2], all);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -244,7 +244,7 @@ START_TEST(test_lockorder_late_second_thread_is_reported)
     static const char *const fns[] = {"main_takes_both_orders", "worker_takes_a_then_b_late", NULL};
     check_order("lo_late_thread", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -264,7 +264,7 @@ START_TEST(test_lockorder_late_second_thread_follows_one_thread_finding)
     check_finding("lo_late_thread", rp, json_array_get(rp->findings, 0), 2, 1, true, one);
     check_finding("lo_late_thread", rp, json_array_get(rp->findings, 1), 2, 2, false, two);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -292,7 +292,7 @@ START_TEST(test_lockorder_million_pairs_are_all_checked)
     static const char *const fns[] = {"take_every_pair_in_order", "take_first_while_holding_last", NULL};
     check_order("lo_million", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -304,7 +304,7 @@ START_TEST(test_lockorder_switch_off_reports_nothing)
     run_to_end("lo_inversion", &r, &rs, env, "lo_inversion: balance 0\n");
     ck_assert_uint_eq(e2e_reports_count_findings(&rs), 0);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -315,7 +315,7 @@ static void run_to_finding(const char *prog, struct e2e_run *r, struct e2e_repor
 {
     e2e_run_init(r, prog);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, prog);
+    tu_prog_path(path, sizeof path, prog);
     char *argv[] = {(char *)prog, NULL};
     e2e_run_start(r, path, argv, true, NULL);
     ck_assert_msg(e2e_wait_for_output(r, first, 5000), "%s did not start", prog);
@@ -329,7 +329,7 @@ static void run_to_finding(const char *prog, struct e2e_run *r, struct e2e_repor
 static bool stack_has(struct e2e_report *rp, json_t *stack, const char *prog, const char *fn)
 {
     char bin[PATH_MAX];
-    e2e_prog_path(bin, sizeof bin, prog);
+    tu_prog_path(bin, sizeof bin, prog);
     struct e2e_symtab st;
     e2e_symtab_load(&st, bin);
     json_t *names = e2e_raw_stack_functions(rp->modules, stack, prog, &st);
@@ -368,7 +368,7 @@ START_TEST(test_blocked_cond_destroy_is_part_of_the_hang)
     }
     ck_assert_msg(destroyer && waiter, "destroyer %d waiter %d: %s", destroyer, waiter, all);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 
@@ -406,7 +406,7 @@ START_TEST(test_abandoned_lock_names_the_exited_owner_and_where_it_took_it)
                   "the owner's stack does not show where it took the lock: %s", all);
     ck_assert(stack_has(rp, json_object_get(t, "stack"), "dl_owner_exited", "wait_for_abandoned_lock"));
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 

@@ -5,7 +5,7 @@
  * lot. Each deadlocking test checks the raw report (one finding, its kind and severity, the pool,
  * the task function in every worker's stack) and the analyzer's rendering of it.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
     }
 
     char bin[PATH_MAX];
-    e2e_prog_path(bin, sizeof bin, c->prog);
+    tu_prog_path(bin, sizeof bin, c->prog);
     struct e2e_symtab st;
     e2e_symtab_load(&st, bin);
     int nworkers = 0;
@@ -157,14 +157,14 @@ static void run_pool_case(const struct pool_case *c)
     struct e2e_run r;
     e2e_run_init(&r, c->label);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, c->prog);
+    tu_prog_path(path, sizeof path, c->prog);
     char *argv[] = {(char *)c->prog, (char *)c->arg, NULL};
     e2e_run_start(&r, path, argv, true, c->env);
     bool started = e2e_wait_for_output(&r, c->first_line, STARTUP_MS);
     bool found = started && e2e_wait_for_finding(&r, c->report_ms);
     bool exited_early = r.exited;
     if (found)
-        e2e_sleep_ms(SETTLE_MS);
+        tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&r);
     char *out = e2e_run_stdout(&r), *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited_early, "%s: the program exited (status 0x%x); stderr: %.500s", c->label,
@@ -186,7 +186,7 @@ static void run_pool_case(const struct pool_case *c)
     check_raw(c, &rs, r.reports);
     e2e_reports_free(&rs);
     check_rendered(c, &r);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 /* A pool nobody describes is inferred: with main still running nothing proves the workers stuck,
@@ -293,7 +293,7 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
     struct e2e_run r;
     e2e_run_init(&r, "pool_growth");
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "pool_growth");
+    tu_prog_path(path, sizeof path, "pool_growth");
     char *argv[] = {"pool_growth", NULL};
     const char *env[] = {"POOLGUARD_QUEUE_LIMIT=500", NULL};
     e2e_run_start(&r, path, argv, true, env);
@@ -330,7 +330,7 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
     e2e_symtab_free(&st);
     ck_assert_msg(submitter, "no submitter thread with produce_forever/pool_submit in its stack");
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 END_TEST
 

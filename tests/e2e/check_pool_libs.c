@@ -12,8 +12,7 @@
  * info. This is a representative subset that keeps the suite short: every library x scenario,
  * with times to detection, is scripts/pool_matrix.sh.
  */
-#include "check_e2e_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -146,7 +145,7 @@ static void gate_run_free(struct gate_run *g)
 /* The program's argv for a case, argv[0] its path under the build; asserts that it was built. */
 static void case_argv(const struct lib_case *c, char *path, size_t size, char *argv[5])
 {
-    e2e_prog_path(path, size, c->prog);
+    tu_prog_path(path, size, c->prog);
     ck_assert_msg(access(path, X_OK) == 0, "%s is not built: its library is missing (see the "
                   "\"poolguard: error:\" line of make; scripts/deps.sh installs it)", path);
     int n = 0;

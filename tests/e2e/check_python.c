@@ -3,11 +3,12 @@
  * ThreadPoolExecutor, a multiprocessing ThreadPool, asyncio's executors) must give the right
  * finding with Python thread names, functions and lines, and a pool that says what it is, how the
  * program names it and which task functions its workers run and wait for; healthy programs that
- * block a lot must give none, with their output and exit status unchanged. Every test runs on the Python that
- * Debian ships (/usr/bin/python3) and again on the python3 found on the PATH when that is a
- * different interpreter (there: PATH_PYTHON below).
+ * block a lot must give none, with their output and exit status unchanged. Every test runs on the
+ * Python that Debian ships (/usr/bin/python3, test_*_on_debian_python) and again on the python3
+ * found on the PATH (test_*_on_path_python), which is skipped, saying so, when that is the same
+ * interpreter.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -18,8 +19,10 @@
 
 enum { REPORT_MS = 6000, SETTLE_MS = 400, HEALTHY_MS = 30000 };
 
-/* The interpreters to test: index 0 Debian's, 1 the PATH's if different ("" otherwise). */
+/* The interpreters to test: index 0 Debian's, 1 the PATH's if different ("" otherwise); what the
+ * PATH's python3 said its executable is ("" when there is none). */
 static char pythons[2][PATH_MAX];
+static char path_python[PATH_MAX];
 
 static void find_pythons(void)
 {
@@ -32,6 +35,7 @@ static void find_pythons(void)
     if (fgets(buf, sizeof buf, p))
         buf[strcspn(buf, "\n")] = 0;
     pclose(p);
+    snprintf(path_python, sizeof path_python, "%s", buf);
     char a[PATH_MAX], b[PATH_MAX];
     if (buf[0] && realpath(buf, a) && realpath(pythons[0], b) && strcmp(a, b))
         snprintf(pythons[1], sizeof pythons[1], "%s", buf);
@@ -41,6 +45,11 @@ static const char *python(int which)
 {
     if (!pythons[0][0])
         find_pythons();
+    if (!pythons[which][0] && path_python[0])
+        tu_skip("no second Python: the python3 on the PATH is %s, the same as %s", path_python,
+                pythons[0]);
+    if (!pythons[which][0])
+        tu_skip("no second Python: no python3 on the PATH");
     return pythons[which];
 }
 
@@ -134,7 +143,7 @@ static void check_finding(const struct py_case *c, json_t *f)
             continue;
         workers++;
         const char *name = json_string_value(json_object_get(t, "name"));
-        ck_assert_msg(name && e2e_starts_with(name, c->worker_name_prefix), "%s: worker named %s",
+        ck_assert_msg(name && tu_starts_with(name, c->worker_name_prefix), "%s: worker named %s",
                       c->script, name);
         bool found = false;
         size_t j;
@@ -142,7 +151,7 @@ static void check_finding(const struct py_case *c, json_t *f)
         json_array_foreach(json_object_get(t, "python_stack"), j, fr) {
             const char *fn = json_string_value(json_object_get(fr, "function"));
             const char *file = json_string_value(json_object_get(fr, "file"));
-            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(e2e_base_name(file), c->worker_file) &&
+            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(tu_base_name(file), c->worker_file) &&
                 json_integer_value(json_object_get(fr, "line")) > 0)
                 found = true;
         }
@@ -158,8 +167,6 @@ static void check_finding(const struct py_case *c, json_t *f)
 static void run_hang(const struct py_case *c, int which)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;   /* no second interpreter on this machine: nothing to run, nothing claimed */
     struct e2e_run r;
     e2e_run_init(&r, c->script);
     char script[PATH_MAX];
@@ -172,7 +179,7 @@ static void run_hang(const struct py_case *c, int which)
     bool found = started && e2e_wait_for_finding(&r, REPORT_MS);
     bool exited = r.exited;
     if (found)
-        e2e_sleep_ms(SETTLE_MS);
+        tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&r);
     char *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited, "%s (%s): exited instead of hanging; stderr %.500s", c->script, py, err);
@@ -192,7 +199,7 @@ static void run_hang(const struct py_case *c, int which)
         ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind);
     }
     json_decref(doc);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 static void run_py(const char *py, const char *script, bool preload, const char *const env[],
@@ -213,8 +220,6 @@ static void run_py(const char *py, const char *script, bool preload, const char 
 static void run_healthy(const char *script, int which)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;
     struct e2e_run native, shim;
     run_py(py, script, false, NULL, &native);
     run_py(py, script, true, NULL, &shim);
@@ -231,8 +236,8 @@ static void run_healthy(const char *script, int which)
     free(a);
     free(b);
     e2e_reports_free(&rs);
-    e2e_remove_tree(native.work);
-    e2e_remove_tree(shim.work);
+    tu_rmtree(native.work);
+    tu_rmtree(shim.work);
 }
 
 static const struct py_case one_worker = {
@@ -288,9 +293,15 @@ static const struct py_case event = {
     {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
     "ThreadPoolExecutor-0_", "consumer", "app_event.py", NULL, NULL, NULL, NULL, NULL, -1};
 
+/* Each test twice: `which` is 0 on Debian's Python, 1 on the PATH's. */
 #define BOTH(name, body)                                                                          \
-    START_TEST(name) { for (int which = 0; which < 2; which++) { body; } }                        \
-    END_TEST
+    START_TEST(name##_on_debian_python) { int which = 0; body; } END_TEST                          \
+    START_TEST(name##_on_path_python) { int which = 1; body; } END_TEST
+#define ADD_BOTH(tc, name)                                                                        \
+    do {                                                                                          \
+        tcase_add_test(tc, name##_on_debian_python);                                              \
+        tcase_add_test(tc, name##_on_path_python);                                                \
+    } while (0)
 
 BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
 BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
@@ -316,8 +327,6 @@ BOTH(test_python_long_sleeps_are_healthy, run_healthy("ok_sleep.py", which))
 static void growth(int which, const char *script, const char *pool_name, const char *pool_kind)
 {
     const char *py = python(which);
-    if (!py[0])
-        return;
     struct e2e_run r;
     const char *env[] = {"POOLGUARD_QUEUE_LIMIT=2000", NULL};
     run_py(py, script, true, env, &r);
@@ -334,7 +343,7 @@ static void growth(int which, const char *script, const char *pool_name, const c
     ck_assert_str_eq(get_str(pool, "kind"), pool_kind);
     ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")), 2000);
     e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 }
 
 BOTH(test_python_growing_queue_reports_queue_growth_only,
@@ -347,24 +356,24 @@ Suite *python_suite(void)
     Suite *s = suite_create("python");
     TCase *tc = tcase_create("executor");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
-    tcase_add_test(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
-    tcase_add_test(tc, test_python_tasks_waiting_through_an_event_are_a_stall);
-    tcase_add_test(tc, test_python_growing_queue_reports_queue_growth_only);
-    tcase_add_test(tc, test_python_two_executors_are_healthy);
-    tcase_add_test(tc, test_python_thousands_of_short_tasks_are_healthy);
-    tcase_add_test(tc, test_python_gil_contention_is_healthy);
-    tcase_add_test(tc, test_python_long_sleeps_are_healthy);
-    tcase_add_test(tc, test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted);
-    tcase_add_test(tc, test_python_thread_pool_of_two_flooded_with_parents_is_exhausted);
-    tcase_add_test(tc, test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe);
-    tcase_add_test(tc, test_python_run_in_executor_pool_and_partial_tasks_are_named);
-    tcase_add_test(tc, test_python_growing_thread_pool_reports_queue_growth_only);
-    tcase_add_test(tc, test_python_workers_waiting_on_an_event_main_sets_are_healthy);
-    tcase_add_test(tc, test_python_sqlite_threads_and_executor_are_healthy);
-    tcase_add_test(tc, test_python_thread_pool_of_thousands_of_tasks_is_healthy);
-    tcase_add_test(tc, test_python_nested_pools_done_right_are_healthy);
-    tcase_add_test(tc, test_python_asyncio_many_executor_jobs_are_healthy);
+    ADD_BOTH(tc, test_python_one_worker_waiting_on_its_own_queue_is_exhausted);
+    ADD_BOTH(tc, test_python_flood_of_parents_with_a_heartbeat_is_exhausted);
+    ADD_BOTH(tc, test_python_tasks_waiting_through_an_event_are_a_stall);
+    ADD_BOTH(tc, test_python_growing_queue_reports_queue_growth_only);
+    ADD_BOTH(tc, test_python_two_executors_are_healthy);
+    ADD_BOTH(tc, test_python_thousands_of_short_tasks_are_healthy);
+    ADD_BOTH(tc, test_python_gil_contention_is_healthy);
+    ADD_BOTH(tc, test_python_long_sleeps_are_healthy);
+    ADD_BOTH(tc, test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted);
+    ADD_BOTH(tc, test_python_thread_pool_of_two_flooded_with_parents_is_exhausted);
+    ADD_BOTH(tc, test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe);
+    ADD_BOTH(tc, test_python_run_in_executor_pool_and_partial_tasks_are_named);
+    ADD_BOTH(tc, test_python_growing_thread_pool_reports_queue_growth_only);
+    ADD_BOTH(tc, test_python_workers_waiting_on_an_event_main_sets_are_healthy);
+    ADD_BOTH(tc, test_python_sqlite_threads_and_executor_are_healthy);
+    ADD_BOTH(tc, test_python_thread_pool_of_thousands_of_tasks_is_healthy);
+    ADD_BOTH(tc, test_python_nested_pools_done_right_are_healthy);
+    ADD_BOTH(tc, test_python_asyncio_many_executor_jobs_are_healthy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,7 +9,7 @@
  *
  * Every program runs under a time limit and is killed (poolguard first with SIGTERM, which it
  * passes on, then its group and the program's with SIGKILL) before an assertion may end a test. A
- * test that the machine cannot host says SKIP on stderr, with the reason, and what it ran instead.
+ * test that the machine cannot host is skipped (tu_skip), with the reason and what it ran instead.
  */
 #include <check.h>
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Running a program with a chosen environment                                                 */
@@ -56,26 +56,13 @@ static void work_init(void)
         workdir = tu_tmpdir();
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 static void xstart(struct xrun *x)
 {
     static int seq;
     work_init();
     snprintf(x->out_path, sizeof x->out_path, "%s/out.%d", workdir, seq);
     snprintf(x->err_path, sizeof x->err_path, "%s/err.%d", workdir, seq++);
-    x->ms = now_ms();
+    x->ms = tu_now_ms();
     x->pid = fork();
     ck_assert_int_ge(x->pid, 0);
     if (x->pid == 0) {
@@ -109,16 +96,16 @@ static void xstart(struct xrun *x)
 /* Waits up to ms for the end; true when it ended. Does not kill. */
 static bool xwait(struct xrun *x, long ms)
 {
-    long deadline = now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     while (!x->done) {
         if (waitpid(x->pid, &x->status, WNOHANG) == x->pid) {
             x->done = true;
-            x->ms = now_ms() - x->ms;
+            x->ms = tu_now_ms() - x->ms;
             break;
         }
-        if (now_ms() >= deadline)
+        if (tu_now_ms() >= deadline)
             break;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     return x->done;
 }
@@ -137,8 +124,8 @@ static void xfinish(struct xrun *x)
             x->done = true;
         }
     }
-    x->out = access(x->out_path, R_OK) == 0 ? tu_slurp(x->out_path) : NULL;
-    x->err = access(x->err_path, R_OK) == 0 ? tu_slurp(x->err_path) : NULL;
+    x->out = tu_slurp_maybe(x->out_path, NULL);
+    x->err = tu_slurp_maybe(x->err_path, NULL);
     if (!x->out)
         x->out = strdup("");
     if (!x->err)
@@ -241,7 +228,7 @@ START_TEST(test_nohup_poolguard_run_keeps_protecting_the_program)
     char *argv[] = { pg, "run", "--", "/bin/sh", "-c", "kill -HUP $$; sleep 0.3; echo alive", NULL };
     struct xrun g = { .argv = argv, .ignore = ignore };
     xstart(&g);
-    sleep_ms(100);
+    tu_sleep_ms(100);
     kill(g.pid, SIGHUP);
     bool ended = xwait(&g, 20000);
     xfinish(&g);
@@ -275,10 +262,10 @@ START_TEST(test_a_stopped_program_stops_the_gate_and_resumes_with_it)
     char *argv[] = { pg, "run", "--", env, "stop", NULL };
     struct xrun g = { .argv = argv };
     xstart(&g);
-    long deadline = now_ms() + 10000;
+    long deadline = tu_now_ms() + 10000;
     char st = '?';
-    while (now_ms() < deadline && (st = proc_state(g.pid)) != 'T')
-        sleep_ms(20);
+    while (tu_now_ms() < deadline && (st = proc_state(g.pid)) != 'T')
+        tu_sleep_ms(20);
     bool stopped = st == 'T';
     kill(g.pid, SIGCONT);
     bool ended = xwait(&g, 10000);
@@ -299,11 +286,7 @@ END_TEST
  * SIGTTOU). Natively and under the gate alike. */
 START_TEST(test_on_a_terminal_the_program_has_the_foreground)
 {
-    if (access("/usr/bin/script", X_OK) != 0) {
-        fprintf(stderr, "SKIP test_on_a_terminal_the_program_has_the_foreground: no script(1) "
-                "(bsdutils) to give the test a terminal\n");
-        return;
-    }
+    tu_need_program("/usr/bin/script", "bsdutils");   /* script(1) gives the test a terminal */
     char *pg = tu_build_path("poolguard");
     char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, "%s run -- /bin/sh -c 'stty sane && echo foreground-ok'", pg);
@@ -344,11 +327,8 @@ START_TEST(test_read_only_report_dir_is_an_error_before_the_program_starts)
 {
     bool mounted;
     char *ro = read_only_dir(&mounted);
-    if (!ro) {
-        fprintf(stderr, "SKIP test_read_only_report_dir_is_an_error_before_the_program_starts: "
-                "running as root without permission to mount a read-only tmpfs\n");
-        return;
-    }
+    if (!ro)
+        tu_skip("running as root without permission to mount a read-only tmpfs");
     char *pg = tu_build_path("poolguard"), *dl = prog("dl_lock_inversion");
     char *argv[] = { pg, "run", "--dir", ro, "--", dl, NULL };
     struct xrun g = { .argv = argv };
@@ -399,17 +379,17 @@ START_TEST(test_full_report_dir_earns_one_line_naming_the_failed_write)
     struct xrun x = { .argv = argv, .env = env, .ignore = mounted ? NULL : ignore,
                       .fsize = mounted ? 0 : 1024 };
     xstart(&x);
-    long deadline = now_ms() + 10000;
+    long deadline = tu_now_ms() + 10000;
     char *err = NULL;
-    while (now_ms() < deadline && !xwait(&x, 0)) {
+    while (tu_now_ms() < deadline && !xwait(&x, 0)) {
         free(err);
-        err = access(x.err_path, R_OK) == 0 ? tu_slurp(x.err_path) : NULL;
+        err = tu_slurp_maybe(x.err_path, NULL);
         if (err && strstr(err, "poolguard: deadlock"))
             break;
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     free(err);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     xfinish(&x);
     if (mounted)
         umount(dir);
@@ -545,16 +525,14 @@ static long task_room(char *why, size_t cap)
 }
 
 /* 32,768 live threads with the default POOLGUARD_MAX_THREADS: no "table is full". If the machine
- * cannot host that many, the test says SKIP and runs 8,192 instead (twice the old default). */
+ * cannot host that many, the test runs 8,192 instead (twice the old default) and, when that
+ * passes, says SKIP for the 32,768 it could not run. */
 START_TEST(test_32768_live_threads_fit_the_default_thread_table)
 {
     char why[160];
     long room = task_room(why, sizeof why), want = 32768;
-    if (room < want) {
-        fprintf(stderr, "SKIP test_32768_live_threads_fit_the_default_thread_table: %s, room for "
-                "%ld more threads, not 32768; ran 8192 instead\n", why, room);
+    if (room < want)
         want = 8192;
-    }
     char *shim = shim_path(), *many = prog("rel_many");
     char pre[PATH_MAX + 16], nstr[16], expect[64];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", shim);
@@ -572,6 +550,8 @@ START_TEST(test_32768_live_threads_fit_the_default_thread_table)
     xfree(&s);
     free(shim);
     free(many);
+    if (want < 32768)
+        tu_skip("%s, room for %ld more threads, not 32768; 8192 ran instead and passed", why, room);
 }
 END_TEST
 

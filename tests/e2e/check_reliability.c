@@ -17,7 +17,7 @@
  *
  * POOLGUARD_SOAK_SECONDS sets the soak's length (default 8 s, for `make check`).
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -47,7 +47,7 @@ static const char *shim_abs(void)
 {
     static char path[PATH_MAX];
     char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "%s/libpoolguard.so", e2e_build_dir());
+    snprintf(rel, sizeof rel, "%s/libpoolguard.so", tu_build());
     ck_assert_msg(realpath(rel, path) != NULL, "the shim is not built: %s", rel);
     return path;
 }
@@ -55,14 +55,14 @@ static const char *shim_abs(void)
 /* Waits until stdout has a complete line starting with `prefix`; returns it (caller frees). */
 static char *wait_for_line(struct e2e_run *r, const char *prefix, long ms)
 {
-    long deadline = e2e_now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     for (;;) {
-        char *out = e2e_slurp(r->out, NULL);
+        char *out = tu_slurp_maybe(r->out, NULL);
         for (char *line = out; line && *line;) {
             char *nl = strchr(line, '\n');
             if (!nl)
                 break;
-            if (e2e_starts_with(line, prefix)) {
+            if (tu_starts_with(line, prefix)) {
                 char *copy = strndup(line, (size_t)(nl - line));
                 free(out);
                 return copy;
@@ -70,16 +70,16 @@ static char *wait_for_line(struct e2e_run *r, const char *prefix, long ms)
             line = nl + 1;
         }
         free(out);
-        if (e2e_now_ms() >= deadline || e2e_run_wait(r, 0))
+        if (tu_now_ms() >= deadline || e2e_run_wait(r, 0))
             return NULL;
-        e2e_sleep_ms(10);
+        tu_sleep_ms(10);
     }
 }
 
 /* Polls `dir` until it holds `n` findings, the program exits, or `ms` pass. */
 static bool wait_for_findings(struct e2e_run *r, const char *dir, size_t n, long ms)
 {
-    long deadline = e2e_now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     for (;;) {
         struct e2e_reports rs;
         e2e_reports_load(&rs, dir);
@@ -87,9 +87,9 @@ static bool wait_for_findings(struct e2e_run *r, const char *dir, size_t n, long
         e2e_reports_free(&rs);
         if (got >= n)
             return true;
-        if (e2e_now_ms() >= deadline || e2e_run_wait(r, 0))
+        if (tu_now_ms() >= deadline || e2e_run_wait(r, 0))
             return false;
-        e2e_sleep_ms(E2E_POLL_MS);
+        tu_sleep_ms(E2E_POLL_MS);
     }
 }
 
@@ -104,7 +104,7 @@ static int count_poolguard_lines(const char *text)
 {
     int n = 0;
     for (const char *line = text; *line;) {
-        if (e2e_starts_with(line, "poolguard:"))
+        if (tu_starts_with(line, "poolguard:"))
             n++;
         line += strcspn(line, "\n");
         if (*line)
@@ -117,7 +117,7 @@ static int count_poolguard_lines(const char *text)
 static json_t *stack_names(const struct e2e_report *rp, json_t *finding, const char *prog)
 {
     char binary[PATH_MAX];
-    e2e_prog_path(binary, sizeof binary, prog);
+    tu_prog_path(binary, sizeof binary, prog);
     struct e2e_symtab st;
     e2e_symtab_load(&st, binary);
     json_t *per = json_array();
@@ -206,7 +206,7 @@ static void run_to_finding(struct dl_run *d, const char *label, const char *path
                                              REPORT_MS);
     d->exited_early = d->r.exited;
     if (d->found)
-        e2e_sleep_ms(SETTLE_MS);
+        tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&d->r);
     d->err = e2e_run_stderr(&d->r);
     ck_assert_msg(d->first != NULL, "%s: no \"%s\" line within %d ms; stderr: %.500s", label,
@@ -221,7 +221,7 @@ static void dl_run_free(struct dl_run *d)
 {
     free(d->first);
     free(d->err);
-    e2e_remove_tree(d->r.work);
+    tu_rmtree(d->r.work);
 }
 
 /* Runs a lock-inversion program (argv[0] names it) under the shim to its one finding, and checks
@@ -231,7 +231,7 @@ static void check_mutex_inversion(const char *label, char *const argv[], const c
                                   const char *second_b)
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, argv[0]);
+    tu_prog_path(path, sizeof path, argv[0]);
     struct dl_run d;
     run_to_finding(&d, label, path, argv, true, NULL, first_prefix, NULL, 1);
     struct e2e_reports rs;
@@ -259,7 +259,7 @@ static void run_pair(struct pair *p, const char *prog, const char *const args[],
 {
     memset(p, 0, sizeof *p);
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, prog);
+    tu_prog_path(path, sizeof path, prog);
     char *argv[8] = { (char *)prog }, *nargv[8] = { (char *)prog };
     for (int i = 0; args && args[i] && i < 6; i++)
         argv[i + 1] = (char *)args[i];
@@ -333,8 +333,8 @@ static void pair_free(struct pair *p)
     free(p->sout);
     free(p->serr);
     if (p->native.work[0])
-        e2e_remove_tree(p->native.work);
-    e2e_remove_tree(p->shim.work);
+        tu_rmtree(p->native.work);
+    tu_rmtree(p->shim.work);
 }
 
 static void check_healthy(const char *prog, const char *const args[], const char *const env[], int status)
@@ -351,7 +351,7 @@ static void check_healthy(const char *prog, const char *const args[], const char
 START_TEST(test_fork_child_waiting_on_lock_held_by_parent_thread_reports_exited_owner)
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "rel_fork");
+    tu_prog_path(path, sizeof path, "rel_fork");
     char *argv[] = { "rel_fork", "held", NULL };
     struct dl_run d;
     run_to_finding(&d, "rel_fork_held", path, argv, true, NULL, "rel_fork: held", NULL, 1);
@@ -398,7 +398,7 @@ END_TEST
 START_TEST(test_fork_from_busy_multithreaded_parent_reports_only_the_childs_cycle)
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "rel_fork");
+    tu_prog_path(path, sizeof path, "rel_fork");
     char *argv[] = { "rel_fork", "inversion", NULL };
     struct dl_run d;
     run_to_finding(&d, "rel_fork_inv", path, argv, true, NULL, "rel_fork: inversion", NULL, 1);
@@ -433,7 +433,7 @@ END_TEST
 static void check_spawned(const char *mode, bool same_pid)
 {
     char path[PATH_MAX], label[64], first[64];
-    e2e_prog_path(path, sizeof path, "rel_spawn");
+    tu_prog_path(path, sizeof path, "rel_spawn");
     snprintf(label, sizeof label, "rel_spawn_%s", mode);
     char *argv[] = { "rel_spawn", (char *)mode, NULL };
     struct dl_run d;
@@ -493,7 +493,7 @@ END_TEST
 START_TEST(test_daemon_closing_all_descriptors_keeps_both_findings_in_one_report)
 {
     char path[PATH_MAX], log[PATH_MAX + 16];
-    e2e_prog_path(path, sizeof path, "rel_daemon");
+    tu_prog_path(path, sizeof path, "rel_daemon");
     struct dl_run d;
     memset(&d, 0, sizeof d);
     e2e_run_init(&d.r, "rel_daemon");
@@ -504,9 +504,9 @@ START_TEST(test_daemon_closing_all_descriptors_keeps_both_findings_in_one_report
     d.found = d.first && wait_for_findings(&d.r, d.r.reports, 2, 2 * REPORT_MS);
     d.exited_early = d.r.exited;
     if (d.found)
-        e2e_sleep_ms(SETTLE_MS);
+        tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&d.r);
-    char *logtext = e2e_slurp(log, NULL);
+    char *logtext = tu_slurp_maybe(log, NULL);
     ck_assert_msg(d.first != NULL && !d.exited_early, "rel_daemon did not start or exited (0x%x)",
                   d.r.status);
 
@@ -542,7 +542,7 @@ START_TEST(test_relative_report_dir_stays_where_the_program_started_after_chdir)
     struct dl_run d;
     char start_dir[PATH_MAX], elsewhere[PATH_MAX], want[PATH_MAX + 16], wrong[PATH_MAX + 16];
     char prog[PATH_MAX], prog_abs[PATH_MAX], preload[PATH_MAX + 16];
-    e2e_prog_path(prog, sizeof prog, "rel_chdir");
+    tu_prog_path(prog, sizeof prog, "rel_chdir");
     ck_assert(realpath(prog, prog_abs) != NULL);
     memset(&d, 0, sizeof d);
     e2e_run_init(&d.r, "rel_chdir");
@@ -557,9 +557,9 @@ START_TEST(test_relative_report_dir_stays_where_the_program_started_after_chdir)
     char *argv[] = { "env", "-C", start_dir, prog_abs, elsewhere, NULL };
     e2e_run_start(&d.r, "/usr/bin/env", argv, false, env);
     d.first = wait_for_line(&d.r, "rel_chdir: start", STARTUP_MS);
-    long deadline = e2e_now_ms() + REPORT_MS;
+    long deadline = tu_now_ms() + REPORT_MS;
     size_t in_want = 0, in_wrong = 0;
-    while (d.first && e2e_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
+    while (d.first && tu_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
         struct e2e_reports a, b;
         e2e_reports_load(&a, want);
         e2e_reports_load(&b, wrong);
@@ -569,7 +569,7 @@ START_TEST(test_relative_report_dir_stays_where_the_program_started_after_chdir)
         e2e_reports_free(&b);
         if (in_want + in_wrong > 0)
             break;
-        e2e_sleep_ms(E2E_POLL_MS);
+        tu_sleep_ms(E2E_POLL_MS);
     }
     e2e_run_kill(&d.r);
     d.err = e2e_run_stderr(&d.r);
@@ -672,7 +672,7 @@ END_TEST
 START_TEST(test_unverified_glibc_reads_no_lock_word_and_warns_once)
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, "dl_lock_inversion");
+    tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
     struct e2e_run r;
     e2e_run_init(&r, "glibc_unverified");
@@ -697,7 +697,7 @@ START_TEST(test_unverified_glibc_reads_no_lock_word_and_warns_once)
     e2e_reports_free(&rs);
     free(first);
     free(err);
-    e2e_remove_tree(r.work);
+    tu_rmtree(r.work);
 
     struct pair p;
     run_pair(&p, "ok_rel_mutex_types", NULL, true, NULL, env, E2E_HEALTHY_EXIT_MS);
@@ -822,12 +822,12 @@ static bool named_in_a_suite(const char *prog)
         struct dirent *e;
         while (!found && (e = readdir(d)) != NULL) {
             size_t len = strlen(e->d_name);
-            if (!e2e_starts_with(e->d_name, "check_") || len < 3 || strcmp(e->d_name + len - 2, ".c") != 0 ||
+            if (!tu_starts_with(e->d_name, "check_") || len < 3 || strcmp(e->d_name + len - 2, ".c") != 0 ||
                 strcmp(e->d_name, "check_reliability.c") == 0)
                 continue;
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dirs[k], e->d_name);
-            char *text = e2e_slurp(p, NULL);
+            char *text = tu_slurp_maybe(p, NULL);
             found = text && strstr(text, quoted);
             free(text);
         }
@@ -849,7 +849,7 @@ START_TEST(test_every_healthy_program_gives_same_output_and_status_under_the_shi
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < 128) {
-        if (!e2e_starts_with(e->d_name, "ok_") || e2e_starts_with(e->d_name, "ok_rel_"))
+        if (!tu_starts_with(e->d_name, "ok_") || tu_starts_with(e->d_name, "ok_rel_"))
             continue;
         char *dot = strrchr(e->d_name, '.');
         if (!dot || (strcmp(dot, ".c") != 0 && strcmp(dot, ".cpp") != 0))
@@ -886,7 +886,7 @@ START_TEST(test_planted_symlinks_and_files_at_the_report_name_are_never_followed
 {
     char path[PATH_MAX], go[PATH_MAX + 16], victim[PATH_MAX + 16], planted[PATH_MAX + 64];
     char planted1[PATH_MAX + 64], planted2[PATH_MAX + 64];
-    e2e_prog_path(path, sizeof path, "rel_go");
+    tu_prog_path(path, sizeof path, "rel_go");
     struct dl_run d;
     memset(&d, 0, sizeof d);
     e2e_run_init(&d.r, "rel_go_symlink");
@@ -913,22 +913,22 @@ START_TEST(test_planted_symlinks_and_files_at_the_report_name_are_never_followed
 
     char *started = wait_for_line(&d.r, "rel_go: start", STARTUP_MS);
     /* The planted names hold no finding (they are not JSON): wait for the real report. */
-    long deadline = e2e_now_ms() + REPORT_MS;
+    long deadline = tu_now_ms() + REPORT_MS;
     bool found = false;
     char real[PATH_MAX + 64];
     snprintf(real, sizeof real, "%s/poolguard.rel_go.%d.3.jsonl", d.r.reports, pid);
-    while (started && !found && e2e_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
-        char *text = e2e_slurp(real, NULL);
+    while (started && !found && tu_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
+        char *text = tu_slurp_maybe(real, NULL);
         found = text && strstr(text, "\"type\":\"finding\"");
         free(text);
         if (!found)
-            e2e_sleep_ms(E2E_POLL_MS);
+            tu_sleep_ms(E2E_POLL_MS);
     }
     e2e_run_kill(&d.r);
     d.err = e2e_run_stderr(&d.r);
     free(started);
 
-    char *v = e2e_slurp(victim, NULL), *p1 = e2e_slurp(planted1, NULL);
+    char *v = tu_slurp_maybe(victim, NULL), *p1 = tu_slurp_maybe(planted1, NULL);
     struct stat st;
     ck_assert_msg(v && strcmp(v, original) == 0, "the symlink's target was written to: %.300s", v);
     ck_assert_msg(p1 && strcmp(p1, original) == 0, "the planted regular file was changed: %.300s", p1);
@@ -986,21 +986,21 @@ START_TEST(test_unsafe_default_report_dir_is_refused_with_a_warning)
     snprintf(tmpvar, sizeof tmpvar, "TMPDIR=%s", tmpdir);
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim_abs());
     const char *env[] = { preload, tmpvar, NULL };
-    e2e_prog_path(path, sizeof path, "dl_lock_inversion");
+    tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
     e2e_run_start(&d.r, path, argv, false, env);
     d.first = wait_for_line(&d.r, "dl_lock_inversion: start", STARTUP_MS);
     /* No report may appear; the finding is announced on stderr: wait for that line. */
-    long deadline = e2e_now_ms() + REPORT_MS;
+    long deadline = tu_now_ms() + REPORT_MS;
     char *err = NULL;
-    while (d.first && e2e_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
+    while (d.first && tu_now_ms() < deadline && !e2e_run_wait(&d.r, 0)) {
         free(err);
         err = e2e_run_stderr(&d.r);
         if (e2e_has_poolguard_line(err, "deadlock"))
             break;
-        e2e_sleep_ms(E2E_POLL_MS);
+        tu_sleep_ms(E2E_POLL_MS);
     }
-    e2e_sleep_ms(SETTLE_MS);
+    tu_sleep_ms(SETTLE_MS);
     e2e_run_kill(&d.r);
     free(err);
     d.err = e2e_run_stderr(&d.r);
@@ -1033,7 +1033,7 @@ START_TEST(test_missing_default_report_dir_is_created_private)
     snprintf(tmpvar, sizeof tmpvar, "TMPDIR=%s", tmpdir);
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim_abs());
     const char *env[] = { preload, tmpvar, NULL };
-    e2e_prog_path(path, sizeof path, "dl_lock_inversion");
+    tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
     run_to_finding(&d, "default_dir_new", path, argv, false, env, "dl_lock_inversion: start", dflt, 1);
     struct stat st;
@@ -1105,7 +1105,7 @@ START_TEST(test_too_long_report_dir_warns_and_falls_back_to_the_default)
         longdir[k++] = 'x';
     longdir[k] = 0;
     const char *env[] = { preload, tmpvar, longdir, NULL };
-    e2e_prog_path(path, sizeof path, "dl_lock_inversion");
+    tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
     run_to_finding(&d, "long_dir", path, argv, false, env, "dl_lock_inversion: start", dflt, 1);
     ck_assert_msg(e2e_has_poolguard_line(d.err, "POOLGUARD_DIR"), "no warning about POOLGUARD_DIR; "
@@ -1134,7 +1134,7 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
     ck_assert(chmod(d.r.work, 0755) == 0);
     ck_assert(chmod(d.r.reports, 0777) == 0);   /* writable by nobody: the shim must not use it */
     snprintf(bin, sizeof bin, "%s/rel_go", d.r.work);
-    e2e_prog_path(src, sizeof src, "rel_go");
+    tu_prog_path(src, sizeof src, "rel_go");
     snprintf(libname, sizeof libname, "libpoolguard-sectest-%d.so", (int)getpid());
     snprintf(lib, sizeof lib, "/usr/lib/%s", libname);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 4755 '%s' && cp '%s' '%s' && chmod 4755 '%s'", src,
@@ -1150,15 +1150,15 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
         char *argv[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, NULL };
         e2e_run_start(&d.r, "/usr/bin/setpriv", argv, false, env);
         first = wait_for_line(&d.r, "rel_go: start", STARTUP_MS);
-        e2e_sleep_ms(1500);   /* 15 scans of the default interval */
+        tu_sleep_ms(1500);   /* 15 scans of the default interval */
         char p[PATH_MAX];
         snprintf(p, sizeof p, "/proc/%d/maps", (int)d.r.pid);
-        char *maps = e2e_slurp(p, NULL);
+        char *maps = tu_slurp_maybe(p, NULL);
         loaded = maps && strstr(maps, libname);
         free(maps);
         snprintf(p, sizeof p, "/proc/%d/auxv", (int)d.r.pid);
         size_t len = 0;
-        char *auxv = e2e_slurp(p, &len);
+        char *auxv = tu_slurp_maybe(p, &len);
         for (size_t i = 0; auxv && i + 16 <= len; i += 16) {
             unsigned long type, val;
             memcpy(&type, auxv + i, 8);
@@ -1173,8 +1173,8 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
         while (dir && (e = readdir(dir)) != NULL) {
             char cp[PATH_MAX + 300];
             snprintf(cp, sizeof cp, "%s/%s/comm", p, e->d_name);
-            char *comm = e2e_slurp(cp, NULL);
-            watchdog = watchdog || (comm && e2e_starts_with(comm, "poolguard"));
+            char *comm = tu_slurp_maybe(cp, NULL);
+            watchdog = watchdog || (comm && tu_starts_with(comm, "poolguard"));
             free(comm);
         }
         if (dir)
@@ -1192,7 +1192,7 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
         e2e_run_start(&c, bin, cargv, false, cenv);
         control_found = e2e_wait_for_finding(&c, STARTUP_MS);
         e2e_run_kill(&c);
-        e2e_remove_tree(c.work);
+        tu_rmtree(c.work);
     }
     unlink(lib);
     unlink(bin);

@@ -10,16 +10,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
-
-static bool built(const char *rel)
-{
-    char *p = tu_build_path(rel);
-    bool ok = access(p, R_OK) == 0;
-    ck_assert_msg(ok, "%s is not built (make check builds it first)", p);
-    free(p);
-    return ok;
-}
+#include "testlib.h"
 
 /* lo_named run with the shim preloaded; its raw report read, symbolized and analysed. */
 static pg_report *run_lo_named(char **dir)
@@ -54,8 +45,8 @@ static void done(pg_report *r, char *dir)
 
 START_TEST(test_render_names_lock_order_text_and_html_name_global_and_heap_locks)
 {
-    if (!built("libpoolguard.so") || !built("progs/lo_named"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/lo_named");
     char *dir;
     pg_report *r = run_lo_named(&dir);
     char *t = ru_render(r, PG_FMT_TEXT);
@@ -76,8 +67,8 @@ END_TEST
 
 START_TEST(test_render_names_lock_order_json_has_symbol_definition_and_site)
 {
-    if (!built("libpoolguard.so") || !built("progs/lo_named"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/lo_named");
     char *dir;
     pg_report *r = run_lo_named(&dir);
     json_t *doc, *f = ru_first_finding(r, &doc);
@@ -113,8 +104,8 @@ END_TEST
 
 START_TEST(test_render_names_lock_order_sarif_and_dot)
 {
-    if (!built("libpoolguard.so") || !built("progs/lo_named"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/lo_named");
     char *dir;
     pg_report *r = run_lo_named(&dir);
     char *s = ru_render(r, PG_FMT_SARIF);
@@ -158,8 +149,8 @@ END_TEST
 /* A deadlock between two globals, stopped by `poolguard run`: every wait and hold names them. */
 START_TEST(test_render_names_deadlock_names_the_global_locks)
 {
-    if (!built("libpoolguard.so") || !built("progs/dl_lock_inversion"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/dl_lock_inversion");
     char *argv[] = { tu_build_path("poolguard"), strdup("run"), strdup("--timeout"), strdup("30"),
                      strdup("--"), tu_build_path("progs/dl_lock_inversion"), NULL };
     char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", NULL };

@@ -10,16 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "testutil.h"
-
-static bool have(const char *rel)
-{
-    char *p = tu_build_path(rel);
-    bool ok = access(p, R_OK) == 0;
-    ck_assert_msg(ok, "%s is not built (make check builds it first)", p);
-    free(p);
-    return ok;
-}
+#include "testlib.h"
 
 static int run_prog_env(const char *prog, const char *const *opts, char *extra_env, char **out,
                         char **err)
@@ -49,14 +40,15 @@ static int run_prog(const char *prog, const char *const *opts, char **out, char 
     return run_prog_env(prog, opts, NULL, out, err);
 }
 
-/* The text report's finding for prog, run under the gate; NULL (test skipped) when not built. */
+/* The text report's finding for prog, run under the gate (a test failure when the shim or the
+ * program is not built). */
 static char *run_text(const char *prog, char *extra_env, int want_code)
 {
     char rel[256];
     const char *sp = strchr(prog, ' ');
     snprintf(rel, sizeof rel, "progs/%.*s", sp ? (int)(sp - prog) : (int)strlen(prog), prog);
-    if (!have("libpoolguard.so") || !have(rel))
-        return NULL;
+    tu_need_built("libpoolguard.so");
+    tu_need_built(rel);
     char *out, *err;
     int code = run_prog_env(prog, (const char *[]){ "--timeout", "40", "--fail-on", "warning", NULL },
                             extra_env, &out, &err);
@@ -69,8 +61,6 @@ START_TEST(test_run_shim_pool_exhaustion_names_the_pool_and_the_task)
 {
     /* main waits for the parents' results too: the wait-for graph proves the pool stuck. */
     char *t = run_text("pool_cond_flood mainwait", NULL, 66);
-    if (!t)
-        return;
     const char *needles[] = {
         "error: pool_exhaustion in pool_cond_flood", "all 2 workers of the pool created in pool_start() "
         "(thread routine pool_worker) are waiting for tasks queued behind them in the same pool",
@@ -88,9 +78,8 @@ END_TEST
  * the program (it runs to the time-out) unless asked to fail on warnings. */
 START_TEST(test_run_shim_inferred_pool_with_main_running_is_a_warning_and_not_stopped)
 {
-    char rel[] = "progs/pool_cond_flood";
-    if (!have("libpoolguard.so") || !have(rel))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/pool_cond_flood");
     char *out, *err;
     int code = run_prog("pool_cond_flood", (const char *[]){ "--timeout", "3", NULL }, &out, &err);
     ck_assert_msg(code == 124, "exit %d, wanted 124 (the time-out):\n%s", code, err);
@@ -107,8 +96,6 @@ END_TEST
 START_TEST(test_run_shim_annotated_pool_says_the_task_is_still_queued)
 {
     char *t = run_text("pool_annotated", NULL, 66);
-    if (!t)
-        return;
     ck_assert_msg(strstr(t, "of the pool \"minipool\" are waiting for tasks queued behind them"), "%s", t);
     ck_assert_msg(strstr(t, "queued: 2 tasks, counted exactly by the pool's annotations"), "%s", t);
     ck_assert_msg(strstr(t, "runs task 0x"), "%s", t);
@@ -121,8 +108,6 @@ END_TEST
 START_TEST(test_run_shim_queue_growth_shows_rates_and_the_submitter)
 {
     char *t = run_text("pool_growth", "POOLGUARD_QUEUE_LIMIT=500", 66);
-    if (!t)
-        return;
     const char *needles[] = {
         "warning: queue_growth in pool_growth", "tasks were queued on the pool created in pool_start() "
         "(thread routine pool_worker), which has 2 workers, while no worker was free",
@@ -137,8 +122,6 @@ END_TEST
 START_TEST(test_run_shim_lock_order_names_both_edges)
 {
     char *t = run_text("lo_inversion", NULL, 66);
-    if (!t)
-        return;
     const char *needles[] = {
         "warning: lock_order in lo_inversion", "2 locks are taken in opposite orders by 2 threads (in "
         "take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen this run",
@@ -156,8 +139,8 @@ END_TEST
 
 START_TEST(test_run_shim_stops_a_lock_inversion_and_names_the_functions)
 {
-    if (!have("libpoolguard.so") || !have("progs/dl_lock_inversion"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/dl_lock_inversion");
     char *out, *err;
     int code = run_prog("dl_lock_inversion",
                         (const char *[]){ "--timeout", "30", "--format", "json", "--output", "-", NULL },
@@ -192,8 +175,8 @@ END_TEST
 
 START_TEST(test_run_shim_lets_a_healthy_program_through)
 {
-    if (!have("libpoolguard.so") || !have("progs/ok_contended"))
-        return;
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/ok_contended");
     char *out, *err;
     int code = run_prog("ok_contended", (const char *[]){ "--timeout", "50", NULL }, &out, &err);
     ck_assert_msg(code == 0, "exit %d:\n%s", code, err);
@@ -218,8 +201,8 @@ END_TEST
  * and at the time-out shows what every thread is blocked on, with the task in the worker's stack. */
 START_TEST(test_run_shim_timeout_snapshot_shows_blocked_threads)
 {
-    have("libpoolguard.so");
-    have("progs/pool_uv");
+    tu_need_built("libpoolguard.so");
+    tu_need_built("progs/pool_uv");
     char *out, *err;
     int code = run_prog("pool_uv", (const char *[]){ "--timeout", "2", NULL }, &out, &err);
     ck_assert_msg(code == 124, "exit %d:\n%s", code, err);

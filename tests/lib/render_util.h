@@ -2,7 +2,8 @@
  * Helpers of the renderer and noise tests: loading a raw report either with the real symbolizer
  * or, for committed fixtures that need named frames, with a fake symbolizer that names raw
  * addresses from a table (the fixtures' modules do not exist, and real binaries' addresses change
- * with every build); rendering to a string; suppressions from rules. Header-only, like testutil.h.
+ * with every build); rendering to a string; suppressions from rules. Header-only: these are the
+ * render tests' fixtures, on top of the helper library (testlib.h).
  */
 #ifndef POOLGUARD_RENDER_UTIL_H
 #define POOLGUARD_RENDER_UTIL_H
@@ -15,7 +16,7 @@
 #include "analyze.h"
 #include "render.h"
 #include "symbolize.h"
-#include "testutil.h"
+#include "testlib.h"
 
 typedef struct ru_sym {
     uint64_t pc;

@@ -7,8 +7,10 @@ script checks. Every program runs under a time limit; the deadlocking ones are k
 
     tests/py/run.py [--build DIR] [--python EXE]... [--all-versions] [--verbose]
 
-Without --python: /usr/bin/python3 and the python3 found on PATH (resolved to the real binary).
---all-versions adds every ~/.pyenv/versions/3.*/bin/python3 (3.6 and 3.7 must be refused).
+Without --python: /usr/bin/python3 and the python3 found on PATH (resolved to the real binary);
+when that is the same interpreter, the second run says SKIP with the reason.
+--all-versions adds every ~/.pyenv/versions/3.*/bin/python3 (3.6 and 3.7 must be refused); none
+there is a SKIP too. A missing shim or interpreter is a failure, not a skip.
 Exit status 0 when every check passes.
 """
 import argparse
@@ -353,19 +355,39 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("programs", nargs="*")
     a = ap.parse_args()
+    shim = os.path.join(a.build, "libpoolguard-pydebug.so")
+    if not os.path.exists(shim):
+        print("FAIL %s is not built (make check-python-layer builds it)" % shim)
+        return 1
     pythons = a.python or ["/usr/bin/python3"]
+    skipped = []
     if not a.python:
         onpath = shutil.which("python3")
+        real = ""
         if onpath:
             real = subprocess.run([onpath, "-c", "import sys; print(sys.executable)"],
                                   capture_output=True, text=True).stdout.strip()
+        if real and os.path.realpath(real) != os.path.realpath(pythons[0]):
             pythons.append(os.path.realpath(real))
+        else:
+            skipped.append("a second interpreter: the python3 on PATH is %s itself" % pythons[0]
+                           if real else "a second interpreter: no python3 on PATH")
     if a.all_versions:
-        pythons += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+        found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+        pythons += found
+        if not found:
+            skipped.append("--all-versions: no ~/.pyenv/versions/3.*/bin/python3")
     seen = set()
     pythons = [p for p in pythons if not (os.path.realpath(p) in seen or seen.add(os.path.realpath(p)))]
+    for why in skipped:
+        print("SKIP %s" % why)
     failed = 0
+    checked = 0
     for exe in pythons:
+        if not os.access(exe, os.X_OK):
+            print("FAIL %s: no such interpreter" % exe)
+            failed += 1
+            continue
         ver = version_of(exe)
         # Older versions are refused before anything is read: one program shows it.
         for script in (a.programs or PROGRAMS) if ver >= (3, 8) else ["app_one_worker.py"]:
@@ -404,7 +426,8 @@ def main():
                 for x in calls:
                     print(json.dumps(x)[:3000])
             failed += bool(c.failures)
-    print("%d failed" % failed)
+            checked += 1
+    print("%d checked, %d failed, %d skipped" % (checked, failed, len(skipped)))
     return 1 if failed else 0
 
 

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 typedef struct res {
     int code;
@@ -197,8 +197,7 @@ END_TEST
 
 START_TEST(test_cli_svg_file_beside_the_text_report)
 {
-    if (access("/usr/bin/dot", X_OK) != 0)
-        return;
+    tu_need_program("/usr/bin/dot", "graphviz");
     char *dir = tu_tmpdir();
     char svg[4200];
     snprintf(svg, sizeof svg, "%s/graph.svg", dir);

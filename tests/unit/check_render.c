@@ -5,7 +5,7 @@
 #include <check.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 START_TEST(test_render_text_reads_top_down)
 {

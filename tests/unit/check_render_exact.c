@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static const ru_sym uv_syms[] = {
     { 0x7f3000012345, "uv_queue_work", NULL, 0 },

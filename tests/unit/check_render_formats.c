@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static size_t count(const char *hay, const char *needle)
 {
@@ -73,8 +73,8 @@ static void assert_well_formed_xml(const char *text)
     tu_write(path, text);
     char *argv[] = { "/usr/bin/python3", "-c",
                      "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", path, NULL };
-    if (access(argv[0], X_OK) == 0)
-        ck_assert_msg(tu_run(argv, NULL, NULL, NULL, 20) == 0, "not well-formed XML:\n%s", text);
+    tu_need_program(argv[0], "python3");
+    ck_assert_msg(tu_run(argv, NULL, NULL, NULL, 20) == 0, "not well-formed XML:\n%s", text);
     tu_rmtree(dir);
     free(dir);
 }
@@ -132,8 +132,7 @@ END_TEST
 
 START_TEST(test_render_svg_and_html_stand_alone)
 {
-    if (access("/usr/bin/dot", X_OK) != 0)
-        return; /* Graphviz is optional at run time; the error path is tested in check_cli */
+    tu_need_program("/usr/bin/dot", "graphviz");
     pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
     char *svg = ru_render(r, PG_FMT_SVG);
     ck_assert_ptr_nonnull(strstr(svg, "<svg"));

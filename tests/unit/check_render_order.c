@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static const ru_sym order_syms[] = {
     { 0x55d0c0a0118f, "take_b_while_holding_a", "/src/lo.c", 15 },

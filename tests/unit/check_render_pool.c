@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static const ru_sym pool_syms[] = {
     { 0x55d0c0a014fd, "pool_start", "/src/minipool.c", 145 },

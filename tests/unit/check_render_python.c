@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static const ru_sym no_syms[] = { { 0 } };
 

@@ -4,7 +4,7 @@
  */
 #include <check.h>
 
-#include "testutil.h"
+#include "testlib.h"
 #include "report.h"
 
 static pg_report *load(const char *path, int *ret)

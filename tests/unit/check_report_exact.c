@@ -10,7 +10,7 @@
 
 #include "run_watch.h"
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
 {

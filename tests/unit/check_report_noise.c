@@ -6,7 +6,7 @@
 #include <check.h>
 
 #include "render_util.h"
-#include "testutil.h"
+#include "testlib.h"
 
 static char *dir;
 

@@ -8,12 +8,16 @@
 #include <dirent.h>
 #include <jansson.h>
 
-#include "testutil.h"
+#include "testlib.h"
 
 typedef struct runres {
     int code;
     char *out, *err;
 } runres;
+
+/* A preload the program is started with ("LD_PRELOAD=..."), or NULL: the tests' children start
+ * without the test's own (tu_run). */
+static char *preload_env;
 
 /* Runs build/poolguard with args; POOLGUARD_SHIM points at a harmless library. */
 static runres run_pg(const char *const *args, int timeout_s)
@@ -32,7 +36,7 @@ static runres run_pg(const char *const *args, int timeout_s)
     char *shim = tu_build_path("fixtures/libsymlib.so");
     snprintf(shim_env, sizeof shim_env, "POOLGUARD_SHIM=%s", shim);
     free(shim);
-    char *env[] = { shim_env, "NO_COLOR=1", NULL };
+    char *env[] = { shim_env, "NO_COLOR=1", preload_env, NULL };
     runres r;
     r.code = tu_run_capture(argv, env, timeout_s, &r.out, &r.err);
     return r;
@@ -83,9 +87,11 @@ START_TEST(test_run_prepends_the_shim_to_an_existing_preload)
 {
     /* A real library, so that nothing else this test runs complains about the preload. */
     char *existing = tu_build_path("fixtures/libsymlib-nodebug.so");
-    setenv("LD_PRELOAD", existing, 1);
+    char var[8300];
+    snprintf(var, sizeof var, "LD_PRELOAD=%s", existing);
+    preload_env = var;
     runres r = run_pg((const char *[]){ "run", "--", "FAKEAPP", "env", NULL }, 20);
-    unsetenv("LD_PRELOAD");
+    preload_env = NULL;
     char want[8300];
     snprintf(want, sizeof want, "libsymlib.so:%s\n", existing);
     ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);

@@ -8,7 +8,7 @@
  */
 #include <check.h>
 
-#include "testutil.h"
+#include "testlib.h"
 #include "analyze.h"
 #include "report.h"
 #include "symbolize.h"

@@ -1,12 +1,12 @@
 /*
- * Helpers of the end-to-end tests: running programs under a time limit, reading raw reports,
- * symbolizing raw stacks with nm (see check_e2e_util.h). The Makefile links every tests/check_*.c
- * into the runner and expects a suite from each, so this file also carries the helpers' own tests.
+ * The tests' helper library (see testlib.h): where the build is, temporary files, running programs
+ * under a time limit (with or without the shim), reading raw reports, symbolizing raw stacks with nm.
+ * Its own tests are tests/unit/check_testlib.c.
  *
  * Process hygiene: a program runs in its own process group with PR_SET_PDEATHSIG, so that a failed
  * assertion (which ends the forked test process) never leaves a deadlocked program behind.
  */
-#include "check_e2e_util.h"
+#include "testlib.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -28,20 +28,53 @@ extern char **environ;
 /* ------------------------------------------------------------------------------------------ */
 /* Small utilities                                                                            */
 
-const char *e2e_build_dir(void)
+const char *tu_build(void)
 {
     const char *b = getenv("POOLGUARD_BUILD");
     return b && *b ? b : "build";
 }
 
-long e2e_now_ms(void)
+/* "<build>/<rel>" as an absolute path, since children may run elsewhere. */
+char *tu_build_path(const char *rel)
+{
+    char *p = malloc(PATH_MAX * 2 + 2);
+    char cwd[PATH_MAX];
+    const char *b = tu_build();
+    ck_assert(p != NULL);
+    if (b[0] == '/')
+        snprintf(p, PATH_MAX * 2 + 2, "%s/%s", b, rel);
+    else
+        snprintf(p, PATH_MAX * 2 + 2, "%s/%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".", b, rel);
+    return p;
+}
+
+void tu_prog_path(char *buf, size_t size, const char *prog)
+{
+    snprintf(buf, size, "%s/progs/%s", tu_build(), prog);
+}
+
+void tu_need_built(const char *rel)
+{
+    char *p = tu_build_path(rel);
+    bool ok = access(p, R_OK) == 0;
+    ck_assert_msg(ok, "%s is not built (make check builds it first)", p);
+    free(p);
+}
+
+void tu_need_program(const char *path, const char *package)
+{
+    ck_assert_msg(access(path, X_OK) == 0, "%s is missing: install %s (make deps does)", path,
+                  package);
+}
+
+long tu_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-void e2e_sleep_ms(long ms)
+void tu_sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -49,7 +82,7 @@ void e2e_sleep_ms(long ms)
 }
 
 /* The whole file, NUL-terminated, or NULL when it cannot be read. The caller frees it. */
-char *e2e_slurp(const char *path, size_t *len_out)
+char *tu_slurp_maybe(const char *path, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -78,13 +111,56 @@ char *e2e_slurp(const char *path, size_t *len_out)
     return buf;
 }
 
-const char *e2e_base_name(const char *path)
+char *tu_slurp(const char *path)
+{
+    char *s = tu_slurp_maybe(path, NULL);
+    ck_assert_msg(s != NULL, "cannot read %s: %s", path, strerror(errno));
+    return s;
+}
+
+void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+char *tu_replace(const char *s, const char *from, const char *to)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    size_t fl = strlen(from);
+    const char *p;
+    ck_assert(m != NULL);
+    while ((p = strstr(s, from))) {
+        fwrite(s, 1, (size_t)(p - s), m);
+        fputs(to, m);
+        s = p + fl;
+    }
+    fputs(s, m);
+    fclose(m);
+    return buf;
+}
+
+void tu_assert_in_order(const char *hay, const char *const *needles)
+{
+    const char *p = hay;
+    for (size_t i = 0; needles[i]; i++) {
+        const char *q = strstr(p, needles[i]);
+        ck_assert_msg(q != NULL, "missing (in order) \"%s\" in:\n%s", needles[i], hay);
+        p = q + strlen(needles[i]);
+    }
+}
+
+const char *tu_base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
 }
 
-bool e2e_starts_with(const char *s, const char *prefix)
+bool tu_starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -118,7 +194,7 @@ bool e2e_has_poolguard_line(const char *text, const char *needle)
 {
     for (const char *line = text; *line;) {
         size_t len = strcspn(line, "\n");
-        if (e2e_starts_with(line, "poolguard:") && memmem(line, len, needle, strlen(needle)))
+        if (tu_starts_with(line, "poolguard:") && memmem(line, len, needle, strlen(needle)))
             return true;
         line += len;
         if (*line == '\n')
@@ -130,7 +206,7 @@ bool e2e_has_poolguard_line(const char *text, const char *needle)
 bool e2e_parse_addr(json_t *v, unsigned long *out)
 {
     const char *s = json_string_value(v);
-    if (!s || !e2e_starts_with(s, "0x"))
+    if (!s || !tu_starts_with(s, "0x"))
         return false;
     char *end;
     errno = 0;
@@ -138,7 +214,18 @@ bool e2e_parse_addr(json_t *v, unsigned long *out)
     return errno == 0 && end != s + 2 && *end == '\0';
 }
 
-void e2e_remove_tree(const char *dir)
+/* Test directories are all made by tu_tmpdir or e2e_run_init, under this prefix. */
+#define TU_TMP_PREFIX "/tmp/pgtest."
+
+char *tu_tmpdir(void)
+{
+    char *d = strdup(TU_TMP_PREFIX "XXXXXX");
+    ck_assert(d != NULL);
+    ck_assert_msg(mkdtemp(d) != NULL, "mkdtemp: %s", strerror(errno));
+    return d;
+}
+
+static void remove_tree(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -151,12 +238,19 @@ void e2e_remove_tree(const char *dir)
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            e2e_remove_tree(p);
+            remove_tree(p);
         else
             unlink(p);
     }
     closedir(d);
     rmdir(dir);
+}
+
+void tu_rmtree(const char *dir)
+{
+    ck_assert_msg(strncmp(dir, TU_TMP_PREFIX, strlen(TU_TMP_PREFIX)) == 0 && !strstr(dir, "/../"),
+                  "refusing to remove %s: not a test directory (" TU_TMP_PREFIX "*)", dir);
+    remove_tree(dir);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -165,7 +259,7 @@ void e2e_remove_tree(const char *dir)
 void e2e_run_init(struct e2e_run *r, const char *label)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->work, sizeof r->work, "/tmp/poolguard-e2e-%s-XXXXXX", label);
+    snprintf(r->work, sizeof r->work, TU_TMP_PREFIX "%s-XXXXXX", tu_base_name(label));
     ck_assert_msg(mkdtemp(r->work) != NULL, "mkdtemp: %s", strerror(errno));
     snprintf(r->reports, sizeof r->reports, "%s/reports", r->work);
     ck_assert_msg(mkdir(r->reports, 0700) == 0, "mkdir %s: %s", r->reports, strerror(errno));
@@ -173,11 +267,21 @@ void e2e_run_init(struct e2e_run *r, const char *label)
     snprintf(r->err, sizeof r->err, "%s/stderr", r->work);
 }
 
+/* Does env ("NAME=value", NULL-terminated, may be NULL) set the variable of `entry`? */
+static bool set_by(const char *const env[], const char *entry)
+{
+    size_t name = strcspn(entry, "=");
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], entry, name + 1) == 0)
+            return true;
+    return false;
+}
+
 /*
  * Starts `path` with `argv` in its own process group, stdin from /dev/null, stdout and stderr to
  * r->out and r->err. The environment is ours without LD_PRELOAD and POOLGUARD_* (so that the
  * caller's settings cannot change a test), plus LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`,
- * plus `extra_env` ("NAME=value" strings, NULL-terminated, may be NULL).
+ * plus `extra_env` ("NAME=value" strings, NULL-terminated, may be NULL), which replace ours.
  */
 void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool preload,
                       const char *const extra_env[])
@@ -185,7 +289,7 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
     static char shim_abs[PATH_MAX];
     char shim[PATH_MAX];
 
-    snprintf(shim, sizeof shim, "%s/libpoolguard.so", e2e_build_dir());
+    snprintf(shim, sizeof shim, "%s/libpoolguard.so", tu_build());
     if (preload)
         ck_assert_msg(realpath(shim, shim_abs) != NULL, "the shim is not built: %s: %s", shim,
                       strerror(errno));
@@ -202,7 +306,8 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
     ck_assert(envp != NULL);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!e2e_starts_with(environ[i], "LD_PRELOAD=") && !e2e_starts_with(environ[i], "POOLGUARD_"))
+        if (!tu_starts_with(environ[i], "LD_PRELOAD=") && !tu_starts_with(environ[i], "POOLGUARD_") &&
+            !set_by(extra_env, environ[i]))
             envp[k++] = environ[i];
     char preload_var[PATH_MAX + 16], dir_var[PATH_MAX + 16];
     if (preload) {
@@ -227,8 +332,8 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);   /* POOLGUARD_ON_FINDING=abort must not leave a core */
         int in = open("/dev/null", O_RDONLY);
-        int out = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int out = r->out[0] ? open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 1;
+        int err = r->err[0] ? open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 2;
         if (in < 0 || out < 0 || err < 0)
             _exit(126);
         dup2(in, 0);
@@ -246,7 +351,7 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
 /* Waits up to `ms` for the program to exit; true when it did (r->status then holds its status). */
 bool e2e_run_wait(struct e2e_run *r, long ms)
 {
-    long deadline = e2e_now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     for (;;) {
         if (r->exited)
             return true;
@@ -255,9 +360,9 @@ bool e2e_run_wait(struct e2e_run *r, long ms)
             r->exited = true;
             return true;
         }
-        if (e2e_now_ms() >= deadline)
+        if (tu_now_ms() >= deadline)
             return false;
-        e2e_sleep_ms(10);
+        tu_sleep_ms(10);
     }
 }
 
@@ -273,21 +378,50 @@ void e2e_run_kill(struct e2e_run *r)
     }
 }
 
+int tu_run(char *const argv[], const char *out_path, const char *err_path, char *const env[],
+           int timeout_s)
+{
+    struct e2e_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.out, sizeof r.out, "%s", out_path ? out_path : "");
+    snprintf(r.err, sizeof r.err, "%s", err_path ? err_path : "");
+    e2e_run_start(&r, argv[0], argv, false, (const char *const *)env);
+    bool done = e2e_run_wait(&r, timeout_s * 1000L);
+    e2e_run_kill(&r);
+    ck_assert_msg(done, "%s did not finish within %d s", argv[0], timeout_s);
+    if (WIFEXITED(r.status))
+        return WEXITSTATUS(r.status);
+    if (WIFSIGNALED(r.status))
+        return 128 + WTERMSIG(r.status);
+    return -1;
+}
+
+int tu_run_capture(char *argv[], char *const env[], int timeout_s, char **out, char **err)
+{
+    char *dir = tu_tmpdir();
+    char o[PATH_MAX], e[PATH_MAX];
+    snprintf(o, sizeof o, "%s/out", dir);
+    snprintf(e, sizeof e, "%s/err", dir);
+    int code = tu_run(argv, o, e, env, timeout_s);
+    *out = tu_slurp(o);
+    *err = tu_slurp(e);
+    for (size_t i = 0; argv[i]; i++)
+        free(argv[i]);
+    tu_rmtree(dir);
+    free(dir);
+    return code;
+}
+
 char *e2e_run_stdout(const struct e2e_run *r)
 {
-    char *s = e2e_slurp(r->out, NULL);
+    char *s = tu_slurp_maybe(r->out, NULL);
     return s ? s : strdup("");
 }
 
 char *e2e_run_stderr(const struct e2e_run *r)
 {
-    char *s = e2e_slurp(r->err, NULL);
+    char *s = tu_slurp_maybe(r->err, NULL);
     return s ? s : strdup("");
-}
-
-void e2e_prog_path(char *buf, size_t size, const char *prog)
-{
-    snprintf(buf, size, "%s/progs/%s", e2e_build_dir(), prog);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -316,7 +450,7 @@ void e2e_reports_load(struct e2e_reports *rs, const char *dir)
     struct dirent *e;
     while ((e = readdir(d)) != NULL && rs->n < E2E_MAX_REPORTS) {
         size_t len = strlen(e->d_name);
-        if (!e2e_starts_with(e->d_name, "poolguard.") || len < 6 ||
+        if (!tu_starts_with(e->d_name, "poolguard.") || len < 6 ||
             strcmp(e->d_name + len - 6, ".jsonl") != 0)
             continue;
         struct e2e_report *rp = &rs->r[rs->n++];
@@ -325,7 +459,7 @@ void e2e_reports_load(struct e2e_reports *rs, const char *dir)
         rp->mode = lstat(rp->path, &st) == 0 ? st.st_mode : 0;
         rp->modules = json_array();
         rp->findings = json_array();
-        char *text = e2e_slurp(rp->path, NULL);
+        char *text = tu_slurp_maybe(rp->path, NULL);
         if (!text)
             continue;
         char *line = text, *nl;
@@ -385,7 +519,7 @@ void e2e_describe_findings(const struct e2e_reports *rs, char *buf, size_t size)
         json_array_foreach(rs->r[i].findings, j, f) {
             const char *kind = json_string_value(json_object_get(f, "kind"));
             const char *sum = json_string_value(json_object_get(f, "summary"));
-            int w = snprintf(buf + used, size - used, "[%s: %s: %s] ", e2e_base_name(rs->r[i].path),
+            int w = snprintf(buf + used, size - used, "[%s: %s: %s] ", tu_base_name(rs->r[i].path),
                              kind ? kind : "?", sum ? sum : "?");
             if (w < 0 || (size_t)w >= size - used)
                 return;
@@ -400,23 +534,23 @@ void e2e_describe_findings(const struct e2e_reports *rs, char *buf, size_t size)
  */
 bool e2e_wait_for_output(struct e2e_run *r, const char *text, long ms)
 {
-    long deadline = e2e_now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     for (;;) {
-        char *out = e2e_slurp(r->out, NULL);
+        char *out = tu_slurp_maybe(r->out, NULL);
         bool seen = out && strcmp(out, text) == 0;
         free(out);
         if (seen)
             return true;
-        if (e2e_now_ms() >= deadline || e2e_run_wait(r, 0))
+        if (tu_now_ms() >= deadline || e2e_run_wait(r, 0))
             return false;
-        e2e_sleep_ms(10);
+        tu_sleep_ms(10);
     }
 }
 
 /* Polls the report directory until a finding appears, the program exits, or `ms` pass. */
 bool e2e_wait_for_finding(struct e2e_run *r, long ms)
 {
-    long deadline = e2e_now_ms() + ms;
+    long deadline = tu_now_ms() + ms;
     for (;;) {
         struct e2e_reports rs;
         e2e_reports_load(&rs, r->reports);
@@ -424,9 +558,9 @@ bool e2e_wait_for_finding(struct e2e_run *r, long ms)
         e2e_reports_free(&rs);
         if (n > 0)
             return true;
-        if (e2e_now_ms() >= deadline || e2e_run_wait(r, 0))
+        if (tu_now_ms() >= deadline || e2e_run_wait(r, 0))
             return false;
-        e2e_sleep_ms(E2E_POLL_MS);
+        tu_sleep_ms(E2E_POLL_MS);
     }
 }
 
@@ -521,7 +655,7 @@ json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog
                 continue;
             if (pc < start || pc >= end)
                 continue;
-            if (strcmp(e2e_base_name(path), prog) == 0) {
+            if (strcmp(tu_base_name(path), prog) == 0) {
                 const char *name = e2e_symtab_lookup(st, pc - base - 1);
                 if (name)
                     json_array_append_new(names, json_string(name));
@@ -532,17 +666,13 @@ json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog
     return names;
 }
 
-
-/* ------------------------------------------------------------------------------------------ */
-/* The helpers' own tests                                                                     */
-
 /* ------------------------------------------------------------------------------------------ */
 /* Shared checks of the end-to-end suites                                                     */
 
 json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run)
 {
     char analyzer[PATH_MAX];
-    snprintf(analyzer, sizeof analyzer, "%s/poolguard", e2e_build_dir());
+    snprintf(analyzer, sizeof analyzer, "%s/poolguard", tu_build());
     struct e2e_run a;
     memset(&a, 0, sizeof a);
     snprintf(a.out, sizeof a.out, "%s/analyzer.out", prog_run->work);
@@ -569,7 +699,7 @@ void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[
                              const char *expect_warning)
 {
     char path[PATH_MAX];
-    e2e_prog_path(path, sizeof path, c->prog);
+    tu_prog_path(path, sizeof path, c->prog);
     char *argv[] = { (char *)c->prog, NULL };
 
     struct e2e_run native;
@@ -610,80 +740,6 @@ void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[
     free(nout);
     free(sout);
     free(serr);
-    e2e_remove_tree(native.work);
-    e2e_remove_tree(shim.work);
-}
-
-START_TEST(test_names_function_accepts_c_cxx_and_clone_names)
-{
-    ck_assert(e2e_names_function("thread_a", "thread_a"));
-    ck_assert(e2e_names_function("waits_on_future(std::future<int>&)", "waits_on_future"));
-    ck_assert(e2e_names_function("lock_second.isra.0", "lock_second"));
-    ck_assert(!e2e_names_function("thread_ab", "thread_a"));
-    ck_assert(!e2e_names_function(NULL, "thread_a"));
-}
-END_TEST
-
-START_TEST(test_poolguard_line_must_start_the_line)
-{
-    ck_assert(e2e_has_poolguard_line("x\npoolguard: warning: POOLGUARD_INTERVAL_MS bad\n", "INTERVAL"));
-    ck_assert(!e2e_has_poolguard_line("x poolguard: POOLGUARD_INTERVAL_MS\n", "INTERVAL"));
-    ck_assert(!e2e_has_poolguard_line("poolguard: other\nPOOLGUARD_INTERVAL_MS\n", "INTERVAL"));
-    ck_assert(e2e_has_poolguard_line("poolguard: deadlock", ""));
-}
-END_TEST
-
-START_TEST(test_reports_load_ignores_a_line_still_being_written)
-{
-    struct e2e_run r;
-    e2e_run_init(&r, "util");
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/poolguard.x.1.jsonl", r.reports);
-    FILE *f = fopen(path, "w");
-    ck_assert(f != NULL);
-    fputs("{\"type\":\"header\",\"version\":1}\n"
-          "{\"type\":\"module\",\"path\":\"/x\",\"base\":\"0x1000\",\"start\":\"0x1000\",\"end\":\"0x2000\"}\n"
-          "{\"type\":\"finding\",\"kind\":\"deadlock\"}\n"
-          "{\"type\":\"finding\",\"ki", f);
-    fclose(f);
-    struct e2e_reports rs;
-    e2e_reports_load(&rs, r.reports);
-    ck_assert_int_eq(rs.n, 1);
-    ck_assert(rs.r[0].first_is_header);
-    ck_assert_int_eq(rs.r[0].bad_lines, 0);
-    ck_assert_uint_eq(json_array_size(rs.r[0].modules), 1);
-    ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
-    e2e_reports_free(&rs);
-    e2e_remove_tree(r.work);
-}
-END_TEST
-
-START_TEST(test_raw_stack_symbolized_at_return_address_minus_one)
-{
-    struct e2e_sym syms[] = { { 0x100, 0x20, "caller" }, { 0x120, 0x10, "next" } };
-    struct e2e_symtab st = { syms, 2 };
-    json_t *modules = json_pack("[{s:s, s:s, s:s, s:s}]", "path", "/bin/prog", "base", "0x5000",
-                                "start", "0x5000", "end", "0x6000");
-    /* 0x5120 returns into the end of "caller" (a call as its last instruction), not into "next". */
-    json_t *stack = json_pack("[s, s, s]", "0x5120", "0x5125", "0x9999");
-    json_t *names = e2e_raw_stack_functions(modules, stack, "prog", &st);
-    ck_assert_uint_eq(json_array_size(names), 2);
-    ck_assert_str_eq(json_string_value(json_array_get(names, 0)), "caller");
-    ck_assert_str_eq(json_string_value(json_array_get(names, 1)), "next");
-    json_decref(names);
-    json_decref(stack);
-    json_decref(modules);
-}
-END_TEST
-
-Suite *e2e_util_suite(void)
-{
-    Suite *s = suite_create("e2e_util");
-    TCase *tc = tcase_create("helpers");
-    tcase_add_test(tc, test_names_function_accepts_c_cxx_and_clone_names);
-    tcase_add_test(tc, test_poolguard_line_must_start_the_line);
-    tcase_add_test(tc, test_reports_load_ignores_a_line_still_being_written);
-    tcase_add_test(tc, test_raw_stack_symbolized_at_return_address_minus_one);
-    suite_add_tcase(s, tc);
-    return s;
+    tu_rmtree(native.work);
+    tu_rmtree(shim.work);
 }

@@ -1,30 +1,90 @@
 /*
- * Helpers of the end-to-end tests (tests/e2e/check_e2e.c): run a test program under a hard time limit,
- * read the shim's raw reports (docs/report-format.md) as they are being written, and symbolize raw
- * stacks against the program's own symbols, independently of the analyzer. Every name starts with
- * e2e_ because the test runner also links the analyzer's modules.
+ * The tests' one helper library (tests/lib/testlib.c), linked into every runner: build/check_unit,
+ * build/check_e2e and build/check_analyzer(_asan).
+ *
+ * tu_*: what any test needs: where the build is, temporary directories, reading and writing small
+ * files, running a child under a time limit, skipping a test that this machine cannot host.
+ * e2e_*: what the end-to-end tests need: running a program under the shim, reading the shim's raw
+ * reports (docs/report-format.md) as they are being written, and symbolizing raw stacks against the
+ * program's own symbols, independently of the analyzer. The prefixes keep the helpers apart from the
+ * analyzer's modules, which the runners link too.
  */
-#ifndef POOLGUARD_CHECK_E2E_UTIL_H
-#define POOLGUARD_CHECK_E2E_UTIL_H
+#ifndef POOLGUARD_TESTLIB_H
+#define POOLGUARD_TESTLIB_H
 
+/* The headers the tests' own code uses most, so that a test file needs only this one. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- skipping --- */
+/* How a skip's message starts; tests/lib/runner.c counts such a result as skipped, not failed. */
+#define TU_SKIP_MARK "poolguard-test-skip: "
+/*
+ * Ends the running test as skipped, with the reason the runner prints. Only for what a machine may
+ * legitimately lack (a second Python, ptrace permission, a kernel limit); something `make check`
+ * builds or `make deps` installs is a failure that names what is missing, never a skip.
+ */
+#define tu_skip(...) ck_abort_msg(TU_SKIP_MARK __VA_ARGS__)
+
+/* --- where things are --- */
+const char *tu_build(void);                 /* $POOLGUARD_BUILD, default "build" */
+char *tu_build_path(const char *rel);       /* "<build>/<rel>", absolute; the caller frees */
+void tu_prog_path(char *buf, size_t size, const char *prog);   /* <build>/progs/<prog> */
+/* Fails the test, naming the file and how to get it, unless "<build>/<rel>" exists. */
+void tu_need_built(const char *rel);
+/* Fails the test, naming the package that provides it, unless `path` is executable. */
+void tu_need_program(const char *path, const char *package);
+
+/* --- time --- */
+long tu_now_ms(void);                       /* CLOCK_MONOTONIC */
+void tu_sleep_ms(long ms);
+
+/* --- files --- */
+char *tu_tmpdir(void);                      /* a new /tmp/pgtest.XXXXXX; the caller frees */
+/* Removes a directory tree made by tu_tmpdir or e2e_run_init (anything else fails the test). */
+void tu_rmtree(const char *dir);
+/* The whole file, NUL-terminated, or NULL when it cannot be read; *len_out (if given) its size. */
+char *tu_slurp_maybe(const char *path, size_t *len_out);
+char *tu_slurp(const char *path);           /* the same, failing the test when it cannot be read */
+void tu_write(const char *path, const char *text);
+char *tu_replace(const char *s, const char *from, const char *to);   /* every from replaced by to */
+const char *tu_base_name(const char *path);
+bool tu_starts_with(const char *s, const char *prefix);
+/* Asserts that the needles (NULL-terminated) occur in hay in this order. */
+void tu_assert_in_order(const char *hay, const char *const *needles);
+
+/* --- running a child under a time limit (built on e2e_run_* below) --- */
+/*
+ * Runs argv (argv[0] a path) with stdout and stderr to out_path / err_path (NULL: the test's own),
+ * the environment of e2e_run_start plus env ("NAME=value", NULL-terminated, may be NULL), and fails
+ * the test if it has not finished within timeout_s seconds. Returns the exit status, 128+signal.
+ */
+int tu_run(char *const argv[], const char *out_path, const char *err_path, char *const env[],
+           int timeout_s);
+/* tu_run with stdout and stderr captured: *out and *err receive their text (the caller frees them).
+ * Every entry of argv (NULL-terminated) was allocated and is freed here. */
+int tu_run_capture(char *argv[], char *const env[], int timeout_s, char **out, char **err);
 
 enum {
     E2E_POLL_MS = 50,      /* how often the report directory is read while waiting */
     E2E_MAX_REPORTS = 16,  /* report files read from one directory */
 };
 
-/* --- small utilities --- */
-const char *e2e_build_dir(void);      /* $POOLGUARD_BUILD, default "build" */
-long e2e_now_ms(void);                /* CLOCK_MONOTONIC */
-void e2e_sleep_ms(long ms);
-char *e2e_slurp(const char *path, size_t *len_out);  /* whole file, NUL-terminated; NULL on error */
-const char *e2e_base_name(const char *path);
-bool e2e_starts_with(const char *s, const char *prefix);
+/* --- names in stacks and messages --- */
 /* Does a symbol name (as `nm -C` or the analyzer print it) name function `want`? */
 bool e2e_names_function(const char *sym, const char *want);
 /* Does a JSON array of function names hold one that names function `want`? */
@@ -33,26 +93,25 @@ bool e2e_names_have(json_t *names, const char *want);
 bool e2e_has_poolguard_line(const char *text, const char *needle);
 /* A JSON "0x..." address string. */
 bool e2e_parse_addr(json_t *v, unsigned long *out);
-void e2e_remove_tree(const char *dir);
-void e2e_prog_path(char *buf, size_t size, const char *prog);   /* $BUILD/progs/<prog> */
 
 /* --- running a program --- */
 struct e2e_run {
     char work[256];           /* our scratch directory, under /tmp */
     char reports[300];        /* POOLGUARD_DIR: only the shim writes here */
-    char out[300];            /* the program's stdout */
-    char err[300];            /* the program's stderr */
+    char out[PATH_MAX];       /* the program's stdout ("": the test's own) */
+    char err[PATH_MAX];       /* the program's stderr ("": the test's own) */
     pid_t pid;                /* also its process group */
     bool exited;
     int status;               /* wait status, once exited */
 };
 
-/* Makes the scratch and report directories (asserts on failure). */
+/* Makes the scratch directory, /tmp/pgtest.<label>-XXXXXX, and the report directory in it. */
 void e2e_run_init(struct e2e_run *r, const char *label);
 /*
  * Starts `path` in its own process group, with PR_SET_PDEATHSIG, stdin from /dev/null and stdout /
  * stderr to r->out / r->err. The environment is ours minus LD_PRELOAD and POOLGUARD_*, plus
- * LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`, plus `extra_env` (NULL-terminated, may be NULL).
+ * LD_PRELOAD=<shim> and POOLGUARD_DIR when `preload`, plus `extra_env` (NULL-terminated, may be
+ * NULL), whose variables replace ours. Fails the test when the shim or `path` is missing.
  */
 void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool preload,
                    const char *const extra_env[]);
