@@ -22,7 +22,7 @@ SHIM_DIRS     := shim/core shim/hooks shim/adapters shim/detect shim/watch shim/
 ANALYZER_DIRS := analyzer/cli analyzer/model analyzer/render analyzer/symbols analyzer/attach
 SHIM_INC      := $(addprefix -I,$(SHIM_DIRS)) -Iformat -Iinclude
 ANALYZER_INC  := $(addprefix -I,$(ANALYZER_DIRS)) -Ishim/detect -Ishim/core -Iformat -Iinclude
-TEST_INC      := -Itests/lib $(ANALYZER_INC)
+TEST_INC      := -Itests/lib $(ANALYZER_INC) -Ishim/python
 CFLAGS_BASE   := $(OPT) -g -std=gnu11 -D_GNU_SOURCE $(WARN)
 CFLAGS_COMMON := $(CFLAGS_BASE) -MMD -MP
 
