@@ -11,8 +11,13 @@
  * runs after the native analysis of the same scan, and the interpreter is given at most
  * PY_TIMEOUT_MS.
  *
+ * What to report is decided by the Python rules (pyrules.c, pure): this file gathers their input
+ * (the reading, and what the native scan says of each worker's thread), keeps their memory of
+ * each pool across readings, and writes their verdicts as findings.
+ *
  * Runs in the watchdog thread only; static state, no allocation.
  */
+#include "pyrules.h"
 #include "python.h"
 #include "scan.h"
 
@@ -26,45 +31,16 @@
 #define PY_STABLE_MS 700
 #define PY_TIMEOUT_MS 500
 #define PY_RSS_STEP_KB (8 * 1024)
-#define PY_GROWTH_WINDOW_MS 2000
-#define PY_CONFIRM_MS 1000
 
 static struct pg_py_state st;
+static struct pg_pr_native native[PG_PY_MAX_THREADS]; /* native[k]: st.threads[k]'s thread */
+static struct pg_pr_memory memory;                    /* the rules' memory of each pool */
+static struct pg_pr_out verdicts;
 static int absent;
 static uint64_t last_sig, last_read_ns, last_rss_check_ns, rss_at_read;
 static int watching_growth;
 static uint64_t recheck_at;      /* a candidate needs another look after this time */
 static const struct pg_scan *sc; /* the scan pg_pyscan is looking at */
-
-struct exec_state {
-    uintptr_t addr;
-    uint64_t reported_sig;
-    int growth_reported;
-    long depth0;
-    uint64_t t0;
-};
-static struct exec_state execs[PG_PY_MAX_EXECUTORS * 2];
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    return (h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2))) * 0x100000001b3ull;
-}
-
-static struct exec_state *exec_state(uintptr_t addr)
-{
-    struct exec_state *free_one = NULL;
-    for (size_t i = 0; i < sizeof execs / sizeof execs[0]; i++) {
-        if (execs[i].addr == addr)
-            return &execs[i];
-        if (!execs[i].addr && !free_one)
-            free_one = &execs[i];
-    }
-    if (!free_one)
-        free_one = &execs[0];
-    memset(free_one, 0, sizeof *free_one);
-    free_one->addr = addr;
-    return free_one;
-}
 
 static const char *base(const char *path)
 {
@@ -72,27 +48,15 @@ static const char *base(const char *path)
     return s ? s + 1 : path;
 }
 
+/* The rules' own tests, as the finding's threads[] and tasks[] show them. */
 static int is_blocking(int b)
 {
-    return b != PG_PY_B_NONE && b != PG_PY_B_WORKER_IDLE;
+    return pg_pr_blocking(b);
 }
 
-static int is_exact_wait(int b)
-{
-    return b == PG_PY_B_FUTURE_RESULT || b == PG_PY_B_FUTURES_WAIT || b == PG_PY_B_AS_COMPLETED ||
-           b == PG_PY_B_ASYNC_RESULT;
-}
-
-/* The waited work is queued on that pool and nothing else can complete the wait: the work a
- * future or AsyncResult needs is not taken, or the coroutine behind a run_coroutine_threadsafe
- * future awaits an executor job not taken, and no asyncio timeout can cancel that coroutine. */
 static int queued_on(const struct pg_py_wait *w, uintptr_t pool)
 {
-    if (w->queued_in != pool)
-        return 0;
-    if (w->needs)
-        return w->needs_state == PG_PY_F_PENDING && !w->needs_timed;
-    return w->state == PG_PY_F_PENDING;
+    return pg_pr_queued_on(w, pool);
 }
 
 static const struct pg_py_thread *py_thread(unsigned long ident)
@@ -299,83 +263,51 @@ static void mark(int n, int ei)
     }
 }
 
-static void check_executor(int n, int ei, uint64_t now)
+/* What the native scan says of each pool worker's thread, for the rules. */
+static void gather_native(int n, uint64_t now)
 {
-    const struct pg_py_executor *e = &st.executors[ei];
-    struct exec_state *es = exec_state(e->addr);
-    int nworkers = 0, blocked = 0, natively_blocked = 0, nown = 0, graph_stuck = 0;
-    uint64_t newest = 0;
-    const struct pg_py_thread *own = NULL;
-    const struct pg_py_wait *own_wait = NULL;
-    uint64_t sig = 0x5a17;
-    int blocked_kind = PG_PY_B_NONE, future_waits = 0;
+    memset(native, 0, sizeof native);
     for (int k = 0; k < st.nthreads; k++) {
         const struct pg_py_thread *pt = &st.threads[k];
-        if (pt->executor != ei)
+        if (pt->executor < 0)
             continue;
-        nworkers++;
-        if (is_blocking(pt->blocked) && !pt->timed) {
-            blocked++;
-            blocked_kind = pt->blocked;
-            future_waits += is_exact_wait(pt->blocked);
-        }
         int i = native_of(n, pt);
-        if (i >= 0 && sc->snaps[i].waiting && !sc->snaps[i].timed) {
-            natively_blocked++;
-            /* Held by the graph at this scan and the one before, and asleep in the kernel. */
-            graph_stuck += sc->nodes[i].stuck && pg_node_confirmed(i) &&
-                           pg_thread_runnable(sc->snaps[i].tid) != 1;
-            sig = mix(sig, sc->snaps[i].seq * 131 + (uint64_t)sc->snaps[i].tid);
-            if (sc->snaps[i].since_ns > newest)
-                newest = sc->snaps[i].since_ns;
-        }
-        int waits_own = 0;
-        for (int q = 0; q < pt->nwaits; q++) {
-            if (queued_on(&pt->waits[q], e->addr)) {
-                waits_own = 1;
-                if (!own) {
-                    own = pt;
-                    own_wait = &pt->waits[q];
-                }
-            }
-        }
-        nown += waits_own;
+        if (i < 0)
+            continue;
+        const struct snap *s = &sc->snaps[i];
+        struct pg_pr_native *nt = &native[k];
+        nt->found = 1;
+        nt->blocked = s->waiting && !s->timed;
+        if (!nt->blocked)
+            continue;
+        /* Held by the graph at this scan and the one before, and asleep in the kernel. */
+        nt->stuck = sc->nodes[i].stuck && pg_node_confirmed(i) && pg_thread_runnable(s->tid) != 1;
+        nt->seq = s->seq;
+        nt->tid = s->tid;
+        nt->since_ns = s->since_ns;
+        nt->blocked_ns = pg_blocked_ns(s->since_ns, now);
     }
+}
 
-    /* Growth: the queue keeps getting longer across readings. */
-    if (e->queue_len >= 0 && !es->growth_reported) {
-        if (!es->t0 || e->queue_len < es->depth0) {
-            es->t0 = now;
-            es->depth0 = e->queue_len;
-        } else if (e->queue_len > pg_cfg.queue_limit && e->queue_len > es->depth0 &&
-                   now - es->t0 >= (uint64_t)PY_GROWTH_WINDOW_MS * 1000000u) {
-            double rate = (double)(e->queue_len - es->depth0) * 1e9 / (double)(now - es->t0);
-            char summary[400], name[160];
-            snprintf(summary, sizeof summary,
-                     "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
-                     "worker was busy: submissions outpace the pool and memory grows with them",
-                     pool_name(e, name, sizeof name), e->nthreads, e->nthreads == 1 ? "" : "s",
-                     e->queue_len, rate);
-            report(n, e, ei, "queue_growth", "warning", "exact", summary, now,
-                   rate > 1 ? rate : 1);
-            es->growth_reported = 1;
-        }
-    }
-    if (e->queue_len > pg_cfg.queue_limit / 2 || e->queue_len > 500)
-        watching_growth = 1;
-
-    if (!nworkers || blocked < nworkers || natively_blocked < nworkers || es->reported_sig == sig)
-        return;
-    /* Every worker waiting on work queued behind it is a proof in itself: none can ever free up.
-     * When only some do, the others might still be woken from outside: the state must last. */
-    if (own && nown < nworkers && now - newest < (uint64_t)PY_CONFIRM_MS * 1000000u) {
-        recheck_at = newest + (uint64_t)PY_CONFIRM_MS * 1000000u;
-        return;
-    }
+/* Reports one verdict of the rules, in the words of the summary. */
+static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
+{
+    int ei = v->executor;
+    const struct pg_py_executor *e = &st.executors[ei];
     char summary[1024], name[160];
-    const char *kind = "pool_exhaustion", *severity = "error", *proof = "exact";
     pool_name(e, name, sizeof name);
-    if (own) {
+    if (v->kind == PG_PR_GROWTH) {
+        snprintf(summary, sizeof summary,
+                 "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
+                 "worker was busy: submissions outpace the pool and memory grows with them",
+                 name, e->nthreads, e->nthreads == 1 ? "" : "s", e->queue_len, v->rate);
+        report(n, e, ei, "queue_growth", "warning", "exact", summary, now,
+               v->rate > 1 ? v->rate : 1);
+        return;
+    }
+    if (v->own_thread >= 0) {
+        const struct pg_py_thread *own = &st.threads[v->own_thread];
+        const struct pg_py_wait *own_wait = &own->waits[v->own_wait];
         const struct pg_py_func *task = &own->task;
         const char *child = own_wait->has_fn ? own_wait->fn.name : "a task";
         const char *coro = own_wait->has_coro ? own_wait->coro.name : "a coroutine";
@@ -387,7 +319,7 @@ static void check_executor(int n, int ei, uint64_t now)
                      child);
         else
             snprintf(waited, sizeof waited, "the %s of %s", what, child);
-        if (nworkers == 1)
+        if (v->nworkers == 1)
             snprintf(summary, sizeof summary,
                      "worker %s, running %s (%s:%d), waits on %s, which is still queued on the same "
                      "%s; its only worker is that thread",
@@ -398,48 +330,29 @@ static void check_executor(int n, int ei, uint64_t now)
                      "all %d workers of %s are waiting on futures whose completion needs tasks still "
                      "queued on the same executor: worker %s, running %s (%s:%d), waits on coroutine "
                      "%s, which awaits %s, queued at position %ld",
-                     nworkers, name, own->name, own->has_task ? task->name : "a task",
+                     v->nworkers, name, own->name, own->has_task ? task->name : "a task",
                      base(task->file), task->line, coro, child, own_wait->queue_pos);
         else
             snprintf(summary, sizeof summary,
                      "all %d workers of %s are waiting on %ss of tasks still queued on the same "
                      "%s: worker %s, running %s (%s:%d), waits on %s, queued at position %ld",
-                     nworkers, name, what, pool_word(e), own->name,
+                     v->nworkers, name, what, pool_word(e), own->name,
                      own->has_task ? task->name : "a task", base(task->file), task->line, child,
                      own_wait->queue_pos);
-    } else if (e->queue_len > 0 && !future_waits) {
-        /* (A worker waiting on a future is exactly known: if that future is not queued here, it
-         * runs or waits elsewhere, and this pool is only busy.) */
-        /* Queued work and every worker blocked; who would wake them is not named. That is a
-         * proof only when the wait-for graph holds every worker stuck (nothing in the process can
-         * wake them); otherwise another thread may (main setting an event the workers wait for),
-         * and a long wait is a stall (info), never a warning or an error. */
-        int proven = graph_stuck == nworkers;
-        proof = "graph";
-        if (!proven) {
-            uint64_t stall_ns = (uint64_t)pg_cfg.stall_ms * 1000000u;
-            if (pg_blocked_ns(newest, now) < stall_ns) {
-                recheck_at = newest + stall_ns;
-                return;
-            }
-            kind = "stall";
-            severity = "info";
-            proof = "none";
-        }
+    } else {
+        int proven = v->proof == PG_PR_PROOF_GRAPH;
         snprintf(summary, sizeof summary,
                  "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
-                 "its queue%s", nworkers, name, pg_py_blocked_name(blocked_kind), e->queue_len,
+                 "its queue%s", v->nworkers, name, pg_py_blocked_name(v->blocked_kind), e->queue_len,
                  e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
                  proven ? "; no other thread is left to wake them"
                         : "; nothing shows that no other thread will wake them");
-    } else {
-        return;
     }
-    es->reported_sig = sig;
-    report(n, e, ei, kind, severity, proof, summary, now, 0);
-    if (strcmp(severity, "info") != 0)
+    report(n, e, ei, pg_pr_kind_name(v->kind), pg_pr_severity_name(v->severity),
+           pg_pr_proof_name(v->proof), summary, now, 0);
+    if (v->severity != PG_PR_INFO)
         mark(n, ei);
-    if (!strcmp(severity, "error"))
+    if (v->severity == PG_PR_ERROR)
         pg_act_on_finding();
 }
 
@@ -457,7 +370,7 @@ void pg_pyscan(const struct pg_scan *scan)
         const struct snap *s = &sc->snaps[i];
         if (s->waiting && !s->timed && now - s->since_ns >= (uint64_t)PY_STABLE_MS * 1000000u &&
             !pg_reported(s)) {
-            sig = mix(sig, s->seq * 131 + (uint64_t)s->tid);
+            sig = pg_pr_mix(sig, s->seq * 131 + (uint64_t)s->tid);
             stable++;
         }
     }
@@ -489,7 +402,16 @@ void pg_pyscan(const struct pg_scan *scan)
     }
     if (r < 0)
         return;
-    watching_growth = 0;
-    for (int ei = 0; ei < st.nexecutors; ei++)
-        check_executor(n, ei, now);
+    gather_native(n, now);
+    struct pg_pr_in in = {.py = &st,
+                          .native = native,
+                          .now = now,
+                          .queue_limit = pg_cfg.queue_limit,
+                          .stall_ms = pg_cfg.stall_ms};
+    pg_pr_judge(&in, &memory, &verdicts);
+    watching_growth = verdicts.watch_growth;
+    if (verdicts.recheck_at)
+        recheck_at = verdicts.recheck_at;
+    for (int k = 0; k < verdicts.n; k++)
+        report_verdict(n, &verdicts.v[k], now);
 }
