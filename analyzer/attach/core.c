@@ -127,7 +127,7 @@ static int read_notes(Elf *elf, ext_proc *p, core_mem *m, char *fname, size_t fc
                 memcpy(&st, desc, sizeof st);
                 if (add_thread(p, &tcap, &st) < 0)
                     return -ENOMEM;
-            } else if (nh.n_type == NT_PRPSINFO && nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
+            } else if (nh.n_type == NT_PRPSINFO && !p->argv && nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
                 struct elf_prpsinfo ps;
                 memcpy(&ps, desc, sizeof ps);
                 p->ppid = ps.pr_ppid;

@@ -213,7 +213,7 @@ static int stop_all(pid_t pid, tracee **arr, size_t *cap)
             pid_t tid = (pid_t)atoi(e->d_name);
             bool known = false;
             for (size_t i = 0; i < ntracees && !known; i++)
-                known = (*arr)[i].tid == tid;
+                known = (*arr)[i].tid == tid; // NOLINT(clang-analyzer-core.NullDereference): *arr holds ntracees
             if (known)
                 continue;
             if (add_tracee(arr, cap, tid) < 0) {
@@ -402,7 +402,7 @@ int cmd_attach(int argc, char **argv)
     if (err == 0) {
         p.threads = calloc(ntracees ? ntracees : 1, sizeof *p.threads);
         bool all_read = p.threads != NULL;
-        for (size_t i = 0; p.threads && i < ntracees; i++) {
+        for (size_t i = 0; p.threads && arr && i < ntracees; i++) {
             if (arr[i].state == T_GONE)
                 continue;
             read_thread(pid, &arr[i], &p.threads[p.nthreads]);
@@ -433,7 +433,7 @@ int cmd_attach(int argc, char **argv)
     /* Everything read: let the process go before the slow part (symbolizing, rendering). */
     detach_all();
     long long deadline = cli_now_ms() + STOP_WAIT_MS;
-    for (size_t i = 0; i < ntracees; i++) {
+    for (size_t i = 0; arr && i < ntracees; i++) {
         if (arr[i].state != T_SEIZED)
             continue;
         wait_stop(&arr[i], deadline);

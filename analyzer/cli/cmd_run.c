@@ -164,6 +164,8 @@ static char *find_shim(void)
 /* Removes the files of a directory poolguard created, then the directory. */
 static void remove_dir(const char *dir)
 {
+    if (!dir)
+        return;
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *de;

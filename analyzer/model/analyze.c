@@ -129,7 +129,7 @@ int analyze_dedup(pg_report *r)
     size_t nb = 1;
     while (nb < 2 * n)
         nb <<= 1;
-    pg_finding **table = calloc(nb, sizeof *table);
+    pg_finding **table = calloc(nb, sizeof(pg_finding *));
     if (!table)
         return -ENOMEM;
     int ret = 0;

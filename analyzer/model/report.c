@@ -286,7 +286,8 @@ static int add_dir(pg_report *r, const char *path)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         int fr = add_file(r, names[i]);
         if (fr < 0 && ret == 0)

@@ -437,7 +437,7 @@ static char *one_graph(const pg_finding *f, const pg_snapshot *s, const char *an
     dctx d = { .out = m, .k = 0, .anchor = anchor };
     if (f)
         draw_finding(&d, f, false);
-    else
+    else if (s)
         draw_snapshot(&d, s, false);
     fprintf(m, "}\n");
     fclose(m);

@@ -64,7 +64,7 @@ void render_json_lock_name(json_t *o, const pg_lockname *n, const char *kind)
         return;
     }
     const pg_frame *site = describe_lock_site(n);
-    if (site) {
+    if (site && n) {
         json_t *so = json_object();
         json_object_set_new(so, "kind", json_string(n->site_kind == PG_SITE_INIT ? "init" : "first_taken"));
         json_object_set_new(so, "frame", render_json_frame(site));

@@ -470,6 +470,7 @@ PG_EXPORT void tbb_execute(tbb_arena_base *ta, tbb_delegate *d)
     execute_fn real = PG_REAL_LAZY(real_execute, N_EXECUTE);
     if (!real)
         return;
+    // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the cleanup function
     struct exec_scope s __attribute__((cleanup(exec_end))) = {cur_rec, cur_gen};
     if (ta && atomic_load_explicit(&pg_ready, memory_order_acquire)) {
         int e = errno;

@@ -220,6 +220,7 @@ PG_HIDDEN void pg_wait_end(struct pg_waitscope *ws);
 /* Real functions (real.c): every dlsym/dlvsym lives there. One member per PG_HOOK entry of
  * hooks.def, the one list of interposed functions. */
 struct pg_real {
+// NOLINTNEXTLINE(bugprone-macro-parentheses): an X-macro that expands to a declaration
 #define PG_HOOK(field, ret, name, params, version, how) ret(*field) params;
 #define PG_ADAPTER(lib, name)
 #include "hooks.def"

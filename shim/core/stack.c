@@ -110,7 +110,7 @@ int pg_stack_here_fast(uintptr_t *pcs, int max, int skip)
  * program use signals. */
 static int readable(unw_word_t addr)
 {
-    long r = syscall(SYS_rt_sigprocmask, -1, (void *)addr, NULL, (size_t)8);
+    long r = syscall(SYS_rt_sigprocmask, -1, (void *)addr, (void *)0, (size_t)8);
     return !(r != 0 && errno == EFAULT);
 }
 

@@ -160,7 +160,7 @@ static PyObject *chained_source(struct pg_py_ctx *c, PyObject *fut, int asyncio_
  * 1 yes or cannot tell, 0 no. */
 static int task_timed(struct pg_py_ctx *c, PyObject *const *tasks, int ntasks)
 {
-    if (!c->timeout_cls)
+    if (!c->timeout_cls || ntasks < 1)
         return 0;       /* before 3.11: wait_for makes its own waiter future, which breaks the chain */
     PyObject *loop = pg_py_attr(tasks[0], "_loop");
     PyObject *timers = loop ? pg_py_iattr(loop, c->loop_cls, "_scheduled") : NULL;

@@ -120,7 +120,7 @@ long pg_py_mp_entry_job(struct pg_py_ctx *c, PyObject *entry, int submission,
                         struct pg_py_func *fn, int *has_fn)
 {
     long job = -1;
-    struct pg_py_func f;
+    struct pg_py_func f = { 0 };
     int named = 0;
     if (!submission) {
         named = pg_py_mp_describe_task(c, entry, &job, &f);

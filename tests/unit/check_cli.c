@@ -44,6 +44,21 @@ START_TEST(test_cli_report_exit_66_on_error_findings)
 }
 END_TEST
 
+/* A directory without reports is a warning, not a crash: no findings, exit 0, and the warning
+ * names the directory (under check-asan, the sanitizers watch the empty directory listing too). */
+START_TEST(test_cli_report_on_a_directory_without_reports)
+{
+    char *dir = tu_tmpdir();
+    res r = pg((const char *[]){ "report", dir, NULL });
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "holds no poolguard reports"));
+    ck_assert_ptr_nonnull(strstr(r.out, "0 findings"));
+    res_free(&r);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_cli_fail_on_levels)
 {
     res r = pg((const char *[]){ "report", "--fail-on", "none", "tests/data/deadlock.jsonl", NULL });
@@ -248,6 +263,7 @@ Suite *cli_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_cli_report_exit_66_on_error_findings);
     tcase_add_test(tc, test_cli_fail_on_levels);
+    tcase_add_test(tc, test_cli_report_on_a_directory_without_reports);
     tcase_add_test(tc, test_cli_bad_inputs_exit_125_with_git_style_errors);
     tcase_add_test(tc, test_cli_bad_input_does_not_hide_good_ones);
     tcase_add_test(tc, test_cli_usage_errors);
