@@ -1,15 +1,14 @@
 /*
- * Real programs, nothing changed, nothing invented, nothing lost: what `poolguard run`
- * passes on to the program (signal dispositions and mask, job control), what happens when a report
- * cannot be written (a read-only or full directory, a file size limit: the gate still learns of the
- * finding), that the shim holds no descriptor of the program's, that 32,768 live threads fit the
- * default thread table, and a fast subset of `make check-real` (scripts/check_real.sh): one CPython
- * test suite and one compressor, natively and under the gate. The JVM of that subset is in
- * check_pool_libs.c (tests/java/Healthy.java).
+ * Real programs, nothing changed, nothing lost: what `poolguard run` passes on to the program
+ * (signal dispositions and mask, job control), what happens when a report cannot be written (a
+ * read-only or full directory, a file size limit: the gate still learns of the finding), and that
+ * the shim holds no descriptor of the program's. Heavy real workloads (32,768 live threads, the
+ * fast subset of `make check-real`) are in check_real_workloads.c.
  *
  * Every program runs under a time limit and is killed (poolguard first with SIGTERM, which it
  * passes on, then its group and the program's with SIGKILL) before an assertion may end a test. A
  * test that the machine cannot host is skipped (tu_skip), with the reason and what it ran instead.
+ * The helpers are in real_util.h.
  */
 #include <check.h>
 #include <errno.h>
@@ -27,162 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testlib.h"
-
-/* ------------------------------------------------------------------------------------------ */
-/* Running a program with a chosen environment                                                 */
-
-struct xrun {
-    char *const *argv;          /* argv[0]: a path */
-    const char *const *env;     /* NAME=VALUE added to the test's environment */
-    const int *ignore;          /* signals set to SIG_IGN before exec, 0-terminated */
-    const int *block;           /* signals blocked before exec, 0-terminated */
-    long fsize;                 /* RLIMIT_FSIZE in bytes, 0: unchanged */
-    bool own_group;             /* a process group of its own (so that it can be killed whole) */
-    /* results */
-    pid_t pid;
-    int status;
-    bool done;
-    char out_path[PATH_MAX], err_path[PATH_MAX];
-    char *out, *err;
-    long ms;
-};
-
-static char *workdir;
-
-static void work_init(void)
-{
-    if (!workdir)
-        workdir = tu_tmpdir();
-}
-
-static void xstart(struct xrun *x)
-{
-    static int seq;
-    work_init();
-    snprintf(x->out_path, sizeof x->out_path, "%s/out.%d", workdir, seq);
-    snprintf(x->err_path, sizeof x->err_path, "%s/err.%d", workdir, seq++);
-    x->ms = tu_now_ms();
-    x->pid = fork();
-    ck_assert_int_ge(x->pid, 0);
-    if (x->pid == 0) {
-        if (x->own_group)
-            setpgid(0, 0);
-        int o = open(x->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(x->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int n = open("/dev/null", O_RDONLY);
-        dup2(n, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        close(n), close(o), close(e);
-        for (size_t i = 0; x->env && x->env[i]; i++)
-            putenv((char *)x->env[i]);
-        sigset_t set;
-        sigemptyset(&set);
-        for (size_t i = 0; x->block && x->block[i]; i++)
-            sigaddset(&set, x->block[i]);
-        sigprocmask(SIG_SETMASK, &set, NULL);
-        for (size_t i = 0; x->ignore && x->ignore[i]; i++)
-            signal(x->ignore[i], SIG_IGN);
-        if (x->fsize > 0) {
-            struct rlimit rl = { (rlim_t)x->fsize, (rlim_t)x->fsize };
-            setrlimit(RLIMIT_FSIZE, &rl);
-        }
-        execv(x->argv[0], x->argv);
-        _exit(127);
-    }
-}
-
-/* Waits up to ms for the end; true when it ended. Does not kill. */
-static bool xwait(struct xrun *x, long ms)
-{
-    long deadline = tu_now_ms() + ms;
-    while (!x->done) {
-        if (waitpid(x->pid, &x->status, WNOHANG) == x->pid) {
-            x->done = true;
-            x->ms = tu_now_ms() - x->ms;
-            break;
-        }
-        if (tu_now_ms() >= deadline)
-            break;
-        tu_sleep_ms(10);
-    }
-    return x->done;
-}
-
-/* Ends the run (SIGTERM, which poolguard passes on; then SIGKILL to everything) and reads its
- * output. */
-static void xfinish(struct xrun *x)
-{
-    if (!x->done) {
-        kill(x->pid, SIGCONT);
-        kill(x->pid, SIGTERM);
-        if (!xwait(x, 2000)) {
-            kill(-x->pid, SIGKILL);
-            kill(x->pid, SIGKILL);
-            waitpid(x->pid, &x->status, 0);
-            x->done = true;
-        }
-    }
-    x->out = tu_slurp_maybe(x->out_path, NULL);
-    x->err = tu_slurp_maybe(x->err_path, NULL);
-    if (!x->out)
-        x->out = strdup("");
-    if (!x->err)
-        x->err = strdup("");
-}
-
-static int xcode(const struct xrun *x)
-{
-    if (WIFEXITED(x->status))
-        return WEXITSTATUS(x->status);
-    if (WIFSIGNALED(x->status))
-        return 128 + WTERMSIG(x->status);
-    return -1;
-}
-
-static void xfree(struct xrun *x)
-{
-    free(x->out);
-    free(x->err);
-    unlink(x->out_path);
-    unlink(x->err_path);
-}
-
-/* Runs to the end within ms (else kills it and fails). */
-static void xrun_all(struct xrun *x, long ms)
-{
-    xstart(x);
-    bool ended = xwait(x, ms);
-    xfinish(x);
-    ck_assert_msg(ended, "%s did not end within %ld ms; stderr: %.1500s", x->argv[0], ms, x->err);
-}
-
-static char *shim_path(void)
-{
-    char *p = tu_build_path("libpoolguard.so");
-    char *abs = realpath(p, NULL);
-    ck_assert_msg(abs != NULL, "the shim is not built: %s", p);
-    free(p);
-    return abs;
-}
-
-static char *prog(const char *name)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "progs/%s", name);
-    char *p = tu_build_path(rel);
-    ck_assert_msg(access(p, X_OK) == 0, "%s is not built (make check builds it first)", p);
-    return p;
-}
-
-static int count_lines_with(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
+#include "real_util.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* The program's environment under the gate                                                    */
@@ -484,149 +328,6 @@ START_TEST(test_program_at_its_descriptor_limit_behaves_the_same_and_its_finding
 }
 END_TEST
 
-/* ------------------------------------------------------------------------------------------ */
-/* Threads                                                                                     */
-
-static long read_long(const char *path)
-{
-    char *t = tu_slurp(path);
-    long v = t ? strtol(t, NULL, 10) : -1;
-    free(t);
-    return v;
-}
-
-/* Tasks the kernel can still start: pid_max and threads-max less what runs now, and RLIMIT_NPROC. */
-static long task_room(char *why, size_t cap)
-{
-    long pid_max = read_long("/proc/sys/kernel/pid_max");
-    long tmax = read_long("/proc/sys/kernel/threads-max");
-    char la[128] = "";
-    int fd = open("/proc/loadavg", O_RDONLY);
-    if (fd >= 0) {
-        ssize_t k = read(fd, la, sizeof la - 1);
-        la[k > 0 ? k : 0] = 0;
-        close(fd);
-    }
-    const char *slash = strchr(la, '/');
-    long running = slash ? strtol(slash + 1, NULL, 10) : 0;
-    struct rlimit rl;
-    getrlimit(RLIMIT_NPROC, &rl);
-    long room = pid_max - running - 300;
-    snprintf(why, cap, "kernel.pid_max is %ld with %ld tasks running", pid_max, running);
-    if (tmax - running - 300 < room) {
-        room = tmax - running - 300;
-        snprintf(why, cap, "kernel.threads-max is %ld with %ld tasks running", tmax, running);
-    }
-    if (geteuid() != 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur - running < room) {
-        room = (long)rl.rlim_cur - running;
-        snprintf(why, cap, "ulimit -u is %ld", (long)rl.rlim_cur);
-    }
-    return room;
-}
-
-/* 32,768 live threads with the default POOLGUARD_MAX_THREADS: no "table is full". If the machine
- * cannot host that many, the test runs 8,192 instead (twice the old default) and, when that
- * passes, says SKIP for the 32,768 it could not run. */
-START_TEST(test_32768_live_threads_fit_the_default_thread_table)
-{
-    char why[160];
-    long room = task_room(why, sizeof why), want = 32768;
-    if (room < want)
-        want = 8192;
-    char *shim = shim_path(), *many = prog("rel_many");
-    char pre[PATH_MAX + 16], nstr[16], expect[64];
-    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", shim);
-    snprintf(nstr, sizeof nstr, "%ld", want);
-    snprintf(expect, sizeof expect, "rel_many: %ld live\nrel_many: done\n", want);
-    const char *env[] = { pre, NULL };
-    char *argv[] = { many, nstr, NULL };
-    struct xrun s = { .argv = argv, .env = env };
-    xrun_all(&s, 90000);
-    ck_assert_msg(xcode(&s) == 0 && strcmp(s.out, expect) == 0,
-                  "%ld threads under the shim: exit %d, stdout %s, stderr %.1000s", want, xcode(&s), s.out,
-                  s.err);
-    ck_assert_msg(!strstr(s.err, "table is full") && !strstr(s.err, "poolguard:"),
-                  "%ld live threads must fit the default table without a word: %.1000s", want, s.err);
-    xfree(&s);
-    free(shim);
-    free(many);
-    if (want < 32768)
-        tu_skip("%s, room for %ld more threads, not 32768; 8192 ran instead and passed", why, room);
-}
-END_TEST
-
-/* ------------------------------------------------------------------------------------------ */
-/* The fast subset of make check-real                                                          */
-
-/* The last line that starts with `prefix` (CPython's regrtest "Result: ..."), or "". */
-static char *line_with(const char *text, const char *prefix)
-{
-    const char *best = NULL;
-    for (const char *p = text; p && *p;) {
-        if (strncmp(p, prefix, strlen(prefix)) == 0)
-            best = p;
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return best ? strndup(best, strcspn(best, "\n")) : strdup("");
-}
-
-START_TEST(test_cpython_test_queue_same_result_under_the_gate)
-{
-    if (access("/usr/lib/python3.11/test/test_queue.py", R_OK) != 0) {
-        ck_abort_msg("CPython's test suite is not installed (libpython3.11-testsuite: scripts/deps.sh "
-                     "installs it)");
-        return;
-    }
-    char *pg = tu_build_path("poolguard");
-    char *nargv[] = { "/usr/bin/python3", "-m", "test", "test_queue", NULL };
-    char *gargv[] = { pg, "run", "--", "/usr/bin/python3", "-m", "test", "test_queue", NULL };
-    struct xrun n = { .argv = nargv }, g = { .argv = gargv };
-    xrun_all(&n, 120000);
-    xrun_all(&g, 120000);
-    char *nr = line_with(n.out, "Tests result: "), *gr = line_with(g.out, "Tests result: ");
-    ck_assert_msg(xcode(&n) == 0 && strcmp(nr, "Tests result: SUCCESS") == 0,
-                  "natively: exit %d, %s; %.1500s", xcode(&n), nr, n.out);
-    ck_assert_msg(xcode(&g) == xcode(&n) && strcmp(nr, gr) == 0 && strstr(g.err, "poolguard: 0 findings"),
-                  "under the gate: exit %d, \"%s\" (natively \"%s\"); stdout %.1500s; stderr %.1500s",
-                  xcode(&g), gr, nr, g.out, g.err);
-    fprintf(stderr, "test_queue: %ld ms natively, %ld ms under the gate\n", n.ms, g.ms);
-    free(nr);
-    free(gr);
-    xfree(&n);
-    xfree(&g);
-    free(pg);
-}
-END_TEST
-
-/* xz -T0 (a thread per core) on generated data: the same bytes out, no finding. */
-START_TEST(test_xz_with_all_threads_same_output_under_the_gate)
-{
-    work_init();
-    char in[PATH_MAX + 16], cmd[4 * PATH_MAX];
-    snprintf(in, sizeof in, "%s/xz.in", workdir);
-    snprintf(cmd, sizeof cmd, "head -c 6000000 /dev/urandom | od -An -tx1 | head -c 10000000 > '%s'", in);
-    ck_assert_msg(system(cmd) == 0, "could not generate %s", in);
-    char *pg = tu_build_path("poolguard");
-    char sh[2 * PATH_MAX];
-    snprintf(sh, sizeof sh, "xz -T0 -6 -c '%s' | sha256sum", in);
-    char *nargv[] = { "/bin/sh", "-c", sh, NULL };
-    char *gargv[] = { pg, "run", "--", "/bin/sh", "-c", sh, NULL };
-    struct xrun n = { .argv = nargv }, g = { .argv = gargv };
-    xrun_all(&n, 120000);
-    xrun_all(&g, 120000);
-    ck_assert_msg(xcode(&n) == 0 && strlen(n.out) > 64, "xz natively: exit %d, %s %s", xcode(&n), n.out, n.err);
-    ck_assert_msg(xcode(&g) == 0 && strcmp(n.out, g.out) == 0 && strstr(g.err, "poolguard: 0 findings"),
-                  "xz -T0 under the gate: exit %d, stdout %s (natively %s); stderr %.1000s", xcode(&g),
-                  g.out, n.out, g.err);
-    unlink(in);
-    xfree(&n);
-    xfree(&g);
-    free(pg);
-}
-END_TEST
-
 Suite *real_suite(void)
 {
     Suite *s = suite_create("real");
@@ -649,17 +350,6 @@ Suite *real_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shim_holds_no_descriptor_while_the_program_runs);
     tcase_add_test(tc, test_program_at_its_descriptor_limit_behaves_the_same_and_its_finding_is_kept);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("threads");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_32768_live_threads_fit_the_default_thread_table);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("subset");
-    tcase_set_timeout(tc, 260);
-    tcase_add_test(tc, test_cpython_test_queue_same_result_under_the_gate);
-    tcase_add_test(tc, test_xz_with_all_threads_same_output_under_the_gate);
     suite_add_tcase(s, tc);
     return s;
 }

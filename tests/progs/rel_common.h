@@ -1,6 +1,7 @@
 /*
- * Small helpers shared by the reliability test programs (rel_*.c, ok_rel_*.c; the suite is
- * tests/e2e/check_reliability.c). Everything here is static: each program is one translation unit.
+ * Small helpers shared by the reliability test programs (rel_*.c, ok_rel_*.c; the suites are
+ * tests/e2e/check_reliability.c, check_scale.c and check_security.c). Everything here is static:
+ * each program is one translation unit.
  * Memory figures go to stderr as "rel_mem: hwm_kb=N rss_kb=N", never to stdout, so that stdout stays
  * comparable between a native run and a run under the shim.
  */

@@ -1,5 +1,6 @@
 /*
- * Many live threads at once, for the thread table's default size (tests/e2e/check_real.c).
+ * Many live threads at once, for the thread table's default size
+ * (tests/e2e/check_real_workloads.c).
  *
  *   rel_many N    starts N-1 threads with 16 KiB stacks, each blocked in read() on a pipe, so
  *                 that N threads (main included) are alive together; prints "rel_many: N live",
