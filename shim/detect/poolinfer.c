@@ -79,7 +79,7 @@ static void build_groups(struct ctx *c)
         int pool = t->pool ? pool_index(in, t->pool) : -1;
         uint64_t key;
         if (pool >= 0)
-            key = mix(0x616e6e6f74ull, t->pool);   /* known exactly: the pool is what it says */
+            key = pg_pi_mix(0x616e6e6f74ull, t->pool);   /* known exactly: the pool is what it says */
         else if (t->pool || t->exact_idle)
             continue;   /* a worker of a pool known exactly, between tasks: never inferred */
         else if (t->cls == PG_PI_CLASS_RUNTIME)

@@ -161,6 +161,14 @@ struct pg_pi_out {
     struct pg_pi_verdict verdicts[PG_PI_MAX_VERDICTS];
 };
 
+/* The hash that makes pool keys: pool.c's thread keys (start routine, callable type) and the
+ * rules' keys for pools known exactly are one space, so both mix with this one function. */
+static inline uint64_t pg_pi_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
 /* Analyzes one scan: fills out, updates state and the threads' output fields. */
 void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out *out);
 

@@ -26,12 +26,6 @@ struct ctx {
     int busy_group;     /* the one inferred pool whose workers all run, or -1 (see pg_pi_feed_of) */
 };
 
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h;
-}
-
 #define FOR_MEMBERS(c, g, i) \
     for (int i = (c)->out->groups[g].first; i >= 0; i = (c)->in->threads[i].next)
 

@@ -52,7 +52,7 @@ static uint64_t waits_signature(struct ctx *c, int g)
 {
     uint64_t h = 0x12345;
     FOR_MEMBERS(c, g, i)
-        h = mix(h, c->in->threads[i].seq * 31 + (uint64_t)c->in->threads[i].tid);
+        h = pg_pi_mix(h, c->in->threads[i].seq * 31 + (uint64_t)c->in->threads[i].tid);
     return h;
 }
 
