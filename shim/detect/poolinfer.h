@@ -1,5 +1,6 @@
 /*
- * Pool analysis as a pure function of one scan (poolinfer.c): which threads form a pool, what a
+ * Pool analysis as a pure function of one scan (poolinfer.c, poolinfer_queue.c and
+ * poolinfer_verdict.c; poolinfer_int.h says which does what): which threads form a pool, what a
  * pool's idle wait and queue are, and which pools are exhausted, stalled or growing, held to the
  * proof standard of docs/design.md ("Findings and their proof"). No globals, no allocation, no
  * system calls: the watchdog (pool.c) fills the input from the thread table and writes the
