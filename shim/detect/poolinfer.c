@@ -65,7 +65,8 @@ static int pool_index(const struct pg_pi_in *in, uintptr_t handle)
  * that pool. One thread is not an inferred pool: nothing tells its idle wait from a task's wait.
  * Its group is kept, marked single, for one purpose only: when the wait-for graph proves it stuck
  * (an error on its own), work that other threads queued on the object it waits on between tasks
- * explains the hang better than "every thread is blocked" (see analyze_inferred). */
+ * explains the hang better than "every thread is blocked" (see analyze_inferred, in
+ * poolinfer_verdict.c). */
 static void build_groups(struct ctx *c)
 {
     struct pg_pi_in *in = c->in;
