@@ -1,5 +1,6 @@
 /*
- * Pool analysis as a pure function of one scan (poolinfer.c): which threads form a pool, what a
+ * Pool analysis as a pure function of one scan (poolinfer.c, poolinfer_queue.c and
+ * poolinfer_verdict.c; poolinfer_int.h says which does what): which threads form a pool, what a
  * pool's idle wait and queue are, and which pools are exhausted, stalled or growing, held to the
  * proof standard of docs/design.md ("Findings and their proof"). No globals, no allocation, no
  * system calls: the watchdog (pool.c) fills the input from the thread table and writes the
@@ -160,6 +161,14 @@ struct pg_pi_out {
     int nverdicts;
     struct pg_pi_verdict verdicts[PG_PI_MAX_VERDICTS];
 };
+
+/* The hash that makes pool keys: pool.c's thread keys (start routine, callable type) and the
+ * rules' keys for pools known exactly are one space, so both mix with this one function. */
+static inline uint64_t pg_pi_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
 
 /* Analyzes one scan: fills out, updates state and the threads' output fields. */
 void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out *out);

@@ -62,12 +62,6 @@ int pg_pool_init(uint32_t size)
     return 0;
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h;
-}
-
 /* Language runtimes whose threads are never an inferred pool: the module exporting one of these
  * names is the runtime. Looked up again while not found, since a JVM is loaded late. */
 static const char *const runtime_syms[] = {
@@ -132,13 +126,13 @@ static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
 static uint64_t group_key(struct pg_thread *t, uint32_t cls)
 {
     if (!t->start_routine || cls == PG_PI_CLASS_RUNTIME)
-        return t->start_routine ? mix(0xcbf29ce484222325ull, t->start_routine) : 0;
-    uint64_t h = mix(0xcbf29ce484222325ull, t->start_routine);
+        return t->start_routine ? pg_pi_mix(0xcbf29ce484222325ull, t->start_routine) : 0;
+    uint64_t h = pg_pi_mix(0xcbf29ce484222325ull, t->start_routine);
     if (cls == PG_PI_CLASS_STDTHREAD) {
         uintptr_t vt = 0;
         if (!t->arg || pg_peek(&vt, (uintptr_t)t->arg, sizeof vt) < 0)
             return 0;
-        h = mix(h, vt);
+        h = pg_pi_mix(h, vt);
     }
     return h ? h : 1;
 }
@@ -246,7 +240,8 @@ static struct pg_apool *group_ap(int g)
     return out.groups[g].pool >= 0 ? pool_ap[out.groups[g].pool] : NULL;
 }
 
-#define FOR_MEMBERS(g, i) for (int i = out.groups[g].first; i >= 0; i = threads[i].next)
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): i is the loop variable the macro declares */
+#define FOR_MEMBERS(g, i) for (int i = out.groups[(g)].first; i >= 0; i = threads[i].next)
 
 static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, long queued, int exact,
                        const char *evidence, const char *proof)
