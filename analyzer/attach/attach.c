@@ -423,9 +423,9 @@ static uint64_t unix_ms(void)
 static int write_header(const ext_proc *p, int fd)
 {
     json_t *h = json_object();
-    json_object_set_new(h, "type", json_string("header"));
-    json_object_set_new(h, "format", json_string("poolguard-report"));
-    json_object_set_new(h, "version", json_integer(1));
+    json_object_set_new(h, PG_K_TYPE, json_string(pg_record_name(PG_REC_HEADER)));
+    json_object_set_new(h, PG_K_FORMAT, json_string(PG_FORMAT_NAME));
+    json_object_set_new(h, PG_K_VERSION, json_integer(PG_FORMAT_VERSION));
     json_object_set_new(h, "pid", json_integer(p->pid));
     if (p->ppid > 0)
         json_object_set_new(h, "ppid", json_integer(p->ppid));
@@ -435,9 +435,9 @@ static int write_header(const ext_proc *p, int fd)
         json_array_append_new(argv, json_string(*a));
     json_object_set_new(h, "argv", argv);
     json_object_set_new(h, "start_unix_ms", json_integer((json_int_t)unix_ms()));
-    json_object_set_new(h, "shim", json_string(PG_VERSION));
+    json_object_set_new(h, PG_K_SHIM, json_string(PG_TOOL_VERSION));
     /* Not written by the shim: read from outside (docs/attach.md says what that cannot see). */
-    json_object_set_new(h, "source", json_string(p->source));
+    json_object_set_new(h, PG_K_SOURCE, json_string(p->source));
     return put_line(fd, h);
 }
 
@@ -573,10 +573,10 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
     char summary[256];
     summarize(p, gr, f, summary, sizeof summary);
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("finding"));
-    json_object_set_new(o, "seq", json_integer(fi + 1));
-    json_object_set_new(o, "kind", json_string("deadlock"));
-    json_object_set_new(o, "severity", json_string("error"));
+    json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_FINDING)));
+    json_object_set_new(o, PG_K_SEQ, json_integer(fi + 1));
+    json_object_set_new(o, PG_K_KIND, json_string(pg_kind_name(PG_KIND_DEADLOCK)));
+    json_object_set_new(o, PG_K_SEVERITY, json_string(pg_sev_name(PG_SEV_ERROR)));
     json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
     json_object_set_new(o, "summary", json_string(summary));
     json_t *threads = json_array();
@@ -591,7 +591,7 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
             json_object_set_new(e, "kind", json_string(p->threads[x].wait.kind));
             json_object_set_new(e, "address", hex(p->threads[x].wait.address));
             json_array_append_new(cycle, e);
-            json_array_append_new(threads, thread_json(p, x, "cycle"));
+            json_array_append_new(threads, thread_json(p, x, pg_role_name(PG_ROLE_CYCLE)));
             x = y;
         } while (x != f->start);
         json_object_set_new(o, "cycle", cycle);
@@ -604,7 +604,8 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
         const struct pg_gnode *g = &gr->nodes[i];
         if (!g->stuck || g->finding != fi || g->cycle_next >= 0)
             continue;
-        json_array_append_new(threads, thread_json(p, (int)i, f->kind == PG_GF_HANG ? "hang" : "blocked"));
+        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(f->kind == PG_GF_HANG ? PG_ROLE_HANG
+                                                                                       : PG_ROLE_BLOCKED)));
     }
     json_object_set_new(o, "threads", threads);
     return put_line(fd, o);
@@ -613,12 +614,12 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
 static int write_snapshot(const ext_proc *p, int fd)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("snapshot"));
+    json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_SNAPSHOT)));
     json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
     json_object_set_new(o, "reason", json_string(p->source));
     json_t *threads = json_array();
     for (size_t i = 0; i < p->nthreads; i++)
-        json_array_append_new(threads, thread_json(p, (int)i, "snapshot"));
+        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(PG_ROLE_SNAPSHOT)));
     json_object_set_new(o, "threads", threads);
     return put_line(fd, o);
 }

@@ -24,7 +24,6 @@ typedef struct render_opts {
     bool timed_out;        /* `run` stopped the program at its time-out */
 } render_opts;
 
-#define PG_VERSION "0.1.0"
 #define PG_JSON_VERSION 1
 
 /* Returns 0 or -errno (-EIO when the stream failed, -ENOENT when `dot` is missing for svg). */

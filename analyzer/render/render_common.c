@@ -48,7 +48,7 @@ bool render_finding_visible(const pg_finding *f, const render_opts *o)
         return false;
     /* When the program ran past its time-out, a stall is the best explanation there is: it is
      * shown beside the snapshots whatever --min-severity says. */
-    return f->sev >= o->min_severity || (o->timed_out && strcmp(f->kind, "stall") == 0);
+    return f->sev >= o->min_severity || (o->timed_out && f->kind_id == PG_KIND_STALL);
 }
 
 bool render_finding_below(const pg_finding *f, const render_opts *o)

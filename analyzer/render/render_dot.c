@@ -244,7 +244,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
     FILE *out = d->out;
     int k = d->k;
     const pg_pool *p = &f->pool_info;
-    bool proven = p->proof && (strcmp(p->proof, "exact") == 0 || strcmp(p->proof, "graph") == 0);
+    bool proven = p->proof == PG_PROOF_EXACT || p->proof == PG_PROOF_GRAPH;
     const char *hot = proven ? HOT : "";
     char desc[1200], label[1400 + 4 * 160];
     describe_pool(p, desc, sizeof desc);
@@ -255,8 +255,8 @@ static void draw_pool(const dctx *d, const pg_finding *f)
     if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
         n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
                       p->queued);
-    if (p->proof && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", p->proof);
+    if (p->proof >= 0 && n >= 0 && (size_t)n < sizeof label)
+        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", pg_proof_name(p->proof));
     /* The queue's first tasks by function, next to run first. */
     for (size_t i = 0; i < p->nqueued_tasks && i < 4 && n >= 0 && (size_t)n < sizeof label; i++) {
         const char *name = describe_function(&p->queued_tasks[i].function);

@@ -235,9 +235,12 @@ static json_t *pool_json(const pg_finding *f)
     json_object_set_new(o, "description", json_string(describe_pool(p, desc, sizeof desc)));
     /* The exact layer's members as the analyzer read them: a value of the wrong type or an
      * unknown word is left out rather than passed on. */
-    static const char *const words[] = { "library", "source", "proof" };
-    const char *const values[] = { p->library, p->source, p->proof };
-    for (size_t i = 0; i < 3; i++)
+    static const char *const words[] = { PG_K_POOL_LIBRARY, PG_K_SOURCE, PG_K_POOL_PROOF,
+                                         PG_K_POOL_EVIDENCE };
+    const char *const values[] = { p->library, pg_source_name(p->source), pg_proof_name(p->proof),
+                                   p->evidence_code >= 0 ? pg_evidence_name(p->evidence_code)
+                                                         : p->evidence };
+    for (size_t i = 0; i < 4; i++)
         if (values[i])
             json_object_set_new(o, words[i], json_string(values[i]));
         else
@@ -364,7 +367,7 @@ json_t *render_json_document(pg_report *r, const render_opts *o)
     json_object_set_new(doc, "version", json_integer(PG_JSON_VERSION));
     json_t *tool = json_object();
     json_object_set_new(tool, "name", json_string("poolguard"));
-    json_object_set_new(tool, "version", json_string(PG_VERSION));
+    json_object_set_new(tool, "version", json_string(PG_TOOL_VERSION));
     json_object_set_new(doc, "tool", tool);
     json_t *findings = json_array();
     size_t n, dup = 0, supp = 0, base = 0, below = 0;
