@@ -345,7 +345,7 @@ static bool worker_clause(const pg_pool *p, const pg_mthread *t, char **out, siz
     if (!sub->present && !w->present)
         return false;
     char pos[32];
-    append(out, len, "%s %ld", t->role && strcmp(t->role, "worker") == 0 ? "worker" : "thread", t->tid);
+    append(out, len, "%s %ld", t->role_id == PG_ROLE_WORKER ? "worker" : "thread", t->tid);
     if (runs)
         append(out, len, " runs %s and", runs);
     if (sub->present) {
@@ -514,7 +514,7 @@ static size_t worker_clauses(const pg_finding *f, char **out, size_t *len)
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < f->nthreads; i++) {
             const pg_mthread *t = &f->threads[i];
-            bool worker = t->role && strcmp(t->role, "worker") == 0;
+            bool worker = t->role_id == PG_ROLE_WORKER;
             if (worker != (pass == 0) || !(t->submitted_task.present || t->waits_for_task.present))
                 continue;
             if (said == MAX_CLAUSES) {
@@ -549,7 +549,7 @@ static int64_t blocked_at_least(const pg_finding *f, bool workers_only)
     int64_t least = -1;
     for (size_t i = 0; i < f->nthreads; i++) {
         const pg_mthread *t = &f->threads[i];
-        if (workers_only && !(t->role && strcmp(t->role, "worker") == 0))
+        if (workers_only && !(t->role_id == PG_ROLE_WORKER))
             continue;
         if (t->blocked.present && t->blocked.since_ms >= 0 &&
             (least < 0 || t->blocked.since_ms < least))
@@ -620,7 +620,7 @@ static char *exact_summary(const pg_finding *f)
     if (workers < 0) {
         workers = 0;
         for (size_t i = 0; i < f->nthreads; i++)
-            workers += f->threads[i].role && strcmp(f->threads[i].role, "worker") == 0;
+            workers += f->threads[i].role_id == PG_ROLE_WORKER;
     }
     bool one = workers == 1;
     char desc[1200], queue[128], who[64];

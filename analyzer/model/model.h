@@ -143,6 +143,7 @@ typedef struct pg_mthread {
     long tid;
     char *name;
     char *role;
+    int role_id;           /* pg_role; -1 when absent or not one of the format's roles */
     bool is_main;
     bool has_start;
     uint64_t start_routine;

@@ -228,7 +228,8 @@ static int parse_thread(json_t *o, pg_mthread *t)
     memset(t, 0, sizeof *t);
     t->tid = get_long(o, "tid", -1);
     t->name = get_str(o, "name");
-    t->role = get_str(o, "role");
+    t->role = get_str(o, PG_K_ROLE);
+    t->role_id = pg_role_parse(t->role);
     t->is_main = json_is_true(json_object_get(o, "main"));
     t->has_start = parse_addr(json_object_get(o, "start_routine"), &t->start_routine);
     t->blocked.since_ms = -1;

@@ -53,7 +53,7 @@ const char *render_short_path(const char *file);
 const char *render_exe_name(const pg_process *p);
 /* A thread's role in words ("in the cycle", "worker of the pool"), NULL when it adds nothing
  * (snapshots). pool: the finding has a pool; stall: the finding is a stall. */
-const char *render_role_words(const char *role, bool pool, bool stall);
+const char *render_role_words(const pg_mthread *t, bool pool, bool stall);
 /* Human words for a wait kind: "mutex", "condition variable", ... */
 const char *render_wait_words(const char *kind);
 

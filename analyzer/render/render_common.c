@@ -156,23 +156,19 @@ const char *render_wait_words(const char *kind)
     return kind;
 }
 
-const char *render_role_words(const char *role, bool pool, bool stall)
+const char *render_role_words(const pg_mthread *t, bool pool, bool stall)
 {
     /* A stall has no cycle and proves nothing: its threads are only blocked for long. */
-    if (stall && role && strcmp(role, "blocked") == 0)
+    if (stall && t->role_id == PG_ROLE_BLOCKED)
         return "blocked for long";
+    switch (t->role_id) {
     /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
-    if (!role || strcmp(role, "snapshot") == 0)
-        return NULL;
-    if (strcmp(role, "cycle") == 0)
-        return "in the cycle";
-    if (strcmp(role, "blocked") == 0)
-        return pool ? "stuck with the pool" : "stuck behind the cycle";
-    if (strcmp(role, "worker") == 0)
-        return "worker of the pool";
-    if (strcmp(role, "submitter") == 0)
-        return "submits work to the pool";
-    if (strcmp(role, "hang") == 0)
-        return "blocked, like every thread";
-    return role;
+    case PG_ROLE_SNAPSHOT: return NULL;
+    case PG_ROLE_CYCLE: return "in the cycle";
+    case PG_ROLE_BLOCKED: return pool ? "stuck with the pool" : "stuck behind the cycle";
+    case PG_ROLE_WORKER: return "worker of the pool";
+    case PG_ROLE_SUBMITTER: return "submits work to the pool";
+    case PG_ROLE_HANG: return "blocked, like every thread";
+    }
+    return t->role;   /* another writer's role, as it is (NULL: none) */
 }

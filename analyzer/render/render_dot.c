@@ -89,7 +89,7 @@ static bool waits_through_task(const pg_pool *pool, const pg_mthread *t)
         return false;
     if (t->waits_for_task.present || t->submitted_task.present)
         return true;
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(pool, t) : NULL;
     return py && py->waits;
 }
 
@@ -116,7 +116,7 @@ static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_mthrea
         n = snprintf(label, sizeof label, "%s", name);
     const char *runs = describe_function(&t->task_function);
     /* A Python worker's task, named by the interpreter. */
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(pool, t) : NULL;
     if (!runs && py)
         runs = py->task.function;
     /* Said once: a task blocked in its own frame is already the frame the node shows. */
@@ -273,7 +273,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
         const pg_mthread *t = &f->threads[i];
         if (!t->role)
             continue;
-        bool worker = strcmp(t->role, "worker") == 0;
+        bool worker = t->role_id == PG_ROLE_WORKER;
         char el[PG_MAX_STRING + 64], pos[32], id[64], state[96];
         const pg_py_task *py = worker ? describe_py_task(p, t) : NULL;
         if (worker) {
@@ -285,7 +285,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
             fprintf(out, "    p%d -> t%d_%ld [label=", k, k, t->tid);
             dot_str(out, el);
             fprintf(out, ", style=dashed%s];\n", t->blocked.present ? hot : "");
-        } else if (strcmp(t->role, "submitter") == 0) {
+        } else if (t->role_id == PG_ROLE_SUBMITTER) {
             fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
         }
         const pg_task_wait *w = &t->waits_for_task;

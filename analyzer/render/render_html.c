@@ -322,7 +322,7 @@ static void task_facts(hctx *c, const pg_pool *p, const pg_mthread *t, const cha
 {
     char pos[32], words[3 * PG_MAX_STRING + 128], fn[PG_MAX_STRING + 64];
     const char *runs = describe_function(&t->task_function);
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(p, t) : NULL;
     if (runs || (py && py->task.function)) {
         fputs("<dt>runs</dt><dd>task <b>", c->out);
         if (runs)
@@ -394,7 +394,7 @@ static void thread_section(hctx *c, const pg_finding *f, const pg_mthread *t, co
     snprintf(id, sizeof id, "%s-t%ld", anchor, t->tid);
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = render_role_words(t->role, pool, f && f->kind_id == PG_KIND_STALL);
+    const char *role = render_role_words(t, pool, f && f->kind_id == PG_KIND_STALL);
     fprintf(c->out, "<section class=\"thread\" id=\"%s\">\n<h3>", id);
     esc(c, label);
     if (role || t->is_main) {
@@ -405,7 +405,7 @@ static void thread_section(hctx *c, const pg_finding *f, const pg_mthread *t, co
         fputs("</span>", c->out);
     }
     fputs("</h3>\n<dl class=\"facts\">\n", c->out);
-    bool submitter = pool && t->role && strcmp(t->role, "submitter") == 0;
+    bool submitter = pool && t->role_id == PG_ROLE_SUBMITTER;
     if (submitter && !t->blocked.present)
         fputs("<dt>waits</dt><dd>running; the stack below is where it last queued work</dd>\n", c->out);
     else

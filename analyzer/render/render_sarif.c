@@ -160,7 +160,7 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
                       w->state ? w->state : "unknown");
     }
     /* A Python worker: its task and what it waits on, as the interpreter names them. */
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(p, t) : NULL;
     if (py && n >= 0 && (size_t)n < sizeof msg) {
         char fn[PG_MAX_STRING + 64], words[3 * PG_MAX_STRING + 128];
         if (py->task.function)
@@ -187,7 +187,7 @@ static json_t *edge_flow(const pg_order_edge *e, size_t idx, const render_opts *
     json_t *tf = json_object(), *locs = json_array();
     char label[128], msg[7 * PG_MAX_STRING + 2000], id[160];
     char a[3 * PG_MAX_STRING + 800], b[3 * PG_MAX_STRING + 800];
-    pg_mthread t = { .tid = e->tid, .name = e->name };
+    pg_mthread t = { .tid = e->tid, .name = e->name, .role_id = -1 };
     render_thread_label(&t, label, sizeof label);
     snprintf(id, sizeof id, "edge %zu: %s", idx + 1, label);
     json_object_set_new(tf, "id", json_string(id));

@@ -296,13 +296,13 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_mthread *t,
     char label[128];
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = render_role_words(t->role, pool, f && f->kind_id == PG_KIND_STALL);
+    const char *role = render_role_words(t, pool, f && f->kind_id == PG_KIND_STALL);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
             role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
         fprintf(c->out, "    started at %s\n", t->start.frames[t->start.nframes - 1].function);
-    bool worker = pool && t->role && strcmp(t->role, "worker") == 0;
-    bool submitter = pool && t->role && strcmp(t->role, "submitter") == 0;
+    bool worker = pool && t->role_id == PG_ROLE_WORKER;
+    bool submitter = pool && t->role_id == PG_ROLE_SUBMITTER;
     if (worker) {
         const char *routine = t->start.nframes ? t->start.frames[t->start.nframes - 1].function
                                                : describe_pool_routine(&f->pool_info);
@@ -620,7 +620,7 @@ static void lock_name(const pg_finding *f, uint64_t addr, char *buf, size_t len)
 
 static void edge_label(const pg_order_edge *e, char *buf, size_t len)
 {
-    pg_mthread t = { .tid = e->tid, .name = e->name };
+    pg_mthread t = { .tid = e->tid, .name = e->name, .role_id = -1 };
     render_thread_label(&t, buf, len);
 }
 
