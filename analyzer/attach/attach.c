@@ -209,7 +209,7 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
      * the owner field names a thread of the process: internal locks of libc look the same. */
     if (!hinted && w < 0)
         return;
-    t->wait.kind = "mutex";
+    t->wait.kind = pg_wait_name(PG_WAIT_MUTEX);
     t->wait.address = word;
     if (owner == 0 || owner == 0x7fffffff || owner == 0x7ffffffe)
         return;       /* free, or a robust mutex's special states: the lock call will return */
@@ -231,7 +231,7 @@ static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool wr
 {
     ext_thread *t = &p->threads[i];
     uint64_t base = write ? (val == 2 ? word - 8 : word - 12) : (val == 3 ? word - 8 : word);
-    t->wait.kind = write ? "rwlock_write" : "rwlock_read";
+    t->wait.kind = pg_wait_name(write ? PG_WAIT_RWLOCK_WRITE : PG_WAIT_RWLOCK_READ);
     t->wait.address = base;
 }
 
@@ -255,7 +255,7 @@ static void rwlock_edges(ext_proc *p, int i, struct pg_gnode *g)
     } else if (!writer) {
         for (size_t k = 0; k < p->nthreads; k++) {
             const ext_thread *o = &p->threads[k];
-            if ((int)k != i && o->wait.kind && !strcmp(o->wait.kind, "rwlock_write") &&
+            if ((int)k != i && pg_wait_parse(o->wait.kind) == PG_WAIT_RWLOCK_WRITE &&
                 o->wait.address == t->wait.address)
                 add_waker(g, (int)k);
         }
@@ -284,7 +284,7 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
         if (p->read(p->read_ctx, word, &w, sizeof w) < 0)
             return;
         pid_t owner = (pid_t)(w & FUTEX_TID_MASK);
-        t->wait.kind = "mutex";
+        t->wait.kind = pg_wait_name(PG_WAIT_MUTEX);
         t->wait.address = word;
         t->wait.owner = owner;
         if (owner && !t->wait.timed && !t->wait.shared && index_of_tid(p, owner) >= 0) {
@@ -304,7 +304,7 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
             const ext_thread *o = &p->threads[k];
             if (o->have_regs && o->fs_base && word == o->fs_base + (uint64_t)tid_off &&
                 val == (uint32_t)o->tid) {
-                t->wait.kind = "join";
+                t->wait.kind = pg_wait_name(PG_WAIT_JOIN);
                 t->wait.address = o->fs_base;
                 t->wait.target = o->tid;
                 /* glibc waits on the tid word with a shared futex because the kernel's wake at
@@ -328,12 +328,12 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
         rwlock_wait(p, i, word, val, h == H_WRLOCK);
         return;       /* edges once every thread is classified (readers kept out by writers) */
     }
-    static const char *const kinds[] = {
-        [H_NONE] = "futex", [H_MUTEX] = "futex", [H_COND] = "cond", [H_SEM] = "sem",
-        [H_BARRIER] = "barrier", [H_ONCE] = "once", [H_JOIN] = "futex",
-        [H_RDLOCK] = "futex", [H_WRLOCK] = "futex",
+    static const pg_wait_kind_t kinds[] = {
+        [H_NONE] = PG_WAIT_FUTEX, [H_MUTEX] = PG_WAIT_FUTEX, [H_COND] = PG_WAIT_COND,
+        [H_SEM] = PG_WAIT_SEM, [H_BARRIER] = PG_WAIT_BARRIER, [H_ONCE] = PG_WAIT_ONCE,
+        [H_JOIN] = PG_WAIT_FUTEX, [H_RDLOCK] = PG_WAIT_FUTEX, [H_WRLOCK] = PG_WAIT_FUTEX,
     };
-    t->wait.kind = kinds[h];
+    t->wait.kind = pg_wait_name(kinds[h]);
     t->wait.address = word;
     /* Anyone may signal a condition variable, post a semaphore or wake a futex. */
     if (!t->wait.timed && !t->wait.shared) {
@@ -507,7 +507,8 @@ static json_t *thread_json(const ext_proc *p, int i, const char *role)
         if (dup)
             continue;
         json_t *h = json_object();
-        json_object_set_new(h, "kind", json_string(!strcmp(w->kind, "mutex") ? "mutex" : "rwlock_write"));
+        json_object_set_new(h, "kind", json_string(pg_lock_name(pg_wait_parse(w->kind) == PG_WAIT_MUTEX
+                                                                    ? PG_LOCK_MUTEX : PG_LOCK_RWLOCK_WRITE)));
         json_object_set_new(h, "address", hex(w->address));
         json_array_append_new(holds, h);
     }
@@ -531,19 +532,19 @@ static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfindi
     const ext_thread *s = &p->threads[f->start];
     if (f->kind == PG_GF_CYCLE && f->ncycle == 1) {
         snprintf(out, cap, "thread %d waits for a %s it already holds itself", (int)s->tid,
-                 !strcmp(s->wait.kind, "join") ? "thread" : "lock");
+                 pg_wait_parse(s->wait.kind) == PG_WAIT_JOIN ? "thread" : "lock");
     } else if (f->kind == PG_GF_CYCLE) {
-        static const struct { const char *kind, *one, *many; } names[] = {
-            {"mutex", "mutex", "mutexes"},
-            {"rwlock_read", "rwlock (read)", "rwlocks (read)"},
-            {"rwlock_write", "rwlock (write)", "rwlocks (write)"},
-            {"join", "join", "joins"},
+        static const struct { pg_wait_kind_t kind; const char *one, *many; } names[] = {
+            {PG_WAIT_MUTEX, "mutex", "mutexes"},
+            {PG_WAIT_RWLOCK_READ, "rwlock (read)", "rwlocks (read)"},
+            {PG_WAIT_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)"},
+            {PG_WAIT_JOIN, "join", "joins"},
         };
         int counts[4] = {0};
         int x = f->start;
         do {
             for (int k = 0; k < 4; k++)
-                counts[k] += !strcmp(p->threads[x].wait.kind, names[k].kind);
+                counts[k] += pg_wait_parse(p->threads[x].wait.kind) == (int)names[k].kind;
             x = gr->nodes[x].cycle_next;
         } while (x != f->start);
         int len = snprintf(out, cap, "%d threads wait on each other through ", f->ncycle);

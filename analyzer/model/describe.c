@@ -3,15 +3,15 @@
  * it (or by the name its annotations gave it), each task by its function, a lock-order cycle by
  * the functions that take its locks. The shim decides what happened and writes structured data;
  * this module writes the sentence from that data once frames are known, so every format shows
- * the same one. The shim's own sentence (it never symbolizes) is only a fallback, for findings
- * of older shims that carry no proof. Reads symbolized stacks; writes only the summary of a
- * finding (the shim's own is kept).
+ * the same one. The shim's own sentence (it never symbolizes) is shown only where this module
+ * has none of its own (deadlocks, whose sentence names only counts and kinds); it is never read:
+ * every word here comes from structured members. Reads symbolized stacks; writes only the
+ * summary of a finding (the shim's own is kept).
  */
 #include "analyze.h"
 
 #include "render.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -83,7 +83,8 @@ const char *describe_frame(const pg_frame *f, char *buf, size_t len)
 /* The object a lock kind is a state of: a read or write lock is held on an rwlock. */
 static const char *object_word(const char *kind)
 {
-    return kind && strncmp(kind, "rwlock", 6) == 0 ? "rwlock" : render_wait_words(kind);
+    int k = pg_wait_parse(kind);
+    return k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE ? "rwlock" : render_wait_words(kind);
 }
 
 static const char *base_of(const char *path)
@@ -159,7 +160,8 @@ const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t addre
 {
     char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
     char site[2 * PG_MAX_STRING + 700];
-    bool rw_state = kind && (strcmp(kind, "rwlock_read") == 0 || strcmp(kind, "rwlock_write") == 0);
+    int k = pg_wait_parse(kind);
+    bool rw_state = k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE;
     if (symbol_words(n, name, sizeof name, details, sizeof details))
         snprintf(buf, len, "%s %s (%s%s0x%" PRIx64 ")", render_wait_words(kind), name, details,
                  *details ? ", " : "", address);

@@ -333,8 +333,8 @@ static void locknames_free(pg_locknames *t)
  * has its own words. */
 static bool nameable(const char *kind, uint64_t address)
 {
-    return address != 0 && !(kind && (strcmp(kind, "join") == 0 || strcmp(kind, "task") == 0 ||
-                                      strcmp(kind, "future") == 0));
+    int k = pg_wait_parse(kind);
+    return address != 0 && k != PG_WAIT_JOIN && k != PG_WAIT_TASK && k != PG_WAIT_FUTURE;
 }
 
 /* Adds address to t (which has room for it), or merges what s says into its entry. */

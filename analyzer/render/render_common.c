@@ -141,19 +141,23 @@ const char *render_exe_name(const pg_process *p)
 
 const char *render_wait_words(const char *kind)
 {
-    static const struct { const char *kind, *words; } w[] = {
-        { "mutex", "mutex" }, { "rwlock_read", "read lock" }, { "rwlock_write", "write lock" },
-        { "join", "thread join" }, { "cond", "condition variable" }, { "sem", "semaphore" },
-        { "futex", "futex" }, { "barrier", "barrier" }, { "task", "task" }, { "future", "future" },
-        { "cond_destroy", "condition variable being destroyed" },
-        { "once", "one-time initialization (pthread_once)" }, { "spinlock", "spin lock" },
+    /* The format's wait kinds (blocked_on, cycle, idle) and lock kinds (holds, order). */
+    static const char *const waits[] = {
+        [PG_WAIT_MUTEX] = "mutex", [PG_WAIT_RWLOCK_READ] = "read lock",
+        [PG_WAIT_RWLOCK_WRITE] = "write lock", [PG_WAIT_JOIN] = "thread join",
+        [PG_WAIT_COND] = "condition variable", [PG_WAIT_SEM] = "semaphore",
+        [PG_WAIT_FUTEX] = "futex", [PG_WAIT_BARRIER] = "barrier", [PG_WAIT_TASK] = "task",
+        [PG_WAIT_FUTURE] = "future", [PG_WAIT_COND_DESTROY] = "condition variable being destroyed",
+        [PG_WAIT_ONCE] = "one-time initialization (pthread_once)",
     };
     if (!kind)
         return "unknown object";
-    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
-        if (strcmp(kind, w[i].kind) == 0)
-            return w[i].words;
-    return kind;
+    int w = pg_wait_parse(kind);
+    if (w >= 0 && (size_t)w < sizeof waits / sizeof *waits && waits[w])
+        return waits[w];
+    if (pg_lock_parse(kind) == PG_LOCK_SPINLOCK)
+        return "spin lock";
+    return kind;   /* "none", or another writer's word, as it is */
 }
 
 const char *render_role_words(const pg_mthread *t, bool pool, bool stall)

@@ -161,7 +161,7 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
     /* Objects: every address waited on or held, once (Graphviz merges repeated statements). */
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
-        if (w->present && !(w->kind && strcmp(w->kind, "join") == 0) && !waits_through_task(pool, &t[i]))
+        if (w->present && pg_wait_parse(w->kind) != PG_WAIT_JOIN && !waits_through_task(pool, &t[i]))
             draw_object_node(d, w->kind, w->address, w->name, false);
         for (size_t h = 0; h < t[i].nholds; h++)
             draw_object_node(d, t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, false);
@@ -173,7 +173,7 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
             if (w->since_ms >= 0)
                 snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms, w->timed ? " (timed)" : "");
             bool hot = in_cycle_wait(cyc, ncyc, t[i].tid, w->address);
-            if (w->kind && strcmp(w->kind, "join") == 0 && w->target >= 0)
+            if (pg_wait_parse(w->kind) == PG_WAIT_JOIN && w->target >= 0)
                 fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k, w->target,
                         hot ? ", color=red, penwidth=2.5, weight=10" : "");
             else

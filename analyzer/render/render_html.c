@@ -289,7 +289,7 @@ static void wait_fact(hctx *c, const pg_wait *w, int64_t report_ms, const char *
         return;
     }
     char lock[3 * PG_MAX_STRING + 800];
-    if (w->kind && strcmp(w->kind, "join") == 0)
+    if (pg_wait_parse(w->kind) == PG_WAIT_JOIN)
         snprintf(lock, sizeof lock, "%s", render_wait_words(w->kind));
     else
         describe_lock(w->name, w->kind, w->address, lock, sizeof lock);

@@ -118,7 +118,7 @@ json_t *render_json_thread(const pg_mthread *t)
         json_t *b = json_object();
         json_object_set_new(b, "kind", str_or_null(w->kind));
         json_object_set_new(b, "address", hexj(w->address));
-        if (!w->kind || strcmp(w->kind, "join") != 0)
+        if (pg_wait_parse(w->kind) != PG_WAIT_JOIN)
             render_json_lock_name(b, w->name, w->kind);
         json_object_set_new(b, "timed", json_boolean(w->timed));
         json_object_set_new(b, "since_ms", w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
@@ -333,7 +333,7 @@ static json_t *finding_json(const pg_finding *f)
             json_object_set_new(e, "waits_for", json_integer(f->cycle[i].waits_for));
             json_object_set_new(e, "kind", str_or_null(f->cycle[i].kind));
             json_object_set_new(e, "address", hexj(f->cycle[i].address));
-            if (!f->cycle[i].kind || strcmp(f->cycle[i].kind, "join") != 0)
+            if (pg_wait_parse(f->cycle[i].kind) != PG_WAIT_JOIN)
                 render_json_lock_name(e, f->cycle[i].name, f->cycle[i].kind);
             json_array_append_new(c, e);
         }

@@ -131,7 +131,7 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
     json_object_set_new(tf, "id", json_string(label));
     int n;
     char lock[3 * PG_MAX_STRING + 800];
-    if (t->blocked.present && t->blocked.kind && strcmp(t->blocked.kind, "join") == 0)
+    if (t->blocked.present && pg_wait_parse(t->blocked.kind) == PG_WAIT_JOIN)
         n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
                      (unsigned long long)t->blocked.address);
     else if (t->blocked.present)

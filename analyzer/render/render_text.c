@@ -144,7 +144,7 @@ static void print_wait(tctx *c, const pg_wait *w)
         fprintf(c->out, " %s%" PRId64 " ms%s", C(c, BOLD), w->since_ms, C(c, RESET));
     char lock[3 * PG_MAX_STRING + 800];
     /* A join is identified by its target thread, not by an address. */
-    if (w->kind && strcmp(w->kind, "join") == 0)
+    if (pg_wait_parse(w->kind) == PG_WAIT_JOIN)
         snprintf(lock, sizeof lock, "%s", render_wait_words(w->kind));
     else
         describe_lock(w->name, w->kind, w->address, lock, sizeof lock);
