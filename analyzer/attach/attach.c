@@ -507,8 +507,8 @@ static json_t *thread_json(const ext_proc *p, int i, const char *role)
         if (dup)
             continue;
         json_t *h = json_object();
-        json_object_set_new(h, "kind", json_string(pg_lock_name(pg_wait_parse(w->kind) == PG_WAIT_MUTEX
-                                                                    ? PG_LOCK_MUTEX : PG_LOCK_RWLOCK_WRITE)));
+        int held = pg_wait_parse(w->kind) == PG_WAIT_MUTEX ? PG_LOCK_MUTEX : PG_LOCK_RWLOCK_WRITE;
+        json_object_set_new(h, "kind", json_string(pg_lock_name(held)));
         json_object_set_new(h, "address", hex(w->address));
         json_array_append_new(holds, h);
     }
@@ -605,8 +605,8 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
         const struct pg_gnode *g = &gr->nodes[i];
         if (!g->stuck || g->finding != fi || g->cycle_next >= 0)
             continue;
-        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(f->kind == PG_GF_HANG ? PG_ROLE_HANG
-                                                                                       : PG_ROLE_BLOCKED)));
+        int role = f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED;
+        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(role)));
     }
     json_object_set_new(o, "threads", threads);
     return put_line(fd, o);

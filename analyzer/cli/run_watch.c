@@ -193,7 +193,8 @@ void run_watch_notice(run_watch *w, const char *line)
 {
     run_notice n = { 0 };
     char pid[16], written[4];
-    if (strncmp(line, PG_NOTICE_PREFIX, strlen(PG_NOTICE_PREFIX)) != 0 || !notice_field(line, " pid=", pid, sizeof pid) ||
+    if (strncmp(line, PG_NOTICE_PREFIX, strlen(PG_NOTICE_PREFIX)) != 0 ||
+        !notice_field(line, " pid=", pid, sizeof pid) ||
         !notice_field(line, " kind=", n.kind, sizeof n.kind) ||
         !notice_field(line, " severity=", n.severity, sizeof n.severity) ||
         !notice_field(line, " written=", written, sizeof written))
