@@ -203,7 +203,7 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
      * the owner field names a thread of the process: internal locks of libc look the same. */
     if (!hinted && w < 0)
         return;
-    t->wait.kind = "mutex";
+    t->wait.kind = pg_wait_name(PG_WAIT_MUTEX);
     t->wait.address = word;
     if (!pg_glibc_mutex_held(owner))
         return;       /* free, or a robust mutex's special states: the lock call will return */
@@ -226,7 +226,7 @@ static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool wr
     ext_thread *t = &p->threads[i];
     uint64_t base = write ? (val == 2 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word - PG_GLIBC_RWLOCK_WRITERS_OFF)
                           : (val == 3 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word);
-    t->wait.kind = write ? "rwlock_write" : "rwlock_read";
+    t->wait.kind = pg_wait_name(write ? PG_WAIT_RWLOCK_WRITE : PG_WAIT_RWLOCK_READ);
     t->wait.address = base;
 }
 
@@ -251,7 +251,7 @@ static void rwlock_edges(ext_proc *p, int i, struct pg_gnode *g)
     } else if (!writer) {
         for (size_t k = 0; k < p->nthreads; k++) {
             const ext_thread *o = &p->threads[k];
-            if ((int)k != i && o->wait.kind && !strcmp(o->wait.kind, "rwlock_write") &&
+            if ((int)k != i && pg_wait_parse(o->wait.kind) == PG_WAIT_RWLOCK_WRITE &&
                 o->wait.address == t->wait.address)
                 add_waker(g, (int)k);
         }
@@ -280,7 +280,7 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
         if (p->read(p->read_ctx, word, &w, sizeof w) < 0)
             return;
         pid_t owner = (pid_t)(w & FUTEX_TID_MASK);
-        t->wait.kind = "mutex";
+        t->wait.kind = pg_wait_name(PG_WAIT_MUTEX);
         t->wait.address = word;
         t->wait.owner = owner;
         if (owner && !t->wait.timed && !t->wait.shared && index_of_tid(p, owner) >= 0) {
@@ -300,7 +300,7 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
             const ext_thread *o = &p->threads[k];
             if (o->have_regs && o->fs_base && word == o->fs_base + (uint64_t)tid_off &&
                 val == (uint32_t)o->tid) {
-                t->wait.kind = "join";
+                t->wait.kind = pg_wait_name(PG_WAIT_JOIN);
                 t->wait.address = o->fs_base;
                 t->wait.target = o->tid;
                 /* glibc waits on the tid word with a shared futex because the kernel's wake at
@@ -324,12 +324,12 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
         rwlock_wait(p, i, word, val, h == H_WRLOCK);
         return;       /* edges once every thread is classified (readers kept out by writers) */
     }
-    static const char *const kinds[] = {
-        [H_NONE] = "futex", [H_MUTEX] = "futex", [H_COND] = "cond", [H_SEM] = "sem",
-        [H_BARRIER] = "barrier", [H_ONCE] = "once", [H_JOIN] = "futex",
-        [H_RDLOCK] = "futex", [H_WRLOCK] = "futex",
+    static const pg_wait_kind_t kinds[] = {
+        [H_NONE] = PG_WAIT_FUTEX, [H_MUTEX] = PG_WAIT_FUTEX, [H_COND] = PG_WAIT_COND,
+        [H_SEM] = PG_WAIT_SEM, [H_BARRIER] = PG_WAIT_BARRIER, [H_ONCE] = PG_WAIT_ONCE,
+        [H_JOIN] = PG_WAIT_FUTEX, [H_RDLOCK] = PG_WAIT_FUTEX, [H_WRLOCK] = PG_WAIT_FUTEX,
     };
-    t->wait.kind = kinds[h];
+    t->wait.kind = pg_wait_name(kinds[h]);
     t->wait.address = word;
     /* Anyone may signal a condition variable, post a semaphore or wake a futex. */
     if (!t->wait.timed && !t->wait.shared) {
@@ -419,9 +419,9 @@ static uint64_t unix_ms(void)
 static int write_header(const ext_proc *p, int fd)
 {
     json_t *h = json_object();
-    json_object_set_new(h, "type", json_string("header"));
-    json_object_set_new(h, "format", json_string("poolguard-report"));
-    json_object_set_new(h, "version", json_integer(1));
+    json_object_set_new(h, PG_K_TYPE, json_string(pg_record_name(PG_REC_HEADER)));
+    json_object_set_new(h, PG_K_FORMAT, json_string(PG_FORMAT_NAME));
+    json_object_set_new(h, PG_K_VERSION, json_integer(PG_FORMAT_VERSION));
     json_object_set_new(h, "pid", json_integer(p->pid));
     if (p->ppid > 0)
         json_object_set_new(h, "ppid", json_integer(p->ppid));
@@ -431,9 +431,9 @@ static int write_header(const ext_proc *p, int fd)
         json_array_append_new(argv, json_string(*a));
     json_object_set_new(h, "argv", argv);
     json_object_set_new(h, "start_unix_ms", json_integer((json_int_t)unix_ms()));
-    json_object_set_new(h, "shim", json_string(PG_VERSION));
+    json_object_set_new(h, PG_K_SHIM, json_string(PG_TOOL_VERSION));
     /* Not written by the shim: read from outside (docs/attach.md says what that cannot see). */
-    json_object_set_new(h, "source", json_string(p->source));
+    json_object_set_new(h, PG_K_SOURCE, json_string(p->source));
     return put_line(fd, h);
 }
 
@@ -503,7 +503,8 @@ static json_t *thread_json(const ext_proc *p, int i, const char *role)
         if (dup)
             continue;
         json_t *h = json_object();
-        json_object_set_new(h, "kind", json_string(!strcmp(w->kind, "mutex") ? "mutex" : "rwlock_write"));
+        int held = pg_wait_parse(w->kind) == PG_WAIT_MUTEX ? PG_LOCK_MUTEX : PG_LOCK_RWLOCK_WRITE;
+        json_object_set_new(h, "kind", json_string(pg_lock_name(held)));
         json_object_set_new(h, "address", hex(w->address));
         json_array_append_new(holds, h);
     }
@@ -527,19 +528,19 @@ static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfindi
     const ext_thread *s = &p->threads[f->start];
     if (f->kind == PG_GF_CYCLE && f->ncycle == 1) {
         snprintf(out, cap, "thread %d waits for a %s it already holds itself", (int)s->tid,
-                 !strcmp(s->wait.kind, "join") ? "thread" : "lock");
+                 pg_wait_parse(s->wait.kind) == PG_WAIT_JOIN ? "thread" : "lock");
     } else if (f->kind == PG_GF_CYCLE) {
-        static const struct { const char *kind, *one, *many; } names[] = {
-            {"mutex", "mutex", "mutexes"},
-            {"rwlock_read", "rwlock (read)", "rwlocks (read)"},
-            {"rwlock_write", "rwlock (write)", "rwlocks (write)"},
-            {"join", "join", "joins"},
+        static const struct { pg_wait_kind_t kind; const char *one, *many; } names[] = {
+            {PG_WAIT_MUTEX, "mutex", "mutexes"},
+            {PG_WAIT_RWLOCK_READ, "rwlock (read)", "rwlocks (read)"},
+            {PG_WAIT_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)"},
+            {PG_WAIT_JOIN, "join", "joins"},
         };
         int counts[4] = {0};
         int x = f->start;
         do {
             for (int k = 0; k < 4; k++)
-                counts[k] += !strcmp(p->threads[x].wait.kind, names[k].kind);
+                counts[k] += pg_wait_parse(p->threads[x].wait.kind) == (int)names[k].kind;
             x = gr->nodes[x].cycle_next;
         } while (x != f->start);
         int len = snprintf(out, cap, "%d threads wait on each other through ", f->ncycle);
@@ -569,10 +570,10 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
     char summary[256];
     summarize(p, gr, f, summary, sizeof summary);
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("finding"));
-    json_object_set_new(o, "seq", json_integer(fi + 1));
-    json_object_set_new(o, "kind", json_string("deadlock"));
-    json_object_set_new(o, "severity", json_string("error"));
+    json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_FINDING)));
+    json_object_set_new(o, PG_K_SEQ, json_integer(fi + 1));
+    json_object_set_new(o, PG_K_KIND, json_string(pg_kind_name(PG_KIND_DEADLOCK)));
+    json_object_set_new(o, PG_K_SEVERITY, json_string(pg_sev_name(PG_SEV_ERROR)));
     json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
     json_object_set_new(o, "summary", json_string(summary));
     json_t *threads = json_array();
@@ -587,7 +588,7 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
             json_object_set_new(e, "kind", json_string(p->threads[x].wait.kind));
             json_object_set_new(e, "address", hex(p->threads[x].wait.address));
             json_array_append_new(cycle, e);
-            json_array_append_new(threads, thread_json(p, x, "cycle"));
+            json_array_append_new(threads, thread_json(p, x, pg_role_name(PG_ROLE_CYCLE)));
             x = y;
         } while (x != f->start);
         json_object_set_new(o, "cycle", cycle);
@@ -600,7 +601,8 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
         const struct pg_gnode *g = &gr->nodes[i];
         if (!g->stuck || g->finding != fi || g->cycle_next >= 0)
             continue;
-        json_array_append_new(threads, thread_json(p, (int)i, f->kind == PG_GF_HANG ? "hang" : "blocked"));
+        int role = f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED;
+        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(role)));
     }
     json_object_set_new(o, "threads", threads);
     return put_line(fd, o);
@@ -609,12 +611,12 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
 static int write_snapshot(const ext_proc *p, int fd)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("snapshot"));
+    json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_SNAPSHOT)));
     json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
     json_object_set_new(o, "reason", json_string(p->source));
     json_t *threads = json_array();
     for (size_t i = 0; i < p->nthreads; i++)
-        json_array_append_new(threads, thread_json(p, (int)i, "snapshot"));
+        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(PG_ROLE_SNAPSHOT)));
     json_object_set_new(o, "threads", threads);
     return put_line(fd, o);
 }

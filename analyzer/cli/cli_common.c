@@ -204,7 +204,7 @@ int cli_finish(pg_report *r, cli_opts *o)
      * --fail-on info (which fails on other info findings). */
     for (size_t i = 0; i < n; i++)
         if (pg_finding_shown(f[i]) && (int)f[i]->sev >= o->fail_on &&
-            !(f[i]->kind && strcmp(f[i]->kind, "stall") == 0))
+            f[i]->kind_id != PG_KIND_STALL)
             return PG_EXIT_FINDINGS;
     return 0;
 }

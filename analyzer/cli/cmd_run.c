@@ -394,7 +394,7 @@ static run_end supervise(pid_t pid, const char *dir, int notify_fd, double timeo
         long long t = cli_now_ms();
         if (timeout_s > 0 && !requested && t - start >= (long long)(timeout_s * 1000)) {
             char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/snapshot.request", dir);
+            snprintf(path, sizeof path, "%s/%s", dir, PG_SNAPSHOT_REQUEST_FILE);
             int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
             if (fd >= 0)
                 close(fd);
@@ -474,18 +474,25 @@ static void add_reports(pg_report *r, const char *dir)
         const char *name = names[i]->d_name;
         size_t len = strlen(name);
         if (len > 6 && strcmp(name + len - 6, ".jsonl") == 0) {
-            char p[PATH_MAX + 256], head[4096];
+            /* The shim's header holds the command line (up to 32 KiB). */
+            enum { HEAD_MAX = 64 * 1024 };
+            char p[PATH_MAX + 256], *head = malloc(HEAD_MAX);
             snprintf(p, sizeof p, "%s/%s", dir, name);
-            int fd = open(p, O_RDONLY | O_CLOEXEC);
-            ssize_t k = fd >= 0 ? read(fd, head, sizeof head - 1) : -1;
+            int fd = head ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+            ssize_t k = fd >= 0 ? read(fd, head, HEAD_MAX) : -1;
             if (fd >= 0)
                 close(fd);
-            head[k > 0 ? k : 0] = 0;
-            if (k > 0 && strchr(head, '\n') && strstr(head, "\"header\""))
+            const char *nl = k > 0 ? memchr(head, '\n', (size_t)k) : NULL;
+            json_t *first = nl ? json_loadb(head, (size_t)(nl - head), 0, NULL) : NULL;
+            bool header = pg_record_parse(json_string_value(json_object_get(first, PG_K_TYPE))) ==
+                          PG_REC_HEADER;
+            json_decref(first);
+            free(head);
+            if (header)
                 report_add_path(r, p);
             else
                 fprintf(stderr, "poolguard: warning: %s is %s: not a report, not read\n", p,
-                        k == 0 ? "empty" : "cut short");
+                        k == 0 ? "empty" : !nl ? "cut short" : "without a header");
         }
         free(names[i]);
     }

@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("poolguard %s\n", PG_VERSION);
+        printf("poolguard %s\n", PG_TOOL_VERSION);
         return 0;
     }
     if (strcmp(cmd, "report") == 0)

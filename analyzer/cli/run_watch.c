@@ -42,10 +42,11 @@ bool run_finding_stops(const char *kind, const char *severity, const char *proof
      * is only inferred (or none) is not a proof either, whatever its severity says (the parser
      * makes it a warning: report_parse.c); findings of shims that write no proof are taken at
      * their severity. */
-    if (proof && (strcmp(proof, "inferred") == 0 || strcmp(proof, "none") == 0))
+    int p = pg_proof_parse(proof), k = pg_kind_parse(kind);
+    if (p == PG_PROOF_INFERRED || p == PG_PROOF_NONE)
         return false;
-    return kind && severity && strcmp(severity, "error") == 0 &&
-           (strcmp(kind, "deadlock") == 0 || strcmp(kind, "pool_exhaustion") == 0);
+    return pg_sev_parse(severity) == PG_SEV_ERROR &&
+           (k == PG_KIND_DEADLOCK || k == PG_KIND_POOL_EXHAUSTION);
 }
 
 run_watch *run_watch_new(const char *dir)
@@ -147,24 +148,18 @@ static void read_new_lines(run_watch *w, watched *f)
     while (lines_next(f->l, false, &line, &len, &flags) > 0) {
         if (flags & LINES_TOO_LONG)
             continue;
-        bool finding = strstr(line, "\"finding\"") != NULL;
-        bool snapshot = strstr(line, "\"snapshot\"") != NULL;
-        bool header = !f->header && strstr(line, "\"header\"") != NULL;
-        if (!finding && !snapshot && !header)
-            continue;
         json_t *o = json_loadb(line, len, 0, NULL);
-        const char *type = json_string_value(json_object_get(o, "type"));
-        if (type && strcmp(type, "header") == 0)
+        int type = pg_record_parse(json_string_value(json_object_get(o, PG_K_TYPE)));
+        if (type == PG_REC_HEADER)
             f->header = true;
-        else if (type && strcmp(type, "snapshot") == 0 &&
-                 json_string_value(json_object_get(o, "reason")) &&
-                 strcmp(json_string_value(json_object_get(o, "reason")), "request") == 0)
+        else if (type == PG_REC_SNAPSHOT &&
+                 pg_reason_parse(json_string_value(json_object_get(o, PG_K_REASON))) == PG_REASON_REQUEST)
             f->snapshot = true;
-        else if (type && strcmp(type, "finding") == 0 &&
-                 run_finding_stops(json_string_value(json_object_get(o, "kind")),
-                                   json_string_value(json_object_get(o, "severity")),
-                                   json_string_value(json_object_get(json_object_get(o, "pool"),
-                                                                     "proof"))))
+        else if (type == PG_REC_FINDING &&
+                 run_finding_stops(json_string_value(json_object_get(o, PG_K_KIND)),
+                                   json_string_value(json_object_get(o, PG_K_SEVERITY)),
+                                   json_string_value(json_object_get(json_object_get(o, PG_K_POOL),
+                                                                     PG_K_POOL_PROOF))))
             w->stop = true;
         json_decref(o);
     }
@@ -198,7 +193,8 @@ void run_watch_notice(run_watch *w, const char *line)
 {
     run_notice n = { 0 };
     char pid[16], written[4];
-    if (strncmp(line, "finding ", 8) != 0 || !notice_field(line, " pid=", pid, sizeof pid) ||
+    if (strncmp(line, PG_NOTICE_PREFIX, strlen(PG_NOTICE_PREFIX)) != 0 ||
+        !notice_field(line, " pid=", pid, sizeof pid) ||
         !notice_field(line, " kind=", n.kind, sizeof n.kind) ||
         !notice_field(line, " severity=", n.severity, sizeof n.severity) ||
         !notice_field(line, " written=", written, sizeof written))
@@ -209,7 +205,7 @@ void run_watch_notice(run_watch *w, const char *line)
     /* A written finding is read from its file like any other; this is about the others. */
     if (n.written)
         return;
-    const char *proof = n.proof[0] && strcmp(n.proof, "-") != 0 ? n.proof : NULL;
+    const char *proof = n.proof[0] && strcmp(n.proof, PG_NOTICE_NO_PROOF) != 0 ? n.proof : NULL;
     if (run_finding_stops(n.kind, n.severity, proof))
         w->stop = true;
     if (w->nlost < MAX_LOST)
@@ -227,12 +223,11 @@ bool run_watch_lost_fails(const run_watch *w, int fail_on)
 {
     for (size_t i = 0; i < w->nlost; i++) {
         const run_notice *n = &w->lost[i];
-        if (strcmp(n->kind, "stall") == 0)
+        if (pg_kind_parse(n->kind) == PG_KIND_STALL)
             continue;   /* proves nothing: never fails */
-        int sev = strcmp(n->severity, "error") == 0     ? PG_SEV_ERROR
-                  : strcmp(n->severity, "warning") == 0 ? PG_SEV_WARNING
-                                                        : PG_SEV_INFO;
-        if (sev == PG_SEV_ERROR && (strcmp(n->proof, "inferred") == 0 || strcmp(n->proof, "none") == 0))
+        int sev = pg_sev_parse(n->severity) > PG_SEV_NONE ? pg_sev_parse(n->severity) : PG_SEV_INFO;
+        int proof = pg_proof_parse(n->proof);
+        if (sev == PG_SEV_ERROR && (proof == PG_PROOF_INFERRED || proof == PG_PROOF_NONE))
             sev = PG_SEV_WARNING;
         if (sev >= fail_on)
             return true;

@@ -3,15 +3,15 @@
  * it (or by the name its annotations gave it), each task by its function, a lock-order cycle by
  * the functions that take its locks. The shim decides what happened and writes structured data;
  * this module writes the sentence from that data once frames are known, so every format shows
- * the same one. The shim's own sentence (it never symbolizes) is only a fallback, for findings
- * of older shims that carry no proof. Reads symbolized stacks; writes only the summary of a
- * finding (the shim's own is kept).
+ * the same one. The shim's own sentence (it never symbolizes) is shown only where this module
+ * has none of its own (deadlocks, whose sentence names only counts and kinds); it is never read:
+ * every word here comes from structured members. Reads symbolized stacks; writes only the
+ * summary of a finding (the shim's own is kept).
  */
 #include "analyze.h"
 
 #include "render.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -83,7 +83,8 @@ const char *describe_frame(const pg_frame *f, char *buf, size_t len)
 /* The object a lock kind is a state of: a read or write lock is held on an rwlock. */
 static const char *object_word(const char *kind)
 {
-    return kind && strncmp(kind, "rwlock", 6) == 0 ? "rwlock" : render_wait_words(kind);
+    int k = pg_wait_parse(kind);
+    return k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE ? "rwlock" : render_wait_words(kind);
 }
 
 static const char *base_of(const char *path)
@@ -159,7 +160,8 @@ const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t addre
 {
     char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
     char site[2 * PG_MAX_STRING + 700];
-    bool rw_state = kind && (strcmp(kind, "rwlock_read") == 0 || strcmp(kind, "rwlock_write") == 0);
+    int k = pg_wait_parse(kind);
+    bool rw_state = k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE;
     if (symbol_words(n, name, sizeof name, details, sizeof details))
         snprintf(buf, len, "%s %s (%s%s0x%" PRIx64 ")", render_wait_words(kind), name, details,
                  *details ? ", " : "", address);
@@ -173,7 +175,7 @@ const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t addre
 
 bool describe_is_python(const pg_pool *p)
 {
-    return p->library && strcmp(p->library, "python") == 0;
+    return p->library_id == PG_LIB_PYTHON;
 }
 
 static bool is_mp_threadpool(const pg_pool *p)
@@ -217,11 +219,11 @@ static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
     const pg_frame *where = stack_first_own_frame(&p->create_stack);
     if (where)
         describe_frame(where, at, sizeof at);
-    if (strcmp(p->library, "libuv") == 0)
+    if (p->library_id == PG_LIB_LIBUV)
         snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
-    else if (strcmp(p->library, "glib") == 0)
+    else if (p->library_id == PG_LIB_GLIB)
         snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
-    else if (strcmp(p->library, "python") == 0)
+    else if (p->library_id == PG_LIB_PYTHON)
         describe_python_pool(p, buf, len);
     else
         snprintf(buf, len, "the %s pool%s%s", p->library, *at ? " created in " : "", at);
@@ -269,48 +271,6 @@ static void append(char **out, size_t *len, const char *fmt, ...)
     *len += (size_t)n;
     *out = grown;
     free(piece);
-}
-
-/*
- * The shim names a pool in one of three ways: "a pool of N worker(s)", "the pool \"name\"" or
- * "the pool". The first one found is replaced by the pool's description; a sentence with none
- * (another layer's wording) is kept as it is.
- */
-static char *pool_summary(const char *shim, const pg_pool *p)
-{
-    char desc[1200];
-    describe_pool(p, desc, sizeof desc);
-    if (strcmp(desc, "the pool") == 0)
-        return NULL;
-    const char *at, *end;
-    char *out = strdup("");
-    size_t len = 0;
-    if ((at = strstr(shim, "a pool of ")) && isdigit((unsigned char)at[10])) {
-        char *num_end;
-        long n = strtol(at + 10, &num_end, 10);
-        bool plural = strncmp(num_end, " workers", 8) == 0;
-        if (!plural && strncmp(num_end, " worker", 7) != 0) {
-            free(out);
-            return NULL;
-        }
-        end = num_end + (plural ? 8 : 7);
-        append(&out, &len, "%.*s%s, which has %ld worker%s,", (int)(at - shim), shim, desc, n,
-               plural ? "s" : "");
-        /* "..., which has 1 worker, while": no comma of ours before the shim's own. */
-        if (*end == ',' && out)
-            out[--len] = '\0';
-    } else if ((at = strstr(shim, "the pool \"")) && (end = strchr(at + 10, '"'))) {
-        end++;
-        append(&out, &len, "%.*s%s", (int)(at - shim), shim, desc);
-    } else if ((at = strstr(shim, "the pool")) && !isalnum((unsigned char)at[8]) && at[8] != '_') {
-        end = at + 8;
-        append(&out, &len, "%.*s%s", (int)(at - shim), shim, desc);
-    } else {
-        free(out);
-        return NULL;
-    }
-    append(&out, &len, "%s", end);
-    return out;
 }
 
 /* "2 locks are taken in opposite orders by 2 threads (in f() and g()); a deadlock that did not
@@ -387,7 +347,7 @@ static bool worker_clause(const pg_pool *p, const pg_mthread *t, char **out, siz
     if (!sub->present && !w->present)
         return false;
     char pos[32];
-    append(out, len, "%s %ld", t->role && strcmp(t->role, "worker") == 0 ? "worker" : "thread", t->tid);
+    append(out, len, "%s %ld", t->role_id == PG_ROLE_WORKER ? "worker" : "thread", t->tid);
     if (runs)
         append(out, len, " runs %s and", runs);
     if (sub->present) {
@@ -556,7 +516,7 @@ static size_t worker_clauses(const pg_finding *f, char **out, size_t *len)
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < f->nthreads; i++) {
             const pg_mthread *t = &f->threads[i];
-            bool worker = t->role && strcmp(t->role, "worker") == 0;
+            bool worker = t->role_id == PG_ROLE_WORKER;
             if (worker != (pass == 0) || !(t->submitted_task.present || t->waits_for_task.present))
                 continue;
             if (said == MAX_CLAUSES) {
@@ -591,7 +551,7 @@ static int64_t blocked_at_least(const pg_finding *f, bool workers_only)
     int64_t least = -1;
     for (size_t i = 0; i < f->nthreads; i++) {
         const pg_mthread *t = &f->threads[i];
-        if (workers_only && !(t->role && strcmp(t->role, "worker") == 0))
+        if (workers_only && !(t->role_id == PG_ROLE_WORKER))
             continue;
         if (t->blocked.present && t->blocked.since_ms >= 0 &&
             (least < 0 || t->blocked.since_ms < least))
@@ -636,17 +596,21 @@ static char *thread_stall_summary(const pg_finding *f)
 
 /*
  * The sentence of a pool_exhaustion or stall finding from the structured members (the pool's
- * proof, library, queue and tasks, each thread's task and submission). NULL when the finding
- * has none (an older shim's: its own sentence stays, see pool_summary).
+ * proof, library, queue and tasks, each thread's task and submission). A pool without a proof
+ * (an older shim's) is taken at its severity: an error was proven, a warning inferred. NULL when
+ * the finding has no pool.
  */
 static char *exact_summary(const pg_finding *f)
 {
     const pg_pool *p = &f->pool_info;
-    bool stall = strcmp(f->kind, "stall") == 0;
+    bool stall = f->kind_id == PG_KIND_STALL;
     if (stall && !p->present)
         return thread_stall_summary(f);
-    if (!p->present || !p->proof || !(stall || strcmp(f->kind, "pool_exhaustion") == 0))
+    if (!p->present || !(stall || f->kind_id == PG_KIND_POOL_EXHAUSTION))
         return NULL;
+    int proof = p->proof >= 0 ? p->proof
+                : f->sev == PG_SEV_ERROR ? PG_PROOF_GRAPH
+                : f->sev == PG_SEV_WARNING ? PG_PROOF_INFERRED : PG_PROOF_NONE;
     /* A Python pool without tasks[] (an older shim): its own sentence says more. */
     bool python = describe_is_python(p);
     if (python && !p->has_py_tasks)
@@ -658,7 +622,7 @@ static char *exact_summary(const pg_finding *f)
     if (workers < 0) {
         workers = 0;
         for (size_t i = 0; i < f->nthreads; i++)
-            workers += f->threads[i].role && strcmp(f->threads[i].role, "worker") == 0;
+            workers += f->threads[i].role_id == PG_ROLE_WORKER;
     }
     bool one = workers == 1;
     char desc[1200], queue[128], who[64];
@@ -672,8 +636,8 @@ static char *exact_summary(const pg_finding *f)
         snprintf(who, sizeof who, "the workers");
     char *out = strdup("");
     size_t len = 0;
-    bool proven = strcmp(p->proof, "graph") == 0 || strcmp(p->proof, "exact") == 0;
-    if (!stall && python && !waits_here && strcmp(p->proof, "graph") == 0) {
+    bool proven = proof == PG_PROOF_GRAPH || proof == PG_PROOF_EXACT;
+    if (!stall && python && !waits_here && proof == PG_PROOF_GRAPH) {
         /* Workers blocked in their tasks (an Event, a queue) with work queued: nothing ties
          * their waits to that work, but nothing is left to wake them either. */
         append(&out, &len, "%s of %s %s blocked inside %s task%s with %s behind %s, and the "
@@ -686,7 +650,7 @@ static char *exact_summary(const pg_finding *f)
                python ? describe_pool_word(p) : "pool");
         if (*queue)
             append(&out, &len, ": %s", queue);
-    } else if (!stall && strcmp(p->proof, "inferred") == 0 && p->queued > 0) {
+    } else if (!stall && proof == PG_PROOF_INFERRED && p->queued > 0) {
         append(&out, &len, "%s of %s %s blocked outside the idle wait with %s behind %s; this looks "
                "like pool exhaustion, but it is inferred from how the threads wait, not proven", who,
                desc, one ? "is" : "are", queue, one ? "it" : "them");
@@ -709,24 +673,36 @@ static char *exact_summary(const pg_finding *f)
     return out;
 }
 
-/* A Python pool's queue_growth: "the queue of the ThreadPoolExecutor \"io\" (2 workers) grew to
- * 9874 tasks (+4790 per second) while every worker was busy". NULL without the numbers. */
-static char *py_growth_summary(const pg_finding *f)
+/* A queue_growth: "the queue of the ThreadPoolExecutor \"io\" (2 workers) grew to 9874 tasks
+ * (+4790 per second) while every worker was busy"; when the queue was only inferred (no exact
+ * count), "9874 tasks were queued on the pool created in main(), which has 2 workers, while no
+ * worker was free to take them". NULL without the numbers. */
+static char *growth_summary(const pg_finding *f)
 {
     const pg_pool *p = &f->pool_info;
     int64_t depth = f->growth.depth >= 0 ? f->growth.depth : p->queued;
-    if (!f->growth.present || depth < 0 || f->growth.per_second < 0)
+    if (!p->present || !f->growth.present || depth < 0 || f->growth.per_second < 0)
         return NULL;
-    char desc[1200];
+    char desc[1200], workers[64] = "";
     describe_pool(p, desc, sizeof desc);
+    /* "the ThreadPoolExecutor \"io\" (2 workers)", "the pool created in f(), which has 2 workers," */
+    if (p->workers >= 0)
+        snprintf(workers, sizeof workers, describe_is_python(p) ? " (%ld worker%s)" : ", which has %ld worker%s,",
+                 p->workers, p->workers == 1 ? "" : "s");
     char *out = strdup("");
     size_t len = 0;
-    append(&out, &len, "the queue of %s", desc);
-    if (p->workers >= 0)
-        append(&out, &len, " (%ld worker%s)", p->workers, p->workers == 1 ? "" : "s");
-    append(&out, &len, " grew to %" PRId64 " task%s (+%" PRId64 " per second) while every worker "
-           "was busy: submissions outpace the %s and memory grows with them", depth,
-           depth == 1 ? "" : "s", f->growth.per_second, describe_pool_word(p));
+    if (p->proof == PG_PROOF_INFERRED || (p->proof < 0 && !p->queued_exact && !describe_is_python(p))) {
+        append(&out, &len, "%" PRId64 " task%s %s queued on %s%s while no worker was free to take "
+               "them (+%" PRId64 " per second); its queue keeps growing", depth, depth == 1 ? "" : "s",
+               depth == 1 ? "was" : "were", desc, workers, f->growth.per_second);
+        return out;
+    }
+    append(&out, &len, "the queue of %s%s grew to %" PRId64 " task%s (+%" PRId64 " per second) "
+           "while every worker was busy", desc, workers, depth, depth == 1 ? "" : "s",
+           f->growth.per_second);
+    if (describe_is_python(p))
+        append(&out, &len, ": submissions outpace the %s and memory grows with them",
+               describe_pool_word(p));
     return out;
 }
 
@@ -735,17 +711,13 @@ int analyze_describe(pg_report *r)
     size_t n;
     pg_finding **f = report_findings(r, &n);
     for (size_t i = 0; i < n; i++) {
-        const char *shim = f[i]->shim_summary ? f[i]->shim_summary : f[i]->summary;
         char *better = NULL;
-        if (f[i]->norder > 0 && strcmp(f[i]->kind, "lock_order") == 0)
+        if (f[i]->norder > 0 && f[i]->kind_id == PG_KIND_LOCK_ORDER)
             better = order_summary(f[i]);
-        else if ((better = exact_summary(f[i])))
-            ;
-        else if (describe_is_python(&f[i]->pool_info) && strcmp(f[i]->kind, "queue_growth") == 0)
-            better = py_growth_summary(f[i]);
-        /* The Python layer's sentences name their pools themselves. */
-        else if (f[i]->pool_info.present && shim && !describe_is_python(&f[i]->pool_info))
-            better = pool_summary(shim, &f[i]->pool_info);
+        else if (f[i]->kind_id == PG_KIND_QUEUE_GROWTH)
+            better = growth_summary(f[i]);
+        else
+            better = exact_summary(f[i]);
         if (!better)
             continue;
         if (!f[i]->shim_summary)

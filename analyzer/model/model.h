@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "pg_format.h"
+
 enum {
     PG_MAX_LINE = 1 << 20,      /* bytes in one raw-report line */
     PG_MAX_FINDINGS = 10000,    /* findings kept over all inputs */
@@ -141,6 +143,7 @@ typedef struct pg_mthread {
     long tid;
     char *name;
     char *role;
+    int role_id;           /* pg_role; -1 when absent or not one of the format's roles */
     bool is_main;
     bool has_start;
     uint64_t start_routine;
@@ -200,10 +203,12 @@ typedef struct pg_pool {
     uint64_t idle_address;
     long queued;           /* -1 when unknown */
     bool queued_exact;
-    char *evidence;
+    char *evidence;        /* as written: a code (pg_evidence), or an unknown writer's word */
+    int evidence_code;     /* pg_evidence (version 1's phrases mapped to theirs); -1 unknown */
     char *library;         /* "libuv", "glib", "python", ...; NULL for annotated and inferred pools */
-    char *source;          /* "annotation", "adapter", "python", "inferred"; NULL when absent */
-    char *proof;           /* "graph", "exact", "inferred", "none"; NULL when absent (older shims) */
+    int library_id;        /* pg_library; -1 when absent or a library this analyzer does not know */
+    int source;            /* pg_source; -1 when absent */
+    int proof;             /* pg_proof; -1 when absent (older shims) */
     long max_workers;      /* the most workers the library runs at once; -1 when unknown */
     long active;           /* tasks running; -1 when unknown */
     pg_task_ref queued_tasks[PG_MAX_QUEUED_TASKS]; /* next to run first, as written */
@@ -256,16 +261,17 @@ typedef struct pg_process {
     char **argv;
     size_t nargv;
     int64_t start_unix_ms;
+    long version;          /* the header's format version */
     pg_module *modules;
     size_t nmodules;
 } pg_process;
 
-typedef enum pg_severity { PG_SEV_NONE = 0, PG_SEV_INFO = 1, PG_SEV_WARNING = 2, PG_SEV_ERROR = 3 } pg_severity;
 
 typedef struct pg_finding {
     pg_process *proc;
     long seq;
-    char *kind;
+    char *kind;            /* as written ("unknown" when absent) */
+    pg_kind kind_id;       /* PG_KIND_NONE when not one of the format's kinds */
     char *severity;
     pg_severity sev;
     int64_t time_unix_ms;

@@ -181,8 +181,8 @@ int report_add_fd(pg_report *r, int fd, const char *name)
             json_error_t err;
             json_t *obj = (flags & LINES_TOO_LONG) || looks_binary(line, len)
                               ? NULL : json_loadb(line, len, 0, &err);
-            const char *type = obj ? json_string_value(json_object_get(obj, "type")) : NULL;
-            if (!type || strcmp(type, "header") != 0) {
+            const char *type = obj ? json_string_value(json_object_get(obj, PG_K_TYPE)) : NULL;
+            if (pg_record_parse(type) != PG_REC_HEADER) {
                 report_diag(r, true, "%s: not a poolguard report (%s)", name,
                             !obj && looks_binary(line, len) ? "binary data"
                             : !obj ? "the first line is not JSON"

@@ -13,7 +13,6 @@
 
 typedef struct pg_report pg_report;
 
-enum { PG_REPORT_VERSION = 1 };
 
 pg_report *report_new(void);
 void report_free(pg_report *r);

@@ -228,7 +228,8 @@ static int parse_thread(json_t *o, pg_mthread *t)
     memset(t, 0, sizeof *t);
     t->tid = get_long(o, "tid", -1);
     t->name = get_str(o, "name");
-    t->role = get_str(o, "role");
+    t->role = get_str(o, PG_K_ROLE);
+    t->role_id = pg_role_parse(t->role);
     t->is_main = json_is_true(json_object_get(o, "main"));
     t->has_start = parse_addr(json_object_get(o, "start_routine"), &t->start_routine);
     t->blocked.since_ms = -1;
@@ -332,8 +333,8 @@ static void locknames_free(pg_locknames *t)
  * has its own words. */
 static bool nameable(const char *kind, uint64_t address)
 {
-    return address != 0 && !(kind && (strcmp(kind, "join") == 0 || strcmp(kind, "task") == 0 ||
-                                      strcmp(kind, "future") == 0));
+    int k = pg_wait_parse(kind);
+    return address != 0 && k != PG_WAIT_JOIN && k != PG_WAIT_TASK && k != PG_WAIT_FUTURE;
 }
 
 /* Adds address to t (which has room for it), or merges what s says into its entry. */
@@ -427,8 +428,6 @@ void model_finding_free(pg_finding *f)
     free(pl->idle_kind);
     free(pl->evidence);
     free(pl->library);
-    free(pl->source);
-    free(pl->proof);
     for (size_t i = 0; i < pl->nqueued_tasks; i++)
         task_ref_free(&pl->queued_tasks[i]);
     free(pl->py_kind);
@@ -497,26 +496,27 @@ void model_process_free(pg_process *p)
 static int parse_header(parse_state *ps, json_t *o)
 {
     const char *format = json_string_value(json_object_get(o, "format"));
-    if (!format || strcmp(format, "poolguard-report") != 0) {
+    if (!format || strcmp(format, PG_FORMAT_NAME) != 0) {
         report_diag(ps->report, true, "%s: not a poolguard report (format \"%s\")", ps->name,
                     format ? format : "missing");
         return -EINVAL;
     }
-    json_t *v = json_object_get(o, "version");
-    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+    json_t *v = json_object_get(o, PG_K_VERSION);
+    if (!json_is_integer(v) || json_integer_value(v) < PG_FORMAT_OLDEST) {
         report_diag(ps->report, true, "%s: the header has no valid version", ps->name);
         return -EINVAL;
     }
-    if (json_integer_value(v) > PG_REPORT_VERSION) {
+    if (json_integer_value(v) > PG_FORMAT_VERSION) {
         report_diag(ps->report, true, "%s: report version %lld is newer than this poolguard reads "
                     "(%d); update poolguard", ps->name, (long long)json_integer_value(v),
-                    PG_REPORT_VERSION);
+                    PG_FORMAT_VERSION);
         return -ENOTSUP;
     }
     pg_process *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
     p->source = strdup(ps->name);
+    p->version = (long)json_integer_value(v);
     p->pid = get_long(o, "pid", -1);
     p->ppid = get_long(o, "ppid", -1);
     p->exe = get_str(o, "exe");
@@ -644,7 +644,13 @@ static int parse_py_pool(json_t *o, pg_pool *p)
     return 0;
 }
 
-static int parse_pool(json_t *o, pg_pool *p)
+/* A word of a vocabulary: its value, or -1 when absent, not a string or not in the list. */
+static int get_code(json_t *o, const char *key, int (*parse)(const char *))
+{
+    return parse(json_string_value(json_object_get(o, key)));
+}
+
+static int parse_pool(json_t *o, pg_pool *p, long version)
 {
     p->present = true;
     p->id = get_addr(o, "id");
@@ -665,16 +671,17 @@ static int parse_pool(json_t *o, pg_pool *p)
     }
     p->queued = get_long(o, "queued", -1);
     p->queued_exact = json_is_true(json_object_get(o, "queued_exact"));
-    p->evidence = get_str(o, "evidence");
-    p->library = get_str(o, "library");
+    p->evidence = get_str(o, PG_K_POOL_EVIDENCE);
+    p->evidence_code = version < 2 ? get_code(o, PG_K_POOL_EVIDENCE, pg_evidence_parse_v1)
+                                   : get_code(o, PG_K_POOL_EVIDENCE, pg_evidence_parse);
+    p->library = get_str(o, PG_K_POOL_LIBRARY);
     if (p->library && !*p->library) {
         free(p->library);
         p->library = NULL;
     }
-    static const char *const sources[] = { "annotation", "adapter", "python", "inferred", NULL };
-    static const char *const proofs[] = { "graph", "exact", "inferred", "none", NULL };
-    p->source = get_word(o, "source", sources);
-    p->proof = get_word(o, "proof", proofs);
+    p->library_id = pg_library_parse(p->library);
+    p->source = get_code(o, PG_K_SOURCE, pg_source_parse);
+    p->proof = get_code(o, PG_K_POOL_PROOF, pg_proof_parse);
     p->max_workers = get_count(o, "max_workers");
     p->active = get_count(o, "active");
     json_t *qt = json_object_get(o, "queued_tasks");
@@ -684,7 +691,7 @@ static int parse_pool(json_t *o, pg_pool *p)
         if (t->present)
             p->nqueued_tasks++;
     }
-    if (p->library && strcmp(p->library, "python") == 0 && parse_py_pool(o, p) < 0)
+    if (p->library_id == PG_LIB_PYTHON && parse_py_pool(o, p) < 0)
         return -ENOMEM;
     return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
 }
@@ -736,11 +743,13 @@ static int parse_finding(parse_state *ps, json_t *o)
     if (!f)
         return -ENOMEM;
     f->proc = ps->proc;
+    f->pool_info.evidence_code = f->pool_info.library_id = f->pool_info.source = f->pool_info.proof = -1;
     f->seq = get_long(o, "seq", 0);
-    f->kind = get_str(o, "kind");
+    f->kind = get_str(o, PG_K_KIND);
     if (!f->kind)
         f->kind = strdup("unknown");
-    f->severity = get_str(o, "severity");
+    f->kind_id = pg_kind_parse(f->kind) > 0 ? (pg_kind)pg_kind_parse(f->kind) : PG_KIND_NONE;
+    f->severity = get_str(o, PG_K_SEVERITY);
     f->sev = severity_parse(f->severity);
     if (f->sev == PG_SEV_NONE) {
         /* An unknown severity is shown, but as the mildest: it must not fail a gate by surprise. */
@@ -752,7 +761,7 @@ static int parse_finding(parse_state *ps, json_t *o)
     json_t *pool = json_object_get(o, "pool");
     if (json_is_object(pool)) {
         f->pool = json_incref(pool);
-        if (parse_pool(pool, &f->pool_info) < 0) {
+        if (parse_pool(pool, &f->pool_info, ps->proc->version) < 0) {
             model_finding_free(f);
             return -ENOMEM;
         }
@@ -761,10 +770,10 @@ static int parse_finding(parse_state *ps, json_t *o)
      * info, so it never stops a program nor fails a gate at warning or error; a pool the shim
      * only inferred (or could not prove anything about) is a warning at most. run_watch.c
      * holds the gate to the same rule on the raw lines. */
-    if (strcmp(f->kind, "stall") == 0)
+    if (f->kind_id == PG_KIND_STALL)
         f->sev = PG_SEV_INFO;
-    else if (f->sev == PG_SEV_ERROR && f->pool_info.proof &&
-             (strcmp(f->pool_info.proof, "inferred") == 0 || strcmp(f->pool_info.proof, "none") == 0))
+    else if (f->sev == PG_SEV_ERROR &&
+             (f->pool_info.proof == PG_PROOF_INFERRED || f->pool_info.proof == PG_PROOF_NONE))
         f->sev = PG_SEV_WARNING;
     json_t *growth = json_object_get(o, "growth");
     if (json_is_object(growth))
@@ -821,41 +830,27 @@ static int parse_snapshot(parse_state *ps, json_t *o)
 
 int report_parse_object(parse_state *ps, json_t *obj)
 {
-    const char *type = json_string_value(json_object_get(obj, "type"));
-    if (!type)
-        return 0;
-    if (strcmp(type, "header") == 0)
+    int type = pg_record_parse(json_string_value(json_object_get(obj, PG_K_TYPE)));
+    if (type == PG_REC_HEADER)
         return parse_header(ps, obj);
     if (!ps->proc)
         return 0;
-    if (strcmp(type, "module") == 0)
-        return parse_module(ps, obj);
-    if (strcmp(type, "finding") == 0)
-        return parse_finding(ps, obj);
-    if (strcmp(type, "snapshot") == 0)
-        return parse_snapshot(ps, obj);
+    switch (type) {
+    case PG_REC_MODULE: return parse_module(ps, obj);
+    case PG_REC_FINDING: return parse_finding(ps, obj);
+    case PG_REC_SNAPSHOT: return parse_snapshot(ps, obj);
+    }
     return 0;
 }
 
 pg_severity severity_parse(const char *s)
 {
-    if (!s)
-        return PG_SEV_NONE;
-    if (strcmp(s, "error") == 0)
-        return PG_SEV_ERROR;
-    if (strcmp(s, "warning") == 0)
-        return PG_SEV_WARNING;
-    if (strcmp(s, "info") == 0)
-        return PG_SEV_INFO;
-    return PG_SEV_NONE;
+    int v = pg_sev_parse(s);
+    return v > 0 ? (pg_severity)v : PG_SEV_NONE;
 }
 
 const char *severity_name(pg_severity s)
 {
-    switch (s) {
-    case PG_SEV_ERROR: return "error";
-    case PG_SEV_WARNING: return "warning";
-    case PG_SEV_INFO: return "info";
-    default: return "none";
-    }
+    const char *n = pg_sev_name(s);
+    return n ? n : "none";
 }

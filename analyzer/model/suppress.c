@@ -31,15 +31,10 @@ struct suppressions {
     size_t n;
 };
 
-static const char *const kinds[] = { "deadlock", "pool_exhaustion", "queue_growth", "lock_order",
-                                     "stall", "*" };
-
+/* A finding kind of the report format, or "*" (every kind). */
 static bool known_kind(const char *k)
 {
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (strcmp(k, kinds[i]) == 0)
-            return true;
-    return false;
+    return strcmp(k, "*") == 0 || pg_kind_parse(k) > PG_KIND_NONE;
 }
 
 static char *trim(char *s)

@@ -24,7 +24,6 @@ typedef struct render_opts {
     bool timed_out;        /* `run` stopped the program at its time-out */
 } render_opts;
 
-#define PG_VERSION "0.1.0"
 #define PG_JSON_VERSION 1
 
 /* Returns 0 or -errno (-EIO when the stream failed, -ENOENT when `dot` is missing for svg). */
@@ -54,7 +53,7 @@ const char *render_short_path(const char *file);
 const char *render_exe_name(const pg_process *p);
 /* A thread's role in words ("in the cycle", "worker of the pool"), NULL when it adds nothing
  * (snapshots). pool: the finding has a pool; stall: the finding is a stall. */
-const char *render_role_words(const char *role, bool pool, bool stall);
+const char *render_role_words(const pg_mthread *t, bool pool, bool stall);
 /* Human words for a wait kind: "mutex", "condition variable", ... */
 const char *render_wait_words(const char *kind);
 

@@ -48,7 +48,7 @@ bool render_finding_visible(const pg_finding *f, const render_opts *o)
         return false;
     /* When the program ran past its time-out, a stall is the best explanation there is: it is
      * shown beside the snapshots whatever --min-severity says. */
-    return f->sev >= o->min_severity || (o->timed_out && strcmp(f->kind, "stall") == 0);
+    return f->sev >= o->min_severity || (o->timed_out && f->kind_id == PG_KIND_STALL);
 }
 
 bool render_finding_below(const pg_finding *f, const render_opts *o)
@@ -141,38 +141,38 @@ const char *render_exe_name(const pg_process *p)
 
 const char *render_wait_words(const char *kind)
 {
-    static const struct { const char *kind, *words; } w[] = {
-        { "mutex", "mutex" }, { "rwlock_read", "read lock" }, { "rwlock_write", "write lock" },
-        { "join", "thread join" }, { "cond", "condition variable" }, { "sem", "semaphore" },
-        { "futex", "futex" }, { "barrier", "barrier" }, { "task", "task" }, { "future", "future" },
-        { "cond_destroy", "condition variable being destroyed" },
-        { "once", "one-time initialization (pthread_once)" }, { "spinlock", "spin lock" },
+    /* The format's wait kinds (blocked_on, cycle, idle) and lock kinds (holds, order). */
+    static const char *const waits[] = {
+        [PG_WAIT_MUTEX] = "mutex", [PG_WAIT_RWLOCK_READ] = "read lock",
+        [PG_WAIT_RWLOCK_WRITE] = "write lock", [PG_WAIT_JOIN] = "thread join",
+        [PG_WAIT_COND] = "condition variable", [PG_WAIT_SEM] = "semaphore",
+        [PG_WAIT_FUTEX] = "futex", [PG_WAIT_BARRIER] = "barrier", [PG_WAIT_TASK] = "task",
+        [PG_WAIT_FUTURE] = "future", [PG_WAIT_COND_DESTROY] = "condition variable being destroyed",
+        [PG_WAIT_ONCE] = "one-time initialization (pthread_once)",
     };
     if (!kind)
         return "unknown object";
-    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
-        if (strcmp(kind, w[i].kind) == 0)
-            return w[i].words;
-    return kind;
+    int w = pg_wait_parse(kind);
+    if (w >= 0 && (size_t)w < sizeof waits / sizeof *waits && waits[w])
+        return waits[w];
+    if (pg_lock_parse(kind) == PG_LOCK_SPINLOCK)
+        return "spin lock";
+    return kind;   /* "none", or another writer's word, as it is */
 }
 
-const char *render_role_words(const char *role, bool pool, bool stall)
+const char *render_role_words(const pg_mthread *t, bool pool, bool stall)
 {
     /* A stall has no cycle and proves nothing: its threads are only blocked for long. */
-    if (stall && role && strcmp(role, "blocked") == 0)
+    if (stall && t->role_id == PG_ROLE_BLOCKED)
         return "blocked for long";
+    switch (t->role_id) {
     /* In a snapshot every thread has the role "snapshot": saying so adds nothing. */
-    if (!role || strcmp(role, "snapshot") == 0)
-        return NULL;
-    if (strcmp(role, "cycle") == 0)
-        return "in the cycle";
-    if (strcmp(role, "blocked") == 0)
-        return pool ? "stuck with the pool" : "stuck behind the cycle";
-    if (strcmp(role, "worker") == 0)
-        return "worker of the pool";
-    if (strcmp(role, "submitter") == 0)
-        return "submits work to the pool";
-    if (strcmp(role, "hang") == 0)
-        return "blocked, like every thread";
-    return role;
+    case PG_ROLE_SNAPSHOT: return NULL;
+    case PG_ROLE_CYCLE: return "in the cycle";
+    case PG_ROLE_BLOCKED: return pool ? "stuck with the pool" : "stuck behind the cycle";
+    case PG_ROLE_WORKER: return "worker of the pool";
+    case PG_ROLE_SUBMITTER: return "submits work to the pool";
+    case PG_ROLE_HANG: return "blocked, like every thread";
+    }
+    return t->role;   /* another writer's role, as it is (NULL: none) */
 }

@@ -89,7 +89,7 @@ static bool waits_through_task(const pg_pool *pool, const pg_mthread *t)
         return false;
     if (t->waits_for_task.present || t->submitted_task.present)
         return true;
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(pool, t) : NULL;
     return py && py->waits;
 }
 
@@ -116,7 +116,7 @@ static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_mthrea
         n = snprintf(label, sizeof label, "%s", name);
     const char *runs = describe_function(&t->task_function);
     /* A Python worker's task, named by the interpreter. */
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(pool, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(pool, t) : NULL;
     if (!runs && py)
         runs = py->task.function;
     /* Said once: a task blocked in its own frame is already the frame the node shows. */
@@ -161,7 +161,7 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
     /* Objects: every address waited on or held, once (Graphviz merges repeated statements). */
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
-        if (w->present && !(w->kind && strcmp(w->kind, "join") == 0) && !waits_through_task(pool, &t[i]))
+        if (w->present && pg_wait_parse(w->kind) != PG_WAIT_JOIN && !waits_through_task(pool, &t[i]))
             draw_object_node(d, w->kind, w->address, w->name, false);
         for (size_t h = 0; h < t[i].nholds; h++)
             draw_object_node(d, t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, false);
@@ -173,7 +173,7 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
             if (w->since_ms >= 0)
                 snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms, w->timed ? " (timed)" : "");
             bool hot = in_cycle_wait(cyc, ncyc, t[i].tid, w->address);
-            if (w->kind && strcmp(w->kind, "join") == 0 && w->target >= 0)
+            if (pg_wait_parse(w->kind) == PG_WAIT_JOIN && w->target >= 0)
                 fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k, w->target,
                         hot ? ", color=red, penwidth=2.5, weight=10" : "");
             else
@@ -244,7 +244,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
     FILE *out = d->out;
     int k = d->k;
     const pg_pool *p = &f->pool_info;
-    bool proven = p->proof && (strcmp(p->proof, "exact") == 0 || strcmp(p->proof, "graph") == 0);
+    bool proven = p->proof == PG_PROOF_EXACT || p->proof == PG_PROOF_GRAPH;
     const char *hot = proven ? HOT : "";
     char desc[1200], label[1400 + 4 * 160];
     describe_pool(p, desc, sizeof desc);
@@ -255,8 +255,8 @@ static void draw_pool(const dctx *d, const pg_finding *f)
     if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
         n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
                       p->queued);
-    if (p->proof && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", p->proof);
+    if (p->proof >= 0 && n >= 0 && (size_t)n < sizeof label)
+        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", pg_proof_name(p->proof));
     /* The queue's first tasks by function, next to run first. */
     for (size_t i = 0; i < p->nqueued_tasks && i < 4 && n >= 0 && (size_t)n < sizeof label; i++) {
         const char *name = describe_function(&p->queued_tasks[i].function);
@@ -273,7 +273,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
         const pg_mthread *t = &f->threads[i];
         if (!t->role)
             continue;
-        bool worker = strcmp(t->role, "worker") == 0;
+        bool worker = t->role_id == PG_ROLE_WORKER;
         char el[PG_MAX_STRING + 64], pos[32], id[64], state[96];
         const pg_py_task *py = worker ? describe_py_task(p, t) : NULL;
         if (worker) {
@@ -285,7 +285,7 @@ static void draw_pool(const dctx *d, const pg_finding *f)
             fprintf(out, "    p%d -> t%d_%ld [label=", k, k, t->tid);
             dot_str(out, el);
             fprintf(out, ", style=dashed%s];\n", t->blocked.present ? hot : "");
-        } else if (strcmp(t->role, "submitter") == 0) {
+        } else if (t->role_id == PG_ROLE_SUBMITTER) {
             fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
         }
         const pg_task_wait *w = &t->waits_for_task;

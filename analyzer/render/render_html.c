@@ -289,7 +289,7 @@ static void wait_fact(hctx *c, const pg_wait *w, int64_t report_ms, const char *
         return;
     }
     char lock[3 * PG_MAX_STRING + 800];
-    if (w->kind && strcmp(w->kind, "join") == 0)
+    if (pg_wait_parse(w->kind) == PG_WAIT_JOIN)
         snprintf(lock, sizeof lock, "%s", render_wait_words(w->kind));
     else
         describe_lock(w->name, w->kind, w->address, lock, sizeof lock);
@@ -322,7 +322,7 @@ static void task_facts(hctx *c, const pg_pool *p, const pg_mthread *t, const cha
 {
     char pos[32], words[3 * PG_MAX_STRING + 128], fn[PG_MAX_STRING + 64];
     const char *runs = describe_function(&t->task_function);
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(p, t) : NULL;
     if (runs || (py && py->task.function)) {
         fputs("<dt>runs</dt><dd>task <b>", c->out);
         if (runs)
@@ -394,7 +394,7 @@ static void thread_section(hctx *c, const pg_finding *f, const pg_mthread *t, co
     snprintf(id, sizeof id, "%s-t%ld", anchor, t->tid);
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = render_role_words(t->role, pool, f && strcmp(f->kind, "stall") == 0);
+    const char *role = render_role_words(t, pool, f && f->kind_id == PG_KIND_STALL);
     fprintf(c->out, "<section class=\"thread\" id=\"%s\">\n<h3>", id);
     esc(c, label);
     if (role || t->is_main) {
@@ -405,7 +405,7 @@ static void thread_section(hctx *c, const pg_finding *f, const pg_mthread *t, co
         fputs("</span>", c->out);
     }
     fputs("</h3>\n<dl class=\"facts\">\n", c->out);
-    bool submitter = pool && t->role && strcmp(t->role, "submitter") == 0;
+    bool submitter = pool && t->role_id == PG_ROLE_SUBMITTER;
     if (submitter && !t->blocked.present)
         fputs("<dt>waits</dt><dd>running; the stack below is where it last queued work</dd>\n", c->out);
     else
@@ -571,20 +571,20 @@ static void pool_facts(hctx *c, const pg_finding *f)
     if (p->queued >= 0)
         fprintf(c->out, "<dt>queued</dt><dd>%s%ld task%s%s</dd>\n", p->queued_exact ? "" : "about ",
                 p->queued, p->queued == 1 ? "" : "s", p->queued_exact ? " (counted exactly)" : " (estimated)");
-    if (p->proof)
+    if (p->proof >= 0)
         fprintf(c->out, "<dt>proof</dt><dd>%s</dd>\n",
-                strcmp(p->proof, "graph") == 0 ? "the wait-for graph: every worker is stuck and no thread "
-                                                 "outside can wake one"
-                : strcmp(p->proof, "exact") == 0 ? "exact: a worker waits on a task still queued in this "
-                                                   "pool while every worker is blocked"
-                : strcmp(p->proof, "inferred") == 0 ? "none, inferred from how the threads wait (a warning at most)"
-                                                    : "none: the workers have only been blocked for long");
-    if (p->source) {
+                p->proof == PG_PROOF_GRAPH ? "the wait-for graph: every worker is stuck and no thread "
+                                             "outside can wake one"
+                : p->proof == PG_PROOF_EXACT ? "exact: a worker waits on a task still queued in this "
+                                               "pool while every worker is blocked"
+                : p->proof == PG_PROOF_INFERRED ? "none, inferred from how the threads wait (a warning at most)"
+                                                : "none: the workers have only been blocked for long");
+    if (p->source >= 0) {
         fputs("<dt>known from</dt><dd>", c->out);
-        esc(c, strcmp(p->source, "annotation") == 0 ? "the program's annotations (poolguard.h)"
-               : strcmp(p->source, "adapter") == 0  ? "poolguard's library adapter"
-               : strcmp(p->source, "python") == 0   ? "the Python interpreter"
-                                                    : "inference from how its threads wait");
+        esc(c, p->source == PG_SRC_ANNOTATION ? "the program's annotations (poolguard.h)"
+               : p->source == PG_SRC_ADAPTER  ? "poolguard's library adapter"
+               : p->source == PG_SRC_PYTHON   ? "the Python interpreter"
+                                              : "inference from how its threads wait");
         fputs("</dd>\n", c->out);
     }
     if (p->nqueued_tasks) {
@@ -772,7 +772,7 @@ int render_html(pg_report *r, const render_opts *o, FILE *out)
             char anchor[32], words[128];
             snprintf(anchor, sizeof anchor, "s%zu", i + 1);
             snprintf(words, sizeof words, "where each of %zu threads was", s[i]->nthreads);
-            summary_row(&c, anchor, "info", "snapshot", words, s[i]->proc);
+            summary_row(&c, anchor, pg_sev_name(PG_SEV_INFO), "snapshot", words, s[i]->proc);
         }
         fputs("</tbody></table>\n", out);
     } else {
@@ -786,6 +786,6 @@ int render_html(pg_report *r, const render_opts *o, FILE *out)
     for (size_t i = 0; i < ns; i++)
         snapshot_section(&c, s[i], i + 1);
     fprintf(out, "</main>\n<footer class=\"meta\"><p>poolguard %s</p></footer>\n<script>%s</script>\n"
-                 "</body></html>\n", PG_VERSION, script);
+                 "</body></html>\n", PG_TOOL_VERSION, script);
     return ferror(out) ? -EIO : 0;
 }

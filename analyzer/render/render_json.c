@@ -118,7 +118,7 @@ json_t *render_json_thread(const pg_mthread *t)
         json_t *b = json_object();
         json_object_set_new(b, "kind", str_or_null(w->kind));
         json_object_set_new(b, "address", hexj(w->address));
-        if (!w->kind || strcmp(w->kind, "join") != 0)
+        if (pg_wait_parse(w->kind) != PG_WAIT_JOIN)
             render_json_lock_name(b, w->name, w->kind);
         json_object_set_new(b, "timed", json_boolean(w->timed));
         json_object_set_new(b, "since_ms", w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
@@ -235,9 +235,12 @@ static json_t *pool_json(const pg_finding *f)
     json_object_set_new(o, "description", json_string(describe_pool(p, desc, sizeof desc)));
     /* The exact layer's members as the analyzer read them: a value of the wrong type or an
      * unknown word is left out rather than passed on. */
-    static const char *const words[] = { "library", "source", "proof" };
-    const char *const values[] = { p->library, p->source, p->proof };
-    for (size_t i = 0; i < 3; i++)
+    static const char *const words[] = { PG_K_POOL_LIBRARY, PG_K_SOURCE, PG_K_POOL_PROOF,
+                                         PG_K_POOL_EVIDENCE };
+    const char *const values[] = { p->library, pg_source_name(p->source), pg_proof_name(p->proof),
+                                   p->evidence_code >= 0 ? pg_evidence_name(p->evidence_code)
+                                                         : p->evidence };
+    for (size_t i = 0; i < 4; i++)
         if (values[i])
             json_object_set_new(o, words[i], json_string(values[i]));
         else
@@ -330,7 +333,7 @@ static json_t *finding_json(const pg_finding *f)
             json_object_set_new(e, "waits_for", json_integer(f->cycle[i].waits_for));
             json_object_set_new(e, "kind", str_or_null(f->cycle[i].kind));
             json_object_set_new(e, "address", hexj(f->cycle[i].address));
-            if (!f->cycle[i].kind || strcmp(f->cycle[i].kind, "join") != 0)
+            if (pg_wait_parse(f->cycle[i].kind) != PG_WAIT_JOIN)
                 render_json_lock_name(e, f->cycle[i].name, f->cycle[i].kind);
             json_array_append_new(c, e);
         }
@@ -364,7 +367,7 @@ json_t *render_json_document(pg_report *r, const render_opts *o)
     json_object_set_new(doc, "version", json_integer(PG_JSON_VERSION));
     json_t *tool = json_object();
     json_object_set_new(tool, "name", json_string("poolguard"));
-    json_object_set_new(tool, "version", json_string(PG_VERSION));
+    json_object_set_new(tool, "version", json_string(PG_TOOL_VERSION));
     json_object_set_new(doc, "tool", tool);
     json_t *findings = json_array();
     size_t n, dup = 0, supp = 0, base = 0, below = 0;

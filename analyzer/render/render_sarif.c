@@ -14,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const rule_text[][2] = {
-    { "deadlock", "Threads wait on each other (or every thread is blocked) and nothing can wake them." },
-    { "pool_exhaustion", "Every worker of a thread pool is blocked, with work queued behind them." },
-    { "queue_growth", "A pool's backlog keeps growing while every worker is busy." },
-    { "lock_order", "Locks taken in inconsistent orders: a deadlock that did not happen this run." },
-    { "stall", "A thread or pool has been blocked for a long time; nothing proves it cannot continue." },
+/* One rule per finding kind of the report format, in its order. */
+static const char *const rule_text[] = {
+    [PG_KIND_DEADLOCK] = "Threads wait on each other (or every thread is blocked) and nothing can wake them.",
+    [PG_KIND_POOL_EXHAUSTION] = "Every worker of a thread pool is blocked, with work queued behind them.",
+    [PG_KIND_QUEUE_GROWTH] = "A pool's backlog keeps growing while every worker is busy.",
+    [PG_KIND_LOCK_ORDER] = "Locks taken in inconsistent orders: a deadlock that did not happen this run.",
+    [PG_KIND_STALL] = "A thread or pool has been blocked for a long time; nothing proves it cannot continue.",
 };
 
 static json_t *json_string_or_null(const char *s)
@@ -130,7 +131,7 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
     json_object_set_new(tf, "id", json_string(label));
     int n;
     char lock[3 * PG_MAX_STRING + 800];
-    if (t->blocked.present && t->blocked.kind && strcmp(t->blocked.kind, "join") == 0)
+    if (t->blocked.present && pg_wait_parse(t->blocked.kind) == PG_WAIT_JOIN)
         n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
                      (unsigned long long)t->blocked.address);
     else if (t->blocked.present)
@@ -159,7 +160,7 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
                       w->state ? w->state : "unknown");
     }
     /* A Python worker: its task and what it waits on, as the interpreter names them. */
-    const pg_py_task *py = t->role && strcmp(t->role, "worker") == 0 ? describe_py_task(p, t) : NULL;
+    const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(p, t) : NULL;
     if (py && n >= 0 && (size_t)n < sizeof msg) {
         char fn[PG_MAX_STRING + 64], words[3 * PG_MAX_STRING + 128];
         if (py->task.function)
@@ -186,7 +187,7 @@ static json_t *edge_flow(const pg_order_edge *e, size_t idx, const render_opts *
     json_t *tf = json_object(), *locs = json_array();
     char label[128], msg[7 * PG_MAX_STRING + 2000], id[160];
     char a[3 * PG_MAX_STRING + 800], b[3 * PG_MAX_STRING + 800];
-    pg_mthread t = { .tid = e->tid, .name = e->name };
+    pg_mthread t = { .tid = e->tid, .name = e->name, .role_id = -1 };
     render_thread_label(&t, label, sizeof label);
     snprintf(id, sizeof id, "edge %zu: %s", idx + 1, label);
     json_object_set_new(tf, "id", json_string(id));
@@ -355,10 +356,10 @@ static json_t *result(const pg_finding *f, const render_opts *o)
         /* How the pool is known and how sure the finding is, for tools that sort on it. */
         if (p->library)
             json_object_set_new(props, "library", json_string(p->library));
-        if (p->source)
-            json_object_set_new(props, "poolSource", json_string(p->source));
-        if (p->proof)
-            json_object_set_new(props, "proof", json_string(p->proof));
+        if (p->source >= 0)
+            json_object_set_new(props, "poolSource", json_string(pg_source_name(p->source)));
+        if (p->proof >= 0)
+            json_object_set_new(props, "proof", json_string(pg_proof_name(p->proof)));
         if (p->py_kind)
             json_object_set_new(props, "poolClass", json_string(p->py_kind));
         if (p->nqueued_tasks) {
@@ -385,11 +386,12 @@ int render_sarif(pg_report *r, const render_opts *o, FILE *out)
     json_object_set_new(doc, "version", json_string("2.1.0"));
     json_t *driver = json_object(), *rules = json_array();
     json_object_set_new(driver, "name", json_string("poolguard"));
-    json_object_set_new(driver, "version", json_string(PG_VERSION));
-    for (size_t i = 0; i < sizeof rule_text / sizeof *rule_text; i++) {
+    json_object_set_new(driver, "version", json_string(PG_TOOL_VERSION));
+    for (int k = PG_KIND_NONE + 1; pg_kind_name(k); k++) {
         json_t *rule = json_object(), *sd = json_object();
-        json_object_set_new(rule, "id", json_string(rule_text[i][0]));
-        json_object_set_new(sd, "text", json_string(rule_text[i][1]));
+        json_object_set_new(rule, "id", json_string(pg_kind_name(k)));
+        json_object_set_new(sd, "text", json_string((size_t)k < sizeof rule_text / sizeof *rule_text
+                                                    && rule_text[k] ? rule_text[k] : ""));
         json_object_set_new(rule, "shortDescription", sd);
         json_array_append_new(rules, rule);
     }

@@ -144,7 +144,7 @@ static void print_wait(tctx *c, const pg_wait *w)
         fprintf(c->out, " %s%" PRId64 " ms%s", C(c, BOLD), w->since_ms, C(c, RESET));
     char lock[3 * PG_MAX_STRING + 800];
     /* A join is identified by its target thread, not by an address. */
-    if (w->kind && strcmp(w->kind, "join") == 0)
+    if (pg_wait_parse(w->kind) == PG_WAIT_JOIN)
         snprintf(lock, sizeof lock, "%s", render_wait_words(w->kind));
     else
         describe_lock(w->name, w->kind, w->address, lock, sizeof lock);
@@ -296,13 +296,13 @@ static void print_thread_in(tctx *c, const pg_finding *f, const pg_mthread *t,
     char label[128];
     render_thread_label(t, label, sizeof label);
     bool pool = f && f->pool_info.present;
-    const char *role = render_role_words(t->role, pool, f && strcmp(f->kind, "stall") == 0);
+    const char *role = render_role_words(t, pool, f && f->kind_id == PG_KIND_STALL);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
             role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
         fprintf(c->out, "    started at %s\n", t->start.frames[t->start.nframes - 1].function);
-    bool worker = pool && t->role && strcmp(t->role, "worker") == 0;
-    bool submitter = pool && t->role && strcmp(t->role, "submitter") == 0;
+    bool worker = pool && t->role_id == PG_ROLE_WORKER;
+    bool submitter = pool && t->role_id == PG_ROLE_SUBMITTER;
     if (worker) {
         const char *routine = t->start.nframes ? t->start.frames[t->start.nframes - 1].function
                                                : describe_pool_routine(&f->pool_info);
@@ -388,28 +388,28 @@ static void print_cycle(tctx *c, const pg_finding *f)
 /* How poolguard knows the pool, how sure the finding is, and what runs. */
 static void print_pool_knowledge(tctx *c, const pg_pool *p)
 {
-    if (p->source) {
+    if (p->source >= 0) {
         fprintf(c->out, "    known from: ");
-        if (strcmp(p->source, "annotation") == 0)
+        if (p->source == PG_SRC_ANNOTATION)
             fprintf(c->out, "the program's annotations (poolguard.h)\n");
-        else if (strcmp(p->source, "adapter") == 0)
+        else if (p->source == PG_SRC_ADAPTER)
             fprintf(c->out, "poolguard's %s adapter (the library's own bookkeeping)\n",
                     p->library ? p->library : "library");
-        else if (strcmp(p->source, "python") == 0)
+        else if (p->source == PG_SRC_PYTHON)
             fprintf(c->out, "the Python interpreter\n");
         else
             fprintf(c->out, "inference from how its threads wait (no library or annotation "
                     "describes it)\n");
     }
-    if (p->proof) {
+    if (p->proof >= 0) {
         fprintf(c->out, "    proof: ");
-        if (strcmp(p->proof, "graph") == 0)
+        if (p->proof == PG_PROOF_GRAPH)
             fprintf(c->out, "%sthe wait-for graph%s: every worker is stuck and no thread outside "
                     "can wake one\n", C(c, BOLD), C(c, RESET));
-        else if (strcmp(p->proof, "exact") == 0)
+        else if (p->proof == PG_PROOF_EXACT)
             fprintf(c->out, "%sexact%s: a worker waits on a task still queued in this pool while "
                     "every worker is blocked\n", C(c, BOLD), C(c, RESET));
-        else if (strcmp(p->proof, "inferred") == 0)
+        else if (p->proof == PG_PROOF_INFERRED)
             fprintf(c->out, "none, inferred from how the threads wait (a warning at most)\n");
         else
             fprintf(c->out, "none: the workers have only been blocked for long\n");
@@ -499,10 +499,10 @@ static void print_pool(tctx *c, const pg_finding *f)
         fprintf(c->out, " %s", strncmp(desc, "the ", 4) == 0 ? desc + 4 : desc);
         sep = ", ";
     } else if (p->library) {
-        fprintf(c->out, "%s%s", sep, strcmp(p->library, "libuv") == 0  ? "libuv threadpool"
-                                     : strcmp(p->library, "glib") == 0  ? "GThreadPool"
-                                     : strcmp(p->library, "python") == 0 ? "ThreadPoolExecutor"
-                                                                         : p->library);
+        fprintf(c->out, "%s%s", sep, p->library_id == PG_LIB_LIBUV    ? "libuv threadpool"
+                                     : p->library_id == PG_LIB_GLIB   ? "GThreadPool"
+                                     : p->library_id == PG_LIB_PYTHON ? "ThreadPoolExecutor"
+                                                                      : p->library);
         sep = ", ";
     }
     if (p->name && !python) {
@@ -532,19 +532,21 @@ static void print_pool(tctx *c, const pg_finding *f)
                 p->idle_address);
     else if (p->annotated)
         fprintf(c->out, "    idle wait: not needed (the pool's annotations say when tasks start)\n");
-    else if (p->source && strcmp(p->source, "inferred") != 0)
+    else if (p->source >= 0 && p->source != PG_SRC_INFERRED)
         fprintf(c->out, "    idle wait: not needed (the %s says when tasks start)\n",
-                strcmp(p->source, "python") == 0 ? "interpreter" : "library adapter");
+                p->source == PG_SRC_PYTHON ? "interpreter" : "library adapter");
     else
         fprintf(c->out, "    idle wait: not known\n");
     bool exact = p->queued_exact;
     char adapter[128];
     snprintf(adapter, sizeof adapter, "poolguard's %.64s adapter", p->library ? p->library : "library");
     const char *ev = !p->evidence ? "unknown evidence"
-                     : p->source && strcmp(p->source, "adapter") == 0 ? adapter
-                     : strcmp(p->evidence, "annotation") == 0 ? "the pool's annotations"
-                     : strcmp(p->evidence, "semaphore count") == 0 ? "the semaphore's count"
-                     : strcmp(p->evidence, "python") == 0 ? "the interpreter"
+                     : p->source == PG_SRC_ADAPTER || p->evidence_code == PG_EV_ADAPTER ? adapter
+                     : p->evidence_code == PG_EV_ANNOTATION ? "the pool's annotations"
+                     : p->evidence_code == PG_EV_SEMAPHORE ? "the semaphore's count"
+                     : p->evidence_code == PG_EV_PYTHON ? "the interpreter"
+                     : p->evidence_code == PG_EV_IDLE_SIGNALS ? "signals with no idle worker"
+                     : p->evidence_code == PG_EV_STALL ? "nothing but how long the workers waited"
                      : p->evidence;
     if (p->queued > 0)
         fprintf(c->out, "    queued: %s%ld task%s, %s %s\n", exact ? "" : "about ", p->queued,
@@ -618,7 +620,7 @@ static void lock_name(const pg_finding *f, uint64_t addr, char *buf, size_t len)
 
 static void edge_label(const pg_order_edge *e, char *buf, size_t len)
 {
-    pg_mthread t = { .tid = e->tid, .name = e->name };
+    pg_mthread t = { .tid = e->tid, .name = e->name, .role_id = -1 };
     render_thread_label(&t, buf, len);
 }
 

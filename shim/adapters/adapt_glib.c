@@ -15,6 +15,7 @@
  * the few GLib types needed are declared below.
  */
 #include "annotate.h"
+#include "pg_format.h"
 
 #include <errno.h>
 
@@ -205,7 +206,7 @@ pool_create(GFunc func, void *user_data, GDestroyNotify item_free, int full, gin
      * only hide an exhaustion, never invent one. */
     e = errno;
     atomic_store(&r->pool, (uintptr_t)p);
-    pg_apool_open((uintptr_t)p, "glib", exclusive ? "GThreadPool (exclusive)" : "GThreadPool (shared)",
+    pg_apool_open((uintptr_t)p, pg_library_name(PG_LIB_GLIB), exclusive ? "GThreadPool (exclusive)" : "GThreadPool (shared)",
                   max_threads > 0 ? max_threads : 0, 2);
     errno = e;
     return p;

@@ -30,6 +30,7 @@
  * (it is C); the few facts of TBB's ABI it needs are declared below.
  */
 #include "annotate.h"
+#include "pg_format.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -180,7 +181,7 @@ static __attribute__((noinline)) int pool_open(uintptr_t ta)
         return 1;
     max_conc_fn mc = PG_REAL_LAZY(real_max_conc, N_MAX_CONC);
     int workers = mc ? mc((const tbb_arena_base *)ta) : 0;
-    return pg_apool_open(ta, "oneTBB", "task_arena", workers, 3) != NULL;
+    return pg_apool_open(ta, pg_library_name(PG_LIB_TBB), "task_arena", workers, 3) != NULL;
 }
 
 /* The class's vtable pointer behind an object's: its own, or the original of a copy this file

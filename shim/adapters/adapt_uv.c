@@ -24,6 +24,7 @@
  * pointers to them pass through.
  */
 #include "annotate.h"
+#include "pg_format.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ static __attribute__((noinline)) int pool_open(void)
 {
     if (atomic_load_explicit(&pool_opened, memory_order_acquire))
         return 1;
-    if (!pg_apool_open(pool_handle(), "libuv", "uv threadpool", pool_size(), 2))
+    if (!pg_apool_open(pool_handle(), pg_library_name(PG_LIB_LIBUV), "uv threadpool", pool_size(), 2))
         return 0;
     atomic_store_explicit(&pool_opened, 1, memory_order_release);
     return 1;

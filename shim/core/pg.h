@@ -31,7 +31,6 @@
 #define PG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-#define PG_VERSION "0.1.0"
 
 /* Locks one thread can be seen holding at once; deeper nesting is counted, not recorded. */
 #define PG_MAX_HELD 32

@@ -31,6 +31,7 @@
  * poolinfer_queue.c; poolinfer_int.h is what the three share.
  */
 #include "poolinfer_int.h"
+#include "pg_format.h"
 
 #include <string.h>
 
@@ -136,31 +137,51 @@ void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out
         pg_pi_analyze_group(&c, g);
 }
 
-const char *pg_pi_kind_name(int kind)
+/* Verdicts in the report format's terms (pg_format.h): proofs and evidence are its values. */
+_Static_assert((int)PG_PI_PROOF_NONE == PG_PROOF_NONE && (int)PG_PI_PROOF_GRAPH == PG_PROOF_GRAPH &&
+               (int)PG_PI_PROOF_EXACT == PG_PROOF_EXACT && (int)PG_PI_PROOF_INFERRED == PG_PROOF_INFERRED,
+               "poolinfer's proofs and the format's differ");
+_Static_assert((int)PG_PI_EV_STALL == PG_EV_STALL && (int)PG_PI_EV_SIGNALS == PG_EV_IDLE_SIGNALS &&
+               (int)PG_PI_EV_SEMCOUNT == PG_EV_SEMAPHORE && (int)PG_PI_EV_ADAPTER == PG_EV_ADAPTER &&
+               (int)PG_PI_EV_ANNOTATION == PG_EV_ANNOTATION,
+               "poolinfer's evidence and the format's differ");
+
+int pg_pi_kind_format(int kind)
 {
     switch (kind) {
-    case PG_PI_EXHAUSTION: return "pool_exhaustion";
-    case PG_PI_STALL: return "stall";
-    case PG_PI_GROWTH: return "queue_growth";
+    case PG_PI_EXHAUSTION: return PG_KIND_POOL_EXHAUSTION;
+    case PG_PI_STALL: return PG_KIND_STALL;
+    case PG_PI_GROWTH: return PG_KIND_QUEUE_GROWTH;
     }
-    return "?";
+    return PG_KIND_NONE;
+}
+
+int pg_pi_severity_format(int severity)
+{
+    return severity >= PG_PI_INFO && severity <= PG_PI_ERROR ? PG_SEV_INFO + severity : PG_SEV_NONE;
+}
+
+static const char *or_unknown(const char *s)
+{
+    return s ? s : "?";
+}
+
+const char *pg_pi_kind_name(int kind)
+{
+    return or_unknown(pg_kind_name(pg_pi_kind_format(kind)));
 }
 
 const char *pg_pi_severity_name(int severity)
 {
-    static const char *const names[] = {"info", "warning", "error"};
-    return severity >= 0 && severity <= PG_PI_ERROR ? names[severity] : "?";
+    return or_unknown(pg_sev_name(pg_pi_severity_format(severity)));
 }
 
 const char *pg_pi_proof_name(int proof)
 {
-    static const char *const names[] = {"none", "graph", "exact", "inferred"};
-    return proof >= 0 && proof <= PG_PI_PROOF_INFERRED ? names[proof] : "?";
+    return proof <= PG_PI_PROOF_INFERRED ? or_unknown(pg_proof_name(proof)) : "?";
 }
 
 const char *pg_pi_evidence_name(int evidence)
 {
-    static const char *const names[] = {"stall", "signals with no idle worker", "semaphore count",
-                                        "adapter", "annotation"};
-    return evidence >= 0 && evidence <= PG_PI_EV_ANNOTATION ? names[evidence] : "?";
+    return evidence <= PG_PI_EV_ANNOTATION ? or_unknown(pg_evidence_name(evidence)) : "?";
 }

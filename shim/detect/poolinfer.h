@@ -176,6 +176,10 @@ void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out
 /* Nanoseconds from since to now, less the gaps (the watchdog's pg_blocked_ns, over in->gaps). */
 uint64_t pg_pi_blocked_ns(const struct pg_pi_in *in, uint64_t since);
 
+/* A verdict's kind and severity as the report format's (pg_format.h) values. */
+int pg_pi_kind_format(int kind);
+int pg_pi_severity_format(int severity);
+/* Names of a verdict's members: the report format's ("?" for a value outside the enum). */
 const char *pg_pi_kind_name(int kind);
 const char *pg_pi_severity_name(int severity);
 const char *pg_pi_proof_name(int proof);

@@ -178,28 +178,28 @@ static void write_thread(struct pg_jw *w, int n, const struct pg_py_thread *pt, 
  * blocked with work queued and the wait-for graph holds every one of them stuck; "none": a
  * stall, nothing proven. A queue_growth finding's queue is read exactly ("exact"), as the
  * native layer says of exactly counted queues. */
-static void report(int n, const struct pg_py_executor *e, int ei, const char *kind,
-                   const char *severity, const char *proof, const char *summary, uint64_t now,
+static void report(int n, const struct pg_py_executor *e, int ei, pg_kind kind,
+                   pg_severity severity, pg_proof proof, const char *summary, uint64_t now,
                    double rate)
 {
-    struct pg_jw *w = pg_report_finding(kind, severity, summary);
+    struct pg_jw *w = pg_report_finding(kind, severity, proof, summary);
     if (w) {
         if (rate > 0) {
-            pg_jw_key(w, "growth");
+            pg_jw_key(w, PG_K_GROWTH);
             pg_jw_obj(w);
             pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)rate);
             pg_jw_key(w, "depth"), pg_jw_int(w, e->queue_len);
             pg_jw_obj_end(w);
         }
-        pg_jw_key(w, "pool");
+        pg_jw_key(w, PG_K_POOL);
         pg_jw_obj(w);
-        pg_jw_key(w, "id"), pg_jw_hex(w, e->addr);
+        pg_jw_key(w, PG_K_POOL_ID), pg_jw_hex(w, e->addr);
         pg_jw_key(w, "python"), pg_jw_bool(w, 1);
-        pg_jw_key(w, "library"), pg_jw_str(w, "python");
+        pg_jw_key(w, PG_K_POOL_LIBRARY), pg_jw_str(w, pg_library_name(PG_LIB_PYTHON));
         pg_jw_key(w, "kind"), pg_jw_str(w, pg_py_pool_kind_name(e->kind));
         pg_jw_key(w, "annotated"), pg_jw_bool(w, 0);
         char name[160];
-        pg_jw_key(w, "name"), pg_jw_str(w, pool_name(e, name, sizeof name));
+        pg_jw_key(w, PG_K_POOL_NAME), pg_jw_str(w, pool_name(e, name, sizeof name));
         if (e->kind == PG_PY_POOL_EXECUTOR)
             pg_jw_key(w, "prefix"), pg_jw_str(w, e->prefix);
         if (e->global[0])
@@ -213,9 +213,9 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
             pg_jw_key(w, "tid"), pg_jw_int(w, lt ? lt->native_id : 0);
             pg_jw_obj_end(w);
         }
-        pg_jw_key(w, "workers"), pg_jw_int(w, e->nthreads);
-        pg_jw_key(w, "max_workers"), pg_jw_int(w, e->max_workers);
-        pg_jw_key(w, "queued");
+        pg_jw_key(w, PG_K_POOL_WORKERS), pg_jw_int(w, e->nthreads);
+        pg_jw_key(w, PG_K_POOL_MAX), pg_jw_int(w, e->max_workers);
+        pg_jw_key(w, PG_K_POOL_QUEUED);
         if (e->queue_len >= 0)
             pg_jw_int(w, e->queue_len);
         else
@@ -224,29 +224,29 @@ static void report(int n, const struct pg_py_executor *e, int ei, const char *ki
         if (e->kind == PG_PY_POOL_MP_THREADPOOL)
             pg_jw_key(w, "inqueue_len"), pg_jw_int(w, e->inqueue_len),
                 pg_jw_key(w, "taskqueue_len"), pg_jw_int(w, e->taskqueue_len);
-        pg_jw_key(w, "evidence"), pg_jw_str(w, "python");
-        pg_jw_key(w, "source"), pg_jw_str(w, "python");
-        pg_jw_key(w, "proof"), pg_jw_str(w, proof);
+        pg_jw_key(w, PG_K_POOL_EVIDENCE), pg_jw_str(w, pg_evidence_name(PG_EV_PYTHON));
+        pg_jw_key(w, PG_K_SOURCE), pg_jw_str(w, pg_source_name(PG_SRC_PYTHON));
+        pg_jw_key(w, PG_K_POOL_PROOF), pg_jw_str(w, pg_proof_name(proof));
         write_tasks(w, ei);
         pg_jw_obj_end(w);
         pg_jw_key(w, "python");
         pg_py_write_json(w, &st);
-        pg_jw_key(w, "threads");
+        pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
         for (int k = 0; k < st.nthreads; k++)
             if (st.threads[k].executor == ei)
-                write_thread(w, n, &st.threads[k], "worker", now);
+                write_thread(w, n, &st.threads[k], pg_role_name(PG_ROLE_WORKER), now);
         for (int k = 0; k < st.nthreads; k++) {
             const struct pg_py_thread *pt = &st.threads[k];
             if (pt->executor != ei && is_blocking(pt->blocked) && !pt->timed)
-                write_thread(w, n, pt, "blocked", now);
+                write_thread(w, n, pt, pg_role_name(PG_ROLE_BLOCKED), now);
         }
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
         pg_report_end();
     }
-    if (strcmp(severity, "info") != 0)
-        pg_note_finding(kind, summary);
+    if (severity != PG_SEV_INFO)
+        pg_note_finding(pg_kind_name(kind), summary);
 }
 
 /* Marks the native threads of an executor's workers, and the blocked threads with them, as
@@ -289,6 +289,27 @@ static void gather_native(int n, uint64_t now)
     }
 }
 
+/* The rules' verdicts in the report format's terms (pg_format.h). */
+static pg_kind format_kind(int kind)
+{
+    switch (kind) {
+    case PG_PR_EXHAUSTION: return PG_KIND_POOL_EXHAUSTION;
+    case PG_PR_STALL: return PG_KIND_STALL;
+    case PG_PR_GROWTH: return PG_KIND_QUEUE_GROWTH;
+    }
+    return PG_KIND_NONE;
+}
+
+static pg_severity format_severity(int severity)
+{
+    return severity == PG_PR_ERROR ? PG_SEV_ERROR : severity == PG_PR_WARNING ? PG_SEV_WARNING : PG_SEV_INFO;
+}
+
+static pg_proof format_proof(int proof)
+{
+    return proof == PG_PR_PROOF_EXACT ? PG_PROOF_EXACT : proof == PG_PR_PROOF_GRAPH ? PG_PROOF_GRAPH : PG_PROOF_NONE;
+}
+
 /* Reports one verdict of the rules, in the words of the summary. */
 static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
 {
@@ -301,7 +322,7 @@ static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
                  "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
                  "worker was busy: submissions outpace the pool and memory grows with them",
                  name, e->nthreads, e->nthreads == 1 ? "" : "s", e->queue_len, v->rate);
-        report(n, e, ei, "queue_growth", "warning", "exact", summary, now,
+        report(n, e, ei, PG_KIND_QUEUE_GROWTH, PG_SEV_WARNING, PG_PROOF_EXACT, summary, now,
                v->rate > 1 ? v->rate : 1);
         return;
     }
@@ -348,8 +369,8 @@ static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
                  proven ? "; no other thread is left to wake them"
                         : "; nothing shows that no other thread will wake them");
     }
-    report(n, e, ei, pg_pr_kind_name(v->kind), pg_pr_severity_name(v->severity),
-           pg_pr_proof_name(v->proof), summary, now, 0);
+    report(n, e, ei, format_kind(v->kind), format_severity(v->severity), format_proof(v->proof),
+           summary, now, 0);
     if (v->severity != PG_PR_INFO)
         mark(n, ei);
     if (v->severity == PG_PR_ERROR)

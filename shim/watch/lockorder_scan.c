@@ -86,19 +86,11 @@ static void judge_input(const struct cyc_edge *c, uint32_t e, struct pg_lc_pair 
         p->gates[g] = atomic_load(&pg_lo_edges[e].gates[g]);
 }
 
-static const char *held_kind_name(uint32_t kind)
-{
-    return kind == PG_H_RWLOCK_READ    ? "rwlock_read"
-           : kind == PG_H_RWLOCK_WRITE ? "rwlock_write"
-           : kind == PG_H_SPIN         ? "spinlock"
-                                       : "mutex";
-}
-
 static void write_lock(struct pg_jw *w, const char *key, uintptr_t addr, uint32_t gen, uint32_t kind)
 {
     pg_jw_key(w, key);
     pg_jw_obj(w);
-    pg_jw_key(w, "kind"), pg_jw_str(w, held_kind_name(kind));
+    pg_jw_key(w, "kind"), pg_jw_str(w, pg_held_kind_name(kind));
     pg_jw_key(w, "address"), pg_jw_hex(w, addr);
     uintptr_t init_pc, first_pc;
     pg_lo_sites(addr, gen, &init_pc, &first_pc);
@@ -147,10 +139,10 @@ static void report(int len, int single)
         snprintf(summary, sizeof summary,
                  "%d locks are taken in inconsistent orders by %d thread%s: a deadlock that did not "
                  "happen this run", len, nthreads, nthreads == 1 ? "" : "s");
-    struct pg_jw *w = pg_report_finding("lock_order", "warning", summary);
+    struct pg_jw *w = pg_report_finding(PG_KIND_LOCK_ORDER, PG_SEV_WARNING, -1, summary);
     if (w) {
         pg_jw_key(w, "single_thread"), pg_jw_bool(w, single);
-        pg_jw_key(w, "order");
+        pg_jw_key(w, PG_K_ORDER);
         pg_jw_arr(w);
         for (int i = 0; i < len; i++) {
             const struct lo_edge *e = &pg_lo_edges[cyc[i].e];
@@ -193,13 +185,13 @@ static void report(int len, int single)
             pg_jw_obj_end(w);
         }
         pg_jw_arr_end(w);
-        pg_jw_key(w, "threads");
+        pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
         pg_report_end();
     }
-    pg_note_finding("lock_order", summary);
+    pg_note_finding(pg_kind_name(PG_KIND_LOCK_ORDER), summary);
 }
 
 /* Pair e: into the graph if new, and the shortest cycle through it judged and maybe reported. */

@@ -230,9 +230,7 @@ static long live_sem_value(void *ctx, uintptr_t sem)
 
 static const char *source_name(const struct pg_apool *ap)
 {
-    if (!ap)
-        return "inferred";
-    return ap->library[0] ? "adapter" : "annotation";
+    return pg_source_name(!ap ? PG_SRC_INFERRED : ap->library[0] ? PG_SRC_ADAPTER : PG_SRC_ANNOTATION);
 }
 
 static struct pg_apool *group_ap(int g)
@@ -249,22 +247,22 @@ static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, lo
     const struct pg_thread *t0 = sc->snaps[out.groups[g].first].slot;
     struct pg_apool *ap = group_ap(g);
     uintptr_t handle = ap ? atomic_load(&ap->handle) : 0;
-    pg_jw_key(w, "pool");
+    pg_jw_key(w, PG_K_POOL);
     pg_jw_obj(w);
-    pg_jw_key(w, "id"), pg_jw_hex(w, (uintptr_t)out.groups[g].key);
+    pg_jw_key(w, PG_K_POOL_ID), pg_jw_hex(w, (uintptr_t)out.groups[g].key);
     pg_jw_key(w, "annotated"), pg_jw_bool(w, ap && !ap->library[0]);
-    pg_jw_key(w, "source"), pg_jw_str(w, source_name(ap));
+    pg_jw_key(w, PG_K_SOURCE), pg_jw_str(w, source_name(ap));
     if (ap)
         pg_jw_key(w, "handle"), pg_jw_hex(w, handle);
     if (ap && ap->library[0])
-        pg_jw_key(w, "library"), pg_jw_str(w, ap->library);
+        pg_jw_key(w, PG_K_POOL_LIBRARY), pg_jw_str(w, ap->library);
     if (ap && ap->name[0])
-        pg_jw_key(w, "name"), pg_jw_str(w, ap->name);
-    pg_jw_key(w, "workers"), pg_jw_int(w, out.groups[g].n);
+        pg_jw_key(w, PG_K_POOL_NAME), pg_jw_str(w, ap->name);
+    pg_jw_key(w, PG_K_POOL_WORKERS), pg_jw_int(w, out.groups[g].n);
     int declared = ap ? atomic_load(&ap->workers) : 0;
     if (declared) {
-        pg_jw_key(w, "declared_workers"), pg_jw_int(w, declared);
-        pg_jw_key(w, "max_workers"), pg_jw_int(w, declared);
+        pg_jw_key(w, PG_K_POOL_DECLARED), pg_jw_int(w, declared);
+        pg_jw_key(w, PG_K_POOL_MAX), pg_jw_int(w, declared);
     }
     if (ap) {
         uint64_t started = atomic_load(&ap->started), done = atomic_load(&ap->done);
@@ -291,7 +289,7 @@ static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, lo
     } else {
         pg_jw_null(w);
     }
-    pg_jw_key(w, "queued");
+    pg_jw_key(w, PG_K_POOL_QUEUED);
     if (queued >= 0)
         pg_jw_int(w, queued);
     else
@@ -312,8 +310,8 @@ static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, lo
         }
         pg_jw_arr_end(w);
     }
-    pg_jw_key(w, "evidence"), pg_jw_str(w, evidence);
-    pg_jw_key(w, "proof"), pg_jw_str(w, proof);
+    pg_jw_key(w, PG_K_POOL_EVIDENCE), pg_jw_str(w, evidence);
+    pg_jw_key(w, PG_K_POOL_PROOF), pg_jw_str(w, proof);
     pg_jw_obj_end(w);
 }
 
@@ -355,11 +353,12 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
     const struct pg_pi_pstate *ps = &state.ps[out.groups[g].state];
     struct pg_apool *ap = group_ap(g);
     uintptr_t handle = ap ? atomic_load(&ap->handle) : 0;
-    const char *kind = pg_pi_kind_name(v->kind), *severity = pg_pi_severity_name(v->severity);
-    struct pg_jw *w = pg_report_finding(kind, severity, summary);
+    const char *kind = pg_pi_kind_name(v->kind);
+    struct pg_jw *w = pg_report_finding(pg_pi_kind_format(v->kind),
+                                        pg_pi_severity_format(v->severity), v->proof, summary);
     if (w) {
         if (v->kind == PG_PI_GROWTH) {
-            pg_jw_key(w, "growth");
+            pg_jw_key(w, PG_K_GROWTH);
             pg_jw_obj(w);
             pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)(v->rate > 1 ? v->rate : 1));
             pg_jw_key(w, "depth"), pg_jw_int(w, v->queued);
@@ -371,11 +370,11 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
         }
         write_pool(w, g, ps, v->queued, v->exact, pg_pi_evidence_name(v->evidence),
                    pg_pi_proof_name(v->proof));
-        pg_jw_key(w, "threads");
+        pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
         FOR_MEMBERS(g, i) {
             struct pg_rthread rt;
-            pg_fill_rthread(&rt, i, "worker", now);
+            pg_fill_rthread(&rt, i, pg_role_name(PG_ROLE_WORKER), now);
             fill_task_waits(&rt, i, n, handle);
             pg_report_thread(w, &rt);
         }
@@ -386,7 +385,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
                 __atomic_load_n(&t->submit_obj, __ATOMIC_ACQUIRE) == ps->idle_obj &&
                 !sc->nodes[i].stuck) {
                 struct pg_rthread rt;
-                pg_fill_rthread(&rt, i, "submitter", now);
+                pg_fill_rthread(&rt, i, pg_role_name(PG_ROLE_SUBMITTER), now);
                 if (!rt.nstack) {
                     /* Running: its stack is the one it had when it last queued work here. */
                     rt.stack = t->submit_stack;
@@ -398,7 +397,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
             if (threads[i].group == g || !sc->nodes[i].stuck)
                 continue;
             struct pg_rthread rt;
-            pg_fill_rthread(&rt, i, "blocked", now);
+            pg_fill_rthread(&rt, i, pg_role_name(PG_ROLE_BLOCKED), now);
             pg_report_thread(w, &rt);
         }
         pg_jw_arr_end(w);

@@ -135,10 +135,10 @@ static void report_finding(int fi, int n, uint64_t now)
     const struct pg_gfinding *f = &findings[fi];
     char summary[256];
     summarize(summary, sizeof summary, f);
-    struct pg_jw *w = pg_report_finding("deadlock", "error", summary);
+    struct pg_jw *w = pg_report_finding(PG_KIND_DEADLOCK, PG_SEV_ERROR, -1, summary);
     if (w) {
         if (f->kind == PG_GF_CYCLE) {
-            pg_jw_key(w, "cycle");
+            pg_jw_key(w, PG_K_CYCLE);
             pg_jw_arr(w);
             int x = f->start;
             do {
@@ -153,19 +153,19 @@ static void report_finding(int fi, int n, uint64_t now)
             } while (x != f->start);
             pg_jw_arr_end(w);
         } else if (f->kind == PG_GF_HANG) {
-            pg_jw_key(w, "hang"), pg_jw_bool(w, 1);
+            pg_jw_key(w, PG_K_HANG), pg_jw_bool(w, 1);
         } else {
-            pg_jw_key(w, "abandoned"), pg_jw_bool(w, 1);
+            pg_jw_key(w, PG_K_ABANDONED), pg_jw_bool(w, 1);
             pg_exited_write_owner(w, snaps[f->start].owner, snaps[f->start].wobj);
         }
-        pg_jw_key(w, "threads");
+        pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
         /* Cycle members first, in cycle order; then everyone stuck behind. */
         if (f->kind == PG_GF_CYCLE) {
             int x = f->start;
             do {
                 struct pg_rthread rt;
-                pg_fill_rthread(&rt, x, "cycle", now);
+                pg_fill_rthread(&rt, x, pg_role_name(PG_ROLE_CYCLE), now);
                 pg_report_thread(w, &rt);
                 x = nodes[x].cycle_next;
             } while (x != f->start);
@@ -174,14 +174,14 @@ static void report_finding(int fi, int n, uint64_t now)
             if (!nodes[i].stuck || nodes[i].finding != fi || nodes[i].cycle_next >= 0)
                 continue;
             struct pg_rthread rt;
-            pg_fill_rthread(&rt, i, f->kind == PG_GF_HANG ? "hang" : "blocked", now);
+            pg_fill_rthread(&rt, i, pg_role_name(f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED), now);
             pg_report_thread(w, &rt);
         }
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
         pg_report_end();
     }
-    pg_note_finding("deadlock", summary);
+    pg_note_finding(pg_kind_name(PG_KIND_DEADLOCK), summary);
     for (int i = 0; i < n; i++)
         if (nodes[i].stuck && nodes[i].finding == fi)
             pg_mark_reported(&snaps[i]);

@@ -17,6 +17,7 @@
  * it. The shim keeps no descriptor open between findings.
  */
 #include "lockorder.h"
+#include "pg_format.h"
 #include "report_file.h"
 
 #include <dirent.h>
@@ -37,7 +38,7 @@ static int have_file;
 static int broken;             /* gave up on the file: said so once */
 static int write_failed;       /* a write to the file failed: it may be cut short, never named */
 static int sink;               /* this finding goes to the buffer only (no file) */
-static const char *cur_kind, *cur_severity;
+static const char *cur_kind, *cur_severity, *cur_proof;
 static dev_t file_dev;
 static ino_t file_ino;
 static int fd = -1;
@@ -90,33 +91,15 @@ static void file_failed(int err)
             "are not in it", path, strerror(err > 0 ? err : EIO));
 }
 
-/* The pool's proof, when the finding has one: near the start of its line, still in the buffer
- * until the line is written out (unless the line outgrew the buffer: then "-"). */
-static void find_proof(char *proof, size_t cap)
-{
-    static const char key[] = "\"proof\":\"";
-    snprintf(proof, cap, "-");
-    char *p = memmem(jbuf, jw.len, key, sizeof key - 1);
-    if (!p)
-        return;
-    p += sizeof key - 1;
-    size_t k = 0;
-    while (k + 1 < cap && p + k < jbuf + jw.len && p[k] != '"')
-        k++;
-    memcpy(proof, p, k);
-    proof[k] = 0;
-}
-
 /* Tells `poolguard run` of a finding through the FIFO it named in POOLGUARD_NOTIFY. Best effort,
  * never blocking: no reader (the gate is gone) or a full pipe just loses the line. */
-static void notify_gate(const char *proof, int written)
+static void notify_gate(int written)
 {
     if (!pg_cfg.notify[0] || !cur_kind)
         return;
     char line[PG_PATH_MAX + 256];
-    int n = snprintf(line, sizeof line, "finding pid=%d kind=%s severity=%s proof=%s written=%d "
-                     "report=%s\n", (int)getpid(), cur_kind, cur_severity, proof, written,
-                     have_file ? path : "-");
+    int n = snprintf(line, sizeof line, PG_NOTICE_FMT, (int)getpid(), cur_kind, cur_severity,
+                     cur_proof ? cur_proof : PG_NOTICE_NO_PROOF, written, have_file ? path : "-");
     if (n <= 0 || (size_t)n >= sizeof line)
         return;
     int f = open_retry(pg_cfg.notify, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -135,31 +118,26 @@ uint64_t pg_unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The shim's wait and lock kinds are the format's, value for value. */
+_Static_assert((int)PG_W_NONE == PG_WAIT_NONE && (int)PG_W_MUTEX == PG_WAIT_MUTEX &&
+               (int)PG_W_RWLOCK_READ == PG_WAIT_RWLOCK_READ && (int)PG_W_RWLOCK_WRITE == PG_WAIT_RWLOCK_WRITE &&
+               (int)PG_W_JOIN == PG_WAIT_JOIN && (int)PG_W_COND == PG_WAIT_COND && (int)PG_W_SEM == PG_WAIT_SEM &&
+               (int)PG_W_FUTEX == PG_WAIT_FUTEX && (int)PG_W_BARRIER == PG_WAIT_BARRIER &&
+               (int)PG_W_COND_DESTROY == PG_WAIT_COND_DESTROY && (int)PG_W_ONCE == PG_WAIT_ONCE,
+               "enum pg_wait_kind and the format's wait kinds differ");
+_Static_assert((int)PG_H_MUTEX == PG_LOCK_MUTEX && (int)PG_H_RWLOCK_READ == PG_LOCK_RWLOCK_READ &&
+               (int)PG_H_RWLOCK_WRITE == PG_LOCK_RWLOCK_WRITE && (int)PG_H_SPIN == PG_LOCK_SPINLOCK,
+               "enum pg_held_kind and the format's lock kinds differ");
+
 const char *pg_wait_kind_name(uint32_t kind)
 {
-    switch (kind) {
-    case PG_W_MUTEX: return "mutex";
-    case PG_W_RWLOCK_READ: return "rwlock_read";
-    case PG_W_RWLOCK_WRITE: return "rwlock_write";
-    case PG_W_JOIN: return "join";
-    case PG_W_COND: return "cond";
-    case PG_W_SEM: return "sem";
-    case PG_W_FUTEX: return "futex";
-    case PG_W_BARRIER: return "barrier";
-    case PG_W_COND_DESTROY: return "cond_destroy";
-    case PG_W_ONCE: return "once";
-    default: return "none";
-    }
+    return kind <= PG_W_ONCE ? pg_wait_name((int)kind) : pg_wait_name(PG_WAIT_NONE);
 }
 
-static const char *held_kind_name(uint32_t kind)
+const char *pg_held_kind_name(uint32_t kind)
 {
-    switch (kind) {
-    case PG_H_RWLOCK_READ: return "rwlock_read";
-    case PG_H_RWLOCK_WRITE: return "rwlock_write";
-    case PG_H_SPIN: return "spinlock";
-    default: return "mutex";
-    }
+    const char *n = pg_lock_name((int)kind);
+    return n ? n : pg_lock_name(PG_LOCK_MUTEX);
 }
 
 static ssize_t read_file(const char *p, char *buf, size_t cap)
@@ -246,21 +224,21 @@ static void exe_name(char *out, size_t cap)
 static void write_header(void)
 {
     pg_jw_obj(&jw);
-    pg_jw_key(&jw, "type"), pg_jw_str(&jw, "header");
-    pg_jw_key(&jw, "format"), pg_jw_str(&jw, "poolguard-report");
-    pg_jw_key(&jw, "version"), pg_jw_int(&jw, 1);
-    pg_jw_key(&jw, "pid"), pg_jw_int(&jw, getpid());
-    pg_jw_key(&jw, "ppid"), pg_jw_int(&jw, getppid());
+    pg_jw_key(&jw, PG_K_TYPE), pg_jw_str(&jw, pg_record_name(PG_REC_HEADER));
+    pg_jw_key(&jw, PG_K_FORMAT), pg_jw_str(&jw, PG_FORMAT_NAME);
+    pg_jw_key(&jw, PG_K_VERSION), pg_jw_int(&jw, PG_FORMAT_VERSION);
+    pg_jw_key(&jw, PG_K_PID), pg_jw_int(&jw, getpid());
+    pg_jw_key(&jw, PG_K_PPID), pg_jw_int(&jw, getppid());
     static char exe[PG_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    pg_jw_key(&jw, "exe");
+    pg_jw_key(&jw, PG_K_EXE);
     if (n > 0)
         pg_jw_strn(&jw, exe, (size_t)n);
     else
         pg_jw_null(&jw);
     static char cmd[32 * 1024];
     ssize_t len = read_file("/proc/self/cmdline", cmd, sizeof cmd);
-    pg_jw_key(&jw, "argv");
+    pg_jw_key(&jw, PG_K_ARGV);
     pg_jw_arr(&jw);
     for (ssize_t i = 0; i < len;) {
         size_t k = strnlen(cmd + i, (size_t)(len - i));
@@ -268,10 +246,10 @@ static void write_header(void)
         i += (ssize_t)k + 1;
     }
     pg_jw_arr_end(&jw);
-    pg_jw_key(&jw, "start_unix_ms"), pg_jw_int(&jw, (long long)pg_unix_ms());
-    pg_jw_key(&jw, "shim"), pg_jw_str(&jw, PG_VERSION);
-    pg_jw_key(&jw, "interval_ms"), pg_jw_int(&jw, pg_cfg.interval_ms);
-    pg_jw_key(&jw, "stall_ms"), pg_jw_int(&jw, pg_cfg.stall_ms);
+    pg_jw_key(&jw, PG_K_START_UNIX_MS), pg_jw_int(&jw, (long long)pg_unix_ms());
+    pg_jw_key(&jw, PG_K_SHIM), pg_jw_str(&jw, PG_TOOL_VERSION);
+    pg_jw_key(&jw, PG_K_INTERVAL_MS), pg_jw_int(&jw, pg_cfg.interval_ms);
+    pg_jw_key(&jw, PG_K_STALL_MS), pg_jw_int(&jw, pg_cfg.stall_ms);
     pg_jw_obj_end(&jw);
     pg_jw_line(&jw);
 }
@@ -413,7 +391,7 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 struct pg_jw *pg_report_begin(void)
 {
     sink = 0;
-    cur_kind = cur_severity = NULL;
+    cur_kind = cur_severity = cur_proof = NULL;
     if (open_report() < 0)
         return NULL;
     pg_jw_init(&jw, fd, jbuf, sizeof jbuf);
@@ -427,7 +405,7 @@ struct pg_jw *pg_report_begin(void)
     return &jw;
 }
 
-struct pg_jw *pg_report_finding(const char *kind, const char *severity, const char *summary)
+struct pg_jw *pg_report_finding(int kind, int severity, int proof, const char *summary)
 {
     static unsigned seqno;
     struct pg_jw *w = pg_report_begin();
@@ -438,15 +416,16 @@ struct pg_jw *pg_report_finding(const char *kind, const char *severity, const ch
         sink = 1;
         w = &jw;
     }
-    cur_kind = kind;
-    cur_severity = severity;
+    cur_kind = pg_kind_name(kind);
+    cur_severity = pg_sev_name(severity);
+    cur_proof = pg_proof_name(proof);
     pg_jw_obj(w);
-    pg_jw_key(w, "type"), pg_jw_str(w, "finding");
-    pg_jw_key(w, "seq"), pg_jw_int(w, ++seqno);
-    pg_jw_key(w, "kind"), pg_jw_str(w, kind);
-    pg_jw_key(w, "severity"), pg_jw_str(w, severity);
-    pg_jw_key(w, "time_unix_ms"), pg_jw_int(w, (long long)pg_unix_ms());
-    pg_jw_key(w, "summary"), pg_jw_str(w, summary);
+    pg_jw_key(w, PG_K_TYPE), pg_jw_str(w, pg_record_name(PG_REC_FINDING));
+    pg_jw_key(w, PG_K_SEQ), pg_jw_int(w, ++seqno);
+    pg_jw_key(w, PG_K_KIND), pg_jw_str(w, cur_kind);
+    pg_jw_key(w, PG_K_SEVERITY), pg_jw_str(w, cur_severity);
+    pg_jw_key(w, PG_K_TIME_UNIX_MS), pg_jw_int(w, (long long)pg_unix_ms());
+    pg_jw_key(w, PG_K_SUMMARY), pg_jw_str(w, summary);
     return w;
 }
 
@@ -464,22 +443,20 @@ uint64_t pg_rss_kb(void)
 int pg_report_end(void)
 {
     int r;
-    char proof[16];
-    find_proof(proof, sizeof proof);
     if (sink) {
-        notify_gate(proof, 0);
+        notify_gate(0);
         r = -EIO;
     } else {
         r = pg_jw_line(&jw);
         if (r < 0)
             file_failed(-r);
-        notify_gate(proof, !write_failed);
+        notify_gate(!write_failed);
     }
     if (fd >= 0)
         close(fd);
     fd = -1;
     sink = 0;
-    cur_kind = cur_severity = NULL;
+    cur_kind = cur_severity = cur_proof = NULL;
     return r;
 }
 
@@ -508,7 +485,7 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
         pg_jw_strn(w, name, (size_t)n);
     else
         pg_jw_null(w);
-    pg_jw_key(w, "role"), pg_jw_str(w, rt->role);
+    pg_jw_key(w, PG_K_ROLE), pg_jw_str(w, rt->role);
     pg_jw_key(w, "main"), pg_jw_bool(w, rt->is_main);
     if (rt->start_routine)
         pg_jw_key(w, "start_routine"), pg_jw_hex(w, rt->start_routine);
@@ -531,7 +508,7 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
     pg_jw_arr(w);
     for (uint32_t i = 0; i < rt->nheld; i++) {
         pg_jw_obj(w);
-        pg_jw_key(w, "kind"), pg_jw_str(w, held_kind_name(rt->held[i].kind));
+        pg_jw_key(w, "kind"), pg_jw_str(w, pg_held_kind_name(rt->held[i].kind));
         pg_jw_key(w, "address"), pg_jw_hex(w, rt->held[i].obj);
         pg_jw_key(w, "pc"), pg_jw_hex(w, rt->held[i].pc);
         pg_lo_write_sites(w, rt->held[i].obj);

@@ -6,6 +6,7 @@
 
 #include "jsonw.h"
 #include "pg.h"
+#include "pg_format.h"
 #include "python.h"
 
 /* What the report says about one thread. */
@@ -13,7 +14,7 @@ struct pg_rthread {
     pid_t tid;
     int is_main;
     uintptr_t start_routine;
-    const char *role;          /* "cycle", "blocked", "hang", "snapshot" */
+    const char *role;          /* a thread role of the format (pg_role_name) */
     int blocked;               /* 0: running (snapshots only) */
     uint32_t wkind;
     uintptr_t wobj;
@@ -46,12 +47,16 @@ struct pg_jw *pg_report_begin(void);
 int pg_report_end(void);
 void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt);
 /* Opens the report and starts a finding line: the object is left open after "summary", for the
- * caller's own members; pg_jw_obj_end and pg_report_end finish it. NULL if nothing can be written. */
-struct pg_jw *pg_report_finding(const char *kind, const char *severity, const char *summary);
+ * caller's own members; pg_jw_obj_end and pg_report_end finish it. NULL if nothing can be written.
+ * kind, severity and proof are the format's (pg_format.h); proof is -1 for a finding without one
+ * (it is only told to `poolguard run`: the caller writes the pool's own "proof"). */
+struct pg_jw *pg_report_finding(int kind, int severity, int proof, const char *summary);
 /* The process's resident memory in KiB, 0 if unknown. */
 uint64_t pg_rss_kb(void);
 const char *pg_report_path(void);
 const char *pg_wait_kind_name(uint32_t kind);
+/* The format's name of a lock kind (enum pg_held_kind). */
+const char *pg_held_kind_name(uint32_t kind);
 uint64_t pg_unix_ms(void);
 void pg_report_fork_child(void);
 

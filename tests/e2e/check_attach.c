@@ -140,17 +140,30 @@ static json_t *parse_json(const char *label, const char *out)
     return doc;
 }
 
-/* Attaches with --format json; asserts the exit status; returns the document. */
+/* A directory for the raw report attach or core keeps (--raw), checked against the raw report
+ * format when it is removed. */
+static void raw_report_path(char *dir, size_t dlen, char *path, size_t plen, const char *what)
+{
+    snprintf(dir, dlen, "/tmp/pgtest.XXXXXX");
+    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+    snprintf(path, plen, "%s/poolguard.%s.1.jsonl", dir, what);
+}
+
+/* Attaches with --format json; asserts the exit status; returns the document. The raw report
+ * attach writes is checked against the format. */
 static json_t *attach_json(const char *label, pid_t pid, int want_status)
 {
-    char p[16];
+    char p[16], dir[64], raw[128];
     snprintf(p, sizeof p, "%d", (int)pid);
-    char *args[] = { "poolguard", "attach", "--format", "json", p, NULL };
+    raw_report_path(dir, sizeof dir, raw, sizeof raw, "attach");
+    char *args[] = { "poolguard", "attach", "--raw", raw, "--format", "json", p, NULL };
     char *out, *err;
     int st = run_poolguard(label, args, &out, &err);
     ck_assert_msg(st == want_status, "%s: exit status %d, expected %d; stderr: %s", label, st,
                   want_status, err);
     json_t *doc = parse_json(label, out);
+    ck_assert_msg(access(raw, R_OK) == 0, "%s: attach --raw wrote no %s", label, raw);
+    tu_rmtree(dir);
     free(out);
     free(err);
     return doc;
@@ -349,10 +362,14 @@ START_TEST(test_core_of_mutex_cycle_gives_same_finding)
     assert_running(r.pid);
     char exe[PATH_MAX];
     tu_prog_path(exe, sizeof exe, "att_mutex_cycle");
-    char *args[] = { "poolguard", "core", "--format", "json", core, exe, NULL };
+    char dir[64], raw[128];
+    raw_report_path(dir, sizeof dir, raw, sizeof raw, "core");
+    char *args[] = { "poolguard", "core", "--raw", raw, "--format", "json", core, exe, NULL };
     char *out, *err;
     int st = run_poolguard("core-mutex", args, &out, &err);
     ck_assert_msg(st == 66, "core: exit status %d; stderr: %s", st, err);
+    ck_assert_msg(access(raw, R_OK) == 0, "core --raw wrote no %s", raw);
+    tu_rmtree(dir);   /* checks the raw report against the format */
     json_t *doc = parse_json("core-mutex", out);
     json_t *f = only_finding(doc);
     check_mutex_cycle(f, r.pid);

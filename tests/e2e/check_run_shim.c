@@ -213,6 +213,23 @@ START_TEST(test_run_shim_timeout_snapshot_shows_blocked_threads)
 }
 END_TEST
 
+/* The shim's header holds the command line: a long one makes a first line of several KiB, and
+ * the report is still read (it was once taken for a file cut short). */
+START_TEST(test_run_shim_reads_a_report_whose_header_holds_a_long_command_line)
+{
+    char prog[8192] = "dl_lock_inversion ";
+    size_t n = strlen(prog);
+    memset(prog + n, 'y', 6000);
+    prog[n + 6000] = '\0';
+    char *err = run_text(prog, NULL, 66);
+    if (!err)
+        return;
+    ck_assert_msg(strstr(err, "error: deadlock in dl_lock_inversion"), "%s", err);
+    ck_assert_msg(!strstr(err, "not a report"), "%s", err);
+    free(err);
+}
+END_TEST
+
 Suite *run_shim_suite(void)
 {
     Suite *s = suite_create("run_shim");
@@ -227,6 +244,7 @@ Suite *run_shim_suite(void)
     tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
     tcase_add_test(tc, test_run_shim_stops_a_deadlock_in_a_forked_child);
     tcase_add_test(tc, test_run_shim_timeout_snapshot_shows_blocked_threads);
+    tcase_add_test(tc, test_run_shim_reads_a_report_whose_header_holds_a_long_command_line);
     suite_add_tcase(s, tc);
     return s;
 }

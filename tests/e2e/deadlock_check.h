@@ -10,6 +10,7 @@
 #ifndef POOLGUARD_DEADLOCK_CHECK_H
 #define POOLGUARD_DEADLOCK_CHECK_H
 
+#include "pg_format.h"
 #include "testlib.h"
 
 enum {
@@ -151,10 +152,10 @@ static inline void check_raw_header(const struct dl_case *c, const struct e2e_re
     ck_assert_msg(rp->bad_lines == 0, "%s: %s: %d lines are not JSON objects with a type", c->label,
                   rp->path, rp->bad_lines);
     const char *format = json_string_value(json_object_get(h, "format"));
-    ck_assert_msg(format && strcmp(format, "poolguard-report") == 0, "%s: header format is %s",
+    ck_assert_msg(format && strcmp(format, PG_FORMAT_NAME) == 0, "%s: header format is %s",
                   c->label, format ? format : "(none)");
-    ck_assert_msg(json_integer_value(json_object_get(h, "version")) == 1, "%s: header version is not 1",
-                  c->label);
+    ck_assert_msg(json_integer_value(json_object_get(h, "version")) == PG_FORMAT_VERSION,
+                  "%s: header version is not %d", c->label, PG_FORMAT_VERSION);
     json_int_t hpid = json_integer_value(json_object_get(h, "pid"));
     if (pid > 0)
         ck_assert_msg(hpid == pid, "%s: header pid %lld, program pid %d", c->label, (long long)hpid,

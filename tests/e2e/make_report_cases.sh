@@ -30,4 +30,9 @@ if command -v python3 >/dev/null 2>&1; then
 else
     echo "make_report_cases: python3 not found: the Python example is left out" >&2
 fi
+# The reports are real runs of the shim: each must be in the raw report format.
+if ! /usr/bin/python3 tests/lib/validate_report.py "$out"; then
+    echo "make_report_cases: a report under $out does not match docs/report-format.schema.json" >&2
+    exit 1
+fi
 exit 0

@@ -246,10 +246,96 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-void tu_rmtree(const char *dir)
+/* Reports are checked against the format before a directory goes (see tu_rmtree). */
+static int has_reports(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[4400];
+        if (snprintf(p, sizeof p, "%.4096s/%s", dir, e->d_name) >= (int)sizeof p)
+            continue;
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        size_t n = strlen(e->d_name);
+        if (S_ISDIR(st.st_mode) && depth < 8)
+            found = has_reports(p, depth + 1);
+        else if (S_ISREG(st.st_mode) && strncmp(e->d_name, "poolguard.", 10) == 0 && n > 6 &&
+                 strcmp(e->d_name + n - 6, ".jsonl") == 0)
+            found = 1;
+    }
+    closedir(d);
+    return found;
+}
+
+/* tu_validate; to_log: append problems to $POOLGUARD_SCHEMA_LOG when it is set. */
+static int validate_log(const char *path, char **msgs, int to_log)
+{
+    static const char script[] = "tests/lib/validate_report.py";
+    ck_assert_msg(access(script, R_OK) == 0, "%s not found (tests run from the source tree)", script);
+    const char *log = to_log ? getenv("POOLGUARD_SCHEMA_LOG") : NULL;
+    char cmd[8600];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s%s%s '%s' 2>&1", script,
+             log && *log ? "--log '" : "", log && *log ? log : "", log && *log ? "'" : "", path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", script);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(m);
+    int st = pclose(p);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    if (msgs)
+        *msgs = buf;
+    else
+        free(buf);
+    return code;
+}
+
+int tu_validate(const char *path, char **msgs)
+{
+    return validate_log(path, msgs, 0);
+}
+
+void tu_validate_reports(const char *dir)
+{
+    if (!has_reports(dir, 0))
+        return;
+    char *msgs = NULL;
+    int code = validate_log(dir, &msgs, 1);
+    ck_assert_msg(code == 0, "raw reports under %s do not match docs/report-format.schema.json:\n%s",
+                  dir, msgs ? msgs : "");
+    free(msgs);
+}
+
+static void check_test_dir(const char *dir)
 {
     ck_assert_msg(strncmp(dir, TU_TMP_PREFIX, strlen(TU_TMP_PREFIX)) == 0 && !strstr(dir, "/../"),
                   "refusing to remove %s: not a test directory (" TU_TMP_PREFIX "*)", dir);
+}
+
+void tu_rmtree_unchecked(const char *dir)
+{
+    check_test_dir(dir);
+    remove_tree(dir);
+}
+
+void tu_rmtree(const char *dir)
+{
+    check_test_dir(dir);
+    /* Every report a test leaves behind is one the shim (or a test program standing in for it)
+     * wrote: it must be in the format. */
+    tu_validate_reports(dir);
     remove_tree(dir);
 }
 

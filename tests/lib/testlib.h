@@ -55,8 +55,19 @@ void tu_sleep_ms(long ms);
 
 /* --- files --- */
 char *tu_tmpdir(void);                      /* a new /tmp/pgtest.XXXXXX; the caller frees */
-/* Removes a directory tree made by tu_tmpdir or e2e_run_init (anything else fails the test). */
+/* Removes a directory tree made by tu_tmpdir or e2e_run_init (anything else fails the test),
+ * after checking every raw report in it (poolguard.*.jsonl, any depth) against
+ * docs/report-format.schema.json: a report that does not match fails the test, naming the file,
+ * the line and the complaint (also appended to $POOLGUARD_SCHEMA_LOG when it is set). */
 void tu_rmtree(const char *dir);
+/* The same without the check, for reports made invalid on purpose. */
+void tu_rmtree_unchecked(const char *dir);
+/* Checks raw reports against the schema (tests/lib/validate_report.py): `path` is a report, or a
+ * directory whose reports are checked. Returns the validator's status (0: every line valid),
+ * its messages ("FILE:LINE: where: what") in *msgs (malloc'd; NULL when not wanted). */
+int tu_validate(const char *path, char **msgs);
+/* Fails the test when a raw report under dir does not match the schema. */
+void tu_validate_reports(const char *dir);
 /* The whole file, NUL-terminated, or NULL when it cannot be read; *len_out (if given) its size. */
 char *tu_slurp_maybe(const char *path, size_t *len_out);
 char *tu_slurp(const char *path);           /* the same, failing the test when it cannot be read */

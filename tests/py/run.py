@@ -24,6 +24,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+VALIDATE = os.path.join(ROOT, "tests", "lib", "validate_report.py")
 ENOTSUP = 95
 
 # script: (debug schedule "delay_ms,count,period_ms", time limit in s)
@@ -76,6 +77,9 @@ def run(exe, script, build):
         if os.path.exists(out):
             with open(out) as f:
                 calls = [json.loads(line) for line in f if line.strip()]
+        # The reports the shim wrote next to inspect.jsonl must be in the format.
+        v = subprocess.run(["/usr/bin/python3", VALIDATE, tmp], capture_output=True, text=True)
+        p.schema_problems = (v.stdout + v.stderr).strip() if v.returncode else ""
         return p, calls
 
 
@@ -393,6 +397,9 @@ def main():
         for script in (a.programs or PROGRAMS) if ver >= (3, 8) else ["app_one_worker.py"]:
             p, calls = run(exe, script, a.build)
             c = Checker(script)
+            c.check(not p.schema_problems, "a raw report does not match "
+                    "docs/report-format.schema.json:\n         " +
+                    p.schema_problems.replace("\n", "\n         "))
             rcs = [x["rc"] for x in calls]
             if ver < (3, 8):
                 c.check(calls and all(r == -ENOTSUP for r in rcs), "refused: %r" % rcs)

@@ -93,7 +93,7 @@ END_TEST
 START_TEST(test_cli_bad_inputs_exit_125_with_git_style_errors)
 {
     static const char *const bad[] = { "tests/data/empty.jsonl", "tests/data/garbage.jsonl",
-                                       "tests/data/binary.jsonl", "tests/data/v2.jsonl",
+                                       "tests/data/binary.jsonl", "tests/data/v3.jsonl",
                                        "tests/data/nonexistent.jsonl" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         res r = pg((const char *[]){ "report", bad[i], NULL });

@@ -50,7 +50,7 @@ START_TEST(test_render_pool_exhaustion_names_the_pool_by_where_it_was_created)
     tu_assert_in_order(t, (const char *[]){
         "error: pool_exhaustion in server (pid 5150): all 2 workers of the pool created in "
         "pool_start() (thread routine pool_worker) are waiting for tasks queued behind them in the "
-        "same pool (2 queued)\n",
+        "same pool: about 2 tasks queued (estimated)\n",
         "the pool: 2 workers, created in pool_start at /src/minipool.c:145\n",
         "    thread routine: pool_worker\n",
         "    idle wait: condition variable 0x55d0c0a04128\n",
@@ -82,7 +82,7 @@ START_TEST(test_render_pool_annotated_says_the_awaited_task_is_still_queued)
     char *t = ru_render(r, PG_FMT_TEXT);
     tu_assert_in_order(t, (const char *[]){
         "all 2 workers of the pool \"minipool\" are waiting for tasks queued behind them in the same "
-        "pool (2 queued)\n",
+        "pool: 2 tasks queued (exact)",
         "the pool: \"minipool\", 2 workers, created in pool_start at /src/minipool.c:142\n",
         "    idle wait: not needed (the pool's annotations say when tasks start)\n",
         "    queued: 2 tasks, counted exactly by the pool's annotations\n",
@@ -122,7 +122,8 @@ START_TEST(test_render_pool_json_carries_the_symbolized_pool)
     json_t *doc, *f = ru_first_finding(r, &doc);
     ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
                      "all 2 workers of the pool created in pool_start() (thread routine pool_worker) "
-                     "are waiting for tasks queued behind them in the same pool (2 queued)");
+                     "are waiting for tasks queued behind them in the same pool: about 2 tasks "
+                     "queued (estimated)");
     ck_assert_str_eq(json_string_value(json_object_get(f, "shim_summary")),
                      "all 2 workers of the pool are waiting for tasks queued behind them in the same "
                      "pool (2 queued)");
@@ -132,7 +133,8 @@ START_TEST(test_render_pool_json_carries_the_symbolized_pool)
     ck_assert_int_eq(json_integer_value(json_object_get(pool, "workers")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(pool, "queued")), 2);
     ck_assert(json_is_false(json_object_get(pool, "queued_exact")));
-    ck_assert_str_eq(json_string_value(json_object_get(pool, "evidence")), "signals with no idle worker");
+    /* A version 1 report's phrase comes out as the format's code. */
+    ck_assert_str_eq(json_string_value(json_object_get(pool, "evidence")), "idle_signals");
     ck_assert_str_eq(json_string_value(json_object_get(pool, "start_function")), "pool_worker");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(pool, "idle"), "kind")), "cond");
     json_t *cs = json_object_get(pool, "create_stack");

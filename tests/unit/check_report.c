@@ -92,7 +92,7 @@ END_TEST
 START_TEST(test_report_refuses_a_newer_version)
 {
     int ret;
-    pg_report *r = load("tests/data/v2.jsonl", &ret);
+    pg_report *r = load("tests/data/v3.jsonl", &ret);
     ck_assert_int_eq(ret, -ENOTSUP);
     size_t n;
     report_findings(r, &n);

@@ -22,8 +22,8 @@ START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
     const pg_pool *p = &f[0]->pool_info;
     ck_assert(p->present);
     ck_assert_ptr_null(p->library);    /* 5 */
-    ck_assert_ptr_null(p->source);     /* "magic" */
-    ck_assert_ptr_null(p->proof);      /* ["exact"] */
+    ck_assert_int_eq(p->source, -1);   /* "magic" */
+    ck_assert_int_eq(p->proof, -1);    /* ["exact"] */
     ck_assert_int_eq(p->max_workers, -1); /* "4" */
     ck_assert_int_eq(p->active, -1);   /* -3 */
     /* Only entries with an address are tasks; bad functions and positions are absent. */
@@ -35,9 +35,13 @@ START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
     ck_assert_int_eq(p->queued_tasks[1].position, -1);
     ck_assert(!p->queued_tasks[2].function.present); /* "0xZZ" */
     ck_assert_int_eq(p->queued_tasks[2].position, -1);
-    /* Without a known proof, the finding keeps the shim's severity and sentence. */
+    /* Without a known proof, the finding keeps the shim's severity, and is described at it (an
+     * error was proven); the workers are counted by their role, "workers" being a string. */
     ck_assert_int_eq(f[0]->sev, PG_SEV_ERROR);
-    ck_assert_str_eq(f[0]->summary, "all 2 workers of the pool are waiting");
+    ck_assert_str_eq(f[0]->shim_summary, "all 2 workers of the pool are waiting");
+    ck_assert_str_eq(f[0]->summary, "all 3 workers of the pool are waiting for tasks queued behind "
+                     "them in the same pool: about 2 tasks queued (estimated); worker 1 waits for a "
+                     "task; worker 3 waits after submitting a task, still queued");
 
     const pg_mthread *t = f[0]->threads;
     ck_assert(!t[0].task_function.present);   /* {} */
@@ -56,14 +60,14 @@ START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
     /* An inferred proof is a warning at most; the queue list is capped. */
     ck_assert_int_eq(f[1]->sev, PG_SEV_WARNING);
     ck_assert_ptr_null(f[1]->pool_info.library);
-    ck_assert_str_eq(f[1]->pool_info.source, "inferred");
+    ck_assert_int_eq(f[1]->pool_info.source, PG_SRC_INFERRED);
     ck_assert_uint_eq(f[1]->pool_info.nqueued_tasks, PG_MAX_QUEUED_TASKS);
     ck_assert_ptr_nonnull(strstr(f[1]->summary, "inferred from how the threads wait, not proven"));
     /* A stall claiming to be an error is info. */
     ck_assert_str_eq(f[2]->kind, "stall");
     ck_assert_int_eq(f[2]->sev, PG_SEV_INFO);
     ck_assert_int_eq(f[3]->sev, PG_SEV_ERROR);
-    ck_assert_ptr_null(f[3]->pool_info.proof);
+    ck_assert_int_eq(f[3]->pool_info.proof, -1);
     ck_assert_uint_eq(f[3]->pool_info.nqueued_tasks, 0);
 
     /* Every format renders them; JSON leaves out what could not be read. */

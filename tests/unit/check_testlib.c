@@ -54,7 +54,7 @@ START_TEST(test_reports_load_ignores_a_line_still_being_written)
     ck_assert_uint_eq(json_array_size(rs.r[0].modules), 1);
     ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
     e2e_reports_free(&rs);
-    tu_rmtree(r.work);
+    tu_rmtree_unchecked(r.work);   /* a minimal report, not in the format on purpose */
 }
 END_TEST
 
