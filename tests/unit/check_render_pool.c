@@ -1,6 +1,6 @@
 /*
  * Pool findings (pool_exhaustion, queue_growth) as people and tools read them, from hand-made
- * raw reports whose addresses are named by a fake symbolizer (fixtures/render_util.h): the
+ * raw reports whose addresses are named by a fake symbolizer (tests/lib/render_util.h): the
  * sentence names the pool by where it was created, the pool block says size, idle wait, what is
  * queued and how that is known, each worker the task it runs and where it blocks, and the
  * rendered JSON, SARIF and DOT carry the same. Real programs: check_run_shim.c.
