@@ -3,8 +3,8 @@
  * under the shim. Every thread is stopped with PTRACE_SEIZE + PTRACE_INTERRUPT (no signal is sent,
  * so the program sees nothing: a blocking call it was in is restarted by the kernel when it
  * resumes), read (registers, stack, the lock words its futex names), and detached, all before
- * anything is symbolized or rendered. attach.c does the reading of what the threads wait on and
- * writes the report.
+ * anything is symbolized or rendered. attach.c does the reading of what the threads wait on,
+ * attach_report.c writes the report.
  *
  * Never leave a process stopped: detaching happens on every path, from handlers of SIGINT,
  * SIGTERM, SIGHUP and SIGQUIT too, and a signal that arrived for the program while it was

@@ -3,17 +3,12 @@
  * the shim preloaded and POOLGUARD_DIR set (children inherit both, so forks and execs are
  * followed), watches the directory, and stops the whole group as soon as a deadlock or pool
  * exhaustion is proven, or when --timeout expires (after asking every process for a snapshot).
- * Then it renders what was found and exits with a fixed code (cli.h).
+ * Then it renders what was found and exits with a fixed code (cli.h). This file holds the
+ * options, the shim and the directories, and the last step; starting, signalling and supervising
+ * the program's process group is run_group.c.
  *
  * The program keeps poolguard's stdin, stdout and stderr; the report goes to stderr (or
  * --output), so the program's stdout stays the program's.
- *
- * Nothing else of the program's environment changes: it gets the signal dispositions and mask
- * poolguard was started with (an ignored SIGHUP stays ignored: `nohup poolguard run` protects the
- * program). Its own process group is what lets the gate stop every process it left behind with
- * one kill; job control is kept by hand: on a terminal the group gets the foreground, a program
- * that stops (Ctrl-Z, SIGTTIN) stops poolguard with it so the shell sees the job stopped, and
- * resuming poolguard resumes the program. Signals sent to poolguard itself are passed on.
  *
  * A finding is never lost: the report directory is probed before the program starts, and each
  * process tells the gate of each finding through a FIFO (POOLGUARD_NOTIFY) in a private directory
@@ -31,12 +26,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "run_group.h"
 #include "run_watch.h"
-
-enum { POLL_MS = 50, SNAPSHOT_WAIT_MS = 1000 };
 
 static const char usage[] =
     "usage: poolguard run [options] -- CMD [ARGS...]\n"
@@ -58,85 +51,6 @@ static const char usage[] =
     "  LD_PRELOAD              kept; the shim is put in front of it\n"
     "  POOLGUARD_DIR           set for CMD to the directory of raw reports\n"
     "\n" CLI_EXIT_HELP;
-
-static volatile sig_atomic_t forwarded_signal;
-static volatile pid_t child_group;
-
-/* Signals passed on to the program's group when sent to poolguard. Terminal signals (Ctrl-C,
- * Ctrl-\\, Ctrl-Z) reach the program's group directly when it has the foreground. */
-static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
-                                 SIGTSTP, SIGCONT };
-enum { NFORWARDED = sizeof forwarded / sizeof forwarded[0] };
-
-/* What poolguard was started with, for the program. */
-static struct sigaction inherited[NFORWARDED], inherited_chld, inherited_ttou;
-static bool forwarding[NFORWARDED];
-static sigset_t inherited_mask;
-
-static void forward_signal(int sig)
-{
-    if (sig != SIGTSTP && sig != SIGCONT)
-        forwarded_signal = sig;
-    if (child_group > 0)
-        kill(-child_group, sig);
-}
-
-/* Installs the forwarders, except for signals poolguard was started with ignored: those stay
- * ignored, for poolguard and for the program. SIGCHLD must be deliverable for waitpid. */
-static void take_signals(void)
-{
-    sigprocmask(SIG_SETMASK, NULL, &inherited_mask);
-    struct sigaction sa = { .sa_handler = forward_signal };
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < NFORWARDED; i++) {
-        sigaction(forwarded[i], NULL, &inherited[i]);
-        forwarding[i] = inherited[i].sa_handler != SIG_IGN;
-        if (forwarding[i])
-            sigaction(forwarded[i], &sa, NULL);
-    }
-    sigaction(SIGTTOU, NULL, &inherited_ttou);
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    sigemptyset(&dfl.sa_mask);
-    sigaction(SIGCHLD, &dfl, &inherited_chld);
-}
-
-/* In the child, before exec: every disposition and the mask as poolguard got them. */
-static void give_back_signals(void)
-{
-    for (int i = 0; i < NFORWARDED; i++)
-        if (forwarding[i])
-            sigaction(forwarded[i], &inherited[i], NULL);
-    sigaction(SIGCHLD, &inherited_chld, NULL);
-    sigaction(SIGTTOU, &inherited_ttou, NULL);
-    sigprocmask(SIG_SETMASK, &inherited_mask, NULL);
-}
-
-/* The program stopped (Ctrl-Z, SIGTTIN, SIGSTOP): poolguard stops too, with the same signal, so
- * that the shell sees the job stopped; when it is resumed (fg, bg, SIGCONT) it resumes the
- * program, giving it the terminal back if poolguard has it. In an orphaned process group the
- * kernel discards a terminal stop signal: poolguard then just resumes the program. */
-static void follow_stop(pid_t pid, int stopsig, bool tty)
-{
-    if (tty)
-        tcsetpgrp(STDIN_FILENO, getpgrp());
-    int self = stopsig == SIGTSTP || stopsig == SIGTTIN || stopsig == SIGTTOU ? stopsig : SIGSTOP;
-    struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
-    sigemptyset(&dfl.sa_mask);
-    if (self != SIGSTOP)
-        sigaction(self, &dfl, &old);
-    kill(getpid(), self);
-    if (self != SIGSTOP)
-        sigaction(self, &old, NULL);
-    if (tty && tcgetpgrp(STDIN_FILENO) == getpgrp())
-        tcsetpgrp(STDIN_FILENO, pid);
-    kill(-pid, SIGCONT);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static char *find_shim(void)
 {
@@ -276,146 +190,6 @@ static int prepare_dir(run_opts *o, char **dir_out)
     }
     *dir_out = strdup(tmpl);
     return *dir_out ? 0 : -1;
-}
-
-/* Forks CMD into its own process group with the shim's environment. Returns the pid, or a
- * negative exit code (-126/-127) when CMD cannot be executed. */
-static pid_t spawn(char **cmd, const char *shim, const char *dir, const char *notify, bool tty)
-{
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return -PG_EXIT_ERROR;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -PG_EXIT_ERROR;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        /* Here as well as in poolguard: the program must not read the terminal before its group
-         * has it (it would stop on SIGTTIN). */
-        if (tty) {
-            signal(SIGTTOU, SIG_IGN);
-            tcsetpgrp(STDIN_FILENO, getpid());
-        }
-        give_back_signals();
-        const char *old = getenv("LD_PRELOAD");
-        char *preload = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
-        if (preload) {
-            strcpy(preload, shim);
-            if (old && *old) {
-                strcat(preload, ":");
-                strcat(preload, old);
-            }
-            setenv("LD_PRELOAD", preload, 1);
-        }
-        setenv("POOLGUARD_DIR", dir, 1);
-        if (notify)
-            setenv("POOLGUARD_NOTIFY", notify, 1);
-        else
-            unsetenv("POOLGUARD_NOTIFY");
-        execvp(cmd[0], cmd);
-        int e = errno;
-        if (write(pipefd[1], &e, sizeof e) < 0)
-            _exit(PG_EXIT_ERROR);
-        _exit(e == ENOENT ? PG_EXIT_NOTFOUND : PG_EXIT_NOEXEC);
-    }
-    close(pipefd[1]);
-    setpgid(pid, pid); /* also here: no window where a kill of the group misses the child */
-    int e = 0;
-    ssize_t n;
-    do
-        n = read(pipefd[0], &e, sizeof e);
-    while (n < 0 && errno == EINTR);
-    close(pipefd[0]);
-    if (n == (ssize_t)sizeof e) {
-        waitpid(pid, NULL, 0);
-        cli_error("cannot run '%s': %s", cmd[0], strerror(e));
-        return e == ENOENT ? -PG_EXIT_NOTFOUND : -PG_EXIT_NOEXEC;
-    }
-    return pid;
-}
-
-typedef enum { END_EXITED, END_FINDING, END_TIMEOUT, END_SIGNAL } run_end;
-
-/* Reads the shim's notices from the FIFO (one line each, written whole) into the watcher. */
-static void read_notices(int fd, run_watch *w, char *buf, size_t cap, size_t *len)
-{
-    for (;;) {
-        ssize_t n = read(fd, buf + *len, cap - 1 - *len);
-        if (n <= 0)
-            return;
-        *len += (size_t)n;
-        buf[*len] = 0;
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = 0;
-            if (w)
-                run_watch_notice(w, line);
-            line = nl + 1;
-        }
-        *len -= (size_t)(line - buf);
-        memmove(buf, line, *len);
-        if (*len == cap - 1)
-            *len = 0;   /* no notice is this long: drop it */
-    }
-}
-
-/* Supervises the group until the program ends, a finding stops it, or the time-out. */
-static run_end supervise(pid_t pid, const char *dir, int notify_fd, double timeout_s,
-                         bool stop_on_finding, bool tty, int *status, run_watch *w)
-{
-    long long start = cli_now_ms(), requested = 0;
-    run_end end = END_EXITED;
-    bool exited = false;
-    char nbuf[8192];
-    size_t nlen = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG | WUNTRACED);
-        if (r == pid && WIFSTOPPED(*status)) {
-            follow_stop(pid, WSTOPSIG(*status), tty);
-            continue;
-        }
-        if (r == pid)
-            exited = true;
-        if (notify_fd >= 0)
-            read_notices(notify_fd, w, nbuf, sizeof nbuf, &nlen);
-        if (w)
-            run_watch_poll(w);
-        if (w && stop_on_finding && run_watch_stop_finding(w)) {
-            end = END_FINDING;
-            break;
-        }
-        if (exited) {
-            end = forwarded_signal ? END_SIGNAL : END_EXITED;
-            break;
-        }
-        long long t = cli_now_ms();
-        if (timeout_s > 0 && !requested && t - start >= (long long)(timeout_s * 1000)) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/%s", dir, PG_SNAPSHOT_REQUEST_FILE);
-            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-            if (fd >= 0)
-                close(fd);
-            requested = t;
-        }
-        if (requested) {
-            /* Every process that has a report answers within a scan or two; the deaf get 1 s. */
-            bool all = w && run_watch_processes(w) > 0 &&
-                       run_watch_snapshots(w) == run_watch_processes(w);
-            if (all || t - requested >= SNAPSHOT_WAIT_MS) {
-                end = END_TIMEOUT;
-                break;
-            }
-        }
-        sleep_ms(POLL_MS);
-    }
-    /* The rest of the group (children the program left behind, or everyone) goes too. */
-    kill(-pid, SIGKILL);
-    if (!exited)
-        waitpid(pid, status, 0);
-    return end;
 }
 
 /* Can the program write reports into dir? Tried for real (a file created, one byte written,
@@ -559,12 +333,12 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "poolguard: warning: no channel for findings besides the report files "
                 "(cannot create a FIFO: %s)\n", strerror(-notify_fd));
 
-    take_signals();
+    run_take_signals();
     /* An interactive program needs the terminal: give its group the foreground while it runs. */
     bool tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
     if (tty)
         signal(SIGTTOU, SIG_IGN);
-    pid_t pid = spawn(cmd, shim, dir, notify_fd >= 0 ? notify : NULL, tty);
+    pid_t pid = run_spawn(cmd, shim, dir, notify_fd >= 0 ? notify : NULL, tty);
     free(shim);
     if (pid < 0) {
         if (!keep)
@@ -578,7 +352,7 @@ int cmd_run(int argc, char **argv)
         free(notify);
         return (int)-pid;
     }
-    child_group = pid;
+    run_child_group = pid;
     /* The watcher keeps one descriptor per process that wrote a report; a program that forks
      * hundreds would exhaust the usual soft limit of 1024. Raised only now, after the fork, so
      * the program keeps the limits it was given. */
@@ -592,11 +366,11 @@ int cmd_run(int argc, char **argv)
     int status = 0;
     run_watch *w = run_watch_new(dir);
     /* With --fail-on none the gate is off: findings are reported, the program is not stopped. */
-    run_end end = supervise(pid, dir, notify_fd, o.timeout_s, o.cli.fail_on <= PG_SEV_ERROR, tty,
-                            &status, w);
+    run_end end = run_supervise(pid, dir, notify_fd, o.timeout_s, o.cli.fail_on <= PG_SEV_ERROR,
+                                tty, &status, w);
     if (tty)
         tcsetpgrp(STDIN_FILENO, getpgrp());
-    child_group = 0;
+    run_child_group = 0;
 
     pg_report *r = report_new();
     int code = PG_EXIT_ERROR;

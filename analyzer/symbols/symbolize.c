@@ -1,10 +1,9 @@
 /*
- * Symbolizer (see symbolize.h). Each distinct module file gets its own offline Dwfl session with
- * the file placed at address 0, so a module's offset (pc - load bias) is the address looked up and
- * one cache entry serves every process that loaded the file, wherever it was mapped. Lock
- * addresses are looked up the same way among data: the ELF symbol tables' objects, and DWARF's
- * variables (read once per file into a table of address ranges) for the definition's file:line
- * and the member of a struct or element of an array the lock is.
+ * Symbolizer (see symbolize.h): the cache of module files and the frames of one code address.
+ * Each distinct module file gets its own offline Dwfl session with the file placed at address 0,
+ * so a module's offset (pc - load bias) is the address looked up and one cache entry serves every
+ * process that loaded the file, wherever it was mapped. Lock addresses are named in
+ * symbolize_locks.c, and a whole report is walked in symbolize_report.c.
  */
 #include "symbolize.h"
 
@@ -18,29 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "symbolize_int.h"
+
 /* From libstdc++ (linked for this one function): names in DWARF linkage attributes and in ELF
  * symbol tables are mangled for C++. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
-enum { MAX_CACHED = 4096, MAX_INLINE_DEPTH = 32, MAX_TYPE_DEPTH = 8, MAX_VARS = 1 << 20 };
-
-/* A variable with a fixed address, as DWARF defines it. */
-typedef struct dvar {
-    Dwarf_Addr addr;       /* in the session's addresses (offset + bias) */
-    Dwarf_Word size;
-    Dwarf_Off die;         /* its DIE in .debug_info */
-} dvar;
-
-typedef struct modfile {
-    char *path;
-    char *build_id;        /* as the process recorded it; NULL when it did not */
-    Dwfl *dwfl;            /* NULL: the file cannot be used */
-    Dwfl_Module *mod;
-    Dwarf_Addr bias;
-    bool vars_read;        /* vars holds every variable of the file's DWARF (maybe none) */
-    dvar *vars;
-    size_t nvars;
-} modfile;
+enum { MAX_CACHED = 4096, MAX_INLINE_DEPTH = 32 };
 
 struct symbolizer {
     FILE *diag;
@@ -156,7 +139,7 @@ static void open_modfile(symbolizer *s, modfile *mf)
     mf->bias = bias;
 }
 
-static modfile *get_modfile(symbolizer *s, const pg_module *m)
+modfile *sym_get_modfile(symbolizer *s, const pg_module *m)
 {
     for (size_t i = 0; i < s->nfiles; i++)
         if (strcmp(s->files[i].path, m->path) == 0 && same_str(s->files[i].build_id, m->build_id))
@@ -229,7 +212,7 @@ static bool is_own(const pg_process *p, const char *path)
     return true;
 }
 
-static char *demangle(const char *name)
+char *sym_demangle(const char *name)
 {
     if (!name)
         return NULL;
@@ -243,7 +226,7 @@ static char *demangle(const char *name)
     return strndup(name, PG_MAX_STRING);
 }
 
-static char *die_name(Dwarf_Die *die)
+char *sym_die_name(Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
     const char *name = NULL;
@@ -253,7 +236,7 @@ static char *die_name(Dwarf_Die *die)
         name = dwarf_formstring(&attr);
     if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
         name = dwarf_formstring(&attr);
-    return demangle(name);
+    return sym_demangle(name);
 }
 
 static pg_frame *push(pg_frame **frames, size_t *n)
@@ -308,7 +291,7 @@ static int dwarf_frames(modfile *mf, Dwarf_Addr addr, const pg_frame *tmpl, pg_f
         if (!f)
             break;
         *f = *tmpl;
-        f->function = die_name(&scopes[i]);
+        f->function = sym_die_name(&scopes[i]);
         f->file = file ? strndup(file, PG_MAX_STRING) : NULL;
         f->line = line > 0 ? (unsigned)line : 0;
         f->inlined = tag == DW_TAG_inlined_subroutine;
@@ -365,7 +348,7 @@ static int lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_retur
         tmpl.offset = pc - m->base;
         tmpl.folded = module_is_folded(m->path);
         tmpl.own = is_own(p, m->path);
-        mf = get_modfile(s, m);
+        mf = sym_get_modfile(s, m);
     }
     if (mf && mf->dwfl && pc > 0) {
         Dwarf_Addr addr = tmpl.offset + mf->bias - (is_return ? 1 : 0);
@@ -379,7 +362,7 @@ static int lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_retur
         if (!f)
             return -ENOMEM;
         *f = tmpl;
-        f->function = demangle(name);
+        f->function = sym_demangle(name);
         Dwfl_Line *ln = dwfl_module_getsrc(mf->mod, addr);
         int line = 0;
         const char *file = ln ? dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
@@ -393,286 +376,5 @@ static int lookup(symbolizer *s, const pg_process *p, uint64_t pc, bool is_retur
     if (!f)
         return -ENOMEM;
     *f = tmpl;
-    return 0;
-}
-
-static int symbolize_stack(symbolizer *s, const pg_process *p, pg_stack *st, bool is_return)
-{
-    if (st->frames)
-        return 0;
-    for (size_t i = 0; i < st->npcs; i++) {
-        int r = symbolizer_lookup(s, p, st->pcs[i], is_return, &st->frames, &st->nframes);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* A task function is an exact function address, like a start routine: no -1. */
-static int symbolize_fn(symbolizer *s, const pg_process *p, pg_fn *fn)
-{
-    if (!fn->present || fn->sym.frames)
-        return 0;
-    return symbolizer_lookup(s, p, fn->address, false, &fn->sym.frames, &fn->sym.nframes);
-}
-
-static int symbolize_threads(symbolizer *s, const pg_process *p, pg_mthread *t, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int r = symbolize_stack(s, p, &t[i].stack, true);
-        if (!r)
-            r = symbolize_fn(s, p, &t[i].task_function);
-        if (!r)
-            r = symbolize_fn(s, p, &t[i].waits_for_task.function);
-        if (!r)
-            r = symbolize_fn(s, p, &t[i].submitted_task.function);
-        if (!r)
-            r = symbolize_stack(s, p, &t[i].create_stack, true);
-        if (!r && t[i].has_start && !t[i].start.frames)
-            r = symbolizer_lookup(s, p, t[i].start_routine, false, &t[i].start.frames,
-                                  &t[i].start.nframes);
-        for (size_t h = 0; !r && h < t[i].nholds; h++)
-            if (t[i].holds[h].has_pc && !t[i].holds[h].where.frames)
-                r = symbolizer_lookup(s, p, t[i].holds[h].pc, true, &t[i].holds[h].where.frames,
-                                      &t[i].holds[h].where.nframes);
-        if (r)
-            return r;
-    }
-    return 0;
-}
-
-int symbolizer_run(symbolizer *s, pg_report *r)
-{
-    size_t n;
-    pg_finding **f = report_findings(r, &n);
-    for (size_t i = 0; i < n; i++) {
-        int e = symbolize_threads(s, f[i]->proc, f[i]->threads, f[i]->nthreads);
-        pg_pool *pl = &f[i]->pool_info;
-        if (!e)
-            e = symbolize_stack(s, f[i]->proc, &pl->create_stack, true);
-        if (!e && pl->has_start && !pl->start.frames)
-            e = symbolizer_lookup(s, f[i]->proc, pl->start_routine, false, &pl->start.frames,
-                                  &pl->start.nframes);
-        for (size_t k = 0; !e && k < pl->nqueued_tasks; k++)
-            e = symbolize_fn(s, f[i]->proc, &pl->queued_tasks[k].function);
-        if (!e)
-            e = symbolizer_name_locks(s, f[i]->proc, &f[i]->locks);
-        for (size_t k = 0; !e && k < f[i]->norder; k++) {
-            pg_order_edge *ed = &f[i]->order[k];
-            e = symbolize_stack(s, f[i]->proc, &ed->stack, true);
-            if (!e && ed->has_first_pc && !ed->first_at.frames)
-                e = symbolizer_lookup(s, f[i]->proc, ed->first_pc, true, &ed->first_at.frames,
-                                      &ed->first_at.nframes);
-        }
-        if (e)
-            return e;
-    }
-    pg_snapshot **sn = report_snapshots(r, &n);
-    for (size_t i = 0; i < n; i++) {
-        int e = symbolize_threads(s, sn[i]->proc, sn[i]->threads, sn[i]->nthreads);
-        if (!e)
-            e = symbolizer_name_locks(s, sn[i]->proc, &sn[i]->locks);
-        if (e)
-            return e;
-    }
-    return 0;
-}
-
-/* ----- Data: the variables locks live in ----- */
-
-/* The smallest object of the ELF symbol tables (.symtab, else .dynsym) whose [value, value+size)
- * holds addr; its name demangled, or NULL. */
-static char *symtab_object(modfile *mf, Dwarf_Addr addr, Dwarf_Addr *start)
-{
-    int n = dwfl_module_getsymtab(mf->mod);
-    const char *best = NULL;
-    GElf_Xword best_size = 0;
-    for (int i = 1; i < n; i++) {
-        GElf_Sym sym;
-        GElf_Addr value;
-        const char *name = dwfl_module_getsym_info(mf->mod, i, &sym, &value, NULL, NULL, NULL);
-        if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_shndx == SHN_UNDEF ||
-            sym.st_size == 0 || addr < value || addr - value >= sym.st_size)
-            continue;
-        if (!best || sym.st_size < best_size) {
-            best = name;
-            best_size = sym.st_size;
-            *start = value;
-        }
-    }
-    return best ? demangle(best) : NULL;
-}
-
-static bool die_type(Dwarf_Die *die, Dwarf_Die *type)
-{
-    Dwarf_Attribute attr;
-    return dwarf_attr_integrate(die, DW_AT_type, &attr) && dwarf_formref_die(&attr, type);
-}
-
-static void collect_vars(modfile *mf, Dwarf_Die *parent, Dwarf_Addr cubias, size_t *cap, int depth)
-{
-    Dwarf_Die die;
-    if (depth > MAX_TYPE_DEPTH || dwarf_child(parent, &die) != 0)
-        return;
-    do {
-        int tag = dwarf_tag(&die);
-        if (tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block || tag == DW_TAG_namespace) {
-            collect_vars(mf, &die, cubias, cap, depth + 1);
-            continue;
-        }
-        Dwarf_Attribute attr;
-        Dwarf_Op *ops;
-        size_t nops;
-        Dwarf_Die type;
-        if (tag != DW_TAG_variable || !dwarf_attr(&die, DW_AT_location, &attr) ||
-            dwarf_getlocation(&attr, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_addr ||
-            !die_type(&die, &type))
-            continue;
-        Dwarf_Word size;
-        if (dwarf_aggregate_size(&type, &size) != 0 || size == 0 || mf->nvars >= MAX_VARS)
-            continue;
-        if (mf->nvars == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 64;
-            dvar *v = realloc(mf->vars, ncap * sizeof *v);
-            if (!v)
-                return;
-            mf->vars = v;
-            *cap = ncap;
-        }
-        mf->vars[mf->nvars++] = (dvar){ .addr = ops[0].number + cubias, .size = size,
-                                        .die = dwarf_dieoffset(&die) };
-    } while (dwarf_siblingof(&die, &die) == 0);
-}
-
-/* The variable whose storage holds addr, from DWARF; false when there is none (or no DWARF). */
-static bool dwarf_variable(modfile *mf, Dwarf_Addr addr, Dwarf_Die *var, Dwarf_Addr *start)
-{
-    if (!mf->vars_read) {
-        mf->vars_read = true;
-        size_t cap = 0;
-        Dwarf_Die *cu = NULL;
-        Dwarf_Addr cubias;
-        while ((cu = dwfl_module_nextcu(mf->mod, cu, &cubias)))
-            collect_vars(mf, cu, cubias, &cap, 0);
-    }
-    Dwarf_Addr bias;
-    Dwarf *dw = mf->nvars ? dwfl_module_getdwarf(mf->mod, &bias) : NULL;
-    const dvar *best = NULL;
-    for (size_t i = 0; dw && i < mf->nvars; i++)
-        if (addr >= mf->vars[i].addr && addr - mf->vars[i].addr < mf->vars[i].size &&
-            (!best || mf->vars[i].size < best->size))
-            best = &mf->vars[i];
-    if (!best || !dwarf_offdie(dw, best->die, var))
-        return false;
-    *start = best->addr;
-    return true;
-}
-
-/* Names the implementation reserves (__data, _M_mutex): the inside of a library's lock type,
- * not the program's member. */
-static bool reserved_name(const char *name)
-{
-    return name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'));
-}
-
-static void append_path(char *buf, size_t len, const char *fmt, const char *name, Dwarf_Word idx)
-{
-    size_t used = strlen(buf);
-    if (used < len)
-        snprintf(buf + used, len - used, fmt, name ? name : "", (unsigned long long)idx);
-}
-
-/* The path to offset off inside an object of type type: ".lock", "[2].mu", "" at a lock type's
- * own members or an offset nothing more precise holds. */
-static void member_path(Dwarf_Die *type, Dwarf_Word off, char *buf, size_t len, int depth)
-{
-    Dwarf_Die t;
-    if (depth > MAX_TYPE_DEPTH || dwarf_peel_type(type, &t) != 0)
-        return;
-    int tag = dwarf_tag(&t);
-    if (tag == DW_TAG_array_type) {
-        Dwarf_Die elem;
-        Dwarf_Word esize;
-        if (!die_type(&t, &elem) || dwarf_aggregate_size(&elem, &esize) != 0 || esize == 0)
-            return;
-        append_path(buf, len, "%s[%llu]", NULL, off / esize);
-        member_path(&elem, off % esize, buf, len, depth + 1);
-        return;
-    }
-    if (tag != DW_TAG_structure_type && tag != DW_TAG_class_type && tag != DW_TAG_union_type)
-        return;
-    Dwarf_Die m;
-    if (dwarf_child(&t, &m) != 0)
-        return;
-    do {
-        int mtag = dwarf_tag(&m);
-        if (mtag != DW_TAG_member && mtag != DW_TAG_inheritance)
-            continue;
-        Dwarf_Attribute attr;
-        Dwarf_Word loc = 0, size;
-        Dwarf_Die mtype;
-        if (dwarf_attr(&m, DW_AT_data_member_location, &attr) && dwarf_formudata(&attr, &loc) != 0)
-            continue;
-        if (!die_type(&m, &mtype) || dwarf_aggregate_size(&mtype, &size) != 0 || off < loc ||
-            off - loc >= size)
-            continue;
-        const char *name = mtag == DW_TAG_member ? dwarf_diename(&m) : NULL;
-        if (name && reserved_name(name))
-            return;
-        if (name)
-            append_path(buf, len, ".%s", name, 0);
-        member_path(&mtype, off - loc, buf, len, depth + 1);
-        return;
-    } while (dwarf_siblingof(&m, &m) == 0);
-}
-
-/* Names one lock: the variable holding it, else its site. */
-static int name_lock(symbolizer *s, const pg_process *p, pg_lockname *ln)
-{
-    if (ln->looked_up)
-        return 0;
-    ln->looked_up = true;
-    const pg_module *m = module_for_pc(p, ln->address);
-    modfile *mf = m ? get_modfile(s, m) : NULL;
-    if (m)
-        ln->module = m->path;
-    if (mf && mf->dwfl) {
-        Dwarf_Addr addr = ln->address - m->base + mf->bias, start = 0;
-        Dwarf_Die var;
-        if (dwarf_variable(mf, addr, &var, &start)) {
-            ln->symbol = die_name(&var);
-            ln->sym_offset = addr - start;
-            const char *file = dwarf_decl_file(&var);
-            int line = 0;
-            if (file && dwarf_decl_line(&var, &line) == 0 && line > 0) {
-                ln->decl_file = strndup(file, PG_MAX_STRING);
-                ln->decl_line = (unsigned)line;
-            }
-            char path[512] = "";
-            Dwarf_Die type;
-            if (ln->sym_offset && die_type(&var, &type))
-                member_path(&type, ln->sym_offset, path, sizeof path, 0);
-            if (*path)
-                ln->member = strdup(path);
-        }
-        if (!ln->symbol && (ln->symbol = symtab_object(mf, addr, &start)))
-            ln->sym_offset = addr - start;
-        if (ln->symbol)
-            return 0;
-    }
-    uint64_t pc = ln->init_pc ? ln->init_pc : ln->first_taken_pc;
-    if (!pc)
-        return 0;
-    ln->site_kind = ln->init_pc ? PG_SITE_INIT : PG_SITE_FIRST_TAKEN;
-    return symbolizer_lookup(s, p, pc, true, &ln->site.frames, &ln->site.nframes);
-}
-
-int symbolizer_name_locks(symbolizer *s, const pg_process *p, pg_locknames *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        int r = name_lock(s, p, &t->v[i]);
-        if (r)
-            return r;
-    }
     return 0;
 }
