@@ -54,7 +54,7 @@ typedef struct pg_stack {
 } pg_stack;
 
 /* What names a lock (a mutex, rwlock, or any object waited on), looked up once per distinct
- * address of a finding or snapshot (symbolize.c) and worded by describe.c: the data symbol of a
+ * address of a finding or snapshot (symbolize_locks.c) and worded by describe.c: the data symbol of a
  * module that holds it (global and static locks), else where it was initialized, else where it
  * was first taken in a pair (heap and stack locks; return addresses, as the shim recorded them). */
 typedef enum pg_site_kind { PG_SITE_NONE, PG_SITE_INIT, PG_SITE_FIRST_TAKEN } pg_site_kind;
