@@ -48,7 +48,7 @@ ANALYZER_SHARED := shim/detect/graph.c
 # under the shim or the gate), tests/lib (the runner and the helpers both use).
 UNIT_SRC      := $(wildcard tests/unit/check_*.c)
 E2E_SRC       := $(wildcard tests/e2e/check_*.c)
-TESTLIB_SRC   := tests/lib/testlib.c
+TESTLIB_SRC   := tests/lib/testlib.c tests/lib/testlib_run.c tests/lib/testlib_reports.c
 PROG_C        := $(wildcard tests/progs/*.c)
 PROG_CXX      := $(wildcard tests/progs/*.cpp)
 

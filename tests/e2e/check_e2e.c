@@ -8,7 +8,7 @@
  * setting and POOLGUARD_ON_FINDING do around a finding.
  *
  * Healthy programs are in check_e2e_healthy.c, the shim's exported symbols in check_exports.c.
- * Helpers (running programs, reading reports, symbolizing) are in tests/lib/testlib.c. Processes
+ * Helpers (running programs, reading reports, symbolizing) are in tests/lib/testlib*.c. Processes
  * are always killed and reaped before any assertion runs. Report directories of failed tests are
  * left in /tmp for inspection; their paths are in the failure messages.
  */

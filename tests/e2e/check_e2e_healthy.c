@@ -2,7 +2,7 @@
  * End-to-end tests of the shim on healthy programs that block a lot (ok_*): each runs once
  * natively and once under LD_PRELOAD=libpoolguard.so with a fresh POOLGUARD_DIR, always under a
  * hard time limit; it must exit by itself, with the same stdout and exit status, and leave no
- * finding (e2e_check_healthy, tests/lib/testlib.c). Programs that deadlock on purpose are in
+ * finding (e2e_check_healthy, tests/lib/testlib_run.c). Programs that deadlock on purpose are in
  * check_e2e.c.
  */
 #include "testlib.h"

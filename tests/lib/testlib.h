@@ -1,6 +1,6 @@
 /*
- * The tests' one helper library (tests/lib/testlib.c), linked into every runner: build/check_unit,
- * build/check_e2e and build/check_analyzer(_asan).
+ * The tests' one helper library (tests/lib/testlib.c, testlib_run.c, testlib_reports.c), linked
+ * into every runner: build/check_unit, build/check_e2e and build/check_analyzer(_asan).
  *
  * tu_*: what any test needs: where the build is, temporary directories, reading and writing small
  * files, running a child under a time limit, skipping a test that this machine cannot host.
@@ -54,6 +54,8 @@ long tu_now_ms(void);                       /* CLOCK_MONOTONIC */
 void tu_sleep_ms(long ms);
 
 /* --- files --- */
+/* Test directories are all made by tu_tmpdir or e2e_run_init, under this prefix. */
+#define TU_TMP_PREFIX "/tmp/pgtest."
 char *tu_tmpdir(void);                      /* a new /tmp/pgtest.XXXXXX; the caller frees */
 /* Removes a directory tree made by tu_tmpdir or e2e_run_init (anything else fails the test),
  * after checking every raw report in it (poolguard.*.jsonl, any depth) against

@@ -1,151 +1,16 @@
 /*
  * The Python rules (shim/detect/pyrules.c), driven directly: readings of the interpreter built by
- * hand as the Python layer would have made them of the programs in tests/py, with what the native
- * scan says of each worker's thread. Which pools are exhausted (error, exact or by the graph),
- * which are only a stall, which queues grow, and what must never be reported: workers waiting on
- * another executor, on running futures, with a timeout, healthy sleeps and GIL contention
- * (docs/python.md, "When the watchdog asks, and what it reports").
+ * hand (pyrules_util.h) as the Python layer would have made them of the programs in tests/py, with
+ * what the native scan says of each worker's thread. Which pools are exhausted (error, exact or by
+ * the graph), and what must never be reported: workers waiting on another executor, on running
+ * futures, with a timeout, healthy sleeps and GIL contention (docs/python.md, "When the watchdog
+ * asks, and what it reports"). Stalls and growing queues are check_pyrules_stall.c.
  */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pyrules.h"
-
-#define MSEC 1000000ull
-#define SEC 1000000000ull
-#define T0 (100 * SEC)    /* when the workers' waits began */
-#define STALL_MS 10000    /* POOLGUARD_STALL_MS's default */
-#define QUEUE_LIMIT 10000 /* POOLGUARD_QUEUE_LIMIT's default */
-
-/* Pool objects: any distinct addresses do. */
-#define E1 0x7f0000001000u
-#define E2 0x7f0000002000u
-#define LOOP 0x7f0000009000u
-
-static struct pg_py_state py;
-static struct pg_pr_native nat[PG_PY_MAX_THREADS];
-static struct pg_pr_memory mem;
-static struct pg_pr_out out;
-static uint64_t stopped_ns; /* time the whole process was stopped while the workers waited */
-static long queue_limit;
-
-static void setup(void)
-{
-    memset(&py, 0, sizeof py);
-    memset(nat, 0, sizeof nat);
-    memset(&mem, 0, sizeof mem);
-    memset(&out, 0, sizeof out);
-    stopped_ns = 0;
-    queue_limit = QUEUE_LIMIT;
-}
-
-/* A pool of the reading, with its queue's length; returns its index. */
-static int pool(uintptr_t addr, int kind, int max_workers, long queued)
-{
-    ck_assert_int_lt(py.nexecutors, PG_PY_MAX_EXECUTORS);
-    struct pg_py_executor *e = &py.executors[py.nexecutors];
-    e->addr = addr;
-    e->kind = kind;
-    e->max_workers = max_workers;
-    e->queue_len = queued;
-    if (kind == PG_PY_POOL_EXECUTOR)
-        snprintf(e->prefix, sizeof e->prefix, "ThreadPoolExecutor-%d", py.nexecutors);
-    return py.nexecutors++;
-}
-
-static int executor(uintptr_t addr, int max_workers, long queued)
-{
-    return pool(addr, PG_PY_POOL_EXECUTOR, max_workers, queued);
-}
-
-/*
- * A Python thread: a worker of pool ei (-1: not a worker), in the wait blocked says. The native
- * scan sees it blocked without a time limit since T0 when it is in a wait of the standard library
- * or an idle worker; a thread running Python, sleeping or taking the GIL waits with a time limit
- * natively, or not at all.
- */
-static int thread(const char *name, int ei, int blocked)
-{
-    int k = py.nthreads++;
-    ck_assert_int_lt(k, PG_PY_MAX_THREADS);
-    struct pg_py_thread *pt = &py.threads[k];
-    pt->ident = 0x7f00aa000000u + (unsigned long)k * 0x1000;
-    pt->native_id = 4000 + k;
-    snprintf(pt->name, sizeof pt->name, "%s", name);
-    pt->blocked = blocked;
-    pt->executor = ei;
-    pt->work_job = -1;
-    if (ei >= 0) {
-        struct pg_py_executor *e = &py.executors[ei];
-        pt->executor_addr = e->addr;
-        e->nthreads++;
-        e->nworkers_seen++;
-        pt->has_task = 1;
-        snprintf(pt->task.name, sizeof pt->task.name, "parent_task");
-        snprintf(pt->task.file, sizeof pt->task.file, "/srv/app.py");
-        pt->task.line = 8;
-    }
-    struct pg_pr_native *nt = &nat[k];
-    nt->found = 1;
-    nt->tid = 4000 + k;
-    if (blocked != PG_PY_B_NONE) {
-        nt->blocked = 1;
-        nt->seq = 10 + k;
-        nt->since_ns = T0;
-    }
-    return k;
-}
-
-/* Thread k waits on a future in the given state; queued_in: the pool whose queue holds its work
- * item (at pos), or 0. */
-static struct pg_py_wait *waits_on(int k, int state, uintptr_t queued_in, long pos)
-{
-    struct pg_py_thread *pt = &py.threads[k];
-    ck_assert_int_lt(pt->nwaits, PG_PY_MAX_WAITS);
-    struct pg_py_wait *w = &pt->waits[pt->nwaits++];
-    w->future = 0x7f00bb000000u + (uintptr_t)k * 0x100 + (uintptr_t)pt->nwaits;
-    w->kind = PG_PY_W_FUTURE;
-    w->state = state;
-    w->job = -1;
-    w->queued_in = queued_in;
-    w->queue_pos = queued_in ? pos : -1;
-    w->has_fn = 1;
-    snprintf(w->fn.name, sizeof w->fn.name, "dependent_task");
-    return w;
-}
-
-/* A new wait of thread k, begun at since (the native scan's sequence number changes). */
-static void waits_anew(int k, uint64_t since)
-{
-    nat[k].seq += 100;
-    nat[k].since_ns = since;
-}
-
-/* The rules, on the reading as it stands, at time now. */
-static void judge(uint64_t now)
-{
-    for (int k = 0; k < py.nthreads; k++)
-        if (nat[k].blocked)
-            nat[k].blocked_ns =
-                now - nat[k].since_ns > stopped_ns ? now - nat[k].since_ns - stopped_ns : 0;
-    struct pg_pr_in in = {
-        .py = &py, .native = nat, .now = now, .queue_limit = queue_limit, .stall_ms = STALL_MS
-    };
-    pg_pr_judge(&in, &mem, &out);
-}
-
-static void assert_verdict(int i, int kind, int severity, int proof, int ei)
-{
-    ck_assert_int_gt(out.n, i);
-    const struct pg_pr_verdict *v = &out.v[i];
-    ck_assert_str_eq(pg_pr_kind_name(v->kind), pg_pr_kind_name(kind));
-    ck_assert_str_eq(pg_pr_severity_name(v->severity), pg_pr_severity_name(severity));
-    ck_assert_str_eq(pg_pr_proof_name(v->proof), pg_pr_proof_name(proof));
-    ck_assert_int_eq(v->executor, ei);
-}
-
-#define BIT(k) (1ull << (k))
+#include "pyrules_util.h"
 
 /* tests/py/app_one_worker.py: max_workers=1, the parent waits on the child it queued. */
 START_TEST(test_pyrules_one_worker_waiting_on_its_queued_child_is_an_exact_error)
@@ -328,47 +193,6 @@ START_TEST(test_pyrules_timed_waits_are_not_reported)
 }
 END_TEST
 
-/* tests/py/app_event.py: two consumers wait on an Event the producer queued behind them would
- * set. Nothing names the waker: a stall (info) once the stall time has passed, never before. */
-START_TEST(test_pyrules_workers_in_event_wait_with_work_queued_are_a_stall)
-{
-    int e = executor(E1, 2, 1);
-    int main_t = thread("MainThread", -1, PG_PY_B_FUTURE_RESULT);
-    waits_on(main_t, PG_PY_F_RUNNING, 0, 0);
-    int w0 = thread("ThreadPoolExecutor-0_0", e, PG_PY_B_EVENT_WAIT);
-    int w1 = thread("ThreadPoolExecutor-0_1", e, PG_PY_B_EVENT_WAIT);
-    judge(T0 + 700 * MSEC);
-    ck_assert_int_eq(out.n, 0);
-    ck_assert_uint_eq(out.recheck_at, T0 + STALL_MS * MSEC);
-    judge(T0 + STALL_MS * MSEC);
-    ck_assert_int_eq(out.n, 1);
-    assert_verdict(0, PG_PR_STALL, PG_PR_INFO, PG_PR_PROOF_NONE, e);
-    ck_assert_int_eq(out.v[0].blocked_kind, PG_PY_B_EVENT_WAIT);
-    ck_assert_int_eq(out.v[0].own_thread, -1);
-    ck_assert_uint_eq(out.v[0].workers, BIT(w0) | BIT(w1));
-    judge(T0 + 2 * STALL_MS * MSEC);
-    ck_assert_int_eq(out.n, 0);
-}
-END_TEST
-
-/* The same when the wait-for graph holds every worker stuck (no thread left to wake them): an
- * error at once, on the graph's proof. One worker the graph does not hold is enough to stay a
- * stall. */
-START_TEST(test_pyrules_workers_in_event_wait_held_by_the_graph_are_an_error)
-{
-    int e = executor(E1, 2, 1);
-    int w0 = thread("ThreadPoolExecutor-0_0", e, PG_PY_B_EVENT_WAIT);
-    int w1 = thread("ThreadPoolExecutor-0_1", e, PG_PY_B_EVENT_WAIT);
-    nat[w0].stuck = 1;
-    judge(T0 + 700 * MSEC);
-    ck_assert_int_eq(out.n, 0);
-    nat[w1].stuck = 1;
-    judge(T0 + 700 * MSEC);
-    ck_assert_int_eq(out.n, 1);
-    assert_verdict(0, PG_PR_EXHAUSTION, PG_PR_ERROR, PG_PR_PROOF_GRAPH, e);
-}
-END_TEST
-
 /* Workers blocked in their tasks with nothing queued: nothing waits for them, nothing to say. */
 START_TEST(test_pyrules_blocked_workers_with_an_empty_queue_are_not_reported)
 {
@@ -378,21 +202,6 @@ START_TEST(test_pyrules_blocked_workers_with_an_empty_queue_are_not_reported)
     nat[w0].stuck = nat[w1].stuck = 1;
     judge(T0 + 2 * STALL_MS * MSEC);
     ck_assert_int_eq(out.n, 0);
-}
-END_TEST
-
-/* A stopped process (SIGSTOP, a debugger) is not a blocked one: the stall time leaves it out. */
-START_TEST(test_pyrules_stall_time_leaves_out_process_stops)
-{
-    int e = executor(E1, 2, 1);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_CONDITION_WAIT);
-    thread("ThreadPoolExecutor-0_1", e, PG_PY_B_CONDITION_WAIT);
-    stopped_ns = 6 * SEC;
-    judge(T0 + (STALL_MS + 5000) * MSEC);
-    ck_assert_int_eq(out.n, 0);
-    judge(T0 + (STALL_MS + 6000) * MSEC);
-    ck_assert_int_eq(out.n, 1);
-    assert_verdict(0, PG_PR_STALL, PG_PR_INFO, PG_PR_PROOF_NONE, e);
 }
 END_TEST
 
@@ -477,94 +286,6 @@ START_TEST(test_pyrules_run_coroutine_threadsafe_under_a_timeout_or_running_is_n
 }
 END_TEST
 
-/* tests/py/app_growth.py: `while True: submit()` on one busy worker. queue_growth once the queue
- * is past the limit and has kept growing for the window; once. */
-START_TEST(test_pyrules_queue_past_the_limit_growing_for_the_window_is_growth)
-{
-    int e = executor(E1, 1, 12000);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_NONE);
-    judge(T0);
-    ck_assert_int_eq(out.n, 0);
-    ck_assert_int_eq(out.watch_growth, 1);
-    py.executors[e].queue_len = 14000;
-    judge(T0 + 1 * SEC);
-    ck_assert_int_eq(out.n, 0);
-    py.executors[e].queue_len = 16000;
-    judge(T0 + PG_PR_GROWTH_WINDOW_MS * MSEC);
-    ck_assert_int_eq(out.n, 1);
-    assert_verdict(0, PG_PR_GROWTH, PG_PR_WARNING, PG_PR_PROOF_EXACT, e);
-    ck_assert(out.v[0].rate > 1999.0 && out.v[0].rate < 2001.0);
-    py.executors[e].queue_len = 30000;
-    judge(T0 + 10 * SEC);
-    ck_assert_int_eq(out.n, 0);
-}
-END_TEST
-
-/* POOLGUARD_QUEUE_LIMIT is the bar: the same growth below it is no finding. */
-START_TEST(test_pyrules_queue_growth_below_the_limit_is_not_reported)
-{
-    queue_limit = 100000;
-    int e = executor(E1, 1, 12000);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_NONE);
-    for (int s = 0; s <= 5; s++) {
-        py.executors[e].queue_len = 12000 + 2000 * s;
-        judge(T0 + (uint64_t)s * SEC);
-        ck_assert_int_eq(out.n, 0);
-    }
-}
-END_TEST
-
-START_TEST(test_pyrules_queue_growth_past_a_lower_limit_is_reported)
-{
-    queue_limit = 100;
-    int e = executor(E1, 1, 150);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_NONE);
-    judge(T0);
-    ck_assert_int_eq(out.n, 0);
-    py.executors[e].queue_len = 300;
-    judge(T0 + PG_PR_GROWTH_WINDOW_MS * MSEC);
-    ck_assert_int_eq(out.n, 1);
-    assert_verdict(0, PG_PR_GROWTH, PG_PR_WARNING, PG_PR_PROOF_EXACT, e);
-}
-END_TEST
-
-/* A queue long but no longer growing, or one that drained for a while, is not growth: the
- * window starts again from the shorter queue. */
-START_TEST(test_pyrules_queue_growth_must_be_sustained)
-{
-    int e = executor(E1, 1, 15000);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_NONE);
-    judge(T0);
-    judge(T0 + 5 * SEC);
-    ck_assert_int_eq(out.n, 0);
-    py.executors[e].queue_len = 11000;
-    judge(T0 + 6 * SEC);
-    ck_assert_int_eq(out.n, 0);
-    py.executors[e].queue_len = 13000;
-    judge(T0 + 7 * SEC);
-    ck_assert_int_eq(out.n, 0);
-    py.executors[e].queue_len = 14000;
-    judge(T0 + 8 * SEC);
-    ck_assert_int_eq(out.n, 1);
-    ck_assert(out.v[0].rate > 1499.0 && out.v[0].rate < 1501.0);
-}
-END_TEST
-
-/* A queue of unknown length (not a SimpleQueue) is never growth; a short one is not watched. */
-START_TEST(test_pyrules_unknown_or_short_queues_are_not_growth)
-{
-    int e = executor(E1, 1, -1);
-    thread("ThreadPoolExecutor-0_0", e, PG_PY_B_NONE);
-    judge(T0);
-    judge(T0 + 10 * SEC);
-    ck_assert_int_eq(out.n, 0);
-    ck_assert_int_eq(out.watch_growth, 0);
-    py.executors[e].queue_len = 20;
-    judge(T0 + 11 * SEC);
-    ck_assert_int_eq(out.watch_growth, 0);
-}
-END_TEST
-
 /* tests/py/ok_sleep.py, ok_gil.py, ok_many_tasks.py: workers in time.sleep or running Python
  * (the GIL is taken with a time limit), with work queued; idle workers of an empty pool. */
 START_TEST(test_pyrules_sleeping_running_and_idle_workers_are_healthy)
@@ -645,12 +366,6 @@ Suite *pyrules_suite(void)
     tcase_add_test(ex, test_pyrules_each_pool_is_judged_on_its_own_workers);
     tcase_add_test(ex, test_pyrules_pools_are_remembered_by_address);
     suite_add_tcase(s, ex);
-    TCase *stall = tcase_create("stall");
-    tcase_add_checked_fixture(stall, setup, NULL);
-    tcase_add_test(stall, test_pyrules_workers_in_event_wait_with_work_queued_are_a_stall);
-    tcase_add_test(stall, test_pyrules_workers_in_event_wait_held_by_the_graph_are_an_error);
-    tcase_add_test(stall, test_pyrules_stall_time_leaves_out_process_stops);
-    suite_add_tcase(s, stall);
     TCase *none = tcase_create("healthy");
     tcase_add_checked_fixture(none, setup, NULL);
     tcase_add_test(none, test_pyrules_workers_waiting_on_another_executor_are_not_reported);
@@ -661,13 +376,5 @@ Suite *pyrules_suite(void)
         none, test_pyrules_run_coroutine_threadsafe_under_a_timeout_or_running_is_not_reported);
     tcase_add_test(none, test_pyrules_sleeping_running_and_idle_workers_are_healthy);
     suite_add_tcase(s, none);
-    TCase *growth = tcase_create("growth");
-    tcase_add_checked_fixture(growth, setup, NULL);
-    tcase_add_test(growth, test_pyrules_queue_past_the_limit_growing_for_the_window_is_growth);
-    tcase_add_test(growth, test_pyrules_queue_growth_below_the_limit_is_not_reported);
-    tcase_add_test(growth, test_pyrules_queue_growth_past_a_lower_limit_is_reported);
-    tcase_add_test(growth, test_pyrules_queue_growth_must_be_sustained);
-    tcase_add_test(growth, test_pyrules_unknown_or_short_queues_are_not_growth);
-    suite_add_tcase(s, growth);
     return s;
 }

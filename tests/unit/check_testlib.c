@@ -1,5 +1,5 @@
 /*
- * The test helper library's own checks (tests/lib/testlib.c): the helpers that decide what other
+ * The test helper library's own checks (tests/lib/testlib*.c): the helpers that decide what other
  * tests see (symbol names, "poolguard:" lines, half-written reports, raw stacks, a child's
  * environment and exit status) must themselves be right. Nothing runs under the shim here.
  */
