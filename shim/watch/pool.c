@@ -3,11 +3,10 @@
  * (which threads are a pool, its idle wait and queue, and what is exhausted, stalled or growing,
  * held to the proof standard of docs/design.md) are the pure module poolinfer.c; this file feeds
  * it and acts on what it decides. Per scan it:
- *   - reads, per thread, what the rules need from the live slot and the graph: the group key (the
- *     start routine, for std::thread the callable's type read from the program's memory), the
- *     thread's class (a language runtime's thread, found with dladdr), its wait, wait history,
- *     lost signals, annotations, and whether the tasks it waits for or submitted are still queued;
- *     and, per pool known exactly (annotate.h), its counters;
+ *   - reads, per thread, what the rules need from the live slot and the graph: the group key and
+ *     the thread's class (pool_class.c), its wait, wait history, lost signals, annotations, and
+ *     whether the tasks it waits for or submitted are still queued; and, per pool known exactly
+ *     (annotate.h), its counters;
  *   - answers the two costly questions the rules ask only when they need the answer: whether a
  *     thread is runnable (/proc), and a semaphore's value (the program's memory);
  *   - appends the whole input to the POOLGUARD_TRACE file (trace.c) when a thread waits or work
@@ -19,11 +18,11 @@
  */
 #include "annotate.h"
 #include "glibc.h"
+#include "pool_int.h"
 #include "poolinfer.h"
 #include "scan.h"
 #include "trace.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,94 +46,16 @@ static struct pg_pi_state state;
 static struct pg_pi_out out;
 static uint64_t scan_no;
 static const struct pg_scan *sc;   /* the scan pg_pool_scan is analysing */
-/* Per slot (index into pg_table): the thread's class, with the module list's generation in the
- * bits above 8, and the slot's gen + 1 it was worked out for (thread_class). */
-static struct { uint32_t cls, gen; } *slot_class;
 
 int pg_pool_init(uint32_t size)
 {
-    size_t bytes = (size_t)size * (sizeof(struct pg_pi_thread) + sizeof *slot_class);
+    size_t bytes = (size_t)size * (sizeof(struct pg_pi_thread) + sizeof *pg_pool_slot_class);
     char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     threads = (struct pg_pi_thread *)p;
-    slot_class = (void *)(p + (size_t)size * sizeof(struct pg_pi_thread));
+    pg_pool_slot_class = (void *)(p + (size_t)size * sizeof(struct pg_pi_thread));
     return 0;
-}
-
-/* Language runtimes whose threads are never an inferred pool: the module exporting one of these
- * names is the runtime. Looked up again while not found, since a JVM is loaded late. */
-static const char *const runtime_syms[] = {
-    "PyThread_start_new_thread",   /* CPython: its threads belong to the Python layer */
-    "JNI_CreateJavaVM",            /* HotSpot */
-    "coreclr_initialize",          /* .NET */
-};
-#define NRUNTIMES (sizeof runtime_syms / sizeof runtime_syms[0])
-static void *runtime_base[NRUNTIMES];
-static void *libstdcxx_base;
-static int bases_tries;
-static uint32_t bases_gen;       /* bumped whenever a module above is found */
-
-static void *module_of(uintptr_t pc)
-{
-    Dl_info info;
-    if (!pc || !dladdr((void *)pc, &info))
-        return NULL;
-    return info.dli_fbase;
-}
-
-static void find_bases(void)
-{
-    /* Every 50th scan at most: dlsym walks every loaded module. */
-    if (bases_tries++ % 50 != 0)
-        return;
-    for (size_t k = 0; k < NRUNTIMES; k++)
-        if (!runtime_base[k] &&
-            (runtime_base[k] = module_of((uintptr_t)dlsym(RTLD_DEFAULT, runtime_syms[k]))))
-            bases_gen++;
-    if (!libstdcxx_base &&
-        (libstdcxx_base = module_of((uintptr_t)dlsym(RTLD_DEFAULT, "_ZNSt6thread4joinEv"))))
-        bases_gen++;
-}
-
-/* What kind of thread t is, worked out once per thread and again when a runtime's module turns up
- * (cached per slot: the generation of the slot and of the module list, and the class). */
-static uint32_t thread_class(struct pg_thread *t, uint32_t gen)
-{
-    uint32_t *cached = &slot_class[t - pg_table].cls, *cached_gen = &slot_class[t - pg_table].gen;
-    if (*cached_gen == gen + 1 && *cached >> 8 == bases_gen)
-        return *cached & 0xff;
-    uint32_t c = PG_PI_CLASS_PLAIN;
-    void *m = module_of(t->start_routine);
-    void *caller = t->ncreate > 1 ? module_of(t->create_stack[1]) : NULL;
-    for (size_t k = 0; k < NRUNTIMES; k++)
-        if (runtime_base[k] && (m == runtime_base[k] || caller == runtime_base[k]))
-            c = PG_PI_CLASS_RUNTIME;
-    if (c == PG_PI_CLASS_PLAIN && m && m == libstdcxx_base)
-        c = PG_PI_CLASS_STDTHREAD;
-    *cached = c | bases_gen << 8;
-    *cached_gen = gen + 1;
-    return c;
-}
-
-/* Threads started by the same routine are one inferred pool. For std::thread the routine is the
- * C++ library's, and the callable's type (the vtable of the state it was handed) tells pools
- * apart. The creating call stack is left out on purpose: one pool's workers can be created from
- * different stacks (a vector that reallocates while they are created, a pool that grows on
- * demand), and splitting a pool invents an exhausted part of it, while merging two pools of one
- * kind can only hide a finding. 0 when nothing identifies the routine. */
-static uint64_t group_key(struct pg_thread *t, uint32_t cls)
-{
-    if (!t->start_routine || cls == PG_PI_CLASS_RUNTIME)
-        return t->start_routine ? pg_pi_mix(0xcbf29ce484222325ull, t->start_routine) : 0;
-    uint64_t h = pg_pi_mix(0xcbf29ce484222325ull, t->start_routine);
-    if (cls == PG_PI_CLASS_STDTHREAD) {
-        uintptr_t vt = 0;
-        if (!t->arg || pg_peek(&vt, (uintptr_t)t->arg, sizeof vt) < 0)
-            return 0;
-        h = pg_pi_mix(h, vt);
-    }
-    return h ? h : 1;
 }
 
 static int input_pool(uintptr_t handle, struct pg_apool *ap)
@@ -185,8 +106,8 @@ static void fill_thread(int i)
     else if (apool || __atomic_load_n(&t->ann_ever, __ATOMIC_RELAXED))
         p->exact_idle = 1;
     if (!p->pool && !p->exact_idle && t->start_routine) {
-        p->cls = thread_class(t, s->gen);
-        p->key = group_key(t, p->cls);
+        p->cls = pg_pool_thread_class(t, s->gen);
+        p->key = pg_pool_group_key(t, p->cls);
     }
 
     for (int k = 0; k < PG_HIST; k++) {
@@ -473,7 +394,7 @@ void pg_pool_scan(const struct pg_scan *scan)
     int n = sc->n;
     uint64_t now = sc->now;
     scan_no++;
-    find_bases();
+    pg_pool_find_bases();
     in.scan = scan_no;
     in.now_ns = now;
     in.interval_ms = pg_cfg.interval_ms;

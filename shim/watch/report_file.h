@@ -1,5 +1,6 @@
 /*
- * The report file (report.c): one JSON Lines file per process, written by the watchdog only.
+ * The report file (report.c; a thread's record: report_thread.c): one JSON Lines file per process,
+ * written by the watchdog only.
  */
 #ifndef POOLGUARD_REPORT_FILE_H
 #define POOLGUARD_REPORT_FILE_H
@@ -59,5 +60,8 @@ const char *pg_wait_kind_name(uint32_t kind);
 const char *pg_held_kind_name(uint32_t kind);
 uint64_t pg_unix_ms(void);
 void pg_report_fork_child(void);
+/* Reads up to cap bytes of a small file (under /proc) with read(2): the length read, -1 if it
+ * cannot be opened. For report.c and report_thread.c. */
+PG_HIDDEN ssize_t pg_report_read_file(const char *p, char *buf, size_t cap);
 
 #endif
