@@ -109,12 +109,6 @@ static void parse_task_ref(json_t *o, pg_task_ref *t)
     t->position = pos >= 1 ? pos : -1;
 }
 
-static void task_ref_free(pg_task_ref *t)
-{
-    free(t->state);
-    model_stack_free(&t->function.sym);
-}
-
 /* "init_pc" and "first_taken_pc" of a lock (holds, order): absent or junk leaves them 0. */
 static void parse_sites(json_t *o, pg_lock_sites *s)
 {
@@ -145,38 +139,6 @@ static int parse_stack(json_t *arr, pg_stack *s)
             s->pcs[s->npcs++] = pc;
     }
     return 0;
-}
-
-void model_stack_free(pg_stack *s)
-{
-    for (size_t i = 0; i < s->nframes; i++) {
-        free(s->frames[i].function);
-        free(s->frames[i].file);
-    }
-    free(s->frames);
-    free(s->pcs);
-    memset(s, 0, sizeof *s);
-}
-
-void model_thread_free(pg_mthread *t)
-{
-    free(t->name);
-    free(t->role);
-    free(t->blocked.kind);
-    for (size_t i = 0; i < t->nholds; i++) {
-        free(t->holds[i].kind);
-        model_stack_free(&t->holds[i].where);
-    }
-    free(t->holds);
-    model_stack_free(&t->stack);
-    model_stack_free(&t->create_stack);
-    model_stack_free(&t->start);
-    model_stack_free(&t->python);
-    json_decref(t->python_info);
-    free(t->waits_for_task.state);
-    model_stack_free(&t->waits_for_task.function.sym);
-    model_stack_free(&t->task_function.sym);
-    task_ref_free(&t->submitted_task);
 }
 
 /* Is this Python file the interpreter's library or an installed package, not the program? The
@@ -315,20 +277,6 @@ static int parse_threads(json_t *arr, pg_mthread **out, size_t *n, size_t *dropp
     return 0;
 }
 
-static void py_func_free(pg_frame *f);
-
-static void locknames_free(pg_locknames *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].symbol);
-        free(t->v[i].member);
-        free(t->v[i].decl_file);
-        model_stack_free(&t->v[i].site);
-    }
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
-
 /* Addresses worth naming: objects in memory. A join's address is a thread; a task or future
  * has its own words. */
 static bool nameable(const char *kind, uint64_t address)
@@ -410,87 +358,6 @@ static int locknames_build(pg_locknames *t, pg_mthread *th, size_t nth, pg_edge 
         ord[i].then_name = locknames_find(t, ord[i].then_kind, ord[i].then);
     }
     return 0;
-}
-
-void model_finding_free(pg_finding *f)
-{
-    if (!f)
-        return;
-    free(f->kind);
-    free(f->severity);
-    free(f->summary);
-    for (size_t i = 0; i < f->ncycle; i++)
-        free(f->cycle[i].kind);
-    free(f->cycle);
-    json_decref(f->pool);
-    pg_pool *pl = &f->pool_info;
-    free(pl->name);
-    free(pl->idle_kind);
-    free(pl->evidence);
-    free(pl->library);
-    for (size_t i = 0; i < pl->nqueued_tasks; i++)
-        task_ref_free(&pl->queued_tasks[i]);
-    free(pl->py_kind);
-    free(pl->prefix);
-    free(pl->global);
-    free(pl->loop_thread);
-    for (size_t i = 0; i < pl->npy_tasks; i++) {
-        pg_py_task *t = &pl->py_tasks[i];
-        free(t->thread);
-        free(t->blocked);
-        free(t->wait_kind);
-        py_func_free(&t->task);
-        py_func_free(&t->wait_fn);
-        py_func_free(&t->coroutine);
-    }
-    free(pl->py_tasks);
-    model_stack_free(&pl->start);
-    model_stack_free(&pl->create_stack);
-    for (size_t i = 0; i < f->norder; i++) {
-        free(f->order[i].first_kind);
-        free(f->order[i].then_kind);
-        free(f->order[i].name);
-        model_stack_free(&f->order[i].first_at);
-        model_stack_free(&f->order[i].stack);
-    }
-    free(f->order);
-    locknames_free(&f->locks);
-    free(f->shim_summary);
-    for (size_t i = 0; i < f->nthreads; i++)
-        model_thread_free(&f->threads[i]);
-    free(f->threads);
-    free(f->signature);
-    free(f->pids);
-    free(f);
-}
-
-void model_snapshot_free(pg_snapshot *s)
-{
-    if (!s)
-        return;
-    free(s->reason);
-    for (size_t i = 0; i < s->nthreads; i++)
-        model_thread_free(&s->threads[i]);
-    free(s->threads);
-    locknames_free(&s->locks);
-    free(s);
-}
-
-void model_process_free(pg_process *p)
-{
-    if (!p)
-        return;
-    free(p->source);
-    free(p->exe);
-    for (size_t i = 0; i < p->nargv; i++)
-        free(p->argv[i]);
-    free(p->argv);
-    for (size_t i = 0; i < p->nmodules; i++) {
-        free(p->modules[i].path);
-        free(p->modules[i].build_id);
-    }
-    free(p->modules);
-    free(p);
 }
 
 static int parse_header(parse_state *ps, json_t *o)
@@ -582,12 +449,6 @@ static void parse_py_func(json_t *o, pg_frame *f)
     long line = get_long(o, "line", 0);
     f->line = line > 0 ? (unsigned)line : 0;
     f->own = !f->file || !python_library_file(f->file);
-}
-
-static void py_func_free(pg_frame *f)
-{
-    free(f->function);
-    free(f->file);
 }
 
 /* The Python layer's pool members (docs/python.md): names, the event loop, the queues and
