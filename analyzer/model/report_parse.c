@@ -3,7 +3,7 @@
  * a wrong type counts as absent, strings and arrays are capped, unknown members and types are
  * ignored (the format says so), and nothing here can fail except for memory.
  */
-#include "report.h"
+#include "report_parse_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -273,89 +273,6 @@ static int parse_threads(json_t *arr, pg_mthread **out, size_t *n, size_t *dropp
         (*n)++;
         if (r < 0)
             return r;
-    }
-    return 0;
-}
-
-/* Addresses worth naming: objects in memory. A join's address is a thread; a task or future
- * has its own words. */
-static bool nameable(const char *kind, uint64_t address)
-{
-    int k = pg_wait_parse(kind);
-    return address != 0 && k != PG_WAIT_JOIN && k != PG_WAIT_TASK && k != PG_WAIT_FUTURE;
-}
-
-/* Adds address to t (which has room for it), or merges what s says into its entry. */
-static void locknames_add(pg_locknames *t, uint64_t address, const char *kind,
-                          const pg_lock_sites *s)
-{
-    pg_lockname *n = NULL;
-    for (size_t i = 0; i < t->n && !n; i++)
-        if (t->v[i].address == address)
-            n = &t->v[i];
-    if (!n) {
-        n = &t->v[t->n++];
-        n->address = address;
-    }
-    if (!n->kind)
-        n->kind = kind;
-    if (s && !n->init_pc)
-        n->init_pc = s->init_pc;
-    if (s && !n->first_taken_pc)
-        n->first_taken_pc = s->first_taken_pc;
-}
-
-static const pg_lockname *locknames_find(const pg_locknames *t, const char *kind, uint64_t address)
-{
-    if (!nameable(kind, address))
-        return NULL;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].address == address)
-            return &t->v[i];
-    return NULL;
-}
-
-/* One entry per lock or object address of a finding or snapshot (threads' waits and holds, the
- * cycle, the lock orders), sites merged, and every mention pointed at its entry. The table is
- * sized once, so the pointers stay valid. */
-static int locknames_build(pg_locknames *t, pg_mthread *th, size_t nth, pg_edge *cyc, size_t ncyc,
-                           pg_order_edge *ord, size_t nord)
-{
-    size_t cap = ncyc + 2 * nord;
-    for (size_t i = 0; i < nth; i++)
-        cap += 1 + th[i].nholds;
-    if (cap == 0)
-        return 0;
-    t->v = calloc(cap, sizeof *t->v);
-    if (!t->v)
-        return -ENOMEM;
-    for (size_t i = 0; i < nth; i++)
-        for (size_t h = 0; h < th[i].nholds; h++)
-            if (nameable(th[i].holds[h].kind, th[i].holds[h].address))
-                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind, &th[i].holds[h].sites);
-    for (size_t i = 0; i < nord; i++) {
-        if (nameable(ord[i].first_kind, ord[i].first))
-            locknames_add(t, ord[i].first, ord[i].first_kind, &ord[i].first_sites);
-        if (nameable(ord[i].then_kind, ord[i].then))
-            locknames_add(t, ord[i].then, ord[i].then_kind, &ord[i].then_sites);
-    }
-    for (size_t i = 0; i < nth; i++)
-        if (th[i].blocked.present && nameable(th[i].blocked.kind, th[i].blocked.address))
-            locknames_add(t, th[i].blocked.address, th[i].blocked.kind, NULL);
-    for (size_t i = 0; i < ncyc; i++)
-        if (nameable(cyc[i].kind, cyc[i].address))
-            locknames_add(t, cyc[i].address, cyc[i].kind, NULL);
-    for (size_t i = 0; i < nth; i++) {
-        if (th[i].blocked.present)
-            th[i].blocked.name = locknames_find(t, th[i].blocked.kind, th[i].blocked.address);
-        for (size_t h = 0; h < th[i].nholds; h++)
-            th[i].holds[h].name = locknames_find(t, th[i].holds[h].kind, th[i].holds[h].address);
-    }
-    for (size_t i = 0; i < ncyc; i++)
-        cyc[i].name = locknames_find(t, cyc[i].kind, cyc[i].address);
-    for (size_t i = 0; i < nord; i++) {
-        ord[i].first_name = locknames_find(t, ord[i].first_kind, ord[i].first);
-        ord[i].then_name = locknames_find(t, ord[i].then_kind, ord[i].then);
     }
     return 0;
 }
@@ -664,8 +581,8 @@ static int parse_finding(parse_state *ps, json_t *o)
     }
     if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
                       &f->threads_dropped) < 0 ||
-        locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
-                        f->norder) < 0) {
+        rp_locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
+                           f->norder) < 0) {
         model_finding_free(f);
         return -ENOMEM;
     }
@@ -682,7 +599,7 @@ static int parse_snapshot(parse_state *ps, json_t *o)
     s->reason = get_str(o, "reason");
     if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
                       &s->threads_dropped) < 0 ||
-        locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
+        rp_locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
         model_snapshot_free(s);
         return -ENOMEM;
     }
