@@ -4,6 +4,7 @@
  *   report_parse.c         one record of a report (header, module, finding, snapshot), and the
  *                          readers of single members every part uses
  *   report_parse_thread.c  threads: stacks, waits, holds, tasks
+ *   report_parse_pool.c    the pool of a finding, with what the Python layer says of it
  *   locknames.c            the lock table of a finding or snapshot
  */
 #ifndef POOLGUARD_REPORT_PARSE_INT_H
@@ -26,6 +27,10 @@ void rp_parse_sites(json_t *o, pg_lock_sites *s);
 int rp_parse_stack(json_t *arr, pg_stack *s);
 bool rp_python_library_file(const char *file);
 int rp_parse_threads(json_t *arr, pg_mthread **out, size_t *n, size_t *dropped);
+
+/* report_parse_pool.c: the "pool" member of a finding of a report at version. Returns 0 or
+ * -ENOMEM. */
+int rp_parse_pool(json_t *o, pg_pool *p, long version);
 
 /* locknames.c: fills t from the mentions of a finding or snapshot and points each mention at its
  * entry. cyc and ord may be NULL with a count of 0. Returns 0 or -ENOMEM. */
