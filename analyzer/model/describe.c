@@ -1,14 +1,12 @@
 /*
- * Findings in the user's words: a pool is named by its library and where the program created
- * it (or by the name its annotations gave it), each task by its function, a lock-order cycle by
- * the functions that take its locks. The shim decides what happened and writes structured data;
- * this module writes the sentence from that data once frames are known, so every format shows
- * the same one. The shim's own sentence (it never symbolizes) is shown only where this module
- * has none of its own (deadlocks, whose sentence names only counts and kinds); it is never read:
- * every word here comes from structured members. Reads symbolized stacks; writes only the
- * summary of a finding (the shim's own is kept).
+ * Findings in the user's words: the sentence of a finding, written from its structured members
+ * once frames are known, so every format shows the same one. The shim decides what happened and
+ * writes data; its own sentence (it never symbolizes) is shown only where this module has none
+ * of its own (deadlocks, whose sentence names only counts and kinds), and it is never read.
+ * Reads symbolized stacks; writes only the summary of a finding (the shim's own is kept). How
+ * pools, tasks, locks and Python workers are named: the files describe_int.h lists.
  */
-#include "analyze.h"
+#include "describe_int.h"
 
 #include "render.h"
 
@@ -18,237 +16,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-const pg_frame *stack_first_own_frame(const pg_stack *s)
-{
-    for (size_t i = 0; i < s->nframes; i++)
-        if (s->frames[i].own && !s->frames[i].folded && s->frames[i].function)
-            return &s->frames[i];
-    return NULL;
-}
-
-/* "f()" for a C name, the demangled name as it is for C++ ("ns::Pool::start(int)"). */
-const char *describe_call(const char *function, char *buf, size_t len)
-{
-    if (!function)
-        snprintf(buf, len, "?");
-    else if (strchr(function, '('))
-        snprintf(buf, len, "%s", function);
-    else
-        snprintf(buf, len, "%s()", function);
-    return buf;
-}
-
-const char *describe_pool_routine(const pg_pool *p)
-{
-    /* An address can give several frames (inlining): the outermost is the function itself. */
-    if (!p->start.nframes)
-        return NULL;
-    return p->start.frames[p->start.nframes - 1].function;
-}
-
-const char *describe_function(const pg_fn *fn)
-{
-    if (!fn->present || !fn->sym.nframes)
-        return NULL;
-    return fn->sym.frames[fn->sym.nframes - 1].function;
-}
-
-const char *describe_ordinal(long n, char *buf, size_t len)
-{
-    const char *suffix = "th";
-    if (n % 100 < 11 || n % 100 > 13)
-        suffix = n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
-    snprintf(buf, len, "%ld%s", n, suffix);
-    return buf;
-}
-
-const char *describe_frame(const pg_frame *f, char *buf, size_t len)
-{
-    char call[512];
-    describe_call(f->function, call, sizeof call);
-    const char *base = f->file ? strrchr(f->file, '/') : NULL;
-    base = base ? base + 1 : f->file;
-    if (base && f->line)
-        snprintf(buf, len, "%s at %s:%u", call, base, f->line);
-    else if (base)
-        snprintf(buf, len, "%s in %s", call, base);
-    else
-        snprintf(buf, len, "%s", call);
-    return buf;
-}
-
-/* ----- Locks by name ----- */
-
-/* The object a lock kind is a state of: a read or write lock is held on an rwlock. */
-static const char *object_word(const char *kind)
-{
-    int k = pg_wait_parse(kind);
-    return k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE ? "rwlock" : render_wait_words(kind);
-}
-
-static const char *base_of(const char *path)
-{
-    const char *b = path ? strrchr(path, '/') : NULL;
-    return b ? b + 1 : path;
-}
-
-/* A data symbol: "registry.lock" (name) and "reg.c:30" (details); "inside registry" and
- * "offset 8" when no member is known. False when no symbol names the lock. */
-static bool symbol_words(const pg_lockname *n, char *name, size_t nlen, char *details, size_t dlen)
-{
-    if (!n || !n->symbol)
-        return false;
-    int used = 0;
-    details[0] = '\0';
-    if (n->decl_file && n->decl_line)
-        used = snprintf(details, dlen, "%s:%u", base_of(n->decl_file), n->decl_line);
-    else if (n->decl_file)
-        used = snprintf(details, dlen, "%s", base_of(n->decl_file));
-    if (n->member)
-        snprintf(name, nlen, "%s%s", n->symbol, n->member);
-    else if (n->sym_offset)
-        snprintf(name, nlen, "inside %s", n->symbol);
-    else
-        snprintf(name, nlen, "%s", n->symbol);
-    if (!n->member && n->sym_offset && used >= 0 && (size_t)used < dlen)
-        snprintf(details + used, dlen - (size_t)used, "%soffset %" PRIu64, used ? ", " : "",
-                 n->sym_offset);
-    return true;
-}
-
-const pg_frame *describe_lock_site(const pg_lockname *n)
-{
-    if (!n || n->symbol || n->site_kind == PG_SITE_NONE || !n->site.nframes)
-        return NULL;
-    return &n->site.frames[0];
-}
-
-/* "the mutex initialized in cache_new() at cache.c:88": the innermost frame of the call, the
- * line the user wrote. False when the lock has no site. */
-static bool site_words(const pg_lockname *n, const char *kind, char *buf, size_t len)
-{
-    const pg_frame *f = describe_lock_site(n);
-    if (!f)
-        return false;
-    const char *verb = n->site_kind == PG_SITE_INIT ? "initialized" : "first taken";
-    char where[PG_MAX_STRING + 600];
-    if (f->function)
-        snprintf(buf, len, "the %s %s in %s", object_word(kind), verb,
-                 describe_frame(f, where, sizeof where));
-    else if (f->module)
-        snprintf(buf, len, "the %s %s at %s+0x%" PRIx64, object_word(kind), verb,
-                 base_of(f->module), f->offset);
-    else
-        snprintf(buf, len, "the %s %s at 0x%" PRIx64, object_word(kind), verb, f->pc);
-    return true;
-}
-
-const char *describe_lock_name(const pg_lockname *n, const char *kind, char *buf, size_t len)
-{
-    char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
-    buf[0] = '\0';
-    if (symbol_words(n, name, sizeof name, details, sizeof details))
-        snprintf(buf, len, "%s%s%s%s", name, *details ? " (" : "", details, *details ? ")" : "");
-    else
-        site_words(n, kind, buf, len);
-    return buf;
-}
-
-const char *describe_lock(const pg_lockname *n, const char *kind, uint64_t address, char *buf,
-                          size_t len)
-{
-    char name[PG_MAX_STRING + 64], details[PG_MAX_STRING + 64];
-    char site[2 * PG_MAX_STRING + 700];
-    int k = pg_wait_parse(kind);
-    bool rw_state = k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE;
-    if (symbol_words(n, name, sizeof name, details, sizeof details))
-        snprintf(buf, len, "%s %s (%s%s0x%" PRIx64 ")", render_wait_words(kind), name, details,
-                 *details ? ", " : "", address);
-    else if (site_words(n, kind, site, sizeof site))
-        snprintf(buf, len, "%s%s%s (0x%" PRIx64 ")", rw_state ? render_wait_words(kind) : "",
-                 rw_state ? " of " : "", site, address);
-    else
-        snprintf(buf, len, "%s 0x%" PRIx64, render_wait_words(kind), address);
-    return buf;
-}
-
-bool describe_is_python(const pg_pool *p)
-{
-    return p->library_id == PG_LIB_PYTHON;
-}
-
-static bool is_mp_threadpool(const pg_pool *p)
-{
-    return p->py_kind && strcmp(p->py_kind, "multiprocessing.pool.ThreadPool") == 0;
-}
-
-const char *describe_pool_word(const pg_pool *p)
-{
-    return is_mp_threadpool(p) ? "pool" : "executor";
-}
-
-/* A Python pool by its kind, in the program's terms: "the ThreadPoolExecutor \"db\"" (its thread
- * name prefix), "asyncio's default executor (event loop in MainThread)", "the multiprocessing
- * ThreadPool held in __main__.pool". The shim's own name is the fallback (older shims wrote only
- * that). */
-static void describe_python_pool(const pg_pool *p, char *buf, size_t len)
-{
-    const char *name = p->prefix ? p->prefix : p->name;
-    if (is_mp_threadpool(p) && p->global)
-        snprintf(buf, len, "the multiprocessing ThreadPool held in %s", p->global);
-    else if (is_mp_threadpool(p))
-        snprintf(buf, len, "the multiprocessing ThreadPool");
-    else if (p->has_loop && p->loop_thread)
-        snprintf(buf, len, "asyncio's default executor (event loop in %s)", p->loop_thread);
-    else if (p->has_loop && p->loop_tid > 0)
-        snprintf(buf, len, "asyncio's default executor (event loop in thread %ld)", p->loop_tid);
-    else if (p->has_loop)
-        snprintf(buf, len, "asyncio's default executor (of a running event loop)");
-    else if (name)
-        snprintf(buf, len, "the ThreadPoolExecutor \"%s\"", name);
-    else
-        snprintf(buf, len, "the ThreadPoolExecutor");
-}
-
-/* A pool a library runs is named as its users know it: "the libuv threadpool", "the GThreadPool
- * created in main() at app.c:31", "the ThreadPoolExecutor \"io\"". */
-static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
-{
-    char at[1100] = "";
-    const pg_frame *where = stack_first_own_frame(&p->create_stack);
-    if (where)
-        describe_frame(where, at, sizeof at);
-    if (p->library_id == PG_LIB_LIBUV)
-        snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
-    else if (p->library_id == PG_LIB_GLIB)
-        snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
-    else if (p->library_id == PG_LIB_PYTHON)
-        describe_python_pool(p, buf, len);
-    else
-        snprintf(buf, len, "the %s pool%s%s", p->library, *at ? " created in " : "", at);
-}
-
-const char *describe_pool(const pg_pool *p, char *buf, size_t len)
-{
-    char call[512];
-    const pg_frame *where = stack_first_own_frame(&p->create_stack);
-    const char *routine = describe_pool_routine(p);
-    if (p->library)
-        describe_library_pool(p, buf, len);
-    else if (p->name)
-        snprintf(buf, len, "the pool \"%s\"", p->name);
-    else if (where && routine && strcmp(routine, where->function) != 0)
-        snprintf(buf, len, "the pool created in %s (thread routine %s)",
-                 describe_call(where->function, call, sizeof call), routine);
-    else if (where)
-        snprintf(buf, len, "the pool created in %s", describe_call(where->function, call, sizeof call));
-    else if (routine)
-        snprintf(buf, len, "the pool of threads started at %s", describe_call(routine, call, sizeof call));
-    else
-        snprintf(buf, len, "the pool");
-    return buf;
-}
 
 /* Appends to a growing string; a failed allocation leaves *out NULL. */
 static void append(char **out, size_t *len, const char *fmt, ...)
@@ -317,25 +84,6 @@ static char *order_summary(const pg_finding *f)
     return out;
 }
 
-long describe_task_position(const pg_pool *p, const pg_mthread *t, uint64_t address)
-{
-    if (t->submitted_task.present && t->submitted_task.address == address)
-        return t->submitted_task.position;
-    for (size_t i = 0; p && i < p->nqueued_tasks; i++)
-        if (p->queued_tasks[i].address == address)
-            return p->queued_tasks[i].position;
-    return -1;
-}
-
-const char *describe_task_name(const pg_pool *p, const pg_fn *fn, uint64_t address)
-{
-    const char *name = describe_function(fn);
-    for (size_t i = 0; !name && p && i < p->nqueued_tasks; i++)
-        if (p->queued_tasks[i].address == address)
-            name = describe_function(&p->queued_tasks[i].function);
-    return name;
-}
-
 /* "worker 1234 runs parent_task and waits after submitting child_task, queued 2nd": what the
  * exact layer knows of one thread's task and the task it waits behind. False when it knows
  * nothing of the second. */
@@ -373,99 +121,6 @@ static bool worker_clause(const pg_pool *p, const pg_mthread *t, char **out, siz
     return true;
 }
 
-const pg_py_task *describe_py_task(const pg_pool *p, const pg_mthread *t)
-{
-    if (!p || !t)
-        return NULL;
-    for (size_t i = 0; i < p->npy_tasks; i++)
-        if (p->py_tasks[i].tid > 0 && p->py_tasks[i].tid == t->tid)
-            return &p->py_tasks[i];
-    return NULL;
-}
-
-const char *describe_py_func(const pg_frame *f, char *buf, size_t len)
-{
-    const char *b = f->file ? strrchr(f->file, '/') : NULL;
-    b = b ? b + 1 : f->file;
-    if (b && f->line)
-        snprintf(buf, len, "%s (%s:%u)", f->function, b, f->line);
-    else if (b)
-        snprintf(buf, len, "%s (%s)", f->function, b);
-    else
-        snprintf(buf, len, "%s", f->function ? f->function : "?");
-    return buf;
-}
-
-/* What a Python worker blocked in, in the words of the code it called. NULL for a worker that
- * is idle or running. */
-static const char *py_blocked_words(const char *b)
-{
-    static const struct { const char *word, *words; } w[] = {
-        { "future_result", "Future.result()" }, { "futures_wait", "concurrent.futures.wait()" },
-        { "as_completed", "as_completed()" }, { "event_wait", "Event.wait()" },
-        { "condition_wait", "Condition.wait()" }, { "semaphore", "a semaphore" },
-        { "barrier", "Barrier.wait()" }, { "thread_join", "Thread.join()" },
-        { "queue_get", "Queue.get()" }, { "async_result", "AsyncResult.get()" },
-    };
-    for (size_t i = 0; b && i < sizeof w / sizeof *w; i++)
-        if (strcmp(b, w[i].word) == 0)
-            return w[i].words;
-    return NULL;
-}
-
-const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (!t->waits) {
-        const char *words = py_blocked_words(t->blocked);
-        if (words)
-            snprintf(buf, len, "blocked in %s", words);
-        return buf;
-    }
-    const char *child = t->wait_fn.function;
-    int n;
-    if (t->wait_kind && strcmp(t->wait_kind, "coroutine") == 0) {
-        char coro[PG_MAX_STRING + 16] = "a coroutine";
-        if (t->coroutine.function)
-            snprintf(coro, sizeof coro, "coroutine %s()", t->coroutine.function);
-        if (child)
-            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits "
-                         "run_in_executor(%s)", coro, child);
-        else
-            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits an "
-                         "executor job", coro);
-    } else {
-        bool result = t->wait_kind && strcmp(t->wait_kind, "async_result") == 0;
-        n = snprintf(buf, len, "waits on the %s of %s", result ? "result" : "future",
-                     child ? child : "a task");
-    }
-    /* Queued elsewhere, or queued here but cancellable by an asyncio timeout: the shim does not
-     * count it as queued here, and neither does the sentence. */
-    if (!t->queued_here || n < 0 || (size_t)n >= len)
-        return buf;
-    char pos[32];
-    if (t->queue_pos >= 0)
-        snprintf(buf + n, len - (size_t)n, ", queued %s in the same %s",
-                 describe_ordinal(t->queue_pos + 1, pos, sizeof pos), describe_pool_word(p));
-    else
-        snprintf(buf + n, len - (size_t)n, ", still queued in the same %s", describe_pool_word(p));
-    return buf;
-}
-
-const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
-{
-    char fn[PG_MAX_STRING + 64], wait[3 * PG_MAX_STRING + 128];
-    int n = t->thread ? snprintf(buf, len, "worker %s", t->thread)
-            : t->tid > 0 ? snprintf(buf, len, "worker %ld", t->tid)
-                         : snprintf(buf, len, "a worker");
-    if (t->task.function && n >= 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, ", running %s",
-                      describe_py_func(&t->task, fn, sizeof fn));
-    if (*describe_py_wait(p, t, wait, sizeof wait) && n >= 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, ", %s", wait);
-    return buf;
-}
-
 enum { MAX_CLAUSES = 2 };
 
 /* The Python workers' clauses: those waiting on work queued here first, next to run first, then
@@ -477,7 +132,7 @@ static size_t py_worker_clauses(const pg_pool *p, char **out, size_t *len)
     size_t n = 0;
     for (size_t i = 0; i < p->npy_tasks; i++) {
         const pg_py_task *t = &p->py_tasks[i];
-        if (!t->waits && !py_blocked_words(t->blocked))
+        if (!t->waits && !describe_py_blocked_words(t->blocked))
             continue;
         /* Insertion by (queued here first, then queue position, unknown last), stable. */
         size_t at = n;

@@ -1,40 +1,42 @@
 /*
- * Turns one JSON object of a raw report into the model (model.h). Members are read defensively:
- * a wrong type counts as absent, strings and arrays are capped, unknown members and types are
- * ignored (the format says so), and nothing here can fail except for memory.
+ * Turns one JSON object of a raw report into the model (model.h): a header, a module, a finding
+ * or a snapshot. Members are read defensively: a wrong type counts as absent, strings and arrays
+ * are capped, unknown members and types are ignored (the format says so), and nothing here can
+ * fail except for memory. Threads and pools are read in files of their own
+ * (report_parse_int.h says which).
  */
-#include "report.h"
+#include "report_parse_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *str_dup_capped(const char *s)
+char *rp_str_dup_capped(const char *s)
 {
     if (!s)
         return NULL;
     return strndup(s, PG_MAX_STRING);
 }
 
-static char *get_str(json_t *o, const char *key)
+char *rp_get_str(json_t *o, const char *key)
 {
-    return str_dup_capped(json_string_value(json_object_get(o, key)));
+    return rp_str_dup_capped(json_string_value(json_object_get(o, key)));
 }
 
-static long get_long(json_t *o, const char *key, long dflt)
+long rp_get_long(json_t *o, const char *key, long dflt)
 {
     json_t *v = json_object_get(o, key);
     return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
 }
 
-static int64_t get_i64(json_t *o, const char *key, int64_t dflt)
+int64_t rp_get_i64(json_t *o, const char *key, int64_t dflt)
 {
     json_t *v = json_object_get(o, key);
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
 /* Addresses are "0x..." strings; a plain integer is accepted too. Returns false when absent/bad. */
-static bool parse_addr(json_t *v, uint64_t *out)
+bool rp_parse_addr(json_t *v, uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
@@ -62,435 +64,11 @@ static bool parse_addr(json_t *v, uint64_t *out)
     return true;
 }
 
-static uint64_t get_addr(json_t *o, const char *key)
+uint64_t rp_get_addr(json_t *o, const char *key)
 {
     uint64_t a = 0;
-    parse_addr(json_object_get(o, key), &a);
+    rp_parse_addr(json_object_get(o, key), &a);
     return a;
-}
-
-/* A string member that must be one of a few known words; anything else counts as absent, so
- * a renderer never has to handle a value it does not know. */
-static char *get_word(json_t *o, const char *key, const char *const *words)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    for (size_t i = 0; v && words[i]; i++)
-        if (strcmp(v, words[i]) == 0)
-            return strdup(v);
-    return NULL;
-}
-
-/* A count that cannot be negative: -1 (unknown) when absent, wrong-typed or negative. */
-static long get_count(json_t *o, const char *key)
-{
-    long v = get_long(o, key, -1);
-    return v >= 0 ? v : -1;
-}
-
-/* A task function: an exact function address ("0x..."); absent, null or junk leaves it absent. */
-static void parse_fn(json_t *v, pg_fn *fn)
-{
-    memset(fn, 0, sizeof *fn);
-    fn->present = parse_addr(v, &fn->address) && fn->address != 0;
-}
-
-/* {"address","function","state","position"}: a queued task (a pool's queued_tasks[] or a
- * thread's submitted_task). An object without a usable address is not a task. */
-static void parse_task_ref(json_t *o, pg_task_ref *t)
-{
-    memset(t, 0, sizeof *t);
-    t->position = -1;
-    if (!json_is_object(o) || !parse_addr(json_object_get(o, "address"), &t->address))
-        return;
-    t->present = true;
-    parse_fn(json_object_get(o, "function"), &t->function);
-    t->state = get_str(o, "state");
-    long pos = get_long(o, "position", -1);
-    t->position = pos >= 1 ? pos : -1;
-}
-
-static void task_ref_free(pg_task_ref *t)
-{
-    free(t->state);
-    model_stack_free(&t->function.sym);
-}
-
-/* "init_pc" and "first_taken_pc" of a lock (holds, order): absent or junk leaves them 0. */
-static void parse_sites(json_t *o, pg_lock_sites *s)
-{
-    memset(s, 0, sizeof *s);
-    if (!parse_addr(json_object_get(o, "init_pc"), &s->init_pc))
-        s->init_pc = 0;
-    if (!parse_addr(json_object_get(o, "first_taken_pc"), &s->first_taken_pc))
-        s->first_taken_pc = 0;
-}
-
-static int parse_stack(json_t *arr, pg_stack *s)
-{
-    memset(s, 0, sizeof *s);
-    if (!json_is_array(arr))
-        return 0;
-    size_t n = json_array_size(arr);
-    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
-    s->dropped = n - keep;
-    if (keep == 0)
-        return 0;
-    s->pcs = calloc(keep, sizeof *s->pcs);
-    if (!s->pcs)
-        return -ENOMEM;
-    for (size_t i = 0; i < keep; i++) {
-        uint64_t pc;
-        /* "..." or junk in a stack is skipped rather than shown as address 0. */
-        if (parse_addr(json_array_get(arr, i), &pc))
-            s->pcs[s->npcs++] = pc;
-    }
-    return 0;
-}
-
-void model_stack_free(pg_stack *s)
-{
-    for (size_t i = 0; i < s->nframes; i++) {
-        free(s->frames[i].function);
-        free(s->frames[i].file);
-    }
-    free(s->frames);
-    free(s->pcs);
-    memset(s, 0, sizeof *s);
-}
-
-void model_thread_free(pg_mthread *t)
-{
-    free(t->name);
-    free(t->role);
-    free(t->blocked.kind);
-    for (size_t i = 0; i < t->nholds; i++) {
-        free(t->holds[i].kind);
-        model_stack_free(&t->holds[i].where);
-    }
-    free(t->holds);
-    model_stack_free(&t->stack);
-    model_stack_free(&t->create_stack);
-    model_stack_free(&t->start);
-    model_stack_free(&t->python);
-    json_decref(t->python_info);
-    free(t->waits_for_task.state);
-    model_stack_free(&t->waits_for_task.function.sym);
-    model_stack_free(&t->task_function.sym);
-    task_ref_free(&t->submitted_task);
-}
-
-/* Is this Python file the interpreter's library or an installed package, not the program? The
- * standard library lives in <prefix>/lib/pythonX.Y/ wherever the interpreter is installed
- * (/usr, /usr/local, pyenv, a virtualenv's base); frozen modules have no path at all. */
-static bool python_library_file(const char *file)
-{
-    if (file[0] == '<')
-        return true;
-    if (strstr(file, "/site-packages/") || strstr(file, "/dist-packages/"))
-        return true;
-    for (const char *p = strstr(file, "/lib/python"); p; p = strstr(p + 1, "/lib/python")) {
-        const char *v = p + strlen("/lib/python");
-        if (*v >= '0' && *v <= '9')
-            return true;
-    }
-    return false;
-}
-
-/* Python frames come named already: {"function","file","line"}, innermost first. */
-static int parse_python_stack(json_t *arr, pg_stack *s)
-{
-    memset(s, 0, sizeof *s);
-    if (!json_is_array(arr) || json_array_size(arr) == 0)
-        return 0;
-    size_t n = json_array_size(arr);
-    size_t keep = n < PG_MAX_FRAMES ? n : PG_MAX_FRAMES;
-    s->dropped = n - keep;
-    s->frames = calloc(keep, sizeof *s->frames);
-    if (!s->frames)
-        return -ENOMEM;
-    for (size_t i = 0; i < keep; i++) {
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            continue;
-        pg_frame *f = &s->frames[s->nframes++];
-        f->function = get_str(e, "function");
-        f->file = get_str(e, "file");
-        long line = get_long(e, "line", 0);
-        f->line = line > 0 ? (unsigned)line : 0;
-        /* The standard library and installed packages are not the program's own code. */
-        f->own = !f->file || !python_library_file(f->file);
-    }
-    return 0;
-}
-
-static int parse_thread(json_t *o, pg_mthread *t)
-{
-    memset(t, 0, sizeof *t);
-    t->tid = get_long(o, "tid", -1);
-    t->name = get_str(o, "name");
-    t->role = get_str(o, PG_K_ROLE);
-    t->role_id = pg_role_parse(t->role);
-    t->is_main = json_is_true(json_object_get(o, "main"));
-    t->has_start = parse_addr(json_object_get(o, "start_routine"), &t->start_routine);
-    t->blocked.since_ms = -1;
-    t->blocked.owner = -1;
-    t->blocked.target = -1;
-    json_t *b = json_object_get(o, "blocked_on");
-    if (json_is_object(b)) {
-        t->blocked.present = true;
-        t->blocked.kind = get_str(b, "kind");
-        t->blocked.address = get_addr(b, "address");
-        t->blocked.timed = json_is_true(json_object_get(b, "timed"));
-        t->blocked.since_ms = get_i64(b, "since_ms", -1);
-        t->blocked.owner = get_long(b, "owner", -1);
-        t->blocked.target = get_long(b, "target", -1);
-    }
-    json_t *h = json_object_get(o, "holds");
-    if (json_is_array(h) && json_array_size(h) > 0) {
-        size_t n = json_array_size(h);
-        if (n > PG_MAX_HOLDS)
-            n = PG_MAX_HOLDS;
-        t->holds = calloc(n, sizeof *t->holds);
-        if (!t->holds)
-            return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-            json_t *e = json_array_get(h, i);
-            if (!json_is_object(e))
-                continue;
-            pg_lock *l = &t->holds[t->nholds++];
-            l->kind = get_str(e, "kind");
-            l->address = get_addr(e, "address");
-            l->has_pc = parse_addr(json_object_get(e, "pc"), &l->pc);
-            parse_sites(e, &l->sites);
-        }
-    }
-    t->has_task = parse_addr(json_object_get(o, "task"), &t->task);
-    json_t *wt = json_object_get(o, "waits_for_task");
-    t->waits_for_task.runner = -1;
-    if (json_is_object(wt)) {
-        pg_task_wait *w = &t->waits_for_task;
-        w->present = true;
-        w->address = get_addr(wt, "address");
-        w->state = get_str(wt, "state");
-        w->has_pool = parse_addr(json_object_get(wt, "pool"), &w->pool);
-        w->runner = get_long(wt, "runner", -1);
-        parse_fn(json_object_get(wt, "function"), &w->function);
-    }
-    parse_fn(json_object_get(o, "task_function"), &t->task_function);
-    parse_task_ref(json_object_get(o, "submitted_task"), &t->submitted_task);
-    json_t *py = json_object_get(o, "python");
-    if (json_is_object(py))
-        t->python_info = json_incref(py);
-    if (parse_stack(json_object_get(o, "stack"), &t->stack) < 0 ||
-        parse_stack(json_object_get(o, "create_stack"), &t->create_stack) < 0 ||
-        parse_python_stack(json_object_get(o, "python_stack"), &t->python) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-static int parse_threads(json_t *arr, pg_mthread **out, size_t *n, size_t *dropped)
-{
-    *out = NULL;
-    *n = 0;
-    *dropped = 0;
-    if (!json_is_array(arr))
-        return 0;
-    size_t total = json_array_size(arr);
-    size_t keep = total < PG_MAX_THREADS ? total : PG_MAX_THREADS;
-    *dropped = total - keep;
-    if (keep == 0)
-        return 0;
-    *out = calloc(keep, sizeof **out);
-    if (!*out)
-        return -ENOMEM;
-    for (size_t i = 0; i < keep; i++) {
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            continue;
-        int r = parse_thread(e, &(*out)[*n]);
-        (*n)++;
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-static void py_func_free(pg_frame *f);
-
-static void locknames_free(pg_locknames *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].symbol);
-        free(t->v[i].member);
-        free(t->v[i].decl_file);
-        model_stack_free(&t->v[i].site);
-    }
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
-
-/* Addresses worth naming: objects in memory. A join's address is a thread; a task or future
- * has its own words. */
-static bool nameable(const char *kind, uint64_t address)
-{
-    int k = pg_wait_parse(kind);
-    return address != 0 && k != PG_WAIT_JOIN && k != PG_WAIT_TASK && k != PG_WAIT_FUTURE;
-}
-
-/* Adds address to t (which has room for it), or merges what s says into its entry. */
-static void locknames_add(pg_locknames *t, uint64_t address, const char *kind,
-                          const pg_lock_sites *s)
-{
-    pg_lockname *n = NULL;
-    for (size_t i = 0; i < t->n && !n; i++)
-        if (t->v[i].address == address)
-            n = &t->v[i];
-    if (!n) {
-        n = &t->v[t->n++];
-        n->address = address;
-    }
-    if (!n->kind)
-        n->kind = kind;
-    if (s && !n->init_pc)
-        n->init_pc = s->init_pc;
-    if (s && !n->first_taken_pc)
-        n->first_taken_pc = s->first_taken_pc;
-}
-
-static const pg_lockname *locknames_find(const pg_locknames *t, const char *kind, uint64_t address)
-{
-    if (!nameable(kind, address))
-        return NULL;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].address == address)
-            return &t->v[i];
-    return NULL;
-}
-
-/* One entry per lock or object address of a finding or snapshot (threads' waits and holds, the
- * cycle, the lock orders), sites merged, and every mention pointed at its entry. The table is
- * sized once, so the pointers stay valid. */
-static int locknames_build(pg_locknames *t, pg_mthread *th, size_t nth, pg_edge *cyc, size_t ncyc,
-                           pg_order_edge *ord, size_t nord)
-{
-    size_t cap = ncyc + 2 * nord;
-    for (size_t i = 0; i < nth; i++)
-        cap += 1 + th[i].nholds;
-    if (cap == 0)
-        return 0;
-    t->v = calloc(cap, sizeof *t->v);
-    if (!t->v)
-        return -ENOMEM;
-    for (size_t i = 0; i < nth; i++)
-        for (size_t h = 0; h < th[i].nholds; h++)
-            if (nameable(th[i].holds[h].kind, th[i].holds[h].address))
-                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind, &th[i].holds[h].sites);
-    for (size_t i = 0; i < nord; i++) {
-        if (nameable(ord[i].first_kind, ord[i].first))
-            locknames_add(t, ord[i].first, ord[i].first_kind, &ord[i].first_sites);
-        if (nameable(ord[i].then_kind, ord[i].then))
-            locknames_add(t, ord[i].then, ord[i].then_kind, &ord[i].then_sites);
-    }
-    for (size_t i = 0; i < nth; i++)
-        if (th[i].blocked.present && nameable(th[i].blocked.kind, th[i].blocked.address))
-            locknames_add(t, th[i].blocked.address, th[i].blocked.kind, NULL);
-    for (size_t i = 0; i < ncyc; i++)
-        if (nameable(cyc[i].kind, cyc[i].address))
-            locknames_add(t, cyc[i].address, cyc[i].kind, NULL);
-    for (size_t i = 0; i < nth; i++) {
-        if (th[i].blocked.present)
-            th[i].blocked.name = locknames_find(t, th[i].blocked.kind, th[i].blocked.address);
-        for (size_t h = 0; h < th[i].nholds; h++)
-            th[i].holds[h].name = locknames_find(t, th[i].holds[h].kind, th[i].holds[h].address);
-    }
-    for (size_t i = 0; i < ncyc; i++)
-        cyc[i].name = locknames_find(t, cyc[i].kind, cyc[i].address);
-    for (size_t i = 0; i < nord; i++) {
-        ord[i].first_name = locknames_find(t, ord[i].first_kind, ord[i].first);
-        ord[i].then_name = locknames_find(t, ord[i].then_kind, ord[i].then);
-    }
-    return 0;
-}
-
-void model_finding_free(pg_finding *f)
-{
-    if (!f)
-        return;
-    free(f->kind);
-    free(f->severity);
-    free(f->summary);
-    for (size_t i = 0; i < f->ncycle; i++)
-        free(f->cycle[i].kind);
-    free(f->cycle);
-    json_decref(f->pool);
-    pg_pool *pl = &f->pool_info;
-    free(pl->name);
-    free(pl->idle_kind);
-    free(pl->evidence);
-    free(pl->library);
-    for (size_t i = 0; i < pl->nqueued_tasks; i++)
-        task_ref_free(&pl->queued_tasks[i]);
-    free(pl->py_kind);
-    free(pl->prefix);
-    free(pl->global);
-    free(pl->loop_thread);
-    for (size_t i = 0; i < pl->npy_tasks; i++) {
-        pg_py_task *t = &pl->py_tasks[i];
-        free(t->thread);
-        free(t->blocked);
-        free(t->wait_kind);
-        py_func_free(&t->task);
-        py_func_free(&t->wait_fn);
-        py_func_free(&t->coroutine);
-    }
-    free(pl->py_tasks);
-    model_stack_free(&pl->start);
-    model_stack_free(&pl->create_stack);
-    for (size_t i = 0; i < f->norder; i++) {
-        free(f->order[i].first_kind);
-        free(f->order[i].then_kind);
-        free(f->order[i].name);
-        model_stack_free(&f->order[i].first_at);
-        model_stack_free(&f->order[i].stack);
-    }
-    free(f->order);
-    locknames_free(&f->locks);
-    free(f->shim_summary);
-    for (size_t i = 0; i < f->nthreads; i++)
-        model_thread_free(&f->threads[i]);
-    free(f->threads);
-    free(f->signature);
-    free(f->pids);
-    free(f);
-}
-
-void model_snapshot_free(pg_snapshot *s)
-{
-    if (!s)
-        return;
-    free(s->reason);
-    for (size_t i = 0; i < s->nthreads; i++)
-        model_thread_free(&s->threads[i]);
-    free(s->threads);
-    locknames_free(&s->locks);
-    free(s);
-}
-
-void model_process_free(pg_process *p)
-{
-    if (!p)
-        return;
-    free(p->source);
-    free(p->exe);
-    for (size_t i = 0; i < p->nargv; i++)
-        free(p->argv[i]);
-    free(p->argv);
-    for (size_t i = 0; i < p->nmodules; i++) {
-        free(p->modules[i].path);
-        free(p->modules[i].build_id);
-    }
-    free(p->modules);
-    free(p);
 }
 
 static int parse_header(parse_state *ps, json_t *o)
@@ -517,10 +95,10 @@ static int parse_header(parse_state *ps, json_t *o)
         return -ENOMEM;
     p->source = strdup(ps->name);
     p->version = (long)json_integer_value(v);
-    p->pid = get_long(o, "pid", -1);
-    p->ppid = get_long(o, "ppid", -1);
-    p->exe = get_str(o, "exe");
-    p->start_unix_ms = get_i64(o, "start_unix_ms", 0);
+    p->pid = rp_get_long(o, "pid", -1);
+    p->ppid = rp_get_long(o, "ppid", -1);
+    p->exe = rp_get_str(o, "exe");
+    p->start_unix_ms = rp_get_i64(o, "start_unix_ms", 0);
     json_t *argv = json_object_get(o, "argv");
     if (json_is_array(argv) && json_array_size(argv) > 0) {
         size_t n = json_array_size(argv);
@@ -530,7 +108,7 @@ static int parse_header(parse_state *ps, json_t *o)
         for (size_t i = 0; p->argv && i < n; i++) {
             const char *a = json_string_value(json_array_get(argv, i));
             if (a)
-                p->argv[p->nargv++] = str_dup_capped(a);
+                p->argv[p->nargv++] = rp_str_dup_capped(a);
         }
     }
     int r = report_keep_process(ps->report, p);
@@ -553,156 +131,24 @@ static int parse_module(parse_state *ps, json_t *o)
     }
     pg_module *m = &p->modules[p->nmodules];
     memset(m, 0, sizeof *m);
-    m->path = get_str(o, "path");
+    m->path = rp_get_str(o, "path");
     if (!m->path)
         return 0;
-    m->base = get_addr(o, "base");
-    m->start = get_addr(o, "start");
-    m->end = get_addr(o, "end");
-    m->build_id = get_str(o, "build_id");
+    m->base = rp_get_addr(o, "base");
+    m->start = rp_get_addr(o, "start");
+    m->end = rp_get_addr(o, "end");
+    m->build_id = rp_get_str(o, "build_id");
     p->nmodules++;
     return 0;
-}
-
-/* A string member that says something: absent when empty. */
-static char *get_nonempty(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v && *v ? str_dup_capped(v) : NULL;
-}
-
-/* A Python FUNC, {"function","file","line"}: a frame with no address; absent (function NULL)
- * when it is not an object or has no function name. */
-static void parse_py_func(json_t *o, pg_frame *f)
-{
-    memset(f, 0, sizeof *f);
-    if (!json_is_object(o) || !(f->function = get_str(o, "function")))
-        return;
-    f->file = get_str(o, "file");
-    long line = get_long(o, "line", 0);
-    f->line = line > 0 ? (unsigned)line : 0;
-    f->own = !f->file || !python_library_file(f->file);
-}
-
-static void py_func_free(pg_frame *f)
-{
-    free(f->function);
-    free(f->file);
-}
-
-/* The Python layer's pool members (docs/python.md): names, the event loop, the queues and
- * tasks[], one entry per worker. */
-static int parse_py_pool(json_t *o, pg_pool *p)
-{
-    p->py_kind = get_nonempty(o, "kind");
-    p->prefix = get_nonempty(o, "prefix");
-    p->global = get_nonempty(o, "global");
-    json_t *loop = json_object_get(o, "asyncio_loop");
-    p->loop_tid = -1;
-    if (json_is_object(loop)) {
-        p->has_loop = true;
-        p->loop_thread = get_nonempty(loop, "thread");
-        long tid = get_long(loop, "tid", -1);
-        p->loop_tid = tid > 0 ? tid : -1;
-    }
-    p->inqueue_len = get_count(o, "inqueue_len");
-    p->taskqueue_len = get_count(o, "taskqueue_len");
-    json_t *tasks = json_object_get(o, "tasks");
-    if (!json_is_array(tasks))
-        return 0;
-    p->has_py_tasks = true;
-    size_t n = json_array_size(tasks);
-    if (n > PG_MAX_THREADS)
-        n = PG_MAX_THREADS;
-    if (n == 0)
-        return 0;
-    p->py_tasks = calloc(n, sizeof *p->py_tasks);
-    if (!p->py_tasks)
-        return -ENOMEM;
-    static const char *const kinds[] = { "future", "async_result", "coroutine", NULL };
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(tasks, i);
-        if (!json_is_object(e))
-            continue;
-        pg_py_task *t = &p->py_tasks[p->npy_tasks++];
-        t->thread = get_nonempty(e, "thread");
-        long tid = get_long(e, "tid", -1);
-        t->tid = tid > 0 ? tid : -1;
-        parse_py_func(json_object_get(e, "task"), &t->task);
-        t->blocked = get_str(e, "python_blocked");
-        t->queue_pos = -1;
-        json_t *w = json_object_get(e, "waits_for");
-        if (!json_is_object(w))
-            continue;
-        t->waits = true;
-        t->wait_kind = get_word(w, "kind", kinds);
-        parse_py_func(json_object_get(w, "function"), &t->wait_fn);
-        parse_py_func(json_object_get(w, "coroutine"), &t->coroutine);
-        t->queued_here = json_is_true(json_object_get(w, "queued_here"));
-        t->queue_pos = get_count(w, "queue_pos");
-    }
-    return 0;
-}
-
-/* A word of a vocabulary: its value, or -1 when absent, not a string or not in the list. */
-static int get_code(json_t *o, const char *key, int (*parse)(const char *))
-{
-    return parse(json_string_value(json_object_get(o, key)));
-}
-
-static int parse_pool(json_t *o, pg_pool *p, long version)
-{
-    p->present = true;
-    p->id = get_addr(o, "id");
-    p->annotated = json_is_true(json_object_get(o, "annotated"));
-    p->name = get_str(o, "name");
-    if (p->name && !*p->name) {
-        free(p->name);
-        p->name = NULL;
-    }
-    p->workers = get_long(o, "workers", -1);
-    p->declared_workers = get_long(o, "declared_workers", -1);
-    p->has_start = parse_addr(json_object_get(o, "start_routine"), &p->start_routine);
-    json_t *idle = json_object_get(o, "idle");
-    if (json_is_object(idle)) {
-        p->has_idle = true;
-        p->idle_kind = get_str(idle, "kind");
-        p->idle_address = get_addr(idle, "address");
-    }
-    p->queued = get_long(o, "queued", -1);
-    p->queued_exact = json_is_true(json_object_get(o, "queued_exact"));
-    p->evidence = get_str(o, PG_K_POOL_EVIDENCE);
-    p->evidence_code = version < 2 ? get_code(o, PG_K_POOL_EVIDENCE, pg_evidence_parse_v1)
-                                   : get_code(o, PG_K_POOL_EVIDENCE, pg_evidence_parse);
-    p->library = get_str(o, PG_K_POOL_LIBRARY);
-    if (p->library && !*p->library) {
-        free(p->library);
-        p->library = NULL;
-    }
-    p->library_id = pg_library_parse(p->library);
-    p->source = get_code(o, PG_K_SOURCE, pg_source_parse);
-    p->proof = get_code(o, PG_K_POOL_PROOF, pg_proof_parse);
-    p->max_workers = get_count(o, "max_workers");
-    p->active = get_count(o, "active");
-    json_t *qt = json_object_get(o, "queued_tasks");
-    for (size_t i = 0; i < json_array_size(qt) && p->nqueued_tasks < PG_MAX_QUEUED_TASKS; i++) {
-        pg_task_ref *t = &p->queued_tasks[p->nqueued_tasks];
-        parse_task_ref(json_array_get(qt, i), t);
-        if (t->present)
-            p->nqueued_tasks++;
-    }
-    if (p->library_id == PG_LIB_PYTHON && parse_py_pool(o, p) < 0)
-        return -ENOMEM;
-    return parse_stack(json_object_get(o, "create_stack"), &p->create_stack);
 }
 
 static void parse_growth(json_t *o, pg_growth *g)
 {
     g->present = true;
-    g->per_second = get_i64(o, "per_second", -1);
-    g->depth = get_i64(o, "depth", -1);
-    g->window_ms = get_i64(o, "window_ms", -1);
-    g->rss_growth_kb = get_i64(o, "rss_growth_kb", -1);
+    g->per_second = rp_get_i64(o, "per_second", -1);
+    g->depth = rp_get_i64(o, "depth", -1);
+    g->window_ms = rp_get_i64(o, "window_ms", -1);
+    g->rss_growth_kb = rp_get_i64(o, "rss_growth_kb", -1);
 }
 
 /* lock_order: [{first:{kind,address}, then:{kind,address}, tid, name, first_pc, stack[]}...]. */
@@ -722,16 +168,16 @@ static int parse_order(json_t *arr, pg_finding *f)
             continue;
         pg_order_edge *ed = &f->order[f->norder++];
         json_t *a = json_object_get(e, "first"), *b = json_object_get(e, "then");
-        ed->first_kind = get_str(a, "kind");
-        ed->first = get_addr(a, "address");
-        ed->then_kind = get_str(b, "kind");
-        ed->then = get_addr(b, "address");
-        parse_sites(a, &ed->first_sites);
-        parse_sites(b, &ed->then_sites);
-        ed->tid = get_long(e, "tid", -1);
-        ed->name = get_str(e, "name");
-        ed->has_first_pc = parse_addr(json_object_get(e, "first_pc"), &ed->first_pc);
-        if (parse_stack(json_object_get(e, "stack"), &ed->stack) < 0)
+        ed->first_kind = rp_get_str(a, "kind");
+        ed->first = rp_get_addr(a, "address");
+        ed->then_kind = rp_get_str(b, "kind");
+        ed->then = rp_get_addr(b, "address");
+        rp_parse_sites(a, &ed->first_sites);
+        rp_parse_sites(b, &ed->then_sites);
+        ed->tid = rp_get_long(e, "tid", -1);
+        ed->name = rp_get_str(e, "name");
+        ed->has_first_pc = rp_parse_addr(json_object_get(e, "first_pc"), &ed->first_pc);
+        if (rp_parse_stack(json_object_get(e, "stack"), &ed->stack) < 0)
             return -ENOMEM;
     }
     return 0;
@@ -744,24 +190,24 @@ static int parse_finding(parse_state *ps, json_t *o)
         return -ENOMEM;
     f->proc = ps->proc;
     f->pool_info.evidence_code = f->pool_info.library_id = f->pool_info.source = f->pool_info.proof = -1;
-    f->seq = get_long(o, "seq", 0);
-    f->kind = get_str(o, PG_K_KIND);
+    f->seq = rp_get_long(o, "seq", 0);
+    f->kind = rp_get_str(o, PG_K_KIND);
     if (!f->kind)
         f->kind = strdup("unknown");
     f->kind_id = pg_kind_parse(f->kind) > 0 ? (pg_kind)pg_kind_parse(f->kind) : PG_KIND_NONE;
-    f->severity = get_str(o, PG_K_SEVERITY);
+    f->severity = rp_get_str(o, PG_K_SEVERITY);
     f->sev = severity_parse(f->severity);
     if (f->sev == PG_SEV_NONE) {
         /* An unknown severity is shown, but as the mildest: it must not fail a gate by surprise. */
         f->sev = PG_SEV_INFO;
     }
-    f->time_unix_ms = get_i64(o, "time_unix_ms", 0);
-    f->summary = get_str(o, "summary");
+    f->time_unix_ms = rp_get_i64(o, "time_unix_ms", 0);
+    f->summary = rp_get_str(o, "summary");
     f->hang = json_is_true(json_object_get(o, "hang"));
     json_t *pool = json_object_get(o, "pool");
     if (json_is_object(pool)) {
         f->pool = json_incref(pool);
-        if (parse_pool(pool, &f->pool_info, ps->proc->version) < 0) {
+        if (rp_parse_pool(pool, &f->pool_info, ps->proc->version) < 0) {
             model_finding_free(f);
             return -ENOMEM;
         }
@@ -795,16 +241,16 @@ static int parse_finding(parse_state *ps, json_t *o)
             if (!json_is_object(e))
                 continue;
             pg_edge *ed = &f->cycle[f->ncycle++];
-            ed->tid = get_long(e, "tid", -1);
-            ed->waits_for = get_long(e, "waits_for", -1);
-            ed->kind = get_str(e, "kind");
-            ed->address = get_addr(e, "address");
+            ed->tid = rp_get_long(e, "tid", -1);
+            ed->waits_for = rp_get_long(e, "waits_for", -1);
+            ed->kind = rp_get_str(e, "kind");
+            ed->address = rp_get_addr(e, "address");
         }
     }
-    if (parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
-                      &f->threads_dropped) < 0 ||
-        locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
-                        f->norder) < 0) {
+    if (rp_parse_threads(json_object_get(o, "threads"), &f->threads, &f->nthreads,
+                         &f->threads_dropped) < 0 ||
+        rp_locknames_build(&f->locks, f->threads, f->nthreads, f->cycle, f->ncycle, f->order,
+                           f->norder) < 0) {
         model_finding_free(f);
         return -ENOMEM;
     }
@@ -817,11 +263,11 @@ static int parse_snapshot(parse_state *ps, json_t *o)
     if (!s)
         return -ENOMEM;
     s->proc = ps->proc;
-    s->time_unix_ms = get_i64(o, "time_unix_ms", 0);
-    s->reason = get_str(o, "reason");
-    if (parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
-                      &s->threads_dropped) < 0 ||
-        locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
+    s->time_unix_ms = rp_get_i64(o, "time_unix_ms", 0);
+    s->reason = rp_get_str(o, "reason");
+    if (rp_parse_threads(json_object_get(o, "threads"), &s->threads, &s->nthreads,
+                         &s->threads_dropped) < 0 ||
+        rp_locknames_build(&s->locks, s->threads, s->nthreads, NULL, 0, NULL, 0) < 0) {
         model_snapshot_free(s);
         return -ENOMEM;
     }
