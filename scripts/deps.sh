@@ -32,11 +32,12 @@ pkgs="gcc g++ make pkg-config libunwind-dev check libdw-dev libelf-dev libjansso
 # For the tests: the pool libraries of tests/progs/lib_* (libuv, GLib, Boost.Asio, whose
 # header-only boost/asio/thread_pool.hpp comes with libboost-dev, oneTBB), a JDK (javac, java)
 # for tests/java, and clang with its runtime for the fuzzer and the sanitizer builds of `make check`;
-# cppcheck, clang-tidy and clang-format for `make lint`, which `make check` runs;
+# cppcheck, clang-tidy and clang-format for `make lint`, which `make check` runs; gdb for its
+# gcore, which makes the core file `poolguard core` is tested on;
 # Chromium to open the HTML report in a real browser, python3-jsonschema to validate SARIF (npm,
 # which fetches the schema above, comes with Node.js, Debian's or another's: not required here).
 extra="libuv1-dev libglib2.0-dev libboost-dev libtbb-dev openjdk-17-jdk-headless clang libclang-rt-14-dev
-       cppcheck clang-tidy clang-format
+       cppcheck clang-tidy clang-format gdb
        chromium python3-jsonschema openssl"
 
 # The real programs of `make check-real` (scripts/check_real.sh), only when it runs: `deps.sh real`.

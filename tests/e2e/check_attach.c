@@ -5,10 +5,10 @@
  * names in the stacks; that the process is left running, not stopped; that a healthy busy program
  * attached to 100 times prints and returns exactly what it would have; and the error cases.
  *
- * Where ptrace is not permitted (Yama ptrace_scope, a container without CAP_SYS_PTRACE), or gdb's
- * gcore is missing (scripts/deps.sh does not install gdb), the tests are skipped (tu_skip) with
- * the reason: the sandbox, not the code, is what lacks then. Every program runs in its own process
- * group under a time limit.
+ * Where ptrace is not permitted (Yama ptrace_scope, a container without CAP_SYS_PTRACE), the
+ * tests are skipped (tu_skip) with the reason: the sandbox, not the code, is what lacks then. gdb's
+ * gcore comes with make deps: without it the core test fails, naming it. Every program runs in its
+ * own process group under a time limit.
  */
 #include "testlib.h"
 
@@ -352,7 +352,7 @@ START_TEST(test_core_of_mutex_cycle_gives_same_finding)
 {
     need_attach();
     if (system("command -v gcore >/dev/null 2>&1") != 0)
-        tu_skip("gcore is not installed (it comes with gdb, which scripts/deps.sh does not install)");
+        ck_abort_msg("gcore is not installed (it comes with gdb: run make deps)");
     struct e2e_run r;
     start_prog(&r, "att_mutex_cycle", NULL);
     char core[PATH_MAX + 32], cmd[PATH_MAX * 2];
