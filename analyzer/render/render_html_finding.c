@@ -239,6 +239,7 @@ void html_snapshot_section(hctx *c, const pg_snapshot *s, size_t no)
     graph_figure(c, render_dot_snapshot(s, anchor),
                  "What each thread waited on when the snapshot was taken. Thread nodes link to their sections below.");
     for (size_t i = 0; i < s->nthreads; i++)
-        html_thread_section(c, NULL, &s->threads[i], anchor, s->threads, s->nthreads, s->time_unix_ms);
+        html_thread_section(c, NULL, &s->threads[i], anchor, s->threads, s->nthreads,
+                            s->time_unix_ms);
     fputs("</section>\n", c->out);
 }

@@ -93,7 +93,8 @@ static void print_queued_tasks(tctx *c, const pg_pool *p)
         const char *name = describe_function(&q->function);
         char where[PG_MAX_STRING + 32] = "";
         if (name)
-            text_frame_where(&q->function.sym.frames[q->function.sym.nframes - 1], where, sizeof where);
+            text_frame_where(&q->function.sym.frames[q->function.sym.nframes - 1], where,
+                             sizeof where);
         if (q->position > 0)
             fprintf(c->out, "      %ld. ", q->position);
         else
