@@ -60,14 +60,15 @@ const char *render_wait_words(const char *kind);
 /* One finding or snapshot as the text report shows it (used inside JUnit and HTML). */
 void render_text_finding(const pg_finding *f, const render_opts *o, FILE *out);
 void render_text_snapshot(const pg_snapshot *s, const render_opts *o, FILE *out);
-/* The DOT graph as a string (render_dot.c), and dot(1) run on it: 0, -ENOENT (no dot), -errno. */
+/* The DOT graph as a string (render_dot.c), and dot(1) run on it (render_svg.c): 0, -ENOENT
+ * (no dot), -errno. */
 char *render_dot_string(pg_report *r, const render_opts *o);
 int render_svg_string(pg_report *r, const render_opts *o, char **svg);
 /* One finding's (or snapshot's) graph alone, each thread node linked to "#ANCHOR-tTID" when
  * anchor is not NULL (the HTML page's thread sections). */
 char *render_dot_finding(const pg_finding *f, const char *anchor);
 char *render_dot_snapshot(const pg_snapshot *s, const char *anchor);
-/* dot(1) run on a graph: 0, -ENOENT (no dot), -errno. */
+/* dot(1) run on a graph (render_svg.c): 0, -ENOENT (no dot), -errno. */
 int render_svg_from_dot(const char *dot, char **svg);
 
 /* The rendered-JSON pieces (render_json.c), reused by other machine formats. */

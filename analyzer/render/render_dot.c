@@ -1,32 +1,26 @@
 /*
- * The wait-for graph in Graphviz DOT, and as SVG by running `dot -Tsvg` on it. Threads are boxes,
+ * The wait-for graph in Graphviz DOT (render_svg.c runs `dot -Tsvg` on it). Threads are boxes,
  * locks and other objects ellipses; an edge from a thread to an object says it waits there, an
  * edge from an object to a thread says that thread holds it (or is who would wake it). The edges
  * of a deadlock's cycle are drawn first, red and bold. A lock-order cycle is drawn as its order
  * graph (locks as nodes, an edge per "took this, then that", labelled with thread and function).
- * A pool is drawn with its tasks where the report knows them: a worker waits for a task, the
- * task is queued in the pool at position N, the pool waits for a worker and every worker is
- * busy; the raw semaphore behind a task's future is left out. In the whole-report graph each
- * finding (and time-out snapshot) is one cluster, and the number drawn is capped: a graph nobody
- * can read helps nobody. The HTML page draws one graph per finding, thread nodes linked to the
- * page's thread sections.
+ * A pool is drawn with its tasks where the report knows them (render_dot_pool.c). In the
+ * whole-report graph each finding (and time-out snapshot) is one cluster, and the number drawn
+ * is capped: a graph nobody can read helps nobody. The HTML page draws one graph per finding,
+ * thread nodes linked to the page's thread sections.
  */
-#include "render.h"
+#include "render_dot_int.h"
 
 #include "analyze.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 enum { MAX_DRAWN = 50 };
 
-static void dot_str(FILE *out, const char *s)
+void dot_str(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; s && *s; s++) {
@@ -64,15 +58,6 @@ static bool in_cycle_hold(const pg_edge *cyc, size_t n, long holder, uint64_t ad
             return true;
     return false;
 }
-
-/* Graph-wide state of one drawing: the finding's number (node names are prefixed with it, so
- * clusters of one graph never share a node) and, for the HTML page, the anchor prefix each
- * thread node links to ("f1" links thread 11 to "#f1-t11"); NULL draws no links. */
-typedef struct dctx {
-    FILE *out;
-    int k;
-    const char *anchor;
-} dctx;
 
 static void node_link(const dctx *d, long tid)
 {
@@ -221,127 +206,6 @@ static void draw_order(const dctx *d, const pg_finding *f)
     }
 }
 
-/* A task node: its function and where it stands ("queued 2nd"). Named by the task's identity
- * (C pools) or by the worker waiting on it (Python work has no identity the report gives). */
-static void draw_task_node(const dctx *d, const char *id, const char *name, const char *state)
-{
-    char label[PG_MAX_STRING + 128];
-    snprintf(label, sizeof label, "task %s\n%s", name ? name : "(function not known)", state);
-    fprintf(d->out, "    %s [shape=note, style=filled, fillcolor=\"#eef4ff\", label=", id);
-    dot_str(d->out, label);
-    fprintf(d->out, "];\n");
-}
-
-static const char *const HOT = ", color=red, penwidth=2.5, fontcolor=red";
-
-/*
- * A pool drawn as the loop that stops it: a worker waits for a task, the task is queued in the
- * pool at position N, and the pool waits for a free worker while all of them are busy (the edge
- * from the pool to each worker). The loop is red when the finding is proven.
- */
-static void draw_pool(const dctx *d, const pg_finding *f)
-{
-    FILE *out = d->out;
-    int k = d->k;
-    const pg_pool *p = &f->pool_info;
-    bool proven = p->proof == PG_PROOF_EXACT || p->proof == PG_PROOF_GRAPH;
-    const char *hot = proven ? HOT : "";
-    char desc[1200], label[1400 + 4 * 160];
-    describe_pool(p, desc, sizeof desc);
-    int n = snprintf(label, sizeof label, "%s", desc);
-    if (p->workers >= 0 && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, "\n%ld worker%s", p->workers,
-                      p->workers == 1 ? "" : "s");
-    if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
-                      p->queued);
-    if (p->proof >= 0 && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", pg_proof_name(p->proof));
-    /* The queue's first tasks by function, next to run first. */
-    for (size_t i = 0; i < p->nqueued_tasks && i < 4 && n >= 0 && (size_t)n < sizeof label; i++) {
-        const char *name = describe_function(&p->queued_tasks[i].function);
-        n += snprintf(label + n, sizeof label - (size_t)n, "%s%s", i ? ", " : "\nqueued: ",
-                      name ? name : "?");
-    }
-    if (p->nqueued_tasks > 4 && n >= 0 && (size_t)n < sizeof label)
-        snprintf(label + n, sizeof label - (size_t)n, ", ...");
-    fprintf(out, "    p%d [shape=box3d, style=filled, fillcolor=%s, label=", k,
-            f->sev == PG_SEV_ERROR ? "\"#ffe0e0\"" : f->sev == PG_SEV_WARNING ? "\"#fff4d0\"" : "\"#e0f0ff\"");
-    dot_str(out, label);
-    fprintf(out, "];\n");
-    for (size_t i = 0; i < f->nthreads; i++) {
-        const pg_mthread *t = &f->threads[i];
-        if (!t->role)
-            continue;
-        bool worker = t->role_id == PG_ROLE_WORKER;
-        char el[PG_MAX_STRING + 64], pos[32], id[64], state[96];
-        const pg_py_task *py = worker ? describe_py_task(p, t) : NULL;
-        if (worker) {
-            /* The pool needs a free worker, and this one is busy (with its task, when known). */
-            const char *runs = describe_function(&t->task_function);
-            if (!runs && py)
-                runs = py->task.function;
-            snprintf(el, sizeof el, "busy%s%s", runs ? ": runs " : "", runs ? runs : "");
-            fprintf(out, "    p%d -> t%d_%ld [label=", k, k, t->tid);
-            dot_str(out, el);
-            fprintf(out, ", style=dashed%s];\n", t->blocked.present ? hot : "");
-        } else if (t->role_id == PG_ROLE_SUBMITTER) {
-            fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
-        }
-        const pg_task_wait *w = &t->waits_for_task;
-        const pg_task_ref *sub = &t->submitted_task;
-        if (py && py->waits) {
-            /* A Python worker waiting on work: the future's function is the task. */
-            snprintf(id, sizeof id, "q%d_t%ld", k, t->tid);
-            bool here = py->queued_here;
-            if (here && py->queue_pos >= 0)
-                snprintf(state, sizeof state, "queued %s", describe_ordinal(py->queue_pos + 1, pos, sizeof pos));
-            else
-                snprintf(state, sizeof state, "%s", here ? "still queued" : "not queued here");
-            char fnname[PG_MAX_STRING + 64];
-            if (py->coroutine.function)
-                snprintf(fnname, sizeof fnname, "%s\nvia coroutine %s()", py->wait_fn.function ? py->wait_fn.function : "?",
-                         py->coroutine.function);
-            draw_task_node(d, id, py->coroutine.function ? fnname : py->wait_fn.function, state);
-            const char *what = py->wait_kind && strcmp(py->wait_kind, "coroutine") == 0 ? "waits on (coroutine)"
-                               : py->wait_kind && strcmp(py->wait_kind, "async_result") == 0 ? "waits on the result"
-                                                                                            : "waits on the future";
-            fprintf(out, "    t%d_%ld -> %s [label=\"%s\"%s];\n", k, t->tid, id, what, here ? hot : "");
-            if (here)
-                fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
-        } else if (w->present) {
-            const char *name = describe_task_name(p, &w->function, w->address);
-            snprintf(id, sizeof id, "q%d_%" PRIx64, k, w->address);
-            bool queued = w->state && strcmp(w->state, "queued") == 0;
-            long at = describe_task_position(p, t, w->address);
-            if (queued && at > 0)
-                snprintf(state, sizeof state, "queued %s", describe_ordinal(at, pos, sizeof pos));
-            else if (queued)
-                snprintf(state, sizeof state, "still queued");
-            else if (w->state && strcmp(w->state, "running") == 0)
-                snprintf(state, sizeof state, "running");
-            else
-                snprintf(state, sizeof state, "state not known");
-            draw_task_node(d, id, name, state);
-            fprintf(out, "    t%d_%ld -> %s [label=\"waits for\"%s];\n", k, t->tid, id, queued ? hot : "");
-            if (queued)
-                fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
-            else if (w->runner >= 0)
-                fprintf(out, "    %s -> t%d_%ld [label=\"runs on\"];\n", id, k, w->runner);
-        } else if (sub->present) {
-            const char *name = describe_task_name(p, &sub->function, sub->address);
-            snprintf(id, sizeof id, "q%d_%" PRIx64, k, sub->address);
-            if (sub->position > 0)
-                snprintf(state, sizeof state, "queued %s", describe_ordinal(sub->position, pos, sizeof pos));
-            else
-                snprintf(state, sizeof state, "still queued");
-            draw_task_node(d, id, name, state);
-            fprintf(out, "    t%d_%ld -> %s [label=\"submitted, waits after\"%s];\n", k, t->tid, id, hot);
-            fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
-        }
-    }
-}
-
 static const char *sev_colour_name(pg_severity s)
 {
     return s == PG_SEV_ERROR ? "red" : s == PG_SEV_WARNING ? "orange" : "steelblue";
@@ -363,7 +227,7 @@ static void draw_finding(const dctx *d, const pg_finding *f, bool cluster)
     if (f->norder)
         draw_order(d, f);
     if (f->pool_info.present)
-        draw_pool(d, f);
+        dot_draw_pool(d, f);
     if (cluster)
         fprintf(out, "  }\n");
 }
@@ -457,84 +321,5 @@ char *render_dot_snapshot(const pg_snapshot *s, const char *anchor)
 int render_dot(pg_report *r, const render_opts *o, FILE *out)
 {
     draw(out, r, o);
-    return ferror(out) ? -EIO : 0;
-}
-
-/* Runs `dot -Tsvg` with the graph on its stdin (a temporary file, so no pipe deadlock). */
-int render_svg_from_dot(const char *graph, char **svg)
-{
-    *svg = NULL;
-    const char *tmp = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/poolguard-dot.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int in = mkstemp(path);
-    if (in < 0)
-        return -errno;
-    unlink(path);
-    size_t len = strlen(graph);
-    bool ok = write(in, graph, len) == (ssize_t)len && lseek(in, 0, SEEK_SET) == 0;
-    if (!ok) {
-        close(in);
-        return -EIO;
-    }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        close(in);
-        return -EIO;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(in, 0);
-        dup2(p[1], 1);
-        execlp("dot", "dot", "-Tsvg", (char *)NULL);
-        _exit(127);
-    }
-    close(in);
-    close(p[1]);
-    if (pid < 0) {
-        close(p[0]);
-        return -errno;
-    }
-    char *buf = NULL;
-    size_t blen = 0;
-    FILE *m = open_memstream(&buf, &blen);
-    char chunk[65536];
-    ssize_t k;
-    while ((k = read(p[0], chunk, sizeof chunk)) > 0 || (k < 0 && errno == EINTR))
-        if (k > 0 && m)
-            fwrite(chunk, 1, (size_t)k, m);
-    close(p[0]);
-    if (m)
-        fclose(m);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        free(buf);
-        return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
-    }
-    *svg = buf;
-    return 0;
-}
-
-int render_svg_string(pg_report *r, const render_opts *o, char **svg)
-{
-    *svg = NULL;
-    char *graph = render_dot_string(r, o);
-    if (!graph)
-        return -ENOMEM;
-    int ret = render_svg_from_dot(graph, svg);
-    free(graph);
-    return ret;
-}
-
-int render_svg(pg_report *r, const render_opts *o, FILE *out)
-{
-    char *svg;
-    int ret = render_svg_string(r, o, &svg);
-    if (ret < 0)
-        return ret;
-    fputs(svg, out);
-    free(svg);
     return ferror(out) ? -EIO : 0;
 }
