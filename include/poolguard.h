@@ -37,8 +37,13 @@ void poolguard_task_done(const void *pool, const void *task) __attribute__((weak
 void poolguard_task_wait(const void *task) __attribute__((weak));
 void poolguard_task_wait_done(const void *task) __attribute__((weak));
 
-#define POOLGUARD_CALL_(fn, ...) do { if (fn) fn(__VA_ARGS__); } while (0)
-#define POOLGUARD_POOL_CREATE(pool, name, workers) POOLGUARD_CALL_(poolguard_pool_create, pool, name, workers)
+#define POOLGUARD_CALL_(fn, ...)                                                                   \
+    do {                                                                                           \
+        if (fn)                                                                                    \
+            fn(__VA_ARGS__);                                                                       \
+    } while (0)
+#define POOLGUARD_POOL_CREATE(pool, name, workers)                                                 \
+    POOLGUARD_CALL_(poolguard_pool_create, pool, name, workers)
 #define POOLGUARD_POOL_DESTROY(pool) POOLGUARD_CALL_(poolguard_pool_destroy, pool)
 #define POOLGUARD_TASK_SUBMIT(pool, task) POOLGUARD_CALL_(poolguard_task_submit, pool, task)
 #define POOLGUARD_TASK_START(pool, task) POOLGUARD_CALL_(poolguard_task_start, pool, task)

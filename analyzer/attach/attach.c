@@ -29,7 +29,12 @@
 enum { HINT_FRAMES = 5, TID_SEARCH = 4096 };
 
 /* Kernel return values of an interrupted call that will be restarted (include/linux/errno.h). */
-enum { ERESTARTSYS_ = 512, ERESTARTNOINTR_ = 513, ERESTARTNOHAND_ = 514, ERESTART_RESTARTBLOCK_ = 516 };
+enum {
+    ERESTARTSYS_ = 512,
+    ERESTARTNOINTR_ = 513,
+    ERESTARTNOHAND_ = 514,
+    ERESTART_RESTARTBLOCK_ = 516
+};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Stacks                                                                                   */
@@ -80,8 +85,8 @@ static enum hint name_hint(const char *n)
         return H_NONE;
     while (*n == '_')
         n++;
-    if (!strncmp(n, "pthread_mutex_", 14) || !strcmp(n, "mtx_lock") || !strcmp(n, "mtx_timedlock") ||
-        !strncmp(n, "lll_lock_wait", 13))
+    if (!strncmp(n, "pthread_mutex_", 14) || !strcmp(n, "mtx_lock") ||
+        !strcmp(n, "mtx_timedlock") || !strncmp(n, "lll_lock_wait", 13))
         return strstr(n, "lock_wait_private") ? H_NONE : H_MUTEX;
     if (strstr(n, "rwlock_") && strstr(n, "rdlock"))
         return H_RDLOCK;
@@ -95,7 +100,8 @@ static enum hint name_hint(const char *n)
         return H_BARRIER;
     if (!strncmp(n, "pthread_once", 12) || !strncmp(n, "call_once", 9))
         return H_ONCE;
-    if (strstr(n, "pthread_join") || strstr(n, "pthread_clockjoin") || strstr(n, "pthread_timedjoin"))
+    if (strstr(n, "pthread_join") || strstr(n, "pthread_clockjoin") ||
+        strstr(n, "pthread_timedjoin"))
         return H_JOIN;
     return H_NONE;
 }
@@ -165,7 +171,7 @@ static void add_waker(struct pg_gnode *g, int w)
     if (g->nwakers < PG_GRAPH_MAX_WAKERS)
         g->wakers[g->nwakers++] = w;
     else if (w == PG_GW_UNTRACKED)
-        g->wakers[PG_GRAPH_MAX_WAKERS - 1] = w;   /* an unknown waker must never be lost */
+        g->wakers[PG_GRAPH_MAX_WAKERS - 1] = w; /* an unknown waker must never be lost */
 }
 
 /* A tid as a waker: a thread of the process, or one that has exited. Every thread of the process
@@ -193,12 +199,12 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
     t->wait.kind = pg_wait_name(PG_WAIT_MUTEX);
     t->wait.address = word;
     if (!pg_glibc_mutex_held(owner))
-        return;       /* free, or a robust mutex's special states: the lock call will return */
+        return; /* free, or a robust mutex's special states: the lock call will return */
     t->wait.owner = owner;
     if ((kind & PG_GLIBC_MUTEX_PSHARED) && w == PG_GW_DEAD)
-        return;       /* process-shared: the owner may live in another process */
+        return; /* process-shared: the owner may live in another process */
     if (w == PG_GW_DEAD && (kind & PG_GLIBC_MUTEX_ROBUST))
-        return;       /* robust: the waiter will get EOWNERDEAD */
+        return; /* robust: the waiter will get EOWNERDEAD */
     if (t->wait.timed || t->wait.shared)
         return;
     g->blocked = 1;
@@ -211,8 +217,9 @@ static void mutex_wait(ext_proc *p, int i, uint64_t word, bool hinted, struct pg
 static void rwlock_wait(ext_proc *p, int i, uint64_t word, uint32_t val, bool write)
 {
     ext_thread *t = &p->threads[i];
-    uint64_t base = write ? (val == 2 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word - PG_GLIBC_RWLOCK_WRITERS_OFF)
-                          : (val == 3 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word);
+    uint64_t base =
+        write ? (val == 2 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word - PG_GLIBC_RWLOCK_WRITERS_OFF)
+              : (val == 3 ? word - PG_GLIBC_RWLOCK_WRPHASE_OFF : word);
     t->wait.kind = pg_wait_name(write ? PG_WAIT_RWLOCK_WRITE : PG_WAIT_RWLOCK_READ);
     t->wait.address = base;
 }
@@ -280,7 +287,7 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
         return;
     uint32_t now;
     if (p->read(p->read_ctx, word, &now, sizeof now) < 0 || now != val)
-        return;       /* the word moved on: the restarted call returns at once */
+        return; /* the word moved on: the restarted call returns at once */
     /* A join waits on the joined thread's tid word in its descriptor, while it still holds the tid. */
     if (tid_off >= 0) {
         for (size_t k = 0; k < p->nthreads; k++) {
@@ -309,12 +316,12 @@ static void classify(ext_proc *p, int i, long tid_off, struct pg_gnode *g)
     }
     if (h == H_RDLOCK || h == H_WRLOCK) {
         rwlock_wait(p, i, word, val, h == H_WRLOCK);
-        return;       /* edges once every thread is classified (readers kept out by writers) */
+        return; /* edges once every thread is classified (readers kept out by writers) */
     }
     static const pg_wait_kind_t kinds[] = {
-        [H_NONE] = PG_WAIT_FUTEX, [H_MUTEX] = PG_WAIT_FUTEX, [H_COND] = PG_WAIT_COND,
-        [H_SEM] = PG_WAIT_SEM, [H_BARRIER] = PG_WAIT_BARRIER, [H_ONCE] = PG_WAIT_ONCE,
-        [H_JOIN] = PG_WAIT_FUTEX, [H_RDLOCK] = PG_WAIT_FUTEX, [H_WRLOCK] = PG_WAIT_FUTEX,
+        [H_NONE] = PG_WAIT_FUTEX, [H_MUTEX] = PG_WAIT_FUTEX,     [H_COND] = PG_WAIT_COND,
+        [H_SEM] = PG_WAIT_SEM,    [H_BARRIER] = PG_WAIT_BARRIER, [H_ONCE] = PG_WAIT_ONCE,
+        [H_JOIN] = PG_WAIT_FUTEX, [H_RDLOCK] = PG_WAIT_FUTEX,    [H_WRLOCK] = PG_WAIT_FUTEX,
     };
     t->wait.kind = pg_wait_name(kinds[h]);
     t->wait.address = word;

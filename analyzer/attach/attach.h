@@ -28,45 +28,45 @@ enum { EXT_MAX_FRAMES = 128 };
 
 /* What a thread waits on, as read from outside. */
 typedef struct ext_wait {
-    const char *kind;      /* "mutex", "join", "cond", ... (report-format names); NULL: running */
-    uint64_t address;      /* the object (a mutex, the joined thread's pthread_t, a futex word) */
+    const char *kind; /* "mutex", "join", "cond", ... (report-format names); NULL: running */
+    uint64_t address; /* the object (a mutex, the joined thread's pthread_t, a futex word) */
     bool timed;
-    bool shared;           /* process-shared: another process could wake it */
-    pid_t owner;           /* mutex or write-locked rwlock owner; 0 unknown */
-    pid_t target;          /* joined thread; 0 unknown */
+    bool shared;  /* process-shared: another process could wake it */
+    pid_t owner;  /* mutex or write-locked rwlock owner; 0 unknown */
+    pid_t target; /* joined thread; 0 unknown */
 } ext_wait;
 
 typedef struct ext_thread {
     pid_t tid;
-    char name[64];         /* "" when not known (cores do not keep thread names) */
-    bool have_regs;        /* stopped and read; otherwise it counts as running */
-    long sysno;            /* the system call it is in, -1 for none (orig_rax on x86_64) */
-    long sysret;           /* its return register: -ERESTART* while the call is interrupted */
+    char name[64];  /* "" when not known (cores do not keep thread names) */
+    bool have_regs; /* stopped and read; otherwise it counts as running */
+    long sysno;     /* the system call it is in, -1 for none (orig_rax on x86_64) */
+    long sysret;    /* its return register: -ERESTART* while the call is interrupted */
     uint64_t args[6];
-    uint64_t fs_base;      /* the thread pointer: glibc's struct pthread */
+    uint64_t fs_base; /* the thread pointer: glibc's struct pthread */
     uint64_t pcs[EXT_MAX_FRAMES];
     int npcs;
-    ext_wait wait;         /* filled by ext_analyze */
-    int stop_signal;       /* attach: a signal it stopped with, given back at detach */
+    ext_wait wait;   /* filled by ext_analyze */
+    int stop_signal; /* attach: a signal it stopped with, given back at detach */
 } ext_thread;
 
 typedef int (*ext_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 typedef struct ext_proc {
-    const char *source;    /* "attach" or "core" */
+    const char *source; /* "attach" or "core" */
     pid_t pid, ppid;
-    char *exe;             /* may be NULL */
-    char **argv;           /* NULL-terminated, may be NULL */
+    char *exe;   /* may be NULL */
+    char **argv; /* NULL-terminated, may be NULL */
     ext_thread *threads;
     size_t nthreads;
-    Dwfl *dwfl;            /* modules reported, threads attached */
+    Dwfl *dwfl; /* modules reported, threads attached */
     ext_read_fn read;
     void *read_ctx;
     /* Every thread was read and nothing outside the threads can wake them (no signal handler
      * for an asynchronous signal): a whole-program hang can be proven. */
     bool can_prove_hang;
     /* Filled by ext_analyze. */
-    void *graph;           /* private */
+    void *graph; /* private */
 } ext_proc;
 
 /* Unwinds every thread with registers through p->dwfl. Returns 0 or -errno. */
@@ -82,8 +82,8 @@ void ext_proc_release(ext_proc *p);
 /* The options attach and core share: the rendering ones of cli.h plus their own. */
 typedef struct ext_cli {
     cli_opts o;
-    const char *raw;       /* --raw FILE: keep the raw report */
-    bool all_threads;      /* --all-threads */
+    const char *raw;  /* --raw FILE: keep the raw report */
+    bool all_threads; /* --all-threads */
 } ext_cli;
 
 /* Parses the options of `poolguard <cmd>`; returns the index of the first operand, or -1 after

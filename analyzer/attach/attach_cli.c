@@ -44,7 +44,8 @@ int ext_cli_parse(ext_cli *c, const char *cmd, const char *usage, int argc, char
         }
         if (ch == '?' || ch == ':') {
             cli_error("%s: %s '%s' (see poolguard %s --help)", cmd,
-                      ch == ':' ? "option needs a value:" : "unknown option", argv[optind - 1], cmd);
+                      ch == ':' ? "option needs a value:" : "unknown option", argv[optind - 1],
+                      cmd);
             *exit_code = PG_EXIT_ERROR;
             return -1;
         }
@@ -60,13 +61,14 @@ int ext_cli_finish(ext_cli *c, ext_proc *p)
 {
     char tmpl[] = "/tmp/poolguard-attach-XXXXXX";
     const char *path = c->raw;
-    int fd = path ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : mkostemp(tmpl, O_CLOEXEC);
+    int fd =
+        path ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : mkostemp(tmpl, O_CLOEXEC);
     if (fd < 0) {
         cli_error("cannot write the raw report '%s': %s", path ? path : tmpl, strerror(errno));
         return PG_EXIT_ERROR;
     }
     if (!path)
-        unlink(tmpl);   /* read back through the descriptor; nothing is left behind */
+        unlink(tmpl); /* read back through the descriptor; nothing is left behind */
     int nf = ext_write_report(p, fd, c->all_threads);
     if (nf < 0) {
         cli_error("cannot write the raw report: %s", strerror(-nf));

@@ -32,7 +32,7 @@ static int put_line(int fd, json_t *o)
     if (!s)
         return -ENOMEM;
     size_t len = strlen(s);
-    s[len] = '\n';   /* json_dumps leaves room for the NUL, which the newline replaces */
+    s[len] = '\n'; /* json_dumps leaves room for the NUL, which the newline replaces */
     int r = 0;
     for (size_t off = 0; off <= len;) {
         ssize_t w = write(fd, s + off, len + 1 - off);
@@ -88,7 +88,7 @@ static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Ad
     if (mainfile && mainfile[0] == '/')
         name = mainfile;
     if (!name || name[0] != '/')
-        return DWARF_CB_OK;       /* the vDSO and the like: no file to symbolize from */
+        return DWARF_CB_OK; /* the vDSO and the like: no file to symbolize from */
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string("module"));
     json_object_set_new(o, "path", json_string(name));
@@ -169,13 +169,16 @@ static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfindi
         snprintf(out, cap, "thread %d waits for a %s it already holds itself", (int)s->tid,
                  pg_wait_parse(s->wait.kind) == PG_WAIT_JOIN ? "thread" : "lock");
     } else if (f->kind == PG_GF_CYCLE) {
-        static const struct { pg_wait_kind_t kind; const char *one, *many; } names[] = {
-            {PG_WAIT_MUTEX, "mutex", "mutexes"},
-            {PG_WAIT_RWLOCK_READ, "rwlock (read)", "rwlocks (read)"},
-            {PG_WAIT_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)"},
-            {PG_WAIT_JOIN, "join", "joins"},
+        static const struct {
+            pg_wait_kind_t kind;
+            const char *one, *many;
+        } names[] = {
+            { PG_WAIT_MUTEX, "mutex", "mutexes" },
+            { PG_WAIT_RWLOCK_READ, "rwlock (read)", "rwlocks (read)" },
+            { PG_WAIT_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)" },
+            { PG_WAIT_JOIN, "join", "joins" },
         };
-        int counts[4] = {0};
+        int counts[4] = { 0 };
         int x = f->start;
         do {
             for (int k = 0; k < 4; k++)
@@ -195,11 +198,15 @@ static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfindi
                             plural(counts[k], names[k].one, names[k].many));
         }
     } else if (f->kind == PG_GF_ABANDONED) {
-        snprintf(out, cap, "thread %d waits for a %s held by thread %d, which has exited without "
-                 "releasing it", (int)s->tid, s->wait.kind, (int)s->wait.owner);
+        snprintf(out, cap,
+                 "thread %d waits for a %s held by thread %d, which has exited without "
+                 "releasing it",
+                 (int)s->tid, s->wait.kind, (int)s->wait.owner);
     } else {
-        snprintf(out, cap, "all %d threads are blocked with no time limit and none is left to wake "
-                 "the others", f->nmembers);
+        snprintf(out, cap,
+                 "all %d threads are blocked with no time limit and none is left to wake "
+                 "the others",
+                 f->nmembers);
     }
 }
 

@@ -53,7 +53,7 @@ static int read_core(void *ctx, uint64_t addr, void *buf, size_t len)
             if (addr >= m->segs[i].vaddr && addr < m->segs[i].vaddr + m->segs[i].filesz)
                 s = &m->segs[i];
         if (!s)
-            return -EFAULT;     /* not in the core (or a read-only file mapping left out) */
+            return -EFAULT; /* not in the core (or a read-only file mapping left out) */
         uint64_t chunk = s->vaddr + s->filesz - addr;
         if (chunk > len)
             chunk = len;
@@ -81,8 +81,8 @@ static int add_thread(ext_proc *p, size_t *cap, const struct elf_prstatus *st)
     t->have_regs = true;
     t->sysno = (long)st->pr_reg[ORIG_RAX];
     t->sysret = (long)st->pr_reg[RAX];
-    uint64_t args[6] = { st->pr_reg[RDI], st->pr_reg[RSI], st->pr_reg[RDX], st->pr_reg[R10],
-                         st->pr_reg[R8], st->pr_reg[R9] };
+    uint64_t args[6] = { st->pr_reg[RDI], st->pr_reg[RSI], st->pr_reg[RDX],
+                         st->pr_reg[R10], st->pr_reg[R8],  st->pr_reg[R9] };
     memcpy(t->args, args, sizeof args);
     t->fs_base = st->pr_reg[FS_BASE];
 #endif
@@ -127,7 +127,8 @@ static int read_notes(Elf *elf, ext_proc *p, core_mem *m, char *fname, size_t fc
                 memcpy(&st, desc, sizeof st);
                 if (add_thread(p, &tcap, &st) < 0)
                     return -ENOMEM;
-            } else if (nh.n_type == NT_PRPSINFO && !p->argv && nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
+            } else if (nh.n_type == NT_PRPSINFO && !p->argv &&
+                       nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
                 struct elf_prpsinfo ps;
                 memcpy(&ps, desc, sizeof ps);
                 p->ppid = ps.pr_ppid;

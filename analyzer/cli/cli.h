@@ -25,51 +25,50 @@ typedef struct cli_opts {
     render_opts render;
     const char *output;
     const char *svg;
-    int fail_on;             /* a pg_severity, or PG_FAIL_NEVER */
+    int fail_on; /* a pg_severity, or PG_FAIL_NEVER */
     const char *suppressions;
     const char *baseline;
     const char *write_baseline;
-    int color;               /* -1 auto, 0 never, 1 always */
-    bool min_severity_set;   /* --min-severity given; otherwise it follows a lower --fail-on */
-    FILE *default_out;       /* where the report goes without --output (report: stdout; run: stderr) */
+    int color;             /* -1 auto, 0 never, 1 always */
+    bool min_severity_set; /* --min-severity given; otherwise it follows a lower --fail-on */
+    FILE *default_out; /* where the report goes without --output (report: stdout; run: stderr) */
 } cli_opts;
 
 /* Long options every rendering command accepts; their values are >= 0x100. */
-#define CLI_COMMON_LONGOPTS                                           \
-    { "format", required_argument, NULL, 'f' },                       \
-    { "output", required_argument, NULL, 'o' },                       \
-    { "svg", required_argument, NULL, 0x100 },                        \
-    { "fail-on", required_argument, NULL, 0x101 },                    \
-    { "suppressions", required_argument, NULL, 0x102 },               \
-    { "baseline", required_argument, NULL, 0x103 },                   \
-    { "write-baseline", required_argument, NULL, 0x104 },             \
-    { "color", required_argument, NULL, 0x105 },                      \
-    { "no-color", no_argument, NULL, 0x106 },                         \
-    { "all-frames", no_argument, NULL, 0x107 },                       \
-    { "min-severity", required_argument, NULL, 0x108 },               \
-    { "native", no_argument, NULL, 0x109 }
+#define CLI_COMMON_LONGOPTS                                                                        \
+    { "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },        \
+        { "svg", required_argument, NULL, 0x100 }, { "fail-on", required_argument, NULL, 0x101 },  \
+        { "suppressions", required_argument, NULL, 0x102 },                                        \
+        { "baseline", required_argument, NULL, 0x103 },                                            \
+        { "write-baseline", required_argument, NULL, 0x104 },                                      \
+        { "color", required_argument, NULL, 0x105 }, { "no-color", no_argument, NULL, 0x106 },     \
+        { "all-frames", no_argument, NULL, 0x107 },                                                \
+        { "min-severity", required_argument, NULL, 0x108 },                                        \
+    {                                                                                              \
+        "native", no_argument, NULL, 0x109                                                         \
+    }
 
-#define CLI_COMMON_HELP                                                                      \
-    "  -f, --format FMT        text (default), json, sarif, junit, dot, svg, html\n"        \
-    "  -o, --output FILE       write the rendered report to FILE instead of stdout\n"       \
-    "      --svg FILE          also write the wait-for graph as SVG (needs Graphviz dot)\n" \
-    "      --fail-on LEVEL     error (default), warning, info or none: findings at or\n"    \
-    "                          above LEVEL make the exit status 66\n"                       \
-    "      --min-severity LVL  hide findings below LVL (default warning)\n"                 \
-    "      --suppressions FILE hide findings matching the rules in FILE\n"                  \
-    "      --baseline FILE     hide findings listed in FILE (from --write-baseline)\n"      \
-    "      --write-baseline FILE  write the current findings as a baseline\n"               \
-    "      --color WHEN        auto (default), always, never; NO_COLOR turns auto off\n"    \
-    "      --no-color          same as --color never\n"                                     \
-    "      --all-frames        do not fold shim and libc frames in stacks\n"              \
+#define CLI_COMMON_HELP                                                                            \
+    "  -f, --format FMT        text (default), json, sarif, junit, dot, svg, html\n"               \
+    "  -o, --output FILE       write the rendered report to FILE instead of stdout\n"              \
+    "      --svg FILE          also write the wait-for graph as SVG (needs Graphviz dot)\n"        \
+    "      --fail-on LEVEL     error (default), warning, info or none: findings at or\n"           \
+    "                          above LEVEL make the exit status 66\n"                              \
+    "      --min-severity LVL  hide findings below LVL (default warning)\n"                        \
+    "      --suppressions FILE hide findings matching the rules in FILE\n"                         \
+    "      --baseline FILE     hide findings listed in FILE (from --write-baseline)\n"             \
+    "      --write-baseline FILE  write the current findings as a baseline\n"                      \
+    "      --color WHEN        auto (default), always, never; NO_COLOR turns auto off\n"           \
+    "      --no-color          same as --color never\n"                                            \
+    "      --all-frames        do not fold shim and libc frames in stacks\n"                       \
     "      --native            show Python threads' interpreter frames (folded by default)\n"
 
-#define CLI_EXIT_HELP                                                                        \
-    "Exit status:\n"                                                                         \
-    "   0   no finding at or above --fail-on (run: the program's own status instead)\n"     \
-    "  66   a finding at or above --fail-on\n"                                               \
-    " 124   run: the --timeout expired (a snapshot of every thread is shown)\n"             \
-    " 125   poolguard's own error (bad option, unreadable input, ...)\n"                     \
+#define CLI_EXIT_HELP                                                                              \
+    "Exit status:\n"                                                                               \
+    "   0   no finding at or above --fail-on (run: the program's own status instead)\n"            \
+    "  66   a finding at or above --fail-on\n"                                                     \
+    " 124   run: the --timeout expired (a snapshot of every thread is shown)\n"                    \
+    " 125   poolguard's own error (bad option, unreadable input, ...)\n"                           \
     " 126   run: the command cannot be executed;  127: the command was not found\n"
 
 void cli_opts_init(cli_opts *o);

@@ -52,7 +52,8 @@ static int parse_level(const char *arg, const char *opt, bool allow_none, int *o
         *out = PG_FAIL_NEVER;
         return 1;
     }
-    cli_error("%s: unknown level '%s' (error, warning, info%s)", opt, arg, allow_none ? ", none" : "");
+    cli_error("%s: unknown level '%s' (error, warning, info%s)", opt, arg,
+              allow_none ? ", none" : "");
     return -1;
 }
 
@@ -61,7 +62,8 @@ int cli_handle_common(cli_opts *o, int c, const char *arg)
     switch (c) {
     case 'f':
         if (format_parse(arg, &o->render.format) < 0) {
-            cli_error("--format: unknown format '%s' (text, json, sarif, junit, dot, svg, html)", arg);
+            cli_error("--format: unknown format '%s' (text, json, sarif, junit, dot, svg, html)",
+                      arg);
             return -1;
         }
         return 1;
@@ -141,9 +143,13 @@ static int render_to(pg_report *r, render_opts *ro, const char *path, const cli_
         ret = -EIO;
     if (ret == -ENOENT && (ro->format == PG_FMT_SVG || ro->format == PG_FMT_HTML))
         cli_error("cannot render %s: Graphviz 'dot' was not found (install graphviz, or use "
-                  "--format dot)", ro->format == PG_FMT_SVG ? "SVG" : "HTML");
+                  "--format dot)",
+                  ro->format == PG_FMT_SVG ? "SVG" : "HTML");
     else if (ret < 0)
-        cli_error("cannot write the report to %s: %s", path ? path : out == stderr ? "stderr" : "stdout",
+        cli_error("cannot write the report to %s: %s",
+                  path            ? path
+                  : out == stderr ? "stderr"
+                                  : "stdout",
                   strerror(-ret));
     return ret;
 }

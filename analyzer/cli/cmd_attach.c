@@ -50,7 +50,7 @@ enum { T_NONE, T_SEIZED, T_STOPPED, T_GONE };
 typedef struct tracee {
     pid_t tid;
     int state;
-    int sig;          /* a signal it stopped with, to hand back */
+    int sig; /* a signal it stopped with, to hand back */
 } tracee;
 
 /* Read by the signal handlers: the array is only ever replaced after the handlers could see the
@@ -66,7 +66,8 @@ static void detach_all(void)
         if (t[i].state == T_STOPPED || t[i].state == T_SEIZED) {
             /* A thread seized but not yet stopped cannot be detached (ESRCH); it is released when
              * it stops (below) or when poolguard exits. */
-            if (ptrace(PTRACE_DETACH, t[i].tid, NULL, (void *)(long)t[i].sig) == 0 || errno == ESRCH)
+            if (ptrace(PTRACE_DETACH, t[i].tid, NULL, (void *)(long)t[i].sig) == 0 ||
+                errno == ESRCH)
                 t[i].state = t[i].state == T_STOPPED ? T_GONE : t[i].state;
         }
     }
@@ -118,25 +119,29 @@ static void explain_eperm(pid_t pid)
         long tracer = tp ? strtol(tp + 10, NULL, 10) : 0;
         if (tracer > 0) {
             cli_error("attach: process %d is already traced by process %ld (a debugger?); "
-                      "detach it first", (int)pid, tracer);
+                      "detach it first",
+                      (int)pid, tracer);
             return;
         }
         const char *up = strstr(buf, "Uid:");
         long uid = up ? strtol(up + 4, NULL, 10) : -1;
         if (uid >= 0 && (uid_t)uid != geteuid() && geteuid() != 0) {
             cli_error("attach: process %d belongs to another user (uid %ld); run poolguard as "
-                      "that user or as root", (int)pid, uid);
+                      "that user or as root",
+                      (int)pid, uid);
             return;
         }
     }
     char scope[16] = "";
     if (slurp("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof scope) > 0 && scope[0] != '0') {
         cli_error("attach: ptrace is not permitted here (kernel.yama.ptrace_scope = %c): run "
-                  "as root, or 'sysctl kernel.yama.ptrace_scope=0'", scope[0]);
+                  "as root, or 'sysctl kernel.yama.ptrace_scope=0'",
+                  scope[0]);
         return;
     }
     cli_error("attach: not permitted to trace process %d (ptrace: %s; a container without "
-              "CAP_SYS_PTRACE, or a seccomp policy?)", (int)pid, strerror(EPERM));
+              "CAP_SYS_PTRACE, or a seccomp policy?)",
+              (int)pid, strerror(EPERM));
 }
 
 static int add_tracee(tracee **arr, size_t *cap, pid_t tid)
@@ -203,7 +208,7 @@ static int stop_all(pid_t pid, tracee **arr, size_t *cap)
                 cli_error("attach: no process %d", (int)pid);
                 return -ESRCH;
             }
-            return 0;   /* it exited meanwhile: what was read stays */
+            return 0; /* it exited meanwhile: what was read stays */
         }
         size_t first_new = ntracees;
         struct dirent *e;
@@ -213,7 +218,8 @@ static int stop_all(pid_t pid, tracee **arr, size_t *cap)
             pid_t tid = (pid_t)atoi(e->d_name);
             bool known = false;
             for (size_t i = 0; i < ntracees && !known; i++)
-                known = (*arr)[i].tid == tid; // NOLINT(clang-analyzer-core.NullDereference): *arr holds ntracees
+                known = (*arr)[i].tid ==
+                        tid; // NOLINT(clang-analyzer-core.NullDereference): *arr holds ntracees
             if (known)
                 continue;
             if (add_tracee(arr, cap, tid) < 0) {
@@ -314,8 +320,8 @@ static bool async_handlers(pid_t pid)
     if (!s)
         return true;
     unsigned long long caught = strtoull(s + 7, NULL, 16);
-    static const int sync_sigs[] = { SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGPIPE,
-                                     SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGSYS, 32, 33 };
+    static const int sync_sigs[] = { SIGILL,  SIGTRAP, SIGABRT,   SIGBUS,  SIGFPE, SIGSEGV, SIGPIPE,
+                                     SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGSYS, 32,      33 };
     for (size_t k = 0; k < sizeof sync_sigs / sizeof *sync_sigs; k++)
         caught &= ~(1ull << (sync_sigs[k] - 1));
     return caught != 0;
@@ -413,11 +419,14 @@ int cmd_attach(int argc, char **argv)
         p.dwfl = dwfl_begin(&proc_callbacks);
         if (p.dwfl) {
             dwfl_report_begin(p.dwfl);
-            if (dwfl_linux_proc_report(p.dwfl, pid) != 0 || dwfl_report_end(p.dwfl, NULL, NULL) != 0) {
-                cli_error("attach: cannot read the modules of process %d: %s", (int)pid, dwfl_errmsg(-1));
+            if (dwfl_linux_proc_report(p.dwfl, pid) != 0 ||
+                dwfl_report_end(p.dwfl, NULL, NULL) != 0) {
+                cli_error("attach: cannot read the modules of process %d: %s", (int)pid,
+                          dwfl_errmsg(-1));
                 status = PG_EXIT_ERROR;
             } else if (dwfl_linux_proc_attach(p.dwfl, pid, true) != 0) {
-                cli_error("attach: cannot read the threads of process %d: %s", (int)pid, dwfl_errmsg(-1));
+                cli_error("attach: cannot read the threads of process %d: %s", (int)pid,
+                          dwfl_errmsg(-1));
                 status = PG_EXIT_ERROR;
             }
         } else {
@@ -439,8 +448,10 @@ int cmd_attach(int argc, char **argv)
         wait_stop(&arr[i], deadline);
         detach_all();
         if (arr[i].state == T_SEIZED)
-            fprintf(stderr, "poolguard: warning: attach: thread %d did not stop (in the kernel); "
-                    "it is released when poolguard exits\n", (int)arr[i].tid);
+            fprintf(stderr,
+                    "poolguard: warning: attach: thread %d did not stop (in the kernel); "
+                    "it is released when poolguard exits\n",
+                    (int)arr[i].tid);
     }
     handlers(false);
     if (!status)

@@ -14,8 +14,7 @@ static const char usage[] =
     "Reads raw poolguard reports (files, directories of *.jsonl files as written by the shim\n"
     "into POOLGUARD_DIR, or - for stdin) and renders their findings.\n"
     "\n"
-    "Options:\n" CLI_COMMON_HELP
-    "  -h, --help              show this help\n"
+    "Options:\n" CLI_COMMON_HELP "  -h, --help              show this help\n"
     "\n" CLI_EXIT_HELP;
 
 int cmd_report(int argc, char **argv)

@@ -93,7 +93,7 @@ static void remove_dir(const char *dir)
 
 typedef struct run_opts {
     cli_opts cli;
-    double timeout_s;        /* 0: none */
+    double timeout_s; /* 0: none */
     const char *dir;
     bool keep;
 } run_opts;
@@ -113,9 +113,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
     int c;
     while ((c = getopt_long(argc, argv, "+f:o:t:d:kh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            fputs(usage, stdout);
-            return 1;
+        case 'h': fputs(usage, stdout); return 1;
         case 't': {
             char *end;
             errno = 0;
@@ -162,7 +160,8 @@ static int prepare_dir(run_opts *o, char **dir_out)
         }
         /* Reports of an earlier run would be taken for this run's, and stop it at once. */
         if (has_reports(o->dir)) {
-            cli_error("'%s' already holds poolguard reports; give --dir an empty directory", o->dir);
+            cli_error("'%s' already holds poolguard reports; give --dir an empty directory",
+                      o->dir);
             return -1;
         }
         int e = -probe_dir(o->dir);
@@ -266,7 +265,9 @@ static void add_reports(pg_report *r, const char *dir)
                 report_add_path(r, p);
             else
                 fprintf(stderr, "poolguard: warning: %s is %s: not a report, not read\n", p,
-                        k == 0 ? "empty" : !nl ? "cut short" : "without a header");
+                        k == 0 ? "empty"
+                        : !nl  ? "cut short"
+                               : "without a header");
         }
         free(names[i]);
     }
@@ -330,8 +331,10 @@ int cmd_run(int argc, char **argv)
     char *notify_dir = NULL, *notify = NULL;
     int notify_fd = make_notify(&notify_dir, &notify);
     if (notify_fd < 0)
-        fprintf(stderr, "poolguard: warning: no channel for findings besides the report files "
-                "(cannot create a FIFO: %s)\n", strerror(-notify_fd));
+        fprintf(stderr,
+                "poolguard: warning: no channel for findings besides the report files "
+                "(cannot create a FIFO: %s)\n",
+                strerror(-notify_fd));
 
     run_take_signals();
     /* An interactive program needs the terminal: give its group the foreground while it runs. */
@@ -386,8 +389,10 @@ int cmd_run(int argc, char **argv)
     size_t lost = w ? run_watch_lost(w) : 0;
     for (size_t i = 0; i < lost; i++) {
         const run_notice *n = run_watch_lost_notice(w, i);
-        fprintf(stderr, "poolguard: error: process %d found a %s (%s) that is not in any report: the "
-                "shim could not write it (its line above says why)\n", n->pid, n->kind, n->severity);
+        fprintf(stderr,
+                "poolguard: error: process %d found a %s (%s) that is not in any report: the "
+                "shim could not write it (its line above says why)\n",
+                n->pid, n->kind, n->severity);
     }
     if (end == END_FINDING)
         fprintf(stderr, "poolguard: stopped the program: it can no longer make progress\n");
@@ -406,13 +411,13 @@ int cmd_run(int argc, char **argv)
     run_watch_free(w);
 
     if (code != 0)
-        return code;               /* poolguard's own error, or findings */
+        return code; /* poolguard's own error, or findings */
     if (lost_fails)
-        return PG_EXIT_FINDINGS;   /* a finding at or above --fail-on that no file holds */
+        return PG_EXIT_FINDINGS; /* a finding at or above --fail-on that no file holds */
     if (end == END_TIMEOUT)
         return PG_EXIT_TIMEOUT;
     if (end == END_FINDING)
-        return PG_EXIT_FINDINGS;   /* stopped for a finding that --fail-on does not count */
+        return PG_EXIT_FINDINGS; /* stopped for a finding that --fail-on does not count */
     /* The program's own status, also after a signal poolguard passed on: a program that handles
      * SIGTERM and exits 0 exits 0, as it would without poolguard. */
     return status_code(status);

@@ -32,8 +32,8 @@ volatile pid_t run_child_group;
 
 /* Signals passed on to the program's group when sent to poolguard. Terminal signals (Ctrl-C,
  * Ctrl-\\, Ctrl-Z) reach the program's group directly when it has the foreground. */
-static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
-                                 SIGTSTP, SIGCONT };
+static const int forwarded[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+                                 SIGUSR2, SIGALRM, SIGTSTP, SIGCONT };
 enum { NFORWARDED = sizeof forwarded / sizeof forwarded[0] };
 
 /* What poolguard was started with, for the program. */
@@ -183,7 +183,7 @@ static void read_notices(int fd, run_watch *w, char *buf, size_t cap, size_t *le
         *len -= (size_t)(line - buf);
         memmove(buf, line, *len);
         if (*len == cap - 1)
-            *len = 0;   /* no notice is this long: drop it */
+            *len = 0; /* no notice is this long: drop it */
     }
 }
 
@@ -227,8 +227,8 @@ run_end run_supervise(pid_t pid, const char *dir, int notify_fd, double timeout_
         }
         if (requested) {
             /* Every process that has a report answers within a scan or two; the deaf get 1 s. */
-            bool all = w && run_watch_processes(w) > 0 &&
-                       run_watch_snapshots(w) == run_watch_processes(w);
+            bool all =
+                w && run_watch_processes(w) > 0 && run_watch_snapshots(w) == run_watch_processes(w);
             if (all || t - requested >= SNAPSHOT_WAIT_MS) {
                 end = END_TIMEOUT;
                 break;

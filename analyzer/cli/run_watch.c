@@ -32,7 +32,7 @@ struct run_watch {
     watched *files;
     size_t n, cap;
     bool stop;
-    run_notice lost[MAX_LOST];   /* findings no file holds; the first MAX_LOST */
+    run_notice lost[MAX_LOST]; /* findings no file holds; the first MAX_LOST */
     size_t nlost;
 };
 
@@ -73,7 +73,10 @@ void run_watch_free(run_watch *w)
     free(w);
 }
 
-bool run_watch_stop_finding(const run_watch *w) { return w->stop; }
+bool run_watch_stop_finding(const run_watch *w)
+{
+    return w->stop;
+}
 
 size_t run_watch_processes(const run_watch *w)
 {
@@ -153,7 +156,8 @@ static void read_new_lines(run_watch *w, watched *f)
         if (type == PG_REC_HEADER)
             f->header = true;
         else if (type == PG_REC_SNAPSHOT &&
-                 pg_reason_parse(json_string_value(json_object_get(o, PG_K_REASON))) == PG_REASON_REQUEST)
+                 pg_reason_parse(json_string_value(json_object_get(o, PG_K_REASON))) ==
+                     PG_REASON_REQUEST)
             f->snapshot = true;
         else if (type == PG_REC_FINDING &&
                  run_finding_stops(json_string_value(json_object_get(o, PG_K_KIND)),
@@ -212,7 +216,10 @@ void run_watch_notice(run_watch *w, const char *line)
         w->lost[w->nlost++] = n;
 }
 
-size_t run_watch_lost(const run_watch *w) { return w->nlost; }
+size_t run_watch_lost(const run_watch *w)
+{
+    return w->nlost;
+}
 
 const run_notice *run_watch_lost_notice(const run_watch *w, size_t i)
 {
@@ -224,7 +231,7 @@ bool run_watch_lost_fails(const run_watch *w, int fail_on)
     for (size_t i = 0; i < w->nlost; i++) {
         const run_notice *n = &w->lost[i];
         if (pg_kind_parse(n->kind) == PG_KIND_STALL)
-            continue;   /* proves nothing: never fails */
+            continue; /* proves nothing: never fails */
         int sev = pg_sev_parse(n->severity) > PG_SEV_NONE ? pg_sev_parse(n->severity) : PG_SEV_INFO;
         int proof = pg_proof_parse(n->proof);
         if (sev == PG_SEV_ERROR && (proof == PG_PROOF_INFERRED || proof == PG_PROOF_NONE))

@@ -39,7 +39,8 @@ baseline *baseline_load(const char *path, FILE *diag, int *err)
     if (!fp) {
         *err = -errno;
         if (diag)
-            fprintf(diag, "poolguard: error: cannot open baseline '%s': %s\n", path, strerror(errno));
+            fprintf(diag, "poolguard: error: cannot open baseline '%s': %s\n", path,
+                    strerror(errno));
         return NULL;
     }
     fseek(fp, 0, SEEK_END);

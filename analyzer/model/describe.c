@@ -76,7 +76,11 @@ static char *order_summary(const pg_finding *f)
     for (size_t i = 0; i < nfns; i++) {
         char call[512];
         describe_call(fns[i], call, sizeof call);
-        append(&out, &len, "%s%s", i == 0 ? " (in " : i + 1 == nfns && !more ? " and " : ", ", call);
+        append(&out, &len, "%s%s",
+               i == 0                   ? " (in "
+               : i + 1 == nfns && !more ? " and "
+                                        : ", ",
+               call);
     }
     if (nfns)
         append(&out, &len, "%s)", more ? ", ..." : "");
@@ -140,8 +144,8 @@ static size_t py_worker_clauses(const pg_pool *p, char **out, size_t *len)
             const pg_py_task *o = order[at - 1];
             long a = t->queued_here && t->queue_pos >= 0 ? t->queue_pos : LONG_MAX;
             long b = o->queued_here && o->queue_pos >= 0 ? o->queue_pos : LONG_MAX;
-            bool before = (t->queued_here && !o->queued_here) ||
-                          (t->queued_here == o->queued_here && a < b);
+            bool before =
+                (t->queued_here && !o->queued_here) || (t->queued_here == o->queued_here && a < b);
             if (!before)
                 break;
             order[at] = order[at - 1];
@@ -263,9 +267,10 @@ static char *exact_summary(const pg_finding *f)
         return thread_stall_summary(f);
     if (!p->present || !(stall || f->kind_id == PG_KIND_POOL_EXHAUSTION))
         return NULL;
-    int proof = p->proof >= 0 ? p->proof
-                : f->sev == PG_SEV_ERROR ? PG_PROOF_GRAPH
-                : f->sev == PG_SEV_WARNING ? PG_PROOF_INFERRED : PG_PROOF_NONE;
+    int proof = p->proof >= 0              ? p->proof
+                : f->sev == PG_SEV_ERROR   ? PG_PROOF_GRAPH
+                : f->sev == PG_SEV_WARNING ? PG_PROOF_INFERRED
+                                           : PG_PROOF_NONE;
     /* A Python pool without tasks[] (an older shim): its own sentence says more. */
     bool python = describe_is_python(p);
     if (python && !p->has_py_tasks)
@@ -295,10 +300,11 @@ static char *exact_summary(const pg_finding *f)
     if (!stall && python && !waits_here && proof == PG_PROOF_GRAPH) {
         /* Workers blocked in their tasks (an Event, a queue) with work queued: nothing ties
          * their waits to that work, but nothing is left to wake them either. */
-        append(&out, &len, "%s of %s %s blocked inside %s task%s with %s behind %s, and the "
-               "wait-for graph shows no thread left to wake %s", who, desc, one ? "is" : "are",
-               one ? "its" : "their", one ? "" : "s", *queue ? queue : "work queued",
-               one ? "it" : "them", one ? "it" : "them");
+        append(&out, &len,
+               "%s of %s %s blocked inside %s task%s with %s behind %s, and the "
+               "wait-for graph shows no thread left to wake %s",
+               who, desc, one ? "is" : "are", one ? "its" : "their", one ? "" : "s",
+               *queue ? queue : "work queued", one ? "it" : "them", one ? "it" : "them");
     } else if (!stall && proven) {
         append(&out, &len, "%s of %s %s waiting for %s queued behind %s in the same %s", who, desc,
                one ? "is" : "are", one ? "a task" : "tasks", one ? "it" : "them",
@@ -306,9 +312,10 @@ static char *exact_summary(const pg_finding *f)
         if (*queue)
             append(&out, &len, ": %s", queue);
     } else if (!stall && proof == PG_PROOF_INFERRED && p->queued > 0) {
-        append(&out, &len, "%s of %s %s blocked outside the idle wait with %s behind %s; this looks "
-               "like pool exhaustion, but it is inferred from how the threads wait, not proven", who,
-               desc, one ? "is" : "are", queue, one ? "it" : "them");
+        append(&out, &len,
+               "%s of %s %s blocked outside the idle wait with %s behind %s; this looks "
+               "like pool exhaustion, but it is inferred from how the threads wait, not proven",
+               who, desc, one ? "is" : "are", queue, one ? "it" : "them");
     } else {
         int64_t ms = blocked_at_least(f, true);
         append(&out, &len, "%s of %s %s been blocked", who, desc, one ? "has" : "have");
@@ -342,19 +349,24 @@ static char *growth_summary(const pg_finding *f)
     describe_pool(p, desc, sizeof desc);
     /* "the ThreadPoolExecutor \"io\" (2 workers)", "the pool created in f(), which has 2 workers," */
     if (p->workers >= 0)
-        snprintf(workers, sizeof workers, describe_is_python(p) ? " (%ld worker%s)" : ", which has %ld worker%s,",
+        snprintf(workers, sizeof workers,
+                 describe_is_python(p) ? " (%ld worker%s)" : ", which has %ld worker%s,",
                  p->workers, p->workers == 1 ? "" : "s");
     char *out = strdup("");
     size_t len = 0;
-    if (p->proof == PG_PROOF_INFERRED || (p->proof < 0 && !p->queued_exact && !describe_is_python(p))) {
-        append(&out, &len, "%" PRId64 " task%s %s queued on %s%s while no worker was free to take "
-               "them (+%" PRId64 " per second); its queue keeps growing", depth, depth == 1 ? "" : "s",
-               depth == 1 ? "was" : "were", desc, workers, f->growth.per_second);
+    if (p->proof == PG_PROOF_INFERRED ||
+        (p->proof < 0 && !p->queued_exact && !describe_is_python(p))) {
+        append(&out, &len,
+               "%" PRId64 " task%s %s queued on %s%s while no worker was free to take "
+               "them (+%" PRId64 " per second); its queue keeps growing",
+               depth, depth == 1 ? "" : "s", depth == 1 ? "was" : "were", desc, workers,
+               f->growth.per_second);
         return out;
     }
-    append(&out, &len, "the queue of %s%s grew to %" PRId64 " task%s (+%" PRId64 " per second) "
-           "while every worker was busy", desc, workers, depth, depth == 1 ? "" : "s",
-           f->growth.per_second);
+    append(&out, &len,
+           "the queue of %s%s grew to %" PRId64 " task%s (+%" PRId64 " per second) "
+           "while every worker was busy",
+           desc, workers, depth, depth == 1 ? "" : "s", f->growth.per_second);
     if (describe_is_python(p))
         append(&out, &len, ": submissions outpace the %s and memory grows with them",
                describe_pool_word(p));

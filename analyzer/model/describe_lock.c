@@ -15,7 +15,8 @@
 static const char *object_word(const char *kind)
 {
     int k = pg_wait_parse(kind);
-    return k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE ? "rwlock" : render_wait_words(kind);
+    return k == PG_WAIT_RWLOCK_READ || k == PG_WAIT_RWLOCK_WRITE ? "rwlock"
+                                                                 : render_wait_words(kind);
 }
 
 static const char *base_of(const char *path)

@@ -114,7 +114,8 @@ static void describe_library_pool(const pg_pool *p, char *buf, size_t len)
     if (where)
         describe_frame(where, at, sizeof at);
     if (p->library_id == PG_LIB_LIBUV)
-        snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at, *at ? ")" : "");
+        snprintf(buf, len, "the libuv threadpool%s%s%s", *at ? " (created in " : "", at,
+                 *at ? ")" : "");
     else if (p->library_id == PG_LIB_GLIB)
         snprintf(buf, len, "the GThreadPool%s%s", *at ? " created in " : "", at);
     else if (p->library_id == PG_LIB_PYTHON)
@@ -136,9 +137,11 @@ const char *describe_pool(const pg_pool *p, char *buf, size_t len)
         snprintf(buf, len, "the pool created in %s (thread routine %s)",
                  describe_call(where->function, call, sizeof call), routine);
     else if (where)
-        snprintf(buf, len, "the pool created in %s", describe_call(where->function, call, sizeof call));
+        snprintf(buf, len, "the pool created in %s",
+                 describe_call(where->function, call, sizeof call));
     else if (routine)
-        snprintf(buf, len, "the pool of threads started at %s", describe_call(routine, call, sizeof call));
+        snprintf(buf, len, "the pool of threads started at %s",
+                 describe_call(routine, call, sizeof call));
     else
         snprintf(buf, len, "the pool");
     return buf;

@@ -35,12 +35,14 @@ const char *describe_py_func(const pg_frame *f, char *buf, size_t len)
  * is idle or running. */
 const char *describe_py_blocked_words(const char *b)
 {
-    static const struct { const char *word, *words; } w[] = {
-        { "future_result", "Future.result()" }, { "futures_wait", "concurrent.futures.wait()" },
-        { "as_completed", "as_completed()" }, { "event_wait", "Event.wait()" },
+    static const struct {
+        const char *word, *words;
+    } w[] = {
+        { "future_result", "Future.result()" },   { "futures_wait", "concurrent.futures.wait()" },
+        { "as_completed", "as_completed()" },     { "event_wait", "Event.wait()" },
         { "condition_wait", "Condition.wait()" }, { "semaphore", "a semaphore" },
-        { "barrier", "Barrier.wait()" }, { "thread_join", "Thread.join()" },
-        { "queue_get", "Queue.get()" }, { "async_result", "AsyncResult.get()" },
+        { "barrier", "Barrier.wait()" },          { "thread_join", "Thread.join()" },
+        { "queue_get", "Queue.get()" },           { "async_result", "AsyncResult.get()" },
     };
     for (size_t i = 0; b && i < sizeof w / sizeof *w; i++)
         if (strcmp(b, w[i].word) == 0)
@@ -64,11 +66,15 @@ const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, s
         if (t->coroutine.function)
             snprintf(coro, sizeof coro, "coroutine %s()", t->coroutine.function);
         if (child)
-            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits "
-                         "run_in_executor(%s)", coro, child);
+            n = snprintf(buf, len,
+                         "waits on %s (run_coroutine_threadsafe), which awaits "
+                         "run_in_executor(%s)",
+                         coro, child);
         else
-            n = snprintf(buf, len, "waits on %s (run_coroutine_threadsafe), which awaits an "
-                         "executor job", coro);
+            n = snprintf(buf, len,
+                         "waits on %s (run_coroutine_threadsafe), which awaits an "
+                         "executor job",
+                         coro);
     } else {
         bool result = t->wait_kind && strcmp(t->wait_kind, "async_result") == 0;
         n = snprintf(buf, len, "waits on the %s of %s", result ? "result" : "future",
@@ -90,7 +96,7 @@ const char *describe_py_wait(const pg_pool *p, const pg_py_task *t, char *buf, s
 const char *describe_py_worker(const pg_pool *p, const pg_py_task *t, char *buf, size_t len)
 {
     char fn[PG_MAX_STRING + 64], wait[3 * PG_MAX_STRING + 128];
-    int n = t->thread ? snprintf(buf, len, "worker %s", t->thread)
+    int n = t->thread    ? snprintf(buf, len, "worker %s", t->thread)
             : t->tid > 0 ? snprintf(buf, len, "worker %ld", t->tid)
                          : snprintf(buf, len, "a worker");
     if (t->task.function && n >= 0 && (size_t)n < len)

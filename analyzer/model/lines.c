@@ -13,10 +13,10 @@ enum { CHUNK = 64 * 1024 };
 struct lines {
     int fd;
     size_t max;
-    char *buf;              /* the line being assembled: at most max bytes + NUL */
-    size_t len, cap;        /* cap grows with the longest line seen, up to max + 1 */
-    bool skipping;          /* inside an over-long line: drop bytes until '\n' */
-    char *chunk;            /* bytes read but not yet consumed */
+    char *buf;       /* the line being assembled: at most max bytes + NUL */
+    size_t len, cap; /* cap grows with the longest line seen, up to max + 1 */
+    bool skipping;   /* inside an over-long line: drop bytes until '\n' */
+    char *chunk;     /* bytes read but not yet consumed */
     size_t chunk_pos, chunk_len;
     bool eof;
 };

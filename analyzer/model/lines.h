@@ -13,8 +13,8 @@
 typedef struct lines lines;
 
 enum {
-    LINES_TOO_LONG = 1,   /* longer than the cap: its start, returned as soon as the cap is hit */
-    LINES_TRUNCATED = 2,  /* the file ended without a newline after this line */
+    LINES_TOO_LONG = 1,  /* longer than the cap: its start, returned as soon as the cap is hit */
+    LINES_TRUNCATED = 2, /* the file ended without a newline after this line */
 };
 
 /* Takes no ownership of fd. max_line is the cap in bytes. */

@@ -65,7 +65,8 @@ int rp_locknames_build(pg_locknames *t, pg_mthread *th, size_t nth, pg_edge *cyc
     for (size_t i = 0; i < nth; i++)
         for (size_t h = 0; h < th[i].nholds; h++)
             if (nameable(th[i].holds[h].kind, th[i].holds[h].address))
-                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind, &th[i].holds[h].sites);
+                locknames_add(t, th[i].holds[h].address, th[i].holds[h].kind,
+                              &th[i].holds[h].sites);
     for (size_t i = 0; i < nord; i++) {
         if (nameable(ord[i].first_kind, ord[i].first))
             locknames_add(t, ord[i].first, ord[i].first_kind, &ord[i].first_sites);

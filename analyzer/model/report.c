@@ -82,8 +82,14 @@ void report_diag(pg_report *r, bool error, const char *fmt, ...)
     va_end(ap);
 }
 
-unsigned report_errors(const pg_report *r) { return r->errors; }
-unsigned report_warnings(const pg_report *r) { return r->warnings; }
+unsigned report_errors(const pg_report *r)
+{
+    return r->errors;
+}
+unsigned report_warnings(const pg_report *r)
+{
+    return r->warnings;
+}
 
 static int grow(void *arrp, size_t *cap, size_t n)
 {
@@ -135,9 +141,21 @@ int report_keep_process(pg_report *r, pg_process *p)
     return 0;
 }
 
-pg_finding **report_findings(const pg_report *r, size_t *n) { *n = r->nfindings; return r->findings; }
-pg_snapshot **report_snapshots(const pg_report *r, size_t *n) { *n = r->nsnaps; return r->snaps; }
-pg_process **report_processes(const pg_report *r, size_t *n) { *n = r->nprocs; return r->procs; }
+pg_finding **report_findings(const pg_report *r, size_t *n)
+{
+    *n = r->nfindings;
+    return r->findings;
+}
+pg_snapshot **report_snapshots(const pg_report *r, size_t *n)
+{
+    *n = r->nsnaps;
+    return r->snaps;
+}
+pg_process **report_processes(const pg_report *r, size_t *n)
+{
+    *n = r->nprocs;
+    return r->procs;
+}
 
 /* A line that is printable text: used to say "binary" rather than "not JSON" about a file. */
 static bool looks_binary(const char *s, size_t len)
@@ -180,12 +198,13 @@ int report_add_fd(pg_report *r, int fd, const char *name)
             /* Until a header has been seen, anything else means this is not a report. */
             json_error_t err;
             json_t *obj = (flags & LINES_TOO_LONG) || looks_binary(line, len)
-                              ? NULL : json_loadb(line, len, 0, &err);
+                              ? NULL
+                              : json_loadb(line, len, 0, &err);
             const char *type = obj ? json_string_value(json_object_get(obj, PG_K_TYPE)) : NULL;
             if (pg_record_parse(type) != PG_REC_HEADER) {
                 report_diag(r, true, "%s: not a poolguard report (%s)", name,
                             !obj && looks_binary(line, len) ? "binary data"
-                            : !obj ? "the first line is not JSON"
+                            : !obj                          ? "the first line is not JSON"
                                    : "the first line is not a poolguard header");
                 json_decref(obj);
                 ret = -EINVAL;
@@ -216,8 +235,10 @@ int report_add_fd(pg_report *r, int fd, const char *name)
         json_t *obj = json_loadb(line, len, 0, &err);
         if (!obj || !json_is_object(obj)) {
             if (flags & LINES_TRUNCATED)
-                report_diag(r, false, "%s:%lu: the last line is cut short (the process died while "
-                            "writing it?); skipped", name, ps.lineno);
+                report_diag(r, false,
+                            "%s:%lu: the last line is cut short (the process died while "
+                            "writing it?); skipped",
+                            name, ps.lineno);
             else if (bad++ < 3)
                 report_diag(r, false, "%s:%lu: not a JSON object; skipped", name, ps.lineno);
             json_decref(obj);

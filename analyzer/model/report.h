@@ -13,7 +13,6 @@
 
 typedef struct pg_report pg_report;
 
-
 pg_report *report_new(void);
 void report_free(pg_report *r);
 
@@ -36,7 +35,8 @@ unsigned report_errors(const pg_report *r);
 unsigned report_warnings(const pg_report *r);
 
 /* Used by the parser (report_parse.c). */
-void report_diag(pg_report *r, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void report_diag(pg_report *r, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void model_stack_free(pg_stack *s);
 void model_thread_free(pg_mthread *t);
 void model_finding_free(pg_finding *f);
@@ -46,9 +46,9 @@ void model_process_free(pg_process *p);
 /* One JSON line of a report, already parsed. */
 typedef struct parse_state {
     pg_report *report;
-    const char *name;       /* file name for messages */
+    const char *name; /* file name for messages */
     unsigned long lineno;
-    pg_process *proc;       /* the process of the latest header; NULL before it */
+    pg_process *proc; /* the process of the latest header; NULL before it */
 } parse_state;
 
 /* Returns 0, or -EINVAL/-ENOTSUP for a header that ends the file's reading. */

@@ -85,9 +85,10 @@ static int parse_header(parse_state *ps, json_t *o)
         return -EINVAL;
     }
     if (json_integer_value(v) > PG_FORMAT_VERSION) {
-        report_diag(ps->report, true, "%s: report version %lld is newer than this poolguard reads "
-                    "(%d); update poolguard", ps->name, (long long)json_integer_value(v),
-                    PG_FORMAT_VERSION);
+        report_diag(ps->report, true,
+                    "%s: report version %lld is newer than this poolguard reads "
+                    "(%d); update poolguard",
+                    ps->name, (long long)json_integer_value(v), PG_FORMAT_VERSION);
         return -ENOTSUP;
     }
     pg_process *p = calloc(1, sizeof *p);
@@ -189,7 +190,8 @@ static int parse_finding(parse_state *ps, json_t *o)
     if (!f)
         return -ENOMEM;
     f->proc = ps->proc;
-    f->pool_info.evidence_code = f->pool_info.library_id = f->pool_info.source = f->pool_info.proof = -1;
+    f->pool_info.evidence_code = f->pool_info.library_id = f->pool_info.source =
+        f->pool_info.proof = -1;
     f->seq = rp_get_long(o, "seq", 0);
     f->kind = rp_get_str(o, PG_K_KIND);
     if (!f->kind)

@@ -22,7 +22,7 @@
 enum { MAX_RULES = 10000, MAX_RULE_LINE = 4096 };
 
 typedef struct rule {
-    char *kind;        /* NULL: a module rule */
+    char *kind; /* NULL: a module rule */
     char *glob;
 } rule;
 

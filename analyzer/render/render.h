@@ -11,17 +11,23 @@
 #include "report.h"
 
 typedef enum pg_format {
-    PG_FMT_TEXT, PG_FMT_JSON, PG_FMT_SARIF, PG_FMT_JUNIT, PG_FMT_DOT, PG_FMT_SVG, PG_FMT_HTML,
+    PG_FMT_TEXT,
+    PG_FMT_JSON,
+    PG_FMT_SARIF,
+    PG_FMT_JUNIT,
+    PG_FMT_DOT,
+    PG_FMT_SVG,
+    PG_FMT_HTML,
 } pg_format;
 
 typedef struct render_opts {
     pg_format format;
-    bool color;            /* ANSI colours (text only) */
-    bool all_frames;       /* do not fold shim/libc frames */
-    bool native;           /* show a Python thread's native (interpreter) frames unfolded */
-    int width;             /* wrap the text report to this many columns; 0: do not wrap */
+    bool color;               /* ANSI colours (text only) */
+    bool all_frames;          /* do not fold shim/libc frames */
+    bool native;              /* show a Python thread's native (interpreter) frames unfolded */
+    int width;                /* wrap the text report to this many columns; 0: do not wrap */
     pg_severity min_severity; /* findings below are not shown (they still count as hidden) */
-    bool timed_out;        /* `run` stopped the program at its time-out */
+    bool timed_out;           /* `run` stopped the program at its time-out */
 } render_opts;
 
 #define PG_JSON_VERSION 1

@@ -11,9 +11,12 @@
 
 int format_parse(const char *s, pg_format *out)
 {
-    static const struct { const char *name; pg_format f; } names[] = {
-        { "text", PG_FMT_TEXT }, { "json", PG_FMT_JSON }, { "sarif", PG_FMT_SARIF },
-        { "junit", PG_FMT_JUNIT }, { "dot", PG_FMT_DOT }, { "svg", PG_FMT_SVG },
+    static const struct {
+        const char *name;
+        pg_format f;
+    } names[] = {
+        { "text", PG_FMT_TEXT },   { "json", PG_FMT_JSON }, { "sarif", PG_FMT_SARIF },
+        { "junit", PG_FMT_JUNIT }, { "dot", PG_FMT_DOT },   { "svg", PG_FMT_SVG },
         { "html", PG_FMT_HTML },
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
@@ -143,11 +146,17 @@ const char *render_wait_words(const char *kind)
 {
     /* The format's wait kinds (blocked_on, cycle, idle) and lock kinds (holds, order). */
     static const char *const waits[] = {
-        [PG_WAIT_MUTEX] = "mutex", [PG_WAIT_RWLOCK_READ] = "read lock",
-        [PG_WAIT_RWLOCK_WRITE] = "write lock", [PG_WAIT_JOIN] = "thread join",
-        [PG_WAIT_COND] = "condition variable", [PG_WAIT_SEM] = "semaphore",
-        [PG_WAIT_FUTEX] = "futex", [PG_WAIT_BARRIER] = "barrier", [PG_WAIT_TASK] = "task",
-        [PG_WAIT_FUTURE] = "future", [PG_WAIT_COND_DESTROY] = "condition variable being destroyed",
+        [PG_WAIT_MUTEX] = "mutex",
+        [PG_WAIT_RWLOCK_READ] = "read lock",
+        [PG_WAIT_RWLOCK_WRITE] = "write lock",
+        [PG_WAIT_JOIN] = "thread join",
+        [PG_WAIT_COND] = "condition variable",
+        [PG_WAIT_SEM] = "semaphore",
+        [PG_WAIT_FUTEX] = "futex",
+        [PG_WAIT_BARRIER] = "barrier",
+        [PG_WAIT_TASK] = "task",
+        [PG_WAIT_FUTURE] = "future",
+        [PG_WAIT_COND_DESTROY] = "condition variable being destroyed",
         [PG_WAIT_ONCE] = "one-time initialization (pthread_once)",
     };
     if (!kind)
@@ -157,7 +166,7 @@ const char *render_wait_words(const char *kind)
         return waits[w];
     if (pg_lock_parse(kind) == PG_LOCK_SPINLOCK)
         return "spin lock";
-    return kind;   /* "none", or another writer's word, as it is */
+    return kind; /* "none", or another writer's word, as it is */
 }
 
 const char *render_role_words(const pg_mthread *t, bool pool, bool stall)
@@ -174,5 +183,5 @@ const char *render_role_words(const pg_mthread *t, bool pool, bool stall)
     case PG_ROLE_SUBMITTER: return "submits work to the pool";
     case PG_ROLE_HANG: return "blocked, like every thread";
     }
-    return t->role;   /* another writer's role, as it is (NULL: none) */
+    return t->role; /* another writer's role, as it is (NULL: none) */
 }

@@ -40,7 +40,8 @@ static void object_label(const char *kind, uint64_t address, const pg_lockname *
 {
     char name[3 * PG_MAX_STRING];
     describe_lock_name(n, kind, name, sizeof name);
-    snprintf(buf, len, "%s\n%s%s0x%" PRIx64, render_wait_words(kind), name, *name ? "\n" : "", address);
+    snprintf(buf, len, "%s\n%s%s0x%" PRIx64, render_wait_words(kind), name, *name ? "\n" : "",
+             address);
 }
 
 static bool in_cycle_wait(const pg_edge *cyc, size_t n, long tid, uint64_t addr)
@@ -86,7 +87,8 @@ static bool in_cycle(const pg_edge *cyc, size_t n, long tid)
     return false;
 }
 
-static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_mthread *t, bool cyc_thread)
+static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_mthread *t,
+                             bool cyc_thread)
 {
     char label[4 * PG_MAX_STRING], name[128];
     render_thread_label(t, name, sizeof name);
@@ -108,16 +110,20 @@ static void draw_thread_node(const dctx *d, const pg_pool *pool, const pg_mthrea
     if (runs && !(fr && fr->function && strcmp(fr->function, runs) == 0) && n >= 0 &&
         (size_t)n < sizeof label)
         snprintf(label + n, sizeof label - (size_t)n, "\nruns %s", runs);
-    fprintf(d->out, "    t%d_%ld [shape=box, style=\"rounded,filled\", fillcolor=%s%s, label=", d->k,
-            t->tid, cyc_thread ? "\"#ffe0e0\"" : t->blocked.present ? "\"#fff4d0\"" : "white",
+    fprintf(d->out,
+            "    t%d_%ld [shape=box, style=\"rounded,filled\", fillcolor=%s%s, label=", d->k,
+            t->tid,
+            cyc_thread           ? "\"#ffe0e0\""
+            : t->blocked.present ? "\"#fff4d0\""
+                                 : "white",
             cyc_thread ? ", color=red, penwidth=2" : "");
     dot_str(d->out, label);
     node_link(d, t->tid);
     fprintf(d->out, "];\n");
 }
 
-static void draw_object_node(const dctx *d, const char *kind, uint64_t address, const pg_lockname *n,
-                             bool hot)
+static void draw_object_node(const dctx *d, const char *kind, uint64_t address,
+                             const pg_lockname *n, bool hot)
 {
     char label[4 * PG_MAX_STRING];
     object_label(kind, address, n, label, sizeof label);
@@ -146,24 +152,28 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
     /* Objects: every address waited on or held, once (Graphviz merges repeated statements). */
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
-        if (w->present && pg_wait_parse(w->kind) != PG_WAIT_JOIN && !waits_through_task(pool, &t[i]))
+        if (w->present && pg_wait_parse(w->kind) != PG_WAIT_JOIN &&
+            !waits_through_task(pool, &t[i]))
             draw_object_node(d, w->kind, w->address, w->name, false);
         for (size_t h = 0; h < t[i].nholds; h++)
-            draw_object_node(d, t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name, false);
+            draw_object_node(d, t[i].holds[h].kind, t[i].holds[h].address, t[i].holds[h].name,
+                             false);
     }
     for (size_t i = 0; i < nt; i++) {
         const pg_wait *w = &t[i].blocked;
         if (w->present && !waits_through_task(pool, &t[i])) {
             char el[64] = "waits";
             if (w->since_ms >= 0)
-                snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms, w->timed ? " (timed)" : "");
+                snprintf(el, sizeof el, "waits %" PRId64 " ms%s", w->since_ms,
+                         w->timed ? " (timed)" : "");
             bool hot = in_cycle_wait(cyc, ncyc, t[i].tid, w->address);
             if (pg_wait_parse(w->kind) == PG_WAIT_JOIN && w->target >= 0)
-                fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k, w->target,
-                        hot ? ", color=red, penwidth=2.5, weight=10" : "");
+                fprintf(out, "    t%d_%ld -> t%d_%ld [label=\"joins\"%s];\n", k, t[i].tid, k,
+                        w->target, hot ? ", color=red, penwidth=2.5, weight=10" : "");
             else
                 fprintf(out, "    t%d_%ld -> o%d_%" PRIx64 " [label=\"%s\"%s];\n", k, t[i].tid, k,
-                        w->address, el, hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
+                        w->address, el,
+                        hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
         }
         for (size_t h = 0; h < t[i].nholds; h++) {
             const pg_lock *l = &t[i].holds[h];
@@ -174,7 +184,8 @@ static void draw_threads(const dctx *d, const pg_pool *pool, const pg_mthread *t
                 snprintf(el, sizeof el, "held by (taken in %s)", fr->function);
             fprintf(out, "    o%d_%" PRIx64 " -> t%d_%ld [label=", k, l->address, k, t[i].tid);
             dot_str(out, el);
-            fprintf(out, "%s];\n", hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
+            fprintf(out, "%s];\n",
+                    hot ? ", color=red, penwidth=2.5, fontcolor=red, weight=10" : "");
         }
     }
 }
@@ -189,8 +200,9 @@ static void draw_order(const dctx *d, const pg_finding *f)
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
         object_label(e->first_kind, e->first, e->first_name, label, sizeof label);
-        fprintf(out, "    l%d_%" PRIx64 " [shape=ellipse, style=filled, fillcolor=\"#ffe0e0\", label=", k,
-                e->first);
+        fprintf(out,
+                "    l%d_%" PRIx64 " [shape=ellipse, style=filled, fillcolor=\"#ffe0e0\", label=",
+                k, e->first);
         dot_str(out, label);
         fprintf(out, "];\n");
     }
@@ -217,7 +229,8 @@ static void draw_finding(const dctx *d, const pg_finding *f, bool cluster)
     if (cluster) {
         char label[PG_MAX_STRING + 256];
         snprintf(label, sizeof label, "%s: %s in %s (pid %ld): %s", severity_name(f->sev), f->kind,
-                 render_exe_name(f->proc), f->proc ? f->proc->pid : -1L, f->summary ? f->summary : "");
+                 render_exe_name(f->proc), f->proc ? f->proc->pid : -1L,
+                 f->summary ? f->summary : "");
         fprintf(out, "  subgraph cluster_%d {\n    label=", d->k);
         dot_str(out, label);
         fprintf(out, ";\n    color=%s;\n", sev_colour_name(f->sev));
@@ -249,8 +262,10 @@ static void draw_snapshot(const dctx *d, const pg_snapshot *s, bool cluster)
 
 static void graph_open(FILE *out, const char *rankdir)
 {
-    fprintf(out, "digraph poolguard {\n  rankdir=%s;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
-                 "  edge [fontname=\"Helvetica\", fontsize=9];\n", rankdir);
+    fprintf(out,
+            "digraph poolguard {\n  rankdir=%s;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+            "  edge [fontname=\"Helvetica\", fontsize=9];\n",
+            rankdir);
 }
 
 static void draw(FILE *out, pg_report *r, const render_opts *o)

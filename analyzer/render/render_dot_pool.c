@@ -44,20 +44,22 @@ void dot_draw_pool(const dctx *d, const pg_finding *f)
         n += snprintf(label + n, sizeof label - (size_t)n, "\n%ld worker%s", p->workers,
                       p->workers == 1 ? "" : "s");
     if (p->queued >= 0 && n >= 0 && (size_t)n < sizeof label)
-        n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued", p->queued_exact ? "" : "about ",
-                      p->queued);
+        n += snprintf(label + n, sizeof label - (size_t)n, ", %s%ld queued",
+                      p->queued_exact ? "" : "about ", p->queued);
     if (p->proof >= 0 && n >= 0 && (size_t)n < sizeof label)
         n += snprintf(label + n, sizeof label - (size_t)n, "\nproof: %s", pg_proof_name(p->proof));
     /* The queue's first tasks by function, next to run first. */
     for (size_t i = 0; i < p->nqueued_tasks && i < 4 && n >= 0 && (size_t)n < sizeof label; i++) {
         const char *name = describe_function(&p->queued_tasks[i].function);
-        n += snprintf(label + n, sizeof label - (size_t)n, "%s%s", i ? ", " : "\nqueued: ",
-                      name ? name : "?");
+        n += snprintf(label + n, sizeof label - (size_t)n, "%s%s",
+                      i ? ", " : "\nqueued: ", name ? name : "?");
     }
     if (p->nqueued_tasks > 4 && n >= 0 && (size_t)n < sizeof label)
         snprintf(label + n, sizeof label - (size_t)n, ", ...");
     fprintf(out, "    p%d [shape=box3d, style=filled, fillcolor=%s, label=", k,
-            f->sev == PG_SEV_ERROR ? "\"#ffe0e0\"" : f->sev == PG_SEV_WARNING ? "\"#fff4d0\"" : "\"#e0f0ff\"");
+            f->sev == PG_SEV_ERROR     ? "\"#ffe0e0\""
+            : f->sev == PG_SEV_WARNING ? "\"#fff4d0\""
+                                       : "\"#e0f0ff\"");
     dot_str(out, label);
     fprintf(out, "];\n");
     for (size_t i = 0; i < f->nthreads; i++) {
@@ -77,7 +79,8 @@ void dot_draw_pool(const dctx *d, const pg_finding *f)
             dot_str(out, el);
             fprintf(out, ", style=dashed%s];\n", t->blocked.present ? hot : "");
         } else if (t->role_id == PG_ROLE_SUBMITTER) {
-            fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid, k);
+            fprintf(out, "    t%d_%ld -> p%d [label=\"submits to\", style=dashed];\n", k, t->tid,
+                    k);
         }
         const pg_task_wait *w = &t->waits_for_task;
         const pg_task_ref *sub = &t->submitted_task;
@@ -86,18 +89,22 @@ void dot_draw_pool(const dctx *d, const pg_finding *f)
             snprintf(id, sizeof id, "q%d_t%ld", k, t->tid);
             bool here = py->queued_here;
             if (here && py->queue_pos >= 0)
-                snprintf(state, sizeof state, "queued %s", describe_ordinal(py->queue_pos + 1, pos, sizeof pos));
+                snprintf(state, sizeof state, "queued %s",
+                         describe_ordinal(py->queue_pos + 1, pos, sizeof pos));
             else
                 snprintf(state, sizeof state, "%s", here ? "still queued" : "not queued here");
             char fnname[PG_MAX_STRING + 64];
             if (py->coroutine.function)
-                snprintf(fnname, sizeof fnname, "%s\nvia coroutine %s()", py->wait_fn.function ? py->wait_fn.function : "?",
-                         py->coroutine.function);
+                snprintf(fnname, sizeof fnname, "%s\nvia coroutine %s()",
+                         py->wait_fn.function ? py->wait_fn.function : "?", py->coroutine.function);
             draw_task_node(d, id, py->coroutine.function ? fnname : py->wait_fn.function, state);
-            const char *what = py->wait_kind && strcmp(py->wait_kind, "coroutine") == 0 ? "waits on (coroutine)"
-                               : py->wait_kind && strcmp(py->wait_kind, "async_result") == 0 ? "waits on the result"
-                                                                                            : "waits on the future";
-            fprintf(out, "    t%d_%ld -> %s [label=\"%s\"%s];\n", k, t->tid, id, what, here ? hot : "");
+            const char *what = py->wait_kind && strcmp(py->wait_kind, "coroutine") == 0
+                                   ? "waits on (coroutine)"
+                               : py->wait_kind && strcmp(py->wait_kind, "async_result") == 0
+                                   ? "waits on the result"
+                                   : "waits on the future";
+            fprintf(out, "    t%d_%ld -> %s [label=\"%s\"%s];\n", k, t->tid, id, what,
+                    here ? hot : "");
             if (here)
                 fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
         } else if (w->present) {
@@ -114,7 +121,8 @@ void dot_draw_pool(const dctx *d, const pg_finding *f)
             else
                 snprintf(state, sizeof state, "state not known");
             draw_task_node(d, id, name, state);
-            fprintf(out, "    t%d_%ld -> %s [label=\"waits for\"%s];\n", k, t->tid, id, queued ? hot : "");
+            fprintf(out, "    t%d_%ld -> %s [label=\"waits for\"%s];\n", k, t->tid, id,
+                    queued ? hot : "");
             if (queued)
                 fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
             else if (w->runner >= 0)
@@ -123,11 +131,13 @@ void dot_draw_pool(const dctx *d, const pg_finding *f)
             const char *name = describe_task_name(p, &sub->function, sub->address);
             snprintf(id, sizeof id, "q%d_%" PRIx64, k, sub->address);
             if (sub->position > 0)
-                snprintf(state, sizeof state, "queued %s", describe_ordinal(sub->position, pos, sizeof pos));
+                snprintf(state, sizeof state, "queued %s",
+                         describe_ordinal(sub->position, pos, sizeof pos));
             else
                 snprintf(state, sizeof state, "still queued");
             draw_task_node(d, id, name, state);
-            fprintf(out, "    t%d_%ld -> %s [label=\"submitted, waits after\"%s];\n", k, t->tid, id, hot);
+            fprintf(out, "    t%d_%ld -> %s [label=\"submitted, waits after\"%s];\n", k, t->tid, id,
+                    hot);
             fprintf(out, "    %s -> p%d [label=\"%s in\"%s];\n", id, k, state, hot);
         }
     }

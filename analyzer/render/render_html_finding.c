@@ -30,8 +30,10 @@ static void graph_figure(hctx *c, char *dot, const char *caption)
     free(dot);
     if (ret == -ENOENT) {
         c->no_dot = true;
-        fputs("<p class=\"meta\">(The wait-for graph needs Graphviz <code>dot</code>, which was not "
-              "found.)</p>\n", c->out);
+        fputs("<p class=\"meta\">(The wait-for graph needs Graphviz <code>dot</code>, which was "
+              "not "
+              "found.)</p>\n",
+              c->out);
         return;
     }
     const char *start = svg ? strstr(svg, "<svg") : NULL;
@@ -46,7 +48,8 @@ static void graph_figure(hctx *c, char *dot, const char *caption)
           "<button type=\"button\" data-zoom=\"0.8\">&minus;</button>"
           "<button type=\"button\" data-zoom=\"fit\">fit width</button>"
           "<button type=\"button\" data-zoom=\"1\">100%</button> "
-          "(or ctrl+wheel; drag to pan)</div>\n<div class=\"viewport\">", c->out);
+          "(or ctrl+wheel; drag to pan)</div>\n<div class=\"viewport\">",
+          c->out);
     fputs(start, c->out);
     fputs("</div><figcaption>", c->out);
     esc(c, caption);
@@ -80,20 +83,25 @@ static void order_section(hctx *c, const pg_finding *f, const char *anchor)
         pg_mthread t = { .tid = e->tid, .name = e->name };
         fprintf(c->out, "<li><b>lock %c</b>: ", (char)('A' + (i % 26)));
         esc(c, describe_lock(e->first_name, e->first_kind, e->first, lock, sizeof lock));
-        fprintf(c->out, "</li>\n<li><span class=\"arrow\">&darr;</span>then lock %c, taken by "
-                "<a href=\"#%s-e%zu\">", (char)('A' + ((i + 1) % f->norder % 26)), anchor, i + 1);
+        fprintf(c->out,
+                "</li>\n<li><span class=\"arrow\">&darr;</span>then lock %c, taken by "
+                "<a href=\"#%s-e%zu\">",
+                (char)('A' + ((i + 1) % f->norder % 26)), anchor, i + 1);
         esc(c, render_thread_label(&t, label, sizeof label));
         fputs("</a></li>\n", c->out);
     }
-    fputs("<li><b>lock A</b> <span class=\"meta\">(back to the start)</span></li>\n</ol>\n", c->out);
+    fputs("<li><b>lock A</b> <span class=\"meta\">(back to the start)</span></li>\n</ol>\n",
+          c->out);
     for (size_t i = 0; i < f->norder; i++) {
         const pg_order_edge *e = &f->order[i];
         pg_mthread t = { .tid = e->tid, .name = e->name };
         snprintf(id, sizeof id, "%s-e%zu", anchor, i + 1);
         fprintf(c->out, "<section class=\"thread edge\" id=\"%s\">\n<h3>", id);
         esc(c, render_thread_label(&t, label, sizeof label));
-        fprintf(c->out, " <span class=\"role\">&mdash; took lock %c, then lock %c</span></h3>\n"
-                "<dl class=\"facts\">\n", (char)('A' + (i % 26)), (char)('A' + ((i + 1) % f->norder % 26)));
+        fprintf(c->out,
+                " <span class=\"role\">&mdash; took lock %c, then lock %c</span></h3>\n"
+                "<dl class=\"facts\">\n",
+                (char)('A' + (i % 26)), (char)('A' + ((i + 1) % f->norder % 26)));
         const pg_frame *fa = e->first_at.nframes ? &e->first_at.frames[0] : NULL;
         fputs("<dt>first</dt><dd><b>", c->out);
         esc(c, describe_lock(e->first_name, e->first_kind, e->first, lock, sizeof lock));
@@ -127,15 +135,19 @@ static void pool_facts(hctx *c, const pg_finding *f)
     }
     if (p->queued >= 0)
         fprintf(c->out, "<dt>queued</dt><dd>%s%ld task%s%s</dd>\n", p->queued_exact ? "" : "about ",
-                p->queued, p->queued == 1 ? "" : "s", p->queued_exact ? " (counted exactly)" : " (estimated)");
+                p->queued, p->queued == 1 ? "" : "s",
+                p->queued_exact ? " (counted exactly)" : " (estimated)");
     if (p->proof >= 0)
         fprintf(c->out, "<dt>proof</dt><dd>%s</dd>\n",
-                p->proof == PG_PROOF_GRAPH ? "the wait-for graph: every worker is stuck and no thread "
-                                             "outside can wake one"
-                : p->proof == PG_PROOF_EXACT ? "exact: a worker waits on a task still queued in this "
-                                               "pool while every worker is blocked"
-                : p->proof == PG_PROOF_INFERRED ? "none, inferred from how the threads wait (a warning at most)"
-                                                : "none: the workers have only been blocked for long");
+                p->proof == PG_PROOF_GRAPH
+                    ? "the wait-for graph: every worker is stuck and no thread "
+                      "outside can wake one"
+                : p->proof == PG_PROOF_EXACT
+                    ? "exact: a worker waits on a task still queued in this "
+                      "pool while every worker is blocked"
+                : p->proof == PG_PROOF_INFERRED
+                    ? "none, inferred from how the threads wait (a warning at most)"
+                    : "none: the workers have only been blocked for long");
     if (p->source >= 0) {
         fputs("<dt>known from</dt><dd>", c->out);
         esc(c, p->source == PG_SRC_ANNOTATION ? "the program's annotations (poolguard.h)"
@@ -154,10 +166,12 @@ static void pool_facts(hctx *c, const pg_finding *f)
             else
                 fputs("<li>", c->out);
             if (name)
-                esc(c, describe_frame(&q->function.sym.frames[q->function.sym.nframes - 1], where, sizeof where));
+                esc(c, describe_frame(&q->function.sym.frames[q->function.sym.nframes - 1], where,
+                                      sizeof where));
             else
                 fputs("(function not known)", c->out);
-            fprintf(c->out, " <span class=\"mono meta\">task 0x%" PRIx64 "</span></li>", q->address);
+            fprintf(c->out, " <span class=\"mono meta\">task 0x%" PRIx64 "</span></li>",
+                    q->address);
         }
         fputs("</ol></dd>\n", c->out);
     }
@@ -168,7 +182,8 @@ static void pool_facts(hctx *c, const pg_finding *f)
         fputs("</dd>\n", c->out);
     }
     if (f->growth.present && f->growth.per_second >= 0)
-        fprintf(c->out, "<dt>growth</dt><dd>+%" PRId64 " tasks per second</dd>\n", f->growth.per_second);
+        fprintf(c->out, "<dt>growth</dt><dd>+%" PRId64 " tasks per second</dd>\n",
+                f->growth.per_second);
     fputs("</dl>\n", c->out);
 }
 
@@ -179,7 +194,8 @@ void html_finding_section(hctx *c, const pg_finding *f, size_t no)
     const char *sev = severity_name(f->sev);
     fprintf(c->out, "<section class=\"finding sev-%s\" id=\"%s\" data-kind=\"", sev, anchor);
     esc(c, f->kind);
-    fprintf(c->out, "\" data-severity=\"%s\">\n<h2><span class=\"badge %s\">%s</span> ", sev, sev, sev);
+    fprintf(c->out, "\" data-severity=\"%s\">\n<h2><span class=\"badge %s\">%s</span> ", sev, sev,
+            sev);
     esc(c, f->kind);
     fputs(" <span class=\"role\">in ", c->out);
     esc(c, render_exe_name(f->proc));
@@ -205,19 +221,22 @@ void html_finding_section(hctx *c, const pg_finding *f, size_t no)
     if (f->pool_info.present)
         pool_facts(c, f);
     graph_figure(c, render_dot_finding(f, anchor),
-                 f->norder ? "The cycle of lock orders: each edge is one thread taking the next lock "
-                             "while holding the one before."
-                           : f->ncycle ? "The wait-for graph: an edge points from who waits to what it "
-                                         "waits for; the cycle is red. Thread nodes link to their sections below."
-                                       : "The wait-for graph: an edge points from who waits to what it "
-                                         "waits for; what proves the finding is red. Thread nodes link to "
-                                         "their sections below.");
+                 f->norder
+                     ? "The cycle of lock orders: each edge is one thread taking the next lock "
+                       "while holding the one before."
+                 : f->ncycle
+                     ? "The wait-for graph: an edge points from who waits to what it "
+                       "waits for; the cycle is red. Thread nodes link to their sections below."
+                     : "The wait-for graph: an edge points from who waits to what it "
+                       "waits for; what proves the finding is red. Thread nodes link to "
+                       "their sections below.");
     if (f->norder)
         order_section(c, f, anchor);
     for (size_t i = 0; i < f->nthreads; i++)
         html_thread_section(c, f, &f->threads[i], anchor, f->threads, f->nthreads, f->time_unix_ms);
     if (f->threads_dropped)
-        fprintf(c->out, "<p class=\"meta\">&hellip; %zu more threads not shown</p>\n", f->threads_dropped);
+        fprintf(c->out, "<p class=\"meta\">&hellip; %zu more threads not shown</p>\n",
+                f->threads_dropped);
     fputs("</section>\n", c->out);
 }
 
@@ -229,15 +248,18 @@ void html_snapshot_section(hctx *c, const pg_snapshot *s, size_t no)
     for (size_t i = 0; i < s->nthreads; i++)
         blocked += s->threads[i].blocked.present;
     bool timeout = s->reason && strcmp(s->reason, "request") == 0;
-    fprintf(c->out, "<section class=\"snapshot\" id=\"%s\" data-kind=\"snapshot\" data-severity=\"info\">\n"
-            "<h2><span class=\"badge info\">%s</span> <span class=\"role\">of ", anchor,
-            timeout ? "time-out snapshot" : "snapshot");
+    fprintf(c->out,
+            "<section class=\"snapshot\" id=\"%s\" data-kind=\"snapshot\" data-severity=\"info\">\n"
+            "<h2><span class=\"badge info\">%s</span> <span class=\"role\">of ",
+            anchor, timeout ? "time-out snapshot" : "snapshot");
     esc(c, render_exe_name(s->proc));
-    fprintf(c->out, " (pid %ld)</span></h2>\n<p class=\"sentence\">%zu thread%s, %zu blocked: where each "
-            "thread was when the program was stopped.</p>\n", s->proc ? s->proc->pid : -1L, s->nthreads,
-            s->nthreads == 1 ? "" : "s", blocked);
+    fprintf(c->out,
+            " (pid %ld)</span></h2>\n<p class=\"sentence\">%zu thread%s, %zu blocked: where each "
+            "thread was when the program was stopped.</p>\n",
+            s->proc ? s->proc->pid : -1L, s->nthreads, s->nthreads == 1 ? "" : "s", blocked);
     graph_figure(c, render_dot_snapshot(s, anchor),
-                 "What each thread waited on when the snapshot was taken. Thread nodes link to their sections below.");
+                 "What each thread waited on when the snapshot was taken. Thread nodes link to "
+                 "their sections below.");
     for (size_t i = 0; i < s->nthreads; i++)
         html_thread_section(c, NULL, &s->threads[i], anchor, s->threads, s->nthreads,
                             s->time_unix_ms);

@@ -16,10 +16,10 @@
 #include "xml_escape.h"
 
 enum {
-    MAX_SNIPPETS = 200,      /* source excerpts per page: a page of thousands of threads stays small */
-    SNIPPET_RADIUS = 2,      /* lines shown before and after the frame's line */
+    MAX_SNIPPETS = 200, /* source excerpts per page: a page of thousands of threads stays small */
+    SNIPPET_RADIUS = 2, /* lines shown before and after the frame's line */
     MAX_SOURCE_BYTES = 4 << 20,
-    MAX_GRAPHS = 50,         /* findings drawn; the rest say why they have no graph */
+    MAX_GRAPHS = 50, /* findings drawn; the rest say why they have no graph */
 };
 
 typedef struct hctx {
@@ -27,7 +27,7 @@ typedef struct hctx {
     const render_opts *o;
     size_t snippets;
     size_t graphs;
-    bool no_dot;             /* Graphviz is missing: said once, not tried again */
+    bool no_dot; /* Graphviz is missing: said once, not tried again */
 } hctx;
 
 static inline void esc(hctx *c, const char *s)

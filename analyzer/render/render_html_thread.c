@@ -50,7 +50,8 @@ static void source_snippet(hctx *c, const pg_frame *f)
             fputs("<pre class=\"src\">", c->out);
         any = true;
         l[strcspn(l, "\r\n")] = '\0';
-        fprintf(c->out, "<span%s><span class=\"n\">%u</span>", no == f->line ? " class=\"here\"" : "", no);
+        fprintf(c->out, "<span%s><span class=\"n\">%u</span>",
+                no == f->line ? " class=\"here\"" : "", no);
         esc(c, l);
         fputs("</span>", c->out);
     }
@@ -65,7 +66,9 @@ static void source_snippet(hctx *c, const pg_frame *f)
 static void frame_item(hctx *c, const pg_frame *f, size_t idx, bool snippet)
 {
     fprintf(c->out, "<li value=\"%zu\" class=\"%s\"><code class=\"fn\">", idx,
-            f->own ? "own" : f->folded ? "runtime" : "lib");
+            f->own      ? "own"
+            : f->folded ? "runtime"
+                        : "lib");
     if (f->function)
         esc(c, f->function);
     else if (f->module)
@@ -151,7 +154,8 @@ void html_stack_list(hctx *c, const pg_stack *s, const char *fold_id)
     }
     fputs("</ol>\n", c->out);
     if (s->dropped)
-        fprintf(c->out, "<p class=\"meta\">&hellip; %zu more frames not recorded</p>\n", s->dropped);
+        fprintf(c->out, "<p class=\"meta\">&hellip; %zu more frames not recorded</p>\n",
+                s->dropped);
 }
 
 /* ----- Threads ----- */
@@ -253,7 +257,8 @@ static void task_facts(hctx *c, const pg_pool *p, const pg_mthread *t, const cha
     const pg_task_wait *w = &t->waits_for_task;
     if (w->present) {
         const char *name = describe_task_name(p, &w->function, w->address);
-        fprintf(c->out, "<dt>task wait</dt><dd>waits for task <span class=\"mono\">0x%" PRIx64 "</span>",
+        fprintf(c->out,
+                "<dt>task wait</dt><dd>waits for task <span class=\"mono\">0x%" PRIx64 "</span>",
                 w->address);
         if (name) {
             fputs(" (<b>", c->out);
@@ -280,7 +285,8 @@ static void task_facts(hctx *c, const pg_pool *p, const pg_mthread *t, const cha
     const pg_task_ref *s = &t->submitted_task;
     if (s->present && !(w->present && w->address == s->address)) {
         const char *name = describe_task_name(p, &s->function, s->address);
-        fprintf(c->out, "<dt>submitted</dt><dd>task <span class=\"mono\">0x%" PRIx64 "</span>", s->address);
+        fprintf(c->out, "<dt>submitted</dt><dd>task <span class=\"mono\">0x%" PRIx64 "</span>",
+                s->address);
         if (name) {
             fputs(" (<b>", c->out);
             esc(c, name);
@@ -313,7 +319,8 @@ void html_thread_section(hctx *c, const pg_finding *f, const pg_mthread *t, cons
     fputs("</h3>\n<dl class=\"facts\">\n", c->out);
     bool submitter = pool && t->role_id == PG_ROLE_SUBMITTER;
     if (submitter && !t->blocked.present)
-        fputs("<dt>waits</dt><dd>running; the stack below is where it last queued work</dd>\n", c->out);
+        fputs("<dt>waits</dt><dd>running; the stack below is where it last queued work</dd>\n",
+              c->out);
     else
         wait_fact(c, &t->blocked, report_ms, anchor, threads, n);
     if (pool)

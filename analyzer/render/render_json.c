@@ -66,7 +66,8 @@ void render_json_lock_name(json_t *o, const pg_lockname *n, const char *kind)
     const pg_frame *site = describe_lock_site(n);
     if (site && n) {
         json_t *so = json_object();
-        json_object_set_new(so, "kind", json_string(n->site_kind == PG_SITE_INIT ? "init" : "first_taken"));
+        json_object_set_new(so, "kind",
+                            json_string(n->site_kind == PG_SITE_INIT ? "init" : "first_taken"));
         json_object_set_new(so, "frame", render_json_frame(site));
         json_object_set_new(o, "site", so);
     }
@@ -111,8 +112,9 @@ json_t *render_json_thread(const pg_mthread *t)
     json_object_set_new(o, "role", str_or_null(t->role));
     json_object_set_new(o, "main", json_boolean(t->is_main));
     json_object_set_new(o, "start_function",
-                        t->start.nframes ? str_or_null(t->start.frames[t->start.nframes - 1].function)
-                                         : json_null());
+                        t->start.nframes
+                            ? str_or_null(t->start.frames[t->start.nframes - 1].function)
+                            : json_null());
     if (t->blocked.present) {
         const pg_wait *w = &t->blocked;
         json_t *b = json_object();
@@ -121,7 +123,8 @@ json_t *render_json_thread(const pg_mthread *t)
         if (pg_wait_parse(w->kind) != PG_WAIT_JOIN)
             render_json_lock_name(b, w->name, w->kind);
         json_object_set_new(b, "timed", json_boolean(w->timed));
-        json_object_set_new(b, "since_ms", w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
+        json_object_set_new(b, "since_ms",
+                            w->since_ms >= 0 ? json_integer(w->since_ms) : json_null());
         if (w->owner >= 0)
             json_object_set_new(b, "owner", json_integer(w->owner));
         if (w->target >= 0)
@@ -137,8 +140,9 @@ json_t *render_json_thread(const pg_mthread *t)
         json_object_set_new(h, "kind", str_or_null(l->kind));
         json_object_set_new(h, "address", hexj(l->address));
         render_json_lock_name(h, l->name, l->kind);
-        json_object_set_new(h, "taken_at", l->where.nframes ? render_json_frame(&l->where.frames[0])
-                                                            : json_null());
+        json_object_set_new(h, "taken_at",
+                            l->where.nframes ? render_json_frame(&l->where.frames[0])
+                                             : json_null());
         json_array_append_new(holds, h);
     }
     json_object_set_new(o, "holds", holds);
@@ -205,14 +209,16 @@ static json_t *py_tasks_json(const pg_pool *p)
             json_object_set_new(w, "queued_here", json_boolean(t->queued_here));
             if (t->queue_pos >= 0)
                 json_object_set_new(w, "queue_pos", json_integer(t->queue_pos));
-            json_object_set_new(w, "position", t->queued_here && t->queue_pos >= 0
-                                                   ? json_integer(t->queue_pos + 1) : json_null());
+            json_object_set_new(w, "position",
+                                t->queued_here && t->queue_pos >= 0 ? json_integer(t->queue_pos + 1)
+                                                                    : json_null());
             json_object_set_new(o, "waits_for", w);
         } else {
             json_object_set_new(o, "waits_for", json_null());
         }
         char words[5 * PG_MAX_STRING];
-        json_object_set_new(o, "description", json_string(describe_py_worker(p, t, words, sizeof words)));
+        json_object_set_new(o, "description",
+                            json_string(describe_py_worker(p, t, words, sizeof words)));
         json_array_append_new(a, o);
     }
     return a;
@@ -285,12 +291,13 @@ static json_t *order_json(const pg_finding *f)
         json_object_set_new(o, "then", lock_json(e->then_kind, e->then, e->then_name));
         json_object_set_new(o, "tid", json_integer(e->tid));
         json_object_set_new(o, "name", str_or_null(e->name));
-        json_object_set_new(o, "first_taken_at", e->first_at.nframes
-                                                     ? render_json_frame(&e->first_at.frames[0])
-                                                     : json_null());
+        json_object_set_new(o, "first_taken_at",
+                            e->first_at.nframes ? render_json_frame(&e->first_at.frames[0])
+                                                : json_null());
         json_object_set_new(o, "stack", stack_json(&e->stack));
         if (e->stack.dropped)
-            json_object_set_new(o, "stack_frames_dropped", json_integer((json_int_t)e->stack.dropped));
+            json_object_set_new(o, "stack_frames_dropped",
+                                json_integer((json_int_t)e->stack.dropped));
         json_array_append_new(a, o);
     }
     return a;
@@ -346,9 +353,11 @@ static json_t *finding_json(const pg_finding *f)
     if (f->growth.present) {
         const pg_growth *g = &f->growth;
         json_t *go = json_object();
-        json_object_set_new(go, "per_second", g->per_second >= 0 ? json_integer(g->per_second) : json_null());
+        json_object_set_new(go, "per_second",
+                            g->per_second >= 0 ? json_integer(g->per_second) : json_null());
         json_object_set_new(go, "depth", g->depth >= 0 ? json_integer(g->depth) : json_null());
-        json_object_set_new(go, "window_ms", g->window_ms >= 0 ? json_integer(g->window_ms) : json_null());
+        json_object_set_new(go, "window_ms",
+                            g->window_ms >= 0 ? json_integer(g->window_ms) : json_null());
         json_object_set_new(go, "rss_growth_kb",
                             g->rss_growth_kb >= 0 ? json_integer(g->rss_growth_kb) : json_null());
         json_object_set_new(o, "growth", go);

@@ -38,8 +38,10 @@ int render_junit(pg_report *r, const render_opts *o, FILE *out)
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(out, "<testsuites name=\"poolguard\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n",
             shown_tests, failures);
-    fprintf(out, "  <testsuite name=\"poolguard\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-                 "skipped=\"0\">\n", shown_tests, failures);
+    fprintf(out,
+            "  <testsuite name=\"poolguard\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+            "skipped=\"0\">\n",
+            shown_tests, failures);
     if (tests == 0)
         fprintf(out, "    <testcase classname=\"poolguard\" name=\"no deadlock or pool exhaustion "
                      "found\"/>\n");
@@ -51,7 +53,8 @@ int render_junit(pg_report *r, const render_opts *o, FILE *out)
         xml_escape(out, f[i]->kind);
         fprintf(out, "\" name=\"");
         xml_escape(out, f[i]->summary ? f[i]->summary : f[i]->kind);
-        fprintf(out, " (%s, pid %ld)\">\n", render_exe_name(f[i]->proc), f[i]->proc ? f[i]->proc->pid : -1L);
+        fprintf(out, " (%s, pid %ld)\">\n", render_exe_name(f[i]->proc),
+                f[i]->proc ? f[i]->proc->pid : -1L);
         if (f[i]->sev >= PG_SEV_WARNING) {
             fprintf(out, "      <failure type=\"");
             xml_escape(out, f[i]->kind);

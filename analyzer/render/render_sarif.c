@@ -16,11 +16,15 @@
 
 /* One rule per finding kind of the report format, in its order. */
 static const char *const rule_text[] = {
-    [PG_KIND_DEADLOCK] = "Threads wait on each other (or every thread is blocked) and nothing can wake them.",
-    [PG_KIND_POOL_EXHAUSTION] = "Every worker of a thread pool is blocked, with work queued behind them.",
+    [PG_KIND_DEADLOCK] =
+        "Threads wait on each other (or every thread is blocked) and nothing can wake them.",
+    [PG_KIND_POOL_EXHAUSTION] =
+        "Every worker of a thread pool is blocked, with work queued behind them.",
     [PG_KIND_QUEUE_GROWTH] = "A pool's backlog keeps growing while every worker is busy.",
-    [PG_KIND_LOCK_ORDER] = "Locks taken in inconsistent orders: a deadlock that did not happen this run.",
-    [PG_KIND_STALL] = "A thread or pool has been blocked for a long time; nothing proves it cannot continue.",
+    [PG_KIND_LOCK_ORDER] =
+        "Locks taken in inconsistent orders: a deadlock that did not happen this run.",
+    [PG_KIND_STALL] =
+        "A thread or pool has been blocked for a long time; nothing proves it cannot continue.",
 };
 
 static json_t *json_string_or_null(const char *s)
@@ -132,11 +136,12 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
     int n;
     char lock[3 * PG_MAX_STRING + 800];
     if (t->blocked.present && pg_wait_parse(t->blocked.kind) == PG_WAIT_JOIN)
-        n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label, render_wait_words(t->blocked.kind),
-                     (unsigned long long)t->blocked.address);
+        n = snprintf(msg, sizeof msg, "%s waits on %s 0x%llx", label,
+                     render_wait_words(t->blocked.kind), (unsigned long long)t->blocked.address);
     else if (t->blocked.present)
         n = snprintf(msg, sizeof msg, "%s waits on %s", label,
-                     describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, lock, sizeof lock));
+                     describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, lock,
+                                   sizeof lock));
     else
         n = snprintf(msg, sizeof msg, "%s is running", label);
     /* What the exact layer knows of its task and the task it waits behind, by function. */
@@ -156,8 +161,8 @@ static json_t *thread_flow(const pg_finding *f, const pg_mthread *t, const rende
     const pg_task_wait *w = &t->waits_for_task;
     if (w->present && n >= 0 && (size_t)n < sizeof msg) {
         const char *name = describe_task_name(p, &w->function, w->address);
-        n += snprintf(msg + n, sizeof msg - (size_t)n, "; waits for %s (%s)", name ? name : "a task",
-                      w->state ? w->state : "unknown");
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "; waits for %s (%s)",
+                      name ? name : "a task", w->state ? w->state : "unknown");
     }
     /* A Python worker: its task and what it waits on, as the interpreter names them. */
     const pg_py_task *py = t->role_id == PG_ROLE_WORKER ? describe_py_task(p, t) : NULL;
@@ -272,7 +277,8 @@ static json_t *result(const pg_finding *f, const render_opts *o)
             seen = true;
         if (!seen) {
             char label[128], lm[256];
-            snprintf(lm, sizeof lm, "%s is here", render_thread_label(&f->threads[i], label, sizeof label));
+            snprintf(lm, sizeof lm, "%s is here",
+                     render_thread_label(&f->threads[i], label, sizeof label));
             json_array_append_new(locs, location(own, lm));
         }
     }
@@ -301,7 +307,8 @@ static json_t *result(const pg_finding *f, const render_opts *o)
                      describe_ordinal(q->position, pos, sizeof pos));
         else
             snprintf(msg, sizeof msg, "queued task");
-        json_array_append_new(rel, location(&q->function.sym.frames[q->function.sym.nframes - 1], msg));
+        json_array_append_new(rel,
+                              location(&q->function.sym.frames[q->function.sym.nframes - 1], msg));
     }
     /* A Python pool: the functions of the work its workers wait on, once each. */
     for (size_t i = 0; i < p->npy_tasks; i++) {
@@ -313,7 +320,8 @@ static json_t *result(const pg_finding *f, const render_opts *o)
             seen |= p->py_tasks[k].queued_here && p->py_tasks[k].wait_fn.function &&
                     strcmp(p->py_tasks[k].wait_fn.function, t->wait_fn.function) == 0;
         if (!seen)
-            json_array_append_new(rel, location(&t->wait_fn, "waited-on task, still queued in the same pool"));
+            json_array_append_new(rel, location(&t->wait_fn,
+                                                "waited-on task, still queued in the same pool"));
     }
     add_lock_locations(rel, &f->locks);
     if (json_array_size(rel))
@@ -366,10 +374,13 @@ static json_t *result(const pg_finding *f, const render_opts *o)
             json_t *q = json_array();
             for (size_t i = 0; i < p->nqueued_tasks; i++) {
                 json_t *e = json_object();
-                json_object_set_new(e, "function", json_string_or_null(describe_function(&p->queued_tasks[i].function)));
-                json_object_set_new(e, "position", p->queued_tasks[i].position > 0
-                                                       ? json_integer(p->queued_tasks[i].position)
-                                                       : json_null());
+                json_object_set_new(e, "function",
+                                    json_string_or_null(
+                                        describe_function(&p->queued_tasks[i].function)));
+                json_object_set_new(e, "position",
+                                    p->queued_tasks[i].position > 0
+                                        ? json_integer(p->queued_tasks[i].position)
+                                        : json_null());
                 json_array_append_new(q, e);
             }
             json_object_set_new(props, "queuedTasks", q);
@@ -382,7 +393,8 @@ static json_t *result(const pg_finding *f, const render_opts *o)
 int render_sarif(pg_report *r, const render_opts *o, FILE *out)
 {
     json_t *doc = json_object();
-    json_object_set_new(doc, "$schema", json_string("https://json.schemastore.org/sarif-2.1.0.json"));
+    json_object_set_new(doc, "$schema",
+                        json_string("https://json.schemastore.org/sarif-2.1.0.json"));
     json_object_set_new(doc, "version", json_string("2.1.0"));
     json_t *driver = json_object(), *rules = json_array();
     json_object_set_new(driver, "name", json_string("poolguard"));
@@ -390,8 +402,11 @@ int render_sarif(pg_report *r, const render_opts *o, FILE *out)
     for (int k = PG_KIND_NONE + 1; pg_kind_name(k); k++) {
         json_t *rule = json_object(), *sd = json_object();
         json_object_set_new(rule, "id", json_string(pg_kind_name(k)));
-        json_object_set_new(sd, "text", json_string((size_t)k < sizeof rule_text / sizeof *rule_text
-                                                    && rule_text[k] ? rule_text[k] : ""));
+        json_object_set_new(sd, "text",
+                            json_string((size_t)k < sizeof rule_text / sizeof *rule_text &&
+                                                rule_text[k]
+                                            ? rule_text[k]
+                                            : ""));
         json_object_set_new(rule, "shortDescription", sd);
         json_array_append_new(rules, rule);
     }

@@ -268,10 +268,10 @@ static int render_text_unwrapped(pg_report *r, const render_opts *o, FILE *out)
         print_snapshot(&c, s[i]);
     if (o->timed_out && ns > 0)
         fprintf(out, "poolguard: the program ran past its time-out without a proven deadlock; "
-                "the snapshot above shows where each thread was\n");
+                     "the snapshot above shows where each thread was\n");
     else if (o->timed_out)
         fprintf(out, "poolguard: the program ran past its time-out and no process answered the "
-                "snapshot request (was the shim loaded?)\n");
+                     "snapshot request (was the shim loaded?)\n");
     fprintf(out, "poolguard: %zu finding%s (%u error%s, %u warning%s", shown, shown == 1 ? "" : "s",
             errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
     /* Said only when there are some, so the line keeps its shape for the usual report. */

@@ -25,16 +25,20 @@ static void print_pool_knowledge(tctx *c, const pg_pool *p)
             fprintf(c->out, "the Python interpreter\n");
         else
             fprintf(c->out, "inference from how its threads wait (no library or annotation "
-                    "describes it)\n");
+                            "describes it)\n");
     }
     if (p->proof >= 0) {
         fprintf(c->out, "    proof: ");
         if (p->proof == PG_PROOF_GRAPH)
-            fprintf(c->out, "%sthe wait-for graph%s: every worker is stuck and no thread outside "
-                    "can wake one\n", C(c, BOLD), C(c, RESET));
+            fprintf(c->out,
+                    "%sthe wait-for graph%s: every worker is stuck and no thread outside "
+                    "can wake one\n",
+                    C(c, BOLD), C(c, RESET));
         else if (p->proof == PG_PROOF_EXACT)
-            fprintf(c->out, "%sexact%s: a worker waits on a task still queued in this pool while "
-                    "every worker is blocked\n", C(c, BOLD), C(c, RESET));
+            fprintf(c->out,
+                    "%sexact%s: a worker waits on a task still queued in this pool while "
+                    "every worker is blocked\n",
+                    C(c, BOLD), C(c, RESET));
         else if (p->proof == PG_PROOF_INFERRED)
             fprintf(c->out, "none, inferred from how the threads wait (a warning at most)\n");
         else
@@ -126,10 +130,11 @@ void text_print_pool(tctx *c, const pg_finding *f)
         fprintf(c->out, " %s", strncmp(desc, "the ", 4) == 0 ? desc + 4 : desc);
         sep = ", ";
     } else if (p->library) {
-        fprintf(c->out, "%s%s", sep, p->library_id == PG_LIB_LIBUV    ? "libuv threadpool"
-                                     : p->library_id == PG_LIB_GLIB   ? "GThreadPool"
-                                     : p->library_id == PG_LIB_PYTHON ? "ThreadPoolExecutor"
-                                                                      : p->library);
+        fprintf(c->out, "%s%s", sep,
+                p->library_id == PG_LIB_LIBUV    ? "libuv threadpool"
+                : p->library_id == PG_LIB_GLIB   ? "GThreadPool"
+                : p->library_id == PG_LIB_PYTHON ? "ThreadPoolExecutor"
+                                                 : p->library);
         sep = ", ";
     }
     if (p->name && !python) {
@@ -145,7 +150,8 @@ void text_print_pool(tctx *c, const pg_finding *f)
     if (created)
         fprintf(c->out, "%screated in %s%s%s%s", sep, C(c, BOLD), created->function, C(c, RESET),
                 text_frame_where(created, where, sizeof where));
-    else if (!p->name && !p->library && strcmp(describe_pool(p, desc, sizeof desc), "the pool") != 0)
+    else if (!p->name && !p->library &&
+             strcmp(describe_pool(p, desc, sizeof desc), "the pool") != 0)
         fprintf(c->out, "%s%s", sep, desc);
     fputc('\n', c->out);
     const char *routine = describe_pool_routine(p);
@@ -158,7 +164,8 @@ void text_print_pool(tctx *c, const pg_finding *f)
         fprintf(c->out, "    idle wait: %s 0x%" PRIx64 "\n", render_wait_words(p->idle_kind),
                 p->idle_address);
     else if (p->annotated)
-        fprintf(c->out, "    idle wait: not needed (the pool's annotations say when tasks start)\n");
+        fprintf(c->out,
+                "    idle wait: not needed (the pool's annotations say when tasks start)\n");
     else if (p->source >= 0 && p->source != PG_SRC_INFERRED)
         fprintf(c->out, "    idle wait: not needed (the %s says when tasks start)\n",
                 p->source == PG_SRC_PYTHON ? "interpreter" : "library adapter");
@@ -166,15 +173,16 @@ void text_print_pool(tctx *c, const pg_finding *f)
         fprintf(c->out, "    idle wait: not known\n");
     bool exact = p->queued_exact;
     char adapter[128];
-    snprintf(adapter, sizeof adapter, "poolguard's %.64s adapter", p->library ? p->library : "library");
+    snprintf(adapter, sizeof adapter, "poolguard's %.64s adapter",
+             p->library ? p->library : "library");
     const char *ev = !p->evidence ? "unknown evidence"
                      : p->source == PG_SRC_ADAPTER || p->evidence_code == PG_EV_ADAPTER ? adapter
-                     : p->evidence_code == PG_EV_ANNOTATION ? "the pool's annotations"
-                     : p->evidence_code == PG_EV_SEMAPHORE ? "the semaphore's count"
-                     : p->evidence_code == PG_EV_PYTHON ? "the interpreter"
+                     : p->evidence_code == PG_EV_ANNOTATION   ? "the pool's annotations"
+                     : p->evidence_code == PG_EV_SEMAPHORE    ? "the semaphore's count"
+                     : p->evidence_code == PG_EV_PYTHON       ? "the interpreter"
                      : p->evidence_code == PG_EV_IDLE_SIGNALS ? "signals with no idle worker"
                      : p->evidence_code == PG_EV_STALL ? "nothing but how long the workers waited"
-                     : p->evidence;
+                                                       : p->evidence;
     if (p->queued > 0)
         fprintf(c->out, "    queued: %s%ld task%s, %s %s\n", exact ? "" : "about ", p->queued,
                 p->queued == 1 ? "" : "s", exact ? "counted exactly by" : "estimated from", ev);
@@ -186,7 +194,8 @@ void text_print_pool(tctx *c, const pg_finding *f)
         const pg_growth *g = &f->growth;
         fprintf(c->out, "    the queue grows:");
         if (g->per_second >= 0)
-            fprintf(c->out, " %s+%" PRId64 " tasks per second%s", C(c, BOLD), g->per_second, C(c, RESET));
+            fprintf(c->out, " %s+%" PRId64 " tasks per second%s", C(c, BOLD), g->per_second,
+                    C(c, RESET));
         if (g->window_ms >= 0)
             fprintf(c->out, " over %" PRId64 " ms", g->window_ms);
         if (g->depth >= 0 && g->depth != p->queued)
@@ -208,7 +217,7 @@ void text_print_pool(tctx *c, const pg_finding *f)
                                          "python", "kind", "prefix", "global", "asyncio_loop",
                                          "inqueue_len", "taskqueue_len", "tasks" };
     bool first = true;
-    json_object_foreach(f->pool, key, v) {
+    json_object_foreach (f->pool, key, v) {
         bool skip = false;
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             skip |= strcmp(key, known[i]) == 0;

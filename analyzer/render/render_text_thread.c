@@ -52,8 +52,8 @@ static void print_folded(tctx *c, const pg_frame *fr, size_t n, const char *inde
             strcat(mods, b);
         }
     }
-    fprintf(c->out, "%s%s... %zu %sframe%s in %s%s\n", indent, C(c, DIM), n, what, n == 1 ? "" : "s",
-            mods, C(c, RESET));
+    fprintf(c->out, "%s%s... %zu %sframe%s in %s%s\n", indent, C(c, DIM), n, what,
+            n == 1 ? "" : "s", mods, C(c, RESET));
 }
 
 /* Hidden in the text report: shim/libc/loader frames always; library frames above the
@@ -206,9 +206,11 @@ static void print_submitted_task(tctx *c, const pg_pool *p, const pg_mthread *t)
         return;
     const char *name = describe_task_name(p, &s->function, s->address);
     char pos[32];
-    fprintf(c->out, "    submitted task 0x%" PRIx64 "%s%s%s%s%s to its own pool before this wait; "
-            "it is %sstill queued%s", s->address, name ? " (" : "", C(c, BOLD), name ? name : "",
-            C(c, RESET), name ? ")" : "", C(c, BOLD), C(c, RESET));
+    fprintf(c->out,
+            "    submitted task 0x%" PRIx64 "%s%s%s%s%s to its own pool before this wait; "
+            "it is %sstill queued%s",
+            s->address, name ? " (" : "", C(c, BOLD), name ? name : "", C(c, RESET),
+            name ? ")" : "", C(c, BOLD), C(c, RESET));
     if (s->position > 0)
         fprintf(c->out, ", %s in line", describe_ordinal(s->position, pos, sizeof pos));
     fputc('\n', c->out);
@@ -271,7 +273,8 @@ void text_print_thread_in(tctx *c, const pg_finding *f, const pg_mthread *t,
     bool pool = f && f->pool_info.present;
     const char *role = render_role_words(t, pool, f && f->kind_id == PG_KIND_STALL);
     fprintf(c->out, "\n  %s%s%s%s%s%s\n", C(c, BOLD), label, C(c, RESET), role ? ", " : "",
-            role ? role : "", t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
+            role ? role : "",
+            t->is_main && !(t->name && strcmp(t->name, "main") == 0) ? ", main thread" : "");
     if (t->start.nframes && t->start.frames[0].function)
         fprintf(c->out, "    started at %s\n", t->start.frames[t->start.nframes - 1].function);
     bool worker = pool && t->role_id == PG_ROLE_WORKER;
@@ -293,11 +296,13 @@ void text_print_thread_in(tctx *c, const pg_finding *f, const pg_mthread *t,
     for (size_t i = 0; i < t->nholds; i++) {
         const pg_lock *l = &t->holds[i];
         char lock[3 * PG_MAX_STRING + 800];
-        fprintf(c->out, "    holds %s", describe_lock(l->name, l->kind, l->address, lock, sizeof lock));
+        fprintf(c->out, "    holds %s",
+                describe_lock(l->name, l->kind, l->address, lock, sizeof lock));
         /* The innermost frame of the taking call is the line the user wrote. */
         const pg_frame *f = l->where.nframes ? &l->where.frames[0] : NULL;
         if (f && f->function && f->file)
-            fprintf(c->out, ", taken in %s at %s:%u", f->function, render_short_path(f->file), f->line);
+            fprintf(c->out, ", taken in %s at %s:%u", f->function, render_short_path(f->file),
+                    f->line);
         else if (f && f->function)
             fprintf(c->out, ", taken in %s", f->function);
         else if (f && f->module)

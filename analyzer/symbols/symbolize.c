@@ -125,9 +125,10 @@ static void open_modfile(symbolizer *s, modfile *mf)
         if (len > 0 && len <= 256)
             hex(bits, len, file_id);
         if (strcasecmp(file_id, mf->build_id) != 0) {
-            warn(s, "'%s' has changed since the program ran (build-id %s, recorded %s); its "
-                 "frames are shown as module+offset", mf->path, *file_id ? file_id : "none",
-                 mf->build_id);
+            warn(s,
+                 "'%s' has changed since the program ran (build-id %s, recorded %s); its "
+                 "frames are shown as module+offset",
+                 mf->path, *file_id ? file_id : "none", mf->build_id);
             dwfl_end(dwfl);
             return;
         }
@@ -188,8 +189,8 @@ bool module_is_folded(const char *path)
         return false;
     const char *b = base_name(path);
     static const char *const prefixes[] = {
-        "libpoolguard", "libc.so", "libc-", "libpthread", "ld-linux", "ld64.so", "ld-musl",
-        "libc.musl", "libunwind",
+        "libpoolguard", "libc.so", "libc-",     "libpthread", "ld-linux",
+        "ld64.so",      "ld-musl", "libc.musl", "libunwind",
     };
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
         if (strncmp(b, prefixes[i], strlen(prefixes[i])) == 0)
@@ -204,8 +205,9 @@ static bool is_own(const pg_process *p, const char *path)
         return false;
     if (p && p->exe && strcmp(p->exe, path) == 0)
         return true;
-    static const char *const system_dirs[] = { "/lib/", "/lib32/", "/lib64/", "/usr/lib/",
-                                               "/usr/lib32/", "/usr/lib64/", "/usr/libexec/" };
+    static const char *const system_dirs[] = { "/lib/",        "/lib32/",     "/lib64/",
+                                               "/usr/lib/",    "/usr/lib32/", "/usr/lib64/",
+                                               "/usr/libexec/" };
     for (size_t i = 0; i < sizeof system_dirs / sizeof *system_dirs; i++)
         if (strncmp(path, system_dirs[i], strlen(system_dirs[i])) == 0)
             return false;
@@ -262,7 +264,8 @@ static int dwarf_frames(modfile *mf, Dwarf_Addr addr, const pg_frame *tmpl, pg_f
     int nfound = dwarf_getscopes(cu, addr - cubias, &found);
     int inner = -1;
     for (int i = 0; i < nfound && inner < 0; i++)
-        if (dwarf_tag(&found[i]) == DW_TAG_inlined_subroutine || dwarf_tag(&found[i]) == DW_TAG_subprogram)
+        if (dwarf_tag(&found[i]) == DW_TAG_inlined_subroutine ||
+            dwarf_tag(&found[i]) == DW_TAG_subprogram)
             inner = i;
     /* dwarf_getscopes continues past an inlined call into the inlined function's abstract
      * definition; the functions it was inlined into are its containers in the DIE tree. */

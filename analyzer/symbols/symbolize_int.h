@@ -16,18 +16,18 @@
 
 /* A variable with a fixed address, as DWARF defines it. */
 typedef struct dvar {
-    Dwarf_Addr addr;       /* in the session's addresses (offset + bias) */
+    Dwarf_Addr addr; /* in the session's addresses (offset + bias) */
     Dwarf_Word size;
-    Dwarf_Off die;         /* its DIE in .debug_info */
+    Dwarf_Off die; /* its DIE in .debug_info */
 } dvar;
 
 typedef struct modfile {
     char *path;
-    char *build_id;        /* as the process recorded it; NULL when it did not */
-    Dwfl *dwfl;            /* NULL: the file cannot be used */
+    char *build_id; /* as the process recorded it; NULL when it did not */
+    Dwfl *dwfl;     /* NULL: the file cannot be used */
     Dwfl_Module *mod;
     Dwarf_Addr bias;
-    bool vars_read;        /* vars holds every variable of the file's DWARF (maybe none) */
+    bool vars_read; /* vars holds every variable of the file's DWARF (maybe none) */
     dvar *vars;
     size_t nvars;
 } modfile;

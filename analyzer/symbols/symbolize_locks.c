@@ -29,8 +29,9 @@ static char *symtab_object(modfile *mf, Dwarf_Addr addr, Dwarf_Addr *start)
         GElf_Sym sym;
         GElf_Addr value;
         const char *name = dwfl_module_getsym_info(mf->mod, i, &sym, &value, NULL, NULL, NULL);
-        if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_shndx == SHN_UNDEF ||
-            sym.st_size == 0 || addr < value || addr - value >= sym.st_size)
+        if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_OBJECT ||
+            sym.st_shndx == SHN_UNDEF || sym.st_size == 0 || addr < value ||
+            addr - value >= sym.st_size)
             continue;
         if (!best || sym.st_size < best_size) {
             best = name;
@@ -77,8 +78,8 @@ static void collect_vars(modfile *mf, Dwarf_Die *parent, Dwarf_Addr cubias, size
             mf->vars = v;
             *cap = ncap;
         }
-        mf->vars[mf->nvars++] = (dvar){ .addr = ops[0].number + cubias, .size = size,
-                                        .die = dwarf_dieoffset(&die) };
+        mf->vars[mf->nvars++] =
+            (dvar){ .addr = ops[0].number + cubias, .size = size, .die = dwarf_dieoffset(&die) };
     } while (dwarf_siblingof(&die, &die) == 0);
 }
 

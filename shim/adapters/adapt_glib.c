@@ -44,25 +44,25 @@ typedef void (*cond_fn)(GCond *);
  * compare-and-swap on a reused record fails. */
 enum {
     R_FREE = 0,
-    R_OPEN,       /* the pool runs */
-    R_DRAIN,      /* freed without immediate: queued tasks still run; closed when the last is done */
-    R_DROP,       /* freed with immediate and wait: queued tasks dropped; reused once closed */
-    R_DROP_KEEP,  /* freed with immediate, no wait: a task may still start; never reused */
-    R_CLOSED,     /* closed in the model and kept */
+    R_OPEN,      /* the pool runs */
+    R_DRAIN,     /* freed without immediate: queued tasks still run; closed when the last is done */
+    R_DROP,      /* freed with immediate and wait: queued tasks dropped; reused once closed */
+    R_DROP_KEEP, /* freed with immediate, no wait: a task may still start; never reused */
+    R_CLOSED,    /* closed in the model and kept */
 };
-#define R_MODE(s) ((unsigned)((s) & 0xff))
+#define R_MODE(s) ((unsigned)((s)&0xff))
 #define R_GEN(s) ((s) & ~(uint64_t)0xff)
 
 #define GP_RECORDS 1024
 
 struct gp_rec {
     _Atomic uint64_t state;
-    GFunc func;                   /* the program's */
-    void *user_data;              /* the program's */
-    _Atomic uintptr_t pool;       /* the GThreadPool, the pool's handle in the model */
+    GFunc func;             /* the program's */
+    void *user_data;        /* the program's */
+    _Atomic uintptr_t pool; /* the GThreadPool, the pool's handle in the model */
     _Atomic gint max_threads;
-    _Atomic long outstanding;     /* pushes counted and not yet done */
-    _Atomic int inflight;         /* trampolines between their look at the state and their end */
+    _Atomic long outstanding; /* pushes counted and not yet done */
+    _Atomic int inflight;     /* trampolines between their look at the state and their end */
 };
 
 static struct gp_rec recs[GP_RECORDS];
@@ -173,14 +173,16 @@ static void trampoline(void *data, void *user_data)
 }
 
 /* Shared by both constructors: their own frame is one more to skip in the creation stack. */
-static __attribute__((noinline)) GThreadPool *
-pool_create(GFunc func, void *user_data, GDestroyNotify item_free, int full, gint max_threads,
-            gboolean exclusive, GError **error)
+static __attribute__((noinline)) GThreadPool *pool_create(GFunc func, void *user_data,
+                                                          GDestroyNotify item_free, int full,
+                                                          gint max_threads, gboolean exclusive,
+                                                          GError **error)
 {
     pool_new_full_fn nf = full ? PG_REAL_LAZY(real_new_full, "g_thread_pool_new_full") : NULL;
     pool_new_fn n = full ? NULL : PG_REAL_LAZY(real_new, "g_thread_pool_new");
-#define CREATE(f, u) (full ? nf(f, u, item_free, max_threads, exclusive, error)                    \
-                           : n(f, u, max_threads, exclusive, error))
+#define CREATE(f, u)                                                                               \
+    (full ? nf(f, u, item_free, max_threads, exclusive, error)                                     \
+          : n(f, u, max_threads, exclusive, error))
     if (full ? !nf : !n)
         return NULL;
     /* Untracked: the shim not ready, a pool the adapter already wraps (a GLib that calls its own
@@ -206,7 +208,8 @@ pool_create(GFunc func, void *user_data, GDestroyNotify item_free, int full, gin
      * only hide an exhaustion, never invent one. */
     e = errno;
     atomic_store(&r->pool, (uintptr_t)p);
-    pg_apool_open((uintptr_t)p, pg_library_name(PG_LIB_GLIB), exclusive ? "GThreadPool (exclusive)" : "GThreadPool (shared)",
+    pg_apool_open((uintptr_t)p, pg_library_name(PG_LIB_GLIB),
+                  exclusive ? "GThreadPool (exclusive)" : "GThreadPool (shared)",
                   max_threads > 0 ? max_threads : 0, 2);
     errno = e;
     return p;
@@ -248,7 +251,8 @@ PG_EXPORT gboolean g_thread_pool_push(GThreadPool *pool, void *data, GError **er
     return real(pool, data, error);
 }
 
-PG_EXPORT gboolean g_thread_pool_set_max_threads(GThreadPool *pool, gint max_threads, GError **error)
+PG_EXPORT gboolean g_thread_pool_set_max_threads(GThreadPool *pool, gint max_threads,
+                                                 GError **error)
 {
     pool_set_max_fn real = PG_REAL_LAZY(real_set_max, "g_thread_pool_set_max_threads");
     if (!real)
@@ -346,7 +350,8 @@ PG_EXPORT void g_cond_broadcast(GCond *cond)
  * wait for a subtask (a worker contending for a lock is busy, not starved). GLib's internal lock
  * calls are bound directly and stay plain futex waits. The types are opaque here. */
 typedef void (*lock_fn)(void *);
-static _Atomic(lock_fn) real_mutex_lock, real_rec_mutex_lock, real_rw_writer_lock, real_rw_reader_lock;
+static _Atomic(lock_fn) real_mutex_lock, real_rec_mutex_lock, real_rw_writer_lock,
+    real_rw_reader_lock;
 
 static void lock_with(lock_fn real, void *lock)
 {

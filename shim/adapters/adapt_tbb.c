@@ -56,11 +56,11 @@ typedef void (*terminate_fn)(tbb_arena_base *);
 typedef int (*max_conc_fn)(const tbb_arena_base *);
 typedef int (*iface_fn)(void);
 
-#define VT_DTOR 0          /* vtable slots, counted from where the vtable pointer points */
+#define VT_DTOR 0 /* vtable slots, counted from where the vtable pointer points */
 #define VT_EXECUTE 2
 #define VT_CANCEL 3
-#define VT_FUNCS 4         /* the whole virtual part of the classes handled here */
-#define VT_HEAD 2          /* offset-to-top and type_info, before the vtable pointer */
+#define VT_FUNCS 4 /* the whole virtual part of the classes handled here */
+#define VT_HEAD 2  /* offset-to-top and type_info, before the vtable pointer */
 
 /* The mangled names of the exported entry points (nm -D libtbb.so.12). */
 #define N_ENQUEUE "_ZN3tbb6detail2r17enqueueERNS0_2d14taskEPNS2_15task_arena_baseE"
@@ -89,8 +89,8 @@ struct vcopy {
     _Atomic int state;
     uint32_t gen;
     struct arena_rec *rec;
-    void *const *vptr;             /* the class's own vtable pointer */
-    task_vfn execute, cancel;      /* the class's own */
+    void *const *vptr;        /* the class's own vtable pointer */
+    task_vfn execute, cancel; /* the class's own */
     void *words[VT_HEAD + VT_FUNCS];
 };
 
@@ -191,8 +191,8 @@ static void *const *class_vptr(void *const *vp)
     uintptr_t a = (uintptr_t)vp, lo = (uintptr_t)copies, hi = (uintptr_t)(copies + VT_COPIES);
     if (a < lo || a >= hi)
         return vp;
-    const struct vcopy *c = (const struct vcopy *)(a - offsetof(struct vcopy, words) -
-                                                   VT_HEAD * sizeof(void *));
+    const struct vcopy *c =
+        (const struct vcopy *)(a - offsetof(struct vcopy, words) - VT_HEAD * sizeof(void *));
     return c->vptr;
 }
 
@@ -206,7 +206,7 @@ static int class_known(void *const *vp)
         return 0;
     void *const *ti = (void *const *)vp[-1];
     if (!ti)
-        return 0;             /* built without RTTI */
+        return 0; /* built without RTTI */
     const char *name = (const char *)ti[1];
     if (!name)
         return 0;
@@ -299,8 +299,11 @@ static __attribute__((noinline)) tbb_task *run(tbb_task *self, void *ed, int can
     const struct vcopy *c = (const struct vcopy *)a;
     task_vfn f = cancel ? c->cancel : c->execute;
     struct run_scope s __attribute__((cleanup(run_end))) = {
-        .tracked = 0, .pool = c->rec->ta, .task = (uintptr_t)self,
-        .prev_rec = cur_rec, .prev_gen = cur_gen,
+        .tracked = 0,
+        .pool = c->rec->ta,
+        .task = (uintptr_t)self,
+        .prev_rec = cur_rec,
+        .prev_gen = cur_gen,
     };
     /* A task of an arena terminated since its submission runs untracked: the pool it was counted
      * in is closed, and the address may be another arena's now. */
@@ -397,7 +400,7 @@ static int submission_arena(tbb_arena_base *ta, struct arena_rec **rec, uint32_t
         int e_ = errno;                                                                            \
         struct arena_rec *rec_;                                                                    \
         uint32_t gen_;                                                                             \
-        struct submit_scope s_ __attribute__((cleanup(submit_end))) = {.pending = 0};              \
+        struct submit_scope s_ __attribute__((cleanup(submit_end))) = { .pending = 0 };            \
         if (submission_arena((ta_), &rec_, &gen_))                                                 \
             s_.pending = track(t, rec_, gen_, &s_);                                                \
         errno = e_;                                                                                \
@@ -414,8 +417,8 @@ PG_EXPORT void tbb_enqueue(tbb_task *t, tbb_arena_base *ta)
         SUBMIT(ta, real(t, ta));
 }
 
-PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx, tbb_arena_base *ta)
-    __asm__(N_ENQUEUE_CTX);
+PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx,
+                               tbb_arena_base *ta) __asm__(N_ENQUEUE_CTX);
 PG_EXPORT void tbb_enqueue_ctx(tbb_task *t, tbb_context *ctx, tbb_arena_base *ta)
 {
     enqueue_ctx_fn real = PG_REAL_LAZY(real_enqueue_ctx, N_ENQUEUE_CTX);
@@ -438,8 +441,8 @@ PG_EXPORT void tbb_spawn(tbb_task *t, tbb_context *ctx)
     SUBMIT(NULL, real(t, ctx));
 }
 
-PG_EXPORT void tbb_spawn_slot(tbb_task *t, tbb_context *ctx, unsigned short slot)
-    __asm__(N_SPAWN_SLOT);
+PG_EXPORT void tbb_spawn_slot(tbb_task *t, tbb_context *ctx,
+                              unsigned short slot) __asm__(N_SPAWN_SLOT);
 PG_EXPORT void tbb_spawn_slot(tbb_task *t, tbb_context *ctx, unsigned short slot)
 {
     spawn_slot_fn real = PG_REAL_LAZY(real_spawn_slot, N_SPAWN_SLOT);
@@ -472,7 +475,7 @@ PG_EXPORT void tbb_execute(tbb_arena_base *ta, tbb_delegate *d)
     if (!real)
         return;
     // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): read by the cleanup function
-    struct exec_scope s __attribute__((cleanup(exec_end))) = {cur_rec, cur_gen};
+    struct exec_scope s __attribute__((cleanup(exec_end))) = { cur_rec, cur_gen };
     if (ta && atomic_load_explicit(&pg_ready, memory_order_acquire)) {
         int e = errno;
         struct arena_rec *r = arena_get((uintptr_t)ta);

@@ -33,7 +33,7 @@
 #define UV_PROBE 1024u
 
 struct uv_slot {
-    _Atomic uintptr_t req;          /* 0: never used; UV_TOMB: free again */
+    _Atomic uintptr_t req; /* 0: never used; UV_TOMB: free again */
     uv_work_cb work;
     uv_after_work_cb after;
 };
@@ -123,7 +123,8 @@ static __attribute__((noinline)) int pool_open(void)
 {
     if (atomic_load_explicit(&pool_opened, memory_order_acquire))
         return 1;
-    if (!pg_apool_open(pool_handle(), pg_library_name(PG_LIB_LIBUV), "uv threadpool", pool_size(), 2))
+    if (!pg_apool_open(pool_handle(), pg_library_name(PG_LIB_LIBUV), "uv threadpool", pool_size(),
+                       2))
         return 0;
     atomic_store_explicit(&pool_opened, 1, memory_order_release);
     return 1;
@@ -180,7 +181,7 @@ PG_EXPORT int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 {
     queue_work_fn real = PG_REAL_LAZY(real_queue_work, "uv_queue_work");
     if (!real)
-        return UV_ENOSYS_;   /* unreachable: nothing links to uv_queue_work without libuv */
+        return UV_ENOSYS_; /* unreachable: nothing links to uv_queue_work without libuv */
     /* libuv refuses a NULL work callback with UV_EINVAL and touches nothing: so does the shim. */
     if (!work_cb || !atomic_load_explicit(&pg_ready, memory_order_acquire))
         return real(loop, req, work_cb, after_work_cb);

@@ -35,7 +35,7 @@
 #define SND_EMPTY 0u
 #define SND_WRITING 1u
 #define SND_FULL 2u
-#define SND_PHASE(s) ((s) & 3u)
+#define SND_PHASE(s) ((s)&3u)
 #define SND_VER(s) ((s) & ~3u)
 
 struct async_sender {
@@ -47,13 +47,13 @@ struct async_sender {
 };
 
 struct async_slot {
-    _Atomic uintptr_t handle;      /* 0: never used; UV_TOMB: free again */
+    _Atomic uintptr_t handle; /* 0: never used; UV_TOMB: free again */
     _Atomic(uv_async_cb) cb;
     struct async_sender snd[ASYNC_SENDERS];
 };
 
 static struct async_slot async_slots[ASYNC_SLOTS];
-static _Atomic int async_live;     /* entries in use: uv_close skips the look-up while 0 */
+static _Atomic int async_live; /* entries in use: uv_close skips the look-up while 0 */
 static _Atomic int async_full_warned;
 /* Resolved on first use, outside signal handlers (uv_async_init resolves uv_async_send). */
 static _Atomic(async_init_fn) real_async_init;
@@ -72,9 +72,9 @@ static struct async_slot *async_claim(uintptr_t h, uv_async_cb cb)
     for (uint32_t i = 0; i < ASYNC_PROBE; i++) {
         struct async_slot *s = &async_slots[(i0 + i) % ASYNC_SLOTS];
         uintptr_t v = atomic_load_explicit(&s->handle, memory_order_relaxed);
-        int again = v == h;   /* initialised twice without uv_close: the entry is reused */
-        if (again || ((v == 0 || v == UV_TOMB) &&
-                      atomic_compare_exchange_strong(&s->handle, &v, h))) {
+        int again = v == h; /* initialised twice without uv_close: the entry is reused */
+        if (again ||
+            ((v == 0 || v == UV_TOMB) && atomic_compare_exchange_strong(&s->handle, &v, h))) {
             if (!again)
                 atomic_fetch_add_explicit(&async_live, 1, memory_order_relaxed);
             for (int k = 0; k < ASYNC_SENDERS; k++) {
@@ -119,13 +119,12 @@ static void sender_put(struct async_slot *e, const struct pg_sender *me)
         for (int k = 0; k < ASYNC_SENDERS; k++) {
             struct async_sender *r = &e->snd[k];
             uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
-            if (pass == 0 ? SND_PHASE(st) != SND_FULL ||
-                                __atomic_load_n(&r->t, __ATOMIC_RELAXED) != me->t
-                          : SND_PHASE(st) != SND_EMPTY)
+            if (pass == 0
+                    ? SND_PHASE(st) != SND_FULL || __atomic_load_n(&r->t, __ATOMIC_RELAXED) != me->t
+                    : SND_PHASE(st) != SND_EMPTY)
                 continue;
             uint32_t mine = SND_VER(st + 4u) | SND_WRITING;
-            if (!atomic_compare_exchange_strong_explicit(&r->state, &st, mine,
-                                                         memory_order_acquire,
+            if (!atomic_compare_exchange_strong_explicit(&r->state, &st, mine, memory_order_acquire,
                                                          memory_order_relaxed))
                 continue;
             __atomic_store_n(&r->t, me->t, __ATOMIC_RELAXED);
@@ -147,10 +146,10 @@ static void senders_take(struct async_slot *e, struct pg_attrib *a)
         uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
         if (SND_PHASE(st) != SND_FULL)
             continue;
-        struct pg_sender s = {
-            __atomic_load_n(&r->t, __ATOMIC_RELAXED), __atomic_load_n(&r->gen, __ATOMIC_RELAXED),
-            __atomic_load_n(&r->task, __ATOMIC_RELAXED),
-            __atomic_load_n(&r->wait_seq, __ATOMIC_RELAXED)};
+        struct pg_sender s = { __atomic_load_n(&r->t, __ATOMIC_RELAXED),
+                               __atomic_load_n(&r->gen, __ATOMIC_RELAXED),
+                               __atomic_load_n(&r->task, __ATOMIC_RELAXED),
+                               __atomic_load_n(&r->wait_seq, __ATOMIC_RELAXED) };
         /* Valid only if nobody started rewriting the record while it was read. */
         if (!atomic_compare_exchange_strong_explicit(&r->state, &st, SND_VER(st) | SND_EMPTY,
                                                      memory_order_acq_rel, memory_order_relaxed))
@@ -192,7 +191,7 @@ static void async_trampoline(uv_async_t *handle)
     if (!s)
         pg_uv_broken("libuv async handle not in the adapter's table");
     uv_async_cb cb = atomic_load_explicit(&s->cb, memory_order_acquire);
-    struct async_call call = {{PG_ATTRIB_LIVE, async_refresh, 0, {{0}}}, s};
+    struct async_call call = { { PG_ATTRIB_LIVE, async_refresh, 0, { { 0 } } }, s };
     senders_take(s, &call.a);
     struct pg_attrib *prev = pg_attrib_cur;
     pg_attrib_cur = &call.a;
@@ -213,7 +212,7 @@ PG_EXPORT int uv_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb asyn
 {
     async_init_fn real = PG_REAL_LAZY(real_async_init, "uv_async_init");
     if (!real)
-        return UV_ENOSYS_;   /* unreachable: nothing links to uv_async_init without libuv */
+        return UV_ENOSYS_; /* unreachable: nothing links to uv_async_init without libuv */
     /* Resolved here, outside any signal handler, for the sends to come. */
     (void)PG_REAL_LAZY(real_async_send, "uv_async_send");
     /* A NULL callback is legal (libuv then calls nothing on a send): passed through, unwrapped. */
@@ -269,7 +268,7 @@ PG_EXPORT void uv_close(uv_handle_t *handle, uv_close_cb close_cb)
 {
     close_fn real = PG_REAL_LAZY(real_close, "uv_close");
     if (!real)
-        return;   /* unreachable: nothing links to uv_close without libuv */
+        return; /* unreachable: nothing links to uv_close without libuv */
     if (!atomic_load_explicit(&async_live, memory_order_relaxed)) {
         real(handle, close_cb);
         return;

@@ -54,8 +54,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-static int int_var(pg_config_get_fn get, pg_config_warn_fn warn, const char *name, long lo,
-                   long hi, int *field)
+static int int_var(pg_config_get_fn get, pg_config_warn_fn warn, const char *name, long lo, long hi,
+                   int *field)
 {
     const char *v = get(name);
     if (!v)
@@ -115,7 +115,8 @@ int pg_config_parse(struct pg_config *c, pg_config_get_fn get, pg_config_warn_fn
             c->on_finding = PG_ON_EXIT;
             c->exit_code = (int)code;
         } else {
-            warnf(warn, "POOLGUARD_ON_FINDING", v, "is not continue, abort or exit:N (N from 0 to 255)");
+            warnf(warn, "POOLGUARD_ON_FINDING", v,
+                  "is not continue, abort or exit:N (N from 0 to 255)");
             bad++;
         }
     }

@@ -20,8 +20,10 @@ void pg_glibc_gate(void)
         version = gnu_get_libc_version();
     int ok = pg_glibc_version_verified(version);
     if (!ok)
-        pg_warn("glibc %.32s: its lock layouts are not among those verified (glibc %d.%d to %d.%d%s); "
-                "waits are recorded but no owner is read from a lock word", version, PG_GLIBC_MIN_MAJOR, PG_GLIBC_MIN_MINOR, PG_GLIBC_MAX_MAJOR,
+        pg_warn("glibc %.32s: its lock layouts are not among those verified (glibc %d.%d to "
+                "%d.%d%s); "
+                "waits are recorded but no owner is read from a lock word",
+                version, PG_GLIBC_MIN_MAJOR, PG_GLIBC_MIN_MINOR, PG_GLIBC_MAX_MAJOR,
                 PG_GLIBC_MAX_MINOR, PG_GLIBC_ARCH_VERIFIED ? "" : ", on x86_64 only");
     __atomic_store_n(&pg_glibc_known, ok, __ATOMIC_RELEASE);
 }

@@ -52,7 +52,12 @@
 #error "poolguard decodes glibc's lock words (shim/core/glibc.h); this C library is not glibc"
 #endif
 
-enum { PG_GLIBC_MIN_MAJOR = 2, PG_GLIBC_MIN_MINOR = 34, PG_GLIBC_MAX_MAJOR = 2, PG_GLIBC_MAX_MINOR = 40 };
+enum {
+    PG_GLIBC_MIN_MAJOR = 2,
+    PG_GLIBC_MIN_MINOR = 34,
+    PG_GLIBC_MAX_MAJOR = 2,
+    PG_GLIBC_MAX_MINOR = 40
+};
 
 #if defined(__x86_64__) && !defined(__ILP32__)
 #define PG_GLIBC_ARCH_VERIFIED 1
@@ -71,11 +76,15 @@ _Static_assert(sizeof(((pthread_mutex_t *)0)->__data.__kind) == 4, "glibc mutex 
 /* __pthread_rwlock_arch_t (bits/struct_rwlock.h, x86_64) */
 _Static_assert(sizeof(pthread_rwlock_t) == 56, "glibc pthread_rwlock_t size");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__readers) == 0, "glibc rwlock __readers");
-_Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__readers) == 4, "glibc rwlock __readers size");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__wrphase_futex) == 8, "glibc rwlock __wrphase_futex");
-_Static_assert(offsetof(pthread_rwlock_t, __data.__writers_futex) == 12, "glibc rwlock __writers_futex");
+_Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__readers) == 4,
+               "glibc rwlock __readers size");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__wrphase_futex) == 8,
+               "glibc rwlock __wrphase_futex");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__writers_futex) == 12,
+               "glibc rwlock __writers_futex");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__cur_writer) == 24, "glibc rwlock __cur_writer");
-_Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__cur_writer) == 4, "glibc rwlock __cur_writer size");
+_Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__cur_writer) == 4,
+               "glibc rwlock __cur_writer size");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__shared) == 28, "glibc rwlock __shared");
 _Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__shared) == 4, "glibc rwlock __shared size");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__flags) == 48, "glibc rwlock __flags");
@@ -83,7 +92,8 @@ _Static_assert(sizeof(((pthread_rwlock_t *)0)->__data.__flags) == 4, "glibc rwlo
 
 /* struct __pthread_cond_s (bits/thread-shared-types.h): 2.25..2.40, not 2.41's */
 _Static_assert(sizeof(pthread_cond_t) == 48, "glibc pthread_cond_t size");
-_Static_assert(offsetof(pthread_cond_t, __data.__wrefs) == 36, "glibc cond __wrefs (moved in 2.41)");
+_Static_assert(offsetof(pthread_cond_t, __data.__wrefs) == 36,
+               "glibc cond __wrefs (moved in 2.41)");
 _Static_assert(sizeof(((pthread_cond_t *)0)->__data.__wrefs) == 4, "glibc cond __wrefs size");
 #else
 #define PG_GLIBC_ARCH_VERIFIED 0
@@ -91,8 +101,8 @@ _Static_assert(sizeof(((pthread_cond_t *)0)->__data.__wrefs) == 4, "glibc cond _
 
 /* glibc's struct new_sem with 64-bit atomics (sysdeps/nptl/internaltypes.h), which sem_t hides. */
 struct pg_glibc_sem {
-    uint64_t data;   /* value in bits 0..31, waiter count from bit 32 (SEM_NWAITERS_SHIFT) */
-    int private;     /* 0 (FUTEX_PRIVATE) for a private semaphore, FUTEX_PRIVATE_FLAG if shared */
+    uint64_t data; /* value in bits 0..31, waiter count from bit 32 (SEM_NWAITERS_SHIFT) */
+    int private;   /* 0 (FUTEX_PRIVATE) for a private semaphore, FUTEX_PRIVATE_FLAG if shared */
     int pad;
 };
 #if PG_GLIBC_ARCH_VERIFIED
@@ -104,12 +114,12 @@ _Static_assert(_Alignof(sem_t) >= _Alignof(uint64_t), "glibc sem_t aligned for i
 #endif
 
 /* Offsets another process's lock is read at (the watchdog, attach and core copy words out). */
-#define PG_GLIBC_COND_WREFS_OFF        offsetof(pthread_cond_t, __data.__wrefs)
-#define PG_GLIBC_RWLOCK_WRPHASE_OFF    offsetof(pthread_rwlock_t, __data.__wrphase_futex)
-#define PG_GLIBC_RWLOCK_WRITERS_OFF    offsetof(pthread_rwlock_t, __data.__writers_futex)
-#define PG_GLIBC_SEM_PRIVATE_OFF       offsetof(struct pg_glibc_sem, private)
+#define PG_GLIBC_COND_WREFS_OFF offsetof(pthread_cond_t, __data.__wrefs)
+#define PG_GLIBC_RWLOCK_WRPHASE_OFF offsetof(pthread_rwlock_t, __data.__wrphase_futex)
+#define PG_GLIBC_RWLOCK_WRITERS_OFF offsetof(pthread_rwlock_t, __data.__writers_futex)
+#define PG_GLIBC_SEM_PRIVATE_OFF offsetof(struct pg_glibc_sem, private)
 /* struct pthread's tid word in 2.36 (x86_64), the first place attach looks; it searches if not. */
-#define PG_GLIBC_236_PTHREAD_TID_OFF   0x2d0
+#define PG_GLIBC_236_PTHREAD_TID_OFF 0x2d0
 
 /* ------------------------------------------------------------------------------------------ */
 /* The version gate                                                                           */
@@ -117,7 +127,7 @@ _Static_assert(_Alignof(sem_t) >= _Alignof(uint64_t), "glibc sem_t aligned for i
 /* "2.36", "2.36.9000", "2.40-13" -> major, minor; 0, or -1 if s does not start "N.N". Pure. */
 static inline int pg_glibc_parse_version(const char *s, int *major, int *minor)
 {
-    int v[2] = {0, 0};
+    int v[2] = { 0, 0 };
     for (int k = 0; k < 2; k++) {
         if (!s || *s < '0' || *s > '9')
             return -1;
@@ -161,8 +171,8 @@ static inline int pg_glibc_open(void)
 /* Mutex                                                                                      */
 
 enum {
-    PG_GLIBC_MUTEX_ROBUST = 16,           /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
-    PG_GLIBC_MUTEX_PSHARED = 128,         /* PTHREAD_MUTEX_PSHARED_BIT (robust ones have it too) */
+    PG_GLIBC_MUTEX_ROBUST = 16,   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
+    PG_GLIBC_MUTEX_PSHARED = 128, /* PTHREAD_MUTEX_PSHARED_BIT (robust ones have it too) */
     PG_GLIBC_MUTEX_INCONSISTENT = 0x7ffffffe,
     PG_GLIBC_MUTEX_NOTRECOVERABLE = 0x7fffffff,
 };
@@ -201,12 +211,13 @@ static inline int pg_glibc_mutex_owned_by(const pthread_mutex_t *m, pid_t tid)
 }
 
 struct pg_glibc_mutex {
-    pid_t owner;   /* 0 free; a tid; or one of the robust states */
+    pid_t owner; /* 0 free; a tid; or one of the robust states */
     int kind;
 };
 
 /* A copy of a mutex decoded; -1 when the layout is unknown (known: the caller's gate). */
-static inline int pg_glibc_mutex_decode(const pthread_mutex_t *copy, int known, struct pg_glibc_mutex *out)
+static inline int pg_glibc_mutex_decode(const pthread_mutex_t *copy, int known,
+                                        struct pg_glibc_mutex *out)
 {
     if (!known)
         return -1;
@@ -218,20 +229,22 @@ static inline int pg_glibc_mutex_decode(const pthread_mutex_t *copy, int known, 
 /* Does the owner field name a thread holding the lock (not free, not a robust state)? */
 static inline int pg_glibc_mutex_held(pid_t owner)
 {
-    return owner != 0 && owner != PG_GLIBC_MUTEX_NOTRECOVERABLE && owner != PG_GLIBC_MUTEX_INCONSISTENT;
+    return owner != 0 && owner != PG_GLIBC_MUTEX_NOTRECOVERABLE &&
+           owner != PG_GLIBC_MUTEX_INCONSISTENT;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Read-write lock                                                                            */
 
 struct pg_glibc_rwlock {
-    pid_t writer;        /* the thread holding the write lock, 0 if none */
-    unsigned readers;    /* read locks held (PTHREAD_RWLOCK_READER_SHIFT 3) */
-    int shared;          /* process-shared */
-    unsigned flags;      /* the kind: 0 prefer readers, 1 prefer writers, 2 writers nonrecursive */
+    pid_t writer;     /* the thread holding the write lock, 0 if none */
+    unsigned readers; /* read locks held (PTHREAD_RWLOCK_READER_SHIFT 3) */
+    int shared;       /* process-shared */
+    unsigned flags;   /* the kind: 0 prefer readers, 1 prefer writers, 2 writers nonrecursive */
 };
 
-static inline int pg_glibc_rwlock_decode(const pthread_rwlock_t *copy, int known, struct pg_glibc_rwlock *out)
+static inline int pg_glibc_rwlock_decode(const pthread_rwlock_t *copy, int known,
+                                         struct pg_glibc_rwlock *out)
 {
     if (!known)
         return -1;

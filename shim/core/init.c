@@ -120,16 +120,18 @@ void pg_init(void)
             (size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, pg_cfg.dir) < sizeof pg_cfg.dir)
             memcpy(pg_cfg.dir, abs, strlen(abs) + 1);
         else
-            pg_warn("POOLGUARD_DIR='%.64s' cannot be made absolute; it is used as it is", pg_cfg.dir);
+            pg_warn("POOLGUARD_DIR='%.64s' cannot be made absolute; it is used as it is",
+                    pg_cfg.dir);
     }
     int r = pg_table_init((uint32_t)pg_cfg.max_threads);
     if (r < 0) {
-        pg_warn("cannot map the thread table (%s); poolguard is off for this process", strerror(-r));
+        pg_warn("cannot map the thread table (%s); poolguard is off for this process",
+                strerror(-r));
         pg_disabled = 1;
         return;
     }
     pg_stack_init();
-    pg_glibc_gate();   /* before any hook decodes a lock word */
+    pg_glibc_gate(); /* before any hook decodes a lock word */
     pg_lo_enabled = pg_cfg.lock_order && pg_lo_init() == 0;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     atomic_store_explicit(&pg_ready, 1, memory_order_release);

@@ -89,10 +89,22 @@ static void close_(struct pg_jw *w, char c)
     putc1(w, c);
 }
 
-void pg_jw_obj(struct pg_jw *w) { open_(w, '{'); }
-void pg_jw_obj_end(struct pg_jw *w) { close_(w, '}'); }
-void pg_jw_arr(struct pg_jw *w) { open_(w, '['); }
-void pg_jw_arr_end(struct pg_jw *w) { close_(w, ']'); }
+void pg_jw_obj(struct pg_jw *w)
+{
+    open_(w, '{');
+}
+void pg_jw_obj_end(struct pg_jw *w)
+{
+    close_(w, '}');
+}
+void pg_jw_arr(struct pg_jw *w)
+{
+    open_(w, '[');
+}
+void pg_jw_arr_end(struct pg_jw *w)
+{
+    close_(w, ']');
+}
 
 static void str_body(struct pg_jw *w, const char *s, size_t n);
 
@@ -141,11 +153,11 @@ static void str_body(struct pg_jw *w, const char *s, size_t n)
     while (i < n) {
         unsigned char c = p[i];
         if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
+            char e[2] = { '\\', (char)c };
             put(w, e, 2);
             i++;
         } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
             put(w, e, 6);
             i++;
         } else {

@@ -12,12 +12,12 @@
 #define PG_JW_DEPTH 32
 
 struct pg_jw {
-    int fd;                 /* -1: keep everything in the buffer (tests); overflow sets err */
+    int fd; /* -1: keep everything in the buffer (tests); overflow sets err */
     char *buf;
     size_t cap, len;
-    int err;                /* a write failed or the buffer overflowed: the output is incomplete */
+    int err; /* a write failed or the buffer overflowed: the output is incomplete */
     int depth;
-    unsigned char count[PG_JW_DEPTH];   /* values written at each open level (0, 1 = "more") */
+    unsigned char count[PG_JW_DEPTH]; /* values written at each open level (0, 1 = "more") */
     int after_key;
 };
 

@@ -15,15 +15,15 @@
 
 #include "lockorder.h"
 
-#define LO_MAX_EDGES (2u << 20)          /* pairs */
-#define LO_INDEX_SLOTS (4u << 20)        /* hash index over pairs: power of two, load <= 1/2 */
-#define LO_LOG_MAX (4 * LO_MAX_EDGES)    /* log entries: a pair's first sighting and its new threads */
-#define LO_NODE_SLOTS (4u << 20)         /* locks (address, generation, where made): power of two */
-#define LO_MAX_STACKS (1u << 18)         /* distinct acquisition stacks */
+#define LO_MAX_EDGES (2u << 20)       /* pairs */
+#define LO_INDEX_SLOTS (4u << 20)     /* hash index over pairs: power of two, load <= 1/2 */
+#define LO_LOG_MAX (4 * LO_MAX_EDGES) /* log entries: a pair's first sighting and its new threads */
+#define LO_NODE_SLOTS (4u << 20)      /* locks (address, generation, where made): power of two */
+#define LO_MAX_STACKS (1u << 18)      /* distinct acquisition stacks */
 #define LO_STACK_SLOTS (1u << 19)
-#define LO_MAX_SEGS (8u << 20)           /* thread segments (happens-before) */
-#define LO_OCC 3                         /* threads (and segments) remembered per pair */
-#define LO_SEG_NONE 0xffffffffu          /* a segment that could not be recorded: ordered with nothing */
+#define LO_MAX_SEGS (8u << 20)  /* thread segments (happens-before) */
+#define LO_OCC 3                /* threads (and segments) remembered per pair */
+#define LO_SEG_NONE 0xffffffffu /* a segment that could not be recorded: ordered with nothing */
 
 /* One thread's taking of a pair: which thread (a serial number never reused, and its tid for the
  * report) in which segment of its life. seg is written last; 0 means not filled in yet. */
@@ -31,20 +31,20 @@ struct lo_occ {
     _Atomic uint32_t seg;
     uint32_t thr;
     pid_t tid;
-    uint32_t stack;              /* depot index + 1 of where b was taken while a was held; 0: none */
-    uintptr_t pc_a;              /* where a was taken */
+    uint32_t stack; /* depot index + 1 of where b was taken while a was held; 0: none */
+    uintptr_t pc_a; /* where a was taken */
 };
 
 struct lo_edge {
-    _Atomic uint64_t key;        /* a hash of (a, ga, b, gb), never 0 */
-    _Atomic uint32_t ready;      /* the fields below are filled in */
+    _Atomic uint64_t key;   /* a hash of (a, ga, b, gb), never 0 */
+    _Atomic uint32_t ready; /* the fields below are filled in */
     uint8_t kind_a, kind_b;
     uintptr_t a, b;
     uint32_t ga, gb;
     _Atomic uint32_t nocc;
     struct lo_occ occ[LO_OCC];
-    _Atomic uint32_t overflow;   /* more threads took it than occ holds */
-    _Atomic uintptr_t gates[PG_LO_GATES];   /* locks held across a and b every time */
+    _Atomic uint32_t overflow;            /* more threads took it than occ holds */
+    _Atomic uintptr_t gates[PG_LO_GATES]; /* locks held across a and b every time */
 };
 
 struct lo_stack {

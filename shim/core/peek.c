@@ -15,13 +15,13 @@
 
 int pg_peek(void *dst, uintptr_t src, size_t n)
 {
-    static int mode;   /* 0: not tried yet; 1: the system call works; -1: not available */
+    static int mode; /* 0: not tried yet; 1: the system call works; -1: not available */
     static pid_t pid;
     if (mode >= 0) {
-        pid_t me = getpid();   /* a forked child has its own */
+        pid_t me = getpid(); /* a forked child has its own */
         if (pid != me)
             pid = me, mode = 0;
-        struct iovec local = {dst, n}, remote = {(void *)src, n};
+        struct iovec local = { dst, n }, remote = { (void *)src, n };
         ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
         if (got == (ssize_t)n) {
             mode = 1;

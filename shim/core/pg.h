@@ -31,7 +31,6 @@
 #define PG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-
 /* Locks one thread can be seen holding at once; deeper nesting is counted, not recorded. */
 #define PG_MAX_HELD 32
 /* Objects remembered per thread for pool inference. */
@@ -50,8 +49,8 @@ enum pg_wait_kind {
     PG_W_SEM,
     PG_W_FUTEX,
     PG_W_BARRIER,
-    PG_W_COND_DESTROY,   /* pthread_cond_destroy waiting for the condition's waiters to leave */
-    PG_W_ONCE,           /* pthread_once waiting for another thread's init routine */
+    PG_W_COND_DESTROY, /* pthread_cond_destroy waiting for the condition's waiters to leave */
+    PG_W_ONCE,         /* pthread_once waiting for another thread's init routine */
 };
 
 /* wextra of a futex wait made inside a library's lock call (the rest of wextra is the op). */
@@ -61,7 +60,7 @@ enum pg_held_kind { PG_H_MUTEX = 1, PG_H_RWLOCK_READ, PG_H_RWLOCK_WRITE, PG_H_SP
 
 struct pg_held {
     uintptr_t obj;
-    uintptr_t pc;   /* return address of the call that took it */
+    uintptr_t pc; /* return address of the call that took it */
     uint32_t kind;
 };
 
@@ -77,20 +76,20 @@ struct pg_thread {
     void *(*start)(void *);
     void *arg;
     int is_main;
-    int in_shim;                /* recursion guard: calls made by the shim itself go straight through */
-    uint32_t ncreated;          /* threads this thread has created */
+    int in_shim;       /* recursion guard: calls made by the shim itself go straight through */
+    uint32_t ncreated; /* threads this thread has created */
 
     /* Wait state: fields written before wait_seq turns odd, left alone until it turns even again. */
     _Atomic uint64_t wait_seq;
     uint32_t wkind;
     uint32_t wtimed;
     uintptr_t wobj;
-    uintptr_t wextra;           /* join: the pthread_t waited for */
-    uint64_t wsince_ns;         /* CLOCK_MONOTONIC */
-    unw_context_t wctx;         /* registers at the hook, so the watchdog can unwind the blocked thread */
+    uintptr_t wextra;   /* join: the pthread_t waited for */
+    uint64_t wsince_ns; /* CLOCK_MONOTONIC */
+    unw_context_t wctx; /* registers at the hook, so the watchdog can unwind the blocked thread */
 
     _Atomic uint32_t nheld;
-    uint32_t held_dropped;      /* acquisitions not recorded because the array was full */
+    uint32_t held_dropped; /* acquisitions not recorded because the array was full */
     struct pg_held held[PG_MAX_HELD];
 
     uint32_t ncreate;
@@ -99,8 +98,17 @@ struct pg_thread {
     /* Pool inference, written by the thread itself on blocking paths only. hist: the condition
      * variables, semaphores and futex words it has waited on, most used kept. lost: the last
      * objects it signalled or posted while nobody waited on them (work queued for a busy pool). */
-    struct { uintptr_t obj; uint32_t count; uint32_t kind; } hist[PG_HIST];
-    struct { uintptr_t obj; uint32_t count; uint32_t kind; uint64_t seq; } lost[PG_LOST];
+    struct {
+        uintptr_t obj;
+        uint32_t count;
+        uint32_t kind;
+    } hist[PG_HIST];
+    struct {
+        uintptr_t obj;
+        uint32_t count;
+        uint32_t kind;
+        uint64_t seq;
+    } lost[PG_LOST];
     /* Where it queued such work: captured at the 8th lost signal on an object, then every 4096th. */
     uintptr_t submit_obj;
     uint32_t nsubmit;
@@ -108,7 +116,10 @@ struct pg_thread {
 
     /* Lock order: the "A then B" pairs this thread has already recorded (lockorder.c); its
      * serial number and current happens-before segment, valid while lo_gen equals gen. */
-    struct { uintptr_t a, b; uint32_t epoch; } lo_cache[64];
+    struct {
+        uintptr_t a, b;
+        uint32_t epoch;
+    } lo_cache[64];
     uint32_t lo_thr, lo_seg, lo_gen;
     /* The one pair (a lock held alone, then b) this thread recorded or found last, in segment seg
      * at lock-order epoch epoch: the hooks' inline check for nested locking that repeats itself. */
@@ -121,7 +132,7 @@ struct pg_thread {
     uintptr_t ann_pool, ann_task, ann_task_fn, ann_wait_task;
     uintptr_t sub_pool, sub_task;
     uint64_t sub_seq;
-    uint32_t ann_ever;          /* has run a task of a pool known exactly: never inferred */
+    uint32_t ann_ever; /* has run a task of a pool known exactly: never inferred */
     /* Set by an adapter around a library's condition signal (GLib's g_cond_signal) so that the
      * futex wake inside it, if it wakes nobody, counts as a lost signal. Any other FUTEX_WAKE
      * that wakes nobody is lock traffic (an unlock with no waiter), never queued work. */
@@ -134,7 +145,7 @@ struct pg_thread {
 /* The thread table (thread_table.c). */
 PG_HIDDEN extern struct pg_thread *pg_table;
 PG_HIDDEN extern uint32_t pg_table_size;
-PG_HIDDEN extern _Atomic uint32_t pg_table_high;     /* slots [0, high) have ever been used */
+PG_HIDDEN extern _Atomic uint32_t pg_table_high; /* slots [0, high) have ever been used */
 PG_HIDDEN extern __thread struct pg_thread *pg_cur __attribute__((tls_model("initial-exec")));
 #define PG_NOSLOT ((struct pg_thread *)1)
 
@@ -210,7 +221,7 @@ PG_HIDDEN void pg_wait_end(struct pg_waitscope *ws);
             (thr)->wsince_ns = pg_now_ns();                                                        \
             unw_getcontext(&(thr)->wctx);                                                          \
             if ((kind) >= PG_W_COND && (kind) <= PG_W_FUTEX)                                       \
-                pg_hist_note((thr), (uintptr_t)(obj), (kind));                                             \
+                pg_hist_note((thr), (uintptr_t)(obj), (kind));                                     \
             atomic_store_explicit(&(thr)->wait_seq, s_ + 1, memory_order_release);                 \
             errno = (ws).saved_errno;                                                              \
         }                                                                                          \
@@ -251,8 +262,8 @@ PG_HIDDEN void *pg_real_optional(const char *name);
 #undef PG_ADAPTER
 
 /* Life cycle (init.c). */
-PG_HIDDEN extern _Atomic int pg_ready;       /* the table exists and hooks may track */
-PG_HIDDEN extern int pg_disabled;            /* secure execution or POOLGUARD_DISABLE: pass through */
+PG_HIDDEN extern _Atomic int pg_ready; /* the table exists and hooks may track */
+PG_HIDDEN extern int pg_disabled;      /* secure execution or POOLGUARD_DISABLE: pass through */
 PG_HIDDEN extern struct pg_config pg_cfg;
 PG_HIDDEN void pg_init(void);
 PG_HIDDEN void pg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -99,7 +99,7 @@ int pg_stack_here_fast(uintptr_t *pcs, int max, int skip)
     int got = unw_backtrace(buf, want);
     leave();
     int n = 0;
-    for (int i = 1 + skip; i < got && n < max; i++)   /* buf[0] is this function's own frame */
+    for (int i = 1 + skip; i < got && n < max; i++) /* buf[0] is this function's own frame */
         pcs[n++] = (uintptr_t)buf[i];
     return n;
 }

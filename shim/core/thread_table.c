@@ -24,7 +24,7 @@ uint32_t pg_table_size;
 _Atomic uint32_t pg_table_high;
 __thread struct pg_thread *pg_cur __attribute__((tls_model("initial-exec")));
 
-static _Atomic uint64_t free_head;     /* tag << 32 | (index + 1); 0 index: empty */
+static _Atomic uint64_t free_head; /* tag << 32 | (index + 1); 0 index: empty */
 static _Atomic int full_warned;
 static pthread_key_t lazy_key;
 static int lazy_key_ok;
@@ -90,7 +90,8 @@ struct pg_thread *pg_slot_claim(void)
             atomic_fetch_sub_explicit(&pg_table_high, 1, memory_order_relaxed);
             if (!atomic_exchange(&full_warned, 1))
                 pg_warn("the thread table is full (%u threads; POOLGUARD_MAX_THREADS raises it): "
-                        "further threads are not tracked", pg_table_size);
+                        "further threads are not tracked",
+                        pg_table_size);
             return NULL;
         }
         t = &pg_table[k];
@@ -139,7 +140,7 @@ void pg_slot_release(struct pg_thread *t)
 struct pg_thread *pg_self_slow(void)
 {
     if (!atomic_load_explicit(&pg_ready, memory_order_acquire) || pg_disabled)
-        return NULL;   /* pg_cur stays NULL: try again once ready */
+        return NULL; /* pg_cur stays NULL: try again once ready */
     struct pg_thread *t = pg_slot_claim();
     if (!t) {
         pg_cur = PG_NOSLOT;

@@ -125,7 +125,7 @@ int pg_graph_solve(struct pg_gnode *nodes, int n, int all_tracked, struct pg_gfi
         for (int k = 0; k < g->nwakers; k++) {
             if (g->wakers[k] == PG_GW_DEAD) {
                 g->finding = nf;
-                out[nf++] = (struct pg_gfinding){PG_GF_ABANDONED, i, 0, 0};
+                out[nf++] = (struct pg_gfinding){ PG_GF_ABANDONED, i, 0, 0 };
                 break;
             }
         }
@@ -162,7 +162,7 @@ int pg_graph_solve(struct pg_gnode *nodes, int n, int all_tracked, struct pg_gfi
                 rest = 0;
             } else if (nf < max_out) {
                 rest = nf;
-                out[nf++] = (struct pg_gfinding){PG_GF_HANG, i, 0, 0};
+                out[nf++] = (struct pg_gfinding){ PG_GF_HANG, i, 0, 0 };
             } else {
                 break;
             }

@@ -12,34 +12,34 @@
 #ifndef POOLGUARD_GRAPH_H
 #define POOLGUARD_GRAPH_H
 
-#define PG_GW_UNTRACKED (-1)   /* a live thread outside the table: it may run, so it may wake */
-#define PG_GW_DEAD (-2)        /* a thread that has exited: it will never wake anyone */
+#define PG_GW_UNTRACKED (-1) /* a live thread outside the table: it may run, so it may wake */
+#define PG_GW_DEAD (-2)      /* a thread that has exited: it will never wake anyone */
 #define PG_GRAPH_MAX_WAKERS 16
 
 struct pg_gnode {
     /* Input. */
-    int blocked;               /* in an untimed wait */
-    int any;                   /* woken by whoever signals: no specific waker known */
+    int blocked; /* in an untimed wait */
+    int any;     /* woken by whoever signals: no specific waker known */
     int nwakers;
-    int wakers[PG_GRAPH_MAX_WAKERS];   /* node indices, or PG_GW_* */
+    int wakers[PG_GRAPH_MAX_WAKERS]; /* node indices, or PG_GW_* */
     /* Output. */
     int stuck;
-    int finding;               /* index into the findings, or -1 */
-    int cycle_next;            /* in a cycle: the node it waits for along the cycle; else -1 */
-    int waits_for;             /* a stuck node it waits for (the edge a report draws); else -1 */
+    int finding;    /* index into the findings, or -1 */
+    int cycle_next; /* in a cycle: the node it waits for along the cycle; else -1 */
+    int waits_for;  /* a stuck node it waits for (the edge a report draws); else -1 */
 };
 
 enum pg_gfinding_kind {
-    PG_GF_CYCLE,       /* threads waiting on each other in a ring */
-    PG_GF_ABANDONED,   /* waiting for a lock whose owner has exited */
-    PG_GF_HANG,        /* every thread blocked and nobody left to wake anyone */
+    PG_GF_CYCLE,     /* threads waiting on each other in a ring */
+    PG_GF_ABANDONED, /* waiting for a lock whose owner has exited */
+    PG_GF_HANG,      /* every thread blocked and nobody left to wake anyone */
 };
 
 struct pg_gfinding {
     int kind;
-    int start;         /* a cycle member; the waiter on the abandoned lock; the first hung node */
-    int ncycle;        /* length of the cycle */
-    int nmembers;      /* threads in the finding, cycle included */
+    int start;    /* a cycle member; the waiter on the abandoned lock; the first hung node */
+    int ncycle;   /* length of the cycle */
+    int nmembers; /* threads in the finding, cycle included */
 };
 
 /* Solves the graph. all_tracked: the caller has checked that the nodes are every thread of the

@@ -24,8 +24,8 @@
 #include <errno.h>
 
 #define NONE 0xffffffffu
-#define HB_STEPS 65536                   /* segments visited per happens-before question */
-#define PICK_STEPS 100000                /* tries per cycle when choosing threads */
+#define HB_STEPS 65536    /* segments visited per happens-before question */
+#define PICK_STEPS 100000 /* tries per cycle when choosing threads */
 
 enum { E_INSERTED = 1, E_REP_MULTI = 2, E_REP_SINGLE = 4 };
 
@@ -99,7 +99,7 @@ int pg_lc_init(struct pg_lc *lc, void *mem, size_t size, uint32_t max_edges, uin
     if (!lc || !mem || !seg_preds || !max_edges || !max_nodes || !max_segs ||
         size < pg_lc_mem_size(max_edges, max_nodes, max_segs))
         return -EINVAL;
-    *lc = (struct pg_lc){0};
+    *lc = (struct pg_lc){ 0 };
     layout(lc, mem, max_edges, max_nodes, max_segs);
     lc->max_edges = max_edges;
     lc->max_nodes = max_nodes;
@@ -374,7 +374,7 @@ static int seg_before(struct pg_lc *lc, uint32_t x, uint32_t y)
         if (s == x)
             return 1;
         if (++steps > HB_STEPS)
-            return 0;   /* undecided: taken as unordered, so the cycle is reported */
+            return 0; /* undecided: taken as unordered, so the cycle is reported */
         uint32_t p[2];
         lc->seg_preds(lc->seg_arg, s, &p[0], &p[1]);
         for (int k = 0; k < 2; k++) {
@@ -382,7 +382,7 @@ static int seg_before(struct pg_lc *lc, uint32_t x, uint32_t y)
              * followed. Pushes are bounded by the segments in [x, y], and by the stack. */
             if (p[k] && p[k] >= x && p[k] < s && seen[p[k]] != stamp) {
                 if (sp == lc->max_nodes)
-                    return 0;   /* undecided, as above */
+                    return 0; /* undecided, as above */
                 seen[p[k]] = stamp;
                 work[sp++] = p[k];
             }
@@ -410,7 +410,7 @@ static int choose(struct pg_lc *lc, int i)
     for (int k = 0; k < p->ncand; k++) {
         if (--lc->pick_budget < 0) {
             lc->pick[i] = k;
-            return 1;   /* undecided: reported */
+            return 1; /* undecided: reported */
         }
         int ok = 1;
         for (int j = 0; j < i && ok; j++)

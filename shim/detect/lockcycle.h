@@ -21,10 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PG_LC_CANDS 4          /* occurrences of a pair judged: the threads remembered + "others" */
-#define PG_LC_GATES 4          /* gate locks remembered per pair */
-#define PG_LC_MAX_CYCLE 256    /* pairs in a cycle: longer ones are not reported */
-#define PG_LC_SEG_NONE 0xffffffffu   /* a segment not recorded: ordered with nothing */
+#define PG_LC_CANDS 4       /* occurrences of a pair judged: the threads remembered + "others" */
+#define PG_LC_GATES 4       /* gate locks remembered per pair */
+#define PG_LC_MAX_CYCLE 256 /* pairs in a cycle: longer ones are not reported */
+#define PG_LC_SEG_NONE 0xffffffffu /* a segment not recorded: ordered with nothing */
 
 /* One thread's taking of a pair. thr: a serial number per thread, never reused; 0 for "some
  * thread beyond those remembered", which is ordered with nothing. seg: the segment of that
@@ -37,7 +37,7 @@ struct pg_lc_cand {
 struct pg_lc_pair {
     int ncand;
     struct pg_lc_cand cand[PG_LC_CANDS];
-    uintptr_t gates[PG_LC_GATES];   /* locks held across the pair every time; 0: unused slot */
+    uintptr_t gates[PG_LC_GATES]; /* locks held across the pair every time; 0: unused slot */
 };
 
 /* The segments right before seg (thread creation and join: docs/lock-order.md): pred1 the one
@@ -46,15 +46,15 @@ struct pg_lc_pair {
 typedef void pg_lc_seg_preds_fn(void *arg, uint32_t seg, uint32_t *pred1, uint32_t *pred2);
 
 enum pg_lc_outcome {
-    PG_LC_NO_CYCLE,   /* the pair closes no cycle (yet) */
-    PG_LC_FULL,       /* its locks do not fit (or its id is past max_edges): not checked */
-    PG_LC_TOO_LONG,   /* its shortest cycle has more than PG_LC_MAX_CYCLE pairs: not reported */
-    PG_LC_KNOWN,      /* the cycle was reported already, and nothing new would be said */
-    PG_LC_CYCLE,      /* a cycle to judge: fill pair[0..len), call pg_lc_judge() */
-    PG_LC_GATED,      /* one lock was held across every pair: it cannot deadlock */
-    PG_LC_ORDERED,    /* no threads that can overlap took it, and no one-thread finding to make */
-    PG_LC_MULTI,      /* report: distinct threads, none ordered before another (pick[]) */
-    PG_LC_SINGLE,     /* report: one thread took every pair (pick[]) */
+    PG_LC_NO_CYCLE, /* the pair closes no cycle (yet) */
+    PG_LC_FULL,     /* its locks do not fit (or its id is past max_edges): not checked */
+    PG_LC_TOO_LONG, /* its shortest cycle has more than PG_LC_MAX_CYCLE pairs: not reported */
+    PG_LC_KNOWN,    /* the cycle was reported already, and nothing new would be said */
+    PG_LC_CYCLE,    /* a cycle to judge: fill pair[0..len), call pg_lc_judge() */
+    PG_LC_GATED,    /* one lock was held across every pair: it cannot deadlock */
+    PG_LC_ORDERED,  /* no threads that can overlap took it, and no one-thread finding to make */
+    PG_LC_MULTI,    /* report: distinct threads, none ordered before another (pick[]) */
+    PG_LC_SINGLE,   /* report: one thread took every pair (pick[]) */
 };
 
 /* The state of one graph. Callers read len, edge[], pair[] and pick[]; the rest is the module's. */
@@ -64,8 +64,8 @@ struct pg_lc {
      * edge[i + 1]'s first. */
     int len;
     uint32_t edge[PG_LC_MAX_CYCLE];
-    struct pg_lc_pair pair[PG_LC_MAX_CYCLE];   /* filled by the caller */
-    int pick[PG_LC_MAX_CYCLE];                 /* the occurrence shown, per pair */
+    struct pg_lc_pair pair[PG_LC_MAX_CYCLE]; /* filled by the caller */
+    int pick[PG_LC_MAX_CYCLE];               /* the occurrence shown, per pair */
 
     /* Capacities and the happens-before source. */
     uint32_t max_edges, max_nodes, max_segs, nslots;

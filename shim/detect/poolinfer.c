@@ -30,8 +30,8 @@
  * (poolinfer_verdict.c), which learn an inferred pool's idle wait and queue from
  * poolinfer_queue.c; poolinfer_int.h is what the three share.
  */
-#include "poolinfer_int.h"
 #include "pg_format.h"
+#include "poolinfer_int.h"
 
 #include <string.h>
 
@@ -81,11 +81,11 @@ static void build_groups(struct ctx *c)
         int pool = t->pool ? pool_index(in, t->pool) : -1;
         uint64_t key;
         if (pool >= 0)
-            key = pg_pi_mix(0x616e6e6f74ull, t->pool);   /* known exactly: the pool is what it says */
+            key = pg_pi_mix(0x616e6e6f74ull, t->pool); /* known exactly: the pool is what it says */
         else if (t->pool || t->exact_idle)
-            continue;   /* a worker of a pool known exactly, between tasks: never inferred */
+            continue; /* a worker of a pool known exactly, between tasks: never inferred */
         else if (t->cls == PG_PI_CLASS_RUNTIME)
-            continue;   /* a runtime's threads are the runtime's business */
+            continue; /* a runtime's threads are the runtime's business */
         else
             key = t->key;
         if (!key)
@@ -115,7 +115,7 @@ static void build_groups(struct ctx *c)
 
 void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out *out)
 {
-    struct ctx c = {in, state, out, -1};
+    struct ctx c = { in, state, out, -1 };
     out->nverdicts = 0;
     build_groups(&c);
     /* The one inferred pool (if only one) whose workers are all running, none waiting. */
@@ -124,7 +124,7 @@ void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out
         if (out->groups[g].pool >= 0 || out->groups[g].single || out->groups[g].n == 0)
             continue;
         int waiting = 0;
-        FOR_MEMBERS(&c, g, i)
+        FOR_MEMBERS (&c, g, i)
             waiting |= in->threads[i].waiting;
         if (!waiting) {
             nbusy++;
@@ -139,11 +139,13 @@ void pg_pi_scan(struct pg_pi_in *in, struct pg_pi_state *state, struct pg_pi_out
 
 /* Verdicts in the report format's terms (pg_format.h): proofs and evidence are its values. */
 _Static_assert((int)PG_PI_PROOF_NONE == PG_PROOF_NONE && (int)PG_PI_PROOF_GRAPH == PG_PROOF_GRAPH &&
-               (int)PG_PI_PROOF_EXACT == PG_PROOF_EXACT && (int)PG_PI_PROOF_INFERRED == PG_PROOF_INFERRED,
+                   (int)PG_PI_PROOF_EXACT == PG_PROOF_EXACT &&
+                   (int)PG_PI_PROOF_INFERRED == PG_PROOF_INFERRED,
                "poolinfer's proofs and the format's differ");
 _Static_assert((int)PG_PI_EV_STALL == PG_EV_STALL && (int)PG_PI_EV_SIGNALS == PG_EV_IDLE_SIGNALS &&
-               (int)PG_PI_EV_SEMCOUNT == PG_EV_SEMAPHORE && (int)PG_PI_EV_ADAPTER == PG_EV_ADAPTER &&
-               (int)PG_PI_EV_ANNOTATION == PG_EV_ANNOTATION,
+                   (int)PG_PI_EV_SEMCOUNT == PG_EV_SEMAPHORE &&
+                   (int)PG_PI_EV_ADAPTER == PG_EV_ADAPTER &&
+                   (int)PG_PI_EV_ANNOTATION == PG_EV_ANNOTATION,
                "poolinfer's evidence and the format's differ");
 
 int pg_pi_kind_format(int kind)

@@ -23,11 +23,11 @@ struct ctx {
     struct pg_pi_in *in;
     struct pg_pi_state *st;
     struct pg_pi_out *out;
-    int busy_group;     /* the one inferred pool whose workers all run, or -1 (see pg_pi_feed_of) */
+    int busy_group; /* the one inferred pool whose workers all run, or -1 (see pg_pi_feed_of) */
 };
 
 /* NOLINTBEGIN(bugprone-macro-parentheses): i is the loop variable the macro declares */
-#define FOR_MEMBERS(c, g, i) \
+#define FOR_MEMBERS(c, g, i)                                                                       \
     for (int i = (c)->out->groups[(g)].first; i >= 0; i = (c)->in->threads[i].next)
 /* NOLINTEND(bugprone-macro-parentheses) */
 

@@ -121,7 +121,7 @@ uintptr_t pg_pi_feed_of(struct ctx *c, int g, uint32_t *kind)
 
 static int in_members_hist(struct ctx *c, int g, uintptr_t obj)
 {
-    FOR_MEMBERS(c, g, i)
+    FOR_MEMBERS (c, g, i)
         if (in_hist(&c->in->threads[i], obj))
             return 1;
     return 0;
@@ -134,7 +134,7 @@ static int idle_like(struct ctx *c, int g, uintptr_t obj)
 {
     int members = 0;
     uint64_t count = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         const struct pg_pi_thread *t = &c->in->threads[i];
         for (int k = 0; k < PG_PI_HIST; k++)
             if (t->hist[k].obj == obj && t->hist[k].count) {
@@ -150,7 +150,7 @@ static int idle_like(struct ctx *c, int g, uintptr_t obj)
 void pg_pi_learn_idle(struct ctx *c, int g, struct pg_pi_pstate *ps, int *submit_wait)
 {
     *submit_wait = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         uint32_t kind = 0;
         uintptr_t obj = submitted_then_waited(&c->in->threads[i], &kind);
         /* A pool's queue: its own workers wait on it, or (workers that never went idle) work
@@ -169,9 +169,14 @@ void pg_pi_learn_idle(struct ctx *c, int g, struct pg_pi_pstate *ps, int *submit
     }
     /* Count, for each object in the members' histories, how many members used it and how often. */
     enum { MAXOBJ = 64 };
-    struct { uintptr_t obj; uint32_t kind; int members; uint64_t count; } objs[MAXOBJ];
+    struct {
+        uintptr_t obj;
+        uint32_t kind;
+        int members;
+        uint64_t count;
+    } objs[MAXOBJ];
     int nobjs = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         const struct pg_pi_thread *t = &c->in->threads[i];
         for (int k = 0; k < PG_PI_HIST; k++) {
             uintptr_t obj = t->hist[k].obj;
@@ -211,7 +216,7 @@ void pg_pi_learn_idle(struct ctx *c, int g, struct pg_pi_pstate *ps, int *submit
      * signalling that object while nobody waited on it: that is how work reaches a busy pool. */
     if (best && best_members < 2 && best_count < 2) {
         uintptr_t queue = 0;
-        FOR_MEMBERS(c, g, i) {
+        FOR_MEMBERS (c, g, i) {
             const struct pg_pi_thread *t = &c->in->threads[i];
             for (int k = 0; k < PG_PI_HIST && !queue; k++) {
                 uintptr_t obj = t->hist[k].obj;

@@ -51,19 +51,19 @@ static struct pg_pi_pstate *pstate_for(struct ctx *c, uint64_t key, int *index)
 static uint64_t waits_signature(struct ctx *c, int g)
 {
     uint64_t h = 0x12345;
-    FOR_MEMBERS(c, g, i)
+    FOR_MEMBERS (c, g, i)
         h = pg_pi_mix(h, c->in->threads[i].seq * 31 + (uint64_t)c->in->threads[i].tid);
     return h;
 }
 
 static int any_runnable(struct ctx *c, int g)
 {
-    FOR_MEMBERS(c, g, i)
+    FOR_MEMBERS (c, g, i)
         if (is_runnable(c, i))
             return 1;
     /* A proof from the graph rests on every thread it holds stuck, members or not: one of them
      * woken (runnable) can still wake the rest. */
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         if (!c->in->threads[i].stuck)
             continue;
         for (int k = 0; k < c->in->nthreads; k++)
@@ -92,7 +92,7 @@ static struct pg_pi_verdict *add_verdict(struct ctx *c, int g, int kind, int sev
 {
     struct pg_pi_out *out = c->out;
     if (out->nverdicts == PG_PI_MAX_VERDICTS)
-        return NULL;   /* two per group at most: cannot happen */
+        return NULL; /* two per group at most: cannot happen */
     struct pg_pi_verdict *v = &out->verdicts[out->nverdicts++];
     memset(v, 0, sizeof *v);
     v->kind = kind;
@@ -112,7 +112,7 @@ static void mark_reported(struct ctx *c, int g)
 {
     struct pg_pi_thread *th = c->in->threads;
     int fset[8], nfset = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         th[i].mark = 1;
         int f = th[i].stuck ? th[i].finding : -1;
         if (f >= 0 && nfset < 8)
@@ -160,9 +160,9 @@ static void check_growth(struct ctx *c, int g, struct pg_pi_pstate *ps, long dep
     if (!exact && (!c->in->rss_kb || !ps->rss_start_kb ||
                    c->in->rss_kb < ps->rss_start_kb + GROWTH_MIN_RSS_KB))
         return;
-    struct pg_pi_verdict *v = add_verdict(c, g, PG_PI_GROWTH, PG_PI_WARNING,
-                                          exact ? PG_PI_PROOF_EXACT : PG_PI_PROOF_INFERRED,
-                                          evidence, depth, exact, 0);
+    struct pg_pi_verdict *v =
+        add_verdict(c, g, PG_PI_GROWTH, PG_PI_WARNING,
+                    exact ? PG_PI_PROOF_EXACT : PG_PI_PROOF_INFERRED, evidence, depth, exact, 0);
     if (v) {
         v->rate = (double)(depth - ps->win_start_depth) * 1e9 / (double)span;
         v->window_ms = span / 1000000u;
@@ -200,7 +200,7 @@ static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
     /* Which workers are stuck for the pool: a fixed point, starting from every blocked worker. */
     int blocked = 0, graph_stuck = 0;
     uint64_t newest = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         int b = th[i].waiting && !th[i].timed;
         blocked += b;
         graph_stuck += b && th[i].stuck;
@@ -214,7 +214,7 @@ static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
         return;
     for (int changed = 1; changed;) {
         changed = 0;
-        FOR_MEMBERS(c, g, i) {
+        FOR_MEMBERS (c, g, i) {
             const struct pg_pi_thread *t = &th[i];
             if (!t->cand)
                 continue;
@@ -227,7 +227,7 @@ static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
                 held = 1;
             if (!held && wt) {
                 /* Waits for a task running on another worker: held if that worker is. */
-                FOR_MEMBERS(c, g, j)
+                FOR_MEMBERS (c, g, j)
                     if (j != i && th[j].cand && th[j].ann_task == wt)
                         held = 1;
             }
@@ -238,7 +238,7 @@ static void analyze_exact(struct ctx *c, int g, struct pg_pi_pstate *ps)
         }
     }
     int stuck = 0;
-    FOR_MEMBERS(c, g, i)
+    FOR_MEMBERS (c, g, i)
         stuck += th[i].cand;
     gr->stuck = stuck;
     gr->analyzed = 1;
@@ -266,7 +266,7 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
 
     int idle = 0, blocked = 0, stuck = 0, confirmed = 1;
     uint64_t newest = 0;
-    FOR_MEMBERS(c, g, i) {
+    FOR_MEMBERS (c, g, i) {
         const struct pg_pi_thread *t = &th[i];
         if (t->waiting && ps->idle_obj && t->wobj == ps->idle_obj) {
             idle++;
@@ -287,7 +287,7 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
     if (ps->idle_obj) {
         uint64_t lost = pg_pi_lost_total(c, ps->idle_obj);
         if (idle > 0 || lost < ps->lost_base)
-            ps->lost_base = lost;   /* a worker waits for work: the queue is empty now */
+            ps->lost_base = lost; /* a worker waits for work: the queue is empty now */
         queued = (long)(lost - ps->lost_base);
         evidence = PG_PI_EV_SIGNALS;
         if (ps->idle_kind == PG_PI_W_SEM) {
@@ -306,7 +306,7 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
         if (feed) {
             uint64_t lost = pg_pi_lost_total(c, feed);
             long depth = kind == PG_PI_W_SEM ? pg_pi_sem_queue(c, feed, lost) : (long)lost;
-            queued = depth;   /* no worker waits in this branch: only growth reads it */
+            queued = depth; /* no worker waits in this branch: only growth reads it */
             check_growth(c, g, ps, depth, 0,
                          kind == PG_PI_W_SEM ? PG_PI_EV_SEMCOUNT : PG_PI_EV_SIGNALS);
         }
@@ -345,7 +345,8 @@ static void analyze_inferred(struct ctx *c, int g, struct pg_pi_pstate *ps)
     } else if (age_ms >= (uint64_t)c->in->stall_ms && ps->idle_obj) {
         /* With the idle wait unknown, the wait called a stall could be the idle wait itself. */
         if (once(c, g, ps, PG_PI_INFO))
-            exhaustion(c, g, PG_PI_STALL, PG_PI_INFO, PG_PI_PROOF_NONE, evidence, queued, 0, age_ms);
+            exhaustion(c, g, PG_PI_STALL, PG_PI_INFO, PG_PI_PROOF_NONE, evidence, queued, 0,
+                       age_ms);
     }
     ps->prev_sig = sig;
 }
@@ -360,9 +361,9 @@ void pg_pi_analyze_group(struct ctx *c, int g)
 
     /* Workers already explained by a finding (the Python layer's, say) in these very waits. */
     int explained = 1;
-    FOR_MEMBERS(c, g, i)
-        explained &= c->in->threads[i].waiting &&
-                     (c->in->threads[i].reported || c->in->threads[i].mark);
+    FOR_MEMBERS (c, g, i)
+        explained &=
+            c->in->threads[i].waiting && (c->in->threads[i].reported || c->in->threads[i].mark);
     if (explained)
         return;
     if (gr->pool >= 0)

@@ -185,7 +185,7 @@ struct pg_apool *pg_apool_open(uintptr_t handle, const char *library, const char
         want = (int)(sizeof pcs / sizeof pcs[0]);
     int n = pg_stack_here(pcs, want, 0);
     errno = saved;
-    int drop = 1 + skip;   /* this function's own frame, then the caller's wrappers */
+    int drop = 1 + skip; /* this function's own frame, then the caller's wrappers */
     p->ncreate = n > drop ? n - drop : 0;
     if (p->ncreate > 8)
         p->ncreate = 8;
@@ -250,8 +250,7 @@ static __attribute__((noinline)) void submit_for_senders(struct pg_attrib *a, ui
     for (int k = 0; k < a->n; k++) {
         const struct pg_sender *s = &a->s[k];
         struct pg_thread *t = s->t;
-        if (t == pg_cur ||
-            atomic_load_explicit(&t->state, memory_order_acquire) != PG_SLOT_LIVE ||
+        if (t == pg_cur || atomic_load_explicit(&t->state, memory_order_acquire) != PG_SLOT_LIVE ||
             atomic_load_explicit(&t->gen, memory_order_relaxed) != s->gen ||
             __atomic_load_n(&t->ann_task, __ATOMIC_RELAXED) != s->task)
             continue;
@@ -408,8 +407,8 @@ int pg_task_queue(uintptr_t pool, struct pg_qtask_ent *out, int max)
         uintptr_t task = atomic_load_explicit(&tasks[k].task, memory_order_acquire);
         if (!TASK_LIVE(task) || atomic_load_explicit(&tasks[k].pool, memory_order_acquire) != pool)
             continue;
-        struct pg_qtask_ent e = {task, atomic_load_explicit(&tasks[k].fn, memory_order_relaxed),
-                                 atomic_load_explicit(&tasks[k].seq, memory_order_relaxed)};
+        struct pg_qtask_ent e = { task, atomic_load_explicit(&tasks[k].fn, memory_order_relaxed),
+                                  atomic_load_explicit(&tasks[k].seq, memory_order_relaxed) };
         /* Insertion into the sorted prefix; entries past max fall off the end. */
         int at = n < max ? n : max;
         while (at > 0 && out[at - 1].seq > e.seq)

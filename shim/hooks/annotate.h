@@ -14,14 +14,14 @@
 #include "pg.h"
 
 #define PG_MAX_APOOLS 256
-#define PG_TASKSET 65536          /* queued (submitted, not started) tasks tracked exactly */
+#define PG_TASKSET 65536 /* queued (submitted, not started) tasks tracked exactly */
 #define PG_APOOL_TOMB ((uintptr_t)1)
 
 struct pg_apool {
-    _Atomic uintptr_t handle;     /* 0: free; PG_APOOL_TOMB: destroyed */
+    _Atomic uintptr_t handle; /* 0: free; PG_APOOL_TOMB: destroyed */
     char name[48];
-    char library[16];             /* "libuv", "glib", ...; empty for annotations */
-    _Atomic int workers;          /* the most workers the pool runs at once; 0 if not known */
+    char library[16];    /* "libuv", "glib", ...; empty for annotations */
+    _Atomic int workers; /* the most workers the pool runs at once; 0 if not known */
     /* Submitters and workers count on separate cache lines: on a busy pool they run at once. */
     _Atomic uint64_t submitted __attribute__((aligned(64)));
     _Atomic uint64_t started __attribute__((aligned(64)));
@@ -35,9 +35,9 @@ PG_HIDDEN struct pg_apool *pg_apool_find(uintptr_t handle);
 
 /* What the shim knows of a queued task. */
 struct pg_qtask {
-    uintptr_t pool;               /* 0: not queued (running, done, or never submitted) */
-    uintptr_t fn;                 /* the task's function, 0 if not known */
-    uint64_t seq;                 /* its submission number in its pool (1 = the first) */
+    uintptr_t pool; /* 0: not queued (running, done, or never submitted) */
+    uintptr_t fn;   /* the task's function, 0 if not known */
+    uint64_t seq;   /* its submission number in its pool (1 = the first) */
 };
 /* The pool a queued task was submitted to, or 0 if the task is not queued. */
 PG_HIDDEN uintptr_t pg_task_queued_in(uintptr_t task);
@@ -88,11 +88,11 @@ PG_HIDDEN void pg_apool_unrun(uintptr_t pool, uintptr_t task, uintptr_t fn,
 #define PG_ATTRIB_MAX 32
 struct pg_sender {
     struct pg_thread *t;
-    uint32_t gen;                 /* t->gen when it asked */
-    uintptr_t task;               /* the task t ran when it asked (never 0) */
-    uint64_t wait_seq;            /* t->wait_seq when it asked */
+    uint32_t gen;      /* t->gen when it asked */
+    uintptr_t task;    /* the task t ran when it asked (never 0) */
+    uint64_t wait_seq; /* t->wait_seq when it asked */
 };
-#define PG_ATTRIB_LIVE 0x61747472u   /* in `live` while the callback that set it runs */
+#define PG_ATTRIB_LIVE 0x61747472u /* in `live` while the callback that set it runs */
 struct pg_attrib {
     /* PG_ATTRIB_LIVE from the callback's start to its end. A callback left by longjmp never
      * clears pg_attrib_cur: the frame it points to is then dead, and this word (cleared at a normal
@@ -103,7 +103,8 @@ struct pg_attrib {
     int n;
     struct pg_sender s[PG_ATTRIB_MAX];
 };
-PG_HIDDEN extern __thread struct pg_attrib *pg_attrib_cur __attribute__((tls_model("initial-exec")));
+PG_HIDDEN extern __thread struct pg_attrib *pg_attrib_cur
+    __attribute__((tls_model("initial-exec")));
 /* The calling thread as a sender: 1 and *out filled if it is tracked and runs a task of a pool
  * known exactly, else 0. Async-signal-safe (loads only). */
 PG_HIDDEN int pg_sender_here(struct pg_sender *out);

@@ -35,14 +35,14 @@ static int cond_wait_any(pthread_cond_t *c, pthread_mutex_t *m, int mode, clocki
         pg_real_resolve();
     if (mode == MODE_CLOCK && !pg_real.cond_clockwait)
         return ENOSYS;
-#define REAL_CALL()                                                                               \
-    (mode == MODE_PLAIN   ? pg_real.cond_wait(c, m)                                               \
-     : mode == MODE_TIMED ? pg_real.cond_timedwait(c, m, ts)                                      \
+#define REAL_CALL()                                                                                \
+    (mode == MODE_PLAIN   ? pg_real.cond_wait(c, m)                                                \
+     : mode == MODE_TIMED ? pg_real.cond_timedwait(c, m, ts)                                       \
                           : pg_real.cond_clockwait(c, m, clk, ts))
     struct pg_thread *t = pg_self();
     if (!t)
         return REAL_CALL();
-    struct cond_scope cs __attribute__((cleanup(cond_end))) = {.m = m, .caller = caller};
+    struct cond_scope cs __attribute__((cleanup(cond_end))) = { .m = m, .caller = caller };
     pg_held_drop(t, m);
     PG_WAIT_BEGIN(cs.ws, t, PG_W_COND, c, mode != MODE_PLAIN, m);
     pg_watchdog_ensure();
@@ -57,7 +57,8 @@ PG_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
     return cond_wait_any(c, m, MODE_PLAIN, 0, NULL, PG_CALLER);
 }
 
-PG_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+PG_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                     const struct timespec *ts)
 {
     return cond_wait_any(c, m, MODE_TIMED, 0, ts, PG_CALLER);
 }
@@ -104,7 +105,7 @@ PG_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
         pg_real_resolve();
     struct pg_thread *t = pg_self();
     if (!t || pg_glibc_cond_waiters_now(c) == 0)
-        return pg_real.cond_destroy(c);   /* with the count unknown, the wait is published */
+        return pg_real.cond_destroy(c); /* with the count unknown, the wait is published */
     struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
     PG_WAIT_BEGIN(ws, t, PG_W_COND_DESTROY, c, 0, 0);
     pg_watchdog_ensure();

@@ -170,7 +170,7 @@ PG_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
     pg_held_drop(t, m);
     int *word = pg_glibc_mutex_word(m);
     if (__libc_single_threaded) {
-        *word = 0;   /* no other thread: nobody to wake */
+        *word = 0; /* no other thread: nobody to wake */
         return 0;
     }
     if (PG_UNLIKELY(__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) > 1)) {

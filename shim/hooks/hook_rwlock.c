@@ -24,13 +24,15 @@ static int rw_acquire(pthread_rwlock_t *l, int write, int mode, clockid_t clk,
         write ? pg_real.rw_clockwrlock : pg_real.rw_clockrdlock;
     if (mode == MODE_CLOCK && !clocked)
         return ENOSYS;
-#define REAL_CALL() (mode == MODE_PLAIN ? plain(l) : mode == MODE_TIMED ? timed(l, ts) : clocked(l, clk, ts))
+#define REAL_CALL()                                                                                \
+    (mode == MODE_PLAIN ? plain(l) : mode == MODE_TIMED ? timed(l, ts) : clocked(l, clk, ts))
     if (!t)
         return REAL_CALL();
     int r = write ? pg_real.rw_trywrlock(l) : pg_real.rw_tryrdlock(l);
     if (r == EBUSY) {
         struct pg_waitscope ws __attribute__((cleanup(pg_wait_end)));
-        PG_WAIT_BEGIN(ws, t, write ? PG_W_RWLOCK_WRITE : PG_W_RWLOCK_READ, l, mode != MODE_PLAIN, 0);
+        PG_WAIT_BEGIN(ws, t, write ? PG_W_RWLOCK_WRITE : PG_W_RWLOCK_READ, l, mode != MODE_PLAIN,
+                      0);
         pg_watchdog_ensure();
         r = REAL_CALL();
         pg_wait_end(&ws);
@@ -63,12 +65,14 @@ PG_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct times
     return rw_acquire(l, 1, MODE_TIMED, 0, ts, PG_CALLER);
 }
 
-PG_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts)
+PG_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk,
+                                         const struct timespec *ts)
 {
     return rw_acquire(l, 0, MODE_CLOCK, clk, ts, PG_CALLER);
 }
 
-PG_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *ts)
+PG_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk,
+                                         const struct timespec *ts)
 {
     return rw_acquire(l, 1, MODE_CLOCK, clk, ts, PG_CALLER);
 }

@@ -20,9 +20,9 @@ static int sem_wait_any(sem_t *s, int mode, clockid_t clk, const struct timespec
         errno = ENOSYS;
         return -1;
     }
-#define REAL_CALL()                                                                               \
-    (mode == MODE_PLAIN   ? pg_real.sem_wait(s)                                                   \
-     : mode == MODE_TIMED ? pg_real.sem_timedwait(s, ts)                                          \
+#define REAL_CALL()                                                                                \
+    (mode == MODE_PLAIN   ? pg_real.sem_wait(s)                                                    \
+     : mode == MODE_TIMED ? pg_real.sem_timedwait(s, ts)                                           \
                           : pg_real.sem_clockwait(s, clk, ts))
     struct pg_thread *t = pg_self();
     if (!t)

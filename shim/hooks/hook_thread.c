@@ -29,7 +29,8 @@ static void *trampoline(void *arg)
     return t->start(t->arg);
 }
 
-PG_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+PG_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
 {
     if (PG_UNLIKELY(!pg_real.pthread_create))
         pg_real_resolve();
@@ -73,9 +74,9 @@ static int join_any(pthread_t th, void **ret, int mode, clockid_t clk, const str
         pg_real_resolve();
     if (mode == MODE_CLOCK && !pg_real.pthread_clockjoin_np)
         return ENOSYS;
-#define REAL_CALL()                                                                               \
-    (mode == MODE_PLAIN   ? pg_real.pthread_join(th, ret)                                         \
-     : mode == MODE_TIMED ? pg_real.pthread_timedjoin_np(th, ret, ts)                             \
+#define REAL_CALL()                                                                                \
+    (mode == MODE_PLAIN   ? pg_real.pthread_join(th, ret)                                          \
+     : mode == MODE_TIMED ? pg_real.pthread_timedjoin_np(th, ret, ts)                              \
                           : pg_real.pthread_clockjoin_np(th, ret, clk, ts))
     struct pg_thread *t = pg_self();
     if (!t)
@@ -101,7 +102,8 @@ PG_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timesp
     return join_any(th, ret, MODE_TIMED, 0, ts);
 }
 
-PG_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk, const struct timespec *ts)
+PG_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk,
+                                   const struct timespec *ts)
 {
     return join_any(th, ret, MODE_CLOCK, clk, ts);
 }

@@ -37,8 +37,8 @@
 struct lo_node {
     _Atomic uintptr_t addr;
     _Atomic uint32_t gen;
-    _Atomic uintptr_t init_pc;      /* where this generation was initialized */
-    _Atomic uintptr_t first_pc;     /* where it was first taken in a pair */
+    _Atomic uintptr_t init_pc;  /* where this generation was initialized */
+    _Atomic uintptr_t first_pc; /* where it was first taken in a pair */
 };
 
 /* pthread_t -> (thread serial << 32 | its latest segment), for joins. */
@@ -54,12 +54,12 @@ _Atomic uint32_t *pg_lo_log;
 _Atomic uint32_t pg_lo_nlog;
 struct lo_stack *pg_lo_stacks;
 struct lo_seg *pg_lo_segs;
-_Atomic uint32_t pg_lo_nsegs = 1;       /* segment 0 means "none" */
+_Atomic uint32_t pg_lo_nsegs = 1; /* segment 0 means "none" */
 
 static struct lo_node *nodes;
-static _Atomic uint32_t *edge_index;     /* edge index + 1 */
+static _Atomic uint32_t *edge_index; /* edge index + 1 */
 static _Atomic uint32_t nedges;
-static _Atomic uint32_t *stack_index;    /* stack index + 1 */
+static _Atomic uint32_t *stack_index; /* stack index + 1 */
 static _Atomic uint32_t nstacks;
 static struct lo_join *joins;
 static _Atomic uint32_t nthreads_seen;
@@ -115,7 +115,8 @@ static struct lo_node *node_find(uintptr_t addr, int create)
     }
     if (create && !atomic_exchange(&nodes_warned, 1))
         pg_warn("the lock-order table of locks is full (%u locks): locks first seen from now on "
-                "are not told apart when their memory is reused", LO_NODE_SLOTS / 2);
+                "are not told apart when their memory is reused",
+                LO_NODE_SLOTS / 2);
     return NULL;
 }
 
@@ -135,7 +136,7 @@ static struct lo_node *node_renew(uintptr_t addr, int create)
 void pg_lo_forget(uintptr_t addr)
 {
     if (pg_lo_edges && pg_lo_enabled)
-        node_renew(addr, 0);   /* a lock never in a pair and never made under the shim has none */
+        node_renew(addr, 0); /* a lock never in a pair and never made under the shim has none */
 }
 
 /* A lock initialized at addr: a new generation for a lock already known, with its init site.
@@ -196,7 +197,8 @@ static uint32_t seg_new(uint32_t thr, uint32_t pred1, uint32_t pred2)
     if (id >= LO_MAX_SEGS) {
         if (!atomic_exchange(&segs_warned, 1))
             pg_warn("the lock-order table of thread segments is full (%u): thread creations and "
-                    "joins from now on order no lock pairs", LO_MAX_SEGS);
+                    "joins from now on order no lock pairs",
+                    LO_MAX_SEGS);
         return LO_SEG_NONE;
     }
     pg_lo_segs[id].thr = thr;
@@ -224,7 +226,7 @@ static struct lo_join *join_slot(uintptr_t th, int create)
         if ((k == 0 || k == JOIN_TOMB) && atomic_compare_exchange_strong(&j->key, &k, th))
             return j;
     }
-    return NULL;   /* full: that thread's join orders nothing */
+    return NULL; /* full: that thread's join orders nothing */
 }
 
 /* Keeps the latest segment of thread thr under th; a different thread's entry is replaced. */
@@ -314,8 +316,8 @@ static uint32_t stack_store(const uintptr_t *pcs, int n)
         for (;;) {
             if (v) {
                 struct lo_stack *s = &pg_lo_stacks[v - 1];
-                if (atomic_load_explicit(&s->hash, memory_order_acquire) == h && s->n == (uint32_t)n &&
-                    memcmp(s->pcs, pcs, (size_t)n * sizeof *pcs) == 0)
+                if (atomic_load_explicit(&s->hash, memory_order_acquire) == h &&
+                    s->n == (uint32_t)n && memcmp(s->pcs, pcs, (size_t)n * sizeof *pcs) == 0)
                     return v;
                 break;
             }
@@ -324,7 +326,8 @@ static uint32_t stack_store(const uintptr_t *pcs, int n)
                 if (k >= LO_MAX_STACKS) {
                     if (!atomic_exchange(&stacks_warned, 1))
                         pg_warn("the lock-order table of stacks is full (%u stacks): new lock "
-                                "pairs are checked but reported without their stack", LO_MAX_STACKS);
+                                "pairs are checked but reported without their stack",
+                                LO_MAX_STACKS);
                     return 0;
                 }
                 mine = k + 1;
@@ -346,9 +349,10 @@ static uint32_t stack_store(const uintptr_t *pcs, int n)
 static void warn_budget(void)
 {
     if (!atomic_exchange(&budget_warned, 1))
-        pg_warn("the lock-order graph reached its budget (%u pairs of locks, see docs/lock-order.md): "
-                "pairs of locks first taken from now on are not checked; pairs already seen still are",
-                LO_MAX_EDGES);
+        pg_warn(
+            "the lock-order graph reached its budget (%u pairs of locks, see docs/lock-order.md): "
+            "pairs of locks first taken from now on are not checked; pairs already seen still are",
+            LO_MAX_EDGES);
 }
 
 static void log_edge(uint32_t idx)
@@ -383,7 +387,8 @@ __attribute__((noinline)) static uint32_t capture(struct pg_thread *t)
     uintptr_t pcs[PG_LO_STACK];
     /* A thread that keeps finding new pairs (a lock per object) moves to libunwind's fast path,
      * whose trace cache costs it 256 KiB once; the rest never pay for that cache. */
-    int n = ++new_pairs > 64 ? pg_stack_here_fast(pcs, PG_LO_STACK, 2) : pg_stack_here(pcs, PG_LO_STACK, 2);
+    int n = ++new_pairs > 64 ? pg_stack_here_fast(pcs, PG_LO_STACK, 2)
+                             : pg_stack_here(pcs, PG_LO_STACK, 2);
     uint32_t id = n > 0 ? stack_store(pcs, n) : 0;
     t->in_shim--;
     errno = saved;
@@ -392,7 +397,8 @@ __attribute__((noinline)) static uint32_t capture(struct pg_thread *t)
 
 /* One more thread (or segment of a thread) took a known pair: remembered with its own stack, and
  * logged again so that the watchdog looks at the pair's cycles with it. */
-static void add_occurrence(struct pg_thread *t, struct lo_edge *e, uint32_t seg, pid_t tid, uintptr_t pc_a)
+static void add_occurrence(struct pg_thread *t, struct lo_edge *e, uint32_t seg, pid_t tid,
+                           uintptr_t pc_a)
 {
     uint32_t n = atomic_load_explicit(&e->nocc, memory_order_acquire);
     int same_thread = 0;
@@ -402,7 +408,8 @@ static void add_occurrence(struct pg_thread *t, struct lo_edge *e, uint32_t seg,
             return;
         same_thread |= s && e->occ[i].thr == t->lo_thr;
     }
-    uint32_t k = n >= LO_OCC ? LO_OCC : atomic_fetch_add_explicit(&e->nocc, 1, memory_order_acq_rel);
+    uint32_t k =
+        n >= LO_OCC ? LO_OCC : atomic_fetch_add_explicit(&e->nocc, 1, memory_order_acq_rel);
     if (k >= LO_OCC) {
         if (!same_thread && !atomic_exchange(&e->overflow, 1))
             log_edge((uint32_t)(e - pg_lo_edges));
@@ -424,7 +431,7 @@ static void record(struct pg_thread *t, int ia, uintptr_t b, uint32_t kind_b, ui
     uint64_t key = pg_lo_mix(pg_lo_mix(a) ^ ((uint64_t)ga << 1) ^ pg_lo_mix(b * 31 + gb)) | 1;
     uint32_t h = (uint32_t)key & (LO_INDEX_SLOTS - 1);
     pid_t tid = atomic_load_explicit(&t->tid, memory_order_relaxed);
-    uint32_t mine = 0;   /* a record taken for this pair, + 1 */
+    uint32_t mine = 0; /* a record taken for this pair, + 1 */
     for (int i = 0; i < PROBES; i++) {
         _Atomic uint32_t *ix = &edge_index[(h + (uint32_t)i) & (LO_INDEX_SLOTS - 1)];
         uint32_t v = atomic_load_explicit(ix, memory_order_acquire);
@@ -432,11 +439,11 @@ static void record(struct pg_thread *t, int ia, uintptr_t b, uint32_t kind_b, ui
             if (v) {
                 struct lo_edge *e = &pg_lo_edges[v - 1];
                 if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
-                    break;   /* another pair: probe on */
+                    break; /* another pair: probe on */
                 if (mine)
                     atomic_store_explicit(&pg_lo_edges[mine - 1].key, 0, memory_order_relaxed);
                 if (!atomic_load_explicit(&e->ready, memory_order_acquire))
-                    return;   /* another thread is filling it in */
+                    return; /* another thread is filling it in */
                 intersect_gates(e, others, nothers);
                 add_occurrence(t, e, seg, tid, t->held[ia].pc);
                 return;
@@ -493,13 +500,13 @@ void pg_lo_note(struct pg_thread *t, uintptr_t b, uint32_t kind, uintptr_t pc)
         n = PG_MAX_HELD;
     uint32_t epoch = atomic_load_explicit(&pg_lo_epoch, memory_order_acquire);
     uint32_t seg = cur_seg(t);
-    uint64_t all = (uint64_t)seg * K2;   /* the context: segment and every lock held */
+    uint64_t all = (uint64_t)seg * K2; /* the context: segment and every lock held */
     for (uint32_t j = 0; j < n; j++)
         all += t->held[j].obj * K1;
     for (uint32_t i = 0; i < n; i++) {
         uintptr_t a = t->held[i].obj;
         if (a == b)
-            continue;   /* a recursive relock orders nothing */
+            continue; /* a recursive relock orders nothing */
         /* The other locks held (and the segment): the context of this pair, for the cache. */
         uint64_t ctx = all - a * K1;
         unsigned slot = (unsigned)(((a * K1) ^ (b * K2) ^ ctx) >> 58);

@@ -128,7 +128,8 @@ static void write_tasks(struct pg_jw *w, int ei)
         pg_jw_key(w, "waits_for");
         if (x) {
             pg_jw_obj(w);
-            pg_jw_key(w, "kind"), pg_jw_str(w, x->needs ? "coroutine" : pg_py_wait_kind_name(x->kind));
+            pg_jw_key(w, "kind"),
+                pg_jw_str(w, x->needs ? "coroutine" : pg_py_wait_kind_name(x->kind));
             pg_jw_key(w, "function");
             if (x->has_fn)
                 write_func(w, &x->fn);
@@ -302,12 +303,16 @@ static pg_kind format_kind(int kind)
 
 static pg_severity format_severity(int severity)
 {
-    return severity == PG_PR_ERROR ? PG_SEV_ERROR : severity == PG_PR_WARNING ? PG_SEV_WARNING : PG_SEV_INFO;
+    return severity == PG_PR_ERROR     ? PG_SEV_ERROR
+           : severity == PG_PR_WARNING ? PG_SEV_WARNING
+                                       : PG_SEV_INFO;
 }
 
 static pg_proof format_proof(int proof)
 {
-    return proof == PG_PR_PROOF_EXACT ? PG_PROOF_EXACT : proof == PG_PR_PROOF_GRAPH ? PG_PROOF_GRAPH : PG_PROOF_NONE;
+    return proof == PG_PR_PROOF_EXACT   ? PG_PROOF_EXACT
+           : proof == PG_PR_PROOF_GRAPH ? PG_PROOF_GRAPH
+                                        : PG_PROOF_NONE;
 }
 
 /* Reports one verdict of the rules, in the words of the summary. */
@@ -342,17 +347,19 @@ static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
             snprintf(waited, sizeof waited, "the %s of %s", what, child);
         if (v->nworkers == 1)
             snprintf(summary, sizeof summary,
-                     "worker %s, running %s (%s:%d), waits on %s, which is still queued on the same "
+                     "worker %s, running %s (%s:%d), waits on %s, which is still queued on the "
+                     "same "
                      "%s; its only worker is that thread",
                      own->name, own->has_task ? task->name : "a task", base(task->file), task->line,
                      waited, pool_word(e));
         else if (own_wait->needs)
-            snprintf(summary, sizeof summary,
-                     "all %d workers of %s are waiting on futures whose completion needs tasks still "
-                     "queued on the same executor: worker %s, running %s (%s:%d), waits on coroutine "
-                     "%s, which awaits %s, queued at position %ld",
-                     v->nworkers, name, own->name, own->has_task ? task->name : "a task",
-                     base(task->file), task->line, coro, child, own_wait->queue_pos);
+            snprintf(
+                summary, sizeof summary,
+                "all %d workers of %s are waiting on futures whose completion needs tasks still "
+                "queued on the same executor: worker %s, running %s (%s:%d), waits on coroutine "
+                "%s, which awaits %s, queued at position %ld",
+                v->nworkers, name, own->name, own->has_task ? task->name : "a task",
+                base(task->file), task->line, coro, child, own_wait->queue_pos);
         else
             snprintf(summary, sizeof summary,
                      "all %d workers of %s are waiting on %ss of tasks still queued on the same "
@@ -363,8 +370,10 @@ static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
     } else {
         int proven = v->proof == PG_PR_PROOF_GRAPH;
         snprintf(summary, sizeof summary,
-                 "all %d workers of %s are blocked in %s inside their tasks while %ld task%s wait%s in "
-                 "its queue%s", v->nworkers, name, pg_py_blocked_name(v->blocked_kind), e->queue_len,
+                 "all %d workers of %s are blocked in %s inside their tasks while %ld task%s "
+                 "wait%s in "
+                 "its queue%s",
+                 v->nworkers, name, pg_py_blocked_name(v->blocked_kind), e->queue_len,
                  e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
                  proven ? "; no other thread is left to wake them"
                         : "; nothing shows that no other thread will wake them");
@@ -424,11 +433,11 @@ void pg_pyscan(const struct pg_scan *scan)
     if (r < 0)
         return;
     gather_native(n, now);
-    struct pg_pr_in in = {.py = &st,
-                          .native = native,
-                          .now = now,
-                          .queue_limit = pg_cfg.queue_limit,
-                          .stall_ms = pg_cfg.stall_ms};
+    struct pg_pr_in in = { .py = &st,
+                           .native = native,
+                           .now = now,
+                           .queue_limit = pg_cfg.queue_limit,
+                           .stall_ms = pg_cfg.stall_ms };
     pg_pr_judge(&in, &memory, &verdicts);
     watching_growth = verdicts.watch_growth;
     if (verdicts.recheck_at)

@@ -27,51 +27,51 @@
 #define PG_PY_MAX_THREADS 64
 #define PG_PY_MAX_FRAMES 32
 #define PG_PY_MAX_EXECUTORS 16
-#define PG_PY_MAX_WAITS 4          /* futures recorded per waiting thread (wait()/as_completed()) */
+#define PG_PY_MAX_WAITS 4 /* futures recorded per waiting thread (wait()/as_completed()) */
 #define PG_PY_NAME 64
-#define PG_PY_FILE 128             /* long paths keep their end: the file name matters most */
+#define PG_PY_FILE 128 /* long paths keep their end: the file name matters most */
 
 /* A Python function: qualified name and where it is defined, or where a frame is. */
 struct pg_py_func {
-    char name[PG_PY_NAME];         /* co_qualname (3.11+) or co_name; "" if unknown */
+    char name[PG_PY_NAME]; /* co_qualname (3.11+) or co_name; "" if unknown */
     char file[PG_PY_FILE];
-    int line;                      /* frames: the current line; callables: the first line */
+    int line; /* frames: the current line; callables: the first line */
 };
 
 enum pg_py_future_state {
     PG_PY_F_UNKNOWN = 0,
-    PG_PY_F_PENDING,               /* not started: its work item has not been taken by a worker */
+    PG_PY_F_PENDING, /* not started: its work item has not been taken by a worker */
     PG_PY_F_RUNNING,
     PG_PY_F_CANCELLED,
-    PG_PY_F_FINISHED,              /* also CANCELLED_AND_NOTIFIED */
+    PG_PY_F_FINISHED, /* also CANCELLED_AND_NOTIFIED */
 };
 
 /* What the innermost recognised standard-library frames say a thread is doing. */
 enum pg_py_blocked {
-    PG_PY_B_NONE = 0,              /* running, or in a call of its own (time.sleep, lock.acquire...) */
-    PG_PY_B_FUTURE_RESULT,         /* Future.result() or Future.exception() */
-    PG_PY_B_FUTURES_WAIT,          /* concurrent.futures.wait() */
-    PG_PY_B_AS_COMPLETED,          /* iterating concurrent.futures.as_completed() */
-    PG_PY_B_EVENT_WAIT,            /* threading.Event.wait() */
-    PG_PY_B_CONDITION_WAIT,        /* threading.Condition.wait()/wait_for() */
-    PG_PY_B_SEMAPHORE,             /* threading.Semaphore.acquire() */
-    PG_PY_B_BARRIER,               /* threading.Barrier.wait() */
-    PG_PY_B_THREAD_JOIN,           /* threading.Thread.join() */
-    PG_PY_B_QUEUE_GET,             /* queue.Queue.get() */
-    PG_PY_B_WORKER_IDLE,           /* a pool worker waiting for work */
-    PG_PY_B_ASYNC_RESULT,          /* multiprocessing.pool AsyncResult.get()/wait() */
+    PG_PY_B_NONE = 0,       /* running, or in a call of its own (time.sleep, lock.acquire...) */
+    PG_PY_B_FUTURE_RESULT,  /* Future.result() or Future.exception() */
+    PG_PY_B_FUTURES_WAIT,   /* concurrent.futures.wait() */
+    PG_PY_B_AS_COMPLETED,   /* iterating concurrent.futures.as_completed() */
+    PG_PY_B_EVENT_WAIT,     /* threading.Event.wait() */
+    PG_PY_B_CONDITION_WAIT, /* threading.Condition.wait()/wait_for() */
+    PG_PY_B_SEMAPHORE,      /* threading.Semaphore.acquire() */
+    PG_PY_B_BARRIER,        /* threading.Barrier.wait() */
+    PG_PY_B_THREAD_JOIN,    /* threading.Thread.join() */
+    PG_PY_B_QUEUE_GET,      /* queue.Queue.get() */
+    PG_PY_B_WORKER_IDLE,    /* a pool worker waiting for work */
+    PG_PY_B_ASYNC_RESULT,   /* multiprocessing.pool AsyncResult.get()/wait() */
 };
 
 /* The kinds of pool the layer models. */
 enum pg_py_pool_kind {
-    PG_PY_POOL_EXECUTOR = 0,       /* concurrent.futures.ThreadPoolExecutor (or a subclass) */
-    PG_PY_POOL_MP_THREADPOOL,      /* multiprocessing.pool.ThreadPool (multiprocessing.dummy.Pool) */
+    PG_PY_POOL_EXECUTOR = 0,  /* concurrent.futures.ThreadPoolExecutor (or a subclass) */
+    PG_PY_POOL_MP_THREADPOOL, /* multiprocessing.pool.ThreadPool (multiprocessing.dummy.Pool) */
 };
 
 /* What a waited object is. */
 enum pg_py_wait_kind {
-    PG_PY_W_FUTURE = 0,            /* a concurrent.futures.Future */
-    PG_PY_W_ASYNC_RESULT,          /* a multiprocessing.pool ApplyResult/MapResult */
+    PG_PY_W_FUTURE = 0,   /* a concurrent.futures.Future */
+    PG_PY_W_ASYNC_RESULT, /* a multiprocessing.pool ApplyResult/MapResult */
 };
 
 /*
@@ -82,80 +82,80 @@ enum pg_py_wait_kind {
  * about that work.
  */
 struct pg_py_wait {
-    uintptr_t future;              /* the Future / AsyncResult object's address */
-    int kind;                      /* enum pg_py_wait_kind */
-    int state;                     /* enum pg_py_future_state; for an AsyncResult: PENDING when a
+    uintptr_t future;   /* the Future / AsyncResult object's address */
+    int kind;           /* enum pg_py_wait_kind */
+    int state;          /* enum pg_py_future_state; for an AsyncResult: PENDING when a
                                     * task of its job is queued, RUNNING when one runs, FINISHED
                                     * when its event is set, UNKNOWN otherwise */
-    long job;                      /* an AsyncResult's job number, else -1 */
-    uintptr_t via_task;            /* the asyncio Task whose end completes this future, else 0 */
+    long job;           /* an AsyncResult's job number, else -1 */
+    uintptr_t via_task; /* the asyncio Task whose end completes this future, else 0 */
     int has_coro;
-    struct pg_py_func coro;        /* that Task's coroutine function */
-    uintptr_t needs;               /* the executor future that Task awaits, else 0 */
-    int needs_state;               /* its enum pg_py_future_state */
-    int needs_timed;               /* that Task has an asyncio timeout running: it may be cancelled */
-    uintptr_t work_item;           /* its _WorkItem / task tuple when found (queued or running) */
-    uintptr_t queued_in;           /* the pool whose queue holds that work, else 0 */
-    long queue_pos;                /* its position in that queue (0: next to run), -1 if not queued */
-    unsigned long run_by;          /* ident of the worker running it, else 0 */
+    struct pg_py_func coro; /* that Task's coroutine function */
+    uintptr_t needs;        /* the executor future that Task awaits, else 0 */
+    int needs_state;        /* its enum pg_py_future_state */
+    int needs_timed;        /* that Task has an asyncio timeout running: it may be cancelled */
+    uintptr_t work_item;    /* its _WorkItem / task tuple when found (queued or running) */
+    uintptr_t queued_in;    /* the pool whose queue holds that work, else 0 */
+    long queue_pos;         /* its position in that queue (0: next to run), -1 if not queued */
+    unsigned long run_by;   /* ident of the worker running it, else 0 */
     int has_fn;
-    struct pg_py_func fn;          /* the function that work runs, when found */
+    struct pg_py_func fn; /* the function that work runs, when found */
 };
 
 struct pg_py_thread {
-    unsigned long ident;           /* threading.get_ident() == pthread_self() of that thread */
-    long native_id;                /* the kernel tid (Thread.native_id), 0 if unknown */
-    char name[PG_PY_NAME];         /* threading's Thread.name, "" if the thread is not in threading */
+    unsigned long ident;   /* threading.get_ident() == pthread_self() of that thread */
+    long native_id;        /* the kernel tid (Thread.native_id), 0 if unknown */
+    char name[PG_PY_NAME]; /* threading's Thread.name, "" if the thread is not in threading */
     int daemon;
-    int nframes;                   /* frames[0] is the innermost */
-    int depth;                     /* the whole stack's depth (may exceed nframes) */
+    int nframes; /* frames[0] is the innermost */
+    int depth;   /* the whole stack's depth (may exceed nframes) */
     struct pg_py_func frames[PG_PY_MAX_FRAMES];
-    int blocked;                   /* enum pg_py_blocked */
-    int timed;                     /* that wait has a timeout: a retry, not a hang */
+    int blocked; /* enum pg_py_blocked */
+    int timed;   /* that wait has a timeout: a retry, not a hang */
 
-    int executor;                  /* index in pg_py_state.executors if a pool worker, else -1 */
+    int executor; /* index in pg_py_state.executors if a pool worker, else -1 */
     uintptr_t executor_addr;
-    uintptr_t work_item;           /* the work item (task tuple) it runs now, 0 if idle or none */
+    uintptr_t work_item; /* the work item (task tuple) it runs now, 0 if idle or none */
     uintptr_t work_future;
-    long work_job;                 /* ThreadPool workers: the job of the task it runs, else -1 */
+    long work_job; /* ThreadPool workers: the job of the task it runs, else -1 */
     int has_task;
-    struct pg_py_func task;        /* the function of that work item */
+    struct pg_py_func task; /* the function of that work item */
 
     int nwaits;
-    int waits_dropped;             /* waited futures not recorded (array full) */
+    int waits_dropped; /* waited futures not recorded (array full) */
     struct pg_py_wait waits[PG_PY_MAX_WAITS];
 };
 
 /* A pool: a ThreadPoolExecutor, or a multiprocessing ThreadPool (kind). */
 struct pg_py_executor {
-    uintptr_t addr;                /* the ThreadPoolExecutor / ThreadPool object */
-    int kind;                      /* enum pg_py_pool_kind */
-    char prefix[PG_PY_NAME];       /* thread_name_prefix ("ThreadPoolExecutor-0" by default); "" for
+    uintptr_t addr;            /* the ThreadPoolExecutor / ThreadPool object */
+    int kind;                  /* enum pg_py_pool_kind */
+    char prefix[PG_PY_NAME];   /* thread_name_prefix ("ThreadPoolExecutor-0" by default); "" for
                                     * a ThreadPool */
-    char global[PG_PY_NAME];       /* "__main__.pool": a global of __main__ that refers to it, or "" */
-    uintptr_t loop;                /* the asyncio event loop whose default executor this is, else 0 */
-    unsigned long loop_thread;     /* ident of the thread running that loop */
-    int max_workers;               /* ThreadPool: its number of processes */
-    int nthreads;                  /* len(executor._threads) / len(pool._pool) */
-    int nworkers_seen;             /* of those, how many are in threads[] */
-    long queue_len;                /* work_queue.qsize(); ThreadPool: the two below added; -1 if
+    char global[PG_PY_NAME];   /* "__main__.pool": a global of __main__ that refers to it, or "" */
+    uintptr_t loop;            /* the asyncio event loop whose default executor this is, else 0 */
+    unsigned long loop_thread; /* ident of the thread running that loop */
+    int max_workers;           /* ThreadPool: its number of processes */
+    int nthreads;              /* len(executor._threads) / len(pool._pool) */
+    int nworkers_seen;         /* of those, how many are in threads[] */
+    long queue_len;            /* work_queue.qsize(); ThreadPool: the two below added; -1 if
                                     * unknown */
-    long inqueue_len;              /* ThreadPool: tasks handed to the workers' queue (_inqueue) */
-    long taskqueue_len;            /* ThreadPool: submissions not yet handed over (_taskqueue); a
+    long inqueue_len;          /* ThreadPool: tasks handed to the workers' queue (_inqueue) */
+    long taskqueue_len;        /* ThreadPool: submissions not yet handed over (_taskqueue); a
                                     * map() is one entry however many chunks it has */
-    long queue_scanned;            /* queue entries looked at to place waited futures (0: no need) */
-    int queue_scan_complete;       /* every entry was looked at */
-    int shutdown;                  /* executor.shutdown() was called; ThreadPool: closed/terminated */
-    int broken;                    /* BrokenThreadPool: a worker's initializer failed */
+    long queue_scanned;        /* queue entries looked at to place waited futures (0: no need) */
+    int queue_scan_complete;   /* every entry was looked at */
+    int shutdown;              /* executor.shutdown() was called; ThreadPool: closed/terminated */
+    int broken;                /* BrokenThreadPool: a worker's initializer failed */
 };
 
 struct pg_py_state {
-    char version[16];              /* "3.11.7" */
-    unsigned hexversion;           /* 0x030b07f0-style, from Py_GetVersion */
-    uint64_t gil_wait_ns;          /* how long the inspector waited for the GIL */
-    uint64_t read_ns;              /* how long it held the GIL */
+    char version[16];     /* "3.11.7" */
+    unsigned hexversion;  /* 0x030b07f0-style, from Py_GetVersion */
+    uint64_t gil_wait_ns; /* how long the inspector waited for the GIL */
+    uint64_t read_ns;     /* how long it held the GIL */
     int nthreads;
-    int threads_dropped;           /* Python threads not recorded (array full) */
+    int threads_dropped; /* Python threads not recorded (array full) */
     struct pg_py_thread threads[PG_PY_MAX_THREADS];
     int nexecutors;
     int executors_dropped;
@@ -186,7 +186,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st);
 
 const char *pg_py_blocked_name(int blocked);
 const char *pg_py_future_state_name(int state);
-const char *pg_py_pool_kind_name(int kind);      /* "concurrent.futures.ThreadPoolExecutor" */
-const char *pg_py_wait_kind_name(int kind);      /* "future", "async_result" */
+const char *pg_py_pool_kind_name(int kind); /* "concurrent.futures.ThreadPoolExecutor" */
+const char *pg_py_wait_kind_name(int kind); /* "future", "async_result" */
 
 #endif

@@ -16,7 +16,7 @@
 
 struct pg_py_api pg_py_api;
 
-static int py_resolved;              /* 1 resolved, -ENOTSUP refused; 0 not yet */
+static int py_resolved; /* 1 resolved, -ENOTSUP refused; 0 not yet */
 char pg_py_version[16];
 unsigned pg_py_hexversion;
 
@@ -46,7 +46,7 @@ static void *sym(const char *name)
 /* "3.11.7 (main, ...)" -> 0x030b07f0; pre-releases get their level (a=0xa, b=0xb, rc=0xc). */
 static unsigned parse_version(const char *v, char *out, size_t cap)
 {
-    unsigned part[3] = {0, 0, 0};
+    unsigned part[3] = { 0, 0, 0 };
     int k = 0;
     const char *p = v;
     for (; *p && k < 3; p++) {
@@ -69,7 +69,8 @@ static unsigned parse_version(const char *v, char *out, size_t cap)
         n = cap - 1;
     memcpy(out, v, n);
     out[n] = 0;
-    return part[0] << 24 | (part[1] & 0xff) << 16 | (part[2] & 0xff) << 8 | level << 4 | (serial & 0xf);
+    return part[0] << 24 | (part[1] & 0xff) << 16 | (part[2] & 0xff) << 8 | level << 4 |
+           (serial & 0xf);
 }
 
 /* Versions whose concurrent.futures, threading and frame APIs this module was checked against. */

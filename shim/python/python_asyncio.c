@@ -97,12 +97,14 @@ void pg_py_asyncio_defaults(struct pg_py_ctx *c, struct pg_py_state *st)
 
 static int is_task(struct pg_py_ctx *c, PyObject *o)
 {
-    return (c->atask_cls && pg_py_is(o, c->atask_cls)) || (c->apytask_cls && pg_py_is(o, c->apytask_cls));
+    return (c->atask_cls && pg_py_is(o, c->atask_cls)) ||
+           (c->apytask_cls && pg_py_is(o, c->apytask_cls));
 }
 
 static int is_afuture(struct pg_py_ctx *c, PyObject *o)
 {
-    return (c->afut_cls && pg_py_is(o, c->afut_cls)) || (c->apyfut_cls && pg_py_is(o, c->apyfut_cls));
+    return (c->afut_cls && pg_py_is(o, c->afut_cls)) ||
+           (c->apyfut_cls && pg_py_is(o, c->apyfut_cls));
 }
 
 /* `source` of a _call_check_cancel closure, or NULL (a new reference). */
@@ -144,7 +146,8 @@ static PyObject *chained_source(struct pg_py_ctx *c, PyObject *fut, int asyncio_
                                  : pg_py_iattr(fut, c->future_cls, "_done_callbacks");
     PyObject *src = NULL;
     for (Py_ssize_t i = 0; pg_py_is(cbs, pg_py_api.t_list) && i < pg_py_api.List_Size(cbs) &&
-                           i < CALLBACKS_SCAN_MAX && !src; i++) {
+                           i < CALLBACKS_SCAN_MAX && !src;
+         i++) {
         PyObject *cb = pg_py_api.List_GetItem(cbs, i);
         if (pg_py_is(cb, pg_py_api.t_tuple) && pg_py_api.Tuple_Size(cb) >= 1)
             cb = pg_py_api.Tuple_GetItem(cb, 0);
@@ -161,10 +164,11 @@ static PyObject *chained_source(struct pg_py_ctx *c, PyObject *fut, int asyncio_
 static int task_timed(struct pg_py_ctx *c, PyObject *const *tasks, int ntasks)
 {
     if (!c->timeout_cls || ntasks < 1)
-        return 0;       /* before 3.11: wait_for makes its own waiter future, which breaks the chain */
+        return 0; /* before 3.11: wait_for makes its own waiter future, which breaks the chain */
     PyObject *loop = pg_py_attr(tasks[0], "_loop");
     PyObject *timers = loop ? pg_py_iattr(loop, c->loop_cls, "_scheduled") : NULL;
-    int timed = !pg_py_is(timers, pg_py_api.t_list) || pg_py_api.List_Size(timers) > TIMERS_SCAN_MAX;
+    int timed =
+        !pg_py_is(timers, pg_py_api.t_list) || pg_py_api.List_Size(timers) > TIMERS_SCAN_MAX;
     for (Py_ssize_t i = 0; !timed && i < pg_py_api.List_Size(timers); i++) {
         PyObject *h = pg_py_api.List_GetItem(timers, i);
         PyObject *cb = pg_py_is(h, c->timerhandle_cls) ? pg_py_attr(h, "_callback") : NULL;
@@ -216,7 +220,7 @@ static void follow(struct pg_py_ctx *c, int p)
         pg_py_api.DecRef(coro);
     PyObject *tasks[CHAIN_HOPS + 1];
     int ntasks = 0;
-    PyObject *cur = src;      /* owned */
+    PyObject *cur = src; /* owned */
     while (cur && is_task(c, cur) && ntasks <= CHAIN_HOPS) {
         tasks[ntasks++] = cur;
         cur = pg_py_attr(cur, "_fut_waiter");

@@ -115,9 +115,9 @@ static int place_item(struct pg_py_ctx *c, PyObject *item, int ex, long pos, int
 struct qscan {
     struct pg_py_ctx *c;
     int ex;
-    int submission;      /* a ThreadPool's _taskqueue */
+    int submission; /* a ThreadPool's _taskqueue */
     long qlen;
-    long base;           /* positions of this queue start after the entries of the one before */
+    long base; /* positions of this queue start after the entries of the one before */
     long pos;
     long scanned;
     int want;
@@ -133,7 +133,7 @@ static int queue_visit(PyObject *o, void *arg)
         return 0;
     }
     if (s->pos >= s->qlen || s->want <= 0 || s->scanned >= QUEUE_SCAN_MAX)
-        return 1;          /* stops the traversal */
+        return 1; /* stops the traversal */
     s->scanned++;
     s->want -= place_item(s->c, o, s->ex, s->base + s->pos++, s->submission);
     return 0;
@@ -178,8 +178,8 @@ void pg_py_scan_queues(struct pg_py_ctx *c, struct pg_py_state *st)
 {
     int want = 0;
     for (int i = 0; i < c->npend; i++)
-        want += c->pend_job[i] >= 0 || (c->pend_needs[i] ? c->pend[i]->needs_state
-                                                          : c->pend[i]->state) == PG_PY_F_PENDING;
+        want += c->pend_job[i] >= 0 ||
+                (c->pend_needs[i] ? c->pend[i]->needs_state : c->pend[i]->state) == PG_PY_F_PENDING;
     if (!want || !c->squeue_cls)
         return;
     traverseproc trav = NULL;
@@ -206,8 +206,12 @@ void pg_py_scan_queues(struct pg_py_ctx *c, struct pg_py_state *st)
             long len = part ? ex->taskqueue_len : qlen;
             if (!pg_py_is(q, c->squeue_cls) || len <= 0)
                 continue;
-            struct qscan s = {.c = c, .ex = e, .submission = part, .qlen = len,
-                              .base = part ? qlen : 0, .want = want};
+            struct qscan s = { .c = c,
+                               .ex = e,
+                               .submission = part,
+                               .qlen = len,
+                               .base = part ? qlen : 0,
+                               .want = want };
             want = scan_queue(c, trav, &s, q);
             scanned += s.scanned;
             total += len;

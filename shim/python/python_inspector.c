@@ -23,12 +23,12 @@
 
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t ins_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ins_cond;          /* CLOCK_MONOTONIC; set up with the thread */
-static pid_t ins_pid;                    /* the process the inspector state belongs to */
+static pthread_cond_t ins_cond; /* CLOCK_MONOTONIC; set up with the thread */
+static pid_t ins_pid;           /* the process the inspector state belongs to */
 static int ins_started;
 static _Atomic pid_t ins_tid;
 static uint64_t ins_req, ins_done;
-static int ins_busy;                     /* a request is out and not answered */
+static int ins_busy; /* a request is out and not answered */
 static int ins_result;
 static struct pg_py_state ins_state;
 

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-typedef struct _object PyObject;     /* opaque: no field of any Python object is read directly */
+typedef struct _object PyObject; /* opaque: no field of any Python object is read directly */
 typedef ssize_t Py_ssize_t;
 
 /* ---- The interpreter's API (python_api.c) -------------------------------------------------- */
@@ -38,7 +38,7 @@ typedef ssize_t Py_ssize_t;
  * except the optional ones is non-NULL. */
 struct pg_py_api {
     int (*IsInitialized)(void);
-    int (*IsFinalizing)(void);                       /* _Py_IsFinalizing (<3.13), Py_IsFinalizing */
+    int (*IsFinalizing)(void); /* _Py_IsFinalizing (<3.13), Py_IsFinalizing */
     const char *(*GetVersion)(void);
     int (*GILState_Ensure)(void);
     void (*GILState_Release)(int);
@@ -59,7 +59,7 @@ struct pg_py_api {
     unsigned long (*Long_AsUnsignedLong)(PyObject *);
     long (*Long_AsLong)(PyObject *);
     int (*Frame_GetLineNumber)(PyObject *);
-    PyObject *(*Frame_GetVarString)(PyObject *, const char *);   /* optional: 3.12+ */
+    PyObject *(*Frame_GetVarString)(PyObject *, const char *); /* optional: 3.12+ */
     PyObject *(*GenericGetDict)(PyObject *, void *);
     PyObject *(*Weakref_GetObject)(PyObject *);
     PyObject *(*Object_GetIter)(PyObject *);
@@ -69,11 +69,11 @@ struct pg_py_api {
     Py_ssize_t (*Tuple_Size)(PyObject *);
     PyObject *(*Tuple_GetItem)(PyObject *, Py_ssize_t);
     Py_ssize_t (*Set_Size)(PyObject *);
-    int (*GC_Disable)(void);                         /* optional: 3.10+ */
+    int (*GC_Disable)(void); /* optional: 3.10+ */
     int (*GC_Enable)(void);
     void *(*Type_GetSlot)(PyObject *, int);
     PyObject *(*Tuple_Pack)(Py_ssize_t, ...);
-    PyObject *(*Init_gc)(void);                      /* 3.8, 3.9: a module; later a module def */
+    PyObject *(*Init_gc)(void); /* 3.8, 3.9: a module; later a module def */
     PyObject *(*Cell_Get)(PyObject *);
     PyObject *(*(*CFunction_GetFunction)(PyObject *))(PyObject *, PyObject *);
     int (*CFunction_GetFlags)(PyObject *);
@@ -84,7 +84,7 @@ struct pg_py_api {
 };
 
 PG_HIDDEN extern struct pg_py_api pg_py_api;
-PG_HIDDEN extern char pg_py_version[16];     /* "3.11.7": valid once pg_py_resolve has run */
+PG_HIDDEN extern char pg_py_version[16]; /* "3.11.7": valid once pg_py_resolve has run */
 PG_HIDDEN extern unsigned pg_py_hexversion;
 
 /* Resolves the API on the first call (and again after each -ENOENT: an interpreter may appear
@@ -100,12 +100,23 @@ PG_HIDDEN int pg_py_resolve(void);
 /* The standard-library functions whose frames are recognised (code objects in pg_py_ctx.code). */
 enum pg_py_code_kind {
     K_NONE = 0,
-    K_RESULT, K_EXCEPTION, K_WAIT, K_AS_COMPLETED,
-    K_EVENT_WAIT, K_COND_WAIT, K_COND_WAIT_FOR, K_SEM_ACQUIRE, K_BARRIER_WAIT, K_JOIN, K_QUEUE_GET,
-    K_WORKER, K_RUN,
-    K_APPLY_WAIT, K_APPLY_GET,     /* multiprocessing.pool.ApplyResult.wait/get */
-    K_MP_WORKER,                   /* multiprocessing.pool.worker */
-    K_LOOP_RUN,                    /* asyncio BaseEventLoop.run_forever */
+    K_RESULT,
+    K_EXCEPTION,
+    K_WAIT,
+    K_AS_COMPLETED,
+    K_EVENT_WAIT,
+    K_COND_WAIT,
+    K_COND_WAIT_FOR,
+    K_SEM_ACQUIRE,
+    K_BARRIER_WAIT,
+    K_JOIN,
+    K_QUEUE_GET,
+    K_WORKER,
+    K_RUN,
+    K_APPLY_WAIT,
+    K_APPLY_GET, /* multiprocessing.pool.ApplyResult.wait/get */
+    K_MP_WORKER, /* multiprocessing.pool.worker */
+    K_LOOP_RUN,  /* asyncio BaseEventLoop.run_forever */
     K_COUNT
 };
 
@@ -122,7 +133,7 @@ struct pg_py_ctx {
     /* multiprocessing.pool and multiprocessing.util (python_mp.c) */
     PyObject *mp_pool_cls, *mp_result_cls, *mp_worker_fn, *mapstar_fn, *starmapstar_fn;
     PyObject *mp_guarded_code, *finalize_cls, *event_cls;
-    int nmp;                                 /* ThreadPools found in the finalizer registry */
+    int nmp; /* ThreadPools found in the finalizer registry */
     PyObject *mp_obj[PG_PY_MAX_EXECUTORS], *mp_inq[PG_PY_MAX_EXECUTORS];
     /* asyncio (python_asyncio.c) */
     PyObject *loop_cls, *chain_cancel_code, *atask_cls, *apytask_cls, *afut_cls, *apyfut_cls;
@@ -158,7 +169,7 @@ PG_HIDDEN void pg_py_scan_queues(struct pg_py_ctx *c, struct pg_py_state *st);
 PG_HIDDEN void pg_py_link_running(struct pg_py_state *st, struct pg_py_ctx *c);
 
 /* python_read.c's helpers for the other readers. */
-PG_HIDDEN PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn);     /* kept; or NULL */
+PG_HIDDEN PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn); /* kept; or NULL */
 /* The code (kept) of the Python function cls.name, read as pg_py_cattr reads; NULL when cls is
  * NULL or cls.name is not a Python function. */
 PG_HIDDEN PyObject *pg_py_method_code(struct pg_py_ctx *c, PyObject *cls, const char *name);
@@ -175,8 +186,8 @@ PG_HIDDEN int pg_py_add_pending(struct pg_py_ctx *c, struct pg_py_wait *w, PyObj
 
 PG_HIDDEN void pg_py_mp_load(struct pg_py_ctx *c);
 /* A thread whose target is multiprocessing.pool.worker: registers its pool. */
-PG_HIDDEN void pg_py_mp_worker(struct pg_py_ctx *c, struct pg_py_state *st,
-                               struct pg_py_thread *th, PyObject *target, PyObject *args);
+PG_HIDDEN void pg_py_mp_worker(struct pg_py_ctx *c, struct pg_py_state *st, struct pg_py_thread *th,
+                               PyObject *target, PyObject *args);
 /* The task a ThreadPool worker runs: `task` of its multiprocessing.pool.worker frame. */
 PG_HIDDEN void pg_py_mp_task(struct pg_py_ctx *c, struct pg_py_thread *th, PyObject *frame);
 /* A thread blocked in ApplyResult.get/wait: `self` of that frame. */

@@ -10,15 +10,16 @@
 
 const char *pg_py_blocked_name(int b)
 {
-    static const char *const names[] = {"none", "future_result", "futures_wait", "as_completed",
-                                        "event_wait", "condition_wait", "semaphore", "barrier",
-                                        "thread_join", "queue_get", "worker_idle", "async_result"};
+    static const char *const names[] = { "none",         "future_result", "futures_wait",
+                                         "as_completed", "event_wait",    "condition_wait",
+                                         "semaphore",    "barrier",       "thread_join",
+                                         "queue_get",    "worker_idle",   "async_result" };
     return b >= 0 && b < (int)(sizeof names / sizeof names[0]) ? names[b] : "none";
 }
 
 const char *pg_py_future_state_name(int s)
 {
-    static const char *const names[] = {"unknown", "PENDING", "RUNNING", "CANCELLED", "FINISHED"};
+    static const char *const names[] = { "unknown", "PENDING", "RUNNING", "CANCELLED", "FINISHED" };
     return s >= 0 && s < (int)(sizeof names / sizeof names[0]) ? names[s] : "unknown";
 }
 
@@ -116,7 +117,8 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st)
                 }
                 if (x->needs) {
                     pg_jw_key(w, "needs"), pg_jw_hex(w, x->needs);
-                    pg_jw_key(w, "needs_state"), pg_jw_str(w, pg_py_future_state_name(x->needs_state));
+                    pg_jw_key(w, "needs_state"),
+                        pg_jw_str(w, pg_py_future_state_name(x->needs_state));
                     pg_jw_key(w, "needs_timed"), pg_jw_bool(w, x->needs_timed);
                 }
                 if (x->queued_in)

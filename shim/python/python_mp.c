@@ -34,7 +34,8 @@ static void find_pools(struct pg_py_ctx *c, PyObject *registry)
         if (!pg_py_is(v, c->finalize_cls))
             continue;
         PyObject *ref = pg_py_attr(v, "_weakref");
-        PyObject *pool = pg_py_is(ref, pg_py_api.t_weakref) ? pg_py_api.Weakref_GetObject(ref) : NULL;
+        PyObject *pool =
+            pg_py_is(ref, pg_py_api.t_weakref) ? pg_py_api.Weakref_GetObject(ref) : NULL;
         if (pool && pg_py_is_sub(pool, c->mp_pool_cls)) {
             PyObject *inq = pg_py_iattr(pool, c->mp_pool_cls, "_inqueue");
             pg_py_api.IncRef(pool);
@@ -116,8 +117,8 @@ int pg_py_mp_describe_task(struct pg_py_ctx *c, PyObject *task, long *job, struc
     return r;
 }
 
-long pg_py_mp_entry_job(struct pg_py_ctx *c, PyObject *entry, int submission,
-                        struct pg_py_func *fn, int *has_fn)
+long pg_py_mp_entry_job(struct pg_py_ctx *c, PyObject *entry, int submission, struct pg_py_func *fn,
+                        int *has_fn)
 {
     long job = -1;
     struct pg_py_func f = { 0 };
@@ -214,8 +215,8 @@ void pg_py_mp_read_pool(struct pg_py_ctx *c, struct pg_py_state *st, int i)
     if (tq && pg_py_keep(c, tq))
         c->ex_taskq[i] = tq;
     e->taskqueue_len = pg_py_qsize(c, c->ex_taskq[i]);
-    e->queue_len = e->inqueue_len >= 0 && e->taskqueue_len >= 0
-                       ? e->inqueue_len + e->taskqueue_len : -1;
+    e->queue_len =
+        e->inqueue_len >= 0 && e->taskqueue_len >= 0 ? e->inqueue_len + e->taskqueue_len : -1;
     pg_py_api.Err_Clear();
 }
 
@@ -230,7 +231,8 @@ void pg_py_name_globals(struct pg_py_ctx *c, struct pg_py_state *st)
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     int seen = 0;
-    while (main && want > 0 && pg_py_api.Dict_Next(main, &pos, &k, &v) && seen++ < GLOBALS_SCAN_MAX) {
+    while (main && want > 0 && pg_py_api.Dict_Next(main, &pos, &k, &v) &&
+           seen++ < GLOBALS_SCAN_MAX) {
         for (int i = 0; i < st->nexecutors; i++) {
             struct pg_py_executor *e = &st->executors[i];
             if (c->ex_obj[i] != v || e->global[0] || !pg_py_is(k, pg_py_api.t_str))

@@ -27,7 +27,7 @@ PyObject *pg_py_keep(struct pg_py_ctx *c, PyObject *o)
 static PyObject *type_of(PyObject *o)
 {
     PyObject *t = pg_py_api.Object_Type(o);
-    pg_py_api.DecRef(t);    /* the object holds its type alive */
+    pg_py_api.DecRef(t); /* the object holds its type alive */
     return t;
 }
 
@@ -93,8 +93,8 @@ PyObject *pg_py_cattr(PyObject *cls, const char *name)
 PyObject *pg_py_module_dict(const char *name)
 {
     PyObject *mods = pg_py_api.Import_GetModuleDict();
-    PyObject *m = mods && pg_py_is(mods, pg_py_api.t_dict)
-                      ? pg_py_api.Dict_GetItemString(mods, name) : NULL;
+    PyObject *m =
+        mods && pg_py_is(mods, pg_py_api.t_dict) ? pg_py_api.Dict_GetItemString(mods, name) : NULL;
     return m && pg_py_is(m, pg_py_api.t_module) ? pg_py_api.Module_GetDict(m) : NULL;
 }
 

@@ -184,16 +184,19 @@ static enum pg_py_code_kind kind_of(struct pg_py_ctx *c, PyObject *code)
 static int blocked_of(enum pg_py_code_kind k)
 {
     switch (k) {
-    case K_RESULT: case K_EXCEPTION: return PG_PY_B_FUTURE_RESULT;
+    case K_RESULT:
+    case K_EXCEPTION: return PG_PY_B_FUTURE_RESULT;
     case K_WAIT: return PG_PY_B_FUTURES_WAIT;
     case K_AS_COMPLETED: return PG_PY_B_AS_COMPLETED;
     case K_EVENT_WAIT: return PG_PY_B_EVENT_WAIT;
-    case K_COND_WAIT: case K_COND_WAIT_FOR: return PG_PY_B_CONDITION_WAIT;
+    case K_COND_WAIT:
+    case K_COND_WAIT_FOR: return PG_PY_B_CONDITION_WAIT;
     case K_SEM_ACQUIRE: return PG_PY_B_SEMAPHORE;
     case K_BARRIER_WAIT: return PG_PY_B_BARRIER;
     case K_JOIN: return PG_PY_B_THREAD_JOIN;
     case K_QUEUE_GET: return PG_PY_B_QUEUE_GET;
-    case K_APPLY_WAIT: case K_APPLY_GET: return PG_PY_B_ASYNC_RESULT;
+    case K_APPLY_WAIT:
+    case K_APPLY_GET: return PG_PY_B_ASYNC_RESULT;
     default: return PG_PY_B_NONE;
     }
 }
@@ -329,7 +332,7 @@ int pg_py_pool_index(struct pg_py_ctx *c, struct pg_py_state *st, PyObject *ex, 
         return -1;
     int i = st->nexecutors++;
     c->ex_obj[i] = ex;
-    c->ex_queue[i] = queue;       /* the worker's _args tuple holds it; the executor too */
+    c->ex_queue[i] = queue; /* the worker's _args tuple holds it; the executor too */
     st->executors[i].addr = (uintptr_t)ex;
     st->executors[i].kind = kind;
     return i;
@@ -421,8 +424,8 @@ static void read_threads(struct pg_py_ctx *c, struct pg_py_state *st)
 {
     PyObject *sys = pg_py_module_dict("sys");
     PyObject *cf = pg_py_dget(sys, "_current_frames");
-    PyObject *frames = cf && pg_py_is(cf, pg_py_api.t_cfunction)
-                           ? pg_py_api.CallObject(cf, NULL) : NULL;
+    PyObject *frames =
+        cf && pg_py_is(cf, pg_py_api.t_cfunction) ? pg_py_api.CallObject(cf, NULL) : NULL;
     if (!frames)
         pg_py_api.Err_Clear();
     else if (!pg_py_is(frames, pg_py_api.t_dict))
@@ -451,7 +454,7 @@ static void read_threads(struct pg_py_ctx *c, struct pg_py_state *st)
         pg_py_api.DecRef(frames);
 }
 
-static struct pg_py_ctx ictx;   /* inspector thread only */
+static struct pg_py_ctx ictx; /* inspector thread only */
 
 int pg_py_read_interpreter(struct pg_py_state *st)
 {
@@ -459,7 +462,7 @@ int pg_py_read_interpreter(struct pg_py_state *st)
     memset(c, 0, sizeof *c);
     int gc_was = pg_py_gc_off();
     if (gc_was < 0)
-        return -EAGAIN;    /* cannot make sure no finalizer runs: read nothing */
+        return -EAGAIN; /* cannot make sure no finalizer runs: read nothing */
     load_known(c);
     read_threads(c, st);
     for (int i = 0; i < st->nexecutors; i++) {

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define MAXN (2 * LO_MAX_EDGES)          /* locks in the graph (two per pair at most) */
+#define MAXN (2 * LO_MAX_EDGES) /* locks in the graph (two per pair at most) */
 #define MAX_CYCLE PG_LC_MAX_CYCLE
 
 _Static_assert(LO_OCC + 1 <= PG_LC_CANDS, "a pair's occurrences and its \"others\" fit the judge");
@@ -23,7 +23,7 @@ _Static_assert(PG_LO_GATES == PG_LC_GATES, "the judge sees every gate of a pair"
 _Static_assert(LO_SEG_NONE == PG_LC_SEG_NONE, "one value for a segment not recorded");
 
 static struct pg_lc graph;
-static uint32_t checked;                 /* log entries handled */
+static uint32_t checked; /* log entries handled */
 static int ready = -1;
 
 static void seg_preds(void *arg, uint32_t seg, uint32_t *pred1, uint32_t *pred2)
@@ -45,7 +45,7 @@ static int setup(void)
 /* ----- one cycle: what the report shows of each pair ----- */
 
 struct cand {
-    uint32_t seg, thr;   /* thr 0: some thread beyond those remembered, ordered with nothing */
+    uint32_t seg, thr; /* thr 0: some thread beyond those remembered, ordered with nothing */
     pid_t tid;
     uint32_t stack;
     uintptr_t pc_a;
@@ -69,11 +69,11 @@ static void load_cands(struct cyc_edge *c, uint32_t e)
     for (uint32_t i = 0; i < n && i < LO_OCC; i++) {
         uint32_t s = atomic_load_explicit(&le->occ[i].seg, memory_order_acquire);
         if (s)
-            c->cand[c->ncand++] = (struct cand){s, le->occ[i].thr, le->occ[i].tid, le->occ[i].stack,
-                                                 le->occ[i].pc_a};
+            c->cand[c->ncand++] = (struct cand){ s, le->occ[i].thr, le->occ[i].tid,
+                                                 le->occ[i].stack, le->occ[i].pc_a };
     }
     if (atomic_load_explicit(&le->overflow, memory_order_acquire))
-        c->cand[c->ncand++] = (struct cand){LO_SEG_NONE, 0, 0, le->occ[0].stack, le->occ[0].pc_a};
+        c->cand[c->ncand++] = (struct cand){ LO_SEG_NONE, 0, 0, le->occ[0].stack, le->occ[0].pc_a };
 }
 
 /* What the judge needs of pair e, from what the report shows (c): threads, segments, gates. */
@@ -81,12 +81,13 @@ static void judge_input(const struct cyc_edge *c, uint32_t e, struct pg_lc_pair 
 {
     p->ncand = c->ncand;
     for (int k = 0; k < c->ncand; k++)
-        p->cand[k] = (struct pg_lc_cand){c->cand[k].seg, c->cand[k].thr};
+        p->cand[k] = (struct pg_lc_cand){ c->cand[k].seg, c->cand[k].thr };
     for (int g = 0; g < PG_LO_GATES; g++)
         p->gates[g] = atomic_load(&pg_lo_edges[e].gates[g]);
 }
 
-static void write_lock(struct pg_jw *w, const char *key, uintptr_t addr, uint32_t gen, uint32_t kind)
+static void write_lock(struct pg_jw *w, const char *key, uintptr_t addr, uint32_t gen,
+                       uint32_t kind)
 {
     pg_jw_key(w, key);
     pg_jw_obj(w);
@@ -134,11 +135,14 @@ static void report(int len, int single)
     if (single)
         snprintf(summary, sizeof summary,
                  "%d locks are taken in inconsistent orders by one thread: two threads running "
-                 "these paths at once would deadlock", len);
+                 "these paths at once would deadlock",
+                 len);
     else
         snprintf(summary, sizeof summary,
-                 "%d locks are taken in inconsistent orders by %d thread%s: a deadlock that did not "
-                 "happen this run", len, nthreads, nthreads == 1 ? "" : "s");
+                 "%d locks are taken in inconsistent orders by %d thread%s: a deadlock that did "
+                 "not "
+                 "happen this run",
+                 len, nthreads, nthreads == 1 ? "" : "s");
     struct pg_jw *w = pg_report_finding(PG_KIND_LOCK_ORDER, PG_SEV_WARNING, -1, summary);
     if (w) {
         pg_jw_key(w, "single_thread"), pg_jw_bool(w, single);
@@ -229,7 +233,7 @@ void pg_lo_scan(void)
     for (; checked < total; checked++) {
         uint32_t v = atomic_load_explicit(&pg_lo_log[checked], memory_order_acquire);
         if (!v)
-            break;   /* being written: the next scan takes it from here */
+            break; /* being written: the next scan takes it from here */
         examine(v - 1);
     }
 }

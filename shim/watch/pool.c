@@ -40,17 +40,18 @@ _Static_assert(PG_PI_MAX_GROUPS >= PG_MAX_APOOLS, "every pool known exactly fits
 
 static struct pg_pi_thread *threads;
 static struct pg_pi_pool pools[PG_MAX_APOOLS];
-static struct pg_apool *pool_ap[PG_MAX_APOOLS];   /* the live record of pools[k] */
+static struct pg_apool *pool_ap[PG_MAX_APOOLS]; /* the live record of pools[k] */
 static struct pg_pi_in in;
 static struct pg_pi_state state;
 static struct pg_pi_out out;
 static uint64_t scan_no;
-static const struct pg_scan *sc;   /* the scan pg_pool_scan is analysing */
+static const struct pg_scan *sc; /* the scan pg_pool_scan is analysing */
 
 int pg_pool_init(uint32_t size)
 {
     size_t bytes = (size_t)size * (sizeof(struct pg_pi_thread) + sizeof *pg_pool_slot_class);
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     threads = (struct pg_pi_thread *)p;
@@ -151,7 +152,9 @@ static long live_sem_value(void *ctx, uintptr_t sem)
 
 static const char *source_name(const struct pg_apool *ap)
 {
-    return pg_source_name(!ap ? PG_SRC_INFERRED : ap->library[0] ? PG_SRC_ADAPTER : PG_SRC_ANNOTATION);
+    return pg_source_name(!ap              ? PG_SRC_INFERRED
+                          : ap->library[0] ? PG_SRC_ADAPTER
+                                           : PG_SRC_ANNOTATION);
 }
 
 static struct pg_apool *group_ap(int g)
@@ -162,8 +165,8 @@ static struct pg_apool *group_ap(int g)
 /* NOLINTNEXTLINE(bugprone-macro-parentheses): i is the loop variable the macro declares */
 #define FOR_MEMBERS(g, i) for (int i = out.groups[(g)].first; i >= 0; i = threads[i].next)
 
-static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, long queued, int exact,
-                       const char *evidence, const char *proof)
+static void write_pool(struct pg_jw *w, int g, const struct pg_pi_pstate *ps, long queued,
+                       int exact, const char *evidence, const char *proof)
 {
     const struct pg_thread *t0 = sc->snaps[out.groups[g].first].slot;
     struct pg_apool *ap = group_ap(g);
@@ -253,7 +256,8 @@ static void fill_task_waits(struct pg_rthread *rt, int i, int n, uintptr_t handl
         for (int j = 0; j < n; j++)
             if (__atomic_load_n(&sc->snaps[j].slot->ann_task, __ATOMIC_RELAXED) == rt->wait_task) {
                 rt->wait_task_runner = sc->snaps[j].tid;
-                rt->wait_task_fn = __atomic_load_n(&sc->snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
+                rt->wait_task_fn =
+                    __atomic_load_n(&sc->snaps[j].slot->ann_task_fn, __ATOMIC_RELAXED);
             }
     }
     uintptr_t sub = __atomic_load_n(&t->sub_task, __ATOMIC_RELAXED);
@@ -284,7 +288,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
             pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)(v->rate > 1 ? v->rate : 1));
             pg_jw_key(w, "depth"), pg_jw_int(w, v->queued);
             pg_jw_key(w, "window_ms"), pg_jw_int(w, (long long)v->window_ms);
-            if (in.rss_kb && ps->rss_start_kb)   /* in.rss_kb: read for this scan */
+            if (in.rss_kb && ps->rss_start_kb) /* in.rss_kb: read for this scan */
                 pg_jw_key(w, "rss_growth_kb"),
                     pg_jw_int(w, (long long)in.rss_kb - (long long)ps->rss_start_kb);
             pg_jw_obj_end(w);
@@ -293,7 +297,7 @@ static void report_pool(int n, const struct pg_pi_verdict *v, const char *summar
                    pg_pi_proof_name(v->proof));
         pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
-        FOR_MEMBERS(g, i) {
+        FOR_MEMBERS (g, i) {
             struct pg_rthread rt;
             pg_fill_rthread(&rt, i, pg_role_name(PG_ROLE_WORKER), now);
             fill_task_waits(&rt, i, n, handle);
@@ -336,13 +340,16 @@ static void summarize(char *summary, size_t cap, const struct pg_pi_verdict *v)
     if (v->kind == PG_PI_GROWTH) {
         if (v->exact)
             snprintf(summary, cap,
-                     "the queue of a pool of %d worker%s grew to %ld tasks (+%.0f per second) while every "
-                     "worker was busy", nw, nw == 1 ? "" : "s", v->queued, v->rate);
+                     "the queue of a pool of %d worker%s grew to %ld tasks (+%.0f per second) "
+                     "while every "
+                     "worker was busy",
+                     nw, nw == 1 ? "" : "s", v->queued, v->rate);
         else
             snprintf(summary, cap,
-                     "%ld tasks were queued on a pool of %d worker%s while no worker was free to take "
-                     "them (+%.0f per second); its queue keeps growing", v->queued, nw, nw == 1 ? "" : "s",
-                     v->rate);
+                     "%ld tasks were queued on a pool of %d worker%s while no worker was free to "
+                     "take "
+                     "them (+%.0f per second); its queue keeps growing",
+                     v->queued, nw, nw == 1 ? "" : "s", v->rate);
         return;
     }
     char pool_desc[96];
@@ -352,19 +359,24 @@ static void summarize(char *summary, size_t cap, const struct pg_pi_verdict *v)
         snprintf(pool_desc, sizeof pool_desc, "pool");
     if (v->kind == PG_PI_EXHAUSTION && v->severity == PG_PI_ERROR)
         snprintf(summary, cap,
-                 "%s %d worker%s of the %s %s waiting for tasks queued behind them in the same pool "
-                 "(%ld queued)", nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s", pool_desc,
+                 "%s %d worker%s of the %s %s waiting for tasks queued behind them in the same "
+                 "pool "
+                 "(%ld queued)",
+                 nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s", pool_desc,
                  nw == 1 ? "is" : "are", v->queued);
     else if (v->kind == PG_PI_EXHAUSTION)
         snprintf(summary, cap,
                  "%s %d worker%s of the %s %s blocked with about %ld task%s queued behind them; "
-                 "inferred, not proven", nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s",
-                 pool_desc, nw == 1 ? "is" : "are", v->queued, v->queued == 1 ? "" : "s");
+                 "inferred, not proven",
+                 nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s", pool_desc,
+                 nw == 1 ? "is" : "are", v->queued, v->queued == 1 ? "" : "s");
     else
         snprintf(summary, cap,
-                 "%s %d worker%s of the %s %s been blocked for %llu ms; nothing shows that %s stuck",
+                 "%s %d worker%s of the %s %s been blocked for %llu ms; nothing shows that %s "
+                 "stuck",
                  nw == 1 ? "the only" : "all", nw, nw == 1 ? "" : "s", pool_desc,
-                 nw == 1 ? "has" : "have", (unsigned long long)v->age_ms, nw == 1 ? "it is" : "they are");
+                 nw == 1 ? "has" : "have", (unsigned long long)v->age_ms,
+                 nw == 1 ? "it is" : "they are");
 }
 
 /* POOLGUARD_DEBUG: what the analysis saw of a pool. */
@@ -377,14 +389,15 @@ static void debug_group(int g)
     if (gr->pool >= 0) {
         const struct pg_apool *ap = pool_ap[gr->pool];
         pg_warn("debug: %s pool %#lx: %d busy of %d, %d blocked, %d stuck for the pool, %d by the "
-                "graph, queued %ld", ap->library[0] ? ap->library : "annotated",
-                (unsigned long)pools[gr->pool].handle, gr->n, pools[gr->pool].workers, gr->blocked,
-                gr->stuck, gr->graph_stuck, gr->queued);
+                "graph, queued %ld",
+                ap->library[0] ? ap->library : "annotated", (unsigned long)pools[gr->pool].handle,
+                gr->n, pools[gr->pool].workers, gr->blocked, gr->stuck, gr->graph_stuck,
+                gr->queued);
     } else {
         pg_warn("debug: pool %#llx: %d workers, %d idle, %d blocked (%d stuck), idle object %#lx "
-                "(kind %u), queued %ld, submit-then-wait %d", (unsigned long long)gr->key, gr->n,
-                gr->idle, gr->blocked, gr->stuck, (unsigned long)ps->idle_obj, ps->idle_kind,
-                gr->queued, gr->submit_wait);
+                "(kind %u), queued %ld, submit-then-wait %d",
+                (unsigned long long)gr->key, gr->n, gr->idle, gr->blocked, gr->stuck,
+                (unsigned long)ps->idle_obj, ps->idle_kind, gr->queued, gr->submit_wait);
     }
 }
 

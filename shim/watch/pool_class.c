@@ -16,15 +16,15 @@ struct pg_pool_class *pg_pool_slot_class;
 /* Language runtimes whose threads are never an inferred pool: the module exporting one of these
  * names is the runtime. Looked up again while not found, since a JVM is loaded late. */
 static const char *const runtime_syms[] = {
-    "PyThread_start_new_thread",   /* CPython: its threads belong to the Python layer */
-    "JNI_CreateJavaVM",            /* HotSpot */
-    "coreclr_initialize",          /* .NET */
+    "PyThread_start_new_thread", /* CPython: its threads belong to the Python layer */
+    "JNI_CreateJavaVM",          /* HotSpot */
+    "coreclr_initialize",        /* .NET */
 };
 #define NRUNTIMES (sizeof runtime_syms / sizeof runtime_syms[0])
 static void *runtime_base[NRUNTIMES];
 static void *libstdcxx_base;
 static int bases_tries;
-static uint32_t bases_gen;       /* bumped whenever a module above is found */
+static uint32_t bases_gen; /* bumped whenever a module above is found */
 
 static void *module_of(uintptr_t pc)
 {

@@ -83,8 +83,8 @@ int pg_async_handlers_installed(void)
     unsigned long long caught = strtoull(p + 7, NULL, 16);
     /* Synchronous faults, and signals nothing can raise while every thread sleeps; 32 and 33 are
      * the C library's own. Bit k-1 is signal k. */
-    static const int sync_sigs[] = {SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGPIPE,
-                                    SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGSYS, 32, 33};
+    static const int sync_sigs[] = { SIGILL,  SIGTRAP, SIGABRT,   SIGBUS,  SIGFPE, SIGSEGV, SIGPIPE,
+                                     SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGSYS, 32,      33 };
     for (size_t k = 0; k < sizeof sync_sigs / sizeof sync_sigs[0]; k++)
         caught &= ~(1ull << (sync_sigs[k] - 1));
     return caught != 0;
@@ -104,7 +104,7 @@ static int thread_state(pid_t tid)
     if (r <= 0)
         return -1;
     st[r] = 0;
-    const char *paren = strrchr(st, ')');   /* the thread's name may hold anything */
+    const char *paren = strrchr(st, ')'); /* the thread's name may hold anything */
     return paren && paren[1] == ' ' ? (unsigned char)paren[2] : 0;
 }
 

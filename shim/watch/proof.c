@@ -27,12 +27,16 @@ static int nblocked;
  * the previous scan saw it stuck, and the wait already reported in a finding (by any analysis,
  * through pg_mark_reported). Each with the slot's gen, so a thread that reuses the slot matches
  * neither. Mapped by each watchdog, so a forked child starts with none. */
-static struct mark { uint64_t seen_seq, reported_seq; uint32_t seen_gen, reported_gen; } *marks;
+static struct mark {
+    uint64_t seen_seq, reported_seq;
+    uint32_t seen_gen, reported_gen;
+} * marks;
 
 int pg_proof_init(void)
 {
     size_t bytes = (size_t)pg_table_size * sizeof *marks;
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     marks = p;
@@ -87,18 +91,21 @@ static void summarize(char *out, size_t cap, const struct pg_gfinding *f)
                      s->wkind == PG_W_JOIN ? "thread" : "lock");
             return;
         }
-        int counts[PG_W_BARRIER + 1] = {0};
+        int counts[PG_W_BARRIER + 1] = { 0 };
         int x = f->start;
         do {
             counts[snaps[x].wkind <= PG_W_BARRIER ? snaps[x].wkind : 0]++;
             x = nodes[x].cycle_next;
         } while (x != f->start);
         int len = snprintf(out, cap, "%d threads wait on each other through ", f->ncycle);
-        static const struct { int kind; const char *one, *many; } names[] = {
-            {PG_W_MUTEX, "mutex", "mutexes"},
-            {PG_W_RWLOCK_READ, "rwlock (read)", "rwlocks (read)"},
-            {PG_W_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)"},
-            {PG_W_JOIN, "join", "joins"},
+        static const struct {
+            int kind;
+            const char *one, *many;
+        } names[] = {
+            { PG_W_MUTEX, "mutex", "mutexes" },
+            { PG_W_RWLOCK_READ, "rwlock (read)", "rwlocks (read)" },
+            { PG_W_RWLOCK_WRITE, "rwlock (write)", "rwlocks (write)" },
+            { PG_W_JOIN, "join", "joins" },
         };
         int parts = 0, total = 0;
         for (size_t k = 0; k < 4; k++)
@@ -114,11 +121,15 @@ static void summarize(char *out, size_t cap, const struct pg_gfinding *f)
         }
     } else if (f->kind == PG_GF_ABANDONED) {
         const struct snap *s = &snaps[f->start];
-        snprintf(out, cap, "thread %d waits for a %s held by thread %d, which has exited without "
-                 "releasing it", (int)s->tid, pg_wait_kind_name(s->wkind), (int)s->owner);
+        snprintf(out, cap,
+                 "thread %d waits for a %s held by thread %d, which has exited without "
+                 "releasing it",
+                 (int)s->tid, pg_wait_kind_name(s->wkind), (int)s->owner);
     } else {
-        snprintf(out, cap, "all %d threads are blocked with no time limit and none is left to wake "
-                 "the others", f->nmembers);
+        snprintf(out, cap,
+                 "all %d threads are blocked with no time limit and none is left to wake "
+                 "the others",
+                 f->nmembers);
     }
 }
 
@@ -174,7 +185,9 @@ static void report_finding(int fi, int n, uint64_t now)
             if (!nodes[i].stuck || nodes[i].finding != fi || nodes[i].cycle_next >= 0)
                 continue;
             struct pg_rthread rt;
-            pg_fill_rthread(&rt, i, pg_role_name(f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED), now);
+            pg_fill_rthread(&rt, i,
+                            pg_role_name(f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED),
+                            now);
             pg_report_thread(w, &rt);
         }
         pg_jw_arr_end(w);

@@ -36,9 +36,9 @@
 
 static char path[PG_PATH_MAX + 128];
 static int have_file;
-static int broken;             /* gave up on the file: said so once */
-static int write_failed;       /* a write to the file failed: it may be cut short, never named */
-static int sink;               /* this finding goes to the buffer only (no file) */
+static int broken;       /* gave up on the file: said so once */
+static int write_failed; /* a write to the file failed: it may be cut short, never named */
+static int sink;         /* this finding goes to the buffer only (no file) */
 static const char *cur_kind, *cur_severity, *cur_proof;
 static dev_t file_dev;
 static ino_t file_ino;
@@ -69,7 +69,7 @@ static int open_retry(const char *p, int flags, mode_t mode)
     raised = rl;
     raised.rlim_cur = rl.rlim_cur + 4;
     if (rl.rlim_max != RLIM_INFINITY && raised.rlim_cur > rl.rlim_max)
-        raised.rlim_max = raised.rlim_cur;   /* only with CAP_SYS_RESOURCE; else it fails */
+        raised.rlim_max = raised.rlim_cur; /* only with CAP_SYS_RESOURCE; else it fails */
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
         errno = EMFILE;
         return -1;
@@ -89,7 +89,8 @@ static void file_failed(int err)
     write_failed = 1;
     broken = 1;
     pg_warn("cannot write to the report %s (%s); it is incomplete, and this and later findings "
-            "are not in it", path, strerror(err > 0 ? err : EIO));
+            "are not in it",
+            path, strerror(err > 0 ? err : EIO));
 }
 
 /* Tells `poolguard run` of a finding through the FIFO it named in POOLGUARD_NOTIFY. Best effort,
@@ -255,7 +256,8 @@ static int open_report(void)
     int r = choose_dir(dir, sizeof dir);
     if (r < 0) {
         broken = 1;
-        pg_warn("cannot use the report directory %s (%s); set POOLGUARD_DIR to a directory of yours",
+        pg_warn("cannot use the report directory %s (%s); set POOLGUARD_DIR to a directory of "
+                "yours",
                 pg_cfg.dir[0] ? pg_cfg.dir : dir, strerror(-r));
         return r;
     }
@@ -266,7 +268,8 @@ static int open_report(void)
             snprintf(path, sizeof path, "%s/poolguard.%s.%d.jsonl", dir, name, (int)getpid());
         else
             snprintf(path, sizeof path, "%s/poolguard.%s.%d.%d.jsonl", dir, name, (int)getpid(), k);
-        fd = open_retry(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
+        fd =
+            open_retry(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
     }

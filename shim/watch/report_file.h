@@ -15,14 +15,14 @@ struct pg_rthread {
     pid_t tid;
     int is_main;
     uintptr_t start_routine;
-    const char *role;          /* a thread role of the format (pg_role_name) */
-    int blocked;               /* 0: running (snapshots only) */
+    const char *role; /* a thread role of the format (pg_role_name) */
+    int blocked;      /* 0: running (snapshots only) */
     uint32_t wkind;
     uintptr_t wobj;
     int timed;
     uint64_t since_ms;
-    pid_t owner;               /* mutex/rwlock owner, 0 if unknown */
-    pid_t target;              /* joined thread, 0 if unknown */
+    pid_t owner;  /* mutex/rwlock owner, 0 if unknown */
+    pid_t target; /* joined thread, 0 if unknown */
     uint32_t nheld;
     const struct pg_held *held;
     int nstack;

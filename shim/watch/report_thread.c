@@ -12,13 +12,16 @@
 
 /* The shim's wait and lock kinds are the format's, value for value. */
 _Static_assert((int)PG_W_NONE == PG_WAIT_NONE && (int)PG_W_MUTEX == PG_WAIT_MUTEX &&
-               (int)PG_W_RWLOCK_READ == PG_WAIT_RWLOCK_READ && (int)PG_W_RWLOCK_WRITE == PG_WAIT_RWLOCK_WRITE &&
-               (int)PG_W_JOIN == PG_WAIT_JOIN && (int)PG_W_COND == PG_WAIT_COND && (int)PG_W_SEM == PG_WAIT_SEM &&
-               (int)PG_W_FUTEX == PG_WAIT_FUTEX && (int)PG_W_BARRIER == PG_WAIT_BARRIER &&
-               (int)PG_W_COND_DESTROY == PG_WAIT_COND_DESTROY && (int)PG_W_ONCE == PG_WAIT_ONCE,
+                   (int)PG_W_RWLOCK_READ == PG_WAIT_RWLOCK_READ &&
+                   (int)PG_W_RWLOCK_WRITE == PG_WAIT_RWLOCK_WRITE &&
+                   (int)PG_W_JOIN == PG_WAIT_JOIN && (int)PG_W_COND == PG_WAIT_COND &&
+                   (int)PG_W_SEM == PG_WAIT_SEM && (int)PG_W_FUTEX == PG_WAIT_FUTEX &&
+                   (int)PG_W_BARRIER == PG_WAIT_BARRIER &&
+                   (int)PG_W_COND_DESTROY == PG_WAIT_COND_DESTROY && (int)PG_W_ONCE == PG_WAIT_ONCE,
                "enum pg_wait_kind and the format's wait kinds differ");
 _Static_assert((int)PG_H_MUTEX == PG_LOCK_MUTEX && (int)PG_H_RWLOCK_READ == PG_LOCK_RWLOCK_READ &&
-               (int)PG_H_RWLOCK_WRITE == PG_LOCK_RWLOCK_WRITE && (int)PG_H_SPIN == PG_LOCK_SPINLOCK,
+                   (int)PG_H_RWLOCK_WRITE == PG_LOCK_RWLOCK_WRITE &&
+                   (int)PG_H_SPIN == PG_LOCK_SPINLOCK,
                "enum pg_held_kind and the format's lock kinds differ");
 
 const char *pg_wait_kind_name(uint32_t kind)
@@ -107,7 +110,9 @@ void pg_report_thread(struct pg_jw *w, const struct pg_rthread *rt)
         pg_jw_obj(w);
         pg_jw_key(w, "address"), pg_jw_hex(w, rt->wait_task);
         pg_jw_key(w, "state");
-        pg_jw_str(w, rt->wait_task_queued_in ? "queued" : rt->wait_task_runner ? "running" : "unknown");
+        pg_jw_str(w, rt->wait_task_queued_in ? "queued"
+                     : rt->wait_task_runner  ? "running"
+                                             : "unknown");
         if (rt->wait_task_queued_in)
             pg_jw_key(w, "pool"), pg_jw_hex(w, rt->wait_task_queued_in);
         if (rt->wait_task_runner)

@@ -27,11 +27,11 @@ struct snap {
 
 /* One scan, read-only for the analyses it is handed to. Index i is the same thread in every array. */
 struct pg_scan {
-    int n;                                  /* live threads snapshotted */
-    uint64_t now;                           /* CLOCK_MONOTONIC at the scan's start */
-    const struct snap *snaps;               /* snapshot.c */
-    const struct pg_gnode *nodes;           /* snapshot.c builds them, the graph solver marks them */
-    const struct pg_gfinding *findings;     /* proof.c: the graph's findings, nf of them */
+    int n;                              /* live threads snapshotted */
+    uint64_t now;                       /* CLOCK_MONOTONIC at the scan's start */
+    const struct snap *snaps;           /* snapshot.c */
+    const struct pg_gnode *nodes;       /* snapshot.c builds them, the graph solver marks them */
+    const struct pg_gfinding *findings; /* proof.c: the graph's findings, nf of them */
     int nf;
 };
 
@@ -46,7 +46,8 @@ PG_HIDDEN void pg_fill_rthread(struct pg_rthread *rt, int i, const char *role, u
 
 /* proof.c: solves the scan's graph into findings (sc->findings); then, once the other analyses
  * have run, reports those confirmed over two scans and remembers which threads were stuck. */
-PG_HIDDEN void pg_proof_solve(struct pg_scan *sc, struct pg_gnode *g, int nblocked, int any_blocked);
+PG_HIDDEN void pg_proof_solve(struct pg_scan *sc, struct pg_gnode *g, int nblocked,
+                              int any_blocked);
 PG_HIDDEN void pg_proof_report(const struct pg_scan *sc);
 PG_HIDDEN int pg_proof_init(void);
 /* Thread i of the current scan was stuck in the same wait at the previous scan. */

@@ -22,12 +22,16 @@
 
 static struct snap *snaps;
 static struct pg_gnode *nodes;
-static int *tid_hash;           /* open addressing: tid -> node index + 1 */
-static uint32_t hash_cap, hash_alloc;   /* in use this scan (2x the live threads), mapped */
+static int *tid_hash;                 /* open addressing: tid -> node index + 1 */
+static uint32_t hash_cap, hash_alloc; /* in use this scan (2x the live threads), mapped */
 static uintptr_t stackbuf[128];
 /* Per slot (index into pg_table): whether the object of the wait with this gen and wait_seq is
  * process-shared (object_shared). A slot reused by a new thread has another gen. */
-static struct shared_cache { uint64_t seq; uint32_t gen; int shared; } *shared_cache;
+static struct shared_cache {
+    uint64_t seq;
+    uint32_t gen;
+    int shared;
+} * shared_cache;
 
 int pg_snapshot_init(void)
 {
@@ -37,8 +41,10 @@ int pg_snapshot_init(void)
         hash_alloc <<= 1;
     hash_cap = hash_alloc;
     size_t cache = n * sizeof(struct shared_cache);
-    size_t bytes = cache + n * sizeof(struct snap) + n * sizeof(struct pg_gnode) + hash_cap * sizeof(int);
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t bytes =
+        cache + n * sizeof(struct snap) + n * sizeof(struct pg_gnode) + hash_cap * sizeof(int);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     shared_cache = (struct shared_cache *)p;
@@ -115,7 +121,7 @@ static void add_waker(struct pg_gnode *g, int w)
     if (g->nwakers < PG_GRAPH_MAX_WAKERS)
         g->wakers[g->nwakers++] = w;
     else if (w == PG_GW_UNTRACKED)
-        g->wakers[PG_GRAPH_MAX_WAKERS - 1] = w;   /* an unknown waker must never be lost */
+        g->wakers[PG_GRAPH_MAX_WAKERS - 1] = w; /* an unknown waker must never be lost */
 }
 
 /* A tid as a waker: a node, an exited thread, or a live thread the table does not know. */
@@ -188,13 +194,13 @@ static void build_node(int i, int n, uint64_t now)
         pthread_mutex_t copy;
         struct pg_glibc_mutex m;
         if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
-            return;       /* the mutex is gone: whatever this is, it is no proof */
+            return; /* the mutex is gone: whatever this is, it is no proof */
         if (pg_glibc_mutex_decode(&copy, pg_glibc_open(), &m) < 0)
-            return;       /* glibc's layout unknown: an opaque wait, no proof */
+            return; /* glibc's layout unknown: an opaque wait, no proof */
         int kind = m.kind;
         pid_t owner = m.owner;
         if (!pg_glibc_mutex_held(owner))
-            return;       /* free, or a robust mutex's special states: the lock call will return */
+            return; /* free, or a robust mutex's special states: the lock call will return */
         s->owner = owner;
         int w = waker_of_tid(owner, n);
         /* glibc marks robust mutexes process-shared too (bit 128). For a shared mutex an owner
@@ -202,7 +208,7 @@ static void build_node(int i, int n, uint64_t now)
         if ((kind & PG_GLIBC_MUTEX_PSHARED) && w == PG_GW_DEAD)
             return;
         if (w == PG_GW_DEAD && (kind & PG_GLIBC_MUTEX_ROBUST))
-            return;       /* robust: the waiter will get EOWNERDEAD */
+            return; /* robust: the waiter will get EOWNERDEAD */
         g->blocked = 1;
         add_waker(g, w);
         break;
@@ -253,7 +259,7 @@ static void build_node(int i, int n, uint64_t now)
     case PG_W_COND:
     case PG_W_SEM:
         if (!settled || object_shared(s))
-            return;       /* another process could wake it */
+            return; /* another process could wake it */
         g->blocked = 1;
         g->any = 1;
         break;
@@ -261,11 +267,13 @@ static void build_node(int i, int n, uint64_t now)
         /* glibc 2.36 blocks the destroy until every waiter has left the wait: it waits for them.
          * Waiters glibc counts beyond those the shim sees could be anyone. */
         unsigned wrefs;
-        if (!settled || !pg_glibc_open() || pg_peek(&wrefs, s->wobj + PG_GLIBC_COND_WREFS_OFF, sizeof wrefs) < 0)
+        if (!settled || !pg_glibc_open() ||
+            pg_peek(&wrefs, s->wobj + PG_GLIBC_COND_WREFS_OFF, sizeof wrefs) < 0)
             return;
         int known = 0;
         for (int k = 0; k < n; k++)
-            if (k != i && snaps[k].waiting && snaps[k].wkind == PG_W_COND && snaps[k].wobj == s->wobj)
+            if (k != i && snaps[k].waiting && snaps[k].wkind == PG_W_COND &&
+                snaps[k].wobj == s->wobj)
                 add_waker(g, k), known++;
         if ((unsigned)known < pg_glibc_cond_waiters_of(wrefs) || known == 0)
             add_waker(g, PG_GW_UNTRACKED);
@@ -278,12 +286,12 @@ static void build_node(int i, int n, uint64_t now)
         g->blocked = 1;
         g->any = 1;
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
-struct pg_gnode *pg_snapshot_take(struct pg_scan *sc, uint64_t now, int *nblocked_out, int *any_blocked_out)
+struct pg_gnode *pg_snapshot_take(struct pg_scan *sc, uint64_t now, int *nblocked_out,
+                                  int *any_blocked_out)
 {
     int n = collect();
     /* Sized for the threads alive now, not for the table: a scan costs what the program runs,

@@ -10,7 +10,9 @@
  * watchdog notices it as a scan that came far later than its interval; each such gap is kept, and
  * blocked times leave out the gaps they overlap. */
 #define GAPS 32
-static struct { uint64_t start, len; } gaps[GAPS];
+static struct {
+    uint64_t start, len;
+} gaps[GAPS];
 static unsigned ngaps;
 static uint64_t last_scan_ns;
 

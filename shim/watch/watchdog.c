@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static _Atomic int wd_state;          /* 0 not started, 1 starting/running */
+static _Atomic int wd_state; /* 0 not started, 1 starting/running */
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timespec snapshot_mtime;
 
@@ -106,7 +106,8 @@ static void *watchdog_main(void *arg)
         pg_warn("cannot allocate the watchdog's tables; deadlocks will not be detected");
         return NULL;
     }
-    struct timespec ts = {pg_cfg.interval_ms / 1000, (long)(pg_cfg.interval_ms % 1000) * 1000000L};
+    struct timespec ts = { pg_cfg.interval_ms / 1000,
+                           (long)(pg_cfg.interval_ms % 1000) * 1000000L };
     for (;;) {
         while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR)
             ;
@@ -121,7 +122,8 @@ static void start(void)
 {
     int r = pg_spawn(watchdog_main, 256 * 1024, "poolguard");
     if (r < 0)
-        pg_warn("cannot start the watchdog thread (%s); deadlocks will not be detected", strerror(-r));
+        pg_warn("cannot start the watchdog thread (%s); deadlocks will not be detected",
+                strerror(-r));
 }
 
 void pg_watchdog_ensure(void)

@@ -184,7 +184,7 @@ static json_t *thread_in(json_t *finding, const char *fn)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(finding, "threads"), i, t) {
+    json_array_foreach (json_object_get(finding, "threads"), i, t) {
         json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
         bool has = e2e_names_have(names, fn);
         json_decref(names);
@@ -205,7 +205,7 @@ static void check_mutex_cycle(json_t *f, pid_t pid)
     ck_assert_int_eq(json_array_size(cycle), 2);
     size_t i;
     json_t *e;
-    json_array_foreach(cycle, i, e) {
+    json_array_foreach (cycle, i, e) {
         ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "mutex");
         ck_assert_int_ne(json_integer_value(json_object_get(e, "tid")), pid);
     }
@@ -238,7 +238,8 @@ START_TEST(test_attach_proves_two_thread_mutex_cycle)
     char *out, *err;
     ck_assert_int_eq(run_poolguard("attach-mutex-text", args, &out, &err), 66);
     ck_assert_msg(strstr(out, "2 threads wait on each other through 2 mutexes") &&
-                  strstr(out, "transfer_worker"), "text report: %s", out);
+                      strstr(out, "transfer_worker"),
+                  "text report: %s", out);
     free(out);
     free(err);
     assert_running(r.pid);
@@ -257,14 +258,17 @@ START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
     ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
                      "3 threads wait on each other through 1 mutex and 2 joins");
     ck_assert_int_eq(json_array_size(json_object_get(f, "cycle")), 3);
-    json_t *m = thread_in(f, "main"), *l = thread_in(f, "loader_thread"), *x = thread_in(f, "indexer_thread");
+    json_t *m = thread_in(f, "main"), *l = thread_in(f, "loader_thread"),
+           *x = thread_in(f, "indexer_thread");
     ck_assert_msg(m && l && x, "the stacks do not name main, loader_thread and indexer_thread");
     ck_assert_str_eq(blocked_kind(m), "join");
     ck_assert_str_eq(blocked_kind(l), "join");
     ck_assert_str_eq(blocked_kind(x), "mutex");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "blocked_on"), "target")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(m, "blocked_on"), "target")),
                      json_integer_value(json_object_get(l, "tid")));
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(l, "blocked_on"), "target")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(l, "blocked_on"), "target")),
                      json_integer_value(json_object_get(x, "tid")));
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x, "blocked_on"), "owner")),
                      r.pid);
@@ -283,14 +287,14 @@ START_TEST(test_attach_shows_pool_stuck_on_itself)
     json_t *doc = attach_json("attach-pool", r.pid, 66);
     json_t *f = only_finding(doc);
     ck_assert_msg(json_is_true(json_object_get(f, "hang")) ||
-                  strstr(json_string_value(json_object_get(f, "summary")), "all 4 threads"),
+                      strstr(json_string_value(json_object_get(f, "summary")), "all 4 threads"),
                   "not a whole-program hang: %s", json_string_value(json_object_get(f, "summary")));
     json_t *threads = json_object_get(f, "threads");
     ck_assert_int_eq(json_array_size(threads), 4);
     int workers = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(threads, i, t) {
+    json_array_foreach (threads, i, t) {
         json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
         ck_assert_msg(e2e_names_have(names, "wait_task"), "a thread not in wait_task");
         if (e2e_names_have(names, "pool_worker")) {
@@ -369,7 +373,7 @@ START_TEST(test_core_of_mutex_cycle_gives_same_finding)
     int st = run_poolguard("core-mutex", args, &out, &err);
     ck_assert_msg(st == 66, "core: exit status %d; stderr: %s", st, err);
     ck_assert_msg(access(raw, R_OK) == 0, "core --raw wrote no %s", raw);
-    tu_rmtree(dir);   /* checks the raw report against the format */
+    tu_rmtree(dir); /* checks the raw report against the format */
     json_t *doc = parse_json("core-mutex", out);
     json_t *f = only_finding(doc);
     check_mutex_cycle(f, r.pid);

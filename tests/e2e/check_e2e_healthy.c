@@ -15,8 +15,11 @@ static const struct e2e_ok_case healthy[] = {
     { "ok_syscall", 5 },   { "ok_errno", 0 },    { "ok_ctor", 4 },
 };
 
-#define HEALTHY_TEST(name, index)                                                               \
-    START_TEST(name) { e2e_check_healthy(&healthy[index], NULL, NULL); }                         \
+#define HEALTHY_TEST(name, index)                                                                  \
+    START_TEST(name)                                                                               \
+    {                                                                                              \
+        e2e_check_healthy(&healthy[index], NULL, NULL);                                            \
+    }                                                                                              \
     END_TEST
 
 HEALTHY_TEST(test_contended_mutexes_give_no_finding_and_same_output, 0)

@@ -29,7 +29,8 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
     size_t nhooks = 0;
     for (char *save = NULL, *tok = strtok_r(names, " \t\n", &save); tok;
          tok = strtok_r(NULL, " \t\n", &save)) {
-        ck_assert_msg(nhooks < sizeof hooks / sizeof hooks[0], "more names in %s than expected", list);
+        ck_assert_msg(nhooks < sizeof hooks / sizeof hooks[0], "more names in %s than expected",
+                      list);
         hooks[nhooks++] = tok;
     }
     ck_assert_msg(nhooks > 0, "%s lists no function", list);
@@ -47,7 +48,7 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
             continue;
         if (type == 'A')
             continue;
-        name[strcspn(name, "@")] = '\0';    /* newer nm prints name@@VERSION */
+        name[strcspn(name, "@")] = '\0'; /* newer nm prints name@@VERSION */
         count++;
         bool listed = false;
         for (size_t i = 0; i < nhooks; i++)
@@ -60,8 +61,10 @@ START_TEST(test_shim_exports_only_hooks_and_public_api)
     }
     int rc = pclose(p);
     ck_assert_msg(rc == 0 && count > 0, "`%s` failed or listed nothing", cmd);
-    ck_assert_msg(extra[0] == '\0', "the shim exports symbols that are neither hooks nor poolguard_* "
-                  "API:%s", extra);
+    ck_assert_msg(extra[0] == '\0',
+                  "the shim exports symbols that are neither hooks nor poolguard_* "
+                  "API:%s",
+                  extra);
     for (size_t i = 0; i < nhooks; i++)
         ck_assert_msg(have[i], "the shim does not export the hook %s", hooks[i]);
     free(names);

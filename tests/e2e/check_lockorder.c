@@ -19,14 +19,16 @@ static void run_to_end(const char *prog, struct e2e_run *r, struct e2e_reports *
     e2e_run_init(r, prog);
     char path[PATH_MAX];
     tu_prog_path(path, sizeof path, prog);
-    char *argv[] = {(char *)prog, NULL};
+    char *argv[] = { (char *)prog, NULL };
     e2e_run_start(r, path, argv, true, env);
     bool done = e2e_run_wait(r, 10000);
     e2e_run_kill(r);
     char *out = e2e_run_stdout(r);
     ck_assert_msg(done, "%s did not end by itself", prog);
-    ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "%s: status 0x%x", prog, r->status);
-    ck_assert_msg(strncmp(out, expect_out, strlen(expect_out)) == 0, "%s: stdout \"%s\"", prog, out);
+    ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "%s: status 0x%x", prog,
+                  r->status);
+    ck_assert_msg(strncmp(out, expect_out, strlen(expect_out)) == 0, "%s: stdout \"%s\"", prog,
+                  out);
     free(out);
     e2e_reports_load(rs, r->reports);
 }
@@ -40,7 +42,7 @@ static void check_finding(const char *prog, struct e2e_report *rp, json_t *f, si
     ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "lock_order");
     ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "warning");
     ck_assert_msg(json_is_boolean(json_object_get(f, "single_thread")) &&
-                  json_is_true(json_object_get(f, "single_thread")) == single,
+                      json_is_true(json_object_get(f, "single_thread")) == single,
                   "%s: single_thread should be %d", prog, single);
     json_t *order = json_object_get(f, "order");
     ck_assert_uint_eq(json_array_size(order), nedges);
@@ -53,24 +55,26 @@ static void check_finding(const char *prog, struct e2e_report *rp, json_t *f, si
     unsigned used = 0;
     size_t i;
     json_t *e;
-    json_array_foreach(order, i, e) {
+    json_array_foreach (order, i, e) {
         const char *a = json_string_value(json_object_get(json_object_get(e, "first"), "address"));
         const char *b = json_string_value(json_object_get(json_object_get(e, "then"), "address"));
         ck_assert_msg(a && b && strcmp(a, b), "%s: edge %zu has no two distinct locks", prog, i);
         /* Edges chain: each edge's second lock is the next edge's first. */
         json_t *next = json_array_get(order, (i + 1) % json_array_size(order));
-        ck_assert_str_eq(b, json_string_value(json_object_get(json_object_get(next, "first"), "address")));
+        ck_assert_str_eq(b, json_string_value(
+                                json_object_get(json_object_get(next, "first"), "address")));
         json_int_t tid = json_integer_value(json_object_get(e, "tid"));
         int dup = 0;
         for (int k = 0; k < ntids; k++)
             dup |= tids[k] == tid;
         if (!dup && ntids < 8)
             tids[ntids++] = tid;
-        json_t *names = e2e_raw_stack_functions(rp->modules, json_object_get(e, "stack"), prog, &st);
+        json_t *names =
+            e2e_raw_stack_functions(rp->modules, json_object_get(e, "stack"), prog, &st);
         bool has = false;
         size_t j;
         json_t *n;
-        json_array_foreach(names, j, n) {
+        json_array_foreach (names, j, n) {
             for (int k = 0; fns[k]; k++) {
                 if (e2e_names_function(json_string_value(n), fns[k])) {
                     has = true;
@@ -79,12 +83,14 @@ static void check_finding(const char *prog, struct e2e_report *rp, json_t *f, si
             }
         }
         char *dump = json_dumps(names, JSON_COMPACT);
-        ck_assert_msg(has, "%s: edge %zu's stack has none of the expected functions: %s", prog, i, dump);
+        ck_assert_msg(has, "%s: edge %zu's stack has none of the expected functions: %s", prog, i,
+                      dump);
         free(dump);
         json_decref(names);
         ck_assert_msg(json_string_value(json_object_get(e, "first_pc")), "%s: no first_pc", prog);
         /* Where each lock was first taken in a pair is known to the shim. */
-        ck_assert_msg(json_string_value(json_object_get(json_object_get(e, "first"), "first_taken_pc")),
+        ck_assert_msg(json_string_value(
+                          json_object_get(json_object_get(e, "first"), "first_taken_pc")),
                       "%s: edge %zu: no first_taken_pc", prog, i);
     }
     ck_assert_int_eq(ntids, nthreads);
@@ -122,7 +128,7 @@ START_TEST(test_lockorder_inversion_without_deadlock_is_reported_with_both_stack
     struct e2e_run r;
     struct e2e_reports rs;
     run_to_end("lo_inversion", &r, &rs, NULL, "lo_inversion: balance 0\n");
-    static const char *const fns[] = {"take_b_while_holding_a", "take_a_while_holding_b", NULL};
+    static const char *const fns[] = { "take_b_while_holding_a", "take_a_while_holding_b", NULL };
     check_order("lo_inversion", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
@@ -135,10 +141,11 @@ START_TEST(test_lockorder_spin_locks_are_ordered_like_mutexes)
     struct e2e_run r;
     struct e2e_reports rs;
     run_to_end("lo_spin", &r, &rs, NULL, "lo_spin: counter 0\n");
-    static const char *const fns[] = {"take_mutex_while_spinning", "take_spin_while_holding_mutex",
-                                      NULL};
+    static const char *const fns[] = { "take_mutex_while_spinning", "take_spin_while_holding_mutex",
+                                       NULL };
     check_order("lo_spin", &rs, 2, 2, fns);
-    char *dump = json_dumps(json_array_get(e2e_reports_with_finding(&rs)->findings, 0), JSON_COMPACT);
+    char *dump =
+        json_dumps(json_array_get(e2e_reports_with_finding(&rs)->findings, 0), JSON_COMPACT);
     ck_assert_msg(strstr(dump, "\"spinlock\""), "no spinlock kind in the finding: %.1500s", dump);
     free(dump);
     e2e_reports_free(&rs);
@@ -151,7 +158,7 @@ START_TEST(test_lockorder_three_lock_cycle_across_three_threads)
     struct e2e_run r;
     struct e2e_reports rs;
     run_to_end("lo_ring3", &r, &rs, NULL, "lo_ring3: done\n");
-    static const char *const fns[] = {"take_next_while_holding", NULL};
+    static const char *const fns[] = { "take_next_while_holding", NULL };
     check_order("lo_ring3", &rs, 3, 3, fns);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
@@ -170,7 +177,7 @@ START_TEST(test_lockorder_inversion_after_a_ring_is_still_reported)
     ck_assert_msg(e2e_reports_count_findings(&rs) == 2, "%zu findings: %s",
                   e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    static const char *const fns[] = {"take_second_while_holding_first", NULL};
+    static const char *const fns[] = { "take_second_while_holding_first", NULL };
     check_finding("lo_after_merge", rp, json_array_get(rp->findings, 0), 3, 3, false, fns);
     check_finding("lo_after_merge", rp, json_array_get(rp->findings, 1), 2, 2, false, fns);
     e2e_reports_free(&rs);
@@ -180,7 +187,7 @@ END_TEST
 
 START_TEST(test_lockorder_gate_trylock_and_reuse_are_not_reported)
 {
-    const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL};
+    const char *env[] = { "POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL };
     check_silent("ok_lo_orders", env, "ok_lo_orders: ");
 }
 END_TEST
@@ -192,7 +199,7 @@ START_TEST(test_lockorder_single_thread_orders_are_reported_by_default)
     struct e2e_run r;
     struct e2e_reports rs;
     run_to_end("ok_lo_orders", &r, &rs, NULL, "ok_lo_orders: ");
-    static const char *const fns[] = {"one_thread_both_orders", NULL};
+    static const char *const fns[] = { "one_thread_both_orders", NULL };
     check_order("ok_lo_orders", &rs, 2, 1, fns);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
@@ -210,14 +217,14 @@ START_TEST(test_lockorder_one_thread_rings_of_2_5_and_20_locks)
     ck_assert_msg(e2e_reports_count_findings(&rs) == 3, "%zu findings: %s",
                   e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    static const char *const f2[] = {"ring_of_2", NULL}, *const f5[] = {"ring_of_5", NULL},
-                             *const f20[] = {"ring_of_20", NULL};
-    const char *const *want[] = {f2, f5, f20};
-    size_t sizes[] = {2, 5, 20};
-    bool seen[3] = {false, false, false};
+    static const char *const f2[] = { "ring_of_2", NULL }, *const f5[] = { "ring_of_5", NULL },
+                             *const f20[] = { "ring_of_20", NULL };
+    const char *const *want[] = { f2, f5, f20 };
+    size_t sizes[] = { 2, 5, 20 };
+    bool seen[3] = { false, false, false };
     size_t i;
     json_t *f;
-    json_array_foreach(rp->findings, i, f) {
+    json_array_foreach (rp->findings, i, f) {
         size_t n = json_array_size(json_object_get(f, "order"));
         for (int k = 0; k < 3; k++) {
             if (n != sizes[k])
@@ -239,9 +246,10 @@ START_TEST(test_lockorder_late_second_thread_is_reported)
 {
     struct e2e_run r;
     struct e2e_reports rs;
-    const char *env[] = {"POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL};
+    const char *env[] = { "POOLGUARD_LOCK_ORDER_SINGLE_THREAD=0", NULL };
     run_to_end("lo_late_thread", &r, &rs, env, "lo_late_thread: done\n");
-    static const char *const fns[] = {"main_takes_both_orders", "worker_takes_a_then_b_late", NULL};
+    static const char *const fns[] = { "main_takes_both_orders", "worker_takes_a_then_b_late",
+                                       NULL };
     check_order("lo_late_thread", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
@@ -259,8 +267,9 @@ START_TEST(test_lockorder_late_second_thread_follows_one_thread_finding)
     ck_assert_msg(e2e_reports_count_findings(&rs) == 2, "%zu findings: %s",
                   e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    static const char *const one[] = {"main_takes_both_orders", NULL};
-    static const char *const two[] = {"main_takes_both_orders", "worker_takes_a_then_b_late", NULL};
+    static const char *const one[] = { "main_takes_both_orders", NULL };
+    static const char *const two[] = { "main_takes_both_orders", "worker_takes_a_then_b_late",
+                                       NULL };
     check_finding("lo_late_thread", rp, json_array_get(rp->findings, 0), 2, 1, true, one);
     check_finding("lo_late_thread", rp, json_array_get(rp->findings, 1), 2, 2, false, two);
     e2e_reports_free(&rs);
@@ -289,7 +298,8 @@ START_TEST(test_lockorder_million_pairs_are_all_checked)
     char *err = e2e_run_stderr(&r);
     ck_assert_msg(!strstr(err, "budget") && !strstr(err, "full"), "stderr: %s", err);
     free(err);
-    static const char *const fns[] = {"take_every_pair_in_order", "take_first_while_holding_last", NULL};
+    static const char *const fns[] = { "take_every_pair_in_order", "take_first_while_holding_last",
+                                       NULL };
     check_order("lo_million", &rs, 2, 2, fns);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
@@ -300,7 +310,7 @@ START_TEST(test_lockorder_switch_off_reports_nothing)
 {
     struct e2e_run r;
     struct e2e_reports rs;
-    const char *env[] = {"POOLGUARD_LOCK_ORDER=0", NULL};
+    const char *env[] = { "POOLGUARD_LOCK_ORDER=0", NULL };
     run_to_end("lo_inversion", &r, &rs, env, "lo_inversion: balance 0\n");
     ck_assert_uint_eq(e2e_reports_count_findings(&rs), 0);
     e2e_reports_free(&rs);
@@ -311,12 +321,13 @@ END_TEST
 /* ----- blocked for ever: programs run under a time limit and killed once reported ----- */
 
 /* Runs prog until a report holds a finding (5 s at most), kills it, loads its reports. */
-static void run_to_finding(const char *prog, struct e2e_run *r, struct e2e_reports *rs, const char *first)
+static void run_to_finding(const char *prog, struct e2e_run *r, struct e2e_reports *rs,
+                           const char *first)
 {
     e2e_run_init(r, prog);
     char path[PATH_MAX];
     tu_prog_path(path, sizeof path, prog);
-    char *argv[] = {(char *)prog, NULL};
+    char *argv[] = { (char *)prog, NULL };
     e2e_run_start(r, path, argv, true, NULL);
     ck_assert_msg(e2e_wait_for_output(r, first, 5000), "%s did not start", prog);
     bool found = e2e_wait_for_finding(r, 5000);
@@ -356,8 +367,9 @@ START_TEST(test_blocked_cond_destroy_is_part_of_the_hang)
     bool destroyer = false, waiter = false;
     size_t i;
     json_t *t;
-    json_array_foreach(threads, i, t) {
-        const char *kind = json_string_value(json_object_get(json_object_get(t, "blocked_on"), "kind"));
+    json_array_foreach (threads, i, t) {
+        const char *kind =
+            json_string_value(json_object_get(json_object_get(t, "blocked_on"), "kind"));
         json_t *stack = json_object_get(t, "stack");
         if (kind && strcmp(kind, "cond_destroy") == 0) {
             destroyer = json_is_true(json_object_get(t, "main")) &&
@@ -389,7 +401,8 @@ START_TEST(test_abandoned_lock_names_the_exited_owner_and_where_it_took_it)
     ck_assert_msg(owner, "no owner: %s", all);
     json_t *t = json_array_get(json_object_get(f, "threads"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(owner, "tid")),
-                     json_integer_value(json_object_get(json_object_get(t, "blocked_on"), "owner")));
+                     json_integer_value(
+                         json_object_get(json_object_get(t, "blocked_on"), "owner")));
     ck_assert_str_eq(json_string_value(json_object_get(owner, "name")), "locker");
     ck_assert(json_is_true(json_object_get(owner, "exited")));
     json_t *sr = json_array(), *start = json_object_get(owner, "start_routine");
@@ -402,9 +415,11 @@ START_TEST(test_abandoned_lock_names_the_exited_owner_and_where_it_took_it)
     json_array_set_new(sr, 0, json_string(plus1));
     ck_assert_msg(stack_has(rp, sr, "dl_owner_exited", "locker"), "start routine is not locker");
     json_decref(sr);
-    ck_assert_msg(stack_has(rp, json_object_get(owner, "stack"), "dl_owner_exited", "take_lock_and_return"),
+    ck_assert_msg(stack_has(rp, json_object_get(owner, "stack"), "dl_owner_exited",
+                            "take_lock_and_return"),
                   "the owner's stack does not show where it took the lock: %s", all);
-    ck_assert(stack_has(rp, json_object_get(t, "stack"), "dl_owner_exited", "wait_for_abandoned_lock"));
+    ck_assert(
+        stack_has(rp, json_object_get(t, "stack"), "dl_owner_exited", "wait_for_abandoned_lock"));
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
 }

@@ -21,23 +21,24 @@ struct pool_case {
     const char *arg;
     const char *first_line;
     const char *env[4];
-    const char *kind;              /* expected kind; NULL: pool_exhaustion */
-    const char *severity;          /* expected severity; NULL: error or warning */
-    const char *proof;             /* expected proof ("graph", "exact", "inferred"); NULL: any */
-    long report_ms;                /* the finding must be on disk this soon after first_line */
+    const char *kind;     /* expected kind; NULL: pool_exhaustion */
+    const char *severity; /* expected severity; NULL: error or warning */
+    const char *proof;    /* expected proof ("graph", "exact", "inferred"); NULL: any */
+    long report_ms;       /* the finding must be on disk this soon after first_line */
     int workers;
-    const char *worker_fns[3];     /* all in the stack of every worker */
-    int exact;                     /* annotated: exact depth, waits_for_task "queued" */
-    const char *library;           /* known through this library's adapter: exact depth */
+    const char *worker_fns[3]; /* all in the stack of every worker */
+    int exact;                 /* annotated: exact depth, waits_for_task "queued" */
+    const char *library;       /* known through this library's adapter: exact depth */
 };
 
-static void check_worker_fns(const struct pool_case *c, json_t *names, const char *who, json_int_t tid)
+static void check_worker_fns(const struct pool_case *c, json_t *names, const char *who,
+                             json_int_t tid)
 {
     for (int k = 0; k < 3 && c->worker_fns[k]; k++) {
         char *dump = json_dumps(names, JSON_COMPACT);
         ck_assert_msg(e2e_names_have(names, c->worker_fns[k]),
-                      "%s: %s: worker %lld's stack lacks %s: %.1500s", c->label, who, (long long)tid,
-                      c->worker_fns[k], dump);
+                      "%s: %s: worker %lld's stack lacks %s: %.1500s", c->label, who,
+                      (long long)tid, c->worker_fns[k], dump);
         free(dump);
     }
 }
@@ -46,8 +47,10 @@ static json_t *only_finding(const struct pool_case *c, struct e2e_reports *rs, c
 {
     char all[4096];
     e2e_describe_findings(rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: expected exactly one finding, got %zu: %s "
-                  "(reports in %s)", c->label, e2e_reports_count_findings(rs), all, dir);
+    ck_assert_msg(e2e_reports_count_findings(rs) == 1,
+                  "%s: expected exactly one finding, got %zu: %s "
+                  "(reports in %s)",
+                  c->label, e2e_reports_count_findings(rs), all, dir);
     return json_array_get(e2e_reports_with_finding(rs)->findings, 0);
 }
 
@@ -61,8 +64,9 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
     ck_assert_msg(kind && !strcmp(kind, want_kind), "%s: kind %s, expected %s", c->label, kind,
                   want_kind);
     if (c->severity)
-        ck_assert_msg(sev && !strcmp(sev, c->severity), "%s: severity %s, expected %s (summary: %s)",
-                      c->label, sev, c->severity, json_string_value(json_object_get(f, "summary")));
+        ck_assert_msg(sev && !strcmp(sev, c->severity),
+                      "%s: severity %s, expected %s (summary: %s)", c->label, sev, c->severity,
+                      json_string_value(json_object_get(f, "summary")));
     else
         ck_assert_msg(sev && (!strcmp(sev, "error") || !strcmp(sev, "warning")), "%s: severity %s",
                       c->label, sev);
@@ -70,8 +74,8 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
     ck_assert_msg(json_is_object(pool), "%s: no pool in the finding", c->label);
     const char *proof = json_string_value(json_object_get(pool, "proof"));
     if (c->proof)
-        ck_assert_msg(proof && !strcmp(proof, c->proof), "%s: proof %s, expected %s", c->label, proof,
-                      c->proof);
+        ck_assert_msg(proof && !strcmp(proof, c->proof), "%s: proof %s, expected %s", c->label,
+                      proof, c->proof);
     /* The standard every finding is held to: an error is a proof, inference is a warning. */
     if (sev && !strcmp(sev, "error"))
         ck_assert_msg(proof && (!strcmp(proof, "graph") || !strcmp(proof, "exact")),
@@ -100,7 +104,7 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
     int nworkers = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(f, "threads"), i, t) {
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (!role || strcmp(role, "worker"))
             continue;
@@ -108,14 +112,16 @@ static void check_raw(const struct pool_case *c, struct e2e_reports *rs, const c
         json_t *bo = json_object_get(t, "blocked_on");
         ck_assert_msg(json_is_object(bo) && json_is_false(json_object_get(bo, "timed")),
                       "%s: a worker is not in an untimed wait", c->label);
-        json_t *names = e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"), c->prog, &st);
+        json_t *names =
+            e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"), c->prog, &st);
         check_worker_fns(c, names, "raw report", json_integer_value(json_object_get(t, "tid")));
         json_decref(names);
         if (c->exact) {
             json_t *wt = json_object_get(t, "waits_for_task");
             const char *state = json_string_value(json_object_get(wt, "state"));
-            ck_assert_msg(state && !strcmp(state, "queued"), "%s: worker waits for a task in state %s",
-                          c->label, state ? state : "(none)");
+            ck_assert_msg(state && !strcmp(state, "queued"),
+                          "%s: worker waits for a task in state %s", c->label,
+                          state ? state : "(none)");
         }
     }
     e2e_symtab_free(&st);
@@ -138,10 +144,11 @@ static void check_rendered(const struct pool_case *c, const struct e2e_run *r)
     ck_assert_msg(json_array_size(findings) == 1, "%s: analyzer shows %zu findings", c->label,
                   json_array_size(findings));
     json_t *f = json_array_get(findings, 0);
-    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), c->kind ? c->kind : "pool_exhaustion");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")),
+                     c->kind ? c->kind : "pool_exhaustion");
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(f, "threads"), i, t) {
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (!role || strcmp(role, "worker"))
             continue;
@@ -158,7 +165,7 @@ static void run_pool_case(const struct pool_case *c)
     e2e_run_init(&r, c->label);
     char path[PATH_MAX];
     tu_prog_path(path, sizeof path, c->prog);
-    char *argv[] = {(char *)c->prog, (char *)c->arg, NULL};
+    char *argv[] = { (char *)c->prog, (char *)c->arg, NULL };
     e2e_run_start(&r, path, argv, true, c->env);
     bool started = e2e_wait_for_output(&r, c->first_line, STARTUP_MS);
     bool found = started && e2e_wait_for_finding(&r, c->report_ms);
@@ -169,16 +176,19 @@ static void run_pool_case(const struct pool_case *c)
     char *out = e2e_run_stdout(&r), *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited_early, "%s: the program exited (status 0x%x); stderr: %.500s", c->label,
                   r.status, err);
-    ck_assert_msg(started, "%s: no \"%s\" on stdout within %d ms", c->label, c->first_line, STARTUP_MS);
+    ck_assert_msg(started, "%s: no \"%s\" on stdout within %d ms", c->label, c->first_line,
+                  STARTUP_MS);
     ck_assert_msg(found, "%s: no finding within %ld ms (reports in %s); stderr: %.800s", c->label,
                   c->report_ms, r.reports, err);
     ck_assert_msg(!strcmp(out, c->first_line), "%s: stdout changed: \"%s\"", c->label, out);
     if (c->kind && !strcmp(c->kind, "stall"))
-        ck_assert_msg(!strstr(err, "poolguard:"), "%s: a stall is info: nothing on stderr, got %.500s",
-                      c->label, err);
+        ck_assert_msg(!strstr(err, "poolguard:"),
+                      "%s: a stall is info: nothing on stderr, got %.500s", c->label, err);
     else
-        ck_assert_msg(e2e_has_poolguard_line(err, "pool_exhaustion"), "%s: no poolguard: line on "
-                      "stderr: %.500s", c->label, err);
+        ck_assert_msg(e2e_has_poolguard_line(err, "pool_exhaustion"),
+                      "%s: no poolguard: line on "
+                      "stderr: %.500s",
+                      c->label, err);
     free(out);
     free(err);
     struct e2e_reports rs;
@@ -192,45 +202,78 @@ static void run_pool_case(const struct pool_case *c)
 /* A pool nobody describes is inferred: with main still running nothing proves the workers stuck,
  * so the finding is a warning; with main waiting too, the wait-for graph proves the hang. */
 #define FLOOD(lbl, a, sev, prf)                                                                    \
-    {.label = lbl, .prog = "pool_cond_flood", .arg = a, .first_line = "pool_cond_flood: start\n",   \
-     .severity = sev, .proof = prf, .report_ms = 3000, .workers = 2,                               \
-     .worker_fns = {"parent_task", "future_get", "pool_worker"}}
+    {                                                                                              \
+        .label = lbl, .prog = "pool_cond_flood", .arg = a,                                         \
+        .first_line = "pool_cond_flood: start\n", .severity = sev, .proof = prf,                   \
+        .report_ms = 3000, .workers = 2, .worker_fns = {                                           \
+            "parent_task",                                                                         \
+            "future_get",                                                                          \
+            "pool_worker"                                                                          \
+        }                                                                                          \
+    }
 
 static const struct pool_case flood = FLOOD("pool_flood", NULL, "warning", "inferred");
-static const struct pool_case flood_immediate = FLOOD("pool_flood_immediate", "immediate", "warning",
-                                                      "inferred");
-static const struct pool_case flood_heartbeat = FLOOD("pool_flood_heartbeat", "heartbeat", "warning",
-                                                      "inferred");
-static const struct pool_case flood_mainwait = FLOOD("pool_flood_mainwait", "mainwait", "error",
-                                                     "graph");
+static const struct pool_case flood_immediate =
+    FLOOD("pool_flood_immediate", "immediate", "warning", "inferred");
+static const struct pool_case flood_heartbeat =
+    FLOOD("pool_flood_heartbeat", "heartbeat", "warning", "inferred");
+static const struct pool_case flood_mainwait =
+    FLOOD("pool_flood_mainwait", "mainwait", "error", "graph");
 
-static const struct pool_case sem_pool = {
-    .label = "pool_sem", .prog = "pool_sem", .first_line = "pool_sem: start\n", .severity = "warning",
-    .proof = "inferred",
-    .report_ms = 3000, .workers = 2, .worker_fns = {"parent_job", "sem_worker"}};
+static const struct pool_case sem_pool = { .label = "pool_sem",
+                                           .prog = "pool_sem",
+                                           .first_line = "pool_sem: start\n",
+                                           .severity = "warning",
+                                           .proof = "inferred",
+                                           .report_ms = 3000,
+                                           .workers = 2,
+                                           .worker_fns = { "parent_job", "sem_worker" } };
 
-static const struct pool_case cxx_pool = {
-    .label = "pool_cxx", .prog = "pool_cxx", .first_line = "pool_cxx: start\n", .severity = "warning",
-    .proof = "inferred",
-    .report_ms = 3000, .workers = 2, .worker_fns = {"parent_task", "ThreadPool::run"}};
+static const struct pool_case cxx_pool = { .label = "pool_cxx",
+                                           .prog = "pool_cxx",
+                                           .first_line = "pool_cxx: start\n",
+                                           .severity = "warning",
+                                           .proof = "inferred",
+                                           .report_ms = 3000,
+                                           .workers = 2,
+                                           .worker_fns = { "parent_task", "ThreadPool::run" } };
 
 /* libuv and GLib pools whose workers wait for work main queued behind them: the adapters know
  * the queue exactly, but nothing says what the workers wait for (the event loop thread, or main,
  * could post it), so this is a stall (info), never an error. */
-static const struct pool_case uv_pool = {
-    .label = "pool_uv", .prog = "pool_uv", .first_line = "pool_uv: start\n", .kind = "stall",
-    .env = {"POOLGUARD_STALL_MS=1000", NULL}, .severity = "info", .proof = "none", .report_ms = 4000,
-    .workers = 2, .worker_fns = {"wait_for_release"}, .library = "libuv"};
+static const struct pool_case uv_pool = { .label = "pool_uv",
+                                          .prog = "pool_uv",
+                                          .first_line = "pool_uv: start\n",
+                                          .kind = "stall",
+                                          .env = { "POOLGUARD_STALL_MS=1000", NULL },
+                                          .severity = "info",
+                                          .proof = "none",
+                                          .report_ms = 4000,
+                                          .workers = 2,
+                                          .worker_fns = { "wait_for_release" },
+                                          .library = "libuv" };
 
-static const struct pool_case glib_pool = {
-    .label = "pool_glib", .prog = "pool_glib", .first_line = "pool_glib: start\n", .kind = "stall",
-    .env = {"POOLGUARD_STALL_MS=1000", NULL}, .severity = "info", .proof = "none", .report_ms = 4000,
-    .workers = 2, .worker_fns = {"waiter_task"}, .library = "glib"};
+static const struct pool_case glib_pool = { .label = "pool_glib",
+                                            .prog = "pool_glib",
+                                            .first_line = "pool_glib: start\n",
+                                            .kind = "stall",
+                                            .env = { "POOLGUARD_STALL_MS=1000", NULL },
+                                            .severity = "info",
+                                            .proof = "none",
+                                            .report_ms = 4000,
+                                            .workers = 2,
+                                            .worker_fns = { "waiter_task" },
+                                            .library = "glib" };
 
-static const struct pool_case annotated = {
-    .label = "pool_annotated", .prog = "pool_annotated", .first_line = "pool_annotated: start\n",
-    .severity = "error", .proof = "exact", .report_ms = 3000, .workers = 2,
-    .worker_fns = {"parent_task", "future_get"}, .exact = 1};
+static const struct pool_case annotated = { .label = "pool_annotated",
+                                            .prog = "pool_annotated",
+                                            .first_line = "pool_annotated: start\n",
+                                            .severity = "error",
+                                            .proof = "exact",
+                                            .report_ms = 3000,
+                                            .workers = 2,
+                                            .worker_fns = { "parent_task", "future_get" },
+                                            .exact = 1 };
 
 START_TEST(test_pool_condvar_flood_reports_exhaustion_with_parent_task_in_stacks)
 {
@@ -294,8 +337,8 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
     e2e_run_init(&r, "pool_growth");
     char path[PATH_MAX];
     tu_prog_path(path, sizeof path, "pool_growth");
-    char *argv[] = {"pool_growth", NULL};
-    const char *env[] = {"POOLGUARD_QUEUE_LIMIT=500", NULL};
+    char *argv[] = { "pool_growth", NULL };
+    const char *env[] = { "POOLGUARD_QUEUE_LIMIT=500", NULL };
     e2e_run_start(&r, path, argv, true, env);
     bool done = e2e_run_wait(&r, 15000);
     e2e_run_kill(&r);
@@ -306,7 +349,7 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
     free(out);
     struct e2e_reports rs;
     e2e_reports_load(&rs, r.reports);
-    static const struct pool_case c = {.label = "pool_growth"};
+    static const struct pool_case c = { .label = "pool_growth" };
     json_t *f = only_finding(&c, &rs, r.reports);
     ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "queue_growth");
     ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "warning");
@@ -318,12 +361,14 @@ START_TEST(test_pool_growing_queue_reports_queue_growth_only)
     bool submitter = false;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(f, "threads"), i, t) {
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (role && !strcmp(role, "submitter")) {
-            json_t *names = e2e_raw_stack_functions(e2e_reports_with_finding(&rs)->modules,
-                                                    json_object_get(t, "stack"), "pool_growth", &st);
-            submitter = e2e_names_have(names, "produce_forever") && e2e_names_have(names, "pool_submit");
+            json_t *names =
+                e2e_raw_stack_functions(e2e_reports_with_finding(&rs)->modules,
+                                        json_object_get(t, "stack"), "pool_growth", &st);
+            submitter =
+                e2e_names_have(names, "produce_forever") && e2e_names_have(names, "pool_submit");
             json_decref(names);
         }
     }
@@ -336,21 +381,21 @@ END_TEST
 
 START_TEST(test_pool_nested_pools_done_right_are_healthy)
 {
-    static const struct e2e_ok_case c = {"ok_pool_nested", 0};
+    static const struct e2e_ok_case c = { "ok_pool_nested", 0 };
     e2e_check_healthy(&c, NULL, NULL);
 }
 END_TEST
 
 START_TEST(test_pool_thousands_of_short_tasks_are_healthy)
 {
-    static const struct e2e_ok_case c = {"ok_pool_busy", 0};
+    static const struct e2e_ok_case c = { "ok_pool_busy", 0 };
     e2e_check_healthy(&c, NULL, NULL);
 }
 END_TEST
 
 START_TEST(test_pool_worker_waiting_for_a_live_event_is_healthy)
 {
-    static const struct e2e_ok_case c = {"ok_pool_event", 0};
+    static const struct e2e_ok_case c = { "ok_pool_event", 0 };
     e2e_check_healthy(&c, NULL, NULL);
 }
 END_TEST
@@ -359,15 +404,15 @@ END_TEST
  * a wait on a lock (a pthread mutex, or GLib's GMutex on a futex) is never a wait for a task. */
 START_TEST(test_pool_submit_then_lock_contention_is_healthy)
 {
-    static const struct e2e_ok_case c = {"ok_glib_submit_then_lock", 0};
+    static const struct e2e_ok_case c = { "ok_glib_submit_then_lock", 0 };
     e2e_check_healthy(&c, NULL, NULL);
 }
 END_TEST
 
 START_TEST(test_pool_idle_past_the_stall_limit_is_healthy)
 {
-    static const struct e2e_ok_case c = {"ok_pool_idle", 0};
-    static const char *const env[] = {"POOLGUARD_STALL_MS=500", NULL};
+    static const struct e2e_ok_case c = { "ok_pool_idle", 0 };
+    static const char *const env[] = { "POOLGUARD_STALL_MS=500", NULL };
     e2e_check_healthy(&c, env, NULL);
 }
 END_TEST

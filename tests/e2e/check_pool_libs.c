@@ -20,77 +20,77 @@
 #include <string.h>
 
 enum {
-    STUCK_TIMEOUT_S = 8,     /* the gate's --timeout for a stuck program (an error takes < 1 s) */
-    UNPROVEN_TIMEOUT_S = 4,  /* ... for one nothing can prove stuck (a warning takes about 1 s) */
-    HEALTHY_TIMEOUT_S = 60,  /* the gate's --timeout for a healthy one (it ends by itself) */
+    STUCK_TIMEOUT_S = 8,    /* the gate's --timeout for a stuck program (an error takes < 1 s) */
+    UNPROVEN_TIMEOUT_S = 4, /* ... for one nothing can prove stuck (a warning takes about 1 s) */
+    HEALTHY_TIMEOUT_S = 60, /* the gate's --timeout for a healthy one (it ends by itself) */
 };
 
 enum expect {
-    PROVEN = 0,              /* a pool_exhaustion error, the gate exits 66 */
-    PROVEN_QUEUE_UNSEEN,     /* proven by the graph; the library's queue is invisible (Asio):
+    PROVEN = 0,          /* a pool_exhaustion error, the gate exits 66 */
+    PROVEN_QUEUE_UNSEEN, /* proven by the graph; the library's queue is invisible (Asio):
                               * the error may be the plain hang, the queue depth unknown */
-    INFERRED_WARNING,        /* main runs: one pool_exhaustion warning, proof inferred, no stop */
-    UNPROVEN,                /* main runs and nothing is visible: no error, no stop */
+    INFERRED_WARNING,    /* main runs: one pool_exhaustion warning, proof inferred, no stop */
+    UNPROVEN,            /* main runs and nothing is visible: no error, no stop */
 };
 
 struct lib_case {
     const char *prog;
     const char *scen;
     const char *workers;
-    const char *flag;        /* an extra argument (GLib: "shared"), or NULL */
+    const char *flag; /* an extra argument (GLib: "shared"), or NULL */
     enum expect expect;
 };
 
 /* Every library at least once with main blocked, once with main running, once heavy and healthy;
  * the worker counts vary so that 1, 2 and 4 are all covered. */
 static const struct lib_case stuck_cases[] = {
-    {"lib_condpool", "stuck-mainblocked", "1", NULL, PROVEN},
-    {"lib_condpool", "stuck-mainrunning", "2", NULL, INFERRED_WARNING},
-    {"lib_sempool", "stuck-mainblocked", "4", NULL, PROVEN},
-    {"lib_sempool", "stuck-mainrunning", "2", NULL, INFERRED_WARNING},
-    {"lib_cxxpool", "stuck-mainblocked", "4", NULL, PROVEN},
-    {"lib_cxxpool", "stuck-mainrunning", "4", NULL, INFERRED_WARNING},
-    {"lib_uv", "stuck-mainblocked", "2", NULL, PROVEN},
-    {"lib_uv", "stuck-mainrunning", "4", NULL, PROVEN},
-    {"lib_uv", "stuck-heartbeat", "1", NULL, PROVEN},
-    {"lib_glib", "stuck-mainblocked", "2", NULL, PROVEN},
-    {"lib_glib", "stuck-mainrunning", "2", "shared", PROVEN},
-    {"lib_glib", "stuck-heartbeat", "1", NULL, PROVEN},
-    {"lib_tbb", "stuck-mainblocked", "2", NULL, PROVEN},
-    {"lib_tbb", "stuck-mainrunning", "1", NULL, PROVEN},
-    {"lib_tbb", "stuck-heartbeat", "4", NULL, PROVEN},
-    {"lib_asio", "stuck-mainblocked", "1", NULL, PROVEN_QUEUE_UNSEEN},
-    {"lib_asio", "stuck-mainrunning", "2", NULL, UNPROVEN},
+    { "lib_condpool", "stuck-mainblocked", "1", NULL, PROVEN },
+    { "lib_condpool", "stuck-mainrunning", "2", NULL, INFERRED_WARNING },
+    { "lib_sempool", "stuck-mainblocked", "4", NULL, PROVEN },
+    { "lib_sempool", "stuck-mainrunning", "2", NULL, INFERRED_WARNING },
+    { "lib_cxxpool", "stuck-mainblocked", "4", NULL, PROVEN },
+    { "lib_cxxpool", "stuck-mainrunning", "4", NULL, INFERRED_WARNING },
+    { "lib_uv", "stuck-mainblocked", "2", NULL, PROVEN },
+    { "lib_uv", "stuck-mainrunning", "4", NULL, PROVEN },
+    { "lib_uv", "stuck-heartbeat", "1", NULL, PROVEN },
+    { "lib_glib", "stuck-mainblocked", "2", NULL, PROVEN },
+    { "lib_glib", "stuck-mainrunning", "2", "shared", PROVEN },
+    { "lib_glib", "stuck-heartbeat", "1", NULL, PROVEN },
+    { "lib_tbb", "stuck-mainblocked", "2", NULL, PROVEN },
+    { "lib_tbb", "stuck-mainrunning", "1", NULL, PROVEN },
+    { "lib_tbb", "stuck-heartbeat", "4", NULL, PROVEN },
+    { "lib_asio", "stuck-mainblocked", "1", NULL, PROVEN_QUEUE_UNSEEN },
+    { "lib_asio", "stuck-mainrunning", "2", NULL, UNPROVEN },
 };
 
 static const struct lib_case healthy_cases[] = {
-    {"lib_condpool", "ok-many", "2", NULL, PROVEN},
-    {"lib_sempool", "ok-many", "2", NULL, PROVEN},
-    {"lib_cxxpool", "ok-many", "4", NULL, PROVEN},
-    {"lib_uv", "ok-many", "2", NULL, PROVEN},
-    {"lib_glib", "ok-many", "2", NULL, PROVEN},
-    {"lib_glib", "ok-many", "2", "shared", PROVEN},
-    {"lib_tbb", "ok-many", "2", NULL, PROVEN},
-    {"lib_tbb", "ok-nested", "2", NULL, PROVEN},
-    {"lib_tbb", "ok-event", "2", NULL, PROVEN},
-    {"lib_asio", "ok-many", "2", NULL, PROVEN},
+    { "lib_condpool", "ok-many", "2", NULL, PROVEN },
+    { "lib_sempool", "ok-many", "2", NULL, PROVEN },
+    { "lib_cxxpool", "ok-many", "4", NULL, PROVEN },
+    { "lib_uv", "ok-many", "2", NULL, PROVEN },
+    { "lib_glib", "ok-many", "2", NULL, PROVEN },
+    { "lib_glib", "ok-many", "2", "shared", PROVEN },
+    { "lib_tbb", "ok-many", "2", NULL, PROVEN },
+    { "lib_tbb", "ok-nested", "2", NULL, PROVEN },
+    { "lib_tbb", "ok-event", "2", NULL, PROVEN },
+    { "lib_asio", "ok-many", "2", NULL, PROVEN },
     /* Programs that block a lot and are fine: an idle exclusive GLib pool, GLib workers and libuv
      * workers waiting seconds for an event from main, nested pools done right, long tasks. */
-    {"lib_glib", "ok-idle", "2", NULL, PROVEN},
-    {"lib_glib", "ok-event", "2", NULL, PROVEN},
-    {"lib_uv", "ok-event", "2", NULL, PROVEN},
-    {"lib_cxxpool", "ok-nested", "2", NULL, PROVEN},
-    {"lib_sempool", "ok-idle", "2", NULL, PROVEN},
-    {"lib_condpool", "ok-long", "2", NULL, PROVEN},
+    { "lib_glib", "ok-idle", "2", NULL, PROVEN },
+    { "lib_glib", "ok-event", "2", NULL, PROVEN },
+    { "lib_uv", "ok-event", "2", NULL, PROVEN },
+    { "lib_cxxpool", "ok-nested", "2", NULL, PROVEN },
+    { "lib_sempool", "ok-idle", "2", NULL, PROVEN },
+    { "lib_condpool", "ok-long", "2", NULL, PROVEN },
 };
 
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 struct gate_run {
-    char *work;              /* scratch directory (tu_tmpdir) */
-    char reports[4200];      /* --dir: the raw reports, kept */
-    char json[4200];         /* --output: the rendered report */
-    int code;                /* the gate's exit status */
+    char *work;         /* scratch directory (tu_tmpdir) */
+    char reports[4200]; /* --dir: the raw reports, kept */
+    char json[4200];    /* --output: the rendered report */
+    int code;           /* the gate's exit status */
     char *out, *err;
 };
 
@@ -127,7 +127,7 @@ static void run_under_gate(struct gate_run *g, char *const prog_argv[], int time
         argv[n++] = prog_argv[i];
     argv[n] = NULL;
     /* The shim is the one next to the poolguard binary. */
-    char *env[] = {"POOLGUARD_SHIM=", "NO_COLOR=1", NULL};
+    char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", NULL };
     g->code = tu_run(argv, out, err, env, timeout_s + 30);
     free(argv[0]);
     g->out = tu_slurp(out);
@@ -146,8 +146,10 @@ static void gate_run_free(struct gate_run *g)
 static void case_argv(const struct lib_case *c, char *path, size_t size, char *argv[5])
 {
     tu_prog_path(path, size, c->prog);
-    ck_assert_msg(access(path, X_OK) == 0, "%s is not built: its library is missing (see the "
-                  "\"poolguard: error:\" line of make; scripts/deps.sh installs it)", path);
+    ck_assert_msg(access(path, X_OK) == 0,
+                  "%s is not built: its library is missing (see the "
+                  "\"poolguard: error:\" line of make; scripts/deps.sh installs it)",
+                  path);
     int n = 0;
     argv[n++] = path;
     argv[n++] = (char *)c->scen;
@@ -176,19 +178,23 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
 
-    ck_assert_msg(strstr(g.err, stuck), "%s: the program never got stuck (no \"%s\" on stderr): "
-                  "%.1500s", label, stuck, g.err);
+    ck_assert_msg(strstr(g.err, stuck),
+                  "%s: the program never got stuck (no \"%s\" on stderr): "
+                  "%.1500s",
+                  label, stuck, g.err);
     ck_assert_msg(!strcmp(g.out, ready), "%s: stdout changed: \"%s\"", label, g.out);
     if (!proven) {
         /* Nothing proves the hang while main runs: the gate must let the program run to its
          * time-out, and no finding may be an error. */
-        ck_assert_msg(g.code == 124, "%s: the gate exited %d, not 124 (its time-out): an unproven "
-                      "pool must not be stopped (findings: %s)", label, g.code, all);
+        ck_assert_msg(g.code == 124,
+                      "%s: the gate exited %d, not 124 (its time-out): an unproven "
+                      "pool must not be stopped (findings: %s)",
+                      label, g.code, all);
         size_t nf = e2e_reports_count_findings(&rs);
         for (int k = 0; k < rs.n; k++) {
             size_t j;
             json_t *f;
-            json_array_foreach(rs.r[k].findings, j, f)
+            json_array_foreach (rs.r[k].findings, j, f)
                 ck_assert_msg(strcmp(json_string_value(json_object_get(f, "severity")), "error"),
                               "%s: an error without proof: %s", label, all);
         }
@@ -203,10 +209,13 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
         }
         ck_assert_msg(nf == 1, "%s: expected one warning, got %zu: %s", label, nf, all);
     } else {
-        ck_assert_msg(g.code == 66, "%s: the gate exited %d, not 66 (findings: %s); stderr: %.2000s",
-                      label, g.code, all, g.err);
-        ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "%s: expected exactly one finding, got "
-                      "%zu: %s", label, e2e_reports_count_findings(&rs), all);
+        ck_assert_msg(g.code == 66,
+                      "%s: the gate exited %d, not 66 (findings: %s); stderr: %.2000s", label,
+                      g.code, all, g.err);
+        ck_assert_msg(e2e_reports_count_findings(&rs) == 1,
+                      "%s: expected exactly one finding, got "
+                      "%zu: %s",
+                      label, e2e_reports_count_findings(&rs), all);
     }
 
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
@@ -215,7 +224,8 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
     const char *sev = json_string_value(json_object_get(f, "severity"));
     if (c->expect == PROVEN_QUEUE_UNSEEN && kind && !strcmp(kind, "deadlock")) {
         /* With the queue invisible, the proven hang may not be recognised as the pool's. */
-        ck_assert_msg(sev && !strcmp(sev, "error"), "%s: severity %s, not error (%s)", label, sev, all);
+        ck_assert_msg(sev && !strcmp(sev, "error"), "%s: severity %s, not error (%s)", label, sev,
+                      all);
         e2e_reports_free(&rs);
         gate_run_free(&g);
         return;
@@ -241,8 +251,9 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
                       "%s: the finding needs the queued work; pool: %s", label, pool_text);
     /* Each worker queued exactly one subtask, which is all the queue holds. */
     if (json_is_true(json_object_get(pool, "queued_exact")))
-        ck_assert_msg(json_integer_value(queued) == workers, "%s: exact depth %lld, expected %d: %s",
-                      label, (long long)json_integer_value(queued), workers, pool_text);
+        ck_assert_msg(json_integer_value(queued) == workers,
+                      "%s: exact depth %lld, expected %d: %s", label,
+                      (long long)json_integer_value(queued), workers, pool_text);
     free(pool_text);
 
     struct e2e_symtab st;
@@ -250,16 +261,18 @@ START_TEST(test_pool_libs_stuck_pool_is_one_error_naming_workers_and_task)
     int nworkers = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(f, "threads"), i, t) {
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (!role || strcmp(role, "worker"))
             continue;
         nworkers++;
-        json_t *names = e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"), c->prog, &st);
+        json_t *names =
+            e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"), c->prog, &st);
         char *dump = json_dumps(names, JSON_COMPACT);
-        ck_assert_msg(e2e_names_have(names, "parent_task"), "%s: worker %lld's stack lacks "
-                      "parent_task: %.1500s", label, (long long)json_integer_value(json_object_get(t, "tid")),
-                      dump);
+        ck_assert_msg(e2e_names_have(names, "parent_task"),
+                      "%s: worker %lld's stack lacks "
+                      "parent_task: %.1500s",
+                      label, (long long)json_integer_value(json_object_get(t, "tid")), dump);
         free(dump);
         json_decref(names);
     }
@@ -288,12 +301,16 @@ static void check_healthy(const char *label, char *const argv[])
     e2e_reports_load(&rs, g.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: a healthy program got %zu findings: %s",
-                  label, e2e_reports_count_findings(&rs), all);
-    ck_assert_msg(g.code == native, "%s: exit status %d under the gate, %d without it; stderr: %.2000s",
-                  label, g.code, native, g.err);
-    ck_assert_msg(!strcmp(g.out, native_out), "%s: stdout differs under the gate:\n--- native\n%s--- "
-                  "gate\n%s", label, native_out, g.out);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0,
+                  "%s: a healthy program got %zu findings: %s", label,
+                  e2e_reports_count_findings(&rs), all);
+    ck_assert_msg(g.code == native,
+                  "%s: exit status %d under the gate, %d without it; stderr: %.2000s", label,
+                  g.code, native, g.err);
+    ck_assert_msg(!strcmp(g.out, native_out),
+                  "%s: stdout differs under the gate:\n--- native\n%s--- "
+                  "gate\n%s",
+                  label, native_out, g.out);
     e2e_reports_free(&rs);
     free(native_out);
     gate_run_free(&g);
@@ -314,11 +331,13 @@ END_TEST
 START_TEST(test_pool_libs_java_pools_are_healthy)
 {
     ck_assert_msg(access("/usr/bin/javac", X_OK) == 0 && access("/usr/bin/java", X_OK) == 0,
-                  "no javac/java: openjdk-17-jdk-headless is missing (scripts/deps.sh installs it)");
+                  "no javac/java: openjdk-17-jdk-headless is missing (scripts/deps.sh installs "
+                  "it)");
     char *classes = tu_build_path("java");
-    char *javac[] = {"/usr/bin/javac", "-d", classes, "tests/java/Healthy.java", NULL};
-    ck_assert_msg(tu_run(javac, NULL, NULL, NULL, 120) == 0, "javac tests/java/Healthy.java failed");
-    char *java[] = {"/usr/bin/java", "-cp", classes, "Healthy", NULL};
+    char *javac[] = { "/usr/bin/javac", "-d", classes, "tests/java/Healthy.java", NULL };
+    ck_assert_msg(tu_run(javac, NULL, NULL, NULL, 120) == 0,
+                  "javac tests/java/Healthy.java failed");
+    char *java[] = { "/usr/bin/java", "-cp", classes, "Healthy", NULL };
     check_healthy("java Healthy", java);
     free(classes);
 }

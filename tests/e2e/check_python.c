@@ -65,12 +65,12 @@ struct py_case {
     const char *kind, *severity;
     const char *summary_has[3];
     const char *worker_name_prefix;
-    const char *worker_fn;      /* in every worker's python_stack */
-    const char *worker_file;    /* that frame's file's base name */
+    const char *worker_fn;   /* in every worker's python_stack */
+    const char *worker_file; /* that frame's file's base name */
     /* The pool object (when pool_kind is set): kind, name, and for every worker its task's
      * function and the function of the work it waits for (coroutine: the coroutine between). */
     const char *pool_kind, *pool_name, *task_fn, *waits_fn, *coroutine;
-    long queued;                /* exact queue depth; -1: not checked */
+    long queued; /* exact queue depth; -1: not checked */
 };
 
 static const char *get_str(json_t *o, const char *key)
@@ -94,19 +94,22 @@ static void check_pool(const struct py_case *c, json_t *f)
                       "%s: queued: %.1500s", c->script, dump);
     json_t *tasks = json_object_get(pool, "tasks");
     ck_assert_msg(json_array_size(tasks) > 0 &&
-                      (json_int_t)json_array_size(tasks) == json_integer_value(json_object_get(pool, "workers")),
+                      (json_int_t)json_array_size(tasks) ==
+                          json_integer_value(json_object_get(pool, "workers")),
                   "%s: one task entry per worker: %.1500s", c->script, dump);
     size_t i;
     json_t *t;
-    json_array_foreach(tasks, i, t) {
+    json_array_foreach (tasks, i, t) {
         json_t *wf = json_object_get(t, "waits_for");
         ck_assert_msg(!strcmp(get_str(json_object_get(t, "task"), "function"), c->task_fn) &&
                           json_is_true(json_object_get(wf, "queued_here")) &&
-                          !strcmp(get_str(json_object_get(wf, "function"), "function"), c->waits_fn),
+                          !strcmp(get_str(json_object_get(wf, "function"), "function"),
+                                  c->waits_fn),
                       "%s: worker %zu's task and wait: %.1500s", c->script, i, dump);
         if (c->coroutine)
             ck_assert_msg(!strcmp(get_str(wf, "kind"), "coroutine") &&
-                              !strcmp(get_str(json_object_get(wf, "coroutine"), "function"), c->coroutine),
+                              !strcmp(get_str(json_object_get(wf, "coroutine"), "function"),
+                                      c->coroutine),
                           "%s: worker %zu waits through coroutine %s: %.1500s", c->script, i,
                           c->coroutine, dump);
     }
@@ -137,7 +140,7 @@ static void check_finding(const struct py_case *c, json_t *f)
     int workers = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(f, "threads"), i, t) {
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (!role || strcmp(role, "worker"))
             continue;
@@ -148,16 +151,17 @@ static void check_finding(const struct py_case *c, json_t *f)
         bool found = false;
         size_t j;
         json_t *fr;
-        json_array_foreach(json_object_get(t, "python_stack"), j, fr) {
+        json_array_foreach (json_object_get(t, "python_stack"), j, fr) {
             const char *fn = json_string_value(json_object_get(fr, "function"));
             const char *file = json_string_value(json_object_get(fr, "file"));
-            if (fn && !strcmp(fn, c->worker_fn) && file && !strcmp(tu_base_name(file), c->worker_file) &&
+            if (fn && !strcmp(fn, c->worker_fn) && file &&
+                !strcmp(tu_base_name(file), c->worker_file) &&
                 json_integer_value(json_object_get(fr, "line")) > 0)
                 found = true;
         }
         char *dump = json_dumps(json_object_get(t, "python_stack"), JSON_COMPACT);
-        ck_assert_msg(found, "%s: worker %s's Python stack lacks %s in %s: %.1500s", c->script, name,
-                      c->worker_fn, c->worker_file, dump);
+        ck_assert_msg(found, "%s: worker %s's Python stack lacks %s in %s: %.1500s", c->script,
+                      name, c->worker_fn, c->worker_file, dump);
         free(dump);
     }
     ck_assert_msg(workers > 0, "%s: no worker in the finding", c->script);
@@ -171,9 +175,9 @@ static void run_hang(const struct py_case *c, int which)
     e2e_run_init(&r, c->script);
     char script[PATH_MAX];
     script_path(script, sizeof script, c->script);
-    char *argv[] = {"python3", script, NULL};
+    char *argv[] = { "python3", script, NULL };
     bool stall = !strcmp(c->kind, "stall");
-    static const char *const stall_env[] = {"POOLGUARD_STALL_MS=1000", NULL};
+    static const char *const stall_env[] = { "POOLGUARD_STALL_MS=1000", NULL };
     e2e_run_start(&r, py, argv, true, stall ? stall_env : NULL);
     bool started = e2e_wait_for_output(&r, c->first_line, 10000);
     bool found = started && e2e_wait_for_finding(&r, REPORT_MS);
@@ -183,7 +187,8 @@ static void run_hang(const struct py_case *c, int which)
     e2e_run_kill(&r);
     char *err = e2e_run_stderr(&r);
     ck_assert_msg(!exited, "%s (%s): exited instead of hanging; stderr %.500s", c->script, py, err);
-    ck_assert_msg(found, "%s (%s): no finding in %d ms; stderr %.800s", c->script, py, REPORT_MS, err);
+    ck_assert_msg(found, "%s (%s): no finding in %d ms; stderr %.800s", c->script, py, REPORT_MS,
+                  err);
     free(err);
     struct e2e_reports rs;
     e2e_reports_load(&rs, r.reports);
@@ -208,7 +213,7 @@ static void run_py(const char *py, const char *script, bool preload, const char 
     e2e_run_init(r, script);
     char path[PATH_MAX];
     script_path(path, sizeof path, script);
-    char *argv[] = {"python3", path, NULL};
+    char *argv[] = { "python3", path, NULL };
     e2e_run_start(r, py, argv, preload, env);
     bool done = e2e_run_wait(r, HEALTHY_MS);
     e2e_run_kill(r);
@@ -228,8 +233,8 @@ static void run_healthy(const char *script, int which)
     e2e_reports_load(&rs, shim.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s (%s): findings on a healthy program: %s",
-                  script, py, all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0,
+                  "%s (%s): findings on a healthy program: %s", script, py, all);
     ck_assert_msg(WIFEXITED(shim.status) && shim.status == native.status, "%s: status 0x%x vs 0x%x",
                   script, shim.status, native.status);
     ck_assert_msg(!strcmp(a, b), "%s: stdout differs:\n%s---\n%s", script, a, b);
@@ -241,72 +246,156 @@ static void run_healthy(const char *script, int which)
 }
 
 static const struct py_case one_worker = {
-    "app_one_worker.py", "app_one_worker: submitting\n", "pool_exhaustion", "error",
-    {"worker ThreadPoolExecutor-0_0, running parent_task (app_one_worker.py:12)",
-     "waits on the future of dependent_task, which is still queued on the same executor",
-     "its only worker is that thread"},
-    "ThreadPoolExecutor-0_", "parent_task", "app_one_worker.py",
-    "concurrent.futures.ThreadPoolExecutor", "ThreadPoolExecutor-0", "parent_task",
-    "dependent_task", NULL, 1};
+    "app_one_worker.py",
+    "app_one_worker: submitting\n",
+    "pool_exhaustion",
+    "error",
+    { "worker ThreadPoolExecutor-0_0, running parent_task (app_one_worker.py:12)",
+      "waits on the future of dependent_task, which is still queued on the same executor",
+      "its only worker is that thread" },
+    "ThreadPoolExecutor-0_",
+    "parent_task",
+    "app_one_worker.py",
+    "concurrent.futures.ThreadPoolExecutor",
+    "ThreadPoolExecutor-0",
+    "parent_task",
+    "dependent_task",
+    NULL,
+    1
+};
 
 static const struct py_case mp_one = {
-    "app_mp_one.py", "app_mp_one: submitting\n", "pool_exhaustion", "error",
-    {"running parent (app_mp_one.py:13)",
-     "waits on the result of subtask, which is still queued on the same pool",
-     "its only worker is that thread"},
-    "Thread-", "parent", "app_mp_one.py",
-    "multiprocessing.pool.ThreadPool", "ThreadPool __main__.pool", "parent", "subtask", NULL, 1};
+    "app_mp_one.py",
+    "app_mp_one: submitting\n",
+    "pool_exhaustion",
+    "error",
+    { "running parent (app_mp_one.py:13)",
+      "waits on the result of subtask, which is still queued on the same pool",
+      "its only worker is that thread" },
+    "Thread-",
+    "parent",
+    "app_mp_one.py",
+    "multiprocessing.pool.ThreadPool",
+    "ThreadPool __main__.pool",
+    "parent",
+    "subtask",
+    NULL,
+    1
+};
 
 static const struct py_case mp_two = {
-    "app_mp_two.py", "app_mp_two: submitting 6 parents\n", "pool_exhaustion", "error",
-    {"all 2 workers of ThreadPool __main__.pool",
-     "are waiting on results of tasks still queued on the same pool", "waits on subtask"},
-    "Thread-", "parent", "app_mp_two.py",
-    "multiprocessing.pool.ThreadPool", "ThreadPool __main__.pool", "parent", "subtask", NULL, 6};
+    "app_mp_two.py",
+    "app_mp_two: submitting 6 parents\n",
+    "pool_exhaustion",
+    "error",
+    { "all 2 workers of ThreadPool __main__.pool",
+      "are waiting on results of tasks still queued on the same pool", "waits on subtask" },
+    "Thread-",
+    "parent",
+    "app_mp_two.py",
+    "multiprocessing.pool.ThreadPool",
+    "ThreadPool __main__.pool",
+    "parent",
+    "subtask",
+    NULL,
+    6
+};
 
 static const struct py_case asyncio_threadsafe = {
-    "app_asyncio_threadsafe.py", "app_asyncio_threadsafe: submitting 40 parents\n",
-    "pool_exhaustion", "error",
-    {"workers of asyncio's default executor of the event loop in MainThread",
-     "waiting on futures whose completion needs tasks still queued on the same executor",
-     "waits on coroutine fetch, which awaits child"},
-    "asyncio_", "parent", "app_asyncio_threadsafe.py",
-    "concurrent.futures.ThreadPoolExecutor", "asyncio's default executor of the event loop in MainThread",
-    "parent", "child", "fetch", 40};
+    "app_asyncio_threadsafe.py",
+    "app_asyncio_threadsafe: submitting 40 parents\n",
+    "pool_exhaustion",
+    "error",
+    { "workers of asyncio's default executor of the event loop in MainThread",
+      "waiting on futures whose completion needs tasks still queued on the same executor",
+      "waits on coroutine fetch, which awaits child" },
+    "asyncio_",
+    "parent",
+    "app_asyncio_threadsafe.py",
+    "concurrent.futures.ThreadPoolExecutor",
+    "asyncio's default executor of the event loop in MainThread",
+    "parent",
+    "child",
+    "fetch",
+    40
+};
 
-static const struct py_case asyncio_named = {
-    "app_asyncio_named.py", "app_asyncio_named: submitting\n", "pool_exhaustion", "error",
-    {"all 2 workers of db", "running query", "waits on write_log"},
-    "db_", "query", "app_asyncio_named.py",
-    "concurrent.futures.ThreadPoolExecutor", "db", "query", "write_log", NULL, -1};
+static const struct py_case asyncio_named = { "app_asyncio_named.py",
+                                              "app_asyncio_named: submitting\n",
+                                              "pool_exhaustion",
+                                              "error",
+                                              { "all 2 workers of db", "running query",
+                                                "waits on write_log" },
+                                              "db_",
+                                              "query",
+                                              "app_asyncio_named.py",
+                                              "concurrent.futures.ThreadPoolExecutor",
+                                              "db",
+                                              "query",
+                                              "write_log",
+                                              NULL,
+                                              -1 };
 
-static const struct py_case flood = {
-    "app_flood.py", "app_flood: submitting 200 parents\n", "pool_exhaustion", "error",
-    {"all 2 workers of ThreadPoolExecutor-0", "running parent_task", "waits on dependent_task"},
-    "ThreadPoolExecutor-0_", "parent_task", "app_flood.py", NULL, NULL, NULL, NULL, NULL, -1};
+static const struct py_case flood = { "app_flood.py",
+                                      "app_flood: submitting 200 parents\n",
+                                      "pool_exhaustion",
+                                      "error",
+                                      { "all 2 workers of ThreadPoolExecutor-0",
+                                        "running parent_task", "waits on dependent_task" },
+                                      "ThreadPoolExecutor-0_",
+                                      "parent_task",
+                                      "app_flood.py",
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      -1 };
 
 /* The task that would set the event is queued behind the two that wait, and main waits for them
  * all; but CPython catches SIGINT, so a handler could still run and nothing proves the workers
  * stuck (the Python layer cannot tie an Event to the task that sets it): a stall, not an error. */
-static const struct py_case event = {
-    "app_event.py", "app_event: submitting\n", "stall", "info",
-    {"all 2 workers of ThreadPoolExecutor-0", "event_wait", "1 task waits in its queue"},
-    "ThreadPoolExecutor-0_", "consumer", "app_event.py", NULL, NULL, NULL, NULL, NULL, -1};
+static const struct py_case event = { "app_event.py",
+                                      "app_event: submitting\n",
+                                      "stall",
+                                      "info",
+                                      { "all 2 workers of ThreadPoolExecutor-0", "event_wait",
+                                        "1 task waits in its queue" },
+                                      "ThreadPoolExecutor-0_",
+                                      "consumer",
+                                      "app_event.py",
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      -1 };
 
 /* Each test twice: `which` is 0 on Debian's Python, 1 on the PATH's. */
-#define BOTH(name, body)                                                                          \
-    START_TEST(name##_on_debian_python) { int which = 0; body; } END_TEST                          \
-    START_TEST(name##_on_path_python) { int which = 1; body; } END_TEST
-#define ADD_BOTH(tc, name)                                                                        \
-    do {                                                                                          \
-        tcase_add_test(tc, name##_on_debian_python);                                              \
-        tcase_add_test(tc, name##_on_path_python);                                                \
+#define BOTH(name, body)                                                                           \
+    START_TEST(name##_on_debian_python)                                                            \
+    {                                                                                              \
+        int which = 0;                                                                             \
+        body;                                                                                      \
+    }                                                                                              \
+    END_TEST                                                                                       \
+    START_TEST(name##_on_path_python)                                                              \
+    {                                                                                              \
+        int which = 1;                                                                             \
+        body;                                                                                      \
+    }                                                                                              \
+    END_TEST
+#define ADD_BOTH(tc, name)                                                                         \
+    do {                                                                                           \
+        tcase_add_test(tc, name##_on_debian_python);                                               \
+        tcase_add_test(tc, name##_on_path_python);                                                 \
     } while (0)
 
 BOTH(test_python_one_worker_waiting_on_its_own_queue_is_exhausted, run_hang(&one_worker, which))
 BOTH(test_python_flood_of_parents_with_a_heartbeat_is_exhausted, run_hang(&flood, which))
 BOTH(test_python_tasks_waiting_through_an_event_are_a_stall, run_hang(&event, which))
-BOTH(test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted, run_hang(&mp_one, which))
+BOTH(test_python_thread_pool_of_one_waiting_on_its_own_subtask_is_exhausted,
+     run_hang(&mp_one, which))
 BOTH(test_python_thread_pool_of_two_flooded_with_parents_is_exhausted, run_hang(&mp_two, which))
 BOTH(test_python_asyncio_default_executor_starved_through_run_coroutine_threadsafe,
      run_hang(&asyncio_threadsafe, which))
@@ -328,12 +417,12 @@ static void growth(int which, const char *script, const char *pool_name, const c
 {
     const char *py = python(which);
     struct e2e_run r;
-    const char *env[] = {"POOLGUARD_QUEUE_LIMIT=2000", NULL};
+    const char *env[] = { "POOLGUARD_QUEUE_LIMIT=2000", NULL };
     run_py(py, script, true, env, &r);
     ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status 0x%x", r.status);
     struct e2e_reports rs;
     e2e_reports_load(&rs, r.reports);
-    const struct py_case c = {.script = script};
+    const struct py_case c = { .script = script };
     json_t *f = the_finding(&c, &rs, r.reports);
     ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "queue_growth");
     const char *summary = json_string_value(json_object_get(f, "summary"));
@@ -341,15 +430,18 @@ static void growth(int which, const char *script, const char *pool_name, const c
     json_t *pool = json_object_get(f, "pool");
     ck_assert_str_eq(get_str(pool, "name"), pool_name);
     ck_assert_str_eq(get_str(pool, "kind"), pool_kind);
-    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")), 2000);
+    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(f, "growth"), "depth")),
+                     2000);
     e2e_reports_free(&rs);
     tu_rmtree(r.work);
 }
 
 BOTH(test_python_growing_queue_reports_queue_growth_only,
-     growth(which, "app_growth.py", "ThreadPoolExecutor-0", "concurrent.futures.ThreadPoolExecutor"))
+     growth(which, "app_growth.py", "ThreadPoolExecutor-0",
+            "concurrent.futures.ThreadPoolExecutor"))
 BOTH(test_python_growing_thread_pool_reports_queue_growth_only,
-     growth(which, "app_mp_growth.py", "ThreadPool __main__.pool", "multiprocessing.pool.ThreadPool"))
+     growth(which, "app_mp_growth.py", "ThreadPool __main__.pool",
+            "multiprocessing.pool.ThreadPool"))
 
 Suite *python_suite(void)
 {

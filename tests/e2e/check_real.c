@@ -12,8 +12,8 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +53,8 @@ START_TEST(test_run_passes_on_inherited_signal_dispositions_and_mask)
         ck_assert_msg(xcode(&g) == 0 && strcmp(n.out, g.out) == 0,
                       "%s: the program's signal state differs under poolguard run (exit %d):\n"
                       "--- native\n%s--- poolguard run\n%s--- stderr\n%.1000s",
-                      variant == 0 ? "SIGHUP/INT/TERM/QUIT/CHLD ignored, USR1/USR2 blocked" : "defaults",
+                      variant == 0 ? "SIGHUP/INT/TERM/QUIT/CHLD ignored, USR1/USR2 blocked"
+                                   : "defaults",
                       xcode(&g), n.out, g.out, g.err);
         xfree(&n);
         xfree(&g);
@@ -69,7 +70,9 @@ START_TEST(test_nohup_poolguard_run_keeps_protecting_the_program)
 {
     static const int ignore[] = { SIGHUP, 0 };
     char *pg = tu_build_path("poolguard");
-    char *argv[] = { pg, "run", "--", "/bin/sh", "-c", "kill -HUP $$; sleep 0.3; echo alive", NULL };
+    char *argv[] = {
+        pg, "run", "--", "/bin/sh", "-c", "kill -HUP $$; sleep 0.3; echo alive", NULL
+    };
     struct xrun g = { .argv = argv, .ignore = ignore };
     xstart(&g);
     tu_sleep_ms(100);
@@ -78,7 +81,8 @@ START_TEST(test_nohup_poolguard_run_keeps_protecting_the_program)
     xfinish(&g);
     ck_assert_msg(ended && xcode(&g) == 0 && strcmp(g.out, "alive\n") == 0,
                   "with SIGHUP ignored, the program must survive hang-ups under the gate: exit %d, "
-                  "stdout %s, stderr %.1000s", xcode(&g), g.out, g.err);
+                  "stdout %s, stderr %.1000s",
+                  xcode(&g), g.out, g.err);
     xfree(&g);
     free(pg);
 }
@@ -114,11 +118,14 @@ START_TEST(test_a_stopped_program_stops_the_gate_and_resumes_with_it)
     kill(g.pid, SIGCONT);
     bool ended = xwait(&g, 10000);
     xfinish(&g);
-    ck_assert_msg(stopped, "poolguard did not stop when its program stopped (state %c); stdout %s, "
-                  "stderr %.1000s", st, g.out, g.err);
-    ck_assert_msg(ended && xcode(&g) == 0 && strcmp(g.out, "rel_env: stopping\nrel_env: resumed\n") == 0,
-                  "continuing poolguard must continue the program: exit %d, stdout %s, stderr %.1000s",
-                  xcode(&g), g.out, g.err);
+    ck_assert_msg(stopped,
+                  "poolguard did not stop when its program stopped (state %c); stdout %s, "
+                  "stderr %.1000s",
+                  st, g.out, g.err);
+    ck_assert_msg(
+        ended && xcode(&g) == 0 && strcmp(g.out, "rel_env: stopping\nrel_env: resumed\n") == 0,
+        "continuing poolguard must continue the program: exit %d, stdout %s, stderr %.1000s",
+        xcode(&g), g.out, g.err);
     xfree(&g);
     free(pg);
     free(env);
@@ -130,7 +137,7 @@ END_TEST
  * SIGTTOU). Natively and under the gate alike. */
 START_TEST(test_on_a_terminal_the_program_has_the_foreground)
 {
-    tu_need_program("/usr/bin/script", "bsdutils");   /* script(1) gives the test a terminal */
+    tu_need_program("/usr/bin/script", "bsdutils"); /* script(1) gives the test a terminal */
     char *pg = tu_build_path("poolguard");
     char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, "%s run -- /bin/sh -c 'stty sane && echo foreground-ok'", pg);
@@ -140,8 +147,8 @@ START_TEST(test_on_a_terminal_the_program_has_the_foreground)
     bool ended = xwait(&g, 15000);
     xfinish(&g);
     ck_assert_msg(ended && xcode(&g) == 0 && strstr(g.out, "foreground-ok"),
-                  "under script(1): exit %d (ended: %d), stdout %s, stderr %.1000s", xcode(&g), ended,
-                  g.out, g.err);
+                  "under script(1): exit %d (ended: %d), stdout %s, stderr %.1000s", xcode(&g),
+                  ended, g.out, g.err);
     xfree(&g);
     free(pg);
 }
@@ -181,11 +188,15 @@ START_TEST(test_read_only_report_dir_is_an_error_before_the_program_starts)
     xfinish(&g);
     if (mounted)
         umount(ro);
-    ck_assert_msg(ended, "poolguard run --dir READ-ONLY on a deadlocking program did not return "
-                  "within 20 s; stderr %.1000s", g.err);
-    ck_assert_msg(xcode(&g) == 125 && strstr(g.err, "poolguard: error: cannot write reports to '") &&
-                  strstr(g.err, ro), "expected exit 125 and an error naming %s: exit %d, stderr %.1000s",
-                  ro, xcode(&g), g.err);
+    ck_assert_msg(ended,
+                  "poolguard run --dir READ-ONLY on a deadlocking program did not return "
+                  "within 20 s; stderr %.1000s",
+                  g.err);
+    ck_assert_msg(xcode(&g) == 125 &&
+                      strstr(g.err, "poolguard: error: cannot write reports to '") &&
+                      strstr(g.err, ro),
+                  "expected exit 125 and an error naming %s: exit %d, stderr %.1000s", ro,
+                  xcode(&g), g.err);
     ck_assert_msg(!strstr(g.out, "dl_lock_inversion: start"), "the program was started: %s", g.out);
     xfree(&g);
     rmdir(ro);
@@ -220,8 +231,9 @@ START_TEST(test_full_report_dir_earns_one_line_naming_the_failed_write)
     const char *env[] = { pre, dirvar, NULL };
     static const int ignore[] = { SIGXFSZ, 0 };
     char *argv[] = { dl, NULL };
-    struct xrun x = { .argv = argv, .env = env, .ignore = mounted ? NULL : ignore,
-                      .fsize = mounted ? 0 : 1024 };
+    struct xrun x = {
+        .argv = argv, .env = env, .ignore = mounted ? NULL : ignore, .fsize = mounted ? 0 : 1024
+    };
     xstart(&x);
     long deadline = tu_now_ms() + 10000;
     char *err = NULL;
@@ -239,12 +251,14 @@ START_TEST(test_full_report_dir_earns_one_line_naming_the_failed_write)
         umount(dir);
     const char *why = mounted ? "(No space left on device)" : "(File too large)";
     ck_assert_msg(count_lines_with(x.err, "poolguard: cannot write to the report ") == 1 &&
-                  strstr(x.err, dir) && strstr(x.err, why),
-                  "expected one line naming the failed write in %s and %s; stderr: %.1500s", dir, why,
-                  x.err);
+                      strstr(x.err, dir) && strstr(x.err, why),
+                  "expected one line naming the failed write in %s and %s; stderr: %.1500s", dir,
+                  why, x.err);
     ck_assert_msg(strstr(x.err, "poolguard: deadlock: ") && !strstr(x.err, "(report: "),
-                  "the finding's note must be there and must not name the cut-short file: %.1500s", x.err);
-    fprintf(stderr, "test_full_report_dir: %s\n", mounted ? "a full 8 KiB tmpfs" : "RLIMIT_FSIZE 1 KiB");
+                  "the finding's note must be there and must not name the cut-short file: %.1500s",
+                  x.err);
+    fprintf(stderr, "test_full_report_dir: %s\n",
+            mounted ? "a full 8 KiB tmpfs" : "RLIMIT_FSIZE 1 KiB");
     xfree(&x);
     free(shim);
     free(dl);
@@ -263,11 +277,15 @@ START_TEST(test_gate_learns_of_a_finding_no_file_could_hold)
     xstart(&g);
     bool ended = xwait(&g, 20000);
     xfinish(&g);
-    ck_assert_msg(ended, "the gate did not stop the deadlocked program within 20 s; stderr %.1500s", g.err);
+    ck_assert_msg(ended, "the gate did not stop the deadlocked program within 20 s; stderr %.1500s",
+                  g.err);
     ck_assert_msg(xcode(&g) == 66, "exit %d, wanted 66; stderr %.1500s", xcode(&g), g.err);
-    const char *needles[] = { "poolguard: cannot write to the report ", "(File too large)",
-                              "poolguard: error: process ", "found a deadlock (error) that is not in any report",
-                              "poolguard: stopped the program", NULL };
+    const char *needles[] = { "poolguard: cannot write to the report ",
+                              "(File too large)",
+                              "poolguard: error: process ",
+                              "found a deadlock (error) that is not in any report",
+                              "poolguard: stopped the program",
+                              NULL };
     tu_assert_in_order(g.err, needles);
     xfree(&g);
     free(pg);
@@ -290,7 +308,8 @@ START_TEST(test_shim_holds_no_descriptor_while_the_program_runs)
     xrun_all(&n, 20000);
     xrun_all(&s, 20000);
     ck_assert_msg(strncmp(n.out, "rel_fds:", 8) == 0 && strcmp(n.out, s.out) == 0,
-                  "open descriptors differ under the shim:\n--- native\n%s--- shim\n%s", n.out, s.out);
+                  "open descriptors differ under the shim:\n--- native\n%s--- shim\n%s", n.out,
+                  s.out);
     xfree(&n);
     xfree(&s);
     free(shim);
@@ -311,7 +330,8 @@ START_TEST(test_program_at_its_descriptor_limit_behaves_the_same_and_its_finding
     xrun_all(&n, 20000);
     xrun_all(&s, 20000);
     ck_assert_msg(strstr(n.out, "opened") && strcmp(n.out, s.out) == 0,
-                  "at its descriptor limit the program differs under the shim:\n--- native\n%s--- shim\n%s",
+                  "at its descriptor limit the program differs under the shim:\n--- native\n%s--- "
+                  "shim\n%s",
                   n.out, s.out);
     char *gargv[] = { pg, "run", "--", fds, "limit", "24", "dl", NULL };
     struct xrun g = { .argv = gargv };
@@ -349,7 +369,8 @@ Suite *real_suite(void)
     tc = tcase_create("descriptors");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shim_holds_no_descriptor_while_the_program_runs);
-    tcase_add_test(tc, test_program_at_its_descriptor_limit_behaves_the_same_and_its_finding_is_kept);
+    tcase_add_test(tc,
+                   test_program_at_its_descriptor_limit_behaves_the_same_and_its_finding_is_kept);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,8 +12,8 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -86,10 +86,11 @@ START_TEST(test_32768_live_threads_fit_the_default_thread_table)
     struct xrun s = { .argv = argv, .env = env };
     xrun_all(&s, 90000);
     ck_assert_msg(xcode(&s) == 0 && strcmp(s.out, expect) == 0,
-                  "%ld threads under the shim: exit %d, stdout %s, stderr %.1000s", want, xcode(&s), s.out,
-                  s.err);
+                  "%ld threads under the shim: exit %d, stdout %s, stderr %.1000s", want, xcode(&s),
+                  s.out, s.err);
     ck_assert_msg(!strstr(s.err, "table is full") && !strstr(s.err, "poolguard:"),
-                  "%ld live threads must fit the default table without a word: %.1000s", want, s.err);
+                  "%ld live threads must fit the default table without a word: %.1000s", want,
+                  s.err);
     xfree(&s);
     free(shim);
     free(many);
@@ -118,8 +119,9 @@ static char *line_with(const char *text, const char *prefix)
 START_TEST(test_cpython_test_queue_same_result_under_the_gate)
 {
     if (access("/usr/lib/python3.11/test/test_queue.py", R_OK) != 0) {
-        ck_abort_msg("CPython's test suite is not installed (libpython3.11-testsuite: scripts/deps.sh "
-                     "installs it)");
+        ck_abort_msg(
+            "CPython's test suite is not installed (libpython3.11-testsuite: scripts/deps.sh "
+            "installs it)");
         return;
     }
     char *pg = tu_build_path("poolguard");
@@ -131,9 +133,10 @@ START_TEST(test_cpython_test_queue_same_result_under_the_gate)
     char *nr = line_with(n.out, "Tests result: "), *gr = line_with(g.out, "Tests result: ");
     ck_assert_msg(xcode(&n) == 0 && strcmp(nr, "Tests result: SUCCESS") == 0,
                   "natively: exit %d, %s; %.1500s", xcode(&n), nr, n.out);
-    ck_assert_msg(xcode(&g) == xcode(&n) && strcmp(nr, gr) == 0 && strstr(g.err, "poolguard: 0 findings"),
-                  "under the gate: exit %d, \"%s\" (natively \"%s\"); stdout %.1500s; stderr %.1500s",
-                  xcode(&g), gr, nr, g.out, g.err);
+    ck_assert_msg(
+        xcode(&g) == xcode(&n) && strcmp(nr, gr) == 0 && strstr(g.err, "poolguard: 0 findings"),
+        "under the gate: exit %d, \"%s\" (natively \"%s\"); stdout %.1500s; stderr %.1500s",
+        xcode(&g), gr, nr, g.out, g.err);
     fprintf(stderr, "test_queue: %ld ms natively, %ld ms under the gate\n", n.ms, g.ms);
     free(nr);
     free(gr);
@@ -149,7 +152,8 @@ START_TEST(test_xz_with_all_threads_same_output_under_the_gate)
     work_init();
     char in[PATH_MAX + 16], cmd[4 * PATH_MAX];
     snprintf(in, sizeof in, "%s/xz.in", workdir);
-    snprintf(cmd, sizeof cmd, "head -c 6000000 /dev/urandom | od -An -tx1 | head -c 10000000 > '%s'", in);
+    snprintf(cmd, sizeof cmd,
+             "head -c 6000000 /dev/urandom | od -An -tx1 | head -c 10000000 > '%s'", in);
     ck_assert_msg(system(cmd) == 0, "could not generate %s", in);
     char *pg = tu_build_path("poolguard");
     char sh[2 * PATH_MAX];
@@ -159,10 +163,12 @@ START_TEST(test_xz_with_all_threads_same_output_under_the_gate)
     struct xrun n = { .argv = nargv }, g = { .argv = gargv };
     xrun_all(&n, 120000);
     xrun_all(&g, 120000);
-    ck_assert_msg(xcode(&n) == 0 && strlen(n.out) > 64, "xz natively: exit %d, %s %s", xcode(&n), n.out, n.err);
-    ck_assert_msg(xcode(&g) == 0 && strcmp(n.out, g.out) == 0 && strstr(g.err, "poolguard: 0 findings"),
-                  "xz -T0 under the gate: exit %d, stdout %s (natively %s); stderr %.1000s", xcode(&g),
-                  g.out, n.out, g.err);
+    ck_assert_msg(xcode(&n) == 0 && strlen(n.out) > 64, "xz natively: exit %d, %s %s", xcode(&n),
+                  n.out, n.err);
+    ck_assert_msg(xcode(&g) == 0 && strcmp(n.out, g.out) == 0 &&
+                      strstr(g.err, "poolguard: 0 findings"),
+                  "xz -T0 under the gate: exit %d, stdout %s (natively %s); stderr %.1000s",
+                  xcode(&g), g.out, n.out, g.err);
     unlink(in);
     xfree(&n);
     xfree(&g);

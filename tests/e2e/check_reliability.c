@@ -33,36 +33,43 @@ START_TEST(test_fork_child_waiting_on_lock_held_by_parent_thread_reports_exited_
     char *argv[] = { "rel_fork", "held", NULL };
     struct dl_run d;
     run_to_finding(&d, "rel_fork_held", path, argv, true, NULL, "rel_fork: held", NULL, 1);
-    int parent = (int)field_after(d.first, "parent="), holder = (int)field_after(d.first, "holder=");
+    int parent = (int)field_after(d.first, "parent="),
+        holder = (int)field_after(d.first, "holder=");
     ck_assert_int_eq(parent, d.r.pid);
 
     struct e2e_reports rs;
     e2e_reports_load(&rs, d.r.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "expected one finding (the child's), got %zu: %s",
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 1,
+                  "expected one finding (the child's), got %zu: %s",
                   e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
     json_int_t hpid = json_integer_value(json_object_get(rp->header, "pid"));
-    ck_assert_msg(hpid != parent && json_integer_value(json_object_get(rp->header, "ppid")) == parent,
-                  "the finding must be in the child's report (header pid %lld, ppid %lld; parent %d)",
-                  (long long)hpid, (long long)json_integer_value(json_object_get(rp->header, "ppid")),
-                  parent);
+    ck_assert_msg(
+        hpid != parent && json_integer_value(json_object_get(rp->header, "ppid")) == parent,
+        "the finding must be in the child's report (header pid %lld, ppid %lld; parent %d)",
+        (long long)hpid, (long long)json_integer_value(json_object_get(rp->header, "ppid")),
+        parent);
     json_t *f = json_array_get(rp->findings, 0);
     const char *summary = json_string_value(json_object_get(f, "summary"));
-    ck_assert_msg(json_is_true(json_object_get(f, "abandoned")) && summary && strstr(summary, "exited"),
+    ck_assert_msg(json_is_true(json_object_get(f, "abandoned")) && summary &&
+                      strstr(summary, "exited"),
                   "expected \"a lock whose owner has exited\" (abandoned: true), got: %s", all);
     json_t *threads = json_object_get(f, "threads");
-    ck_assert_msg(json_array_size(threads) == 1, "the child has one thread; the finding lists %zu "
-                  "(a thread of the parent left in the child's table?)", json_array_size(threads));
+    ck_assert_msg(json_array_size(threads) == 1,
+                  "the child has one thread; the finding lists %zu "
+                  "(a thread of the parent left in the child's table?)",
+                  json_array_size(threads));
     json_t *t = json_array_get(threads, 0);
     json_t *b = json_object_get(t, "blocked_on");
     ck_assert_msg(json_is_true(json_object_get(t, "main")) &&
-                  json_integer_value(json_object_get(t, "tid")) == hpid,
+                      json_integer_value(json_object_get(t, "tid")) == hpid,
                   "the blocked thread must be the child's main thread (%lld)", (long long)hpid);
     ck_assert_msg(strcmp(json_string_value(json_object_get(b, "kind")), "mutex") == 0 &&
-                  json_integer_value(json_object_get(b, "owner")) == holder,
-                  "the child waits on a mutex owned by the parent's holder thread %d; blocked_on: %s",
+                      json_integer_value(json_object_get(b, "owner")) == holder,
+                  "the child waits on a mutex owned by the parent's holder thread %d; blocked_on: "
+                  "%s",
                   holder, json_dumps(b, JSON_COMPACT));
     json_t *per = stack_names(rp, f, "rel_fork");
     const char *g[] = { "fork_child_wants_held_lock", "main", NULL };
@@ -88,14 +95,17 @@ START_TEST(test_fork_from_busy_multithreaded_parent_reports_only_the_childs_cycl
                   e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
     ck_assert_msg(json_integer_value(json_object_get(rp->header, "ppid")) == d.r.pid,
-                  "the finding must be in the child's report (header ppid = parent %d)", (int)d.r.pid);
+                  "the finding must be in the child's report (header ppid = parent %d)",
+                  (int)d.r.pid);
     json_t *f = json_array_get(rp->findings, 0);
     assert_mutex_cycle(rp, f, "rel_fork", "fork_child_a", "fork_child_b", "fork_child_lock_second",
                        "rel_fork inversion");
     /* The two cycle threads and the child's main thread joining them: none of the parent's. */
     json_t *threads = json_object_get(f, "threads");
-    ck_assert_msg(json_array_size(threads) == 3, "expected 3 threads (2 in the cycle, main joining), "
-                  "got %zu: %.1500s", json_array_size(threads), json_dumps(threads, JSON_COMPACT));
+    ck_assert_msg(json_array_size(threads) == 3,
+                  "expected 3 threads (2 in the cycle, main joining), "
+                  "got %zu: %.1500s",
+                  json_array_size(threads), json_dumps(threads, JSON_COMPACT));
     e2e_reports_free(&rs);
     dl_run_free(&d);
 }
@@ -126,21 +136,25 @@ static void check_spawned(const char *mode, bool same_pid)
     e2e_reports_load(&rs, d.r.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "%s: expected one finding, got %zu: %s", label,
-                  e2e_reports_count_findings(&rs), all);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 1, "%s: expected one finding, got %zu: %s",
+                  label, e2e_reports_count_findings(&rs), all);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
     json_t *h = rp->header;
-    ck_assert_msg(json_integer_value(json_object_get(h, "pid")) == child, "%s: report of pid %lld, "
-                  "the deadlocked image is pid %d", label,
-                  (long long)json_integer_value(json_object_get(h, "pid")), child);
+    ck_assert_msg(json_integer_value(json_object_get(h, "pid")) == child,
+                  "%s: report of pid %lld, "
+                  "the deadlocked image is pid %d",
+                  label, (long long)json_integer_value(json_object_get(h, "pid")), child);
     if (same_pid)
         ck_assert_msg(child == d.r.pid, "%s: exec must keep the pid", label);
     else
         ck_assert_msg(json_integer_value(json_object_get(h, "ppid")) == d.r.pid,
-                      "%s: the child's report must name the parent %d as ppid", label, (int)d.r.pid);
+                      "%s: the child's report must name the parent %d as ppid", label,
+                      (int)d.r.pid);
     const char *argv1 = json_string_value(json_array_get(json_object_get(h, "argv"), 1));
-    ck_assert_msg(argv1 && strcmp(argv1, "deadlock") == 0, "%s: header argv[1] is %s, expected the new "
-                  "image's \"deadlock\"", label, argv1 ? argv1 : "?");
+    ck_assert_msg(argv1 && strcmp(argv1, "deadlock") == 0,
+                  "%s: header argv[1] is %s, expected the new "
+                  "image's \"deadlock\"",
+                  label, argv1 ? argv1 : "?");
     assert_mutex_cycle(rp, json_array_get(rp->findings, 0), "rel_spawn", "spawn_thread_a",
                        "spawn_thread_b", "spawn_lock_second", label);
     e2e_reports_free(&rs);
@@ -192,23 +206,29 @@ START_TEST(test_daemon_closing_all_descriptors_keeps_both_findings_in_one_report
     e2e_reports_load(&rs, d.r.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(d.found && e2e_reports_count_findings(&rs) == 2, "expected both deadlocks reported "
-                  "after the daemon closed and dup2()ed over every descriptor, got %zu: %s (reports in "
-                  "%s; log: %.500s)", e2e_reports_count_findings(&rs), all, d.r.reports,
-                  logtext ? logtext : "(none)");
+    ck_assert_msg(d.found && e2e_reports_count_findings(&rs) == 2,
+                  "expected both deadlocks reported "
+                  "after the daemon closed and dup2()ed over every descriptor, got %zu: %s "
+                  "(reports in "
+                  "%s; log: %.500s)",
+                  e2e_reports_count_findings(&rs), all, d.r.reports, logtext ? logtext : "(none)");
     ck_assert_msg(rs.n == 1, "expected one report file (reopened per finding), found %d", rs.n);
     struct e2e_report *rp = &rs.r[0];
     ck_assert_msg(rp->first_is_header && rp->headers == 1 && rp->bad_lines == 0,
-                  "the report must have one header first and no broken line (headers %d, bad lines %d)",
+                  "the report must have one header first and no broken line (headers %d, bad lines "
+                  "%d)",
                   rp->headers, rp->bad_lines);
     assert_mutex_cycle(rp, json_array_get(rp->findings, 0), "rel_daemon", "daemon_first_a",
                        "daemon_first_b", "daemon_lock_second", "rel_daemon first");
     assert_mutex_cycle(rp, json_array_get(rp->findings, 1), "rel_daemon", "daemon_second_a",
                        "daemon_second_b", "daemon_lock_second", "rel_daemon second");
-    ck_assert_msg(logtext && strstr(logtext, "daemon: first\n") && strstr(logtext, "daemon: second\n"),
+    ck_assert_msg(logtext && strstr(logtext, "daemon: first\n") &&
+                      strstr(logtext, "daemon: second\n"),
                   "the daemon's log lost its own lines: %.500s", logtext ? logtext : "(none)");
-    ck_assert_msg(!strstr(logtext, "\"type\""), "report lines were written into the daemon's log "
-                  "(a descriptor the program reused): %.800s", logtext);
+    ck_assert_msg(!strstr(logtext, "\"type\""),
+                  "report lines were written into the daemon's log "
+                  "(a descriptor the program reused): %.800s",
+                  logtext);
     free(logtext);
     e2e_reports_free(&rs);
     dl_run_free(&d);
@@ -252,11 +272,14 @@ START_TEST(test_relative_report_dir_stays_where_the_program_started_after_chdir)
     e2e_run_kill(&d.r);
     d.err = e2e_run_stderr(&d.r);
     ck_assert_msg(d.first != NULL, "rel_chdir did not start; stderr: %.500s", d.err);
-    ck_assert_msg(in_want + in_wrong > 0, "no finding in %s or %s; stderr: %.500s", want, wrong, d.err);
-    ck_assert_msg(in_want == 1 && in_wrong == 0, "POOLGUARD_DIR=rel-reports, program started in %s and "
-                  "then chdir()ed to %s: the report must be in %s, but %zu finding(s) are there and "
-                  "%zu in %s; stderr: %.500s", start_dir, elsewhere, want, in_want, in_wrong, wrong,
+    ck_assert_msg(in_want + in_wrong > 0, "no finding in %s or %s; stderr: %.500s", want, wrong,
                   d.err);
+    ck_assert_msg(in_want == 1 && in_wrong == 0,
+                  "POOLGUARD_DIR=rel-reports, program started in %s and "
+                  "then chdir()ed to %s: the report must be in %s, but %zu finding(s) are there "
+                  "and "
+                  "%zu in %s; stderr: %.500s",
+                  start_dir, elsewhere, want, in_want, in_wrong, wrong, d.err);
     dl_run_free(&d);
 }
 END_TEST
@@ -335,8 +358,8 @@ START_TEST(test_lock_inversion_through_each_mutex_type_is_found)
     snprintf(label, sizeof label, "rel_mutex_kinds_%s", kind);
     snprintf(first, sizeof first, "rel_mutex_kinds: start %s", kind);
     char *argv[] = { "rel_mutex_kinds", (char *)kind, NULL };
-    check_mutex_inversion(label, argv, first, "kinds_thread_a", "kinds_lock_second", "kinds_thread_b",
-                          "kinds_lock_second");
+    check_mutex_inversion(label, argv, first, "kinds_thread_a", "kinds_lock_second",
+                          "kinds_thread_b", "kinds_lock_second");
 }
 END_TEST
 
@@ -368,8 +391,10 @@ START_TEST(test_unverified_glibc_reads_no_lock_word_and_warns_once)
     e2e_describe_findings(&rs, all, sizeof all);
     ck_assert_msg(first != NULL, "the program did not start; stderr: %.500s", err);
     ck_assert_msg(!exited, "the program ended instead of staying deadlocked; stderr: %.500s", err);
-    ck_assert_msg(!found && e2e_reports_count_findings(&rs) == 0, "a finding under an unverified "
-                  "glibc: %s", all);
+    ck_assert_msg(!found && e2e_reports_count_findings(&rs) == 0,
+                  "a finding under an unverified "
+                  "glibc: %s",
+                  all);
     ck_assert_msg(count_poolguard_lines(err) == 1 && e2e_has_poolguard_line(err, "glibc 2.99"),
                   "expected exactly one poolguard: warning naming glibc 2.99; stderr: %.800s", err);
     e2e_reports_free(&rs);
@@ -380,8 +405,10 @@ START_TEST(test_unverified_glibc_reads_no_lock_word_and_warns_once)
     struct pair p;
     run_pair(&p, "ok_rel_mutex_types", NULL, true, NULL, env, E2E_HEALTHY_EXIT_MS);
     assert_pair_healthy(&p, "ok_rel_mutex_types", 0);
-    ck_assert_msg(count_poolguard_lines(p.serr) == 1 && e2e_has_poolguard_line(p.serr, "glibc 2.99"),
-                  "ok_rel_mutex_types: expected one warning naming glibc 2.99; stderr: %.500s", p.serr);
+    ck_assert_msg(count_poolguard_lines(p.serr) == 1 &&
+                      e2e_has_poolguard_line(p.serr, "glibc 2.99"),
+                  "ok_rel_mutex_types: expected one warning naming glibc 2.99; stderr: %.500s",
+                  p.serr);
     pair_free(&p);
 
     check_mutex_inversion("glibc_verified", argv, "dl_lock_inversion: start", "thread_a",
@@ -405,7 +432,8 @@ Suite *reliability_suite(void)
     tcase_add_test(tc, test_relative_report_dir_stays_where_the_program_started_after_chdir);
     tcase_add_test(tc, test_pthread_calls_before_the_shims_constructor_work);
     tcase_add_test(tc, test_deadlock_with_thread_started_before_the_shim_is_found);
-    tcase_add_test(tc, test_sem_post_from_signal_handlers_works_and_caught_signals_prevent_a_hang_report);
+    tcase_add_test(
+        tc, test_sem_post_from_signal_handlers_works_and_caught_signals_prevent_a_hang_report);
     tcase_add_test(tc, test_threads_cancelled_in_timed_waits_leave_no_stale_state);
     tcase_add_test(tc, test_exit_with_threads_blocked_keeps_the_exit_status);
     tcase_add_test(tc, test_pthread_exit_from_main_ends_the_process_normally);

@@ -50,16 +50,18 @@ START_TEST(test_render_names_lock_order_text_and_html_name_global_and_heap_locks
     char *dir;
     pg_report *r = run_lo_named(&dir);
     char *t = ru_render(r, PG_FMT_TEXT);
-    tu_assert_in_order(t, (const char *[]){
-        "warning: lock_order in lo_named", "(in deposit() and audit())",
-        "    lock A: mutex accounts_lock (lo_named.c:12, 0x",
-        "      | then lock B, taken by ", " in deposit\n",
-        "    lock B: the mutex initialized in cache_new() at lo_named.c:29 (0x",
-        "      | then lock A, taken by ", " in audit\n", NULL });
+    tu_assert_in_order(t,
+                       (const char *[]){
+                           "warning: lock_order in lo_named", "(in deposit() and audit())",
+                           "    lock A: mutex accounts_lock (lo_named.c:12, 0x",
+                           "      | then lock B, taken by ", " in deposit\n",
+                           "    lock B: the mutex initialized in cache_new() at lo_named.c:29 (0x",
+                           "      | then lock A, taken by ", " in audit\n", NULL });
     free(t);
     char *h = ru_render(r, PG_FMT_HTML);
     ck_assert_ptr_nonnull(strstr(h, "<b>lock A</b>: mutex accounts_lock (lo_named.c:12, 0x"));
-    ck_assert_ptr_nonnull(strstr(h, "<b>lock B</b>: the mutex initialized in cache_new() at lo_named.c:29 (0x"));
+    ck_assert_ptr_nonnull(
+        strstr(h, "<b>lock B</b>: the mutex initialized in cache_new() at lo_named.c:29 (0x"));
     free(h);
     done(r, dir);
 }
@@ -74,14 +76,16 @@ START_TEST(test_render_names_lock_order_json_has_symbol_definition_and_site)
     json_t *doc, *f = ru_first_finding(r, &doc);
     json_t *e0 = json_array_get(json_object_get(f, "order"), 0);
     json_t *a = json_object_get(e0, "first"), *b = json_object_get(e0, "then");
-    ck_assert_str_eq(json_string_value(json_object_get(a, "name")), "accounts_lock (lo_named.c:12)");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "name")),
+                     "accounts_lock (lo_named.c:12)");
     ck_assert_str_eq(json_string_value(json_object_get(a, "symbol")), "accounts_lock");
     ck_assert_int_eq(json_integer_value(json_object_get(a, "symbol_offset")), 0);
     const char *file = json_string_value(json_object_get(a, "decl_file"));
     ck_assert_ptr_nonnull(file);
     ck_assert_ptr_nonnull(strstr(file, "tests/progs/lo_named.c"));
     ck_assert_int_eq(json_integer_value(json_object_get(a, "decl_line")), 12);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(a, "module")), "progs/lo_named"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(a, "module")), "progs/lo_named"));
     ck_assert_ptr_null(json_object_get(a, "site"));
     /* The address stays beside the name. */
     ck_assert_str_eq(json_string_value(json_object_get(a, "kind")), "mutex");
@@ -96,7 +100,8 @@ START_TEST(test_render_names_lock_order_json_has_symbol_definition_and_site)
     ck_assert_int_eq(json_integer_value(json_object_get(frame, "line")), 29);
     /* The second edge goes back: the same names the other way round. */
     json_t *e1 = json_array_get(json_object_get(f, "order"), 1);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e1, "then"), "symbol")), "accounts_lock");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e1, "then"), "symbol")),
+                     "accounts_lock");
     json_decref(doc);
     done(r, dir);
 }
@@ -111,26 +116,35 @@ START_TEST(test_render_names_lock_order_sarif_and_dot)
     char *s = ru_render(r, PG_FMT_SARIF);
     json_t *doc = json_loads(s, 0, NULL);
     ck_assert_ptr_nonnull(doc);
-    json_t *res = json_array_get(json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "results"), 0);
-    json_t *flows = json_object_get(json_array_get(json_object_get(res, "codeFlows"), 0), "threadFlows");
-    const char *msg = json_string_value(json_object_get(json_object_get(json_array_get(flows, 0), "message"), "text"));
-    tu_assert_in_order(msg, (const char *[]){ " takes the mutex initialized in cache_new() at lo_named.c:29 (0x",
-                                              ") while holding mutex accounts_lock (lo_named.c:12, 0x", NULL });
+    json_t *res =
+        json_array_get(json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "results"),
+                       0);
+    json_t *flows =
+        json_object_get(json_array_get(json_object_get(res, "codeFlows"), 0), "threadFlows");
+    const char *msg = json_string_value(
+        json_object_get(json_object_get(json_array_get(flows, 0), "message"), "text"));
+    tu_assert_in_order(msg, (const char *[]){
+                                " takes the mutex initialized in cache_new() at lo_named.c:29 (0x",
+                                ") while holding mutex accounts_lock (lo_named.c:12, 0x", NULL });
     /* Related locations: the global's definition and the heap lock's init site. */
     json_t *rel = json_object_get(res, "relatedLocations");
     bool defined = false, initialized = false;
     for (size_t i = 0; i < json_array_size(rel); i++) {
         json_t *loc = json_array_get(rel, i);
-        const char *text = json_string_value(json_object_get(json_object_get(loc, "message"), "text"));
+        const char *text =
+            json_string_value(json_object_get(json_object_get(loc, "message"), "text"));
         json_t *phys = json_object_get(loc, "physicalLocation");
-        const char *uri = json_string_value(json_object_get(json_object_get(phys, "artifactLocation"), "uri"));
-        json_int_t line = json_integer_value(json_object_get(json_object_get(phys, "region"), "startLine"));
+        const char *uri =
+            json_string_value(json_object_get(json_object_get(phys, "artifactLocation"), "uri"));
+        json_int_t line =
+            json_integer_value(json_object_get(json_object_get(phys, "region"), "startLine"));
         if (text && strncmp(text, "mutex accounts_lock is defined here (0x", 39) == 0) {
             defined = true;
             ck_assert_ptr_nonnull(strstr(uri, "lo_named.c"));
             ck_assert_int_eq(line, 12);
         }
-        if (text && strncmp(text, "the mutex initialized in cache_new() at lo_named.c:29 (0x", 57) == 0) {
+        if (text &&
+            strncmp(text, "the mutex initialized in cache_new() at lo_named.c:29 (0x", 57) == 0) {
             initialized = true;
             ck_assert_int_eq(line, 29);
         }
@@ -140,7 +154,8 @@ START_TEST(test_render_names_lock_order_sarif_and_dot)
     free(s);
     char *d = ru_render(r, PG_FMT_DOT);
     ck_assert_ptr_nonnull(strstr(d, "label=\"mutex\\naccounts_lock (lo_named.c:12)\\n0x"));
-    ck_assert_ptr_nonnull(strstr(d, "label=\"mutex\\nthe mutex initialized in cache_new() at lo_named.c:29\\n0x"));
+    ck_assert_ptr_nonnull(
+        strstr(d, "label=\"mutex\\nthe mutex initialized in cache_new() at lo_named.c:29\\n0x"));
     free(d);
     done(r, dir);
 }
@@ -151,17 +166,24 @@ START_TEST(test_render_names_deadlock_names_the_global_locks)
 {
     tu_need_built("libpoolguard.so");
     tu_need_built("progs/dl_lock_inversion");
-    char *argv[] = { tu_build_path("poolguard"), strdup("run"), strdup("--timeout"), strdup("30"),
-                     strdup("--"), tu_build_path("progs/dl_lock_inversion"), NULL };
+    char *argv[] = { tu_build_path("poolguard"),
+                     strdup("run"),
+                     strdup("--timeout"),
+                     strdup("30"),
+                     strdup("--"),
+                     tu_build_path("progs/dl_lock_inversion"),
+                     NULL };
     char *env[] = { "POOLGUARD_SHIM=", "NO_COLOR=1", NULL };
     char *out, *err;
     int code = tu_run_capture(argv, env, 60, &out, &err);
     ck_assert_msg(code == 66, "exit %d:\n%s", code, err);
-    tu_assert_in_order(err, (const char *[]){
-        "error: deadlock in dl_lock_inversion", "  the cycle:\n",
-        "      | waits on mutex lock_", " (dl_lock_inversion.c:1", ", 0x", "), held by\n",
-        "inv-a (tid ", "waits ", " on mutex lock_b (dl_lock_inversion.c:12, 0x",
-        "holds mutex lock_a (dl_lock_inversion.c:11, 0x", "), taken in thread_a at ", NULL });
+    tu_assert_in_order(err,
+                       (const char *[]){ "error: deadlock in dl_lock_inversion", "  the cycle:\n",
+                                         "      | waits on mutex lock_", " (dl_lock_inversion.c:1",
+                                         ", 0x", "), held by\n", "inv-a (tid ", "waits ",
+                                         " on mutex lock_b (dl_lock_inversion.c:12, 0x",
+                                         "holds mutex lock_a (dl_lock_inversion.c:11, 0x",
+                                         "), taken in thread_a at ", NULL });
     ck_assert_ptr_nonnull(strstr(err, "holds mutex lock_b (dl_lock_inversion.c:12, 0x"));
     free(out);
     free(err);

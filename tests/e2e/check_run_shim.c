@@ -50,8 +50,9 @@ static char *run_text(const char *prog, char *extra_env, int want_code)
     tu_need_built("libpoolguard.so");
     tu_need_built(rel);
     char *out, *err;
-    int code = run_prog_env(prog, (const char *[]){ "--timeout", "40", "--fail-on", "warning", NULL },
-                            extra_env, &out, &err);
+    int code =
+        run_prog_env(prog, (const char *[]){ "--timeout", "40", "--fail-on", "warning", NULL },
+                     extra_env, &out, &err);
     ck_assert_msg(code == want_code, "%s: exit %d, wanted %d:\n%s", prog, code, want_code, err);
     free(out);
     return err;
@@ -62,13 +63,24 @@ START_TEST(test_run_shim_pool_exhaustion_names_the_pool_and_the_task)
     /* main waits for the parents' results too: the wait-for graph proves the pool stuck. */
     char *t = run_text("pool_cond_flood mainwait", NULL, 66);
     const char *needles[] = {
-        "error: pool_exhaustion in pool_cond_flood", "all 2 workers of the pool created in pool_start() "
+        "error: pool_exhaustion in pool_cond_flood",
+        "all 2 workers of the pool created in pool_start() "
         "(thread routine pool_worker) are waiting for tasks queued behind them in the same pool",
-        "the pool: 2 workers, created in pool_start at ", "thread routine: pool_worker",
-        "proof: the wait-for graph", "idle wait: condition variable 0x", "queued: about ",
+        "the pool: 2 workers, created in pool_start at ",
+        "thread routine: pool_worker",
+        "proof: the wait-for graph",
+        "idle wait: condition variable 0x",
+        "queued: about ",
         "estimated from",
-        "created at:", "pool_start at ", "main at ", "worker of the pool",
-        "runs parent_task at ", "pool_cond_flood.c:", "blocks in future_get at ", NULL };
+        "created at:",
+        "pool_start at ",
+        "main at ",
+        "worker of the pool",
+        "runs parent_task at ",
+        "pool_cond_flood.c:",
+        "blocks in future_get at ",
+        NULL
+    };
     tu_assert_in_order(t, needles);
     free(t);
 }
@@ -83,9 +95,9 @@ START_TEST(test_run_shim_inferred_pool_with_main_running_is_a_warning_and_not_st
     char *out, *err;
     int code = run_prog("pool_cond_flood", (const char *[]){ "--timeout", "3", NULL }, &out, &err);
     ck_assert_msg(code == 124, "exit %d, wanted 124 (the time-out):\n%s", code, err);
-    const char *needles[] = {
-        "warning: pool_exhaustion in pool_cond_flood", "it is inferred from how the threads wait, not proven",
-        "proof: none, inferred", NULL };
+    const char *needles[] = { "warning: pool_exhaustion in pool_cond_flood",
+                              "it is inferred from how the threads wait, not proven",
+                              "proof: none, inferred", NULL };
     tu_assert_in_order(err, needles);
     ck_assert_msg(!strstr(err, "error: pool_exhaustion"), "%s", err);
     free(out);
@@ -96,7 +108,8 @@ END_TEST
 START_TEST(test_run_shim_annotated_pool_says_the_task_is_still_queued)
 {
     char *t = run_text("pool_annotated", NULL, 66);
-    ck_assert_msg(strstr(t, "of the pool \"minipool\" are waiting for tasks queued behind them"), "%s", t);
+    ck_assert_msg(strstr(t, "of the pool \"minipool\" are waiting for tasks queued behind them"),
+                  "%s", t);
     ck_assert_msg(strstr(t, "queued: 2 tasks, counted exactly by the pool's annotations"), "%s", t);
     ck_assert_msg(strstr(t, "runs task 0x"), "%s", t);
     ck_assert_msg(strstr(t, ": parent_task at "), "%s", t);
@@ -109,11 +122,18 @@ START_TEST(test_run_shim_queue_growth_shows_rates_and_the_submitter)
 {
     char *t = run_text("pool_growth", "POOLGUARD_QUEUE_LIMIT=500", 66);
     const char *needles[] = {
-        "warning: queue_growth in pool_growth", "tasks were queued on the pool created in pool_start() "
+        "warning: queue_growth in pool_growth",
+        "tasks were queued on the pool created in pool_start() "
         "(thread routine pool_worker), which has 2 workers, while no worker was free",
-        "queued: about ", "the queue grows: +", " tasks per second over ", "submits work to the pool",
-        "running; the stack below is where it last queued work", "pool_submit at ",
-        "produce_forever at ", NULL };
+        "queued: about ",
+        "the queue grows: +",
+        " tasks per second over ",
+        "submits work to the pool",
+        "running; the stack below is where it last queued work",
+        "pool_submit at ",
+        "produce_forever at ",
+        NULL
+    };
     tu_assert_in_order(t, needles);
     free(t);
 }
@@ -122,16 +142,31 @@ END_TEST
 START_TEST(test_run_shim_lock_order_names_both_edges)
 {
     char *t = run_text("lo_inversion", NULL, 66);
-    const char *needles[] = {
-        "warning: lock_order in lo_inversion", "2 locks are taken in opposite orders by 2 threads (in "
-        "take_b_while_holding_a() and take_a_while_holding_b()); a deadlock that did not happen this run",
-        "the cycle of lock orders:", "lock A: mutex lock_a (lo_inversion.c:8, 0x", "| then lock B, taken by ",
-        "in take_b_while_holding_a", "lock B: mutex lock_b (lo_inversion.c:9, 0x", "| then lock A, taken by ",
-        "in take_a_while_holding_b", "lock A  (back to the start)",
-        "took lock A, then lock B", "took lock A in take_b_while_holding_a at ", "lo_inversion.c:15",
-        "then took lock B:", "take_b_while_holding_a at ", "lo_inversion.c:16",
-        "took lock B, then lock A", "took lock B in take_a_while_holding_b at ", "lo_inversion.c:24",
-        "then took lock A:", "take_a_while_holding_b at ", "lo_inversion.c:25", NULL };
+    const char *needles[] = { "warning: lock_order in lo_inversion",
+                              "2 locks are taken in opposite orders by 2 threads (in "
+                              "take_b_while_holding_a() and take_a_while_holding_b()); a deadlock "
+                              "that did not happen this run",
+                              "the cycle of lock orders:",
+                              "lock A: mutex lock_a (lo_inversion.c:8, 0x",
+                              "| then lock B, taken by ",
+                              "in take_b_while_holding_a",
+                              "lock B: mutex lock_b (lo_inversion.c:9, 0x",
+                              "| then lock A, taken by ",
+                              "in take_a_while_holding_b",
+                              "lock A  (back to the start)",
+                              "took lock A, then lock B",
+                              "took lock A in take_b_while_holding_a at ",
+                              "lo_inversion.c:15",
+                              "then took lock B:",
+                              "take_b_while_holding_a at ",
+                              "lo_inversion.c:16",
+                              "took lock B, then lock A",
+                              "took lock B in take_a_while_holding_b at ",
+                              "lo_inversion.c:24",
+                              "then took lock A:",
+                              "take_a_while_holding_b at ",
+                              "lo_inversion.c:25",
+                              NULL };
     tu_assert_in_order(t, needles);
     free(t);
 }
@@ -142,9 +177,10 @@ START_TEST(test_run_shim_stops_a_lock_inversion_and_names_the_functions)
     tu_need_built("libpoolguard.so");
     tu_need_built("progs/dl_lock_inversion");
     char *out, *err;
-    int code = run_prog("dl_lock_inversion",
-                        (const char *[]){ "--timeout", "30", "--format", "json", "--output", "-", NULL },
-                        &out, &err);
+    int code =
+        run_prog("dl_lock_inversion",
+                 (const char *[]){ "--timeout", "30", "--format", "json", "--output", "-", NULL },
+                 &out, &err);
     ck_assert_int_eq(code, 66);
     /* The program's own stdout comes first: the report starts at the first line that is '{'. */
     const char *start = out[0] == '{' ? out : strstr(out, "\n{");
@@ -162,7 +198,8 @@ START_TEST(test_run_shim_stops_a_lock_inversion_and_names_the_functions)
         for (size_t k = 0; k < json_array_size(st); k++) {
             json_t *fr = json_array_get(st, k);
             const char *fn = json_string_value(json_object_get(fr, "function"));
-            if (fn && strcmp(fn, "thread_a") == 0 && json_integer_value(json_object_get(fr, "line")) > 0)
+            if (fn && strcmp(fn, "thread_a") == 0 &&
+                json_integer_value(json_object_get(fr, "line")) > 0)
                 named = true;
         }
     }
@@ -192,7 +229,8 @@ START_TEST(test_run_shim_stops_a_deadlock_in_a_forked_child)
 {
     char *err = run_text("dl_fork_child", NULL, 66);
     ck_assert_msg(strstr(err, "deadlock"), "%s", err);
-    ck_assert_msg(strstr(err, "child_thread_a") && strstr(err, "child_lock_second"), "no child function in:\n%s", err);
+    ck_assert_msg(strstr(err, "child_thread_a") && strstr(err, "child_lock_second"),
+                  "no child function in:\n%s", err);
     free(err);
 }
 END_TEST

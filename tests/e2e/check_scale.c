@@ -35,7 +35,8 @@ START_TEST(test_2000_live_threads_same_output_and_memory_within_budget)
     run_pair(&p, "ok_rel_threads", args, true, NULL, NULL, RUN_MS);
     assert_pair_healthy(&p, "ok_rel_threads", 0);
     assert_memory_budget(&p, "ok_rel_threads 2000", 2001);
-    ck_assert_msg(count_poolguard_lines(p.serr) == 0, "unexpected poolguard: lines: %.500s", p.serr);
+    ck_assert_msg(count_poolguard_lines(p.serr) == 0, "unexpected poolguard: lines: %.500s",
+                  p.serr);
     pair_free(&p);
 }
 END_TEST
@@ -51,7 +52,7 @@ START_TEST(test_100k_thread_lifetimes_same_output_and_bounded_memory)
     ck_assert_msg(strcmp(p.sout, "ok_rel_churn: 100000 threads, total 50000\n") == 0,
                   "under the shim it printed: %s (stderr: %.300s)", p.sout, p.serr);
     free(p.nout);
-    p.nout = NULL;   /* outputs differ by design: compare status and findings only */
+    p.nout = NULL; /* outputs differ by design: compare status and findings only */
     assert_pair_healthy(&p, "ok_rel_churn", 0);
     assert_memory_budget(&p, "ok_rel_churn", 9);
     pair_free(&p);
@@ -75,9 +76,10 @@ START_TEST(test_full_thread_table_warns_once_and_program_runs_normally)
     struct pair p;
     run_pair(&p, "ok_rel_threads", args, true, NULL, env, RUN_MS);
     assert_pair_healthy(&p, "ok_rel_threads", 0);
-    ck_assert_msg(count_poolguard_lines(p.serr) == 1 && e2e_has_poolguard_line(p.serr, "table is full"),
-                  "expected exactly one poolguard: line, about the full thread table; stderr: %.800s",
-                  p.serr);
+    ck_assert_msg(
+        count_poolguard_lines(p.serr) == 1 && e2e_has_poolguard_line(p.serr, "table is full"),
+        "expected exactly one poolguard: line, about the full thread table; stderr: %.800s",
+        p.serr);
     pair_free(&p);
 }
 END_TEST
@@ -102,7 +104,8 @@ START_TEST(test_soak_of_random_workloads_no_crash_no_finding_no_memory_growth)
     run_pair(&p, "ok_rel_soak", args, false, NULL, NULL, secs * 1000 + RUN_MS);
     assert_pair_healthy(&p, "ok_rel_soak", 0);
     ck_assert_str_eq(p.sout, "ok_rel_soak: ok\n");
-    ck_assert_msg(count_poolguard_lines(p.serr) == 0, "poolguard: lines during the soak: %.800s", p.serr);
+    ck_assert_msg(count_poolguard_lines(p.serr) == 0, "poolguard: lines during the soak: %.800s",
+                  p.serr);
 
     /* RSS samples: after the first quarter (warm-up), growth must stay under 2 MiB. */
     long t[4096], kb[4096];
@@ -129,15 +132,15 @@ static bool named_in_a_suite(const char *prog)
     char quoted[256];
     snprintf(quoted, sizeof quoted, "\"%.200s\"", prog);
     bool found = false;
-    static const char *const dirs[] = {"tests/e2e", "tests/unit"};
+    static const char *const dirs[] = { "tests/e2e", "tests/unit" };
     for (size_t k = 0; !found && k < sizeof dirs / sizeof dirs[0]; k++) {
         DIR *d = opendir(dirs[k]);
         ck_assert_msg(d != NULL, "run the tests from the repository root (%s not found)", dirs[k]);
         struct dirent *e;
         while (!found && (e = readdir(d)) != NULL) {
             size_t len = strlen(e->d_name);
-            if (!tu_starts_with(e->d_name, "check_") || len < 3 || strcmp(e->d_name + len - 2, ".c") != 0 ||
-                strcmp(e->d_name, "check_scale.c") == 0)
+            if (!tu_starts_with(e->d_name, "check_") || len < 3 ||
+                strcmp(e->d_name + len - 2, ".c") != 0 || strcmp(e->d_name, "check_scale.c") == 0)
                 continue;
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dirs[k], e->d_name);
@@ -196,7 +199,8 @@ Suite *scale_suite(void)
     tcase_set_timeout(tc, 150);
     tcase_add_test(tc, test_2000_live_threads_same_output_and_memory_within_budget);
     tcase_add_test(tc, test_100k_thread_lifetimes_same_output_and_bounded_memory);
-    tcase_add_test(tc, test_millions_of_mutexes_reused_after_free_give_no_finding_and_bounded_memory);
+    tcase_add_test(tc,
+                   test_millions_of_mutexes_reused_after_free_give_no_finding_and_bounded_memory);
     tcase_add_test(tc, test_full_thread_table_warns_once_and_program_runs_normally);
     suite_add_tcase(s, tc);
 

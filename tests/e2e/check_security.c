@@ -75,7 +75,8 @@ START_TEST(test_planted_symlinks_and_files_at_the_report_name_are_never_followed
     char *v = tu_slurp_maybe(victim, NULL), *p1 = tu_slurp_maybe(planted1, NULL);
     struct stat st;
     ck_assert_msg(v && strcmp(v, original) == 0, "the symlink's target was written to: %.300s", v);
-    ck_assert_msg(p1 && strcmp(p1, original) == 0, "the planted regular file was changed: %.300s", p1);
+    ck_assert_msg(p1 && strcmp(p1, original) == 0, "the planted regular file was changed: %.300s",
+                  p1);
     ck_assert_msg(lstat(planted, &st) == 0 && S_ISLNK(st.st_mode), "the planted symlink is gone");
     ck_assert_msg(lstat(planted2, &st) == 0 && S_ISLNK(st.st_mode), "the second symlink is gone");
     ck_assert_msg(found, "no finding in a fresh report %s; stderr: %.500s", real, d.err);
@@ -84,7 +85,7 @@ START_TEST(test_planted_symlinks_and_files_at_the_report_name_are_never_followed
                   (unsigned)(st.st_mode & 07777));
     free(v);
     free(p1);
-    unlink(planted1);   /* the test's own file under a report's name: not checked as a report */
+    unlink(planted1); /* the test's own file under a report's name: not checked as a report */
     dl_run_free(&d);
 }
 END_TEST
@@ -117,7 +118,7 @@ START_TEST(test_unsafe_default_report_dir_is_refused_with_a_warning)
     case DIR_OTHER_OWNER:
         if (geteuid() != 0) {
             dl_run_free(&d);
-            return;   /* only root can give a directory away; the other variants still run */
+            return; /* only root can give a directory away; the other variants still run */
         }
         ck_assert(mkdir(dflt, 0700) == 0);
         ck_assert(chown(dflt, 65534, 65534) == 0);
@@ -152,15 +153,19 @@ START_TEST(test_unsafe_default_report_dir_is_refused_with_a_warning)
 
     const char *variant = dir_variant_names[_i];
     ck_assert_msg(d.first != NULL, "%s: the program did not start", variant);
-    ck_assert_msg(e2e_has_poolguard_line(d.err, "poolguard-"), "%s: no poolguard: warning naming the "
-                  "refused directory %s; stderr: %.800s", variant, dflt, d.err);
+    ck_assert_msg(e2e_has_poolguard_line(d.err, "poolguard-"),
+                  "%s: no poolguard: warning naming the "
+                  "refused directory %s; stderr: %.800s",
+                  variant, dflt, d.err);
     struct e2e_reports rs;
     e2e_reports_load(&rs, _i == DIR_SYMLINK ? target : dflt);
     ck_assert_msg(rs.n == 0, "%s: a report was written into the unsafe directory %s", variant,
                   _i == DIR_SYMLINK ? target : dflt);
     e2e_reports_free(&rs);
-    ck_assert_msg(e2e_has_poolguard_line(d.err, "deadlock"), "%s: the finding itself must still be "
-                  "announced on stderr; stderr: %.800s", variant, d.err);
+    ck_assert_msg(e2e_has_poolguard_line(d.err, "deadlock"),
+                  "%s: the finding itself must still be "
+                  "announced on stderr; stderr: %.800s",
+                  variant, d.err);
     dl_run_free(&d);
 }
 END_TEST
@@ -180,15 +185,18 @@ START_TEST(test_missing_default_report_dir_is_created_private)
     const char *env[] = { preload, tmpvar, NULL };
     tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
-    run_to_finding(&d, "default_dir_new", path, argv, false, env, "dl_lock_inversion: start", dflt, 1);
+    run_to_finding(&d, "default_dir_new", path, argv, false, env, "dl_lock_inversion: start", dflt,
+                   1);
     struct stat st;
     ck_assert_msg(lstat(dflt, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 &&
-                  st.st_uid == geteuid(), "the default directory %s must be created mode 0700, ours "
-                  "(mode %o)", dflt, (unsigned)(st.st_mode & 07777));
+                      st.st_uid == geteuid(),
+                  "the default directory %s must be created mode 0700, ours "
+                  "(mode %o)",
+                  dflt, (unsigned)(st.st_mode & 07777));
     struct e2e_reports rs;
     e2e_reports_load(&rs, dflt);
-    ck_assert_msg(rs.n == 1 && (rs.r[0].mode & 07777) == 0600, "one report of mode 0600 expected in %s",
-                  dflt);
+    ck_assert_msg(rs.n == 1 && (rs.r[0].mode & 07777) == 0600,
+                  "one report of mode 0600 expected in %s", dflt);
     e2e_reports_free(&rs);
     dl_run_free(&d);
 }
@@ -219,13 +227,16 @@ START_TEST(test_invalid_environment_values_warn_and_change_nothing)
         if (i == 0)
             assert_pair_healthy(&p, "ok_rel_threads", 0);
         else
-            ck_assert_msg(p.shim_done && WIFEXITED(p.shim.status) && WEXITSTATUS(p.shim.status) == 0 &&
-                          strcmp(p.sout, "ok_rel_threads: 8 threads, total 36\n") == 0,
-                          "%s: the program did not run normally (status 0x%x, stdout %s, stderr %.300s)",
+            ck_assert_msg(p.shim_done && WIFEXITED(p.shim.status) &&
+                              WEXITSTATUS(p.shim.status) == 0 &&
+                              strcmp(p.sout, "ok_rel_threads: 8 threads, total 36\n") == 0,
+                          "%s: the program did not run normally (status 0x%x, stdout %s, stderr "
+                          "%.300s)",
                           bad[i][0], p.shim.status, p.sout, p.serr);
-        ck_assert_msg(count_poolguard_lines(p.serr) == 1 && e2e_has_poolguard_line(p.serr, bad[i][1]),
-                      "%s: expected exactly one poolguard: warning naming %s; stderr: %.500s", bad[i][0],
-                      bad[i][1], p.serr);
+        ck_assert_msg(count_poolguard_lines(p.serr) == 1 &&
+                          e2e_has_poolguard_line(p.serr, bad[i][1]),
+                      "%s: expected exactly one poolguard: warning naming %s; stderr: %.500s",
+                      bad[i][0], bad[i][1], p.serr);
         pair_free(&p);
     }
 }
@@ -253,8 +264,10 @@ START_TEST(test_too_long_report_dir_warns_and_falls_back_to_the_default)
     tu_prog_path(path, sizeof path, "dl_lock_inversion");
     char *argv[] = { "dl_lock_inversion", NULL };
     run_to_finding(&d, "long_dir", path, argv, false, env, "dl_lock_inversion: start", dflt, 1);
-    ck_assert_msg(e2e_has_poolguard_line(d.err, "POOLGUARD_DIR"), "no warning about POOLGUARD_DIR; "
-                  "stderr: %.500s", d.err);
+    ck_assert_msg(e2e_has_poolguard_line(d.err, "POOLGUARD_DIR"),
+                  "no warning about POOLGUARD_DIR; "
+                  "stderr: %.500s",
+                  d.err);
     dl_run_free(&d);
 }
 END_TEST
@@ -277,13 +290,13 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
     memset(&d, 0, sizeof d);
     e2e_run_init(&d.r, "secure");
     ck_assert(chmod(d.r.work, 0755) == 0);
-    ck_assert(chmod(d.r.reports, 0777) == 0);   /* writable by nobody: the shim must not use it */
+    ck_assert(chmod(d.r.reports, 0777) == 0); /* writable by nobody: the shim must not use it */
     snprintf(bin, sizeof bin, "%s/rel_go", d.r.work);
     tu_prog_path(src, sizeof src, "rel_go");
     snprintf(libname, sizeof libname, "libpoolguard-sectest-%d.so", (int)getpid());
     snprintf(lib, sizeof lib, "/usr/lib/%s", libname);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 4755 '%s' && cp '%s' '%s' && chmod 4755 '%s'", src,
-             bin, bin, shim_abs(), lib, lib);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 4755 '%s' && cp '%s' '%s' && chmod 4755 '%s'",
+             src, bin, bin, shim_abs(), lib, lib);
     int rc = system(cmd);
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", libname);
     snprintf(dirvar, sizeof dirvar, "POOLGUARD_DIR=%s", d.r.reports);
@@ -295,7 +308,7 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
         char *argv[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, NULL };
         e2e_run_start(&d.r, "/usr/bin/setpriv", argv, false, env);
         first = wait_for_line(&d.r, "rel_go: start", STARTUP_MS);
-        tu_sleep_ms(1500);   /* 15 scans of the default interval */
+        tu_sleep_ms(1500); /* 15 scans of the default interval */
         char p[PATH_MAX];
         snprintf(p, sizeof p, "/proc/%d/maps", (int)d.r.pid);
         char *maps = tu_slurp_maybe(p, NULL);
@@ -345,7 +358,8 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
     ck_assert_msg(rc == 0, "could not install the setuid copies (%s)", cmd);
     ck_assert_msg(first != NULL, "the setuid program did not start as nobody; stderr: %.500s", err);
     ck_assert_msg(secure, "the setuid program did not run in secure-execution mode (AT_SECURE)");
-    ck_assert_msg(loaded, "the loader did not preload the setuid shim from /usr/lib: the test proves "
+    ck_assert_msg(loaded,
+                  "the loader did not preload the setuid shim from /usr/lib: the test proves "
                   "nothing");
     ck_assert_msg(control_found, "control: the same program run by root found no deadlock");
     ck_assert_msg(!watchdog, "a secure-execution process got a poolguard watchdog thread");
@@ -353,8 +367,10 @@ START_TEST(test_secure_execution_process_gets_no_watchdog_and_no_files)
     e2e_reports_load(&rs, d.r.reports);
     ck_assert_msg(rs.n == 0, "a secure-execution process wrote a report into %s", d.r.reports);
     e2e_reports_free(&rs);
-    ck_assert_msg(count_poolguard_lines(err) == 0, "a secure-execution process wrote poolguard: lines: "
-                  "%.500s", err);
+    ck_assert_msg(count_poolguard_lines(err) == 0,
+                  "a secure-execution process wrote poolguard: lines: "
+                  "%.500s",
+                  err);
     free(first);
     free(err);
     dl_run_free(&d);
@@ -367,8 +383,10 @@ Suite *security_suite(void)
 
     TCase *tc = tcase_create("security");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_planted_symlinks_and_files_at_the_report_name_are_never_followed_or_overwritten);
-    tcase_add_loop_test(tc, test_unsafe_default_report_dir_is_refused_with_a_warning, 0, DIR_VARIANTS);
+    tcase_add_test(
+        tc, test_planted_symlinks_and_files_at_the_report_name_are_never_followed_or_overwritten);
+    tcase_add_loop_test(tc, test_unsafe_default_report_dir_is_refused_with_a_warning, 0,
+                        DIR_VARIANTS);
     tcase_add_test(tc, test_missing_default_report_dir_is_created_private);
     tcase_add_test(tc, test_invalid_environment_values_warn_and_change_nothing);
     tcase_add_test(tc, test_too_long_report_dir_warns_and_falls_back_to_the_default);

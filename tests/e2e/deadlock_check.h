@@ -23,15 +23,15 @@ enum {
 struct dl_case {
     const char *label;
     const char *prog;
-    const char *arg;                  /* one optional argument */
-    const char *first_line;           /* what the program prints first on stdout */
-    size_t cycle_len;                 /* 0: a whole-program hang (no cycle, "hang": true) */
-    bool may_be_hang;                 /* a cycle, or (if the shim cannot learn the waker) a hang */
-    const char *kinds;                /* blocked_on kinds of the cycle/hang threads, sorted, ','-joined */
+    const char *arg;        /* one optional argument */
+    const char *first_line; /* what the program prints first on stdout */
+    size_t cycle_len;       /* 0: a whole-program hang (no cycle, "hang": true) */
+    bool may_be_hang;       /* a cycle, or (if the shim cannot learn the waker) a hang */
+    const char *kinds;      /* blocked_on kinds of the cycle/hang threads, sorted, ','-joined */
     const char *stacks[6][MAX_GROUP]; /* each group of names: all in the stack of one thread */
-    const char *names[4];             /* thread names that must appear among the finding's threads */
-    const char *main_role;            /* role of the main thread in the finding; NULL: not checked */
-    bool forks;                       /* the deadlock is in a child process */
+    const char *names[4];  /* thread names that must appear among the finding's threads */
+    const char *main_role; /* role of the main thread in the finding; NULL: not checked */
+    bool forks;            /* the deadlock is in a child process */
 };
 
 static inline int cmp_str(const void *a, const void *b)
@@ -45,11 +45,12 @@ static inline void kinds_of_role(json_t *threads, const char *role, char *buf, s
     const char *kinds[64];
     size_t n = 0, i;
     json_t *t;
-    json_array_foreach(threads, i, t) {
+    json_array_foreach (threads, i, t) {
         const char *r = json_string_value(json_object_get(t, "role"));
         if (!r || strcmp(r, role) != 0 || n == 64)
             continue;
-        const char *k = json_string_value(json_object_get(json_object_get(t, "blocked_on"), "kind"));
+        const char *k =
+            json_string_value(json_object_get(json_object_get(t, "blocked_on"), "kind"));
         kinds[n++] = k ? k : "(none)";
     }
     qsort(kinds, n, sizeof kinds[0], cmp_str);
@@ -65,7 +66,7 @@ static inline json_t *thread_by_tid(json_t *threads, json_int_t tid)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(threads, i, t)
+    json_array_foreach (threads, i, t)
         if (json_integer_value(json_object_get(t, "tid")) == tid)
             return t;
     return NULL;
@@ -82,7 +83,7 @@ static inline void check_stack_groups(const struct dl_case *c, json_t *per_threa
         bool found = false;
         size_t i;
         json_t *names;
-        json_array_foreach(per_thread, i, names) {
+        json_array_foreach (per_thread, i, names) {
             bool all = true;
             for (int k = 0; k < MAX_GROUP && c->stacks[g][k]; k++)
                 all = all && e2e_names_have(names, c->stacks[g][k]);
@@ -110,13 +111,13 @@ static inline void check_thread_names(const struct dl_case *c, json_t *threads, 
         bool found = false;
         size_t j;
         json_t *t;
-        json_array_foreach(threads, j, t) {
+        json_array_foreach (threads, j, t) {
             const char *name = json_string_value(json_object_get(t, "name"));
             if (name && strcmp(name, c->names[i]) == 0)
                 found = true;
         }
-        ck_assert_msg(found, "%s: %s: no thread named \"%s\" in the finding (reports in %s)", c->label,
-                      who, c->names[i], dir);
+        ck_assert_msg(found, "%s: %s: no thread named \"%s\" in the finding (reports in %s)",
+                      c->label, who, c->names[i], dir);
     }
 }
 
@@ -127,7 +128,7 @@ static inline void check_main_role(const struct dl_case *c, json_t *threads, con
         return;
     size_t i;
     json_t *t;
-    json_array_foreach(threads, i, t) {
+    json_array_foreach (threads, i, t) {
         if (json_is_true(json_object_get(t, "main"))) {
             const char *role = json_string_value(json_object_get(t, "role"));
             ck_assert_msg(role && strcmp(role, c->main_role) == 0,
@@ -137,7 +138,8 @@ static inline void check_main_role(const struct dl_case *c, json_t *threads, con
         }
     }
     ck_abort_msg("%s: %s: the main thread (role \"%s\" expected) is missing from the finding "
-                 "(reports in %s)", c->label, who, c->main_role, dir);
+                 "(reports in %s)",
+                 c->label, who, c->main_role, dir);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -147,7 +149,8 @@ static inline void check_raw_header(const struct dl_case *c, const struct e2e_re
                                     pid_t ppid_or_0, const char *dir)
 {
     json_t *h = rp->header;
-    ck_assert_msg(rp->first_is_header && h, "%s: %s: first line is not a header", c->label, rp->path);
+    ck_assert_msg(rp->first_is_header && h, "%s: %s: first line is not a header", c->label,
+                  rp->path);
     ck_assert_msg(rp->headers == 1, "%s: %s: %d header lines", c->label, rp->path, rp->headers);
     ck_assert_msg(rp->bad_lines == 0, "%s: %s: %d lines are not JSON objects with a type", c->label,
                   rp->path, rp->bad_lines);
@@ -161,8 +164,10 @@ static inline void check_raw_header(const struct dl_case *c, const struct e2e_re
         ck_assert_msg(hpid == pid, "%s: header pid %lld, program pid %d", c->label, (long long)hpid,
                       (int)pid);
     if (ppid_or_0 > 0) {
-        ck_assert_msg(hpid != ppid_or_0, "%s: the finding is in the parent's report, expected the "
-                      "child's (reports in %s)", c->label, dir);
+        ck_assert_msg(hpid != ppid_or_0,
+                      "%s: the finding is in the parent's report, expected the "
+                      "child's (reports in %s)",
+                      c->label, dir);
         ck_assert_msg(json_integer_value(json_object_get(h, "ppid")) == ppid_or_0,
                       "%s: child's report: header ppid %lld, parent pid %d", c->label,
                       (long long)json_integer_value(json_object_get(h, "ppid")), (int)ppid_or_0);
@@ -189,27 +194,30 @@ static inline void check_raw_header(const struct dl_case *c, const struct e2e_re
     /* poolguard.<exe-name>.<pid>.jsonl, owner-only. */
     char want[PATH_MAX];
     snprintf(want, sizeof want, "poolguard.%s.%lld.", c->prog, (long long)hpid);
-    ck_assert_msg(tu_starts_with(tu_base_name(rp->path), want), "%s: report file is named %s, expected %s...",
-                  c->label, tu_base_name(rp->path), want);
+    ck_assert_msg(tu_starts_with(tu_base_name(rp->path), want),
+                  "%s: report file is named %s, expected %s...", c->label, tu_base_name(rp->path),
+                  want);
     ck_assert_msg(S_ISREG(rp->mode) && (rp->mode & 077) == 0,
-                  "%s: report file %s has mode %o: must be a regular file readable only by the user",
+                  "%s: report file %s has mode %o: must be a regular file readable only by the "
+                  "user",
                   c->label, rp->path, (unsigned)(rp->mode & 07777));
 
     bool have_prog = false;
     size_t i;
     json_t *m;
-    json_array_foreach(rp->modules, i, m) {
+    json_array_foreach (rp->modules, i, m) {
         unsigned long base, start, end;
         const char *path = json_string_value(json_object_get(m, "path"));
         ck_assert_msg(path && e2e_parse_addr(json_object_get(m, "base"), &base) &&
-                      e2e_parse_addr(json_object_get(m, "start"), &start) &&
-                      e2e_parse_addr(json_object_get(m, "end"), &end) && start < end,
-                      "%s: malformed module line (path, base, start, end as \"0x..\" strings)", c->label);
+                          e2e_parse_addr(json_object_get(m, "start"), &start) &&
+                          e2e_parse_addr(json_object_get(m, "end"), &end) && start < end,
+                      "%s: malformed module line (path, base, start, end as \"0x..\" strings)",
+                      c->label);
         if (strcmp(tu_base_name(path), c->prog) == 0)
             have_prog = true;
     }
-    ck_assert_msg(have_prog, "%s: no module line for the program itself (%s) in %s", c->label, c->prog,
-                  rp->path);
+    ck_assert_msg(have_prog, "%s: no module line for the program itself (%s) in %s", c->label,
+                  c->prog, rp->path);
 }
 
 static inline void check_raw_thread(const struct dl_case *c, json_t *t, const char *dir)
@@ -223,22 +231,25 @@ static inline void check_raw_thread(const struct dl_case *c, json_t *t, const ch
     json_t *b = json_object_get(t, "blocked_on");
     unsigned long addr;
     ck_assert_msg(json_is_object(b) && json_string_value(json_object_get(b, "kind")) &&
-                  e2e_parse_addr(json_object_get(b, "address"), &addr),
+                      e2e_parse_addr(json_object_get(b, "address"), &addr),
                   "%s: thread %lld: blocked_on needs kind and an \"0x..\" address", c->label,
                   (long long)tid);
-    ck_assert_msg(json_is_false(json_object_get(b, "timed")), "%s: thread %lld: blocked_on.timed "
-                  "should be false (every wait in these programs is untimed)", c->label, (long long)tid);
+    ck_assert_msg(json_is_false(json_object_get(b, "timed")),
+                  "%s: thread %lld: blocked_on.timed "
+                  "should be false (every wait in these programs is untimed)",
+                  c->label, (long long)tid);
     json_t *since = json_object_get(b, "since_ms");
     ck_assert_msg(json_is_integer(since) && json_integer_value(since) >= 0,
                   "%s: thread %lld: blocked_on.since_ms", c->label, (long long)tid);
     json_t *stack = json_object_get(t, "stack");
-    ck_assert_msg(json_is_array(stack) && json_array_size(stack) > 0, "%s: thread %lld: empty stack",
-                  c->label, (long long)tid);
+    ck_assert_msg(json_is_array(stack) && json_array_size(stack) > 0,
+                  "%s: thread %lld: empty stack", c->label, (long long)tid);
     size_t i;
     json_t *pc;
-    json_array_foreach(stack, i, pc)
-        ck_assert_msg(e2e_parse_addr(pc, &addr), "%s: thread %lld: stack[%zu] is not an \"0x..\" string",
-                      c->label, (long long)tid, i);
+    json_array_foreach (stack, i, pc)
+        ck_assert_msg(e2e_parse_addr(pc, &addr),
+                      "%s: thread %lld: stack[%zu] is not an \"0x..\" string", c->label,
+                      (long long)tid, i);
     json_t *holds = json_object_get(t, "holds");
     ck_assert_msg(holds == NULL || json_is_array(holds), "%s: thread %lld: holds is not an array",
                   c->label, (long long)tid);
@@ -248,7 +259,7 @@ static inline bool holds_address(json_t *thread, const char *address)
 {
     size_t i;
     json_t *h;
-    json_array_foreach(json_object_get(thread, "holds"), i, h) {
+    json_array_foreach (json_object_get(thread, "holds"), i, h) {
         const char *a = json_string_value(json_object_get(h, "address"));
         if (a && strcmp(a, address) == 0)
             return true;
@@ -261,11 +272,13 @@ static inline void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *t
 {
     json_t *cycle = json_object_get(f, "cycle");
     size_t n = json_array_size(cycle);
-    ck_assert_msg(json_is_array(cycle) && n == c->cycle_len, "%s: cycle has %zu elements, expected "
-                  "%zu (reports in %s)", c->label, n, c->cycle_len, dir);
+    ck_assert_msg(json_is_array(cycle) && n == c->cycle_len,
+                  "%s: cycle has %zu elements, expected "
+                  "%zu (reports in %s)",
+                  c->label, n, c->cycle_len, dir);
     size_t cycle_threads = 0, i;
     json_t *t;
-    json_array_foreach(threads, i, t) {
+    json_array_foreach (threads, i, t) {
         const char *role = json_string_value(json_object_get(t, "role"));
         if (role && strcmp(role, "cycle") == 0)
             cycle_threads++;
@@ -274,7 +287,7 @@ static inline void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *t
                   c->label, cycle_threads, n);
 
     json_t *e;
-    json_array_foreach(cycle, i, e) {
+    json_array_foreach (cycle, i, e) {
         json_int_t tid = json_integer_value(json_object_get(e, "tid"));
         json_int_t waits_for = json_integer_value(json_object_get(e, "waits_for"));
         const char *kind = json_string_value(json_object_get(e, "kind"));
@@ -282,7 +295,8 @@ static inline void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *t
         json_t *next = json_array_get(cycle, (i + 1) % n);
         ck_assert_msg(kind && address, "%s: cycle[%zu] needs kind and address", c->label, i);
         ck_assert_msg(waits_for == json_integer_value(json_object_get(next, "tid")),
-                      "%s: cycle[%zu] waits for %lld but the next element is thread %lld: not a chain",
+                      "%s: cycle[%zu] waits for %lld but the next element is thread %lld: not a "
+                      "chain",
                       c->label, i, (long long)waits_for,
                       (long long)json_integer_value(json_object_get(next, "tid")));
 
@@ -294,27 +308,33 @@ static inline void check_raw_cycle(const struct dl_case *c, json_t *f, json_t *t
         const char *baddr = json_string_value(json_object_get(b, "address"));
         ck_assert_msg(bkind && strcmp(bkind, kind) == 0 && baddr && strcmp(baddr, address) == 0,
                       "%s: thread %lld: blocked_on (%s %s) differs from its cycle element (%s %s)",
-                      c->label, (long long)tid, bkind ? bkind : "?", baddr ? baddr : "?", kind, address);
+                      c->label, (long long)tid, bkind ? bkind : "?", baddr ? baddr : "?", kind,
+                      address);
 
         json_t *holder = thread_by_tid(threads, waits_for);
         ck_assert_msg(holder != NULL, "%s: thread %lld waited for by the cycle is not in threads[]",
                       c->label, (long long)waits_for);
         if (strcmp(kind, "mutex") == 0) {
             json_t *owner = json_object_get(b, "owner");
-            ck_assert_msg(json_integer_value(owner) == waits_for, "%s: thread %lld waits on a mutex: "
-                          "blocked_on.owner is %lld, expected %lld", c->label, (long long)tid,
-                          (long long)json_integer_value(owner), (long long)waits_for);
+            ck_assert_msg(json_integer_value(owner) == waits_for,
+                          "%s: thread %lld waits on a mutex: "
+                          "blocked_on.owner is %lld, expected %lld",
+                          c->label, (long long)tid, (long long)json_integer_value(owner),
+                          (long long)waits_for);
         }
         if (strcmp(kind, "join") == 0) {
             json_t *target = json_object_get(b, "target");
-            ck_assert_msg(json_integer_value(target) == waits_for, "%s: thread %lld joins: "
-                          "blocked_on.target is %lld, expected %lld", c->label, (long long)tid,
-                          (long long)json_integer_value(target), (long long)waits_for);
+            ck_assert_msg(json_integer_value(target) == waits_for,
+                          "%s: thread %lld joins: "
+                          "blocked_on.target is %lld, expected %lld",
+                          c->label, (long long)tid, (long long)json_integer_value(target),
+                          (long long)waits_for);
         }
         if (strcmp(kind, "mutex") == 0 || tu_starts_with(kind, "rwlock")) {
-            ck_assert_msg(holds_address(holder, address), "%s: thread %lld waits on %s %s held by "
-                          "thread %lld, whose holds[] does not list it (reports in %s)", c->label,
-                          (long long)tid, kind, address, (long long)waits_for, dir);
+            ck_assert_msg(holds_address(holder, address),
+                          "%s: thread %lld waits on %s %s held by "
+                          "thread %lld, whose holds[] does not list it (reports in %s)",
+                          c->label, (long long)tid, kind, address, (long long)waits_for, dir);
         }
     }
 }
@@ -328,28 +348,35 @@ static inline void check_raw_report(const struct dl_case *c, struct e2e_reports 
 
     char all[4096];
     e2e_describe_findings(rs, all, sizeof all);
-    ck_assert_msg(e2e_reports_count_findings(rs) == 1, "%s: expected exactly one finding (reported "
-                  "once), got %zu: %s", c->label, e2e_reports_count_findings(rs), all);
+    ck_assert_msg(e2e_reports_count_findings(rs) == 1,
+                  "%s: expected exactly one finding (reported "
+                  "once), got %zu: %s",
+                  c->label, e2e_reports_count_findings(rs), all);
 
     json_t *f = json_array_get(rp->findings, 0);
     const char *kind = json_string_value(json_object_get(f, "kind"));
     const char *severity = json_string_value(json_object_get(f, "severity"));
     const char *summary = json_string_value(json_object_get(f, "summary"));
-    ck_assert_msg(kind && strcmp(kind, "deadlock") == 0, "%s: finding kind is %s, expected deadlock: %s",
-                  c->label, kind ? kind : "(none)", all);
-    ck_assert_msg(severity && strcmp(severity, "error") == 0, "%s: finding severity is %s, expected "
-                  "error", c->label, severity ? severity : "(none)");
+    ck_assert_msg(kind && strcmp(kind, "deadlock") == 0,
+                  "%s: finding kind is %s, expected deadlock: %s", c->label, kind ? kind : "(none)",
+                  all);
+    ck_assert_msg(severity && strcmp(severity, "error") == 0,
+                  "%s: finding severity is %s, expected "
+                  "error",
+                  c->label, severity ? severity : "(none)");
     ck_assert_msg(summary && *summary, "%s: finding has no summary", c->label);
     ck_assert_msg(json_is_integer(json_object_get(f, "seq")), "%s: finding has no seq", c->label);
-    ck_assert_msg(json_is_integer(json_object_get(f, "time_unix_ms")), "%s: finding has no "
-                  "time_unix_ms", c->label);
+    ck_assert_msg(json_is_integer(json_object_get(f, "time_unix_ms")),
+                  "%s: finding has no "
+                  "time_unix_ms",
+                  c->label);
 
     json_t *threads = json_object_get(f, "threads");
-    ck_assert_msg(json_is_array(threads) && json_array_size(threads) > 0, "%s: finding has no threads",
-                  c->label);
+    ck_assert_msg(json_is_array(threads) && json_array_size(threads) > 0,
+                  "%s: finding has no threads", c->label);
     size_t i;
     json_t *t;
-    json_array_foreach(threads, i, t)
+    json_array_foreach (threads, i, t)
         check_raw_thread(c, t, dir);
 
     bool hang = json_is_true(json_object_get(f, "hang"));
@@ -363,8 +390,10 @@ static inline void check_raw_report(const struct dl_case *c, struct e2e_reports 
         check_raw_cycle(c, f, threads, dir);
         kinds_of_role(threads, "cycle", kinds, sizeof kinds);
     }
-    ck_assert_msg(strcmp(kinds, c->kinds) == 0, "%s: the %s threads wait on [%s], expected [%s] "
-                  "(reports in %s)", c->label, hang ? "hang" : "cycle", kinds, c->kinds, dir);
+    ck_assert_msg(strcmp(kinds, c->kinds) == 0,
+                  "%s: the %s threads wait on [%s], expected [%s] "
+                  "(reports in %s)",
+                  c->label, hang ? "hang" : "cycle", kinds, c->kinds, dir);
 
     check_main_role(c, threads, "raw report", dir);
     check_thread_names(c, threads, "raw report", dir);
@@ -375,9 +404,10 @@ static inline void check_raw_report(const struct dl_case *c, struct e2e_reports 
     struct e2e_symtab st;
     e2e_symtab_load(&st, binary);
     json_t *per_thread = json_array();
-    json_array_foreach(threads, i, t)
-        json_array_append_new(per_thread, e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"),
-                                                              c->prog, &st));
+    json_array_foreach (threads, i, t)
+        json_array_append_new(per_thread,
+                              e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"),
+                                                      c->prog, &st));
     check_stack_groups(c, per_thread, "raw stacks", dir);
     json_decref(per_thread);
     e2e_symtab_free(&st);
@@ -396,31 +426,32 @@ static inline void check_rendered(const struct dl_case *c, pid_t pid, const stru
     json_t *f = NULL;
     size_t n = 0, i;
     json_t *x;
-    json_array_foreach(findings, i, x) {
+    json_array_foreach (findings, i, x) {
         const char *kind = json_string_value(json_object_get(x, "kind"));
         if (kind && strcmp(kind, "deadlock") == 0) {
             f = x;
             n++;
         }
     }
-    ck_assert_msg(n == 1, "%s: analyzer: %zu deadlock findings, expected 1 (reports in %s)", c->label, n,
-                  r->reports);
+    ck_assert_msg(n == 1, "%s: analyzer: %zu deadlock findings, expected 1 (reports in %s)",
+                  c->label, n, r->reports);
     const char *severity = json_string_value(json_object_get(f, "severity"));
     ck_assert_msg(severity && strcmp(severity, "error") == 0, "%s: analyzer: severity %s", c->label,
                   severity ? severity : "(none)");
     const char *summary = json_string_value(json_object_get(f, "summary"));
     ck_assert_msg(summary && *summary, "%s: analyzer: no summary", c->label);
     if (!c->forks)
-        ck_assert_msg(json_integer_value(json_object_get(f, "pid")) == pid, "%s: analyzer: pid %lld, "
-                      "expected %d", c->label, (long long)json_integer_value(json_object_get(f, "pid")),
-                      (int)pid);
+        ck_assert_msg(json_integer_value(json_object_get(f, "pid")) == pid,
+                      "%s: analyzer: pid %lld, "
+                      "expected %d",
+                      c->label, (long long)json_integer_value(json_object_get(f, "pid")), (int)pid);
     const char *exe = json_string_value(json_object_get(f, "exe"));
     ck_assert_msg(exe && strcmp(tu_base_name(exe), c->prog) == 0, "%s: analyzer: exe %s", c->label,
                   exe ? exe : "(none)");
 
     json_t *threads = json_object_get(f, "threads");
-    ck_assert_msg(json_is_array(threads) && json_array_size(threads) > 0, "%s: analyzer: no threads",
-                  c->label);
+    ck_assert_msg(json_is_array(threads) && json_array_size(threads) > 0,
+                  "%s: analyzer: no threads", c->label);
     json_t *cycle = json_object_get(f, "cycle");
     bool hang = json_array_size(cycle) == 0;
     char kinds[256];
@@ -428,8 +459,9 @@ static inline void check_rendered(const struct dl_case *c, pid_t pid, const stru
         ck_assert_msg(hang, "%s: analyzer: expected no cycle (a hang)", c->label);
         kinds_of_role(threads, "hang", kinds, sizeof kinds);
     } else {
-        ck_assert_msg(json_array_size(cycle) == c->cycle_len, "%s: analyzer: cycle of %zu, expected %zu",
-                      c->label, json_array_size(cycle), c->cycle_len);
+        ck_assert_msg(json_array_size(cycle) == c->cycle_len,
+                      "%s: analyzer: cycle of %zu, expected %zu", c->label, json_array_size(cycle),
+                      c->cycle_len);
         kinds_of_role(threads, "cycle", kinds, sizeof kinds);
     }
     ck_assert_msg(strcmp(kinds, c->kinds) == 0, "%s: analyzer: threads wait on [%s], expected [%s]",
@@ -438,7 +470,7 @@ static inline void check_rendered(const struct dl_case *c, pid_t pid, const stru
 
     json_t *per_thread = json_array();
     json_t *t;
-    json_array_foreach(threads, i, t) {
+    json_array_foreach (threads, i, t) {
         json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
         json_array_append_new(per_thread, names);
     }

@@ -14,12 +14,12 @@
 #include "testlib.h"
 
 struct xrun {
-    char *const *argv;          /* argv[0]: a path */
-    const char *const *env;     /* NAME=VALUE added to the test's environment */
-    const int *ignore;          /* signals set to SIG_IGN before exec, 0-terminated */
-    const int *block;           /* signals blocked before exec, 0-terminated */
-    long fsize;                 /* RLIMIT_FSIZE in bytes, 0: unchanged */
-    bool own_group;             /* a process group of its own (so that it can be killed whole) */
+    char *const *argv;      /* argv[0]: a path */
+    const char *const *env; /* NAME=VALUE added to the test's environment */
+    const int *ignore;      /* signals set to SIG_IGN before exec, 0-terminated */
+    const int *block;       /* signals blocked before exec, 0-terminated */
+    long fsize;             /* RLIMIT_FSIZE in bytes, 0: unchanged */
+    bool own_group;         /* a process group of its own (so that it can be killed whole) */
     /* results */
     pid_t pid;
     int status;

@@ -100,7 +100,7 @@ static inline json_t *stack_names(const struct e2e_report *rp, json_t *finding, 
     json_t *per = json_array();
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(finding, "threads"), i, t)
+    json_array_foreach (json_object_get(finding, "threads"), i, t)
         json_array_append_new(per, e2e_raw_stack_functions(rp->modules, json_object_get(t, "stack"),
                                                            prog, &st));
     e2e_symtab_free(&st);
@@ -112,7 +112,7 @@ static inline void assert_some_stack_has(json_t *per, const char *const *group, 
 {
     size_t i;
     json_t *names;
-    json_array_foreach(per, i, names) {
+    json_array_foreach (per, i, names) {
         bool all = true;
         for (int k = 0; group[k]; k++)
             all = all && e2e_names_have(names, group[k]);
@@ -120,8 +120,8 @@ static inline void assert_some_stack_has(json_t *per, const char *const *group, 
             return;
     }
     char *dump = json_dumps(per, JSON_COMPACT);
-    ck_abort_msg("%s: no thread's stack has %s%s%s; the program's functions per thread: %.2000s", what,
-                 group[0], group[1] ? " + " : "", group[1] ? group[1] : "", dump);
+    ck_abort_msg("%s: no thread's stack has %s%s%s; the program's functions per thread: %.2000s",
+                 what, group[0], group[1] ? " + " : "", group[1] ? group[1] : "", dump);
 }
 
 /*
@@ -143,10 +143,10 @@ static inline void assert_mutex_cycle2(const struct e2e_report *rp, json_t *f, c
                   json_array_size(cycle), rp->path);
     size_t i;
     json_t *e;
-    json_array_foreach(cycle, i, e) {
+    json_array_foreach (cycle, i, e) {
         const char *k = json_string_value(json_object_get(e, "kind"));
-        ck_assert_msg(k && strcmp(k, "mutex") == 0, "%s: cycle[%zu] kind %s, expected mutex", what, i,
-                      k ? k : "?");
+        ck_assert_msg(k && strcmp(k, "mutex") == 0, "%s: cycle[%zu] kind %s, expected mutex", what,
+                      i, k ? k : "?");
     }
     json_t *per = stack_names(rp, f, prog);
     const char *ga[] = { fn_a, second_a, NULL }, *gb[] = { fn_b, second_b, NULL };
@@ -165,7 +165,7 @@ static inline void assert_mutex_cycle(const struct e2e_report *rp, json_t *f, co
 /* Runs a deadlocking program to its finding and leaves it killed; the caller checks the report. */
 struct dl_run {
     struct e2e_run r;
-    char *first;          /* the first line, or NULL */
+    char *first; /* the first line, or NULL */
     bool found;
     bool exited_early;
     char *err;
@@ -180,8 +180,8 @@ static inline void run_to_finding(struct dl_run *d, const char *label, const cha
     e2e_run_init(&d->r, label);
     e2e_run_start(&d->r, path, argv, preload, env);
     d->first = wait_for_line(&d->r, first_prefix, STARTUP_MS);
-    d->found = d->first && wait_for_findings(&d->r, report_dir ? report_dir : d->r.reports, nfindings,
-                                             REPORT_MS);
+    d->found = d->first && wait_for_findings(&d->r, report_dir ? report_dir : d->r.reports,
+                                             nfindings, REPORT_MS);
     d->exited_early = d->r.exited;
     if (d->found)
         tu_sleep_ms(SETTLE_MS);
@@ -189,8 +189,10 @@ static inline void run_to_finding(struct dl_run *d, const char *label, const cha
     d->err = e2e_run_stderr(&d->r);
     ck_assert_msg(d->first != NULL, "%s: no \"%s\" line within %d ms; stderr: %.500s", label,
                   first_prefix, STARTUP_MS, d->err);
-    ck_assert_msg(!d->exited_early, "%s: the program exited (status 0x%x) instead of deadlocking; "
-                  "stderr: %.500s", label, d->r.status, d->err);
+    ck_assert_msg(!d->exited_early,
+                  "%s: the program exited (status 0x%x) instead of deadlocking; "
+                  "stderr: %.500s",
+                  label, d->r.status, d->err);
     ck_assert_msg(d->found, "%s: no finding within %d ms (reports in %s); stderr: %.500s", label,
                   REPORT_MS, report_dir ? report_dir : d->r.reports, d->err);
 }
@@ -204,8 +206,9 @@ static inline void dl_run_free(struct dl_run *d)
 
 /* Runs a lock-inversion program (argv[0] names it) under the shim to its one finding, and checks
  * that the finding is the two-thread mutex cycle of assert_mutex_cycle2. */
-static inline void check_mutex_inversion(const char *label, char *const argv[], const char *first_prefix,
-                                         const char *fn_a, const char *second_a, const char *fn_b,
+static inline void check_mutex_inversion(const char *label, char *const argv[],
+                                         const char *first_prefix, const char *fn_a,
+                                         const char *second_a, const char *fn_b,
                                          const char *second_b)
 {
     char path[PATH_MAX];
@@ -216,8 +219,8 @@ static inline void check_mutex_inversion(const char *label, char *const argv[], 
     e2e_reports_load(&rs, d.r.reports);
     ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
     struct e2e_report *rp = e2e_reports_with_finding(&rs);
-    assert_mutex_cycle2(rp, json_array_get(rp->findings, 0), argv[0], fn_a, second_a, fn_b, second_b,
-                        label);
+    assert_mutex_cycle2(rp, json_array_get(rp->findings, 0), argv[0], fn_a, second_a, fn_b,
+                        second_b, label);
     e2e_reports_free(&rs);
     dl_run_free(&d);
 }
@@ -248,7 +251,7 @@ static inline void run_pair(struct pair *p, const char *prog, const char *const 
         e2e_run_init(&p->native, prog);
         e2e_run_start(&p->native, path, nargv, false, NULL);
         p->native_done = e2e_run_wait(&p->native, wait_ms);
-    p->wait_ms = wait_ms;
+        p->wait_ms = wait_ms;
         e2e_run_kill(&p->native);
         p->nout = e2e_run_stdout(&p->native);
         p->nerr = e2e_run_stderr(&p->native);
@@ -274,19 +277,23 @@ static inline void assert_pair_healthy(const struct pair *p, const char *prog, i
         ck_assert_msg(p->native_done, "%s: did not end within %ld ms even without the shim", prog,
                       p->wait_ms);
         ck_assert_msg(WIFEXITED(p->native.status) && WEXITSTATUS(p->native.status) == status,
-                      "%s: without the shim: wait status 0x%x, expected exit %d; stderr: %.500s", prog,
-                      p->native.status, status, p->nerr);
+                      "%s: without the shim: wait status 0x%x, expected exit %d; stderr: %.500s",
+                      prog, p->native.status, status, p->nerr);
     }
-    ck_assert_msg(p->shim_done, "%s: under the shim it did not end within %ld ms (findings: %s; stdout: "
-                  "%.300s; stderr: %.500s)", prog, p->wait_ms, p->described, p->sout, p->serr);
-    ck_assert_msg(p->findings == 0, "%s: healthy program got %zu findings: %s (reports in %s)", prog,
-                  p->findings, p->described, p->shim.reports);
+    ck_assert_msg(p->shim_done,
+                  "%s: under the shim it did not end within %ld ms (findings: %s; stdout: "
+                  "%.300s; stderr: %.500s)",
+                  prog, p->wait_ms, p->described, p->sout, p->serr);
+    ck_assert_msg(p->findings == 0, "%s: healthy program got %zu findings: %s (reports in %s)",
+                  prog, p->findings, p->described, p->shim.reports);
     ck_assert_msg(WIFEXITED(p->shim.status) && WEXITSTATUS(p->shim.status) == status,
                   "%s: under the shim: wait status 0x%x, expected exit %d; stderr: %.500s", prog,
                   p->shim.status, status, p->serr);
     if (p->nout)
-        ck_assert_msg(strcmp(p->nout, p->sout) == 0, "%s: stdout differs under the shim:\n--- native\n"
-                      "%s--- shim\n%s", prog, p->nout, p->sout);
+        ck_assert_msg(strcmp(p->nout, p->sout) == 0,
+                      "%s: stdout differs under the shim:\n--- native\n"
+                      "%s--- shim\n%s",
+                      prog, p->nout, p->sout);
 }
 
 /* Peak RSS with the shim minus without must stay within 8 MiB + 4 KiB per live thread. */
@@ -294,14 +301,18 @@ static inline void assert_memory_budget(const struct pair *p, const char *prog, 
 {
     long nhwm = field_after(p->nerr, "hwm_kb="), shwm = field_after(p->serr, "hwm_kb=");
     long nrss = field_after(p->nerr, "rss_kb="), srss = field_after(p->serr, "rss_kb=");
-    ck_assert_msg(nhwm > 0 && shwm > 0, "%s: no rel_mem line on stderr (native: %.200s; shim: %.200s)",
-                  prog, p->nerr, p->serr);
+    ck_assert_msg(nhwm > 0 && shwm > 0,
+                  "%s: no rel_mem line on stderr (native: %.200s; shim: %.200s)", prog, p->nerr,
+                  p->serr);
     long budget = BUDGET_BASE_KB + BUDGET_PER_THREAD_KB * live_threads;
-    ck_assert_msg(shwm - nhwm <= budget, "%s: peak RSS %ld kB under the shim, %ld kB without: +%ld kB, "
-                  "over the budget of %ld kB (8 MiB + 4 KiB x %ld live threads)", prog, shwm, nhwm,
-                  shwm - nhwm, budget, live_threads);
-    ck_assert_msg(srss - nrss <= budget, "%s: RSS at the end %ld kB under the shim, %ld kB without: "
-                  "+%ld kB, over the budget of %ld kB", prog, srss, nrss, srss - nrss, budget);
+    ck_assert_msg(shwm - nhwm <= budget,
+                  "%s: peak RSS %ld kB under the shim, %ld kB without: +%ld kB, "
+                  "over the budget of %ld kB (8 MiB + 4 KiB x %ld live threads)",
+                  prog, shwm, nhwm, shwm - nhwm, budget, live_threads);
+    ck_assert_msg(srss - nrss <= budget,
+                  "%s: RSS at the end %ld kB under the shim, %ld kB without: "
+                  "+%ld kB, over the budget of %ld kB",
+                  prog, srss, nrss, srss - nrss, budget);
 }
 
 static inline void pair_free(struct pair *p)

@@ -71,7 +71,8 @@ static inline void ru_fill_thread(pg_mthread *t, const pg_process *p, const ru_s
     for (size_t h = 0; h < t->nholds; h++)
         ru_fill_addr(&t->holds[h].where, t->holds[h].has_pc, t->holds[h].pc, p, syms);
     /* Task functions are exact addresses, named like start routines. */
-    ru_fill_addr(&t->task_function.sym, t->task_function.present, t->task_function.address, p, syms);
+    ru_fill_addr(&t->task_function.sym, t->task_function.present, t->task_function.address, p,
+                 syms);
     ru_fill_addr(&t->waits_for_task.function.sym, t->waits_for_task.function.present,
                  t->waits_for_task.function.address, p, syms);
     ru_fill_addr(&t->submitted_task.function.sym, t->submitted_task.function.present,

@@ -220,7 +220,8 @@ static int has_reports(const char *dir, int depth)
 static int validate_log(const char *path, char **msgs, int to_log)
 {
     static const char script[] = "tests/lib/validate_report.py";
-    ck_assert_msg(access(script, R_OK) == 0, "%s not found (tests run from the source tree)", script);
+    ck_assert_msg(access(script, R_OK) == 0, "%s not found (tests run from the source tree)",
+                  script);
     const char *log = to_log ? getenv("POOLGUARD_SCHEMA_LOG") : NULL;
     char cmd[8600];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s%s%s '%s' 2>&1", script,
@@ -255,8 +256,9 @@ void tu_validate_reports(const char *dir)
         return;
     char *msgs = NULL;
     int code = validate_log(dir, &msgs, 1);
-    ck_assert_msg(code == 0, "raw reports under %s do not match docs/report-format.schema.json:\n%s",
-                  dir, msgs ? msgs : "");
+    ck_assert_msg(code == 0,
+                  "raw reports under %s do not match docs/report-format.schema.json:\n%s", dir,
+                  msgs ? msgs : "");
     free(msgs);
 }
 

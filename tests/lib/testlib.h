@@ -41,22 +41,22 @@
 #define tu_skip(...) ck_abort_msg(TU_SKIP_MARK __VA_ARGS__)
 
 /* --- where things are --- */
-const char *tu_build(void);                 /* $POOLGUARD_BUILD, default "build" */
-char *tu_build_path(const char *rel);       /* "<build>/<rel>", absolute; the caller frees */
-void tu_prog_path(char *buf, size_t size, const char *prog);   /* <build>/progs/<prog> */
+const char *tu_build(void);           /* $POOLGUARD_BUILD, default "build" */
+char *tu_build_path(const char *rel); /* "<build>/<rel>", absolute; the caller frees */
+void tu_prog_path(char *buf, size_t size, const char *prog); /* <build>/progs/<prog> */
 /* Fails the test, naming the file and how to get it, unless "<build>/<rel>" exists. */
 void tu_need_built(const char *rel);
 /* Fails the test, naming the package that provides it, unless `path` is executable. */
 void tu_need_program(const char *path, const char *package);
 
 /* --- time --- */
-long tu_now_ms(void);                       /* CLOCK_MONOTONIC */
+long tu_now_ms(void); /* CLOCK_MONOTONIC */
 void tu_sleep_ms(long ms);
 
 /* --- files --- */
 /* Test directories are all made by tu_tmpdir or e2e_run_init, under this prefix. */
 #define TU_TMP_PREFIX "/tmp/pgtest."
-char *tu_tmpdir(void);                      /* a new /tmp/pgtest.XXXXXX; the caller frees */
+char *tu_tmpdir(void); /* a new /tmp/pgtest.XXXXXX; the caller frees */
 /* Removes a directory tree made by tu_tmpdir or e2e_run_init (anything else fails the test),
  * after checking every raw report in it (poolguard.*.jsonl, any depth) against
  * docs/report-format.schema.json: a report that does not match fails the test, naming the file,
@@ -72,9 +72,9 @@ int tu_validate(const char *path, char **msgs);
 void tu_validate_reports(const char *dir);
 /* The whole file, NUL-terminated, or NULL when it cannot be read; *len_out (if given) its size. */
 char *tu_slurp_maybe(const char *path, size_t *len_out);
-char *tu_slurp(const char *path);           /* the same, failing the test when it cannot be read */
+char *tu_slurp(const char *path); /* the same, failing the test when it cannot be read */
 void tu_write(const char *path, const char *text);
-char *tu_replace(const char *s, const char *from, const char *to);   /* every from replaced by to */
+char *tu_replace(const char *s, const char *from, const char *to); /* every from replaced by to */
 const char *tu_base_name(const char *path);
 bool tu_starts_with(const char *s, const char *prefix);
 /* Asserts that the needles (NULL-terminated) occur in hay in this order. */
@@ -93,8 +93,8 @@ int tu_run(char *const argv[], const char *out_path, const char *err_path, char 
 int tu_run_capture(char *argv[], char *const env[], int timeout_s, char **out, char **err);
 
 enum {
-    E2E_POLL_MS = 50,      /* how often the report directory is read while waiting */
-    E2E_MAX_REPORTS = 16,  /* report files read from one directory */
+    E2E_POLL_MS = 50,     /* how often the report directory is read while waiting */
+    E2E_MAX_REPORTS = 16, /* report files read from one directory */
 };
 
 /* --- names in stacks and messages --- */
@@ -109,13 +109,13 @@ bool e2e_parse_addr(json_t *v, unsigned long *out);
 
 /* --- running a program --- */
 struct e2e_run {
-    char work[256];           /* our scratch directory, under /tmp */
-    char reports[300];        /* POOLGUARD_DIR: only the shim writes here */
-    char out[PATH_MAX];       /* the program's stdout ("": the test's own) */
-    char err[PATH_MAX];       /* the program's stderr ("": the test's own) */
-    pid_t pid;                /* also its process group */
+    char work[256];     /* our scratch directory, under /tmp */
+    char reports[300];  /* POOLGUARD_DIR: only the shim writes here */
+    char out[PATH_MAX]; /* the program's stdout ("": the test's own) */
+    char err[PATH_MAX]; /* the program's stderr ("": the test's own) */
+    pid_t pid;          /* also its process group */
     bool exited;
-    int status;               /* wait status, once exited */
+    int status; /* wait status, once exited */
 };
 
 /* Makes the scratch directory, /tmp/pgtest.<label>-XXXXXX, and the report directory in it. */
@@ -132,7 +132,7 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
 bool e2e_run_wait(struct e2e_run *r, long ms);
 /* Kills the whole process group (forked children too) and reaps the program. */
 void e2e_run_kill(struct e2e_run *r);
-char *e2e_run_stdout(const struct e2e_run *r);   /* never NULL; the caller frees */
+char *e2e_run_stdout(const struct e2e_run *r); /* never NULL; the caller frees */
 char *e2e_run_stderr(const struct e2e_run *r);
 /* Waits until stdout is exactly `text`; false if the program exits or `ms` pass first. */
 bool e2e_wait_for_output(struct e2e_run *r, const char *text, long ms);
@@ -143,11 +143,11 @@ bool e2e_wait_for_finding(struct e2e_run *r, long ms);
 struct e2e_report {
     char path[PATH_MAX];
     mode_t mode;
-    json_t *header;        /* the first line, when it is a header */
-    json_t *modules;       /* array of module objects */
-    json_t *findings;      /* array of finding objects */
-    int bad_lines;         /* complete lines that are not JSON objects with a "type" */
-    int headers;           /* header lines seen (must be exactly 1, the first) */
+    json_t *header;   /* the first line, when it is a header */
+    json_t *modules;  /* array of module objects */
+    json_t *findings; /* array of finding objects */
+    int bad_lines;    /* complete lines that are not JSON objects with a "type" */
+    int headers;      /* header lines seen (must be exactly 1, the first) */
     bool first_is_header;
 };
 
@@ -160,7 +160,7 @@ struct e2e_reports {
 void e2e_reports_load(struct e2e_reports *rs, const char *dir);
 void e2e_reports_free(struct e2e_reports *rs);
 size_t e2e_reports_count_findings(const struct e2e_reports *rs);
-struct e2e_report *e2e_reports_with_finding(struct e2e_reports *rs);   /* the first, or NULL */
+struct e2e_report *e2e_reports_with_finding(struct e2e_reports *rs); /* the first, or NULL */
 /* One "[file: kind: summary]" per finding, for failure messages. */
 void e2e_describe_findings(const struct e2e_reports *rs, char *buf, size_t size);
 
@@ -192,8 +192,8 @@ json_t *e2e_stack_function_names(json_t *stack);
 
 /* --- shared checks --- */
 enum {
-    E2E_ANALYZER_MS = 10000,      /* `poolguard report` must finish this soon */
-    E2E_HEALTHY_EXIT_MS = 10000,  /* a healthy program must exit by itself this soon */
+    E2E_ANALYZER_MS = 10000,     /* `poolguard report` must finish this soon */
+    E2E_HEALTHY_EXIT_MS = 10000, /* a healthy program must exit by itself this soon */
 };
 
 /* Runs `poolguard report --format json` on the run's report directory and returns the document
@@ -202,7 +202,7 @@ json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run);
 
 struct e2e_ok_case {
     const char *prog;
-    int status;             /* the exit status the program is written to return */
+    int status; /* the exit status the program is written to return */
 };
 
 /* Runs a healthy program natively and under the shim: same stdout, same status, no finding.

@@ -34,7 +34,7 @@ bool e2e_names_have(json_t *names, const char *want)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(names, i, v)
+    json_array_foreach (names, i, v)
         if (e2e_names_function(json_string_value(v), want))
             return true;
     return false;
@@ -157,7 +157,7 @@ void e2e_describe_findings(const struct e2e_reports *rs, char *buf, size_t size)
     for (int i = 0; i < rs->n; i++) {
         size_t j;
         json_t *f;
-        json_array_foreach(rs->r[i].findings, j, f) {
+        json_array_foreach (rs->r[i].findings, j, f) {
             const char *kind = json_string_value(json_object_get(f, "kind"));
             const char *sum = json_string_value(json_object_get(f, "summary"));
             int w = snprintf(buf + used, size - used, "[%s: %s: %s] ", tu_base_name(rs->r[i].path),
@@ -226,7 +226,7 @@ json_t *e2e_stack_function_names(json_t *stack)
     json_t *names = json_array();
     size_t j;
     json_t *fr;
-    json_array_foreach(stack, j, fr) {
+    json_array_foreach (stack, j, fr) {
         const char *fn = json_string_value(json_object_get(fr, "function"));
         if (fn)
             json_array_append_new(names, json_string(fn));
@@ -240,18 +240,18 @@ json_t *e2e_stack_function_names(json_t *stack)
  * array of names (the other frames are left out).
  */
 json_t *e2e_raw_stack_functions(json_t *modules, json_t *stack, const char *prog,
-                                   const struct e2e_symtab *st)
+                                const struct e2e_symtab *st)
 {
     json_t *names = json_array();
     size_t i;
     json_t *pcv;
-    json_array_foreach(stack, i, pcv) {
+    json_array_foreach (stack, i, pcv) {
         unsigned long pc;
         if (!e2e_parse_addr(pcv, &pc))
             continue;
         size_t j;
         json_t *m;
-        json_array_foreach(modules, j, m) {
+        json_array_foreach (modules, j, m) {
             unsigned long base, start, end;
             const char *path = json_string_value(json_object_get(m, "path"));
             if (!path || !e2e_parse_addr(json_object_get(m, "base"), &base) ||

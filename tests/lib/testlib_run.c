@@ -54,7 +54,7 @@ static bool set_by(const char *const env[], const char *entry)
  * plus `extra_env` ("NAME=value" strings, NULL-terminated, may be NULL), which replace ours.
  */
 void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool preload,
-                      const char *const extra_env[])
+                   const char *const extra_env[])
 {
     static char shim_abs[PATH_MAX];
     char shim[PATH_MAX];
@@ -76,8 +76,8 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
     ck_assert(envp != NULL);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!tu_starts_with(environ[i], "LD_PRELOAD=") && !tu_starts_with(environ[i], "POOLGUARD_") &&
-            !set_by(extra_env, environ[i]))
+        if (!tu_starts_with(environ[i], "LD_PRELOAD=") &&
+            !tu_starts_with(environ[i], "POOLGUARD_") && !set_by(extra_env, environ[i]))
             envp[k++] = environ[i];
     char preload_var[PATH_MAX + 16], dir_var[PATH_MAX + 16];
     if (preload) {
@@ -100,7 +100,7 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
         if (getppid() != parent)
             _exit(126);
         struct rlimit no_core = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no_core);   /* POOLGUARD_ON_FINDING=abort must not leave a core */
+        setrlimit(RLIMIT_CORE, &no_core); /* POOLGUARD_ON_FINDING=abort must not leave a core */
         int in = open("/dev/null", O_RDONLY);
         int out = r->out[0] ? open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 1;
         int err = r->err[0] ? open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : 2;
@@ -112,7 +112,7 @@ void e2e_run_start(struct e2e_run *r, const char *path, char *const argv[], bool
         execve(path, argv, envp);
         _exit(127);
     }
-    setpgid(pid, pid);   /* also here, so that the group exists before we might kill it */
+    setpgid(pid, pid); /* also here, so that the group exists before we might kill it */
     free(envp);
     r->pid = pid;
     r->exited = false;
@@ -250,17 +250,18 @@ json_t *e2e_analyzer_json(const char *label, const struct e2e_run *prog_run)
     ck_assert_msg(done, "%s: `poolguard report` did not finish in %d ms", label, E2E_ANALYZER_MS);
     json_error_t jerr;
     json_t *doc = json_load_file(a.out, 0, &jerr);
-    ck_assert_msg(doc != NULL, "%s: `poolguard report --format json %s` (status %d) printed no JSON: "
-                  "%s; stderr: %.500s", label, prog_run->reports,
-                  WIFEXITED(a.status) ? WEXITSTATUS(a.status) : -1, jerr.text, err);
+    ck_assert_msg(doc != NULL,
+                  "%s: `poolguard report --format json %s` (status %d) printed no JSON: "
+                  "%s; stderr: %.500s",
+                  label, prog_run->reports, WIFEXITED(a.status) ? WEXITSTATUS(a.status) : -1,
+                  jerr.text, err);
     free(err);
     return doc;
 }
 
-
 /* Runs a healthy program natively and under the shim: same stdout, same status, no finding. */
 void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[],
-                             const char *expect_warning)
+                       const char *expect_warning)
 {
     char path[PATH_MAX];
     tu_prog_path(path, sizeof path, c->prog);
@@ -278,28 +279,38 @@ void e2e_check_healthy(const struct e2e_ok_case *c, const char *const extra_env[
     bool shim_done = e2e_run_wait(&shim, E2E_HEALTHY_EXIT_MS);
     e2e_run_kill(&shim);
 
-    char *nout = e2e_run_stdout(&native), *sout = e2e_run_stdout(&shim), *serr = e2e_run_stderr(&shim);
+    char *nout = e2e_run_stdout(&native), *sout = e2e_run_stdout(&shim),
+         *serr = e2e_run_stderr(&shim);
     ck_assert_msg(native_done, "%s: did not finish in %d ms even without the shim", c->prog,
                   E2E_HEALTHY_EXIT_MS);
     ck_assert_msg(WIFEXITED(native.status) && WEXITSTATUS(native.status) == c->status,
-                  "%s: without the shim: status 0x%x, expected exit %d", c->prog, native.status, c->status);
+                  "%s: without the shim: status 0x%x, expected exit %d", c->prog, native.status,
+                  c->status);
 
     struct e2e_reports rs;
     e2e_reports_load(&rs, shim.reports);
     char all[4096];
     e2e_describe_findings(&rs, all, sizeof all);
-    ck_assert_msg(shim_done, "%s: under the shim it did not finish in %d ms (findings: %s; stderr: "
-                  "%.500s)", c->prog, E2E_HEALTHY_EXIT_MS, all, serr);
-    ck_assert_msg(e2e_reports_count_findings(&rs) == 0, "%s: healthy program got %zu findings: %s "
-                  "(reports in %s)", c->prog, e2e_reports_count_findings(&rs), all, shim.reports);
+    ck_assert_msg(shim_done,
+                  "%s: under the shim it did not finish in %d ms (findings: %s; stderr: "
+                  "%.500s)",
+                  c->prog, E2E_HEALTHY_EXIT_MS, all, serr);
+    ck_assert_msg(e2e_reports_count_findings(&rs) == 0,
+                  "%s: healthy program got %zu findings: %s "
+                  "(reports in %s)",
+                  c->prog, e2e_reports_count_findings(&rs), all, shim.reports);
     ck_assert_msg(WIFEXITED(shim.status) && WEXITSTATUS(shim.status) == WEXITSTATUS(native.status),
                   "%s: exit status under the shim 0x%x, without it 0x%x; stderr: %.500s", c->prog,
                   shim.status, native.status, serr);
-    ck_assert_msg(strcmp(nout, sout) == 0, "%s: stdout differs under the shim:\n--- native\n%s--- "
-                  "shim\n%s", c->prog, nout, sout);
+    ck_assert_msg(strcmp(nout, sout) == 0,
+                  "%s: stdout differs under the shim:\n--- native\n%s--- "
+                  "shim\n%s",
+                  c->prog, nout, sout);
     if (expect_warning)
-        ck_assert_msg(e2e_has_poolguard_line(serr, expect_warning), "%s: no \"poolguard:\" warning "
-                      "mentioning %s on stderr: %.500s", c->prog, expect_warning, serr);
+        ck_assert_msg(e2e_has_poolguard_line(serr, expect_warning),
+                      "%s: no \"poolguard:\" warning "
+                      "mentioning %s on stderr: %.500s",
+                      c->prog, expect_warning, serr);
     e2e_reports_free(&rs);
     free(nout);
     free(sout);

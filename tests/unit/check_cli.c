@@ -61,22 +61,26 @@ END_TEST
 
 START_TEST(test_cli_fail_on_levels)
 {
-    res r = pg((const char *[]){ "report", "--fail-on", "none", "tests/data/deadlock.jsonl", NULL });
+    res r =
+        pg((const char *[]){ "report", "--fail-on", "none", "tests/data/deadlock.jsonl", NULL });
     ck_assert_int_eq(r.code, 0);
     res_free(&r);
     r = pg((const char *[]){ "report", "tests/data/truncated.jsonl", NULL });
     ck_assert_int_eq(r.code, 0); /* a warning, and a cut-short line: not an error */
     ck_assert_ptr_nonnull(strstr(r.err, "poolguard: warning: "));
     res_free(&r);
-    r = pg((const char *[]){ "report", "--fail-on", "warning", "tests/data/truncated.jsonl", NULL });
+    r = pg(
+        (const char *[]){ "report", "--fail-on", "warning", "tests/data/truncated.jsonl", NULL });
     ck_assert_int_eq(r.code, 66);
     res_free(&r);
     /* A stall (info) is hidden by default, shown with --fail-on info, and fails nothing. */
     char *dir = tu_tmpdir();
     char stall[4200];
     snprintf(stall, sizeof stall, "%s/stall.jsonl", dir);
-    tu_write(stall, "{\"type\":\"header\",\"format\":\"poolguard-report\",\"version\":1,\"pid\":3}\n"
-                    "{\"type\":\"finding\",\"kind\":\"stall\",\"severity\":\"info\",\"summary\":\"slow\"}\n");
+    tu_write(stall,
+             "{\"type\":\"header\",\"format\":\"poolguard-report\",\"version\":1,\"pid\":3}\n"
+             "{\"type\":\"finding\",\"kind\":\"stall\",\"severity\":\"info\",\"summary\":\"slow\"}"
+             "\n");
     r = pg((const char *[]){ "report", stall, NULL });
     ck_assert_int_eq(r.code, 0);
     ck_assert_ptr_null(strstr(r.out, "info: stall"));
@@ -106,7 +110,8 @@ END_TEST
 
 START_TEST(test_cli_bad_input_does_not_hide_good_ones)
 {
-    res r = pg((const char *[]){ "report", "tests/data/garbage.jsonl", "tests/data/deadlock.jsonl", NULL });
+    res r = pg((const char *[]){ "report", "tests/data/garbage.jsonl", "tests/data/deadlock.jsonl",
+                                 NULL });
     ck_assert_int_eq(r.code, 125);
     ck_assert_ptr_nonnull(strstr(r.out, "error: deadlock in app"));
     res_free(&r);
@@ -122,13 +127,16 @@ START_TEST(test_cli_usage_errors)
         (const char *[]){ "report", "--format", "pdf", "tests/data/deadlock.jsonl", NULL },
         (const char *[]){ "report", "--color", "sometimes", "tests/data/deadlock.jsonl", NULL },
         (const char *[]){ "report", "--nope", "tests/data/deadlock.jsonl", NULL },
-        (const char *[]){ "report", "--suppressions", "tests/data/garbage.jsonl", "tests/data/deadlock.jsonl", NULL },
-        (const char *[]){ "report", "--output", "/nonexistent/dir/out.txt", "tests/data/deadlock.jsonl", NULL },
+        (const char *[]){ "report", "--suppressions", "tests/data/garbage.jsonl",
+                          "tests/data/deadlock.jsonl", NULL },
+        (const char *[]){ "report", "--output", "/nonexistent/dir/out.txt",
+                          "tests/data/deadlock.jsonl", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         res r = pg(cases[i]);
         ck_assert_msg(r.code == 125, "case %zu: %d", i, r.code);
-        ck_assert_msg(strstr(r.err, "poolguard: error: ") || strstr(r.err, "usage:"), "case %zu: %s", i, r.err);
+        ck_assert_msg(strstr(r.err, "poolguard: error: ") || strstr(r.err, "usage:"),
+                      "case %zu: %s", i, r.err);
         res_free(&r);
     }
 }
@@ -139,7 +147,8 @@ START_TEST(test_cli_output_file_and_json)
     char *dir = tu_tmpdir();
     char out[4200];
     snprintf(out, sizeof out, "%s/report.json", dir);
-    res r = pg((const char *[]){ "report", "--format", "json", "--output", out, "tests/data/deadlock.jsonl", NULL });
+    res r = pg((const char *[]){ "report", "--format", "json", "--output", out,
+                                 "tests/data/deadlock.jsonl", NULL });
     ck_assert_int_eq(r.code, 66);
     ck_assert_str_eq(r.out, "");
     char *text = tu_slurp(out);
@@ -205,7 +214,8 @@ START_TEST(test_cli_svg_without_graphviz_is_a_clear_error)
     res r = pg((const char *[]){ "report", "--format", "svg", "tests/data/deadlock.jsonl", NULL });
     extra_env = NULL;
     ck_assert_int_eq(r.code, 125);
-    ck_assert_ptr_nonnull(strstr(r.err, "poolguard: error: cannot render SVG: Graphviz 'dot' was not found"));
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "poolguard: error: cannot render SVG: Graphviz 'dot' was not found"));
     res_free(&r);
 }
 END_TEST
@@ -248,7 +258,8 @@ START_TEST(test_cli_endless_input_is_rejected_quickly)
     /* No newline, ever: must be rejected after the first capped line, not read forever. */
     res r = pg((const char *[]){ "report", "/dev/zero", NULL });
     ck_assert_int_eq(r.code, 125);
-    ck_assert_ptr_nonnull(strstr(r.err, "poolguard: error: /dev/zero: not a poolguard report (binary data)"));
+    ck_assert_ptr_nonnull(
+        strstr(r.err, "poolguard: error: /dev/zero: not a poolguard report (binary data)"));
     res_free(&r);
     r = pg((const char *[]){ "report", "/dev/urandom", NULL });
     ck_assert_int_eq(r.code, 125);

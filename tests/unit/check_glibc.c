@@ -22,22 +22,26 @@ START_TEST(test_glibc_version_parsing)
     ck_assert_int_eq(minor, 39);
     ck_assert_int_eq(pg_glibc_parse_version("3.0", &major, &minor), 0);
     ck_assert_int_eq(major, 3);
-    static const char *const bad[] = { "", "2", "2.", ".36", "x2.36", "2.x", "236", " 2.36",
-                                       "99999999999.1", "2.99999999999" };
+    static const char *const bad[] = { "",    "2",   "2.",    ".36",           "x2.36",
+                                       "2.x", "236", " 2.36", "99999999999.1", "2.99999999999" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(pg_glibc_parse_version(bad[i], &major, &minor) < 0, "\"%s\" was accepted", bad[i]);
+        ck_assert_msg(pg_glibc_parse_version(bad[i], &major, &minor) < 0, "\"%s\" was accepted",
+                      bad[i]);
     ck_assert_int_lt(pg_glibc_parse_version(NULL, &major, &minor), 0);
 }
 END_TEST
 
 START_TEST(test_glibc_verified_range)
 {
-    static const char *const in[] = { "2.34", "2.35", "2.36", "2.38", "2.40", "2.36.9000", "2.40-1" };
-    static const char *const out[] = { "2.33", "2.25", "2.41", "2.42", "3.36", "1.36", "2.4",
-                                       "2.340", "", "unknown", "2.99" };
+    static const char *const in[] = {
+        "2.34", "2.35", "2.36", "2.38", "2.40", "2.36.9000", "2.40-1"
+    };
+    static const char *const out[] = { "2.33", "2.25",  "2.41", "2.42",    "3.36", "1.36",
+                                       "2.4",  "2.340", "",     "unknown", "2.99" };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         ck_assert_msg(pg_glibc_version_verified(in[i]) == PG_GLIBC_ARCH_VERIFIED,
-                      "%s: verified %d on this architecture", in[i], pg_glibc_version_verified(in[i]));
+                      "%s: verified %d on this architecture", in[i],
+                      pg_glibc_version_verified(in[i]));
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
         ck_assert_msg(!pg_glibc_version_verified(out[i]), "\"%s\" counted as verified", out[i]);
     ck_assert(!pg_glibc_version_verified(NULL));
@@ -48,7 +52,7 @@ END_TEST
 START_TEST(test_glibc_decoders_read_real_locks)
 {
     if (!pg_glibc_version_verified(gnu_get_libc_version()))
-        return;   /* the gate would keep the shim from decoding anything here */
+        return; /* the gate would keep the shim from decoding anything here */
     pid_t me = gettid();
 
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -62,7 +66,7 @@ START_TEST(test_glibc_decoders_read_real_locks)
     ck_assert(pg_glibc_mutex_held(dm.owner));
     ck_assert_int_eq(*pg_glibc_mutex_word(&m), 1);
     pthread_mutex_unlock(&m);
-    ck_assert_int_lt(pg_glibc_mutex_decode(&m, 0, &dm), 0);   /* the gate shut: unknown */
+    ck_assert_int_lt(pg_glibc_mutex_decode(&m, 0, &dm), 0); /* the gate shut: unknown */
 
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);

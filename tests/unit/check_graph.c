@@ -91,7 +91,7 @@ START_TEST(test_graph_no_cycle_while_an_owner_runs)
 {
     reset();
     waits(0, 1);
-    waits(1, 2);   /* 2 is running: it will release, and the chain unwinds */
+    waits(1, 2); /* 2 is running: it will release, and the chain unwinds */
     int nf = pg_graph_solve(nodes, 3, 1, out, 16);
     ck_assert_int_eq(nf, 0);
     ck_assert_int_eq(nodes[0].stuck, 0);
@@ -129,7 +129,7 @@ START_TEST(test_graph_threads_behind_a_cycle_join_it)
     reset();
     waits(0, 1);
     waits(1, 0);
-    waits(2, 0);   /* waits on a lock held by a deadlocked thread */
+    waits(2, 0); /* waits on a lock held by a deadlocked thread */
     waits(3, 2);
     int nf = pg_graph_solve(nodes, 4, 0, out, 16);
     ck_assert_int_eq(nf, 1);
@@ -171,7 +171,7 @@ START_TEST(test_graph_hang_needs_every_thread_and_a_complete_view)
     reset();
     waits_any(0);
     waits_any(1);
-    waits(2, 0);   /* joins a hung thread */
+    waits(2, 0); /* joins a hung thread */
     /* The caller could not prove it sees every thread: nothing. */
     ck_assert_int_eq(pg_graph_solve(nodes, 3, 0, out, 16), 0);
     int nf = pg_graph_solve(nodes, 3, 1, out, 16);
@@ -198,7 +198,7 @@ START_TEST(test_graph_cycle_explains_a_hang_in_one_finding)
     reset();
     waits(0, 1);
     waits(1, 0);
-    waits_any(2);  /* a condvar waiter the cycle threads would have signalled */
+    waits_any(2); /* a condvar waiter the cycle threads would have signalled */
     int nf = pg_graph_solve(nodes, 3, 1, out, 16);
     ck_assert_int_eq(nf, 1);
     ck_assert_int_eq(out[0].kind, PG_GF_CYCLE);

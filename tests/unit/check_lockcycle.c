@@ -18,7 +18,7 @@ START_TEST(test_lockcycle_two_lock_inversion_by_two_threads_is_reported)
     ck_assert_int_eq(see(ab), PG_LC_NO_CYCLE);
     ck_assert_int_eq(see(ba), PG_LC_MULTI);
     assert_chain(2);
-    ck_assert_uint_eq(lc.edge[0], ab);   /* from the pair recorded first */
+    ck_assert_uint_eq(lc.edge[0], ab); /* from the pair recorded first */
     ck_assert_uint_eq(lc.edge[1], ba);
     ck_assert_uint_eq(picked_thread(0), 1);
     ck_assert_uint_eq(picked_thread(1), 2);
@@ -43,8 +43,8 @@ START_TEST(test_lockcycle_shortest_cycle_through_the_new_pair_is_chosen)
 {
     /* A -> B -> C -> D, and A -> D; then D -> A closes both A -> D -> A (2 pairs) and
      * A -> B -> C -> D -> A (4). */
-    uint32_t e[] = {pair_by(A, B, 1, 1), pair_by(B, C, 1, 1), pair_by(C, D, 1, 1),
-                    pair_by(A, D, 1, 1)};
+    uint32_t e[] = { pair_by(A, B, 1, 1), pair_by(B, C, 1, 1), pair_by(C, D, 1, 1),
+                     pair_by(A, D, 1, 1) };
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(see(e[i]), PG_LC_NO_CYCLE);
     uint32_t da = pair_by(D, A, 2, 2);
@@ -67,7 +67,7 @@ START_TEST(test_lockcycle_orders_consistent_with_one_order_are_never_a_cycle)
         }
     ck_assert_uint_eq(n, 66);
     for (uint32_t k = 0; k < n; k++)
-        ck_assert_int_eq(see((k * 37 + 5) % n), PG_LC_NO_CYCLE);   /* 37, 66 coprime: each once */
+        ck_assert_int_eq(see((k * 37 + 5) % n), PG_LC_NO_CYCLE); /* 37, 66 coprime: each once */
     /* Looked at again (new threads on known pairs): still nothing. */
     for (uint32_t k = 0; k < n; k++)
         ck_assert_int_eq(see(k), PG_LC_NO_CYCLE);
@@ -94,7 +94,7 @@ START_TEST(test_lockcycle_pairs_added_against_the_order_reorder_it)
     uint32_t back = pair_by(0x600, 0x100, 6, 6);
     ck_assert_int_eq(see(back), PG_LC_MULTI);
     assert_chain(5);
-    ck_assert_uint_eq(lc.edge[0], chain[4]);   /* the first recorded: L5 -> L6 */
+    ck_assert_uint_eq(lc.edge[0], chain[4]); /* the first recorded: L5 -> L6 */
     ck_assert_uint_eq(lc.edge[1], back);
     ck_assert_uint_eq(lc.edge[2], chain[0]);
     ck_assert_uint_eq(lc.edge[3], skip);
@@ -122,8 +122,8 @@ START_TEST(test_lockcycle_merging_a_cycle_keeps_the_order_of_the_locks_after_it)
     /* B -> A closes A -> C -> B -> A; D comes after C, and E before D. The merge must not move D
      * before E: then D -> E would look like it follows the order, and the E / D inversion would
      * never be found. */
-    uint32_t e[] = {pair_by(A, C, 1, 1), pair_by(0x5000, D, 2, 2), pair_by(C, D, 3, 3),
-                    pair_by(C, B, 4, 4)};
+    uint32_t e[] = { pair_by(A, C, 1, 1), pair_by(0x5000, D, 2, 2), pair_by(C, D, 3, 3),
+                     pair_by(C, B, 4, 4) };
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(see(e[i]), PG_LC_NO_CYCLE);
     ck_assert_int_eq(see(pair_by(B, A, 5, 5)), PG_LC_MULTI);
@@ -181,7 +181,7 @@ START_TEST(test_lockcycle_random_orders_agree_with_a_brute_force_search)
             int a = (int)RND(RN), b = (int)RND(RN);
             if (a == b || adj[a][b] || ((rank[a] > rank[b]) != (RND(16) == 0)))
                 continue;
-            uint32_t thr = npairs + 1;   /* a thread per pair, each in a segment of its own */
+            uint32_t thr = npairs + 1; /* a thread per pair, each in a segment of its own */
             uint32_t e = pair_by(0x40 * (uintptr_t)(a + 1), 0x40 * (uintptr_t)(b + 1), thr, thr);
             adj[a][b] = 1;
             int r = see(e), d = reach_dist(adj, b, a);

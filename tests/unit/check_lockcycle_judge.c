@@ -165,7 +165,7 @@ START_TEST(test_lockcycle_ordered_cycle_is_looked_at_again_for_a_new_thread)
     uint32_t ab = pair_by(A, B, 1, 1), ba = pair_by(B, A, 2, 2);
     see(ab);
     ck_assert_int_eq(see(ba), PG_LC_ORDERED);
-    took(ab, 3, 3);   /* a thread of its own, ordered with neither */
+    took(ab, 3, 3); /* a thread of its own, ordered with neither */
     ck_assert_int_eq(see(ab), PG_LC_MULTI);
     ck_assert_uint_eq(picked_thread(0), 3);
     ck_assert_uint_eq(picked_thread(1), 2);

@@ -102,7 +102,7 @@ START_TEST(test_pool_trace_single_thread_is_never_an_inferred_pool)
 {
     scan_reset(2);
     worker(0, 0x11, 0xa0);
-    worker(1, 0x22, 0xa8);       /* another routine */
+    worker(1, 0x22, 0xa8); /* another routine */
     th[0].lost[0].obj = 0xb0, th[0].lost[0].count = 5, th[0].lost[0].seq = 6;
     th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
     scan_twice();
@@ -117,7 +117,7 @@ START_TEST(test_pool_trace_single_thread_is_never_an_inferred_pool)
     stuck(0), stuck(1);
     in.scan++;
     in.now_ns += SEC;
-    pg_pi_scan(&in, &state, &out);   /* the same waits were seen before: no second look needed */
+    pg_pi_scan(&in, &state, &out); /* the same waits were seen before: no second look needed */
     ck_assert_int_eq(out.nverdicts, 1);
     ck_assert_int_eq(out.verdicts[0].proof, PG_PI_PROOF_GRAPH);
     ck_assert_int_eq(out.verdicts[0].queued, 5);
@@ -131,19 +131,19 @@ static int saturated_pool_growth_of(uint64_t rss_growth_kb, int went_idle, int p
 {
     scan_reset(1 + 2 * pools);
     for (int i = 0; i < 2 * pools; i++) {
-        th[i + 1].key = 0x11 + (uint64_t)(i / 2);     /* pools of two workers */
+        th[i + 1].key = 0x11 + (uint64_t)(i / 2); /* pools of two workers */
         th[i + 1].cls = PG_PI_CLASS_PLAIN;
-        th[i + 1].waiting = 0;                        /* running tasks */
+        th[i + 1].waiting = 0; /* running tasks */
         if (went_idle)
             th[i + 1].hist[0].obj = 0xa0, th[i + 1].hist[0].count = 3, th[i + 1].hist[0].kind = 5;
     }
     struct pg_pi_thread *main_th = &th[0];
-    main_th->waiting = 0;                             /* main, submitting */
+    main_th->waiting = 0; /* main, submitting */
     main_th->lost[0].obj = 0xa0, main_th->lost[0].kind = 5;
     in.queue_limit = 1000;
     in.rss_kb = 50000;
     int found = 0;
-    for (int k = 0; k <= 40; k++) {                   /* 4 s, 500 more signals a scan */
+    for (int k = 0; k <= 40; k++) { /* 4 s, 500 more signals a scan */
         main_th->lost[0].count = 500 * (uint32_t)k;
         in.rss_kb = 50000 + rss_growth_kb * (uint64_t)k / 40;
         pg_pi_scan(&in, &state, &out);
@@ -186,8 +186,9 @@ START_TEST(test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool)
     worker(0, 0x11, 0xa0);
     stuck(0);
     th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
-    th[1].waiting = 0;           /* the producer, running, with two signals nobody heard */
-    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1, th[1].lost[0].kind = 5;
+    th[1].waiting = 0; /* the producer, running, with two signals nobody heard */
+    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1,
+    th[1].lost[0].kind = 5;
     scan_twice();
     ck_assert_int_eq(out.nverdicts, 1);
     ck_assert_int_eq(out.verdicts[0].kind, PG_PI_EXHAUSTION);
@@ -199,7 +200,8 @@ START_TEST(test_pool_trace_proven_single_consumer_with_queued_work_is_its_pool)
     worker(0, 0x11, 0xa0);
     th[0].hist[0].obj = 0xb0, th[0].hist[0].count = 9, th[0].hist[0].kind = 5;
     th[1].waiting = 0;
-    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1, th[1].lost[0].kind = 5;
+    th[1].lost[0].obj = 0xb0, th[1].lost[0].count = 2, th[1].lost[0].seq = 1,
+    th[1].lost[0].kind = 5;
     in.now_ns += 200 * SEC;
     scan_twice();
     ck_assert_int_eq(out.nverdicts, 0);
@@ -212,12 +214,13 @@ START_TEST(test_pool_trace_completion_signal_before_the_idle_wait_is_not_a_submi
 {
     scan_reset(3);
     for (int i = 0; i < 2; i++) {
-        worker(i, 0x11, 0xa0);                       /* the pool's work condition */
+        worker(i, 0x11, 0xa0); /* the pool's work condition */
         th[i].hist[0].obj = 0xa0, th[i].hist[0].count = 2, th[i].hist[0].kind = 5;
-        th[i].lost[0].obj = 0xc0 + 8 * (uintptr_t)i; /* the task's done condition, signalled unheard */
+        th[i].lost[0].obj =
+            0xc0 + 8 * (uintptr_t)i; /* the task's done condition, signalled unheard */
         th[i].lost[0].count = 1, th[i].lost[0].seq = 6, th[i].lost[0].kind = 5;
     }
-    th[2].waiting = 0;                               /* main signals them again, unheard */
+    th[2].waiting = 0; /* main signals them again, unheard */
     th[2].lost[0].obj = 0xc0, th[2].lost[0].count = 1, th[2].lost[0].kind = 5;
     th[2].lost[1].obj = 0xc8, th[2].lost[1].count = 1, th[2].lost[1].kind = 5;
     in.now_ns += 200 * SEC;
@@ -246,7 +249,7 @@ START_TEST(test_pool_trace_a_runnable_worker_blocks_an_error)
     worker(0, 0x11, 0xa0);
     worker(1, 0x11, 0xa8);
     stuck(0), stuck(1);
-    th[1].runnable = 1;          /* woken: not stuck, however long it takes to run */
+    th[1].runnable = 1; /* woken: not stuck, however long it takes to run */
     scan_twice();
     ck_assert_int_eq(out.nverdicts, 0);
     /* Once it is asleep again in the very same wait, the proof holds. */
@@ -286,7 +289,7 @@ static void sem_pool(long sem_value, uint32_t posts)
         th[i].hist[0].obj = 0xc0, th[i].hist[0].count = 3, th[i].hist[0].kind = PG_PI_W_SEM;
     }
     th[0].lost[0].obj = 0xc0, th[0].lost[0].count = posts, th[0].lost[0].kind = PG_PI_W_SEM;
-    th[0].lost[0].seq = th[0].seq - 1;   /* posted, then blocked: submit then wait */
+    th[0].lost[0].seq = th[0].seq - 1; /* posted, then blocked: submit then wait */
     in.nsems = 1;
     in.sems[0].obj = 0xc0;
     in.sems[0].value = sem_value;
@@ -294,7 +297,7 @@ static void sem_pool(long sem_value, uint32_t posts)
 
 START_TEST(test_pool_trace_semaphore_queue_never_exceeds_lost_posts)
 {
-    sem_pool(100, 3);            /* memory that is no longer the semaphore says 100 */
+    sem_pool(100, 3); /* memory that is no longer the semaphore says 100 */
     scan_twice();
     ck_assert_int_eq(grouped(), 1);
     ck_assert_int_eq(out.groups[0].queued, 3);
@@ -305,11 +308,11 @@ START_TEST(test_pool_trace_semaphore_queue_never_exceeds_lost_posts)
     ck_assert_int_eq(out.verdicts[0].evidence, PG_PI_EV_SEMCOUNT);
     ck_assert_int_eq(out.verdicts[0].queued, 3);
 
-    sem_pool(1, 3);              /* two of the three posts were taken */
+    sem_pool(1, 3); /* two of the three posts were taken */
     scan_twice();
     ck_assert_int_eq(out.groups[0].queued, 1);
 
-    sem_pool(-1, 3);             /* unreadable: no queue known, no warning */
+    sem_pool(-1, 3); /* unreadable: no queue known, no warning */
     scan_twice();
     ck_assert_int_eq(out.groups[0].queued, -1);
     ck_assert_int_eq(out.nverdicts, 0);
@@ -350,11 +353,11 @@ static void exact_pool(int declared)
 
 START_TEST(test_pool_trace_exact_pool_needs_every_worker_busy)
 {
-    exact_pool(3);               /* a third worker could still start the queued tasks */
+    exact_pool(3); /* a third worker could still start the queued tasks */
     scan_twice();
     ck_assert_int_eq(out.nverdicts, 0);
 
-    exact_pool(0);               /* workers unknown: nothing proven */
+    exact_pool(0); /* workers unknown: nothing proven */
     scan_twice();
     ck_assert_int_eq(out.nverdicts, 0);
 
@@ -384,7 +387,7 @@ START_TEST(test_pool_trace_exact_worker_waiting_for_a_running_task_needs_its_run
     th[0].sub_seq = th[0].seq - 1;
     th[0].sub_task_queued_in = 0x9000;
     in.scan++;
-    pg_pi_scan(&in, &state, &out);   /* the same waits as at the scans before */
+    pg_pi_scan(&in, &state, &out); /* the same waits as at the scans before */
     ck_assert_int_eq(out.groups[0].stuck, 2);
     ck_assert_int_eq(out.nverdicts, 1);
     ck_assert_int_eq(out.verdicts[0].proof, PG_PI_PROOF_EXACT);
@@ -431,7 +434,8 @@ Suite *pool_rules_suite(void)
     tcase_add_test(r, test_pool_trace_semaphore_queue_never_exceeds_lost_posts);
     tcase_add_test(r, test_pool_trace_an_object_others_wait_on_is_not_the_queue);
     tcase_add_test(r, test_pool_trace_exact_pool_needs_every_worker_busy);
-    tcase_add_test(r, test_pool_trace_exact_worker_waiting_for_a_running_task_needs_its_runner_held);
+    tcase_add_test(r,
+                   test_pool_trace_exact_worker_waiting_for_a_running_task_needs_its_runner_held);
     tcase_add_test(r, test_pool_trace_workers_already_reported_are_not_reported_again);
     tcase_add_test(r, test_pool_trace_stopped_process_time_is_not_blocked_time);
     suite_add_tcase(s, r);

@@ -22,10 +22,10 @@
 struct result {
     int scans;
     int verdicts;
-    int worst;                    /* highest severity seen, -1 if none */
-    char worst_desc[128];         /* kind/severity/proof of the first verdict at that severity */
-    int kinds[4][3][5];           /* count per kind, severity, proof */
-    int mismatches;               /* scans whose replayed verdicts differ from the recorded ones */
+    int worst;            /* highest severity seen, -1 if none */
+    char worst_desc[128]; /* kind/severity/proof of the first verdict at that severity */
+    int kinds[4][3][5];   /* count per kind, severity, proof */
+    int mismatches;       /* scans whose replayed verdicts differ from the recorded ones */
     char mismatch[256];
     long max_queued_error;
 };
@@ -71,14 +71,14 @@ static void load_thread(struct pg_pi_thread *t, json_t *o)
     t->runnable = json_object_get(o, "runnable") ? (int)intval(o, "runnable") : PG_PI_UNREAD;
     size_t k;
     json_t *e;
-    json_array_foreach(json_object_get(o, "hist"), k, e) {
+    json_array_foreach (json_object_get(o, "hist"), k, e) {
         if (k >= PG_PI_HIST)
             break;
         t->hist[k].obj = strtoull(json_string_value(json_array_get(e, 0)), NULL, 16);
         t->hist[k].count = (uint32_t)json_integer_value(json_array_get(e, 1));
         t->hist[k].kind = (uint32_t)json_integer_value(json_array_get(e, 2));
     }
-    json_array_foreach(json_object_get(o, "lost"), k, e) {
+    json_array_foreach (json_object_get(o, "lost"), k, e) {
         if (k >= PG_PI_LOST)
             break;
         t->lost[k].obj = strtoull(json_string_value(json_array_get(e, 0)), NULL, 16);
@@ -105,10 +105,10 @@ static int load_scan(json_t *r)
     in.interval_ms = (int)intval(r, "interval_ms");
     in.stall_ms = (int)intval(r, "stall_ms");
     in.queue_limit = (long)intval(r, "queue_limit");
-    in.rss_kb = (uint64_t)intval(r, "rss_kb");   /* absent in older traces: unknown */
+    in.rss_kb = (uint64_t)intval(r, "rss_kb"); /* absent in older traces: unknown */
     size_t k;
     json_t *e;
-    json_array_foreach(json_object_get(r, "gaps"), k, e) {
+    json_array_foreach (json_object_get(r, "gaps"), k, e) {
         if (in.ngaps == PG_PI_MAX_GAPS)
             break;
         in.gaps[in.ngaps].start = (uint64_t)json_integer_value(json_array_get(e, 0));
@@ -116,7 +116,7 @@ static int load_scan(json_t *r)
         in.ngaps++;
     }
     in.pools = pools;
-    json_array_foreach(json_object_get(r, "pools"), k, e) {
+    json_array_foreach (json_object_get(r, "pools"), k, e) {
         if (in.npools == 256)
             break;
         struct pg_pi_pool *p = &pools[in.npools++];
@@ -127,7 +127,7 @@ static int load_scan(json_t *r)
         p->started = (uint64_t)intval(e, "started");
         p->done = (uint64_t)intval(e, "done");
     }
-    json_array_foreach(json_object_get(r, "sems"), k, e) {
+    json_array_foreach (json_object_get(r, "sems"), k, e) {
         if (in.nsems == PG_PI_MAX_SEMS)
             break;
         in.sems[in.nsems].obj = hexval(e, "obj");
@@ -135,7 +135,7 @@ static int load_scan(json_t *r)
         in.nsems++;
     }
     in.threads = th;
-    json_array_foreach(json_object_get(r, "threads"), k, e) {
+    json_array_foreach (json_object_get(r, "threads"), k, e) {
         if (in.nthreads == MAXT)
             return -1;
         load_thread(&th[in.nthreads++], e);
@@ -178,13 +178,15 @@ static void replay(const char *name, struct result *res)
             res->kinds[vd->kind][vd->severity][vd->proof]++;
             if (vd->severity > res->worst) {
                 res->worst = vd->severity;
-                snprintf(res->worst_desc, sizeof res->worst_desc, "%s/%s/%s", pg_pi_kind_name(vd->kind),
-                         pg_pi_severity_name(vd->severity), pg_pi_proof_name(vd->proof));
+                snprintf(res->worst_desc, sizeof res->worst_desc, "%s/%s/%s",
+                         pg_pi_kind_name(vd->kind), pg_pi_severity_name(vd->severity),
+                         pg_pi_proof_name(vd->proof));
             }
             if (vd->severity == PG_PI_ERROR && vd->queued > res->max_queued_error)
                 res->max_queued_error = vd->queued;
             json_t *lv = json_array_get(live, (size_t)v);
-            if (!lv || strcmp(json_string_value(json_object_get(lv, "kind")), pg_pi_kind_name(vd->kind)) ||
+            if (!lv ||
+                strcmp(json_string_value(json_object_get(lv, "kind")), pg_pi_kind_name(vd->kind)) ||
                 strcmp(json_string_value(json_object_get(lv, "severity")),
                        pg_pi_severity_name(vd->severity)) ||
                 proof_of(json_string_value(json_object_get(lv, "proof"))) != vd->proof ||
@@ -192,8 +194,9 @@ static void replay(const char *name, struct result *res)
                 same = 0;
         }
         if (!same && !res->mismatches++)
-            snprintf(res->mismatch, sizeof res->mismatch, "scan %lld: live %s, replayed %d verdicts",
-                     intval(r, "scan"), json_dumps(live, JSON_COMPACT), out.nverdicts);
+            snprintf(res->mismatch, sizeof res->mismatch,
+                     "scan %lld: live %s, replayed %d verdicts", intval(r, "scan"),
+                     json_dumps(live, JSON_COMPACT), out.nverdicts);
         json_decref(r);
     }
     fclose(f);
@@ -201,8 +204,16 @@ static void replay(const char *name, struct result *res)
 }
 
 /* Expected outcome of a trace. */
-enum expect { HEALTHY, UNPROVEN, WARNING_INFERRED, ERROR_GRAPH, ERROR_EXACT, GROWTH_INFERRED,
-              GROWTH_EXACT, STALL_ONLY };
+enum expect {
+    HEALTHY,
+    UNPROVEN,
+    WARNING_INFERRED,
+    ERROR_GRAPH,
+    ERROR_EXACT,
+    GROWTH_INFERRED,
+    GROWTH_EXACT,
+    STALL_ONLY
+};
 
 struct trace_case {
     const char *name;
@@ -211,50 +222,50 @@ struct trace_case {
 
 static const struct trace_case cases[] = {
     /* Inferred pools, stuck: a warning with main running, the graph's proof with main waiting. */
-    {"flood", WARNING_INFERRED},
-    {"flood_heartbeat", WARNING_INFERRED},
-    {"flood_immediate", WARNING_INFERRED},
-    {"flood_mainwait", ERROR_GRAPH},
-    {"sem", WARNING_INFERRED},
-    {"cxx", WARNING_INFERRED},
-    {"lib_condpool_stuck_running", WARNING_INFERRED},
-    {"lib_sempool_stuck_running", WARNING_INFERRED},
-    {"lib_cxxpool_stuck_running", WARNING_INFERRED},
-    {"lib_condpool_stuck_blocked", ERROR_GRAPH},
-    {"lib_sempool_stuck_blocked", ERROR_GRAPH},
-    {"lib_cxxpool_stuck_blocked", ERROR_GRAPH},
-    {"lib_asio_stuck_blocked", ERROR_GRAPH},
+    { "flood", WARNING_INFERRED },
+    { "flood_heartbeat", WARNING_INFERRED },
+    { "flood_immediate", WARNING_INFERRED },
+    { "flood_mainwait", ERROR_GRAPH },
+    { "sem", WARNING_INFERRED },
+    { "cxx", WARNING_INFERRED },
+    { "lib_condpool_stuck_running", WARNING_INFERRED },
+    { "lib_sempool_stuck_running", WARNING_INFERRED },
+    { "lib_cxxpool_stuck_running", WARNING_INFERRED },
+    { "lib_condpool_stuck_blocked", ERROR_GRAPH },
+    { "lib_sempool_stuck_blocked", ERROR_GRAPH },
+    { "lib_cxxpool_stuck_blocked", ERROR_GRAPH },
+    { "lib_asio_stuck_blocked", ERROR_GRAPH },
     /* Pools known exactly. */
-    {"annotated", ERROR_EXACT},
-    {"lib_glib_stuck_blocked", ERROR_GRAPH},
-    {"lib_glib_stuck_running", ERROR_EXACT},
-    {"lib_uv_stuck_blocked", ERROR_EXACT},     /* workers linked to the loop's submissions */
-    {"lib_uv_stuck_running", ERROR_EXACT},
-    {"lib_tbb_stuck_blocked", ERROR_GRAPH},    /* the whole program blocks first */
-    {"lib_tbb_stuck_running", ERROR_EXACT},
+    { "annotated", ERROR_EXACT },
+    { "lib_glib_stuck_blocked", ERROR_GRAPH },
+    { "lib_glib_stuck_running", ERROR_EXACT },
+    { "lib_uv_stuck_blocked", ERROR_EXACT }, /* workers linked to the loop's submissions */
+    { "lib_uv_stuck_running", ERROR_EXACT },
+    { "lib_tbb_stuck_blocked", ERROR_GRAPH }, /* the whole program blocks first */
+    { "lib_tbb_stuck_running", ERROR_EXACT },
     /* Stuck, nothing proven within the trace: a stall (info) at most. */
-    {"uv", STALL_ONLY},
-    {"glib", STALL_ONLY},
-    {"lib_asio_stuck_running", STALL_ONLY},
+    { "uv", STALL_ONLY },
+    { "glib", STALL_ONLY },
+    { "lib_asio_stuck_running", STALL_ONLY },
     /* Growing queues. */
-    {"growth", GROWTH_INFERRED},
-    {"lib_sempool_growth", GROWTH_INFERRED},
-    {"lib_cxxpool_growth", GROWTH_INFERRED},
-    {"lib_condpool_growth", GROWTH_INFERRED},   /* workers never idle: the object main feeds */
-    {"lib_tbb_growth", GROWTH_EXACT},
-    {"lib_uv_growth", GROWTH_EXACT},
-    {"lib_glib_growth", GROWTH_EXACT},
+    { "growth", GROWTH_INFERRED },
+    { "lib_sempool_growth", GROWTH_INFERRED },
+    { "lib_cxxpool_growth", GROWTH_INFERRED },
+    { "lib_condpool_growth", GROWTH_INFERRED }, /* workers never idle: the object main feeds */
+    { "lib_tbb_growth", GROWTH_EXACT },
+    { "lib_uv_growth", GROWTH_EXACT },
+    { "lib_glib_growth", GROWTH_EXACT },
     /* Healthy programs that block a lot. */
-    {"ok_nested", HEALTHY},
-    {"ok_event", HEALTHY},
-    {"ok_idle", HEALTHY},
-    {"lib_condpool_ok_long", HEALTHY},
-    {"lib_sempool_ok_long", HEALTHY},
-    {"lib_cxxpool_ok_long", HEALTHY},
-    {"lib_uv_ok_long", HEALTHY},
-    {"lib_glib_ok_long", HEALTHY},
-    {"lib_tbb_ok_long", HEALTHY},
-    {"lib_asio_ok_long", HEALTHY},
+    { "ok_nested", HEALTHY },
+    { "ok_event", HEALTHY },
+    { "ok_idle", HEALTHY },
+    { "lib_condpool_ok_long", HEALTHY },
+    { "lib_sempool_ok_long", HEALTHY },
+    { "lib_cxxpool_ok_long", HEALTHY },
+    { "lib_uv_ok_long", HEALTHY },
+    { "lib_glib_ok_long", HEALTHY },
+    { "lib_tbb_ok_long", HEALTHY },
+    { "lib_asio_ok_long", HEALTHY },
 };
 
 static int count(const struct result *r, int kind, int sev, int proof)
@@ -271,25 +282,30 @@ START_TEST(test_pool_trace_replays_to_the_verdict_the_proof_standard_demands)
     /* Whatever the trace: an error carries a proof, inference never gives more than a warning. */
     for (int k = 1; k <= 3; k++) {
         ck_assert_msg(!count(&r, k, PG_PI_ERROR, PG_PI_PROOF_INFERRED) &&
-                      !count(&r, k, PG_PI_ERROR, PG_PI_PROOF_NONE), "%s: an error without proof", n);
-        ck_assert_msg(!count(&r, k, PG_PI_WARNING, PG_PI_PROOF_NONE), "%s: a warning without proof", n);
+                          !count(&r, k, PG_PI_ERROR, PG_PI_PROOF_NONE),
+                      "%s: an error without proof", n);
+        ck_assert_msg(!count(&r, k, PG_PI_WARNING, PG_PI_PROOF_NONE), "%s: a warning without proof",
+                      n);
     }
-    ck_assert_msg(r.mismatches == 0, "%s: replay differs from the live scans in %d scans; first: %s", n,
-                  r.mismatches, r.mismatch);
+    ck_assert_msg(r.mismatches == 0,
+                  "%s: replay differs from the live scans in %d scans; first: %s", n, r.mismatches,
+                  r.mismatch);
     switch (c->expect) {
     case HEALTHY:
-        ck_assert_msg(r.verdicts == 0, "%s: healthy, yet %d verdicts (%s)", n, r.verdicts, r.worst_desc);
+        ck_assert_msg(r.verdicts == 0, "%s: healthy, yet %d verdicts (%s)", n, r.verdicts,
+                      r.worst_desc);
         break;
     case UNPROVEN:
         ck_assert_msg(r.worst < PG_PI_ERROR, "%s: nothing proven, yet %s", n, r.worst_desc);
         break;
     case STALL_ONLY:
-        ck_assert_msg(r.worst == PG_PI_INFO && count(&r, PG_PI_STALL, PG_PI_INFO, PG_PI_PROOF_NONE) == 1,
+        ck_assert_msg(r.worst == PG_PI_INFO &&
+                          count(&r, PG_PI_STALL, PG_PI_INFO, PG_PI_PROOF_NONE) == 1,
                       "%s: expected one stall (info) and nothing else, got %s", n, r.worst_desc);
         break;
     case WARNING_INFERRED:
         ck_assert_msg(r.worst == PG_PI_WARNING &&
-                      count(&r, PG_PI_EXHAUSTION, PG_PI_WARNING, PG_PI_PROOF_INFERRED) == 1,
+                          count(&r, PG_PI_EXHAUSTION, PG_PI_WARNING, PG_PI_PROOF_INFERRED) == 1,
                       "%s: expected one inferred exhaustion warning, got %s", n, r.worst_desc);
         break;
     case ERROR_GRAPH:
@@ -305,9 +321,10 @@ START_TEST(test_pool_trace_replays_to_the_verdict_the_proof_standard_demands)
     case GROWTH_INFERRED:
     case GROWTH_EXACT: {
         int proof = c->expect == GROWTH_EXACT ? PG_PI_PROOF_EXACT : PG_PI_PROOF_INFERRED;
-        ck_assert_msg(r.worst == PG_PI_WARNING && count(&r, PG_PI_GROWTH, PG_PI_WARNING, proof) == 1 &&
-                      r.verdicts == 1, "%s: expected one queue_growth warning (%s), got %d verdicts, %s",
-                      n, pg_pi_proof_name(proof), r.verdicts, r.worst_desc);
+        ck_assert_msg(r.worst == PG_PI_WARNING &&
+                          count(&r, PG_PI_GROWTH, PG_PI_WARNING, proof) == 1 && r.verdicts == 1,
+                      "%s: expected one queue_growth warning (%s), got %d verdicts, %s", n,
+                      pg_pi_proof_name(proof), r.verdicts, r.worst_desc);
         break;
     }
     }

@@ -11,15 +11,17 @@ START_TEST(test_render_text_reads_top_down)
 {
     pg_report *r = ru_load_symbolized("tests/data/deadlock.jsonl");
     char *t = ru_render_color(r, PG_FMT_TEXT, false);
-    tu_assert_in_order(t, (const char *[]){
-        "error: deadlock in app (pid 4242): 2 threads wait on each other through 2 mutexes",
-        "the cycle:", "worker-1 (tid 11)", "waits on mutex 0x55d0c0a04040, held by",
-        "worker-2 (tid 12)", "waits on mutex 0x55d0c0a04080, held by", "worker-1 (tid 11)  (back to the start)",
-        "worker-1 (tid 11), in the cycle", "waits 812 ms on mutex 0x55d0c0a04040, held by tid 12",
-        "holds mutex 0x55d0c0a04080, taken at /nonexistent/app+0x1300", "stack:",
-        "... 2 frames in libpoolguard.so, libc.so.6", "#0  /nonexistent/app+0x130f",
-        "#1  /nonexistent/app+0x1400", "... 1 frame in libc.so.6",
-        "worker-2 (tid 12)", "1 finding (1 error, 0 warnings)", NULL });
+    tu_assert_in_order(
+        t, (const char *[]){
+               "error: deadlock in app (pid 4242): 2 threads wait on each other through 2 mutexes",
+               "the cycle:", "worker-1 (tid 11)", "waits on mutex 0x55d0c0a04040, held by",
+               "worker-2 (tid 12)", "waits on mutex 0x55d0c0a04080, held by",
+               "worker-1 (tid 11)  (back to the start)", "worker-1 (tid 11), in the cycle",
+               "waits 812 ms on mutex 0x55d0c0a04040, held by tid 12",
+               "holds mutex 0x55d0c0a04080, taken at /nonexistent/app+0x1300", "stack:",
+               "... 2 frames in libpoolguard.so, libc.so.6", "#0  /nonexistent/app+0x130f",
+               "#1  /nonexistent/app+0x1400", "... 1 frame in libc.so.6", "worker-2 (tid 12)",
+               "1 finding (1 error, 0 warnings)", NULL });
     ck_assert_ptr_null(strchr(t, '\033'));
     free(t);
     report_free(r);
@@ -54,9 +56,11 @@ START_TEST(test_render_text_snapshot_shows_every_thread)
 {
     pg_report *r = ru_load_symbolized("tests/data/snapshot.jsonl");
     char *t = ru_render_color(r, PG_FMT_TEXT, false);
-    tu_assert_in_order(t, (const char *[]){ "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
-                                            "server (tid 900)", "waits 29000 ms on thread join, for thread 901 to finish",
-                                            "busy (tid 901)", "running (not blocked)", NULL });
+    tu_assert_in_order(t, (const char *[]){
+                              "time-out snapshot of server (pid 900): 2 threads, 1 blocked",
+                              "server (tid 900)",
+                              "waits 29000 ms on thread join, for thread 901 to finish",
+                              "busy (tid 901)", "running (not blocked)", NULL });
     free(t);
     report_free(r);
 }
@@ -91,7 +95,8 @@ START_TEST(test_render_json_schema)
     ck_assert_uint_eq(json_array_size(stack), 5);
     json_t *fr0 = json_array_get(stack, 0);
     ck_assert(json_is_true(json_object_get(fr0, "folded")));
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 2), "offset")), "0x130f");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 2), "offset")),
+                     "0x130f");
     ck_assert(json_is_null(json_object_get(json_array_get(stack, 2), "function")));
     ck_assert_ptr_null(json_object_get(doc, "snapshots"));
     json_decref(doc);
@@ -110,7 +115,10 @@ START_TEST(test_render_json_includes_snapshots)
     json_t *th = json_object_get(s, "threads");
     ck_assert_uint_eq(json_array_size(th), 2);
     ck_assert(json_is_null(json_object_get(json_array_get(th, 1), "blocked_on")));
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(th, 0), "blocked_on"), "target")), 901);
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(json_array_get(th, 0), "blocked_on"),
+                                         "target")),
+                     901);
     json_decref(doc);
     free(t);
     report_free(r);
@@ -126,12 +134,20 @@ START_TEST(test_render_text_shows_the_program_frames_first)
     pg_finding **f = report_findings(r, &n);
     /* Frames as the symbolizer would give them for C++: library code above and between the
      * program's own frames. The symbolizer leaves stacks that already have frames alone. */
-    static const struct { const char *fn; const char *mod; bool own; } fr[] = {
-        { "poolguard_hook", "/x/libpoolguard.so", false }, { "std::future<long>::get()", "/x/libstdc++.so.6", false },
+    static const struct {
+        const char *fn;
+        const char *mod;
+        bool own;
+    } fr[] = {
+        { "poolguard_hook", "/x/libpoolguard.so", false },
+        { "std::future<long>::get()", "/x/libstdc++.so.6", false },
         { "std::__basic_future<long>::_M_get_result() const", "/work/app", false },
         { "parent_task(long)", "/work/app", true },
-        { "std::a", "/work/app", false }, { "std::b", "/work/app", false }, { "std::c", "/work/app", false },
-        { "std::d", "/work/app", false }, { "ThreadPool::run()", "/work/app", true },
+        { "std::a", "/work/app", false },
+        { "std::b", "/work/app", false },
+        { "std::c", "/work/app", false },
+        { "std::d", "/work/app", false },
+        { "ThreadPool::run()", "/work/app", true },
         { "start_thread", "/x/libc.so.6", false },
     };
     pg_stack *st = &f[0]->threads[0].stack;
@@ -147,7 +163,8 @@ START_TEST(test_render_text_shows_the_program_frames_first)
     char *t = ru_render_color(r, PG_FMT_TEXT, false);
     tu_assert_in_order(t, (const char *[]){ "... 3 frames in libpoolguard.so, libstdc++.so.6, app",
                                             "#0  parent_task(long) in app", "... 4 frames in app",
-                                            "#1  ThreadPool::run() in app", "... 1 frame in libc.so.6", NULL });
+                                            "#1  ThreadPool::run() in app",
+                                            "... 1 frame in libc.so.6", NULL });
     ck_assert_ptr_null(strstr(t, "std::future<long>::get()"));
     /* The signature is made of the program's own frames. */
     ck_assert_ptr_nonnull(strstr(f[0]->signature, "parent_task(long)>ThreadPool::run()"));
@@ -168,9 +185,12 @@ START_TEST(test_render_python_stacks_come_first)
     const pg_frame *loc = render_finding_location(f[0]);
     ck_assert_str_eq(loc->function, "parent_task"); /* not the standard library's result() */
     char *t = ru_render_color(r, PG_FMT_TEXT, false);
-    tu_assert_in_order(t, (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)", "pool_0 (tid 3102), worker", "waits 2500 ms on future 0x7f00bb",
-                                            "    stack:\n", "... 1 frame in _base.py", "#0  parent_task at app.py:12",
-                                            "... 2 native frames in python3.11", NULL });
+    tu_assert_in_order(t,
+                       (const char *[]){ "error: pool_exhaustion in app.py (pid 3100)",
+                                         "pool_0 (tid 3102), worker",
+                                         "waits 2500 ms on future 0x7f00bb", "    stack:\n",
+                                         "... 1 frame in _base.py", "#0  parent_task at app.py:12",
+                                         "... 2 native frames in python3.11", NULL });
     ck_assert_ptr_null(strstr(t, "/nonexistent/python3.11+0x1000"));
     free(t);
     /* --native shows the interpreter's frames. */
@@ -180,12 +200,15 @@ START_TEST(test_render_python_stacks_come_first)
     FILE *m = open_memstream(&nt, &nlen);
     ck_assert_int_eq(render(r, &native, m), 0);
     fclose(m);
-    tu_assert_in_order(nt, (const char *[]){ "    stack:\n", "#0  parent_task at app.py:12", "native stack:",
-                                             "/nonexistent/python3.11+0x1000", NULL });
+    tu_assert_in_order(nt,
+                       (const char *[]){ "    stack:\n", "#0  parent_task at app.py:12",
+                                         "native stack:", "/nonexistent/python3.11+0x1000", NULL });
     free(nt);
     char *j = ru_render_color(r, PG_FMT_JSON, false);
     json_t *doc = json_loads(j, 0, NULL);
-    json_t *th = json_array_get(json_object_get(json_array_get(json_object_get(doc, "findings"), 0), "threads"), 0);
+    json_t *th = json_array_get(json_object_get(json_array_get(json_object_get(doc, "findings"), 0),
+                                                "threads"),
+                                0);
     json_t *py = json_object_get(th, "python_stack");
     ck_assert_uint_eq(json_array_size(py), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(py, 1), "line")), 12);

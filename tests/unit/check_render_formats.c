@@ -40,23 +40,31 @@ START_TEST(test_render_sarif_locates_results_in_own_code)
     ck_assert_msg(doc != NULL, "%s", err.text);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "version")), "2.1.0");
     json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(run, "tool"), "driver"), "name")),
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_object_get(json_object_get(run, "tool"), "driver"),
+                                         "name")),
                      "poolguard");
     json_t *results = json_object_get(run, "results");
     ck_assert_uint_eq(json_array_size(results), 1);
     json_t *res = json_array_get(results, 0);
     ck_assert_str_eq(json_string_value(json_object_get(res, "ruleId")), "deadlock");
     ck_assert_str_eq(json_string_value(json_object_get(res, "level")), "error");
-    json_t *phys = json_object_get(json_array_get(json_object_get(res, "locations"), 0), "physicalLocation");
-    const char *uri = json_string_value(json_object_get(json_object_get(phys, "artifactLocation"), "uri"));
+    json_t *phys =
+        json_object_get(json_array_get(json_object_get(res, "locations"), 0), "physicalLocation");
+    const char *uri =
+        json_string_value(json_object_get(json_object_get(phys, "artifactLocation"), "uri"));
     ck_assert_ptr_nonnull(uri);
     ck_assert_ptr_nonnull(strstr(uri, "tests/fixtures/symtest.c"));
-    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(phys, "region"), "startLine")), 0);
-    json_t *flows = json_object_get(json_array_get(json_object_get(res, "codeFlows"), 0), "threadFlows");
+    ck_assert_int_gt(json_integer_value(
+                         json_object_get(json_object_get(phys, "region"), "startLine")),
+                     0);
+    json_t *flows =
+        json_object_get(json_array_get(json_object_get(res, "codeFlows"), 0), "threadFlows");
     ck_assert_uint_eq(json_array_size(flows), 1);
     json_t *locs = json_object_get(json_array_get(flows, 0), "locations");
     ck_assert_uint_ge(json_array_size(locs), 4);
-    ck_assert_ptr_nonnull(json_object_get(json_object_get(res, "partialFingerprints"), "poolguardSignature/v1"));
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(res, "partialFingerprints"), "poolguardSignature/v1"));
     json_decref(doc);
     free(t);
     report_free(r);
@@ -72,7 +80,8 @@ static void assert_well_formed_xml(const char *text)
     snprintf(path, sizeof path, "%s/doc.xml", dir);
     tu_write(path, text);
     char *argv[] = { "/usr/bin/python3", "-c",
-                     "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", path, NULL };
+                     "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", path,
+                     NULL };
     tu_need_program(argv[0], "python3");
     ck_assert_msg(tu_run(argv, NULL, NULL, NULL, 20) == 0, "not well-formed XML:\n%s", text);
     tu_rmtree(dir);
@@ -145,7 +154,8 @@ START_TEST(test_render_svg_and_html_stand_alone)
     ck_assert_ptr_nonnull(strstr(html, "<div class=\"viewport\"><svg"));
     ck_assert_ptr_nonnull(strstr(html, "xlink:href=\"#f1-t11\""));
     ck_assert_ptr_nonnull(strstr(html, "<section class=\"thread\" id=\"f1-t11\">"));
-    ck_assert_ptr_nonnull(strstr(html, "on <b>mutex 0x55d0c0a04040</b>, held by <a href=\"#f1-t12\">"));
+    ck_assert_ptr_nonnull(
+        strstr(html, "on <b>mutex 0x55d0c0a04040</b>, held by <a href=\"#f1-t12\">"));
     ck_assert_ptr_nonnull(strstr(html, " &mdash; for <b>812 ms</b>"));
     ck_assert_ptr_nonnull(strstr(html, "<code class=\"fn\">app+0x1400</code>"));
     /* Shim and libc frames are folded in <details>. */

@@ -4,8 +4,8 @@
  */
 #include <check.h>
 
-#include "testlib.h"
 #include "report.h"
+#include "testlib.h"
 
 static pg_report *load(const char *path, int *ret)
 {
@@ -158,8 +158,8 @@ START_TEST(test_report_reads_snapshots)
 }
 END_TEST
 
-static const char header[] =
-    "{\"type\":\"header\",\"format\":\"poolguard-report\",\"version\":1,\"pid\":1,\"exe\":\"/x\"}\n";
+static const char header[] = "{\"type\":\"header\",\"format\":\"poolguard-report\",\"version\":1,"
+                             "\"pid\":1,\"exe\":\"/x\"}\n";
 static const char finding[] =
     "{\"type\":\"finding\",\"kind\":\"deadlock\",\"severity\":\"error\",\"threads\":[]}\n";
 
@@ -196,8 +196,10 @@ START_TEST(test_report_caps_frames_and_findings)
     snprintf(path, sizeof path, "%s/many.jsonl", dir);
     FILE *f = fopen(path, "w");
     fputs(header, f);
-    fputs("{\"type\":\"finding\",\"kind\":\"deadlock\",\"severity\":\"error\",\"threads\":[{\"tid\":1,"
-          "\"stack\":[", f);
+    fputs("{\"type\":\"finding\",\"kind\":\"deadlock\",\"severity\":\"error\",\"threads\":[{"
+          "\"tid\":1,"
+          "\"stack\":[",
+          f);
     for (int i = 0; i < 1000; i++)
         fprintf(f, "%s\"0x%x\"", i ? "," : "", 0x1000 + i);
     fputs("]}]}\n", f);

@@ -8,8 +8,8 @@
 #include <check.h>
 #include <jansson.h>
 
-#include "run_watch.h"
 #include "render_util.h"
+#include "run_watch.h"
 #include "testlib.h"
 
 START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
@@ -21,11 +21,11 @@ START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
 
     const pg_pool *p = &f[0]->pool_info;
     ck_assert(p->present);
-    ck_assert_ptr_null(p->library);    /* 5 */
-    ck_assert_int_eq(p->source, -1);   /* "magic" */
-    ck_assert_int_eq(p->proof, -1);    /* ["exact"] */
+    ck_assert_ptr_null(p->library);       /* 5 */
+    ck_assert_int_eq(p->source, -1);      /* "magic" */
+    ck_assert_int_eq(p->proof, -1);       /* ["exact"] */
     ck_assert_int_eq(p->max_workers, -1); /* "4" */
-    ck_assert_int_eq(p->active, -1);   /* -3 */
+    ck_assert_int_eq(p->active, -1);      /* -3 */
     /* Only entries with an address are tasks; bad functions and positions are absent. */
     ck_assert_uint_eq(p->nqueued_tasks, 3);
     ck_assert_uint_eq(p->queued_tasks[0].address, 0x10);
@@ -40,19 +40,20 @@ START_TEST(test_exact_members_of_the_wrong_type_count_as_absent)
     ck_assert_int_eq(f[0]->sev, PG_SEV_ERROR);
     ck_assert_str_eq(f[0]->shim_summary, "all 2 workers of the pool are waiting");
     ck_assert_str_eq(f[0]->summary, "all 3 workers of the pool are waiting for tasks queued behind "
-                     "them in the same pool: about 2 tasks queued (estimated); worker 1 waits for a "
-                     "task; worker 3 waits after submitting a task, still queued");
+                                    "them in the same pool: about 2 tasks queued (estimated); "
+                                    "worker 1 waits for a "
+                                    "task; worker 3 waits after submitting a task, still queued");
 
     const pg_mthread *t = f[0]->threads;
-    ck_assert(!t[0].task_function.present);   /* {} */
-    ck_assert(!t[0].submitted_task.present);  /* "queued" */
+    ck_assert(!t[0].task_function.present);  /* {} */
+    ck_assert(!t[0].submitted_task.present); /* "queued" */
     ck_assert(t[0].waits_for_task.present);
     ck_assert(!t[0].waits_for_task.function.present);
     ck_assert_ptr_null(t[0].waits_for_task.state);
-    ck_assert(!t[1].task_function.present);   /* null */
-    ck_assert(!t[1].submitted_task.present);  /* address null */
+    ck_assert(!t[1].task_function.present);  /* null */
+    ck_assert(!t[1].submitted_task.present); /* address null */
     ck_assert(!t[1].waits_for_task.present);
-    ck_assert(!t[2].task_function.present);   /* "0x" */
+    ck_assert(!t[2].task_function.present); /* "0x" */
     ck_assert(t[2].submitted_task.present);
     ck_assert_int_eq(t[2].submitted_task.position, -1); /* 1e9 is not an integer */
     ck_assert_ptr_null(t[2].submitted_task.state);
@@ -120,7 +121,8 @@ static res pg(const char *const *args, int timeout_s)
     size_t n = 0;
     argv[n++] = tu_build_path("poolguard");
     for (size_t i = 0; args[i] && n < 30; i++)
-        argv[n++] = strcmp(args[i], "FAKEAPP") == 0 ? tu_build_path("fixtures/fakeapp") : strdup(args[i]);
+        argv[n++] =
+            strcmp(args[i], "FAKEAPP") == 0 ? tu_build_path("fixtures/fakeapp") : strdup(args[i]);
     argv[n] = NULL;
     static char shim_env[8300];
     char *shim = tu_build_path("fixtures/libsymlib.so");
@@ -143,14 +145,17 @@ START_TEST(test_exact_report_stall_never_fails_not_even_with_fail_on_info)
     res r = pg((const char *[]){ "report", "tests/data/stall.jsonl", NULL }, 20);
     ck_assert_int_eq(r.code, 0);
     ck_assert_ptr_null(strstr(r.out, "stall in"));
-    ck_assert_msg(strstr(r.out, "0 findings (0 errors, 0 warnings), 2 below --min-severity"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "0 findings (0 errors, 0 warnings), 2 below --min-severity"), "%s",
+                  r.out);
     res_free(&r);
-    r = pg((const char *[]){ "report", "--min-severity", "info", "tests/data/stall.jsonl", NULL }, 20);
+    r = pg((const char *[]){ "report", "--min-severity", "info", "tests/data/stall.jsonl", NULL },
+           20);
     ck_assert_int_eq(r.code, 0);
     ck_assert_msg(strstr(r.out, "info: stall in thumbs (pid 6300)"), "%s", r.out);
     res_free(&r);
     r = pg((const char *[]){ "report", "--fail-on", "warning", "--min-severity", "info",
-                             "tests/data/stall.jsonl", NULL }, 20);
+                             "tests/data/stall.jsonl", NULL },
+           20);
     ck_assert_int_eq(r.code, 0);
     res_free(&r);
     /* --fail-on info shows info findings; a stall proves nothing and fails nothing even then. */
@@ -167,13 +172,16 @@ START_TEST(test_exact_run_a_stall_never_stops_the_program)
     res r = pg((const char *[]){ "run", "--timeout", "1", "--", "FAKEAPP", "stall", NULL }, 20);
     ck_assert_int_eq(r.code, 124);
     ck_assert_msg(strstr(r.err, "info: stall in fakeapp"), "%s", r.err);
-    ck_assert_msg(strstr(r.err, "all 2 workers of the GThreadPool have been blocked for at least 5000 ms; "
-                                "nothing proves they cannot continue"), "%s", r.err);
+    ck_assert_msg(strstr(r.err,
+                         "all 2 workers of the GThreadPool have been blocked for at least 5000 ms; "
+                         "nothing proves they cannot continue"),
+                  "%s", r.err);
     ck_assert_msg(strstr(r.err, "time-out snapshot of fakeapp"), "%s", r.err);
     ck_assert_ptr_null(strstr(r.err, "stopped the program"));
     res_free(&r);
     /* Not even when a broken shim calls it an error. */
-    r = pg((const char *[]){ "run", "--timeout", "1", "--", "FAKEAPP", "stall", "error", NULL }, 20);
+    r = pg((const char *[]){ "run", "--timeout", "1", "--", "FAKEAPP", "stall", "error", NULL },
+           20);
     ck_assert_int_eq(r.code, 124);
     ck_assert_ptr_null(strstr(r.err, "stopped the program"));
     ck_assert_msg(strstr(r.err, "info: stall in fakeapp"), "%s", r.err);

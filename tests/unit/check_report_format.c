@@ -17,23 +17,32 @@
 
 /* Fixtures in the shape the writers produce (format version 2). */
 static const char *const valid_fixtures[] = {
-    "deadlock.jsonl", "lock_order.jsonl", "pool_glib.jsonl", "pool_libuv.jsonl",
-    "python_asyncio.jsonl", "python_asyncio_named.jsonl", "python_event.jsonl",
-    "python_executor.jsonl", "python_growth.jsonl", "python_threadpool.jsonl", "stall.jsonl",
-    "dir/poolguard.app.4242.jsonl", "dir/poolguard.app.4343.jsonl",
+    "deadlock.jsonl",
+    "lock_order.jsonl",
+    "pool_glib.jsonl",
+    "pool_libuv.jsonl",
+    "python_asyncio.jsonl",
+    "python_asyncio_named.jsonl",
+    "python_event.jsonl",
+    "python_executor.jsonl",
+    "python_growth.jsonl",
+    "python_threadpool.jsonl",
+    "stall.jsonl",
+    "dir/poolguard.app.4242.jsonl",
+    "dir/poolguard.app.4343.jsonl",
 };
 
 /* Fixtures that are not valid on purpose: older shims' reports (version 1, kept to test how the
  * analyzer reads them), minimal ones (what the reader tolerates), and broken ones. */
 static const char *const invalid_fixtures[] = {
-    "pool_exhaustion.jsonl",  /* version 1: no proof or source, evidence phrases */
-    "pool_annotated.jsonl",   /* version 1 */
-    "queue_growth.jsonl",     /* version 1 */
-    "python.jsonl",           /* version 1: the first Python layer's pool (executor, no id) */
-    "snapshot.jsonl",         /* minimal: no shim, roles or stacks */
-    "pool_badmembers.jsonl",  /* members of the wrong type */
-    "badlines.jsonl", "binary.jsonl", "empty.jsonl", "garbage.jsonl", "otherjson.jsonl",
-    "truncated.jsonl", "v3.jsonl",
+    "pool_exhaustion.jsonl", /* version 1: no proof or source, evidence phrases */
+    "pool_annotated.jsonl",  /* version 1 */
+    "queue_growth.jsonl",    /* version 1 */
+    "python.jsonl",          /* version 1: the first Python layer's pool (executor, no id) */
+    "snapshot.jsonl",        /* minimal: no shim, roles or stacks */
+    "pool_badmembers.jsonl", /* members of the wrong type */
+    "badlines.jsonl",        "binary.jsonl",    "empty.jsonl", "garbage.jsonl",
+    "otherjson.jsonl",       "truncated.jsonl", "v3.jsonl",
 };
 
 static bool listed(const char *name, const char *const *list, size_t n)
@@ -87,7 +96,8 @@ START_TEST(test_every_fixture_is_listed_as_valid_or_not)
             snprintf(name, sizeof name, "%s%s", k ? "dir/" : "", e->d_name);
             ck_assert_msg(listed(name, valid_fixtures, N(valid_fixtures)) !=
                               listed(name, invalid_fixtures, N(invalid_fixtures)),
-                          "tests/data/%s must be in exactly one list of check_report_format.c", name);
+                          "tests/data/%s must be in exactly one list of check_report_format.c",
+                          name);
         }
         closedir(d);
     }
@@ -107,14 +117,18 @@ START_TEST(test_schema_rejects_a_wrong_report_naming_file_line_and_member)
 {
     char *dir = tu_tmpdir();
     char *good = tu_slurp("tests/data/pool_libuv.jsonl");
-    static const struct { const char *from, *to, *says; } wrong[] = {
+    static const struct {
+        const char *from, *to, *says;
+    } wrong[] = {
         /* Version 1's English evidence in a version 2 report. */
-        { "\"evidence\":\"annotation\"", "\"evidence\":\"signals with no idle worker\"", "pool/evidence" },
+        { "\"evidence\":\"annotation\"", "\"evidence\":\"signals with no idle worker\"",
+          "pool/evidence" },
         { "\"kind\":\"pool_exhaustion\"", "\"kind\":\"pool_trouble\"", "kind" },
         { "\"proof\":\"exact\"", "\"proof\":\"likely\"", "pool/proof" },
         { "\"role\":\"worker\"", "\"role\":\"helper\"", "threads/0/role" },
         { "\"workers\":2", "\"workers\":\"2\"", "pool/workers" },
-        { "\"summary\":", "\"sumary\":\"x\",\"summary\":", "sumary" },   /* a member no writer writes */
+        { "\"summary\":", "\"sumary\":\"x\",\"summary\":",
+          "sumary" }, /* a member no writer writes */
         { "\"version\":2", "\"version\":1", "version" },
     };
     for (size_t i = 0; i < N(wrong); i++) {
@@ -136,14 +150,15 @@ START_TEST(test_schema_rejects_a_wrong_report_naming_file_line_and_member)
     char *msgs = NULL;
     ck_assert_int_eq(tu_validate(dir, &msgs), 1);
     ck_assert_msg(strstr(msgs, "poolguard.bad.0.jsonl:6: pool/evidence") &&
-                  !strstr(msgs, "poolguard.good.1.jsonl"), "%s", msgs);
+                      !strstr(msgs, "poolguard.good.1.jsonl"),
+                  "%s", msgs);
     free(msgs);
     for (size_t i = 0; i < N(wrong); i++) {
         char name[4300];
         snprintf(name, sizeof name, "%s/poolguard.bad.%zu.jsonl", dir, i);
         unlink(name);
     }
-    tu_rmtree(dir);   /* validates what is left: the good report */
+    tu_rmtree(dir); /* validates what is left: the good report */
     free(good);
     free(dir);
 }
@@ -162,8 +177,11 @@ START_TEST(test_schema_a_report_cut_short_is_valid_up_to_its_last_complete_line)
     ck_assert_int_eq(tu_validate(path, NULL), 0);
     /* The same line cut short but followed by another: a broken line. */
     char *mid = NULL;
-    ck_assert_int_ge(asprintf(&mid, "%s\n{\"type\":\"snapshot\",\"time_unix_ms\":1,\"reason\":"
-                              "\"request\",\"threads\":[]}\n", cut), 0);
+    ck_assert_int_ge(asprintf(&mid,
+                              "%s\n{\"type\":\"snapshot\",\"time_unix_ms\":1,\"reason\":"
+                              "\"request\",\"threads\":[]}\n",
+                              cut),
+                     0);
     path = put(dir, "poolguard.cut.1.jsonl", mid);
     char *msgs = NULL;
     ck_assert_int_eq(tu_validate(path, &msgs), 1);
@@ -216,7 +234,8 @@ START_TEST(test_schema_vocabularies_are_the_formats)
     same_words(defs, "role", pg_role_name, 0, count(pg_role_name, 0));
     /* Writers wait in these; task and future are read from older reports only. */
     same_words(defs, "wait_kind", pg_wait_name, 0, PG_WAIT_ONCE);
-    same_words(defs, "lock_kind", pg_lock_name, PG_LOCK_NONE + 1, count(pg_lock_name, PG_LOCK_NONE + 1));
+    same_words(defs, "lock_kind", pg_lock_name, PG_LOCK_NONE + 1,
+               count(pg_lock_name, PG_LOCK_NONE + 1));
     json_t *hdr = json_object_get(json_object_get(defs, "header"), "properties");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(hdr, "format"), "const")),
                      PG_FORMAT_NAME);

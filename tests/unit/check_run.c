@@ -71,7 +71,8 @@ START_TEST(test_run_sets_preload_and_a_private_dir)
 {
     runres r = run_pg((const char *[]){ "run", "--", "FAKEAPP", "env", NULL }, 20);
     ck_assert_int_eq(r.code, 0);
-    ck_assert_msg(strstr(r.out, "LD_PRELOAD=/") && strstr(r.out, "fixtures/libsymlib.so\n"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "LD_PRELOAD=/") && strstr(r.out, "fixtures/libsymlib.so\n"), "%s",
+                  r.out);
     const char *d = strstr(r.out, "POOLGUARD_DIR=");
     ck_assert_ptr_nonnull(d);
     char dir[4096];
@@ -126,11 +127,13 @@ END_TEST
 START_TEST(test_run_warning_findings_fail_only_with_fail_on_warning)
 {
     runres r = run_pg((const char *[]){ "run", "--timeout", "0.3", "--", "FAKEAPP", "finding",
-                                        "warning", NULL }, 10);
+                                        "warning", NULL },
+                      10);
     ck_assert_int_eq(r.code, 124);
     runres_free(&r);
-    r = run_pg((const char *[]){ "run", "--fail-on", "warning", "--timeout", "0.3", "--",
-                                 "FAKEAPP", "finding", "warning", NULL }, 10);
+    r = run_pg((const char *[]){ "run", "--fail-on", "warning", "--timeout", "0.3", "--", "FAKEAPP",
+                                 "finding", "warning", NULL },
+               10);
     ck_assert_int_eq(r.code, 66);
     runres_free(&r);
 }
@@ -138,7 +141,8 @@ END_TEST
 
 START_TEST(test_run_timeout_shows_a_snapshot_and_exits_124)
 {
-    runres r = run_pg((const char *[]){ "run", "--timeout", "0.3", "--", "FAKEAPP", "hang", NULL }, 10);
+    runres r =
+        run_pg((const char *[]){ "run", "--timeout", "0.3", "--", "FAKEAPP", "hang", NULL }, 10);
     ck_assert_int_eq(r.code, 124);
     ck_assert_msg(strstr(r.err, "time-out snapshot of fakeapp") != NULL, "%s", r.err);
     ck_assert(strstr(r.err, "waits 900 ms on condition variable 0x3000") != NULL);
@@ -149,7 +153,8 @@ END_TEST
 
 START_TEST(test_run_timeout_without_answer_still_stops)
 {
-    runres r = run_pg((const char *[]){ "run", "--timeout", "0.2", "--", "FAKEAPP", "deaf", NULL }, 10);
+    runres r =
+        run_pg((const char *[]){ "run", "--timeout", "0.2", "--", "FAKEAPP", "deaf", NULL }, 10);
     ck_assert_int_eq(r.code, 124);
     ck_assert(strstr(r.err, "no process answered") != NULL);
     runres_free(&r);
@@ -162,11 +167,14 @@ START_TEST(test_run_keeps_reports_in_dir)
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/reports", dir);
     runres r = run_pg((const char *[]){ "run", "--dir", sub, "--format", "json", "--output", "-",
-                                        "--", "FAKEAPP", "finding", NULL }, 10);
+                                        "--", "FAKEAPP", "finding", NULL },
+                      10);
     ck_assert_int_eq(r.code, 66);
     json_t *doc = json_loads(r.out, 0, NULL);
     ck_assert_ptr_nonnull(doc);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(doc, "findings"), 0), "kind")),
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_array_get(json_object_get(doc, "findings"), 0),
+                                         "kind")),
                      "deadlock");
     json_decref(doc);
     ck_assert(strstr(r.err, "raw reports kept in") != NULL);

@@ -8,16 +8,16 @@
  */
 #include <check.h>
 
-#include "testlib.h"
 #include "analyze.h"
 #include "report.h"
 #include "symbolize.h"
+#include "testlib.h"
 
 typedef struct fixture {
     char *dir;
-    char *report;     /* path of the raw report */
-    char *text;       /* its content */
-    json_t *expect;   /* the x-expect line */
+    char *report;   /* path of the raw report */
+    char *text;     /* its content */
+    json_t *expect; /* the x-expect line */
 } fixture;
 
 static void fixture_make(fixture *fx)
@@ -188,7 +188,8 @@ START_TEST(test_symbolize_distrusts_a_changed_module)
     ck_assert_ptr_nonnull(bid);
     char old[128];
     snprintf(old, sizeof old, "%.52s", bid);
-    char *text = tu_replace(fx.text, old, "\"build_id\":\"00000000000000000000000000000000deadbeef");
+    char *text =
+        tu_replace(fx.text, old, "\"build_id\":\"00000000000000000000000000000000deadbeef");
     unsigned warnings;
     pg_report *r = symbolize_text(&fx, text, &warnings);
     pg_mthread *t = thread0(r);
@@ -222,7 +223,6 @@ START_TEST(test_symbolize_missing_module_gives_module_and_offset)
     fixture_free(&fx);
 }
 END_TEST
-
 
 /* The lock held at index i, as text and JSON name it. */
 static const char *lock_text(const pg_mthread *t, size_t i, char *buf, size_t len)
@@ -276,7 +276,8 @@ START_TEST(test_symbolize_names_global_and_static_locks_by_variable_and_definiti
     assert_lock_text(t, 3, "write lock shards[2].mu (symtest.c", expect_int(&fx, "shards_line"));
     /* The C++ library's exported mutex and the mutex inside its file-local struct. */
     assert_lock_text(t, 6, "mutex symlib_mutex (symlib.cpp", expect_int(&fx, "symlib_mutex_line"));
-    assert_lock_text(t, 7, "mutex symlib_hidden.mu (symlib.cpp", expect_int(&fx, "symlib_hidden_line"));
+    assert_lock_text(t, 7, "mutex symlib_hidden.mu (symlib.cpp",
+                     expect_int(&fx, "symlib_hidden_line"));
     ck_assert(ends_with(t->holds[7].name->module, "libsymlib.so"));
     report_free(r);
     fixture_free(&fx);
@@ -295,12 +296,15 @@ START_TEST(test_symbolize_names_heap_locks_by_init_then_first_taken_site)
     ck_assert_int_eq(n->site_kind, PG_SITE_INIT);
     ck_assert_str_eq(n->site.frames[0].function, "cache_new");
     ck_assert_int_eq(n->site.frames[0].line, expect_int(&fx, "cache_init_line"));
-    assert_lock_text(t, 4, "the mutex initialized in cache_new() at symtest.c", expect_int(&fx, "cache_init_line"));
+    assert_lock_text(t, 4, "the mutex initialized in cache_new() at symtest.c",
+                     expect_int(&fx, "cache_init_line"));
     ck_assert_int_eq(t->holds[5].name->site_kind, PG_SITE_FIRST_TAKEN);
-    assert_lock_text(t, 5, "the mutex first taken in symtest_plain() at symtest.c", expect_int(&fx, "plain_line"));
+    assert_lock_text(t, 5, "the mutex first taken in symtest_plain() at symtest.c",
+                     expect_int(&fx, "plain_line"));
     /* An address no module holds and nothing else names stays an address. */
     char buf[16384];
-    ck_assert_str_eq(describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, buf, sizeof buf),
+    ck_assert_str_eq(describe_lock(t->blocked.name, t->blocked.kind, t->blocked.address, buf,
+                                   sizeof buf),
                      "mutex 0x10");
     ck_assert_str_eq(describe_lock_name(t->blocked.name, t->blocked.kind, buf, sizeof buf), "");
     ck_assert_str_eq(lock_text(t, 0, buf, sizeof buf), "mutex 0x20");
@@ -345,7 +349,8 @@ START_TEST(test_symbolize_names_locks_of_a_stripped_module_from_dynsym_or_the_si
     /* Exported: still in .dynsym. File-local: gone, so where it was first taken names it. */
     assert_lock_text(t, 6, "mutex symlib_mutex (", 0);
     char buf[16384];
-    ck_assert_str_eq(lock_name(t, 7, buf, sizeof buf), "the mutex first taken in pgtest::lib_function(int)");
+    ck_assert_str_eq(lock_name(t, 7, buf, sizeof buf),
+                     "the mutex first taken in pgtest::lib_function(int)");
     report_free(r);
     free(text);
     free(lib);
@@ -363,7 +368,8 @@ START_TEST(test_symbolize_names_locks_of_a_missing_module_by_site_offset)
     char buf[16384];
     /* No file to read: the library's global is an address; the site is module+offset. */
     ck_assert_int_eq(strncmp(lock_text(t, 6, buf, sizeof buf), "mutex 0x", 8), 0);
-    ck_assert(strncmp(lock_name(t, 7, buf, sizeof buf), "the mutex first taken at libsymlib-gone.so+0x", 45) == 0);
+    ck_assert(strncmp(lock_name(t, 7, buf, sizeof buf),
+                      "the mutex first taken at libsymlib-gone.so+0x", 45) == 0);
     /* The executable's locks are unaffected. */
     ck_assert_str_eq(t->holds[1].name->symbol, "accounts_lock");
     report_free(r);

@@ -26,7 +26,8 @@ END_TEST
 
 START_TEST(test_poolguard_line_must_start_the_line)
 {
-    ck_assert(e2e_has_poolguard_line("x\npoolguard: warning: POOLGUARD_INTERVAL_MS bad\n", "INTERVAL"));
+    ck_assert(
+        e2e_has_poolguard_line("x\npoolguard: warning: POOLGUARD_INTERVAL_MS bad\n", "INTERVAL"));
     ck_assert(!e2e_has_poolguard_line("x poolguard: POOLGUARD_INTERVAL_MS\n", "INTERVAL"));
     ck_assert(!e2e_has_poolguard_line("poolguard: other\nPOOLGUARD_INTERVAL_MS\n", "INTERVAL"));
     ck_assert(e2e_has_poolguard_line("poolguard: deadlock", ""));
@@ -42,9 +43,11 @@ START_TEST(test_reports_load_ignores_a_line_still_being_written)
     FILE *f = fopen(path, "w");
     ck_assert(f != NULL);
     fputs("{\"type\":\"header\",\"version\":1}\n"
-          "{\"type\":\"module\",\"path\":\"/x\",\"base\":\"0x1000\",\"start\":\"0x1000\",\"end\":\"0x2000\"}\n"
+          "{\"type\":\"module\",\"path\":\"/"
+          "x\",\"base\":\"0x1000\",\"start\":\"0x1000\",\"end\":\"0x2000\"}\n"
           "{\"type\":\"finding\",\"kind\":\"deadlock\"}\n"
-          "{\"type\":\"finding\",\"ki", f);
+          "{\"type\":\"finding\",\"ki",
+          f);
     fclose(f);
     struct e2e_reports rs;
     e2e_reports_load(&rs, r.reports);
@@ -54,7 +57,7 @@ START_TEST(test_reports_load_ignores_a_line_still_being_written)
     ck_assert_uint_eq(json_array_size(rs.r[0].modules), 1);
     ck_assert_uint_eq(e2e_reports_count_findings(&rs), 1);
     e2e_reports_free(&rs);
-    tu_rmtree_unchecked(r.work);   /* a minimal report, not in the format on purpose */
+    tu_rmtree_unchecked(r.work); /* a minimal report, not in the format on purpose */
 }
 END_TEST
 
@@ -87,8 +90,10 @@ START_TEST(test_run_child_environment_is_ours_cleaned_and_overridden)
     char *env[] = { "PGTEST_REPLACED=new", NULL };
     char *out, *err;
     ck_assert_int_eq(tu_run_capture(argv, env, 20, &out, &err), 0);
-    ck_assert_msg(strstr(out, "\nPGTEST_KEPT=yes\n") || tu_starts_with(out, "PGTEST_KEPT=yes\n"), "%s", out);
-    ck_assert_msg(strstr(out, "PGTEST_REPLACED=new\n") && !strstr(out, "PGTEST_REPLACED=old"), "%s", out);
+    ck_assert_msg(strstr(out, "\nPGTEST_KEPT=yes\n") || tu_starts_with(out, "PGTEST_KEPT=yes\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "PGTEST_REPLACED=new\n") && !strstr(out, "PGTEST_REPLACED=old"), "%s",
+                  out);
     ck_assert_msg(!strstr(out, "POOLGUARD_INTERVAL_MS"), "%s", out);
     unsetenv("POOLGUARD_INTERVAL_MS");
     unsetenv("PGTEST_KEPT");

@@ -58,8 +58,9 @@ static inline void setup_limits(uint32_t max_edges, uint32_t max_nodes, uint32_t
     memset(pairs, 0, sizeof pairs);
     npairs = 0;
     single_wanted = 1;
-    ck_assert_int_eq(
-        pg_lc_init(&lc, mem, sizeof mem, max_edges, max_nodes, max_segs, preds, seg_pred), 0);
+    ck_assert_int_eq(pg_lc_init(&lc, mem, sizeof mem, max_edges, max_nodes, max_segs, preds,
+                                seg_pred),
+                     0);
 }
 
 static inline void setup(void)
@@ -86,7 +87,7 @@ static inline void took(uint32_t e, uint32_t thr, uint32_t seg)
                       seg_thr[seg]);
         seg_thr[seg] = thr;
     }
-    p->cand[p->ncand++] = (struct pg_lc_cand){seg, thr};
+    p->cand[p->ncand++] = (struct pg_lc_cand){ seg, thr };
 }
 
 /* A pair, taken once, by thread thr in segment seg. */
