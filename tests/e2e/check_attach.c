@@ -279,6 +279,47 @@ START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
 }
 END_TEST
 
+/* main write-locks `catalog` and joins the publisher, which waits for `journal`, held by the
+ * compactor, which waits to write-lock `catalog`. The rwlock edge comes from the writer's tid glibc
+ * keeps in the lock (a read-held rwlock names no holder, so that shape cannot be proven). */
+START_TEST(test_attach_proves_cycle_through_rwlock_mutex_and_join)
+{
+    need_attach();
+    struct e2e_run r;
+    start_prog(&r, "att_rwlock_cycle", NULL);
+    json_t *doc = attach_json("attach-rwlock", r.pid, 66);
+    json_t *f = only_finding(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
+                     "3 threads wait on each other through 1 mutex, 1 rwlock (write) and 1 join");
+    ck_assert_int_eq(json_array_size(json_object_get(f, "cycle")), 3);
+    ck_assert_int_eq(json_array_size(json_object_get(f, "threads")), 3);
+    json_t *m = thread_in(f, "main"), *p = thread_in(f, "publisher_thread"),
+           *c = thread_in(f, "compactor_thread");
+    ck_assert_msg(m && p && c,
+                  "the stacks do not name main, publisher_thread and compactor_thread");
+    ck_assert_int_eq(json_integer_value(json_object_get(m, "tid")), r.pid);
+    ck_assert_str_eq(blocked_kind(m), "join");
+    ck_assert_str_eq(blocked_kind(p), "mutex");
+    ck_assert_str_eq(blocked_kind(c), "rwlock_write");
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(m, "blocked_on"), "target")),
+                     json_integer_value(json_object_get(p, "tid")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p, "blocked_on"), "owner")),
+                     json_integer_value(json_object_get(c, "tid")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "blocked_on"), "owner")),
+                     r.pid);
+    /* main is shown holding the rwlock it write-locked. */
+    json_t *holds = json_object_get(m, "holds");
+    ck_assert_int_eq(json_array_size(holds), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(holds, 0), "kind")),
+                     "rwlock_write");
+    json_decref(doc);
+    assert_running(r.pid);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+}
+END_TEST
+
 START_TEST(test_attach_shows_pool_stuck_on_itself)
 {
     need_attach();
@@ -474,6 +515,7 @@ Suite *attach_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_attach_proves_two_thread_mutex_cycle);
     tcase_add_test(tc, test_attach_proves_cycle_of_mutex_and_joins);
+    tcase_add_test(tc, test_attach_proves_cycle_through_rwlock_mutex_and_join);
     tcase_add_test(tc, test_attach_shows_pool_stuck_on_itself);
     tcase_add_test(tc, test_attach_100_times_leaves_busy_program_unchanged);
     tcase_add_test(tc, test_core_of_mutex_cycle_gives_same_finding);
