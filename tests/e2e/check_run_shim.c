@@ -251,18 +251,20 @@ START_TEST(test_run_shim_timeout_snapshot_shows_blocked_threads)
 }
 END_TEST
 
-/* A program that runs outside the shim (it clears LD_PRELOAD and re-execs itself) deadlocks on two
- * mutexes: nothing stops it, and at the time-out it does not answer the snapshot request, so the
- * gate attaches to it before killing it. The deadlock attach proves fails the gate (66), with the
- * program's own function names. */
-START_TEST(test_run_shim_timeout_attaches_to_a_program_outside_the_shim)
+/* A program that runs outside the shim deadlocks on two mutexes: nothing stops it, and at the
+ * time-out it does not answer the snapshot request, so the gate attaches to it before killing it.
+ * The deadlock attach proves fails the gate (66), with the program's own function names: worker_a
+ * and worker_b in the cycle, main waiting behind it. */
+static void check_timeout_attach(const char *prog, const char *worker_a, const char *worker_b)
 {
+    char rel[128];
+    snprintf(rel, sizeof rel, "progs/%s", prog);
     tu_need_built("libpoolguard.so");
-    tu_need_built("progs/att_reexec_cycle");
+    tu_need_built(rel);
     char *out, *err;
     long t0 = tu_now_ms();
     int code =
-        run_prog("att_reexec_cycle",
+        run_prog(prog,
                  (const char *[]){ "--timeout", "3", "--format", "json", "--output", "-", NULL },
                  &out, &err);
     long took = tu_now_ms() - t0;
@@ -284,7 +286,7 @@ START_TEST(test_run_shim_timeout_attaches_to_a_program_outside_the_shim)
                      "2 threads wait on each other through 2 mutexes");
     ck_assert_uint_eq(json_array_size(json_object_get(f, "cycle")), 2);
     /* The two workers are the cycle, main waits behind it; each with its own function. */
-    const char *want[] = { "ship_worker", "bill_worker", "main" };
+    const char *want[] = { worker_a, worker_b, "main" };
     const char *role[] = { "cycle", "cycle", NULL };
     json_t *threads = json_object_get(f, "threads");
     ck_assert_uint_eq(json_array_size(threads), 3);
@@ -306,6 +308,19 @@ START_TEST(test_run_shim_timeout_attaches_to_a_program_outside_the_shim)
     json_decref(doc);
     free(out);
     free(err);
+}
+
+/* It clears LD_PRELOAD and re-execs itself. */
+START_TEST(test_run_shim_timeout_attaches_to_a_program_that_dropped_the_shim)
+{
+    check_timeout_attach("att_reexec_cycle", "ship_worker", "bill_worker");
+}
+END_TEST
+
+/* Linked statically: the shim never loads. */
+START_TEST(test_run_shim_timeout_attaches_to_a_static_program)
+{
+    check_timeout_attach("att_static_cycle", "pack_worker", "label_worker");
 }
 END_TEST
 
@@ -340,7 +355,8 @@ Suite *run_shim_suite(void)
     tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
     tcase_add_test(tc, test_run_shim_stops_a_deadlock_in_a_forked_child);
     tcase_add_test(tc, test_run_shim_timeout_snapshot_shows_blocked_threads);
-    tcase_add_test(tc, test_run_shim_timeout_attaches_to_a_program_outside_the_shim);
+    tcase_add_test(tc, test_run_shim_timeout_attaches_to_a_program_that_dropped_the_shim);
+    tcase_add_test(tc, test_run_shim_timeout_attaches_to_a_static_program);
     tcase_add_test(tc, test_run_shim_reads_a_report_whose_header_holds_a_long_command_line);
     suite_add_tcase(s, tc);
     return s;
