@@ -93,6 +93,12 @@ int ext_cli_parse(ext_cli *c, const char *cmd, const char *usage, int argc, char
 /* Writes the report of p, renders it as `poolguard report` does, and returns the exit code. */
 int ext_cli_finish(ext_cli *c, ext_proc *p);
 
+/* Attaches to pid as `poolguard attach` does and writes its raw report to path (created; with
+ * all_threads, a snapshot of every thread too), without rendering it: how `poolguard run` takes
+ * the time-out snapshot of a program that runs outside the shim. Returns 0, or PG_EXIT_ERROR after
+ * saying why on stderr. */
+int ext_attach_to_file(pid_t pid, const char *path, bool all_threads);
+
 int cmd_attach(int argc, char **argv);
 int cmd_core(int argc, char **argv);
 

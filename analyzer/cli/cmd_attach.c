@@ -81,17 +81,25 @@ static void on_signal(int sig)
 }
 
 static const int handled[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+enum { NHANDLED = sizeof handled / sizeof *handled };
+static struct sigaction handled_before[NHANDLED];
 
+/* Installs the detaching handlers, or puts back the ones they replaced (`poolguard run` passes
+ * these signals on to its program, and goes on doing so after attaching to it). */
 static void handlers(bool install)
 {
-    for (size_t i = 0; i < sizeof handled / sizeof *handled; i++) {
+    for (size_t i = 0; i < NHANDLED; i++) {
+        if (!install) {
+            sigaction(handled[i], &handled_before[i], NULL);
+            continue;
+        }
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = install ? on_signal : SIG_DFL;
+        sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        for (size_t k = 0; k < sizeof handled / sizeof *handled; k++)
+        for (size_t k = 0; k < NHANDLED; k++)
             sigaddset(&sa.sa_mask, handled[k]);
-        sigaction(handled[i], &sa, NULL);
+        sigaction(handled[i], &sa, &handled_before[i]);
     }
 }
 
@@ -146,7 +154,7 @@ static void explain_eperm(pid_t pid)
 
 static int add_tracee(tracee **arr, size_t *cap, pid_t tid)
 {
-    if (ntracees == *cap) {
+    if (!*arr || ntracees >= *cap) {
         size_t ncap = *cap ? *cap * 2 : 64;
         tracee *a = malloc(ncap * sizeof *a);
         if (!a)
@@ -217,9 +225,7 @@ static int stop_all(pid_t pid, tracee **arr, size_t *cap)
                 continue;
             pid_t tid = (pid_t)atoi(e->d_name);
             bool known = false;
-            for (size_t i = 0; i < ntracees && !known; i++)
-                /* *arr holds ntracees entries (the analyzer cannot see it) */
-                // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
+            for (size_t i = 0; *arr && i < ntracees && !known; i++)
                 known = (*arr)[i].tid == tid;
             if (known)
                 continue;
@@ -360,6 +366,120 @@ static const Dwfl_Callbacks proc_callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
+/* Stops every thread of pid, reads and analyzes them, and lets them go: p is left filled for
+ * ext_write_report, to be freed with attach_release. Returns 0 or PG_EXIT_ERROR after saying why. */
+static int attach_read(pid_t pid, ext_proc *p)
+{
+    /* Same policy as cli_finish: no network look-ups of debug info unless asked. */
+    if (!getenv("POOLGUARD_DEBUGINFOD"))
+        unsetenv("DEBUGINFOD_URLS");
+    memset(p, 0, sizeof *p);
+    p->source = "attach";
+    p->pid = pid;
+    p->read = read_mem;
+    p->read_ctx = &p->pid;
+    read_identity(p);
+    tracee *arr = NULL;
+    size_t cap = 0;
+    tracees = NULL;
+    ntracees = 0;
+    handlers(true);
+    int err = stop_all(pid, &arr, &cap);
+    int status = 0;
+    if (err == 0) {
+        p->threads = calloc(ntracees ? ntracees : 1, sizeof *p->threads);
+        bool all_read = p->threads != NULL;
+        for (size_t i = 0; p->threads && arr && i < ntracees; i++) {
+            if (arr[i].state == T_GONE)
+                continue;
+            read_thread(pid, &arr[i], &p->threads[p->nthreads]);
+            all_read &= p->threads[p->nthreads].have_regs;
+            p->nthreads++;
+        }
+        p->can_prove_hang = all_read && !async_handlers(pid);
+        p->dwfl = dwfl_begin(&proc_callbacks);
+        if (p->dwfl) {
+            dwfl_report_begin(p->dwfl);
+            if (dwfl_linux_proc_report(p->dwfl, pid) != 0 ||
+                dwfl_report_end(p->dwfl, NULL, NULL) != 0) {
+                cli_error("attach: cannot read the modules of process %d: %s", (int)pid,
+                          dwfl_errmsg(-1));
+                status = PG_EXIT_ERROR;
+            } else if (dwfl_linux_proc_attach(p->dwfl, pid, true) != 0) {
+                cli_error("attach: cannot read the threads of process %d: %s", (int)pid,
+                          dwfl_errmsg(-1));
+                status = PG_EXIT_ERROR;
+            }
+        } else {
+            status = PG_EXIT_ERROR;
+        }
+        if (!status && (ext_unwind(p) < 0 || ext_analyze(p) < 0)) {
+            cli_error("out of memory");
+            status = PG_EXIT_ERROR;
+        }
+    } else {
+        status = PG_EXIT_ERROR;
+    }
+    /* Everything read: let the process go before the slow part (symbolizing, rendering). */
+    detach_all();
+    long long deadline = cli_now_ms() + STOP_WAIT_MS;
+    for (size_t i = 0; arr && i < ntracees; i++) {
+        if (arr[i].state != T_SEIZED)
+            continue;
+        wait_stop(&arr[i], deadline);
+        detach_all();
+        if (arr[i].state == T_SEIZED)
+            fprintf(stderr,
+                    "poolguard: warning: attach: thread %d did not stop (in the kernel); "
+                    "it is released when poolguard exits\n",
+                    (int)arr[i].tid);
+    }
+    handlers(false);
+    tracees = NULL;
+    ntracees = 0;
+    free(arr);
+    return status;
+}
+
+static void attach_release(ext_proc *p)
+{
+    ext_proc_release(p);
+    if (p->dwfl)
+        dwfl_end(p->dwfl);
+    free(p->threads);
+    free(p->exe);
+    for (char **a = p->argv; a && *a; a++)
+        free(*a);
+    free(p->argv);
+}
+
+int ext_attach_to_file(pid_t pid, const char *path, bool all_threads)
+{
+#if !defined(__x86_64__)
+    (void)pid;
+    (void)path;
+    (void)all_threads;
+    cli_error("attach: only x86_64 is supported");
+    return PG_EXIT_ERROR;
+#else
+    ext_proc p;
+    int status = attach_read(pid, &p);
+    if (!status) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int nf = fd >= 0 ? ext_write_report(&p, fd, all_threads) : -errno;
+        if (fd >= 0 && close(fd) != 0 && nf >= 0)
+            nf = -errno;
+        if (nf < 0) {
+            cli_error("cannot write the raw report '%s': %s", path, strerror(-nf));
+            unlink(path);
+            status = PG_EXIT_ERROR;
+        }
+    }
+    attach_release(&p);
+    return status;
+#endif
+}
+
 int cmd_attach(int argc, char **argv)
 {
     ext_cli c;
@@ -394,79 +514,10 @@ int cmd_attach(int argc, char **argv)
         cli_error("attach: no process %d", (int)pid);
         return PG_EXIT_ERROR;
     }
-    /* Same policy as cli_finish: no network look-ups of debug info unless asked. */
-    if (!getenv("POOLGUARD_DEBUGINFOD"))
-        unsetenv("DEBUGINFOD_URLS");
-
-    ext_proc p = { .source = "attach", .pid = pid, .read = read_mem };
-    p.read_ctx = &p.pid;
-    read_identity(&p);
-    tracee *arr = NULL;
-    size_t cap = 0;
-    handlers(true);
-    int err = stop_all(pid, &arr, &cap);
-    int status = 0;
-    if (err == 0) {
-        p.threads = calloc(ntracees ? ntracees : 1, sizeof *p.threads);
-        bool all_read = p.threads != NULL;
-        for (size_t i = 0; p.threads && arr && i < ntracees; i++) {
-            if (arr[i].state == T_GONE)
-                continue;
-            read_thread(pid, &arr[i], &p.threads[p.nthreads]);
-            all_read &= p.threads[p.nthreads].have_regs;
-            p.nthreads++;
-        }
-        p.can_prove_hang = all_read && !async_handlers(pid);
-        p.dwfl = dwfl_begin(&proc_callbacks);
-        if (p.dwfl) {
-            dwfl_report_begin(p.dwfl);
-            if (dwfl_linux_proc_report(p.dwfl, pid) != 0 ||
-                dwfl_report_end(p.dwfl, NULL, NULL) != 0) {
-                cli_error("attach: cannot read the modules of process %d: %s", (int)pid,
-                          dwfl_errmsg(-1));
-                status = PG_EXIT_ERROR;
-            } else if (dwfl_linux_proc_attach(p.dwfl, pid, true) != 0) {
-                cli_error("attach: cannot read the threads of process %d: %s", (int)pid,
-                          dwfl_errmsg(-1));
-                status = PG_EXIT_ERROR;
-            }
-        } else {
-            status = PG_EXIT_ERROR;
-        }
-        if (!status && (ext_unwind(&p) < 0 || ext_analyze(&p) < 0)) {
-            cli_error("out of memory");
-            status = PG_EXIT_ERROR;
-        }
-    } else {
-        status = PG_EXIT_ERROR;
-    }
-    /* Everything read: let the process go before the slow part (symbolizing, rendering). */
-    detach_all();
-    long long deadline = cli_now_ms() + STOP_WAIT_MS;
-    for (size_t i = 0; arr && i < ntracees; i++) {
-        if (arr[i].state != T_SEIZED)
-            continue;
-        wait_stop(&arr[i], deadline);
-        detach_all();
-        if (arr[i].state == T_SEIZED)
-            fprintf(stderr,
-                    "poolguard: warning: attach: thread %d did not stop (in the kernel); "
-                    "it is released when poolguard exits\n",
-                    (int)arr[i].tid);
-    }
-    handlers(false);
+    ext_proc p;
+    int status = attach_read(pid, &p);
     if (!status)
         status = ext_cli_finish(&c, &p);
-    ext_proc_release(&p);
-    if (p.dwfl)
-        dwfl_end(p.dwfl);
-    free(p.threads);
-    free(p.exe);
-    for (char **a = p.argv; a && *a; a++)
-        free(*a);
-    free(p.argv);
-    tracees = NULL;
-    ntracees = 0;
-    free(arr);
+    attach_release(&p);
     return status;
 }

@@ -2,7 +2,8 @@
  * `poolguard run [options] -- CMD [ARGS...]`: the CI gate. Runs CMD in its own process group with
  * the shim preloaded and POOLGUARD_DIR set (children inherit both, so forks and execs are
  * followed), watches the directory, and stops the whole group as soon as a deadlock or pool
- * exhaustion is proven, or when --timeout expires (after asking every process for a snapshot).
+ * exhaustion is proven, or when --timeout expires (after asking every process for a snapshot;
+ * the program's own process, when it does not answer, is attached to: run_group.c).
  * Then it renders what was found and exits with a fixed code (cli.h). This file holds the
  * options, the shim and the directories, and the last step; starting, signalling and supervising
  * the program's process group is run_group.c.
@@ -40,7 +41,8 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -t, --timeout SECS      stop CMD after SECS seconds (fractions allowed), showing a\n"
-    "                          snapshot of every thread; exit status 124\n"
+    "                          snapshot of every thread (by attach when CMD runs outside\n"
+    "                          the shim); exit status 124\n"
     "  -d, --dir DIR           keep raw reports in DIR (created if missing) instead of a\n"
     "                          private temporary directory\n"
     "  -k, --keep              keep the temporary directory and say where it is\n" CLI_COMMON_HELP

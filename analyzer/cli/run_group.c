@@ -1,7 +1,8 @@
 /*
  * The program's process group for `poolguard run` (see run_group.h and cmd_run.c): CMD started
  * in a group of its own with the shim's environment, signals passed on, and the group supervised
- * until it ends, a finding stops it, or the time-out has asked every process for a snapshot.
+ * until it ends, a finding stops it, or the time-out has asked every process for a snapshot
+ * (the program's own process, if it runs outside the shim and cannot answer, is read by attach).
  *
  * Nothing else of the program's environment changes: it gets the signal dispositions and mask
  * poolguard was started with (an ignored SIGHUP stays ignored: `nohup poolguard run` protects the
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cli.h"
 
 enum { POLL_MS = 50, SNAPSHOT_WAIT_MS = 1000 };
@@ -188,6 +190,19 @@ static void read_notices(int fd, run_watch *w, char *buf, size_t cap, size_t *le
 }
 
 /* Supervises the group until the program ends, a finding stops it, or the time-out. */
+/* The report lands in dir with the shim's, so it is rendered with them. */
+static void snapshot_by_attach(pid_t pid, const char *dir)
+{
+    fprintf(stderr,
+            "poolguard: process %d did not answer the snapshot request (it runs outside the "
+            "shim): attaching to it\n",
+            (int)pid);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/poolguard.attach.%d.jsonl", dir, (int)pid);
+    if (ext_attach_to_file(pid, path, true) != 0)
+        fprintf(stderr, "poolguard: warning: no snapshot of process %d\n", (int)pid);
+}
+
 run_end run_supervise(pid_t pid, const char *dir, int notify_fd, double timeout_s,
                       bool stop_on_finding, bool tty, int *status, run_watch *w)
 {
@@ -236,6 +251,10 @@ run_end run_supervise(pid_t pid, const char *dir, int notify_fd, double timeout_
         }
         sleep_ms(POLL_MS);
     }
+    /* A program that runs outside the shim (static, setuid, LD_PRELOAD cleared before an exec)
+     * never answers: its snapshot is taken by attach, while it is still there to be read. */
+    if (end == END_TIMEOUT && !exited && !(w && run_watch_answered(w, pid)))
+        snapshot_by_attach(pid, dir);
     /* The rest of the group (children the program left behind, or everyone) goes too. */
     kill(-pid, SIGKILL);
     if (!exited)

@@ -23,6 +23,7 @@ typedef struct watched {
     int fd;
     lines *l;
     bool header, snapshot;
+    long pid; /* the header's */
 } watched;
 
 enum { MAX_LOST = 64 };
@@ -94,6 +95,14 @@ size_t run_watch_snapshots(const run_watch *w)
     return k;
 }
 
+bool run_watch_answered(const run_watch *w, int pid)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->files[i].header && w->files[i].snapshot && w->files[i].pid == pid)
+            return true;
+    return false;
+}
+
 static bool known(const run_watch *w, const char *name)
 {
     for (size_t i = 0; i < w->n; i++)
@@ -153,11 +162,12 @@ static void read_new_lines(run_watch *w, watched *f)
             continue;
         json_t *o = json_loadb(line, len, 0, NULL);
         int type = pg_record_parse(json_string_value(json_object_get(o, PG_K_TYPE)));
-        if (type == PG_REC_HEADER)
+        if (type == PG_REC_HEADER) {
             f->header = true;
-        else if (type == PG_REC_SNAPSHOT &&
-                 pg_reason_parse(json_string_value(json_object_get(o, PG_K_REASON))) ==
-                     PG_REASON_REQUEST)
+            f->pid = (long)json_integer_value(json_object_get(o, PG_K_PID));
+        } else if (type == PG_REC_SNAPSHOT &&
+                   pg_reason_parse(json_string_value(json_object_get(o, PG_K_REASON))) ==
+                       PG_REASON_REQUEST)
             f->snapshot = true;
         else if (type == PG_REC_FINDING &&
                  run_finding_stops(json_string_value(json_object_get(o, PG_K_KIND)),

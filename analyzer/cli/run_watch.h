@@ -21,6 +21,8 @@ bool run_watch_stop_finding(const run_watch *w);
 /* Report files with a header, and of those, how many wrote a snapshot after the request. */
 size_t run_watch_processes(const run_watch *w);
 size_t run_watch_snapshots(const run_watch *w);
+/* Has process pid written a snapshot after the request? Not when it runs outside the shim. */
+bool run_watch_answered(const run_watch *w, int pid);
 
 /* A finding the shim told of through POOLGUARD_NOTIFY ("finding pid=N kind=K severity=S
  * proof=P written=0|1 report=PATH"). */

@@ -138,7 +138,7 @@ static void filters(hctx *c, const char *const *kinds, size_t nkinds, const bool
 int render_html(pg_report *r, const render_opts *o, FILE *out)
 {
     hctx c = { .out = out, .o = o };
-    size_t n, ns, shown = 0;
+    size_t n, ns, shown = 0, deadlocks = 0;
     pg_finding **f = report_findings(r, &n);
     pg_snapshot **s = report_snapshots(r, &ns);
     const char *kinds[16];
@@ -148,6 +148,7 @@ int render_html(pg_report *r, const render_opts *o, FILE *out)
         if (!render_finding_visible(f[i], o))
             continue;
         shown++;
+        deadlocks += f[i]->kind_id == PG_KIND_DEADLOCK;
         sevs[f[i]->sev] = true;
         bool seen = false;
         for (size_t k = 0; k < nkinds; k++)
@@ -168,9 +169,10 @@ int render_html(pg_report *r, const render_opts *o, FILE *out)
             ns ? (o->timed_out ? ", and where every thread was at the time-out" : ", and snapshots")
                : "");
     if (o->timed_out)
-        fputs("<p>The program ran past its time-out without a proven deadlock; the snapshot shows "
-              "where each thread was.</p>\n",
-              out);
+        fprintf(out,
+                "<p>The program ran past its time-out%s; the snapshot shows where each thread "
+                "was.</p>\n",
+                deadlocks ? "" : " without a proven deadlock");
     if (shown || ns) {
         filters(&c, kinds, nkinds, sevs);
         fputs("<table class=\"summary\"><thead><tr><th>#</th><th>severity</th><th>kind</th>"

@@ -243,7 +243,7 @@ static int render_text_unwrapped(pg_report *r, const render_opts *o, FILE *out)
 {
     tctx c = { .out = out, .o = o };
     size_t n, shown = 0, dup = 0, supp = 0, base = 0, below = 0;
-    unsigned errors = 0, warnings = 0, infos = 0;
+    unsigned errors = 0, warnings = 0, infos = 0, deadlocks = 0;
     pg_finding **f = report_findings(r, &n);
     for (size_t i = 0; i < n; i++) {
         if (f[i]->duplicate)
@@ -261,14 +261,19 @@ static int render_text_unwrapped(pg_report *r, const render_opts *o, FILE *out)
         errors += f[i]->sev == PG_SEV_ERROR;
         warnings += f[i]->sev == PG_SEV_WARNING;
         infos += f[i]->sev == PG_SEV_INFO;
+        deadlocks += f[i]->kind_id == PG_KIND_DEADLOCK;
     }
     size_t ns;
     pg_snapshot **s = report_snapshots(r, &ns);
     for (size_t i = 0; i < ns; i++)
         print_snapshot(&c, s[i]);
+    /* A deadlock shown after a time-out was proven from the snapshot (attach's, for a program
+     * outside the shim) or kept running by --fail-on none. */
     if (o->timed_out && ns > 0)
-        fprintf(out, "poolguard: the program ran past its time-out without a proven deadlock; "
-                     "the snapshot above shows where each thread was\n");
+        fprintf(out,
+                "poolguard: the program ran past its time-out%s; the snapshot above shows where "
+                "each thread was\n",
+                deadlocks ? "" : " without a proven deadlock");
     else if (o->timed_out)
         fprintf(out, "poolguard: the program ran past its time-out and no process answered the "
                      "snapshot request (was the shim loaded?)\n");

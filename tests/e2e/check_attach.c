@@ -279,6 +279,51 @@ START_TEST(test_attach_proves_cycle_of_mutex_and_joins)
 }
 END_TEST
 
+static void check_rwlock_cycle(json_t *f, pid_t pid)
+{
+    ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
+                     "3 threads wait on each other through 1 mutex, 1 rwlock (write) and 1 join");
+    ck_assert_int_eq(json_array_size(json_object_get(f, "cycle")), 3);
+    ck_assert_int_eq(json_array_size(json_object_get(f, "threads")), 3);
+    json_t *m = thread_in(f, "main"), *p = thread_in(f, "publisher_thread"),
+           *c = thread_in(f, "compactor_thread");
+    ck_assert_msg(m && p && c,
+                  "the stacks do not name main, publisher_thread and compactor_thread");
+    ck_assert_int_eq(json_integer_value(json_object_get(m, "tid")), pid);
+    ck_assert_str_eq(blocked_kind(m), "join");
+    ck_assert_str_eq(blocked_kind(p), "mutex");
+    ck_assert_str_eq(blocked_kind(c), "rwlock_write");
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(m, "blocked_on"), "target")),
+                     json_integer_value(json_object_get(p, "tid")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p, "blocked_on"), "owner")),
+                     json_integer_value(json_object_get(c, "tid")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "blocked_on"), "owner")),
+                     pid);
+    /* main is shown holding the rwlock it write-locked. */
+    json_t *holds = json_object_get(m, "holds");
+    ck_assert_int_eq(json_array_size(holds), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(holds, 0), "kind")),
+                     "rwlock_write");
+}
+
+/* main write-locks `catalog` and joins the publisher, which waits for `journal`, held by the
+ * compactor, which waits to write-lock `catalog`. The rwlock edge comes from the writer's tid glibc
+ * keeps in the lock (a read-held rwlock names no holder, so that shape cannot be proven). */
+START_TEST(test_attach_proves_cycle_through_rwlock_mutex_and_join)
+{
+    need_attach();
+    struct e2e_run r;
+    start_prog(&r, "att_rwlock_cycle", NULL);
+    json_t *doc = attach_json("attach-rwlock", r.pid, 66);
+    check_rwlock_cycle(only_finding(doc), r.pid);
+    json_decref(doc);
+    assert_running(r.pid);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+}
+END_TEST
+
 START_TEST(test_attach_shows_pool_stuck_on_itself)
 {
     need_attach();
@@ -352,39 +397,68 @@ START_TEST(test_attach_100_times_leaves_busy_program_unchanged)
 }
 END_TEST
 
-START_TEST(test_core_of_mutex_cycle_gives_same_finding)
+/* gcore of a running test program, read by `poolguard core --raw --format json`: exit 66, the raw
+ * report checked against the format. Returns the document. */
+static json_t *core_json(struct e2e_run *r, const char *prog)
 {
-    need_attach();
     if (system("command -v gcore >/dev/null 2>&1") != 0)
         ck_abort_msg("gcore is not installed (it comes with gdb: run make deps)");
-    struct e2e_run r;
-    start_prog(&r, "att_mutex_cycle", NULL);
     char core[PATH_MAX + 32], cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, "timeout 60 gcore -o %s/core %d >/dev/null 2>&1", r.work, (int)r.pid);
+    snprintf(cmd, sizeof cmd, "timeout 60 gcore -o %s/core %d >/dev/null 2>&1", r->work,
+             (int)r->pid);
     ck_assert_msg(system(cmd) == 0, "gcore failed: %s", cmd);
-    snprintf(core, sizeof core, "%s/core.%d", r.work, (int)r.pid);
-    assert_running(r.pid);
+    snprintf(core, sizeof core, "%s/core.%d", r->work, (int)r->pid);
+    assert_running(r->pid);
     char exe[PATH_MAX];
-    tu_prog_path(exe, sizeof exe, "att_mutex_cycle");
+    tu_prog_path(exe, sizeof exe, prog);
     char dir[64], raw[128];
     raw_report_path(dir, sizeof dir, raw, sizeof raw, "core");
     char *args[] = { "poolguard", "core", "--raw", raw, "--format", "json", core, exe, NULL };
     char *out, *err;
-    int st = run_poolguard("core-mutex", args, &out, &err);
-    ck_assert_msg(st == 66, "core: exit status %d; stderr: %s", st, err);
+    int st = run_poolguard(prog, args, &out, &err);
+    ck_assert_msg(st == 66, "core of %s: exit status %d; stderr: %s", prog, st, err);
     ck_assert_msg(access(raw, R_OK) == 0, "core --raw wrote no %s", raw);
     tu_rmtree(dir); /* checks the raw report against the format */
-    json_t *doc = parse_json("core-mutex", out);
-    json_t *f = only_finding(doc);
-    check_mutex_cycle(f, r.pid);
-    /* Same finding as attach: the same signature (what baselines and suppressions match). */
-    json_t *live = attach_json("attach-mutex-for-core", r.pid, 66);
-    ck_assert_str_eq(json_string_value(json_object_get(f, "signature")),
-                     json_string_value(json_object_get(only_finding(live), "signature")));
-    json_decref(live);
-    json_decref(doc);
+    json_t *doc = parse_json(prog, out);
     free(out);
     free(err);
+    return doc;
+}
+
+/* The core's finding is attach's: the same signature (what baselines and suppressions match). */
+static void assert_same_signature(json_t *core_finding, pid_t pid)
+{
+    json_t *live = attach_json("attach-for-core", pid, 66);
+    ck_assert_str_eq(json_string_value(json_object_get(core_finding, "signature")),
+                     json_string_value(json_object_get(only_finding(live), "signature")));
+    json_decref(live);
+}
+
+START_TEST(test_core_of_mutex_cycle_gives_same_finding)
+{
+    need_attach();
+    struct e2e_run r;
+    start_prog(&r, "att_mutex_cycle", NULL);
+    json_t *doc = core_json(&r, "att_mutex_cycle");
+    json_t *f = only_finding(doc);
+    check_mutex_cycle(f, r.pid);
+    assert_same_signature(f, r.pid);
+    json_decref(doc);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+}
+END_TEST
+
+START_TEST(test_core_of_rwlock_cycle_gives_same_finding)
+{
+    need_attach();
+    struct e2e_run r;
+    start_prog(&r, "att_rwlock_cycle", NULL);
+    json_t *doc = core_json(&r, "att_rwlock_cycle");
+    json_t *f = only_finding(doc);
+    check_rwlock_cycle(f, r.pid);
+    assert_same_signature(f, r.pid);
+    json_decref(doc);
     e2e_run_kill(&r);
     tu_rmtree(r.work);
 }
@@ -474,9 +548,11 @@ Suite *attach_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_attach_proves_two_thread_mutex_cycle);
     tcase_add_test(tc, test_attach_proves_cycle_of_mutex_and_joins);
+    tcase_add_test(tc, test_attach_proves_cycle_through_rwlock_mutex_and_join);
     tcase_add_test(tc, test_attach_shows_pool_stuck_on_itself);
     tcase_add_test(tc, test_attach_100_times_leaves_busy_program_unchanged);
     tcase_add_test(tc, test_core_of_mutex_cycle_gives_same_finding);
+    tcase_add_test(tc, test_core_of_rwlock_cycle_gives_same_finding);
     tcase_add_test(tc, test_attach_and_core_errors_exit_125);
     tcase_add_test(tc, test_attach_interrupted_leaves_process_running);
     suite_add_tcase(s, tc);

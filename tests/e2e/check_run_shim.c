@@ -251,6 +251,79 @@ START_TEST(test_run_shim_timeout_snapshot_shows_blocked_threads)
 }
 END_TEST
 
+/* A program that runs outside the shim deadlocks on two mutexes: nothing stops it, and at the
+ * time-out it does not answer the snapshot request, so the gate attaches to it before killing it.
+ * The deadlock attach proves fails the gate (66), with the program's own function names: worker_a
+ * and worker_b in the cycle, main waiting behind it. */
+static void check_timeout_attach(const char *prog, const char *worker_a, const char *worker_b)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "progs/%s", prog);
+    tu_need_built("libpoolguard.so");
+    tu_need_built(rel);
+    char *out, *err;
+    long t0 = tu_now_ms();
+    int code =
+        run_prog(prog,
+                 (const char *[]){ "--timeout", "3", "--format", "json", "--output", "-", NULL },
+                 &out, &err);
+    long took = tu_now_ms() - t0;
+    if (strstr(err, "not permitted"))
+        tu_skip("ptrace is not permitted here: %s", err);
+    ck_assert_msg(strstr(err, "did not answer the snapshot request"), "%s", err);
+    ck_assert_msg(code == 66, "exit %d:\n%s", code, err);
+    ck_assert_msg(took >= 3000 && took < 30000, "took %ld ms", took);
+    const char *start = out[0] == '{' ? out : strstr(out, "\n{");
+    ck_assert_msg(start != NULL, "no JSON report in:\n%s", out);
+    json_t *doc = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(json_is_true(json_object_get(doc, "timed_out")));
+    json_t *fs = json_object_get(doc, "findings");
+    ck_assert_uint_eq(json_array_size(fs), 1);
+    json_t *f = json_array_get(fs, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "deadlock");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "summary")),
+                     "2 threads wait on each other through 2 mutexes");
+    ck_assert_uint_eq(json_array_size(json_object_get(f, "cycle")), 2);
+    /* The two workers are the cycle, main waits behind it; each with its own function. */
+    const char *want[] = { worker_a, worker_b, "main" };
+    const char *role[] = { "cycle", "cycle", NULL };
+    json_t *threads = json_object_get(f, "threads");
+    ck_assert_uint_eq(json_array_size(threads), 3);
+    for (size_t w = 0; w < 3; w++) {
+        json_t *found = NULL;
+        for (size_t i = 0; i < json_array_size(threads) && !found; i++) {
+            json_t *t = json_array_get(threads, i);
+            json_t *names = e2e_stack_function_names(json_object_get(t, "stack"));
+            if (e2e_names_have(names, want[w]))
+                found = t;
+            json_decref(names);
+        }
+        ck_assert_msg(found != NULL, "no thread in %s:\n%s", want[w], out);
+        if (role[w])
+            ck_assert_str_eq(json_string_value(json_object_get(found, "role")), role[w]);
+        else
+            ck_assert_str_ne(json_string_value(json_object_get(found, "role")), "cycle");
+    }
+    json_decref(doc);
+    free(out);
+    free(err);
+}
+
+/* It clears LD_PRELOAD and re-execs itself. */
+START_TEST(test_run_shim_timeout_attaches_to_a_program_that_dropped_the_shim)
+{
+    check_timeout_attach("att_reexec_cycle", "ship_worker", "bill_worker");
+}
+END_TEST
+
+/* Linked statically: the shim never loads. */
+START_TEST(test_run_shim_timeout_attaches_to_a_static_program)
+{
+    check_timeout_attach("att_static_cycle", "pack_worker", "label_worker");
+}
+END_TEST
+
 /* The shim's header holds the command line: a long one makes a first line of several KiB, and
  * the report is still read (it was once taken for a file cut short). */
 START_TEST(test_run_shim_reads_a_report_whose_header_holds_a_long_command_line)
@@ -282,6 +355,8 @@ Suite *run_shim_suite(void)
     tcase_add_test(tc, test_run_shim_lock_order_names_both_edges);
     tcase_add_test(tc, test_run_shim_stops_a_deadlock_in_a_forked_child);
     tcase_add_test(tc, test_run_shim_timeout_snapshot_shows_blocked_threads);
+    tcase_add_test(tc, test_run_shim_timeout_attaches_to_a_program_that_dropped_the_shim);
+    tcase_add_test(tc, test_run_shim_timeout_attaches_to_a_static_program);
     tcase_add_test(tc, test_run_shim_reads_a_report_whose_header_holds_a_long_command_line);
     suite_add_tcase(s, tc);
     return s;
