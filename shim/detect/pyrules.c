@@ -21,6 +21,7 @@
  * Pure: no globals, no allocation, no system calls.
  */
 #include "pyrules.h"
+#include "pg_format.h"
 
 #include <string.h>
 
@@ -197,32 +198,50 @@ void pg_pr_judge(const struct pg_pr_in *in, struct pg_pr_memory *mem, struct pg_
         judge_pool(in, mem, ei, out);
 }
 
-const char *pg_pr_kind_name(int kind)
+/* Verdicts in the report format's terms (pg_format.h). */
+int pg_pr_kind_format(int kind)
 {
     switch (kind) {
-    case PG_PR_EXHAUSTION: return "pool_exhaustion";
-    case PG_PR_STALL: return "stall";
-    case PG_PR_GROWTH: return "queue_growth";
+    case PG_PR_EXHAUSTION: return PG_KIND_POOL_EXHAUSTION;
+    case PG_PR_STALL: return PG_KIND_STALL;
+    case PG_PR_GROWTH: return PG_KIND_QUEUE_GROWTH;
     }
-    return "?";
+    return PG_KIND_NONE;
+}
+
+int pg_pr_severity_format(int severity)
+{
+    return severity >= PG_PR_INFO && severity <= PG_PR_ERROR ? PG_SEV_INFO + severity : PG_SEV_NONE;
+}
+
+int pg_pr_proof_format(int proof)
+{
+    return proof >= PG_PR_PROOF_NONE && proof <= PG_PR_PROOF_EXACT ? proof : -1;
+}
+
+static const char *or_unknown(const char *s)
+{
+    return s ? s : "?";
+}
+
+const char *pg_pr_kind_name(int kind)
+{
+    return or_unknown(pg_kind_name(pg_pr_kind_format(kind)));
 }
 
 const char *pg_pr_severity_name(int severity)
 {
-    switch (severity) {
-    case PG_PR_INFO: return "info";
-    case PG_PR_WARNING: return "warning";
-    case PG_PR_ERROR: return "error";
-    }
-    return "?";
+    return or_unknown(pg_sev_name(pg_pr_severity_format(severity)));
 }
 
 const char *pg_pr_proof_name(int proof)
 {
-    switch (proof) {
-    case PG_PR_PROOF_NONE: return "none";
-    case PG_PR_PROOF_GRAPH: return "graph";
-    case PG_PR_PROOF_EXACT: return "exact";
-    }
-    return "?";
+    return or_unknown(pg_proof_name(pg_pr_proof_format(proof)));
 }
+
+_Static_assert(PG_SEV_INFO + PG_PR_WARNING == PG_SEV_WARNING &&
+                   PG_SEV_INFO + PG_PR_ERROR == PG_SEV_ERROR,
+               "the rules' severities and the format's differ");
+_Static_assert((int)PG_PR_PROOF_NONE == PG_PROOF_NONE && (int)PG_PR_PROOF_GRAPH == PG_PROOF_GRAPH &&
+                   (int)PG_PR_PROOF_EXACT == PG_PROOF_EXACT,
+               "the rules' proofs and the format's differ");

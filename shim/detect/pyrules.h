@@ -98,6 +98,11 @@ int pg_pr_queued_on(const struct pg_py_wait *w, uintptr_t pool);
 /* The hash the signatures are made with. */
 uint64_t pg_pr_mix(uint64_t h, uint64_t v);
 
+/* A verdict's kind, severity and proof as the report format's values (pg_format.h's pg_kind,
+ * pg_severity, pg_proof), and their names there ("?" for a value outside the rules'). */
+int pg_pr_kind_format(int kind);
+int pg_pr_severity_format(int severity);
+int pg_pr_proof_format(int proof);
 const char *pg_pr_kind_name(int kind);         /* "pool_exhaustion", "stall", "queue_growth" */
 const char *pg_pr_severity_name(int severity); /* "info", "warning", "error" */
 const char *pg_pr_proof_name(int proof);       /* "none", "graph", "exact" */

@@ -91,15 +91,6 @@ static const char *pool_word(const struct pg_py_executor *e)
     return e->kind == PG_PY_POOL_MP_THREADPOOL ? "pool" : "executor";
 }
 
-static void write_func(struct pg_jw *w, const struct pg_py_func *f)
-{
-    pg_jw_obj(w);
-    pg_jw_key(w, "function"), pg_jw_str(w, f->name);
-    pg_jw_key(w, "file"), pg_jw_str(w, f->file);
-    pg_jw_key(w, "line"), pg_jw_int(w, f->line);
-    pg_jw_obj_end(w);
-}
-
 /* pool.tasks[]: for each worker, the task it runs and what it waits on. */
 static void write_tasks(struct pg_jw *w, int ei)
 {
@@ -115,7 +106,7 @@ static void write_tasks(struct pg_jw *w, int ei)
         pg_jw_key(w, "tid"), pg_jw_int(w, pt->native_id);
         pg_jw_key(w, "task");
         if (pt->has_task)
-            write_func(w, &pt->task);
+            pg_py_write_func(w, &pt->task);
         else
             pg_jw_null(w);
         pg_jw_key(w, "python_blocked"), pg_jw_str(w, pg_py_blocked_name(pt->blocked));
@@ -132,11 +123,11 @@ static void write_tasks(struct pg_jw *w, int ei)
                 pg_jw_str(w, x->needs ? "coroutine" : pg_py_wait_kind_name(x->kind));
             pg_jw_key(w, "function");
             if (x->has_fn)
-                write_func(w, &x->fn);
+                pg_py_write_func(w, &x->fn);
             else
                 pg_jw_null(w);
             if (x->needs && x->has_coro)
-                pg_jw_key(w, "coroutine"), write_func(w, &x->coro);
+                pg_jw_key(w, "coroutine"), pg_py_write_func(w, &x->coro);
             pg_jw_key(w, "queued_here"), pg_jw_bool(w, queued_on(x, addr));
             if (x->queued_in)
                 pg_jw_key(w, "queue_pos"), pg_jw_int(w, x->queue_pos);
@@ -290,31 +281,6 @@ static void gather_native(int n, uint64_t now)
     }
 }
 
-/* The rules' verdicts in the report format's terms (pg_format.h). */
-static pg_kind format_kind(int kind)
-{
-    switch (kind) {
-    case PG_PR_EXHAUSTION: return PG_KIND_POOL_EXHAUSTION;
-    case PG_PR_STALL: return PG_KIND_STALL;
-    case PG_PR_GROWTH: return PG_KIND_QUEUE_GROWTH;
-    }
-    return PG_KIND_NONE;
-}
-
-static pg_severity format_severity(int severity)
-{
-    return severity == PG_PR_ERROR     ? PG_SEV_ERROR
-           : severity == PG_PR_WARNING ? PG_SEV_WARNING
-                                       : PG_SEV_INFO;
-}
-
-static pg_proof format_proof(int proof)
-{
-    return proof == PG_PR_PROOF_EXACT   ? PG_PROOF_EXACT
-           : proof == PG_PR_PROOF_GRAPH ? PG_PROOF_GRAPH
-                                        : PG_PROOF_NONE;
-}
-
 /* Reports one verdict of the rules, in the words of the summary. */
 static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
 {
@@ -378,8 +344,8 @@ static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
                  proven ? "; no other thread is left to wake them"
                         : "; nothing shows that no other thread will wake them");
     }
-    report(n, e, ei, format_kind(v->kind), format_severity(v->severity), format_proof(v->proof),
-           summary, now, 0);
+    report(n, e, ei, pg_pr_kind_format(v->kind), pg_pr_severity_format(v->severity),
+           pg_pr_proof_format(v->proof), summary, now, 0);
     if (v->severity != PG_PR_INFO)
         mark(n, ei);
     if (v->severity == PG_PR_ERROR)

@@ -183,6 +183,8 @@ pid_t pg_py_inspector_tid(void);
 
 /* Writes the state as one JSON object value (the caller writes the key or starts the line). */
 void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st);
+/* One Python function as {"function", "file", "line"}: in that JSON and in the findings. */
+void pg_py_write_func(struct pg_jw *w, const struct pg_py_func *f);
 
 const char *pg_py_blocked_name(int blocked);
 const char *pg_py_future_state_name(int state);

@@ -34,7 +34,7 @@ const char *pg_py_wait_kind_name(int k)
     return k == PG_PY_W_ASYNC_RESULT ? "async_result" : "future";
 }
 
-static void write_func(struct pg_jw *w, const struct pg_py_func *f)
+void pg_py_write_func(struct pg_jw *w, const struct pg_py_func *f)
 {
     pg_jw_obj(w);
     pg_jw_key(w, "function"), pg_jw_str(w, f->name);
@@ -93,7 +93,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st)
             pg_jw_key(w, "executor"), pg_jw_hex(w, t->executor_addr);
         if (t->has_task || t->work_item) {
             pg_jw_key(w, "task");
-            write_func(w, &t->task);
+            pg_py_write_func(w, &t->task);
             if (t->work_job >= 0)
                 pg_jw_key(w, "task_job"), pg_jw_int(w, t->work_job);
             else
@@ -113,7 +113,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st)
                 if (x->via_task) {
                     pg_jw_key(w, "via_task"), pg_jw_hex(w, x->via_task);
                     if (x->has_coro)
-                        pg_jw_key(w, "coroutine"), write_func(w, &x->coro);
+                        pg_jw_key(w, "coroutine"), pg_py_write_func(w, &x->coro);
                 }
                 if (x->needs) {
                     pg_jw_key(w, "needs"), pg_jw_hex(w, x->needs);
@@ -127,7 +127,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st)
                 if (x->run_by)
                     pg_jw_key(w, "run_by"), pg_jw_hex(w, x->run_by);
                 if (x->has_fn)
-                    pg_jw_key(w, "fn"), write_func(w, &x->fn);
+                    pg_jw_key(w, "fn"), pg_py_write_func(w, &x->fn);
                 pg_jw_obj_end(w);
             }
             pg_jw_arr_end(w);
@@ -136,7 +136,7 @@ void pg_py_write_json(struct pg_jw *w, const struct pg_py_state *st)
         pg_jw_key(w, "stack");
         pg_jw_arr(w);
         for (int k = 0; k < t->nframes; k++)
-            write_func(w, &t->frames[k]);
+            pg_py_write_func(w, &t->frames[k]);
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
     }
