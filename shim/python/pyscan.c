@@ -17,6 +17,7 @@
  *
  * Runs in the watchdog thread only; static state, no allocation.
  */
+#include "pyfind.h"
 #include "pyrules.h"
 #include "python.h"
 #include "scan.h"
@@ -41,104 +42,6 @@ static uint64_t last_sig, last_read_ns, last_rss_check_ns, rss_at_read;
 static int watching_growth;
 static uint64_t recheck_at;      /* a candidate needs another look after this time */
 static const struct pg_scan *sc; /* the scan pg_pyscan is looking at */
-
-static const char *base(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-/* The rules' own tests, as the finding's threads[] and tasks[] show them. */
-static int is_blocking(int b)
-{
-    return pg_pr_blocking(b);
-}
-
-static int queued_on(const struct pg_py_wait *w, uintptr_t pool)
-{
-    return pg_pr_queued_on(w, pool);
-}
-
-static const struct pg_py_thread *py_thread(unsigned long ident)
-{
-    for (int k = 0; k < st.nthreads; k++)
-        if (st.threads[k].ident == ident)
-            return &st.threads[k];
-    return NULL;
-}
-
-/* The pool's name, in the program's terms: a ThreadPoolExecutor's thread name prefix; for an
- * event loop's default executor, that; for a ThreadPool, the global that holds it. */
-static const char *pool_name(const struct pg_py_executor *e, char *buf, size_t len)
-{
-    if (e->loop) {
-        const struct pg_py_thread *lt = py_thread(e->loop_thread);
-        if (lt && lt->name[0])
-            snprintf(buf, len, "asyncio's default executor of the event loop in %s", lt->name);
-        else
-            snprintf(buf, len, "asyncio's default executor of the event loop at %#lx",
-                     (unsigned long)e->loop);
-    } else if (e->kind == PG_PY_POOL_MP_THREADPOOL) {
-        snprintf(buf, len, "ThreadPool%s%s", e->global[0] ? " " : "", e->global);
-    } else {
-        snprintf(buf, len, "%s", e->prefix);
-    }
-    return buf;
-}
-
-static const char *pool_word(const struct pg_py_executor *e)
-{
-    return e->kind == PG_PY_POOL_MP_THREADPOOL ? "pool" : "executor";
-}
-
-/* pool.tasks[]: for each worker, the task it runs and what it waits on. */
-static void write_tasks(struct pg_jw *w, int ei)
-{
-    uintptr_t addr = st.executors[ei].addr;
-    pg_jw_key(w, "tasks");
-    pg_jw_arr(w);
-    for (int k = 0; k < st.nthreads; k++) {
-        const struct pg_py_thread *pt = &st.threads[k];
-        if (pt->executor != ei)
-            continue;
-        pg_jw_obj(w);
-        pg_jw_key(w, "thread"), pg_jw_str(w, pt->name);
-        pg_jw_key(w, "tid"), pg_jw_int(w, pt->native_id);
-        pg_jw_key(w, "task");
-        if (pt->has_task)
-            pg_py_write_func(w, &pt->task);
-        else
-            pg_jw_null(w);
-        pg_jw_key(w, "python_blocked"), pg_jw_str(w, pg_py_blocked_name(pt->blocked));
-        const struct pg_py_wait *x = NULL;
-        for (int q = 0; q < pt->nwaits && !x; q++)
-            if (queued_on(&pt->waits[q], addr))
-                x = &pt->waits[q];
-        if (!x && pt->nwaits)
-            x = &pt->waits[0];
-        pg_jw_key(w, "waits_for");
-        if (x) {
-            pg_jw_obj(w);
-            pg_jw_key(w, "kind"),
-                pg_jw_str(w, x->needs ? "coroutine" : pg_py_wait_kind_name(x->kind));
-            pg_jw_key(w, "function");
-            if (x->has_fn)
-                pg_py_write_func(w, &x->fn);
-            else
-                pg_jw_null(w);
-            if (x->needs && x->has_coro)
-                pg_jw_key(w, "coroutine"), pg_py_write_func(w, &x->coro);
-            pg_jw_key(w, "queued_here"), pg_jw_bool(w, queued_on(x, addr));
-            if (x->queued_in)
-                pg_jw_key(w, "queue_pos"), pg_jw_int(w, x->queue_pos);
-            pg_jw_obj_end(w);
-        } else {
-            pg_jw_null(w);
-        }
-        pg_jw_obj_end(w);
-    }
-    pg_jw_arr_end(w);
-}
 
 /* The snapshot index of the native thread behind a Python thread, or -1. */
 static int native_of(int n, const struct pg_py_thread *pt)
@@ -170,69 +73,18 @@ static void write_thread(struct pg_jw *w, int n, const struct pg_py_thread *pt, 
  * blocked with work queued and the wait-for graph holds every one of them stuck; "none": a
  * stall, nothing proven. A queue_growth finding's queue is read exactly ("exact"), as the
  * native layer says of exactly counted queues. */
-static void report(int n, const struct pg_py_executor *e, int ei, pg_kind kind,
-                   pg_severity severity, pg_proof proof, const char *summary, uint64_t now,
-                   double rate)
+static void report(int n, int ei, pg_kind kind, pg_severity severity, pg_proof proof,
+                   const char *summary, uint64_t now, double rate)
 {
     struct pg_jw *w = pg_report_finding(kind, severity, proof, summary);
     if (w) {
-        if (rate > 0) {
-            pg_jw_key(w, PG_K_GROWTH);
-            pg_jw_obj(w);
-            pg_jw_key(w, "per_second"), pg_jw_int(w, (long long)rate);
-            pg_jw_key(w, "depth"), pg_jw_int(w, e->queue_len);
-            pg_jw_obj_end(w);
-        }
-        pg_jw_key(w, PG_K_POOL);
-        pg_jw_obj(w);
-        pg_jw_key(w, PG_K_POOL_ID), pg_jw_hex(w, e->addr);
-        pg_jw_key(w, "python"), pg_jw_bool(w, 1);
-        pg_jw_key(w, PG_K_POOL_LIBRARY), pg_jw_str(w, pg_library_name(PG_LIB_PYTHON));
-        pg_jw_key(w, "kind"), pg_jw_str(w, pg_py_pool_kind_name(e->kind));
-        pg_jw_key(w, "annotated"), pg_jw_bool(w, 0);
-        char name[160];
-        pg_jw_key(w, PG_K_POOL_NAME), pg_jw_str(w, pool_name(e, name, sizeof name));
-        if (e->kind == PG_PY_POOL_EXECUTOR)
-            pg_jw_key(w, "prefix"), pg_jw_str(w, e->prefix);
-        if (e->global[0])
-            pg_jw_key(w, "global"), pg_jw_str(w, e->global);
-        if (e->loop) {
-            const struct pg_py_thread *lt = py_thread(e->loop_thread);
-            pg_jw_key(w, "asyncio_loop");
-            pg_jw_obj(w);
-            pg_jw_key(w, "address"), pg_jw_hex(w, e->loop);
-            pg_jw_key(w, "thread"), pg_jw_str(w, lt ? lt->name : "");
-            pg_jw_key(w, "tid"), pg_jw_int(w, lt ? lt->native_id : 0);
-            pg_jw_obj_end(w);
-        }
-        pg_jw_key(w, PG_K_POOL_WORKERS), pg_jw_int(w, e->nthreads);
-        pg_jw_key(w, PG_K_POOL_MAX), pg_jw_int(w, e->max_workers);
-        pg_jw_key(w, PG_K_POOL_QUEUED);
-        if (e->queue_len >= 0)
-            pg_jw_int(w, e->queue_len);
-        else
-            pg_jw_null(w);
-        pg_jw_key(w, "queued_exact"), pg_jw_bool(w, e->queue_len >= 0);
-        if (e->kind == PG_PY_POOL_MP_THREADPOOL)
-            pg_jw_key(w, "inqueue_len"), pg_jw_int(w, e->inqueue_len),
-                pg_jw_key(w, "taskqueue_len"), pg_jw_int(w, e->taskqueue_len);
-        pg_jw_key(w, PG_K_POOL_EVIDENCE), pg_jw_str(w, pg_evidence_name(PG_EV_PYTHON));
-        pg_jw_key(w, PG_K_SOURCE), pg_jw_str(w, pg_source_name(PG_SRC_PYTHON));
-        pg_jw_key(w, PG_K_POOL_PROOF), pg_jw_str(w, pg_proof_name(proof));
-        write_tasks(w, ei);
-        pg_jw_obj_end(w);
-        pg_jw_key(w, "python");
-        pg_py_write_json(w, &st);
+        pg_pf_write_pool(w, &st, ei, proof, rate);
+        int idx[PG_PY_MAX_THREADS], role[PG_PY_MAX_THREADS];
+        int m = pg_pf_finding_threads(&st, ei, idx, role);
         pg_jw_key(w, PG_K_THREADS);
         pg_jw_arr(w);
-        for (int k = 0; k < st.nthreads; k++)
-            if (st.threads[k].executor == ei)
-                write_thread(w, n, &st.threads[k], pg_role_name(PG_ROLE_WORKER), now);
-        for (int k = 0; k < st.nthreads; k++) {
-            const struct pg_py_thread *pt = &st.threads[k];
-            if (pt->executor != ei && is_blocking(pt->blocked) && !pt->timed)
-                write_thread(w, n, pt, pg_role_name(PG_ROLE_BLOCKED), now);
-        }
+        for (int j = 0; j < m; j++)
+            write_thread(w, n, &st.threads[idx[j]], pg_role_name((pg_role)role[j]), now);
         pg_jw_arr_end(w);
         pg_jw_obj_end(w);
         pg_report_end();
@@ -247,7 +99,7 @@ static void mark(int n, int ei)
 {
     for (int k = 0; k < st.nthreads; k++) {
         const struct pg_py_thread *pt = &st.threads[k];
-        if (pt->executor != ei && !(is_blocking(pt->blocked) && !pt->timed))
+        if (pt->executor != ei && !(pg_pr_blocking(pt->blocked) && !pt->timed))
             continue;
         int i = native_of(n, pt);
         if (i >= 0)
@@ -284,70 +136,17 @@ static void gather_native(int n, uint64_t now)
 /* Reports one verdict of the rules, in the words of the summary. */
 static void report_verdict(int n, const struct pg_pr_verdict *v, uint64_t now)
 {
-    int ei = v->executor;
-    const struct pg_py_executor *e = &st.executors[ei];
-    char summary[1024], name[160];
-    pool_name(e, name, sizeof name);
+    char summary[1024];
+    pg_pf_summary(&st, v, summary, sizeof summary);
     if (v->kind == PG_PR_GROWTH) {
-        snprintf(summary, sizeof summary,
-                 "the queue of %s (%d worker%s) grew to %ld tasks (+%.0f per second) while every "
-                 "worker was busy: submissions outpace the pool and memory grows with them",
-                 name, e->nthreads, e->nthreads == 1 ? "" : "s", e->queue_len, v->rate);
-        report(n, e, ei, PG_KIND_QUEUE_GROWTH, PG_SEV_WARNING, PG_PROOF_EXACT, summary, now,
+        report(n, v->executor, PG_KIND_QUEUE_GROWTH, PG_SEV_WARNING, PG_PROOF_EXACT, summary, now,
                v->rate > 1 ? v->rate : 1);
         return;
     }
-    if (v->own_thread >= 0) {
-        const struct pg_py_thread *own = &st.threads[v->own_thread];
-        const struct pg_py_wait *own_wait = &own->waits[v->own_wait];
-        const struct pg_py_func *task = &own->task;
-        const char *child = own_wait->has_fn ? own_wait->fn.name : "a task";
-        const char *coro = own_wait->has_coro ? own_wait->coro.name : "a coroutine";
-        const char *what = own_wait->kind == PG_PY_W_ASYNC_RESULT ? "result" : "future";
-        char waited[200];
-        if (own_wait->needs)
-            snprintf(waited, sizeof waited,
-                     "the future of coroutine %s (run_coroutine_threadsafe), which awaits %s", coro,
-                     child);
-        else
-            snprintf(waited, sizeof waited, "the %s of %s", what, child);
-        if (v->nworkers == 1)
-            snprintf(summary, sizeof summary,
-                     "worker %s, running %s (%s:%d), waits on %s, which is still queued on the "
-                     "same "
-                     "%s; its only worker is that thread",
-                     own->name, own->has_task ? task->name : "a task", base(task->file), task->line,
-                     waited, pool_word(e));
-        else if (own_wait->needs)
-            snprintf(
-                summary, sizeof summary,
-                "all %d workers of %s are waiting on futures whose completion needs tasks still "
-                "queued on the same executor: worker %s, running %s (%s:%d), waits on coroutine "
-                "%s, which awaits %s, queued at position %ld",
-                v->nworkers, name, own->name, own->has_task ? task->name : "a task",
-                base(task->file), task->line, coro, child, own_wait->queue_pos);
-        else
-            snprintf(summary, sizeof summary,
-                     "all %d workers of %s are waiting on %ss of tasks still queued on the same "
-                     "%s: worker %s, running %s (%s:%d), waits on %s, queued at position %ld",
-                     v->nworkers, name, what, pool_word(e), own->name,
-                     own->has_task ? task->name : "a task", base(task->file), task->line, child,
-                     own_wait->queue_pos);
-    } else {
-        int proven = v->proof == PG_PR_PROOF_GRAPH;
-        snprintf(summary, sizeof summary,
-                 "all %d workers of %s are blocked in %s inside their tasks while %ld task%s "
-                 "wait%s in "
-                 "its queue%s",
-                 v->nworkers, name, pg_py_blocked_name(v->blocked_kind), e->queue_len,
-                 e->queue_len == 1 ? "" : "s", e->queue_len == 1 ? "s" : "",
-                 proven ? "; no other thread is left to wake them"
-                        : "; nothing shows that no other thread will wake them");
-    }
-    report(n, e, ei, pg_pr_kind_format(v->kind), pg_pr_severity_format(v->severity),
+    report(n, v->executor, pg_pr_kind_format(v->kind), pg_pr_severity_format(v->severity),
            pg_pr_proof_format(v->proof), summary, now, 0);
     if (v->severity != PG_PR_INFO)
-        mark(n, ei);
+        mark(n, v->executor);
     if (v->severity == PG_PR_ERROR)
         pg_act_on_finding();
 }
