@@ -22,7 +22,7 @@ WARN     := -Wall -Wextra -Werror
 SHIM_DIRS     := shim/core shim/hooks shim/adapters shim/detect shim/watch shim/python
 ANALYZER_DIRS := analyzer/cli analyzer/model analyzer/render analyzer/symbols analyzer/attach
 SHIM_INC      := $(addprefix -I,$(SHIM_DIRS)) -Iformat -Iinclude
-ANALYZER_INC  := $(addprefix -I,$(ANALYZER_DIRS)) -Ishim/detect -Ishim/core -Iformat -Iinclude
+ANALYZER_INC  := $(addprefix -I,$(ANALYZER_DIRS)) -Ishim/detect -Ishim/core -Ishim/python -Iformat -Iinclude
 TEST_INC      := -Itests/lib $(ANALYZER_INC) -Ishim/python
 CFLAGS_BASE   := $(OPT) -g -std=gnu11 -D_GNU_SOURCE $(WARN)
 CFLAGS_COMMON := $(CFLAGS_BASE) -MMD -MP
@@ -39,11 +39,11 @@ CHECK_LIBS    = $(shell pkg-config --libs check)
 
 SHIM_SRC      := $(foreach d,$(SHIM_DIRS),$(wildcard $(d)/*.c))
 # Shim modules with no interposition and no global state: also linked into the unit tests.
-SHIM_PURE     := $(wildcard shim/detect/*.c) shim/core/config.c shim/core/jsonw.c
+SHIM_PURE     := $(wildcard shim/detect/*.c) shim/core/config.c shim/core/jsonw.c shim/python/python_json.c
 ANALYZER_SRC  := $(foreach d,$(ANALYZER_DIRS),$(wildcard $(d)/*.c))
 ANALYZER_LIB  := $(filter-out analyzer/cli/main.c,$(ANALYZER_SRC))
 # Pure shim modules the analyzer links too (attach and core run the shim's own proof).
-ANALYZER_SHARED := shim/detect/graph.c
+ANALYZER_SHARED := shim/detect/graph.c shim/core/jsonw.c shim/python/python_json.c
 # Tests: tests/unit (no program runs under the shim; `make check-fast`), tests/e2e (programs run
 # under the shim or the gate), tests/lib (the runner and the helpers both use).
 UNIT_SRC      := $(wildcard tests/unit/check_*.c)
