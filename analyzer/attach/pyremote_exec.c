@@ -4,27 +4,33 @@
  * queue, and the worker running it; the same meaning as the shim's python_executor.c.
  *
  * _queue.SimpleQueue's object is private to its module, so its fields are stated here, from
- * Modules/_queuemodule.c: to 3.12 {head, lock, locked, lst, lst_pos, weakreflist}, the entries
- * not yet taken being lst[lst_pos:]; from 3.13 {head, RingBuf {items, items_cap, put_idx,
- * get_idx, num_items}, weakreflist}. The type is checked by name before either is trusted.
+ * Modules/_queuemodule.c: to 3.12 {head, lock, locked, lst, lst_pos, weakreflist} (56 bytes),
+ * the entries not yet taken being lst[lst_pos:]; 3.13 {head, has_threads_waiting, RingBuf
+ * {put_idx, get_idx, items, items_cap, num_items}, weakreflist} (72 bytes). The type is checked
+ * by name and size before either is trusted.
  */
 #include "pyremote_int.h"
 
 #include <string.h>
 
 enum {
+    SQ_SIZE_LIST = 56,
     SQ_LST = 32,
     SQ_LST_POS = 40,
-    SQ_RING_ITEMS = 16,
-    SQ_RING_CAP = 24,
-    SQ_RING_GET = 40,
-    SQ_RING_NUM = 48,
+    SQ_SIZE_RING = 72,
+    SQ_RING_GET = 32,
+    SQ_RING_ITEMS = 40,
+    SQ_RING_CAP = 48,
+    SQ_RING_NUM = 56,
 };
 
 static int is_squeue(struct pyr *r, uint64_t q)
 {
     char b[64];
-    return q && pyr_type_name(r, pyr_type(r, q), b, sizeof b) && !strcmp(b, "_queue.SimpleQueue");
+    uint64_t t = pyr_type(r, q);
+    int64_t size = pyr_i64(r, t + (uint64_t)r->o->tp_basicsize, 0);
+    return q && pyr_type_name(r, t, b, sizeof b) && !strcmp(b, "_queue.SimpleQueue") &&
+           size == (r->minor >= 13 ? SQ_SIZE_RING : SQ_SIZE_LIST);
 }
 
 /* Entries waiting in a SimpleQueue, -1 when unknown. */
