@@ -301,13 +301,14 @@ static void walk_stack(struct pyr *r, struct pg_py_thread *th, uint64_t top)
 {
     struct frame fr, waitfr = { 0 }, runfr = { 0 }, workerfr = { 0 };
     int chain = 1, have_wait = 0, have_run = 0, have_worker = 0;
-    uint64_t seen_slow = top;
-    for (uint64_t f = top; f && th->depth < MAX_DEPTH; f = next_frame(r, f)) {
-        /* A cycle in a garbage chain: the second pointer moves at half speed. */
-        if (th->depth > 0 && f == seen_slow)
+    uint64_t slow = top;
+    long steps = 0;
+    for (uint64_t f = top; f && steps < MAX_DEPTH; f = next_frame(r, f)) {
+        /* A cycle in a garbage chain: a second pointer follows at half speed. */
+        if (++steps > 1 && f == slow)
             break;
-        if (th->depth & 1)
-            seen_slow = next_frame(r, seen_slow);
+        if (!(steps & 1))
+            slow = next_frame(r, slow);
         if (skip_frame(r, f) || read_frame(r, f, &fr) < 0)
             continue;
         if (th->nframes < PG_PY_MAX_FRAMES)
@@ -380,11 +381,15 @@ static int read_all(struct pyr *r, uint64_t runtime)
     if (!interp)
         return -EAGAIN; /* not initialised yet, or finalized */
     for (int i = 0; interp && i < MAX_INTERPRETERS; i++) {
-        uint64_t ts = pyr_ptr(r, interp + (uint64_t)o->interp_threads_head);
-        for (int k = 0; ts && k < MAX_TSTATES; k++) {
-            read_tstate(r, ts, main_ident);
-            ts = pyr_ptr(r, ts + (uint64_t)o->ts_next);
-        }
+        /* The list is newest first: read it oldest first, so that the main thread and the
+         * first workers are those kept when there are more threads than the state holds. */
+        static uint64_t ts[MAX_TSTATES];
+        int n = 0;
+        for (uint64_t t = pyr_ptr(r, interp + (uint64_t)o->interp_threads_head);
+             t && n < MAX_TSTATES; t = pyr_ptr(r, t + (uint64_t)o->ts_next))
+            ts[n++] = t;
+        while (n > 0)
+            read_tstate(r, ts[--n], main_ident);
         interp = pyr_ptr(r, interp + (uint64_t)o->interp_next);
     }
     for (int i = 0; i < r->st->nexecutors; i++)

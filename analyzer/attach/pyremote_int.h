@@ -12,7 +12,7 @@
 #include "pyoffsets.h"
 #include "pyremote.h"
 
-#define PYR_READ_BUDGET 2000000 /* reads per reading of the interpreter */
+#define PYR_READ_BUDGET 500000 /* reads per reading of the interpreter (about 1 s at most) */
 #define PYR_MAX_PENDING (PG_PY_MAX_THREADS * PG_PY_MAX_WAITS)
 #define PYR_QUEUE_SCAN_MAX 100000 /* queue entries looked at per executor */
 #define PYR_MAX_STR 4096          /* characters read of one str */

@@ -207,7 +207,7 @@ void pyr_set_each(struct pyr *r, uint64_t set, long max, void (*fn)(struct pyr *
 {
     int64_t mask = pyr_i64(r, set + (uint64_t)r->o->set_mask, -1);
     uint64_t table = pyr_ptr(r, set + (uint64_t)r->o->set_table);
-    if (mask < 0 || mask > (1 << 20) || !table)
+    if (mask < 0 || mask > (1 << 16) || !table)
         return;
     long found = 0;
     for (int64_t i = 0; i <= mask && found < max; i++) {
