@@ -480,6 +480,14 @@ void ext_python(ext_proc *p)
     const char *dump = getenv("POOLGUARD_ATTACH_PYJSON");
     if (dump && dump[0])
         dump_json(dump, p->py_status, p->py);
+    if (p->py_status == -ENOTSUP)
+        fprintf(stderr,
+                "poolguard: warning: %s: CPython %s is not read from outside (3.8 to 3.13 are): "
+                "no Python threads in the report\n",
+                p->source, p->py->version[0] ? p->py->version : "of an unknown version");
+    else if (p->py_status < 0 && p->py_status != -ENOENT)
+        fprintf(stderr, "poolguard: warning: %s: the CPython interpreter could not be read (%s)\n",
+                p->source, strerror(-p->py_status));
     if (p->py_status < 0) {
         free(p->py);
         p->py = NULL;
