@@ -29,8 +29,18 @@ static int is_squeue(struct pyr *r, uint64_t q)
     char b[64];
     uint64_t t = pyr_type(r, q);
     int64_t size = pyr_i64(r, t + (uint64_t)r->o->tp_basicsize, 0);
-    return q && pyr_type_name(r, t, b, sizeof b) && !strcmp(b, "_queue.SimpleQueue") &&
-           size == (r->minor >= 13 ? SQ_SIZE_RING : SQ_SIZE_LIST);
+    if (!q || size != (r->minor >= 13 ? SQ_SIZE_RING : SQ_SIZE_LIST))
+        return 0;
+    if (pyr_type_name(r, t, b, sizeof b))
+        return !strcmp(b, "_queue.SimpleQueue");
+    /* The name of a static type lives in its module's read-only data, which a core may leave
+     * out: then the fields themselves must make sense. */
+    if (r->minor < 13)
+        return pyr_is(r, pyr_ptr(r, q + SQ_LST), r->t_list);
+    int64_t cap = pyr_i64(r, q + SQ_RING_CAP, -1), num = pyr_i64(r, q + SQ_RING_NUM, -1);
+    int64_t get = pyr_i64(r, q + SQ_RING_GET, -1);
+    return pyr_ptr(r, q + SQ_RING_ITEMS) && cap > 0 && num >= 0 && num <= cap && get >= 0 &&
+           get < cap;
 }
 
 /* Entries waiting in a SimpleQueue, -1 when unknown. */
