@@ -399,6 +399,43 @@ static int read_all(struct pyr *r, uint64_t runtime)
     return r->budget > 0 ? 0 : -E2BIG;
 }
 
+/* The start of 3.13's _Py_DebugOffsets, at the start of _PyRuntime (Include/internal/
+ * pycore_runtime.h): offsets the interpreter publishes for outside readers. Every field is a
+ * uint64_t, so the layout is the order. */
+struct debug_offsets {
+    char cookie[8]; /* "xdebugpy" */
+    uint64_t version, free_threaded;
+    uint64_t rt_size, rt_finalizing, rt_interpreters_head;
+    uint64_t is_size, is_id, is_next, is_threads_head, is_rest[9];
+    uint64_t ts_size, ts_prev, ts_next, ts_interp, ts_current_frame, ts_thread_id,
+        ts_native_thread_id, ts_rest[2];
+    uint64_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_localsplus, fr_owner;
+    uint64_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno;
+};
+
+/* 3.13+: the table's row agrees with what the interpreter publishes of itself, and the build
+ * is not free-threaded (whose objects have another header). */
+static int debug_offsets_agree(struct pyr *r, uint64_t runtime)
+{
+    struct debug_offsets d;
+    const struct pyoffs *o = r->o;
+    if (pyr_read(r, runtime, &d, sizeof d) < 0 || memcmp(d.cookie, "xdebugpy", 8) != 0)
+        return 0;
+    return !d.free_threaded && d.rt_interpreters_head == (uint64_t)o->runtime_interp_head &&
+           d.is_next == (uint64_t)o->interp_next &&
+           d.is_threads_head == (uint64_t)o->interp_threads_head &&
+           d.ts_next == (uint64_t)o->ts_next && d.ts_current_frame == (uint64_t)o->ts_frame &&
+           d.ts_thread_id == (uint64_t)o->ts_thread_id &&
+           d.ts_native_thread_id == (uint64_t)o->ts_native_thread_id &&
+           d.fr_previous == (uint64_t)o->fr_back && d.fr_executable == (uint64_t)o->fr_code &&
+           d.fr_instr_ptr == (uint64_t)o->fr_lasti &&
+           d.fr_localsplus == (uint64_t)o->fr_localsplus && d.fr_owner == (uint64_t)o->fr_owner &&
+           d.co_filename == (uint64_t)o->co_filename && d.co_name == (uint64_t)o->co_name &&
+           d.co_qualname == (uint64_t)o->co_qualname &&
+           d.co_linetable == (uint64_t)o->co_linetable &&
+           d.co_firstlineno == (uint64_t)o->co_firstlineno;
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -444,6 +481,8 @@ int ext_read_python(ext_proc *p, struct pg_py_state *out)
     r.t_code = s.code, r.t_str = s.str, r.t_int = s.int_, r.t_tuple = s.tuple, r.t_dict = s.dict;
     r.t_set = s.set, r.t_list = s.list, r.t_weakref = s.weakref, r.t_function = s.function;
     r.t_method = s.method, r.none = s.none, r.py_true = s.t, r.py_false = s.f;
+    if (minor >= 13 && !debug_offsets_agree(&r, s.runtime))
+        return -ENOTSUP;
     int rc = read_all(&r, s.runtime);
     out->read_ns = now_ns() - t0;
     return rc == -E2BIG ? 0 : rc; /* out of budget: what was read stands */
