@@ -372,7 +372,7 @@ static void read_tstate(struct pyr *r, uint64_t ts, unsigned long main_ident)
     walk_stack(r, th, top);
 }
 
-static int read_all(struct pyr *r, uint64_t runtime)
+int pyr_read_runtime(struct pyr *r, uint64_t runtime)
 {
     const struct pyoffs *o = r->o;
     uint64_t interp = pyr_ptr(r, runtime + (uint64_t)o->runtime_interp_head);
@@ -386,8 +386,11 @@ static int read_all(struct pyr *r, uint64_t runtime)
         static uint64_t ts[MAX_TSTATES];
         int n = 0;
         for (uint64_t t = pyr_ptr(r, interp + (uint64_t)o->interp_threads_head);
-             t && n < MAX_TSTATES; t = pyr_ptr(r, t + (uint64_t)o->ts_next))
+             t && n < MAX_TSTATES; t = pyr_ptr(r, t + (uint64_t)o->ts_next)) {
+            if (n > 0 && t == ts[n / 2])
+                break; /* a cycle: garbage, or a list changing under a core */
             ts[n++] = t;
+        }
         while (n > 0)
             read_tstate(r, ts[--n], main_ident);
         interp = pyr_ptr(r, interp + (uint64_t)o->interp_next);
@@ -483,7 +486,7 @@ int ext_read_python(ext_proc *p, struct pg_py_state *out)
     r.t_method = s.method, r.none = s.none, r.py_true = s.t, r.py_false = s.f;
     if (minor >= 13 && !debug_offsets_agree(&r, s.runtime))
         return -ENOTSUP;
-    int rc = read_all(&r, s.runtime);
+    int rc = pyr_read_runtime(&r, s.runtime);
     out->read_ns = now_ns() - t0;
     return rc == -E2BIG ? 0 : rc; /* out of budget: what was read stands */
 }

@@ -62,6 +62,10 @@ int pyr_describe(struct pyr *r, uint64_t fn, struct pg_py_func *out, int depth);
 /* The line of code executing at instruction offset addr (bytes from the code's start). */
 int pyr_code_line(struct pyr *r, uint64_t code, long addr);
 
+/* pyremote.c: reads every interpreter from _PyRuntime at runtime, r set up (types, offsets,
+ * budget, st zeroed). 0, or -EAGAIN when there is no interpreter yet, -E2BIG out of budget. */
+int pyr_read_runtime(struct pyr *r, uint64_t runtime);
+
 /* pyremote_exec.c */
 int pyr_executor_index(struct pyr *r, uint64_t ex, uint64_t queue);
 void pyr_read_executor(struct pyr *r, int i);
