@@ -147,8 +147,8 @@ void pyr_add_wait(struct pyr *r, struct pg_py_thread *th, uint64_t fut)
     }
 }
 
-/* Places waited PENDING futures in the executors' queues, newest entry first (the futures a
- * task waits on were usually submitted last), as the shim does. */
+/* Places waited PENDING futures in the executors' queues, as the shim does (newest entry first
+ * up to 3.12: the futures a task waits on were usually submitted last). */
 void pyr_scan_queues(struct pyr *r)
 {
     int want = 0;
@@ -158,7 +158,11 @@ void pyr_scan_queues(struct pyr *r)
         struct pg_py_executor *ex = &r->st->executors[e];
         uint64_t q = r->ex_queue[e];
         long len = ex->queue_len, scanned = 0;
-        for (long k = len - 1; k >= 0 && want > 0 && scanned < PYR_QUEUE_SCAN_MAX; k--) {
+        /* The shim's order: a list from its newest entry back, 3.13's ring buffer oldest
+         * first (the order of its GC traversal). */
+        int forward = r->minor >= 13;
+        for (long j = 0; j < len && want > 0 && scanned < PYR_QUEUE_SCAN_MAX; j++) {
+            long k = forward ? j : len - 1 - j;
             scanned++;
             uint64_t item = squeue_entry(r, q, k);
             if (!item || item == r->none)
