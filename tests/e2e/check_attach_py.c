@@ -3,7 +3,9 @@
  * interpreter is read from memory (analyzer/attach/pyremote*.c), so the raw report's threads carry
  * their Python names and Python stacks. Runs Debian's /usr/bin/python3 (what CI has): the
  * problem's example (examples/pool_exhaustion.py) hung, attached to and read from a gcore; and a
- * healthy Python program attached to many times, whose output and exit status must not change.
+ * healthy Python program attached to many times, whose output and exit status must not change;
+ * and the same moment of a program read from inside by the shim's Python layer (its test aid,
+ * build/libpoolguard-pydebug.so) and from outside by attach: the two readings must be equal.
  * Skipped where ptrace is not permitted; every program runs under a time limit.
  */
 #include "testlib.h"
@@ -30,11 +32,12 @@ static const char *poolguard(void)
     return poolguard_path;
 }
 
-static int run_poolguard(const char *label, char *const args[], char **err)
+static int run_poolguard_env(const char *label, char *const args[], const char *const env[],
+                             char **err)
 {
     struct e2e_run r;
     e2e_run_init(&r, label);
-    e2e_run_start(&r, poolguard(), args, false, NULL);
+    e2e_run_start(&r, poolguard(), args, false, env);
     bool done = e2e_run_wait(&r, ATTACH_MS);
     if (!done)
         e2e_run_kill(&r);
@@ -45,15 +48,21 @@ static int run_poolguard(const char *label, char *const args[], char **err)
     return WEXITSTATUS(r.status);
 }
 
+static int run_poolguard(const char *label, char *const args[], char **err)
+{
+    return run_poolguard_env(label, args, NULL, err);
+}
+
 /* Starts python3 with args, without the shim, and waits for its first line of output. */
-static void start_python(struct e2e_run *r, const char *label, char *const args[])
+static void start_python_env(struct e2e_run *r, const char *label, char *const args[],
+                             const char *const env[])
 {
     tu_need_program(PYTHON, "python3");
     char *argv[8] = { PYTHON };
     for (int i = 0; args[i] && i < 6; i++)
         argv[i + 1] = args[i];
     e2e_run_init(r, label);
-    e2e_run_start(r, PYTHON, argv, false, NULL);
+    e2e_run_start(r, PYTHON, argv, false, env);
     long deadline = tu_now_ms() + READY_MS;
     for (;;) {
         char *o = e2e_run_stdout(r);
@@ -66,6 +75,11 @@ static void start_python(struct e2e_run *r, const char *label, char *const args[
         tu_sleep_ms(10);
     }
     tu_sleep_ms(SETTLE_MS);
+}
+
+static void start_python(struct e2e_run *r, const char *label, char *const args[])
+{
+    start_python_env(r, label, args, NULL);
 }
 
 /* No thread of pid is stopped or traced. */
@@ -292,6 +306,131 @@ START_TEST(test_attach_many_times_leaves_python_program_unchanged)
 }
 END_TEST
 
+/* A reading without what differs by nature between two readings (timings; the order of the
+ * threads: the interpreter's list against sys._current_frames): threads keyed by ident. */
+static json_t *comparable(json_t *py, const char *what)
+{
+    ck_assert_msg(json_is_object(py), "%s: no reading", what);
+    json_t *c = json_deep_copy(py);
+    json_object_del(c, "gil_wait_us");
+    json_object_del(c, "read_us");
+    json_t *byid = json_object();
+    size_t i;
+    json_t *t;
+    json_array_foreach (json_object_get(c, "threads"), i, t)
+        json_object_set(byid, json_string_value(json_object_get(t, "ident")), t);
+    json_object_set_new(c, "threads", byid);
+    return c;
+}
+
+/* The same moment read from inside by the shim's Python layer (through the C API, with the GIL)
+ * and from outside by attach (raw memory): the two readings must be the same, field for field. */
+static void check_inside_equals_outside(const char *script, const char *label)
+{
+    need_attach();
+    tu_need_built("libpoolguard-pydebug.so");
+    char *dir = tu_tmpdir();
+    char shim[PATH_MAX + 32], in[PATH_MAX], out[PATH_MAX], pre[PATH_MAX + 64], dout[PATH_MAX + 32],
+        pdir[PATH_MAX + 32], pyj[PATH_MAX + 32];
+    char *b = tu_build_path("libpoolguard-pydebug.so");
+    snprintf(shim, sizeof shim, "%s", b);
+    free(b);
+    snprintf(in, sizeof in, "%s/inside.jsonl", dir);
+    snprintf(out, sizeof out, "%s/outside.json", dir);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", shim);
+    snprintf(dout, sizeof dout, "POOLGUARD_PY_DEBUG_OUT=%s", in);
+    snprintf(pdir, sizeof pdir, "POOLGUARD_DIR=%s", dir);
+    snprintf(pyj, sizeof pyj, "POOLGUARD_ATTACH_PYJSON=%s", out);
+    const char *env[] = { pre, "POOLGUARD_PY_DEBUG=1000", dout, pdir, NULL };
+    struct e2e_run r;
+    char *args[] = { (char *)script, NULL };
+    start_python_env(&r, label, args, env);
+    long deadline = tu_now_ms() + READY_MS;
+    for (;;) { /* the inside reading, one second after the start */
+        char *s = tu_slurp_maybe(in, NULL);
+        bool done = s && strchr(s, '\n');
+        free(s);
+        if (done)
+            break;
+        ck_assert_msg(tu_now_ms() < deadline, "%s: no inside reading within %d ms", label,
+                      READY_MS);
+        tu_sleep_ms(20);
+    }
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)r.pid);
+    char *pargs[] = { "poolguard", "attach", pid, NULL };
+    const char *penv[] = { pyj, NULL };
+    char *err;
+    int st = run_poolguard_env(label, pargs, penv, &err);
+    ck_assert_msg(st == 0 || st == 66, "%s: attach exit status %d; stderr: %s", label, st, err);
+    free(err);
+    json_error_t e;
+    json_t *inside = json_load_file(in, JSON_DISABLE_EOF_CHECK, &e);
+    json_t *outside = json_load_file(out, 0, &e);
+    ck_assert_msg(inside && outside, "%s: a reading is not JSON", label);
+    ck_assert_int_eq(json_integer_value(json_object_get(inside, "rc")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(outside, "status")), 0);
+    json_t *a = comparable(json_object_get(inside, "python"), "inside");
+    json_t *o = comparable(json_object_get(outside, "python"), "outside");
+    ck_assert_int_ge(json_object_size(json_object_get(o, "threads")), 3);
+    if (!json_equal(a, o)) {
+        /* Which part differs, in the message; both readings in full on stderr. */
+        const char *part = "version";
+        if (!json_equal(json_object_get(a, "executors"), json_object_get(o, "executors")))
+            part = "executors";
+        const char *key;
+        json_t *t;
+        json_object_foreach (json_object_get(a, "threads"), key, t)
+            if (!json_equal(t, json_object_get(json_object_get(o, "threads"), key)))
+                part = key;
+        char *sa = json_dumps(a, JSON_SORT_KEYS), *so = json_dumps(o, JSON_SORT_KEYS);
+        fprintf(stderr, "%s inside:  %s\n%s outside: %s\n", label, sa, label, so);
+        ck_abort_msg("%s: the readings differ in %s (both are on stderr)", label, part);
+    }
+    json_decref(a);
+    json_decref(o);
+    json_decref(inside);
+    json_decref(outside);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_outside_reading_equals_shims_on_stuck_pool)
+{
+    check_inside_equals_outside("examples/pool_exhaustion.py", "py-same-pool");
+}
+END_TEST
+
+/* Queued futures at known places, a timed and an untimed Event.wait, futures.wait on two. */
+static const char waits[] =
+    "import threading, time\n"
+    "from concurrent.futures import ThreadPoolExecutor, wait\n"
+    "ev = threading.Event()\n"
+    "ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix='one')\n"
+    "def blocker(): ev.wait()\n"
+    "def a(): pass\n"
+    "def b(): pass\n"
+    "def c(): pass\n"
+    "ex.submit(blocker)\n"
+    "time.sleep(0.2)\n"
+    "fa, fb, fc = ex.submit(a), ex.submit(b), ex.submit(c)\n"
+    "threading.Thread(target=lambda: ev.wait(timeout=100), name='timed', daemon=True).start()\n"
+    "print('ready', flush=True)\n"
+    "wait([fb, fc])\n";
+
+START_TEST(test_outside_reading_equals_shims_on_waits)
+{
+    char *dir = tu_tmpdir(), path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/waits.py", dir);
+    tu_write(path, waits);
+    check_inside_equals_outside(path, "py-same-waits");
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *attach_py_suite(void)
 {
     Suite *s = suite_create("attach_py");
@@ -300,6 +439,8 @@ Suite *attach_py_suite(void)
     tcase_add_test(tc, test_attach_reads_python_threads_of_stuck_pool);
     tcase_add_test(tc, test_core_of_stuck_python_pool_gives_same_names);
     tcase_add_test(tc, test_attach_many_times_leaves_python_program_unchanged);
+    tcase_add_test(tc, test_outside_reading_equals_shims_on_stuck_pool);
+    tcase_add_test(tc, test_outside_reading_equals_shims_on_waits);
     suite_add_tcase(s, tc);
     return s;
 }
