@@ -245,7 +245,7 @@ check-fast: check-unit
 check-all: check-unit check-e2e
 check-unit: all $(UNIT_RUNNER) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(UNIT_RUNNER)
-check-e2e: all $(E2E_RUNNER) $(PROGS) $(FIXTURES)
+check-e2e: all $(SHIM_PYDEBUG) $(E2E_RUNNER) $(PROGS) $(FIXTURES)
 	POOLGUARD_BUILD=$(BUILD) ./$(E2E_RUNNER)
 
 # The Python layer's own checks (what it reads from each test program, and its safety cases: the

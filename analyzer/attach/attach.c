@@ -368,4 +368,6 @@ void ext_proc_release(ext_proc *p)
         free(gr->nodes);
     free(gr);
     p->graph = NULL;
+    free(p->py);
+    p->py = NULL;
 }

@@ -50,6 +50,8 @@ typedef struct ext_thread {
     int stop_signal; /* attach: a signal it stopped with, given back at detach */
 } ext_thread;
 
+struct pg_py_state;
+
 typedef int (*ext_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 typedef struct ext_proc {
@@ -67,6 +69,10 @@ typedef struct ext_proc {
     bool can_prove_hang;
     /* Filled by ext_analyze. */
     void *graph; /* private */
+    /* Filled by ext_python (pyremote.h): the CPython interpreter read from memory, or NULL;
+     * py_status is ext_read_python's return (-ENOENT: no interpreter). */
+    struct pg_py_state *py;
+    int py_status;
 } ext_proc;
 
 /* Unwinds every thread with registers through p->dwfl. Returns 0 or -errno. */

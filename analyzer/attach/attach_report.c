@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "attach_graph.h"
+#include "python.h"
 
 static json_t *hex(uint64_t v)
 {
@@ -107,12 +108,23 @@ static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Ad
     return put_line(fd, o) < 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
+/* The Python thread (read by pyremote.c) running on kernel thread tid, or NULL. */
+static const struct pg_py_thread *python_thread(const ext_proc *p, pid_t tid)
+{
+    for (int k = 0; p->py && k < p->py->nthreads; k++)
+        if (p->py->threads[k].native_id == tid)
+            return &p->py->threads[k];
+    return NULL;
+}
+
 static json_t *thread_json(const ext_proc *p, int i, const char *role)
 {
     const ext_thread *t = &p->threads[i];
+    const struct pg_py_thread *py = python_thread(p, t->tid);
+    const char *name = py && py->name[0] ? py->name : t->name;
     json_t *o = json_object();
     json_object_set_new(o, "tid", json_integer(t->tid));
-    json_object_set_new(o, "name", t->name[0] ? json_string(t->name) : json_null());
+    json_object_set_new(o, "name", name[0] ? json_string(name) : json_null());
     json_object_set_new(o, "role", json_string(role));
     json_object_set_new(o, "main", json_boolean(t->tid == p->pid));
     if (t->wait.kind) {
@@ -148,6 +160,19 @@ static json_t *thread_json(const ext_proc *p, int i, const char *role)
         json_array_append_new(holds, h);
     }
     json_object_set_new(o, "holds", holds);
+    if (py && py->depth > 0) {
+        /* The Python stack read from the interpreter, as the shim writes it. */
+        json_t *ps = json_array();
+        for (int k = 0; k < py->nframes; k++) {
+            json_t *f = json_object();
+            json_object_set_new(f, "function", json_string(py->frames[k].name));
+            json_object_set_new(f, "file", json_string(py->frames[k].file));
+            json_object_set_new(f, "line", json_integer(py->frames[k].line));
+            json_array_append_new(ps, f);
+        }
+        json_object_set_new(o, "python_stack", ps);
+        json_object_set_new(o, "python_blocked", json_string(pg_py_blocked_name(py->blocked)));
+    }
     json_t *st = json_array();
     for (int k = 0; k < t->npcs; k++)
         json_array_append_new(st, hex(t->pcs[k]));

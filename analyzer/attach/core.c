@@ -8,6 +8,7 @@
  * locks are proven as from a live process.
  */
 #include "attach.h"
+#include "pyremote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,6 +256,8 @@ int cmd_core(int argc, char **argv)
             cli_error("out of memory");
             status = PG_EXIT_ERROR;
         }
+        if (!status)
+            ext_python(&p);
     }
     if (!status)
         status = ext_cli_finish(&c, &p);

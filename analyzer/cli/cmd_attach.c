@@ -13,6 +13,7 @@
  * counted as running and is released as soon as it stops.
  */
 #include "attach.h"
+#include "pyremote.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -417,6 +418,8 @@ static int attach_read(pid_t pid, ext_proc *p)
             cli_error("out of memory");
             status = PG_EXIT_ERROR;
         }
+        if (!status)
+            ext_python(p); /* a CPython interpreter's threads and pools, while still stopped */
     } else {
         status = PG_EXIT_ERROR;
     }

@@ -1,0 +1,446 @@
+/*
+ * `poolguard attach` and `poolguard core` on a Python process started WITHOUT the shim: the
+ * interpreter is read from memory (analyzer/attach/pyremote*.c), so the raw report's threads carry
+ * their Python names and Python stacks. Runs Debian's /usr/bin/python3 (what CI has): the
+ * problem's example (examples/pool_exhaustion.py) hung, attached to and read from a gcore; and a
+ * healthy Python program attached to many times, whose output and exit status must not change;
+ * and the same moment of a program read from inside by the shim's Python layer (its test aid,
+ * build/libpoolguard-pydebug.so) and from outside by attach: the two readings must be equal.
+ * Skipped where ptrace is not permitted; every program runs under a time limit.
+ */
+#include "testlib.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+enum { READY_MS = 15000, ATTACH_MS = 20000, SETTLE_MS = 300, ATTACHES = 25 };
+
+#define PYTHON "/usr/bin/python3"
+
+static char poolguard_path[PATH_MAX];
+
+static const char *poolguard(void)
+{
+    snprintf(poolguard_path, sizeof poolguard_path, "%s/poolguard", tu_build());
+    return poolguard_path;
+}
+
+static int run_poolguard_env(const char *label, char *const args[], const char *const env[],
+                             char **err)
+{
+    struct e2e_run r;
+    e2e_run_init(&r, label);
+    e2e_run_start(&r, poolguard(), args, false, env);
+    bool done = e2e_run_wait(&r, ATTACH_MS);
+    if (!done)
+        e2e_run_kill(&r);
+    ck_assert_msg(done, "%s: poolguard did not finish within %d ms", label, ATTACH_MS);
+    ck_assert_msg(WIFEXITED(r.status), "%s: poolguard died (status 0x%x)", label, r.status);
+    *err = e2e_run_stderr(&r);
+    tu_rmtree(r.work);
+    return WEXITSTATUS(r.status);
+}
+
+static int run_poolguard(const char *label, char *const args[], char **err)
+{
+    return run_poolguard_env(label, args, NULL, err);
+}
+
+/* Starts python3 with args, without the shim, and waits for its first line of output. */
+static void start_python_env(struct e2e_run *r, const char *label, char *const args[],
+                             const char *const env[])
+{
+    tu_need_program(PYTHON, "python3");
+    char *argv[8] = { PYTHON };
+    for (int i = 0; args[i] && i < 6; i++)
+        argv[i + 1] = args[i];
+    e2e_run_init(r, label);
+    e2e_run_start(r, PYTHON, argv, false, env);
+    long deadline = tu_now_ms() + READY_MS;
+    for (;;) {
+        char *o = e2e_run_stdout(r);
+        bool ready = strchr(o, '\n') != NULL;
+        free(o);
+        if (ready)
+            break;
+        ck_assert_msg(!e2e_run_wait(r, 0), "%s exited before its first line", label);
+        ck_assert_msg(tu_now_ms() < deadline, "%s printed nothing within %d ms", label, READY_MS);
+        tu_sleep_ms(10);
+    }
+    tu_sleep_ms(SETTLE_MS);
+}
+
+static void start_python(struct e2e_run *r, const char *label, char *const args[])
+{
+    start_python_env(r, label, args, NULL);
+}
+
+/* No thread of pid is stopped or traced. */
+static void assert_running(pid_t pid)
+{
+    char cmd[128], line[1024];
+    snprintf(cmd, sizeof cmd, "cat /proc/%d/task/*/stat 2>/dev/null", (int)pid);
+    FILE *f = popen(cmd, "r");
+    ck_assert(f != NULL);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *paren = strrchr(line, ')');
+        ck_assert(paren != NULL);
+        ck_assert_msg(paren[2] != 't' && paren[2] != 'T', "a thread was left stopped: %s", line);
+        n++;
+    }
+    pclose(f);
+    ck_assert_msg(n > 0, "process %d has no threads left", (int)pid);
+}
+
+static bool attach_permitted(char *why, size_t cap)
+{
+    struct e2e_run r;
+    char *args[] = { "-c", "import time; print('ready', flush=True); time.sleep(30)", NULL };
+    start_python(&r, "py-probe", args);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)r.pid);
+    char *pargs[] = { "poolguard", "attach", pid, NULL };
+    char *err;
+    int st = run_poolguard("py-attach-probe", pargs, &err);
+    bool ok = !(st == 125 && strstr(err, "not permitted"));
+    snprintf(why, cap, "%s", err);
+    free(err);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+    return ok;
+}
+
+static void need_attach(void)
+{
+    static int known = -1;
+    static char why[512];
+    if (known < 0)
+        known = attach_permitted(why, sizeof why);
+    if (!known)
+        tu_skip("ptrace is not permitted here: %s", why);
+}
+
+/* The snapshot record of a raw report (attach/core --all-threads). */
+static json_t *raw_snapshot(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no raw report %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    json_t *snap = NULL;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!snap && type && !strcmp(type, "snapshot"))
+            snap = json_incref(o);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    ck_assert_msg(snap != NULL, "%s has no snapshot record", path);
+    return snap;
+}
+
+static json_t *thread_named(json_t *snap, const char *name)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach (json_object_get(snap, "threads"), i, t) {
+        const char *n = json_string_value(json_object_get(t, "name"));
+        if (n && !strcmp(n, name))
+            return t;
+    }
+    ck_abort_msg("no thread named %s in the report", name);
+    return NULL;
+}
+
+static bool py_stack_has(json_t *t, const char *fn)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach (json_object_get(t, "python_stack"), i, f) {
+        const char *n = json_string_value(json_object_get(f, "function"));
+        if (n && !strcmp(n, fn))
+            return true;
+    }
+    return false;
+}
+
+/* What a user of attach or core relies on for the example: the three threads by their Python
+ * names, the workers in parent_task waiting on Future.result, the main thread in <module>. */
+static void check_example_threads(json_t *snap, const char *what)
+{
+    static const char *const workers[] = { "ThreadPoolExecutor-0_0", "ThreadPoolExecutor-0_1" };
+    for (int k = 0; k < 2; k++) {
+        json_t *t = thread_named(snap, workers[k]);
+        ck_assert_msg(py_stack_has(t, "parent_task"), "%s: %s is not in parent_task", what,
+                      workers[k]);
+        ck_assert_msg(py_stack_has(t, "Future.result"), "%s: %s is not in Future.result", what,
+                      workers[k]);
+        ck_assert_str_eq(json_string_value(json_object_get(t, "python_blocked")), "future_result");
+    }
+    json_t *m = thread_named(snap, "MainThread");
+    ck_assert_msg(py_stack_has(m, "<module>"), "%s: MainThread is not in <module>", what);
+    ck_assert_msg(json_is_true(json_object_get(m, "main")), "%s: MainThread is not the main one",
+                  what);
+}
+
+START_TEST(test_attach_reads_python_threads_of_stuck_pool)
+{
+    need_attach();
+    struct e2e_run r;
+    char *args[] = { "examples/pool_exhaustion.py", NULL };
+    start_python(&r, "py-pool", args);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)r.pid);
+    char *dir = tu_tmpdir(), raw[PATH_MAX];
+    snprintf(raw, sizeof raw, "%s/poolguard.attach.1.jsonl", dir);
+    char *pargs[] = { "poolguard", "attach", "--all-threads", "--raw", raw, pid, NULL };
+    char *err;
+    int st = run_poolguard("py-pool-attach", pargs, &err);
+    /* No native proof here (Python's SIGINT handler could wake a thread); the exit status is
+     * 66 once the Python rules judge this reading, 0 until then, never an error. */
+    ck_assert_msg(st == 0 || st == 66, "attach: exit status %d; stderr: %s", st, err);
+    free(err);
+    json_t *snap = raw_snapshot(raw);
+    check_example_threads(snap, "attach");
+    json_decref(snap);
+    assert_running(r.pid);
+    ck_assert_msg(!e2e_run_wait(&r, 0), "the program ended after attach");
+    tu_rmtree(dir); /* checks the raw report against the format */
+    free(dir);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+}
+END_TEST
+
+START_TEST(test_core_of_stuck_python_pool_gives_same_names)
+{
+    need_attach();
+    if (system("command -v gcore >/dev/null 2>&1") != 0)
+        ck_abort_msg("gcore is not installed (it comes with gdb: run make deps)");
+    struct e2e_run r;
+    char *args[] = { "examples/pool_exhaustion.py", NULL };
+    start_python(&r, "py-pool-core", args);
+    char cmd[PATH_MAX * 2], core[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "timeout 60 gcore -o %s/core %d >/dev/null 2>&1", r.work, (int)r.pid);
+    ck_assert_msg(system(cmd) == 0, "gcore failed: %s", cmd);
+    snprintf(core, sizeof core, "%s/core.%d", r.work, (int)r.pid);
+    assert_running(r.pid);
+    char *dir = tu_tmpdir(), raw[PATH_MAX];
+    snprintf(raw, sizeof raw, "%s/poolguard.core.1.jsonl", dir);
+    char *pargs[] = { "poolguard", "core", "--all-threads", "--raw", raw, core, PYTHON, NULL };
+    char *err;
+    int st = run_poolguard("py-pool-corefile", pargs, &err);
+    ck_assert_msg(st == 0 || st == 66, "core: exit status %d; stderr: %s", st, err);
+    free(err);
+    json_t *snap = raw_snapshot(raw);
+    check_example_threads(snap, "core");
+    json_decref(snap);
+    tu_rmtree(dir);
+    free(dir);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+}
+END_TEST
+
+/* A healthy pool: maps until the stop file appears, then prints its result and exits with 3. */
+static const char healthy[] = "import os, sys\n"
+                              "from concurrent.futures import ThreadPoolExecutor\n"
+                              "ex = ThreadPoolExecutor(4)\n"
+                              "total = sum(ex.map(lambda x: x * x, range(100)))\n"
+                              "print('ready', flush=True)\n"
+                              "while not os.path.exists(sys.argv[1]):\n"
+                              "    assert sum(ex.map(lambda x: x * x, range(100))) == total\n"
+                              "print(total)\n"
+                              "ex.shutdown()\n"
+                              "sys.exit(3)\n";
+
+START_TEST(test_attach_many_times_leaves_python_program_unchanged)
+{
+    need_attach();
+    char stop[PATH_MAX];
+    snprintf(stop, sizeof stop, "/tmp/poolguard-py-stop-%d", (int)getpid());
+    /* Unattached: the stop file is there from the start. */
+    tu_write(stop, "");
+    struct e2e_run ref;
+    char *args[] = { "-c", (char *)healthy, stop, NULL };
+    start_python(&ref, "py-healthy-ref", args);
+    ck_assert(e2e_run_wait(&ref, E2E_HEALTHY_EXIT_MS));
+    char *want = e2e_run_stdout(&ref);
+    int want_status = ref.status;
+    tu_rmtree(ref.work);
+    unlink(stop);
+
+    struct e2e_run r;
+    start_python(&r, "py-healthy", args);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)r.pid);
+    for (int k = 0; k < ATTACHES; k++) {
+        char *pargs[] = { "poolguard", "attach", pid, NULL };
+        char *err;
+        int st = run_poolguard("py-healthy-attach", pargs, &err);
+        ck_assert_msg(st == 0, "attach %d: exit status %d; stderr: %s", k, st, err);
+        free(err);
+        ck_assert_msg(!e2e_run_wait(&r, 0), "the program ended while being attached to (%d)", k);
+    }
+    assert_running(r.pid);
+    tu_write(stop, "");
+    ck_assert_msg(e2e_run_wait(&r, E2E_HEALTHY_EXIT_MS), "the program did not finish");
+    unlink(stop);
+    char *got = e2e_run_stdout(&r);
+    ck_assert_str_eq(got, want);
+    ck_assert_int_eq(r.status, want_status);
+    ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3);
+    free(got);
+    free(want);
+    tu_rmtree(r.work);
+}
+END_TEST
+
+/* A reading without what differs by nature between two readings (timings; the order of the
+ * threads: the interpreter's list against sys._current_frames): threads keyed by ident. */
+static json_t *comparable(json_t *py, const char *what)
+{
+    ck_assert_msg(json_is_object(py), "%s: no reading", what);
+    json_t *c = json_deep_copy(py);
+    json_object_del(c, "gil_wait_us");
+    json_object_del(c, "read_us");
+    json_t *byid = json_object();
+    size_t i;
+    json_t *t;
+    json_array_foreach (json_object_get(c, "threads"), i, t)
+        json_object_set(byid, json_string_value(json_object_get(t, "ident")), t);
+    json_object_set_new(c, "threads", byid);
+    return c;
+}
+
+/* The same moment read from inside by the shim's Python layer (through the C API, with the GIL)
+ * and from outside by attach (raw memory): the two readings must be the same, field for field. */
+static void check_inside_equals_outside(const char *script, const char *label)
+{
+    need_attach();
+    tu_need_built("libpoolguard-pydebug.so");
+    char *dir = tu_tmpdir();
+    char shim[PATH_MAX + 32], in[PATH_MAX], out[PATH_MAX], pre[PATH_MAX + 64], dout[PATH_MAX + 32],
+        pdir[PATH_MAX + 32], pyj[PATH_MAX + 32];
+    char *b = tu_build_path("libpoolguard-pydebug.so");
+    snprintf(shim, sizeof shim, "%s", b);
+    free(b);
+    snprintf(in, sizeof in, "%s/inside.jsonl", dir);
+    snprintf(out, sizeof out, "%s/outside.json", dir);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", shim);
+    snprintf(dout, sizeof dout, "POOLGUARD_PY_DEBUG_OUT=%s", in);
+    snprintf(pdir, sizeof pdir, "POOLGUARD_DIR=%s", dir);
+    snprintf(pyj, sizeof pyj, "POOLGUARD_ATTACH_PYJSON=%s", out);
+    const char *env[] = { pre, "POOLGUARD_PY_DEBUG=1000", dout, pdir, NULL };
+    struct e2e_run r;
+    char *args[] = { (char *)script, NULL };
+    start_python_env(&r, label, args, env);
+    long deadline = tu_now_ms() + READY_MS;
+    for (;;) { /* the inside reading, one second after the start */
+        char *s = tu_slurp_maybe(in, NULL);
+        bool done = s && strchr(s, '\n');
+        free(s);
+        if (done)
+            break;
+        ck_assert_msg(tu_now_ms() < deadline, "%s: no inside reading within %d ms", label,
+                      READY_MS);
+        tu_sleep_ms(20);
+    }
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)r.pid);
+    char *pargs[] = { "poolguard", "attach", pid, NULL };
+    const char *penv[] = { pyj, NULL };
+    char *err;
+    int st = run_poolguard_env(label, pargs, penv, &err);
+    ck_assert_msg(st == 0 || st == 66, "%s: attach exit status %d; stderr: %s", label, st, err);
+    free(err);
+    json_error_t e;
+    json_t *inside = json_load_file(in, JSON_DISABLE_EOF_CHECK, &e);
+    json_t *outside = json_load_file(out, 0, &e);
+    ck_assert_msg(inside && outside, "%s: a reading is not JSON", label);
+    ck_assert_int_eq(json_integer_value(json_object_get(inside, "rc")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(outside, "status")), 0);
+    json_t *a = comparable(json_object_get(inside, "python"), "inside");
+    json_t *o = comparable(json_object_get(outside, "python"), "outside");
+    ck_assert_int_ge(json_object_size(json_object_get(o, "threads")), 3);
+    if (!json_equal(a, o)) {
+        /* Which part differs, in the message; both readings in full on stderr. */
+        const char *part = "version";
+        if (!json_equal(json_object_get(a, "executors"), json_object_get(o, "executors")))
+            part = "executors";
+        const char *key;
+        json_t *t;
+        json_object_foreach (json_object_get(a, "threads"), key, t)
+            if (!json_equal(t, json_object_get(json_object_get(o, "threads"), key)))
+                part = key;
+        char *sa = json_dumps(a, JSON_SORT_KEYS), *so = json_dumps(o, JSON_SORT_KEYS);
+        fprintf(stderr, "%s inside:  %s\n%s outside: %s\n", label, sa, label, so);
+        ck_abort_msg("%s: the readings differ in %s (both are on stderr)", label, part);
+    }
+    json_decref(a);
+    json_decref(o);
+    json_decref(inside);
+    json_decref(outside);
+    e2e_run_kill(&r);
+    tu_rmtree(r.work);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_outside_reading_equals_shims_on_stuck_pool)
+{
+    check_inside_equals_outside("examples/pool_exhaustion.py", "py-same-pool");
+}
+END_TEST
+
+/* Queued futures at known places, a timed and an untimed Event.wait, futures.wait on two. */
+static const char waits[] =
+    "import threading, time\n"
+    "from concurrent.futures import ThreadPoolExecutor, wait\n"
+    "ev = threading.Event()\n"
+    "ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix='one')\n"
+    "def blocker(): ev.wait()\n"
+    "def a(): pass\n"
+    "def b(): pass\n"
+    "def c(): pass\n"
+    "ex.submit(blocker)\n"
+    "time.sleep(0.2)\n"
+    "fa, fb, fc = ex.submit(a), ex.submit(b), ex.submit(c)\n"
+    "threading.Thread(target=lambda: ev.wait(timeout=100), name='timed', daemon=True).start()\n"
+    "print('ready', flush=True)\n"
+    "wait([fb, fc])\n";
+
+START_TEST(test_outside_reading_equals_shims_on_waits)
+{
+    char *dir = tu_tmpdir(), path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/waits.py", dir);
+    tu_write(path, waits);
+    check_inside_equals_outside(path, "py-same-waits");
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+Suite *attach_py_suite(void)
+{
+    Suite *s = suite_create("attach_py");
+    TCase *tc = tcase_create("attach_py");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_attach_reads_python_threads_of_stuck_pool);
+    tcase_add_test(tc, test_core_of_stuck_python_pool_gives_same_names);
+    tcase_add_test(tc, test_attach_many_times_leaves_python_program_unchanged);
+    tcase_add_test(tc, test_outside_reading_equals_shims_on_stuck_pool);
+    tcase_add_test(tc, test_outside_reading_equals_shims_on_waits);
+    suite_add_tcase(s, tc);
+    return s;
+}
