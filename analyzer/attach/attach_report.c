@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "attach_graph.h"
+#include "attach_json.h"
 #include "python.h"
 
 static json_t *hex(uint64_t v)
@@ -26,7 +27,7 @@ static json_t *hex(uint64_t v)
     return json_string(b);
 }
 
-static int put_line(int fd, json_t *o)
+int ext_put_line(int fd, json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -49,7 +50,7 @@ static int put_line(int fd, json_t *o)
     return r;
 }
 
-static uint64_t unix_ms(void)
+uint64_t ext_unix_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -70,11 +71,11 @@ static int write_header(const ext_proc *p, int fd)
     for (char **a = p->argv; a && *a; a++)
         json_array_append_new(argv, json_string(*a));
     json_object_set_new(h, "argv", argv);
-    json_object_set_new(h, "start_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(h, "start_unix_ms", json_integer((json_int_t)ext_unix_ms()));
     json_object_set_new(h, PG_K_SHIM, json_string(PG_TOOL_VERSION));
     /* Not written by the shim: read from outside (docs/attach.md says what that cannot see). */
     json_object_set_new(h, PG_K_SOURCE, json_string(p->source));
-    return put_line(fd, h);
+    return ext_put_line(fd, h);
 }
 
 static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Addr start, void *arg)
@@ -105,7 +106,7 @@ static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Ad
             snprintf(b + 2 * k, 3, "%02x", bits[k]);
         json_object_set_new(o, "build_id", json_string(b));
     }
-    return put_line(fd, o) < 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
+    return ext_put_line(fd, o) < 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
 /* The Python thread (read by pyremote.c) running on kernel thread tid, or NULL. */
@@ -117,7 +118,7 @@ static const struct pg_py_thread *python_thread(const ext_proc *p, pid_t tid)
     return NULL;
 }
 
-static json_t *thread_json(const ext_proc *p, int i, const char *role)
+json_t *ext_thread_json(const ext_proc *p, int i, const char *role)
 {
     const ext_thread *t = &p->threads[i];
     const struct pg_py_thread *py = python_thread(p, t->tid);
@@ -235,17 +236,17 @@ static void summarize(const ext_proc *p, const graph *gr, const struct pg_gfindi
     }
 }
 
-static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
+static int write_finding(const ext_proc *p, const graph *gr, int fi, int seq, int fd)
 {
     const struct pg_gfinding *f = &gr->findings[fi];
     char summary[256];
     summarize(p, gr, f, summary, sizeof summary);
     json_t *o = json_object();
     json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_FINDING)));
-    json_object_set_new(o, PG_K_SEQ, json_integer(fi + 1));
+    json_object_set_new(o, PG_K_SEQ, json_integer(seq));
     json_object_set_new(o, PG_K_KIND, json_string(pg_kind_name(PG_KIND_DEADLOCK)));
     json_object_set_new(o, PG_K_SEVERITY, json_string(pg_sev_name(PG_SEV_ERROR)));
-    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)ext_unix_ms()));
     json_object_set_new(o, "summary", json_string(summary));
     json_t *threads = json_array();
     if (f->kind == PG_GF_CYCLE) {
@@ -259,7 +260,7 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
             json_object_set_new(e, "kind", json_string(p->threads[x].wait.kind));
             json_object_set_new(e, "address", hex(p->threads[x].wait.address));
             json_array_append_new(cycle, e);
-            json_array_append_new(threads, thread_json(p, x, pg_role_name(PG_ROLE_CYCLE)));
+            json_array_append_new(threads, ext_thread_json(p, x, pg_role_name(PG_ROLE_CYCLE)));
             x = y;
         } while (x != f->start);
         json_object_set_new(o, "cycle", cycle);
@@ -273,23 +274,23 @@ static int write_finding(const ext_proc *p, const graph *gr, int fi, int fd)
         if (!g->stuck || g->finding != fi || g->cycle_next >= 0)
             continue;
         int role = f->kind == PG_GF_HANG ? PG_ROLE_HANG : PG_ROLE_BLOCKED;
-        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(role)));
+        json_array_append_new(threads, ext_thread_json(p, (int)i, pg_role_name(role)));
     }
     json_object_set_new(o, "threads", threads);
-    return put_line(fd, o);
+    return ext_put_line(fd, o);
 }
 
 static int write_snapshot(const ext_proc *p, int fd)
 {
     json_t *o = json_object();
     json_object_set_new(o, PG_K_TYPE, json_string(pg_record_name(PG_REC_SNAPSHOT)));
-    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)unix_ms()));
+    json_object_set_new(o, "time_unix_ms", json_integer((json_int_t)ext_unix_ms()));
     json_object_set_new(o, "reason", json_string(p->source));
     json_t *threads = json_array();
     for (size_t i = 0; i < p->nthreads; i++)
-        json_array_append_new(threads, thread_json(p, (int)i, pg_role_name(PG_ROLE_SNAPSHOT)));
+        json_array_append_new(threads, ext_thread_json(p, (int)i, pg_role_name(PG_ROLE_SNAPSHOT)));
     json_object_set_new(o, "threads", threads);
-    return put_line(fd, o);
+    return ext_put_line(fd, o);
 }
 
 int ext_write_report(ext_proc *p, int fd, bool all_threads)
@@ -300,10 +301,21 @@ int ext_write_report(ext_proc *p, int fd, bool all_threads)
         return r;
     if (dwfl_getmodules(p->dwfl, module_cb, &fd, 0) != 0)
         return -EIO;
-    for (int fi = 0; gr && fi < gr->nfindings; fi++)
-        if ((r = write_finding(p, gr, fi, fd)) < 0)
+    /* The Python pools first: a pool stuck on itself is the cause, and when it is proven the
+     * native whole-program hang it also is (every thread blocked, none left to wake the others)
+     * says the same thing vaguer, and is left out. Cycles and abandoned locks are kept. */
+    int npy = ext_write_python_findings(p, fd, 0);
+    if (npy < 0)
+        return npy;
+    int nf = npy;
+    for (int fi = 0; gr && fi < gr->nfindings; fi++) {
+        if (npy > 0 && gr->findings[fi].kind == PG_GF_HANG)
+            continue;
+        if ((r = write_finding(p, gr, fi, nf + 1, fd)) < 0)
             return r;
+        nf++;
+    }
     if (all_threads && (r = write_snapshot(p, fd)) < 0)
         return r;
-    return gr ? gr->nfindings : 0;
+    return nf;
 }

@@ -132,6 +132,16 @@ static void explain_eperm(pid_t pid)
                       (int)pid, tracer);
             return;
         }
+        const char *st = strstr(buf, "State:");
+        if (st) {
+            st += 6 + strspn(st + 6, " \t");
+            if (*st == 'Z' || *st == 'X') {
+                cli_error("attach: process %d has exited (a zombie its parent has not reaped): "
+                          "there is nothing left to read",
+                          (int)pid);
+                return;
+            }
+        }
         const char *up = strstr(buf, "Uid:");
         long uid = up ? strtol(up + 4, NULL, 10) : -1;
         if (uid >= 0 && (uid_t)uid != geteuid() && geteuid() != 0) {

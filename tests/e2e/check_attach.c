@@ -500,6 +500,17 @@ START_TEST(test_attach_and_core_errors_exit_125)
     ck_assert_int_eq(ptrace(PTRACE_DETACH, r.pid, NULL, NULL), 0);
     e2e_run_kill(&r);
     tu_rmtree(r.work);
+    /* A process that has exited but is not reaped yet: its pid is there, nothing else is. */
+    pid_t z = fork();
+    if (z == 0)
+        _exit(0);
+    ck_assert_int_gt(z, 0);
+    siginfo_t si;
+    ck_assert_int_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+    snprintf(p, sizeof p, "%d", (int)z);
+    char *zombie[] = { "poolguard", "attach", p, NULL };
+    expect_error("attach-zombie", zombie, "has exited");
+    ck_assert_int_eq(waitpid(z, &st, 0), z);
 }
 END_TEST
 

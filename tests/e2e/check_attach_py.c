@@ -193,6 +193,70 @@ static void check_example_threads(json_t *snap, const char *what)
                   what);
 }
 
+/* The findings of a raw report, in order. */
+static json_t *raw_findings(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no raw report %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    json_t *all = json_array();
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "finding"))
+            json_array_append(all, o);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return all;
+}
+
+/* What the shim says of the example, proven from one reading taken outside: one finding, a
+ * pool_exhaustion error with an exact proof, both workers running parent_task and waiting on
+ * the future of dependent_task queued on their own executor, the main thread stuck with them. */
+static void check_example_finding(const char *raw, const char *what)
+{
+    json_t *all = raw_findings(raw);
+    ck_assert_msg(json_array_size(all) == 1, "%s: %zu findings, want 1 (the pool)", what,
+                  json_array_size(all));
+    json_t *f = json_array_get(all, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "kind")), "pool_exhaustion");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "severity")), "error");
+    const char *sum = json_string_value(json_object_get(f, "summary"));
+    ck_assert_msg(sum && strstr(sum, "all 2 workers of ThreadPoolExecutor-0") &&
+                      strstr(sum, "running parent_task") && strstr(sum, "waits on dependent_task"),
+                  "%s: summary %s", what, sum);
+    json_t *pool = json_object_get(f, "pool");
+    ck_assert_str_eq(json_string_value(json_object_get(pool, "proof")), "exact");
+    ck_assert_int_eq(json_integer_value(json_object_get(pool, "workers")), 2);
+    size_t i;
+    json_t *t;
+    int queued_here = 0;
+    json_array_foreach (json_object_get(pool, "tasks"), i, t) {
+        json_t *task = json_object_get(t, "task"), *wf = json_object_get(t, "waits_for");
+        ck_assert_str_eq(json_string_value(json_object_get(task, "function")), "parent_task");
+        ck_assert_str_eq(json_string_value(
+                             json_object_get(json_object_get(wf, "function"), "function")),
+                         "dependent_task");
+        queued_here += json_is_true(json_object_get(wf, "queued_here"));
+    }
+    ck_assert_msg(queued_here == 2, "%s: %d workers wait on work queued on their own pool", what,
+                  queued_here);
+    int workers = 0, main_blocked = 0;
+    json_array_foreach (json_object_get(f, "threads"), i, t) {
+        const char *role = json_string_value(json_object_get(t, "role"));
+        workers += role && !strcmp(role, "worker") && py_stack_has(t, "parent_task");
+        main_blocked += role && !strcmp(role, "blocked") &&
+                        json_is_true(json_object_get(t, "main")) && py_stack_has(t, "<module>");
+    }
+    ck_assert_msg(workers == 2 && main_blocked == 1,
+                  "%s: %d workers in parent_task and %d main thread in <module> in the finding",
+                  what, workers, main_blocked);
+    json_decref(all);
+}
+
 START_TEST(test_attach_reads_python_threads_of_stuck_pool)
 {
     need_attach();
@@ -206,10 +270,11 @@ START_TEST(test_attach_reads_python_threads_of_stuck_pool)
     char *pargs[] = { "poolguard", "attach", "--all-threads", "--raw", raw, pid, NULL };
     char *err;
     int st = run_poolguard("py-pool-attach", pargs, &err);
-    /* No native proof here (Python's SIGINT handler could wake a thread); the exit status is
-     * 66 once the Python rules judge this reading, 0 until then, never an error. */
-    ck_assert_msg(st == 0 || st == 66, "attach: exit status %d; stderr: %s", st, err);
+    /* No native proof here (Python's SIGINT handler could wake a thread): the shim's Python
+     * rules prove it from the reading. */
+    ck_assert_msg(st == 66, "attach: exit status %d, want 66; stderr: %s", st, err);
     free(err);
+    check_example_finding(raw, "attach");
     json_t *snap = raw_snapshot(raw);
     check_example_threads(snap, "attach");
     json_decref(snap);
@@ -240,8 +305,9 @@ START_TEST(test_core_of_stuck_python_pool_gives_same_names)
     char *pargs[] = { "poolguard", "core", "--all-threads", "--raw", raw, core, PYTHON, NULL };
     char *err;
     int st = run_poolguard("py-pool-corefile", pargs, &err);
-    ck_assert_msg(st == 0 || st == 66, "core: exit status %d; stderr: %s", st, err);
+    ck_assert_msg(st == 66, "core: exit status %d, want 66; stderr: %s", st, err);
     free(err);
+    check_example_finding(raw, "core");
     json_t *snap = raw_snapshot(raw);
     check_example_threads(snap, "core");
     json_decref(snap);
