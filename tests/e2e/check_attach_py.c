@@ -318,6 +318,41 @@ START_TEST(test_core_of_stuck_python_pool_gives_same_names)
 }
 END_TEST
 
+/* The gate: a Python program that runs outside the shim (env drops LD_PRELOAD before exec'ing
+ * python3) hangs on its pool; at the time-out it does not answer the snapshot request, so
+ * `poolguard run` attaches to it, and the pool finding read from outside fails the gate (66)
+ * instead of a plain time-out (124). */
+START_TEST(test_run_timeout_attaches_to_python_outside_the_shim)
+{
+    need_attach();
+    tu_need_program(PYTHON, "python3");
+    char *dir = tu_tmpdir();
+    char *args[] = { "poolguard", "run",        "--timeout", "3",
+                     "--dir",     dir,          "--",        "env",
+                     "-u",        "LD_PRELOAD", PYTHON,      "examples/pool_exhaustion.py",
+                     NULL };
+    struct e2e_run r;
+    e2e_run_init(&r, "py-run-timeout");
+    e2e_run_start(&r, poolguard(), args, false, NULL);
+    bool done = e2e_run_wait(&r, 60000);
+    if (!done)
+        e2e_run_kill(&r);
+    ck_assert_msg(done, "poolguard run did not end within 60 s");
+    char *err = e2e_run_stderr(&r), *out = e2e_run_stdout(&r);
+    ck_assert_msg(strstr(err, "did not answer the snapshot request"), "%s", err);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 66,
+                  "status 0x%x, want exit 66:\n%s", r.status, err);
+    ck_assert_msg(strstr(err, "pool_exhaustion") && strstr(err, "parent_task"),
+                  "no pool finding with the task's name:\n%s", err);
+    ck_assert_msg(strcmp(out, "submitting parent tasks\n") == 0, "the program's output: %s", out);
+    free(err);
+    free(out);
+    tu_rmtree(r.work);
+    tu_rmtree(dir); /* checks the reports against the format */
+    free(dir);
+}
+END_TEST
+
 /* A healthy pool: maps until the stop file appears, then prints its result and exits with 3. */
 static const char healthy[] = "import os, sys\n"
                               "from concurrent.futures import ThreadPoolExecutor\n"
@@ -504,6 +539,7 @@ Suite *attach_py_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_attach_reads_python_threads_of_stuck_pool);
     tcase_add_test(tc, test_core_of_stuck_python_pool_gives_same_names);
+    tcase_add_test(tc, test_run_timeout_attaches_to_python_outside_the_shim);
     tcase_add_test(tc, test_attach_many_times_leaves_python_program_unchanged);
     tcase_add_test(tc, test_outside_reading_equals_shims_on_stuck_pool);
     tcase_add_test(tc, test_outside_reading_equals_shims_on_waits);
