@@ -178,6 +178,31 @@ static int object_shared(const struct snap *s)
     return shared;
 }
 
+/* The last mutex read in this scan: threads waiting on one mutex read it once per scan, not once
+ * each (32,768 waiters on one lock made the watchdog a quarter of a core). A scan's reading of a
+ * word is one moment either way. Reset by pg_snapshot_take. */
+static struct {
+    uintptr_t addr; /* 0: none */
+    int ok;         /* read and decoded */
+    struct pg_glibc_mutex m;
+} last_mutex;
+
+static int read_mutex(uintptr_t addr, struct pg_glibc_mutex *m)
+{
+    if (addr && addr == last_mutex.addr) {
+        *m = last_mutex.m;
+        return last_mutex.ok ? 0 : -1;
+    }
+    pthread_mutex_t copy;
+    int ok = pg_peek(&copy, addr, sizeof copy) == 0 &&
+             pg_glibc_mutex_decode(&copy, pg_glibc_open(), m) == 0;
+    last_mutex.addr = addr;
+    last_mutex.ok = ok;
+    if (ok)
+        last_mutex.m = *m;
+    return ok ? 0 : -1;
+}
+
 static void build_node(int i, int n, uint64_t now)
 {
     struct snap *s = &snaps[i];
@@ -191,12 +216,9 @@ static void build_node(int i, int n, uint64_t now)
     case PG_W_MUTEX: {
         if (!settled)
             return;
-        pthread_mutex_t copy;
         struct pg_glibc_mutex m;
-        if (pg_peek(&copy, s->wobj, sizeof copy) < 0)
-            return; /* the mutex is gone: whatever this is, it is no proof */
-        if (pg_glibc_mutex_decode(&copy, pg_glibc_open(), &m) < 0)
-            return; /* glibc's layout unknown: an opaque wait, no proof */
+        if (read_mutex(s->wobj, &m) < 0)
+            return; /* the mutex is gone, or glibc's layout unknown: no proof */
         int kind = m.kind;
         pid_t owner = m.owner;
         if (!pg_glibc_mutex_held(owner))
@@ -303,6 +325,7 @@ struct pg_gnode *pg_snapshot_take(struct pg_scan *sc, uint64_t now, int *nblocke
     for (int i = 0; i < n; i++)
         hash_put(snaps[i].tid, i);
     int nblocked = 0, any_blocked = 0;
+    last_mutex.addr = 0;
     for (int i = 0; i < n; i++) {
         build_node(i, n, now);
         nblocked += nodes[i].blocked;
