@@ -51,7 +51,7 @@ PROGRAMS = {
     "safety_gil_held.py": ("100,10,200", 6),
     "safety_user_objects.py": ("200,20,100", 6),
     "safety_exit.py": ("0,3000,1", 6),
-    "safety_lifetimes.py": ("300,8,300", 10),
+    "safety_lifetimes.py": ("300,12,300", 12),
 }
 ETIMEDOUT, EAGAIN = -110, -11
 
@@ -326,7 +326,10 @@ def check_exit(c, calls, p):
 
 
 def check_lifetimes(c, calls, p):
-    c.check(all(x["rc"] == 0 for x in calls), "every call succeeds: %r" % [x["rc"] for x in calls])
+    rcs = [x["rc"] for x in calls]
+    end = rcs.index(EAGAIN) if EAGAIN in rcs else len(rcs)
+    c.check(all(r == 0 for r in rcs[:end]) and all(r == EAGAIN for r in rcs[end:]),
+            "every call succeeds until the program ends: %r" % rcs)
     states = [x["python"] for x in calls if x["rc"] == 0]
 
     def read(task, main_blocked):
@@ -341,6 +344,8 @@ def check_lifetimes(c, calls, p):
             p.stdout[-300:])
     c.check("self is a _WorkItem" in p.stdout,
             "a frame's locals the program holds are left as they are: " + p.stdout[-300:])
+    c.check(read("traced_task", "future_result"), "read while a traced worker ran traced_task")
+    c.check("traced: [1, 3]" in p.stdout, "a traced worker's locals stay intact: " + p.stdout[-300:])
 
 
 RAW_CHECKS = {

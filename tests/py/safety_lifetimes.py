@@ -8,9 +8,11 @@
 # dangling executor threads under the shim.)
 #
 # And a dict the program itself holds (a debugger's view of a worker's frame) must be left as
-# the program's own reading would leave it.
+# the program's own reading would leave it; under a Python-level tracer, which writes a frame's
+# locals dict back into the frame after each event, the workers' locals must stay intact.
 import gc
 import sys
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -55,4 +57,21 @@ else:
 with ThreadPoolExecutor(max_workers=1, thread_name_prefix="debugged") as ex:
     seen = ex.submit(watched).result()
 print("the program's own view of the frame: self is a %s" % seen, flush=True)
+
+
+def traced_task(i):
+    x = i * 2
+    time.sleep(1.0)
+    return x + 1
+
+
+def tracer(frame, event, arg):
+    return tracer if frame.f_code.co_name in ("run", "traced_task") else None
+
+
+threading.settrace(tracer)
+with ThreadPoolExecutor(max_workers=2, thread_name_prefix="traced") as ex:
+    futs = [ex.submit(traced_task, i) for i in range(2)]
+    print("traced: %r" % [f.result() for f in futs], flush=True)
+threading.settrace(None)
 gc.enable()
