@@ -4,11 +4,12 @@
  * thread (name, stack, what it waits on, the work item it runs, its pool) and hands the pools
  * to python_executor.c (queues), python_mp.c (ThreadPools) and python_asyncio.c (event loops).
  *
- * It runs no Python code and changes no object of the program: the only callable it calls is
- * sys._current_frames (C code), and it reads objects only through python_object.c. The cyclic
- * collector is off while it reads (python_gc.c), so no finalizer can run either. It imports
- * nothing: a module the program has not imported is simply not there. Inspector thread only;
- * static state, no allocation of its own.
+ * It runs no Python code and changes no object of the program: the only callables it calls are
+ * sys._current_frames and, before 3.12, sys.getrefcount (C code; see forget_locals for the copies
+ * of a frame's locals that reading leaves behind and that it takes out again), and it reads
+ * objects only through python_object.c. The cyclic collector is off while it reads
+ * (python_gc.c), so no finalizer can run either. It imports nothing: a module the program has not
+ * imported is simply not there. Inspector thread only; static state, no allocation of its own.
  */
 #include "python_int.h"
 
