@@ -4,11 +4,12 @@
  * thread (name, stack, what it waits on, the work item it runs, its pool) and hands the pools
  * to python_executor.c (queues), python_mp.c (ThreadPools) and python_asyncio.c (event loops).
  *
- * It runs no Python code and changes no object of the program: the only callable it calls is
- * sys._current_frames (C code), and it reads objects only through python_object.c. The cyclic
- * collector is off while it reads (python_gc.c), so no finalizer can run either. It imports
- * nothing: a module the program has not imported is simply not there. Inspector thread only;
- * static state, no allocation of its own.
+ * It runs no Python code and changes no object of the program: the only callables it calls are
+ * sys._current_frames and, before 3.12, sys.getrefcount (C code; see forget_locals for the copies
+ * of a frame's locals that reading leaves behind and that it takes out again), and it reads
+ * objects only through python_object.c. The cyclic collector is off while it reads
+ * (python_gc.c), so no finalizer can run either. It imports nothing: a module the program has not
+ * imported is simply not there. Inspector thread only; static state, no allocation of its own.
  */
 #include "python_int.h"
 
@@ -84,9 +85,90 @@ static void load_known(struct pg_py_ctx *c)
         c->code[K_LOOP_RUN] = method_code(c, c->loop_cls, "run_forever");
 }
 
+/* sys.getrefcount's C function, called directly: no argument tuple and no reference of the
+ * call's own, so it answers how many references the object has. Found in the sys module as a
+ * built-in of that name, and trusted only once it counts 1 for a tuple just made (a program may
+ * have replaced sys.getrefcount); a static function of libpython, valid for the process's life. */
+static pg_py_cfunc refcount_c;
+
+static long refcount_of(PyObject *o)
+{
+    if (!refcount_c) {
+        enum { METH_O = 8 };
+        PyObject *f = pg_py_dget(pg_py_module_dict("sys"), "getrefcount");
+        if (!pg_py_is(f, pg_py_api.t_cfunction) || pg_py_api.CFunction_GetFlags(f) != METH_O)
+            return -1;
+        PyObject *name = pg_py_attr(f, "__name__");
+        char b[16];
+        pg_py_copy_str(b, sizeof b, name, 0);
+        if (name)
+            pg_py_api.DecRef(name);
+        pg_py_cfunc fn = strcmp(b, "getrefcount") ? NULL : pg_py_api.CFunction_GetFunction(f);
+        PyObject *fresh = fn ? pg_py_api.Tuple_Pack(1, pg_py_api.none) : NULL;
+        PyObject *r = fresh ? fn(NULL, fresh) : NULL;
+        if (pg_py_long_of(r, -1) == 1)
+            refcount_c = fn;
+        if (r)
+            pg_py_api.DecRef(r);
+        if (fresh)
+            pg_py_api.DecRef(fresh);
+        pg_py_api.Err_Clear();
+        if (!refcount_c)
+            return -1;
+    }
+    PyObject *r = refcount_c(NULL, o);
+    long n = pg_py_long_of(r, -1);
+    if (r)
+        pg_py_api.DecRef(r);
+    pg_py_api.Err_Clear();
+    return n;
+}
+
+/* Before 3.12 a local variable is read through frame.f_locals, which copies every local of the
+ * frame into the frame's own locals dict; the dict keeps those copies until the frame next
+ * refreshes it, and a copy that outlives its variable keeps the object alive. In _WorkItem.run,
+ * `self = None` after a task raised then no longer lets the work item go, while its future's
+ * exception's traceback holds that very frame: a cycle only the collector frees, with the
+ * worker's whole stack in it (its Thread object, its executor, every worker of it); the same
+ * with Future.result's `self = None`. So the copies are taken out again when nobody but the
+ * frame holds the dict: the program can then see its contents only through f_locals or
+ * locals(), which refresh it first. Each copy taken out is still a local of the frame (made
+ * with the GIL held; no program thread has run since), so this frees nothing and runs no
+ * finalizer. A dict someone else holds (a debugger's) is left as a reading of theirs would
+ * leave it. Names only of the code's own locals: a key the program put there stays. */
+static void forget_locals(PyObject *frame, PyObject *d)
+{
+    enum { CO_OPTIMIZED = 1 };
+    if (refcount_of(d) != 2) /* the frame's reference and ours */
+        return;
+    PyObject *code = pg_py_attr(frame, "f_code");
+    PyObject *flags = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_flags") : NULL;
+    if (pg_py_long_of(flags, 0) & CO_OPTIMIZED) {
+        static const char *const kinds[] = { "co_varnames", "co_cellvars", "co_freevars" };
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            PyObject *names = pg_py_attr(code, kinds[k]);
+            Py_ssize_t n = pg_py_is(names, pg_py_api.t_tuple) ? pg_py_api.Tuple_Size(names) : 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *key = pg_py_api.Tuple_GetItem(names, i);
+                if (pg_py_is(key, pg_py_api.t_str) && pg_py_api.Dict_GetItem(d, key) &&
+                    pg_py_api.Dict_DelItem(d, key) < 0)
+                    pg_py_api.Err_Clear();
+            }
+            if (names)
+                pg_py_api.DecRef(names);
+        }
+    }
+    if (flags)
+        pg_py_api.DecRef(flags);
+    if (code)
+        pg_py_api.DecRef(code);
+    pg_py_api.Err_Clear();
+}
+
 /* A local variable of a frame blocked in a standard-library function: PyFrame_GetVarString
  * (3.12+) reads it in place; before 3.12 f_locals, which copies the frame's fast locals into
- * the frame's own locals dict (the same as locals() or a debugger would do). */
+ * the frame's own locals dict (the same as locals() or a debugger would do), and those copies
+ * are taken out again (forget_locals). */
 PyObject *pg_py_frame_local(PyObject *frame, const char *name)
 {
     if (pg_py_api.Frame_GetVarString) {
@@ -96,11 +178,16 @@ PyObject *pg_py_frame_local(PyObject *frame, const char *name)
         return v;
     }
     PyObject *d = pg_py_attr(frame, "f_locals");
-    PyObject *v = d && pg_py_is(d, pg_py_api.t_dict) ? pg_py_api.Dict_GetItemString(d, name) : NULL;
+    if (!pg_py_is(d, pg_py_api.t_dict)) {
+        if (d)
+            pg_py_api.DecRef(d);
+        return NULL;
+    }
+    PyObject *v = pg_py_api.Dict_GetItemString(d, name);
     if (v)
         pg_py_api.IncRef(v);
-    if (d)
-        pg_py_api.DecRef(d);
+    forget_locals(frame, d);
+    pg_py_api.DecRef(d);
     return v;
 }
 

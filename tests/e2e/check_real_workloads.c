@@ -1,7 +1,8 @@
 /*
  * Real programs at full size, nothing changed, nothing invented: 32,768 live threads fit the
  * default thread table, and a fast subset of `make check-real` (scripts/check_real.sh): one
- * CPython test suite and one compressor, natively and under the gate. The JVM of that subset is
+ * CPython test suite, the test_concurrent_futures case that once left dangling threads, and one
+ * compressor, natively and under the gate. The JVM of that subset is
  * in check_pool_libs.c (tests/java/Healthy.java). The gate's environment, lost reports and
  * descriptors are in check_real.c.
  *
@@ -488,6 +489,64 @@ START_TEST(test_cpython_test_queue_same_result_under_the_gate)
 }
 END_TEST
 
+/* CPython's test_concurrent_futures case that ended "env changed" under the gate: a task raises
+ * while main waits in futures.wait() without a time limit, so the shim reads the interpreter
+ * while the worker is inside the task. The regrtest then finds the executor's threads still alive
+ * after the test (threading_helper's "Dangling thread") unless reading left nothing behind (see
+ * forget_locals in shim/python/python_read.c; tests/py/safety_lifetimes.py checks the same in
+ * every version). */
+START_TEST(test_cpython_failing_executor_task_leaves_no_dangling_thread_under_the_gate)
+{
+    if (access("/usr/lib/python3.11/test/test_concurrent_futures.py", R_OK) != 0) {
+        ck_abort_msg(
+            "CPython's test suite is not installed (libpython3.11-testsuite: scripts/deps.sh "
+            "installs it)");
+        return;
+    }
+    char *pg = tu_build_path("poolguard");
+    char *nargv[] = { "/usr/bin/python3",
+                      "-m",
+                      "test",
+                      "-v",
+                      "test_concurrent_futures",
+                      "-m",
+                      "*ThreadPoolWaitTests.test_first_exception",
+                      NULL };
+    char *gargv[] = { pg,   "run",
+                      "--", "/usr/bin/python3",
+                      "-m", "test",
+                      "-v", "test_concurrent_futures",
+                      "-m", "*ThreadPoolWaitTests.test_first_exception",
+                      NULL };
+    struct xrun n = { .argv = nargv }, g = { .argv = gargv };
+    xrun_all(&n, 60000);
+    xrun_all(&g, 60000);
+    char *nr = line_with(n.out, "Tests result: "), *gr = line_with(g.out, "Tests result: ");
+    ck_assert_msg(xcode(&n) == 0 && strcmp(nr, "Tests result: SUCCESS") == 0 &&
+                      strstr(n.out, "Ran 1 test") && !strstr(n.out, "env changed") &&
+                      !strstr(n.err, "Dangling thread"),
+                  "natively: exit %d, %s; %.1500s %.1500s", xcode(&n), nr, n.out, n.err);
+    ck_assert_msg(xcode(&g) == 0 && strcmp(gr, nr) == 0 && strstr(g.out, "Ran 1 test") &&
+                      strstr(g.err, "poolguard: 0 findings"),
+                  "under the gate: exit %d, \"%s\"; stdout %.1500s; stderr %.1500s", xcode(&g), gr,
+                  g.out, g.err);
+    ck_assert_msg(!strstr(g.out, "env changed") && !strstr(g.err, "Dangling thread") &&
+                      !strstr(g.out, "Dangling thread"),
+                  "under the gate the executor's threads outlive the test (natively they do "
+                  "not): stdout %.1500s; stderr %.1500s",
+                  g.out, g.err);
+    fprintf(stderr,
+            "test_concurrent_futures test_first_exception: %ld ms natively, %ld ms under "
+            "the gate\n",
+            n.ms, g.ms);
+    free(nr);
+    free(gr);
+    xfree(&n);
+    xfree(&g);
+    free(pg);
+}
+END_TEST
+
 /* xz -T0 (a thread per core) on generated data: the same bytes out, no finding. */
 START_TEST(test_xz_with_all_threads_same_output_under_the_gate)
 {
@@ -530,6 +589,7 @@ Suite *real_workloads_suite(void)
     tc = tcase_create("subset");
     tcase_set_timeout(tc, 260);
     tcase_add_test(tc, test_cpython_test_queue_same_result_under_the_gate);
+    tcase_add_test(tc, test_cpython_failing_executor_task_leaves_no_dangling_thread_under_the_gate);
     tcase_add_test(tc, test_xz_with_all_threads_same_output_under_the_gate);
     suite_add_tcase(s, tc);
     return s;

@@ -51,6 +51,7 @@ PROGRAMS = {
     "safety_gil_held.py": ("100,10,200", 6),
     "safety_user_objects.py": ("200,20,100", 6),
     "safety_exit.py": ("0,3000,1", 6),
+    "safety_lifetimes.py": ("300,12,300", 12),
 }
 ETIMEDOUT, EAGAIN = -110, -11
 
@@ -324,10 +325,34 @@ def check_exit(c, calls, p):
     c.check(rcs <= {0, EAGAIN, ETIMEDOUT} and 0 in rcs, "results: %r" % rcs)
 
 
+def check_lifetimes(c, calls, p):
+    rcs = [x["rc"] for x in calls]
+    end = rcs.index(EAGAIN) if EAGAIN in rcs else len(rcs)
+    c.check(all(r == 0 for r in rcs[:end]) and all(r == EAGAIN for r in rcs[end:]),
+            "every call succeeds until the program ends: %r" % rcs)
+    states = [x["python"] for x in calls if x["rc"] == 0]
+
+    def read(task, main_blocked):
+        return any(any((t.get("task") or {}).get("function") == task for t in s["threads"]) and
+                   any(t["name"] == "MainThread" and t["blocked"] == main_blocked
+                       for t in s["threads"]) for s in states)
+    c.check(read("fail_late", "future_result"),
+            "read while a worker ran fail_late and main waited in Future.result()")
+    c.check(read("watched", "future_result"), "read while a worker ran watched")
+    c.check(p.returncode == 0 and "freed: 3 objects" in p.stdout,
+            "the executor, its future and its worker die when the program lets go: " +
+            p.stdout[-300:])
+    c.check("self is a _WorkItem" in p.stdout,
+            "a frame's locals the program holds are left as they are: " + p.stdout[-300:])
+    c.check(read("traced_task", "future_result"), "read while a traced worker ran traced_task")
+    c.check("traced: [1, 3]" in p.stdout, "a traced worker's locals stay intact: " + p.stdout[-300:])
+
+
 RAW_CHECKS = {
     "safety_gil_held.py": check_gil_held,
     "safety_user_objects.py": check_user_objects,
     "safety_exit.py": check_exit,
+    "safety_lifetimes.py": check_lifetimes,
 }
 
 CHECKS = {
