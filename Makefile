@@ -39,13 +39,13 @@ CHECK_LIBS    = $(shell pkg-config --libs check)
 
 SHIM_SRC      := $(foreach d,$(SHIM_DIRS),$(wildcard $(d)/*.c))
 # Shim modules with no interposition and no global state: also linked into the unit tests.
-SHIM_PURE     := $(wildcard shim/detect/*.c) shim/core/config.c shim/core/jsonw.c shim/python/python_json.c
+SHIM_PURE     := $(wildcard shim/detect/*.c) shim/core/config.c shim/core/jsonw.c shim/python/python_json.c shim/python/pyoffsets.c
 ANALYZER_SRC  := $(foreach d,$(ANALYZER_DIRS),$(wildcard $(d)/*.c))
 ANALYZER_LIB  := $(filter-out analyzer/cli/main.c,$(ANALYZER_SRC))
 # Pure shim modules the analyzer links too (attach and core run the shim's own proof, its Python
 # rules and write their findings with the shim's words).
 ANALYZER_SHARED := shim/detect/graph.c shim/detect/pyrules.c shim/detect/pyfind.c shim/core/jsonw.c \
-                   shim/python/python_json.c
+                   shim/python/python_json.c shim/python/pyoffsets.c
 # Tests: tests/unit (no program runs under the shim; `make check-fast`), tests/e2e (programs run
 # under the shim or the gate), tests/lib (the runner and the helpers both use).
 UNIT_SRC      := $(wildcard tests/unit/check_*.c)

@@ -111,7 +111,6 @@ int pg_py_resolve(void)
     NEED(Dict_GetItemString, "PyDict_GetItemString");
     NEED(Dict_GetItem, "PyDict_GetItem");
     NEED(Dict_Next, "PyDict_Next");
-    NEED(Dict_DelItem, "PyDict_DelItem");
     NEED(GetAttrString, "PyObject_GetAttrString");
     NEED(CallObject, "PyObject_CallObject");
     NEED(CallFunctionObjArgs, "PyObject_CallFunctionObjArgs");

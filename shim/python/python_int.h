@@ -47,7 +47,6 @@ struct pg_py_api {
     PyObject *(*Dict_GetItemString)(PyObject *, const char *);
     PyObject *(*Dict_GetItem)(PyObject *, PyObject *);
     int (*Dict_Next)(PyObject *, Py_ssize_t *, PyObject **, PyObject **);
-    int (*Dict_DelItem)(PyObject *, PyObject *);
     PyObject *(*GetAttrString)(PyObject *, const char *);
     PyObject *(*CallObject)(PyObject *, PyObject *);
     PyObject *(*CallFunctionObjArgs)(PyObject *, ...);

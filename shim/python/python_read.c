@@ -11,6 +11,7 @@
  * (python_gc.c), so no finalizer can run either. It imports nothing: a module the program has not
  * imported is simply not there. Inspector thread only; static state, no allocation of its own.
  */
+#include "pyoffsets.h"
 #include "python_int.h"
 
 #include <errno.h>
@@ -85,90 +86,98 @@ static void load_known(struct pg_py_ctx *c)
         c->code[K_LOOP_RUN] = method_code(c, c->loop_cls, "run_forever");
 }
 
-/* sys.getrefcount's C function, called directly: no argument tuple and no reference of the
- * call's own, so it answers how many references the object has. Found in the sys module as a
- * built-in of that name, and trusted only once it counts 1 for a tuple just made (a program may
- * have replaced sys.getrefcount); a static function of libpython, valid for the process's life. */
-static pg_py_cfunc refcount_c;
-
-static long refcount_of(PyObject *o)
+/* Before 3.12 the C API reads a frame's local variables only through f_locals, which copies every
+ * local into the frame's own locals dict and leaves the copies there. A copy outlives its
+ * variable: _WorkItem.run's and Future.result's `self = None` then free nothing, and after a task
+ * raised, its future, the worker's Thread and the executor stay alive until the next collection
+ * (CPython's test_concurrent_futures counted them as dangling threads). Deleting the copies again
+ * is worse: a Python-level tracer's call writes the dict back into the frame when it returns
+ * (clearing what is missing), so a reading taken while a tracer has the frame would unbind the
+ * program's variables. So the fast locals are read where they are, as the interpreter reads them:
+ * by the name's index among the code's local names, in the frame's slots (3.8-3.10: the frame
+ * object's f_localsplus; 3.11: its interpreter frame's localsplus), with the layouts of
+ * pyoffsets.c, which a unit test checks against each version's headers. Nothing is written. */
+static int fast_locals_usable(void)
 {
-    if (!refcount_c) {
-        enum { METH_O = 8 };
-        PyObject *f = pg_py_dget(pg_py_module_dict("sys"), "getrefcount");
-        if (!pg_py_is(f, pg_py_api.t_cfunction) || pg_py_api.CFunction_GetFlags(f) != METH_O)
-            return -1;
-        PyObject *name = pg_py_attr(f, "__name__");
-        char b[16];
-        pg_py_copy_str(b, sizeof b, name, 0);
-        if (name)
-            pg_py_api.DecRef(name);
-        pg_py_cfunc fn = strcmp(b, "getrefcount") ? NULL : pg_py_api.CFunction_GetFunction(f);
-        PyObject *fresh = fn ? pg_py_api.Tuple_Pack(1, pg_py_api.none) : NULL;
-        PyObject *r = fresh ? fn(NULL, fresh) : NULL;
-        if (pg_py_long_of(r, -1) == 1)
-            refcount_c = fn;
-        if (r)
-            pg_py_api.DecRef(r);
-        if (fresh)
-            pg_py_api.DecRef(fresh);
+    static int usable = -1; /* -1: not decided */
+    if (usable < 0) {
+        /* A Py_TRACE_REFS build has a larger object header than the table knows. */
+        PyObject *getobjects = pg_py_dget(pg_py_module_dict("sys"), "getobjects");
+        unsigned minor = (pg_py_hexversion >> 16) & 0xff;
+        usable = !getobjects && pg_py_hexversion >> 24 == 3 && minor >= 8 && minor <= 11 &&
+                 pyoff_for_minor((int)minor) != NULL;
         pg_py_api.Err_Clear();
-        if (!refcount_c)
-            return -1;
     }
-    PyObject *r = refcount_c(NULL, o);
-    long n = pg_py_long_of(r, -1);
-    if (r)
-        pg_py_api.DecRef(r);
-    pg_py_api.Err_Clear();
-    return n;
+    return usable;
 }
 
-/* Before 3.12 a local variable is read through frame.f_locals, which copies every local of the
- * frame into the frame's own locals dict; the dict keeps those copies until the frame next
- * refreshes it, and a copy that outlives its variable keeps the object alive. In _WorkItem.run,
- * `self = None` after a task raised then no longer lets the work item go, while its future's
- * exception's traceback holds that very frame: a cycle only the collector frees, with the
- * worker's whole stack in it (its Thread object, its executor, every worker of it); the same
- * with Future.result's `self = None`. So the copies are taken out again when nobody but the
- * frame holds the dict: the program can then see its contents only through f_locals or
- * locals(), which refresh it first. Each copy taken out is still a local of the frame (made
- * with the GIL held; no program thread has run since), so this frees nothing and runs no
- * finalizer. A dict someone else holds (a debugger's) is left as a reading of theirs would
- * leave it. Names only of the code's own locals: a key the program put there stays. */
-static void forget_locals(PyObject *frame, PyObject *d)
+/* The index of name among names (a tuple of str), or -1. */
+static Py_ssize_t name_index(PyObject *names, const char *name, Py_ssize_t limit)
 {
-    enum { CO_OPTIMIZED = 1 };
-    if (refcount_of(d) != 2) /* the frame's reference and ours */
-        return;
-    PyObject *code = pg_py_attr(frame, "f_code");
-    PyObject *flags = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_flags") : NULL;
-    if (pg_py_long_of(flags, 0) & CO_OPTIMIZED) {
-        static const char *const kinds[] = { "co_varnames", "co_cellvars", "co_freevars" };
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            PyObject *names = pg_py_attr(code, kinds[k]);
-            Py_ssize_t n = pg_py_is(names, pg_py_api.t_tuple) ? pg_py_api.Tuple_Size(names) : 0;
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *key = pg_py_api.Tuple_GetItem(names, i);
-                if (pg_py_is(key, pg_py_api.t_str) && pg_py_api.Dict_GetItem(d, key) &&
-                    pg_py_api.Dict_DelItem(d, key) < 0)
-                    pg_py_api.Err_Clear();
-            }
-            if (names)
-                pg_py_api.DecRef(names);
-        }
+    if (!pg_py_is(names, pg_py_api.t_tuple))
+        return -1;
+    Py_ssize_t n = pg_py_api.Tuple_Size(names);
+    if (limit < n)
+        n = limit;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char b[64];
+        PyObject *k = pg_py_api.Tuple_GetItem(names, i);
+        if (!pg_py_is(k, pg_py_api.t_str))
+            continue;
+        pg_py_copy_str(b, sizeof b, k, 0);
+        if (!strcmp(b, name))
+            return i;
     }
-    if (flags)
-        pg_py_api.DecRef(flags);
-    if (code)
-        pg_py_api.DecRef(code);
     pg_py_api.Err_Clear();
+    return -1;
 }
 
-/* A local variable of a frame blocked in a standard-library function: PyFrame_GetVarString
- * (3.12+) reads it in place; before 3.12 f_locals, which copies the frame's fast locals into
- * the frame's own locals dict (the same as locals() or a debugger would do), and those copies
- * are taken out again (forget_locals). */
+static PyObject *fast_local(PyObject *frame, const char *name)
+{
+    const struct pyoffs *o = pyoff_for_minor((int)((pg_py_hexversion >> 16) & 0xff));
+    if (!pg_py_is(frame, pg_py_api.t_frame))
+        return NULL;
+    PyObject **slots;
+    Py_ssize_t i;
+    if (o->minor <= 10) {
+        PyObject *code = pg_py_attr(frame, "f_code");
+        PyObject *names = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_varnames") : NULL;
+        PyObject *nl = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_nlocals") : NULL;
+        i = name_index(names, name, pg_py_long_of(nl, 0));
+        if (nl)
+            pg_py_api.DecRef(nl);
+        if (names)
+            pg_py_api.DecRef(names);
+        if (code)
+            pg_py_api.DecRef(code);
+        slots = (PyObject **)(void *)((char *)frame + o->fr_localsplus);
+    } else {
+        char *iframe = *(char **)(void *)((char *)frame + o->fobj_frame);
+        if (!iframe)
+            return NULL;
+        PyObject *code = *(PyObject **)(void *)(iframe + o->fr_code);
+        if (!pg_py_is(code, pg_py_api.t_code))
+            return NULL;
+        PyObject *names = *(PyObject **)(void *)((char *)code + o->co_varnames);
+        int nlocalsplus = *(int *)(void *)((char *)code + o->co_nlocals);
+        i = name_index(names, name, nlocalsplus);
+        slots = (PyObject **)(void *)(iframe + o->fr_localsplus);
+    }
+    PyObject *v = i >= 0 ? slots[i] : NULL;
+    if (!v)
+        return NULL;
+    if (pg_py_is(v, pg_py_api.t_cell)) {
+        v = pg_py_api.Cell_Get(v); /* a new reference, or NULL for an empty cell */
+        pg_py_api.Err_Clear();
+        return v;
+    }
+    pg_py_api.IncRef(v);
+    return v;
+}
+
+/* A local variable of a frame blocked in a standard-library function, read in place:
+ * PyFrame_GetVarString from 3.12, the frame's slots before (fast_local). Where neither is
+ * possible (a Py_TRACE_REFS build), f_locals, as a debugger would read it. */
 PyObject *pg_py_frame_local(PyObject *frame, const char *name)
 {
     if (pg_py_api.Frame_GetVarString) {
@@ -177,17 +186,14 @@ PyObject *pg_py_frame_local(PyObject *frame, const char *name)
             pg_py_api.Err_Clear();
         return v;
     }
+    if (fast_locals_usable())
+        return fast_local(frame, name);
     PyObject *d = pg_py_attr(frame, "f_locals");
-    if (!pg_py_is(d, pg_py_api.t_dict)) {
-        if (d)
-            pg_py_api.DecRef(d);
-        return NULL;
-    }
-    PyObject *v = pg_py_api.Dict_GetItemString(d, name);
+    PyObject *v = d && pg_py_is(d, pg_py_api.t_dict) ? pg_py_api.Dict_GetItemString(d, name) : NULL;
     if (v)
         pg_py_api.IncRef(v);
-    forget_locals(frame, d);
-    pg_py_api.DecRef(d);
+    if (d)
+        pg_py_api.DecRef(d);
     return v;
 }
 

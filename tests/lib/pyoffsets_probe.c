@@ -89,6 +89,7 @@ int main(void)
 #else
     NA("fo_cstack");
 #endif
+    P("fobj_frame", offsetof(PyFrameObject, f_frame));
 #else
     P("fr_back", offsetof(PyFrameObject, f_back));
     P("fr_code", offsetof(PyFrameObject, f_code));
@@ -97,6 +98,7 @@ int main(void)
     NA("fr_owner");
     NA("fo_generator");
     NA("fo_cstack");
+    NA("fobj_frame");
 #endif
 
     P("co_filename", offsetof(PyCodeObject, co_filename));

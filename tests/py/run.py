@@ -51,7 +51,7 @@ PROGRAMS = {
     "safety_gil_held.py": ("100,10,200", 6),
     "safety_user_objects.py": ("200,20,100", 6),
     "safety_exit.py": ("0,3000,1", 6),
-    "safety_lifetimes.py": ("300,12,300", 12),
+    "safety_lifetimes.py": ("300,20,300", 14),
 }
 ETIMEDOUT, EAGAIN = -110, -11
 
@@ -346,6 +346,11 @@ def check_lifetimes(c, calls, p):
             "a frame's locals the program holds are left as they are: " + p.stdout[-300:])
     c.check(read("traced_task", "future_result"), "read while a traced worker ran traced_task")
     c.check("traced: [1, 3]" in p.stdout, "a traced worker's locals stay intact: " + p.stdout[-300:])
+    c.check(any(any(t["name"].startswith("tracer-held") and t["blocked"] == "event_wait"
+                    for t in s["threads"]) for s in states),
+            "read while a tracer held a worker's _WorkItem.run frame")
+    c.check("tracer-held: 41" in p.stdout,
+            "a frame a tracer holds keeps its variables through a reading: " + p.stdout[-300:])
 
 
 RAW_CHECKS = {

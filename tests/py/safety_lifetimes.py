@@ -75,3 +75,31 @@ with ThreadPoolExecutor(max_workers=2, thread_name_prefix="traced") as ex:
     print("traced: %r" % [f.result() for f in futs], flush=True)
 threading.settrace(None)
 gc.enable()
+
+# A Python-level tracer that blocks in the middle of its call for a worker's _WorkItem.run frame
+# (the interpreter copied the frame's locals into its dict before the call and writes that dict
+# back into the frame after it, unbinding what is missing): readings taken meanwhile must leave
+# the frame's variables exactly as they were.
+gate = threading.Event()
+
+
+def blocking_tracer(frame, event, arg):
+    code = frame.f_code
+    if code.co_name == "run" and code.co_filename.endswith("thread.py"):
+        if event == "line" and not gate.is_set():
+            gate.wait()
+        return blocking_tracer
+    return None
+
+
+threading.settrace(blocking_tracer)
+ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-held")
+fut = ex.submit(traced_task, 20)
+threading.settrace(None)
+time.sleep(1.2)
+gate.set()
+try:
+    print("tracer-held: %r" % fut.result(timeout=5), flush=True)
+except Exception as e:  # the worker lost its locals: its task never finished
+    print("tracer-held: BROKE (%s)" % type(e).__name__, flush=True)
+ex.shutdown(wait=False)

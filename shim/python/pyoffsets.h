@@ -1,5 +1,6 @@
 /*
- * Where CPython keeps what poolguard reads of it from outside (pyremote.c): byte offsets of the
+ * Where CPython keeps what poolguard reads of it directly: from outside (analyzer/attach/pyremote*.c)
+ * and, for a frame's fast locals before 3.12, from inside (python_read.c). Byte offsets of the
  * interpreter's structures, one row per minor version (3.8 to 3.13, x86_64, release builds: the
  * default and Debian's). Written from each version's own headers and checked against them by the
  * unit test pyoffsets (tests/unit/check_pyoffsets.c builds tests/lib/pyoffsets_probe.c against
@@ -26,6 +27,7 @@
     X(fr_owner)                                                                                    \
     X(fo_generator)                                                                                \
     X(fo_cstack)                                                                                   \
+    X(fobj_frame)                                                                                  \
     X(co_filename)                                                                                 \
     X(co_name)                                                                                     \
     X(co_firstlineno)                                                                              \
