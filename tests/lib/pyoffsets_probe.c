@@ -1,5 +1,5 @@
 /*
- * Prints the layout facts poolguard's outside reader of CPython uses (analyzer/attach/pyoffsets.c),
+ * Prints the layout facts poolguard reads of CPython directly (shim/python/pyoffsets.c),
  * as "name value" lines, computed by the compiler from one CPython's own internal headers. Built
  * and run by the unit test pyoffsets (tests/unit/check_pyoffsets.c) against every Python found
  * with its headers, which compares each line with the committed table. Not part of poolguard.

@@ -1,5 +1,5 @@
 /*
- * The table of CPython layouts the outside reader uses (analyzer/attach/pyoffsets.c) against the
+ * The table of CPython layouts the outside reader and the shim use (shim/python/pyoffsets.c) against the
  * headers of every Python on this machine that has them (Debian's python3.X-dev in /usr/include,
  * pyenv's builds under /root/.pyenv): tests/lib/pyoffsets_probe.c is compiled against each and
  * every fact it prints must equal the table's row for that version. A wrong offset fails here.
