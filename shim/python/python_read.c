@@ -15,6 +15,7 @@
 #include "python_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 PyObject *pg_py_code_of(struct pg_py_ctx *c, PyObject *fn)
@@ -143,14 +144,24 @@ static PyObject *fast_local(PyObject *frame, const char *name)
         PyObject *code = pg_py_attr(frame, "f_code");
         PyObject *names = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_varnames") : NULL;
         PyObject *nl = pg_py_is(code, pg_py_api.t_code) ? pg_py_attr(code, "co_nlocals") : NULL;
-        i = name_index(names, name, pg_py_long_of(nl, 0));
+        long nlocals = pg_py_long_of(nl, 0);
+        i = name_index(names, name, nlocals);
+        slots = (PyObject **)(void *)((char *)frame + o->fr_localsplus);
+        if (i >= 0 && !slots[i]) {
+            /* An argument a closure captures lives in its cell, after the locals; its own
+             * slot is empty. */
+            PyObject *cells = pg_py_attr(code, "co_cellvars");
+            Py_ssize_t j = name_index(cells, name, SSIZE_MAX);
+            i = j >= 0 ? nlocals + j : -1;
+            if (cells)
+                pg_py_api.DecRef(cells);
+        }
         if (nl)
             pg_py_api.DecRef(nl);
         if (names)
             pg_py_api.DecRef(names);
         if (code)
             pg_py_api.DecRef(code);
-        slots = (PyObject **)(void *)((char *)frame + o->fr_localsplus);
     } else {
         char *iframe = *(char **)(void *)((char *)frame + o->fobj_frame);
         if (!iframe)
