@@ -100,21 +100,19 @@ int ext_write_python_findings(ext_proc *p, int fd, int seq)
         return 0;
     const struct pg_py_state *st = p->py;
     uint64_t now = mono_ns();
-    static struct pg_pr_native nat[PG_PY_MAX_THREADS];
+    struct pg_pr_native nat[PG_PY_MAX_THREADS];
     gather_native(p, now, nat);
-    struct pg_pr_memory *mem = calloc(1, sizeof *mem);
-    struct pg_pr_out *out = calloc(1, sizeof *out);
+    /* One reading: the rules' memory starts empty and is dropped after. */
+    struct pg_pr_memory mem;
+    struct pg_pr_out out;
+    memset(&mem, 0, sizeof mem);
     int written = 0, r = 0;
-    if (!mem || !out) {
-        r = -ENOMEM;
-        goto done;
-    }
     struct pg_pr_in in = {
         .py = st, .native = nat, .now = now, .queue_limit = QUEUE_LIMIT, .stall_ms = STALL_MS
     };
-    pg_pr_judge(&in, mem, out);
-    for (int k = 0; k < out->n && r >= 0; k++) {
-        const struct pg_pr_verdict *v = &out->v[k];
+    pg_pr_judge(&in, &mem, &out);
+    for (int k = 0; k < out.n && r >= 0; k++) {
+        const struct pg_pr_verdict *v = &out.v[k];
         /* Only what one reading proves: the rules give time-bound verdicts a later reading. */
         if (v->kind != PG_PR_EXHAUSTION || v->severity != PG_PR_ERROR)
             continue;
@@ -144,8 +142,5 @@ int ext_write_python_findings(ext_proc *p, int fd, int seq)
         r = ext_put_line(fd, o);
         written++;
     }
-done:
-    free(mem);
-    free(out);
     return r < 0 ? r : written;
 }

@@ -109,11 +109,11 @@ static int module_cb(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Ad
     return ext_put_line(fd, o) < 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
-/* The Python thread (read by pyremote.c) running on kernel thread tid, or NULL. */
-static const struct pg_py_thread *python_thread(const ext_proc *p, pid_t tid)
+/* The Python thread (read by pyremote.c) behind thread i, or NULL. */
+static const struct pg_py_thread *python_thread(const ext_proc *p, int i)
 {
     for (int k = 0; p->py && k < p->py->nthreads; k++)
-        if (p->py->threads[k].native_id == tid)
+        if (ext_native_of(p, &p->py->threads[k]) == i)
             return &p->py->threads[k];
     return NULL;
 }
@@ -121,7 +121,7 @@ static const struct pg_py_thread *python_thread(const ext_proc *p, pid_t tid)
 json_t *ext_thread_json(const ext_proc *p, int i, const char *role)
 {
     const ext_thread *t = &p->threads[i];
-    const struct pg_py_thread *py = python_thread(p, t->tid);
+    const struct pg_py_thread *py = python_thread(p, i);
     const char *name = py && py->name[0] ? py->name : t->name;
     json_t *o = json_object();
     json_object_set_new(o, "tid", json_integer(t->tid));
