@@ -10,6 +10,7 @@
  * gcore comes with make deps: without it the core test fails, naming it. Every program runs in its
  * own process group under a time limit.
  */
+#include "attach_util.h"
 #include "testlib.h"
 
 #include <check.h>
@@ -24,113 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { READY_MS = 10000, ATTACH_MS = 20000, SETTLE_MS = 200, CORE_MS = 60000 };
-
-static char poolguard_path[PATH_MAX];
-
-static const char *poolguard(void)
-{
-    snprintf(poolguard_path, sizeof poolguard_path, "%s/poolguard", tu_build());
-    return poolguard_path;
-}
-
-/* Runs poolguard with args under a time limit; returns its exit status, stdout and stderr. */
-static int run_poolguard(const char *label, char *const args[], char **out, char **err)
-{
-    struct e2e_run r;
-    e2e_run_init(&r, label);
-    e2e_run_start(&r, poolguard(), args, false, NULL);
-    bool done = e2e_run_wait(&r, ATTACH_MS);
-    if (!done)
-        e2e_run_kill(&r);
-    ck_assert_msg(done, "%s: poolguard did not finish within %d ms", label, ATTACH_MS);
-    ck_assert_msg(WIFEXITED(r.status), "%s: poolguard died (status 0x%x)", label, r.status);
-    *out = e2e_run_stdout(&r);
-    *err = e2e_run_stderr(&r);
-    tu_rmtree(r.work);
-    return WEXITSTATUS(r.status);
-}
-
-/* Starts a test program without the shim and waits for its "ready" line, then lets its threads
- * reach their waits. */
-static void start_prog(struct e2e_run *r, const char *prog, char *const extra[])
-{
-    char path[PATH_MAX];
-    tu_prog_path(path, sizeof path, prog);
-    char *argv[8] = { path };
-    for (int i = 0; extra && extra[i] && i < 6; i++)
-        argv[i + 1] = extra[i];
-    e2e_run_init(r, prog);
-    e2e_run_start(r, path, argv, false, NULL);
-    long deadline = tu_now_ms() + READY_MS;
-    for (;;) {
-        char *o = e2e_run_stdout(r);
-        bool ready = strncmp(o, "ready\n", 6) == 0;
-        free(o);
-        if (ready)
-            break;
-        ck_assert_msg(!e2e_run_wait(r, 0), "%s exited before it was ready", prog);
-        ck_assert_msg(tu_now_ms() < deadline, "%s was not ready within %d ms", prog, READY_MS);
-        tu_sleep_ms(10);
-    }
-    tu_sleep_ms(SETTLE_MS);
-}
-
-/* No thread of the process is left stopped (t: traced stop, T: stopped). */
-static void assert_running(pid_t pid)
-{
-    char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "cat %s/*/stat 2>/dev/null", dir);
-    FILE *f = popen(cmd, "r");
-    ck_assert(f != NULL);
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        const char *paren = strrchr(line, ')');
-        ck_assert(paren != NULL);
-        ck_assert_msg(paren[2] != 't' && paren[2] != 'T', "a thread of %d was left stopped: %s",
-                      (int)pid, line);
-        n++;
-    }
-    pclose(f);
-    ck_assert_msg(n > 0, "process %d has no threads left", (int)pid);
-    char status[64], buf[4096];
-    snprintf(status, sizeof status, "/proc/%d/status", (int)pid);
-    char *s = tu_slurp_maybe(status, NULL);
-    ck_assert(s != NULL);
-    snprintf(buf, sizeof buf, "%s", s);
-    free(s);
-    ck_assert_msg(strstr(buf, "TracerPid:\t0\n") != NULL, "process %d is still traced", (int)pid);
-}
-
-/* ptrace from poolguard to a sibling (what the tests do) may be refused by the sandbox: then every
- * test here is skipped, saying why. */
-static void need_attach(void)
-{
-    static int known = -1;
-    static char why[512];
-    if (known < 0) {
-        struct e2e_run r;
-        char *extra[] = { "20000", "1", NULL };
-        start_prog(&r, "att_busy", extra);
-        char pid[16];
-        snprintf(pid, sizeof pid, "%d", (int)r.pid);
-        char *args[] = { "poolguard", "attach", pid, NULL };
-        char *out, *err;
-        int st = run_poolguard("attach-probe", args, &out, &err);
-        known = !(st == 125 && strstr(err, "not permitted"));
-        if (!known)
-            snprintf(why, sizeof why, "%s", err);
-        free(out);
-        free(err);
-        e2e_run_kill(&r);
-        tu_rmtree(r.work);
-    }
-    if (!known)
-        tu_skip("ptrace is not permitted here: %s", why);
-}
+enum { CORE_MS = 60000 };
 
 static json_t *parse_json(const char *label, const char *out)
 {
@@ -542,7 +437,7 @@ START_TEST(test_attach_interrupted_leaves_process_running)
         }
         tu_sleep_ms(k % 5);
         kill(a.pid, k % 2 ? SIGINT : SIGTERM);
-        ck_assert(e2e_run_wait(&a, ATTACH_MS));
+        ck_assert(e2e_run_wait(&a, ATT_RUN_MS));
         tu_rmtree(a.work);
         tu_sleep_ms(5);
         assert_running(r.pid);

@@ -8,6 +8,7 @@
  * build/libpoolguard-pydebug.so) and from outside by attach: the two readings must be equal.
  * Skipped where ptrace is not permitted; every program runs under a time limit.
  */
+#include "attach_util.h"
 #include "testlib.h"
 
 #include <check.h>
@@ -20,38 +21,9 @@
 
 #include <jansson.h>
 
-enum { READY_MS = 15000, ATTACH_MS = 20000, SETTLE_MS = 300, ATTACHES = 25 };
+enum { READY_MS = 15000, SETTLE_MS = 300, ATTACHES = 25 };
 
 #define PYTHON "/usr/bin/python3"
-
-static char poolguard_path[PATH_MAX];
-
-static const char *poolguard(void)
-{
-    snprintf(poolguard_path, sizeof poolguard_path, "%s/poolguard", tu_build());
-    return poolguard_path;
-}
-
-static int run_poolguard_env(const char *label, char *const args[], const char *const env[],
-                             char **err)
-{
-    struct e2e_run r;
-    e2e_run_init(&r, label);
-    e2e_run_start(&r, poolguard(), args, false, env);
-    bool done = e2e_run_wait(&r, ATTACH_MS);
-    if (!done)
-        e2e_run_kill(&r);
-    ck_assert_msg(done, "%s: poolguard did not finish within %d ms", label, ATTACH_MS);
-    ck_assert_msg(WIFEXITED(r.status), "%s: poolguard died (status 0x%x)", label, r.status);
-    *err = e2e_run_stderr(&r);
-    tu_rmtree(r.work);
-    return WEXITSTATUS(r.status);
-}
-
-static int run_poolguard(const char *label, char *const args[], char **err)
-{
-    return run_poolguard_env(label, args, NULL, err);
-}
 
 /* Starts python3 with args, without the shim, and waits for its first line of output. */
 static void start_python_env(struct e2e_run *r, const char *label, char *const args[],
@@ -82,69 +54,32 @@ static void start_python(struct e2e_run *r, const char *label, char *const args[
     start_python_env(r, label, args, NULL);
 }
 
-/* No thread of pid is stopped or traced. */
-static void assert_running(pid_t pid)
-{
-    char cmd[128], line[1024];
-    snprintf(cmd, sizeof cmd, "cat /proc/%d/task/*/stat 2>/dev/null", (int)pid);
-    FILE *f = popen(cmd, "r");
-    ck_assert(f != NULL);
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        const char *paren = strrchr(line, ')');
-        ck_assert(paren != NULL);
-        ck_assert_msg(paren[2] != 't' && paren[2] != 'T', "a thread was left stopped: %s", line);
-        n++;
-    }
-    pclose(f);
-    ck_assert_msg(n > 0, "process %d has no threads left", (int)pid);
-}
-
-static bool attach_permitted(char *why, size_t cap)
-{
-    struct e2e_run r;
-    char *args[] = { "-c", "import time; print('ready', flush=True); time.sleep(30)", NULL };
-    start_python(&r, "py-probe", args);
-    char pid[16];
-    snprintf(pid, sizeof pid, "%d", (int)r.pid);
-    char *pargs[] = { "poolguard", "attach", pid, NULL };
-    char *err;
-    int st = run_poolguard("py-attach-probe", pargs, &err);
-    bool ok = !(st == 125 && strstr(err, "not permitted"));
-    snprintf(why, cap, "%s", err);
-    free(err);
-    e2e_run_kill(&r);
-    tu_rmtree(r.work);
-    return ok;
-}
-
-static void need_attach(void)
-{
-    static int known = -1;
-    static char why[512];
-    if (known < 0)
-        known = attach_permitted(why, sizeof why);
-    if (!known)
-        tu_skip("ptrace is not permitted here: %s", why);
-}
-
-/* The snapshot record of a raw report (attach/core --all-threads). */
-static json_t *raw_snapshot(const char *path)
+/* The records of one type in a raw report, in order. */
+static json_t *raw_records(const char *path, const char *want)
 {
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "no raw report %s", path);
     char *line = NULL;
     size_t cap = 0;
-    json_t *snap = NULL;
+    json_t *all = json_array();
     while (getline(&line, &cap, f) > 0) {
         json_t *o = json_loads(line, 0, NULL);
         const char *type = json_string_value(json_object_get(o, "type"));
-        if (!snap && type && !strcmp(type, "snapshot"))
-            snap = json_incref(o);
+        if (type && !strcmp(type, want))
+            json_array_append(all, o);
         json_decref(o);
     }
     free(line);
     fclose(f);
+    return all;
+}
+
+/* The snapshot record of a raw report (attach/core --all-threads). */
+static json_t *raw_snapshot(const char *path)
+{
+    json_t *all = raw_records(path, "snapshot");
+    json_t *snap = json_incref(json_array_get(all, 0));
+    json_decref(all);
     ck_assert_msg(snap != NULL, "%s has no snapshot record", path);
     return snap;
 }
@@ -193,32 +128,12 @@ static void check_example_threads(json_t *snap, const char *what)
                   what);
 }
 
-/* The findings of a raw report, in order. */
-static json_t *raw_findings(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "no raw report %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    json_t *all = json_array();
-    while (getline(&line, &cap, f) > 0) {
-        json_t *o = json_loads(line, 0, NULL);
-        const char *type = json_string_value(json_object_get(o, "type"));
-        if (type && !strcmp(type, "finding"))
-            json_array_append(all, o);
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    return all;
-}
-
 /* What the shim says of the example, proven from one reading taken outside: one finding, a
  * pool_exhaustion error with an exact proof, both workers running parent_task and waiting on
  * the future of dependent_task queued on their own executor, the main thread stuck with them. */
 static void check_example_finding(const char *raw, const char *what)
 {
-    json_t *all = raw_findings(raw);
+    json_t *all = raw_records(raw, "finding");
     ck_assert_msg(json_array_size(all) == 1, "%s: %zu findings, want 1 (the pool)", what,
                   json_array_size(all));
     json_t *f = json_array_get(all, 0);
@@ -269,7 +184,7 @@ START_TEST(test_attach_reads_python_threads_of_stuck_pool)
     snprintf(raw, sizeof raw, "%s/poolguard.attach.1.jsonl", dir);
     char *pargs[] = { "poolguard", "attach", "--all-threads", "--raw", raw, pid, NULL };
     char *err;
-    int st = run_poolguard("py-pool-attach", pargs, &err);
+    int st = run_poolguard("py-pool-attach", pargs, NULL, &err);
     /* No native proof here (Python's SIGINT handler could wake a thread): the shim's Python
      * rules prove it from the reading. */
     ck_assert_msg(st == 66, "attach: exit status %d, want 66; stderr: %s", st, err);
@@ -304,7 +219,7 @@ START_TEST(test_core_of_stuck_python_pool_gives_same_names)
     snprintf(raw, sizeof raw, "%s/poolguard.core.1.jsonl", dir);
     char *pargs[] = { "poolguard", "core", "--all-threads", "--raw", raw, core, PYTHON, NULL };
     char *err;
-    int st = run_poolguard("py-pool-corefile", pargs, &err);
+    int st = run_poolguard("py-pool-corefile", pargs, NULL, &err);
     ck_assert_msg(st == 66, "core: exit status %d, want 66; stderr: %s", st, err);
     free(err);
     check_example_finding(raw, "core");
@@ -388,7 +303,7 @@ START_TEST(test_attach_many_times_leaves_python_program_unchanged)
     for (int k = 0; k < ATTACHES; k++) {
         char *pargs[] = { "poolguard", "attach", pid, NULL };
         char *err;
-        int st = run_poolguard("py-healthy-attach", pargs, &err);
+        int st = run_poolguard("py-healthy-attach", pargs, NULL, &err);
         ck_assert_msg(st == 0, "attach %d: exit status %d; stderr: %s", k, st, err);
         free(err);
         ck_assert_msg(!e2e_run_wait(&r, 0), "the program ended while being attached to (%d)", k);
@@ -462,7 +377,7 @@ static void check_inside_equals_outside(const char *script, const char *label)
     char *pargs[] = { "poolguard", "attach", pid, NULL };
     const char *penv[] = { pyj, NULL };
     char *err;
-    int st = run_poolguard_env(label, pargs, penv, &err);
+    int st = run_poolguard_env(label, pargs, penv, NULL, &err);
     ck_assert_msg(st == 0 || st == 66, "%s: attach exit status %d; stderr: %s", label, st, err);
     free(err);
     json_error_t e;
