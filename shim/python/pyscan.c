@@ -93,15 +93,15 @@ static void report(int n, int ei, pg_kind kind, pg_severity severity, pg_proof p
         pg_note_finding(pg_kind_name(kind), summary);
 }
 
-/* Marks the native threads of an executor's workers, and the blocked threads with them, as
- * reported, so the native pool and deadlock analyses do not say the same thing again, vaguer. */
+/* Marks the native threads the finding about pool ei lists (its workers, and the blocked threads
+ * with them) as reported, so the native pool and deadlock analyses do not say the same thing
+ * again, vaguer. */
 static void mark(int n, int ei)
 {
-    for (int k = 0; k < st.nthreads; k++) {
-        const struct pg_py_thread *pt = &st.threads[k];
-        if (pt->executor != ei && !(pg_pr_blocking(pt->blocked) && !pt->timed))
-            continue;
-        int i = native_of(n, pt);
+    int idx[PG_PY_MAX_THREADS], role[PG_PY_MAX_THREADS];
+    int m = pg_pf_finding_threads(&st, ei, idx, role);
+    for (int j = 0; j < m; j++) {
+        int i = native_of(n, &st.threads[idx[j]]);
         if (i >= 0)
             pg_mark_reported(&sc->snaps[i]);
     }
